@@ -1,0 +1,247 @@
+"""What every catalog parser shares: the reading it produces and the byte-level driving.
+
+A parser reads one call: the request body, then the response as chunks (a whole body is
+one chunk). It knows nothing of mitmproxy or the browser, so the interceptor and the
+native host share it. Subclasses only map provider JSON to a `Reading` through three
+hooks: `on_request`, `on_json` (a whole JSON body, or one element of a JSON stream) and
+`on_event` (one server-sent event). No public method raises: whatever goes wrong becomes
+`Reading.status` "partial" or "unparsed" with a reason in `Reading.error`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from offgate.catalog.decoding import DecodeError, Decoder, make_decoder
+from offgate.catalog.framing import FrameTooLarge, JSONArrayReader, LineReader, SSEReader
+
+# Bodies parsed whole (requests, non-streamed JSON) are kept only up to this size;
+# past it the call is counted but not parsed, so a huge body cannot exhaust memory.
+MAX_BUFFERED_BYTES = 16 * 1024 * 1024
+# One streamed unit (an SSE event, a JSON line or array element) may be at most this big.
+MAX_FRAME_BYTES = 4 * 1024 * 1024
+# Text kept in memory for token estimates, per side; beyond it the rest is not estimated.
+MAX_TEXT_CHARS = 4 * 1024 * 1024
+
+Status = Literal["ok", "partial", "unparsed"]
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts in LiteLLM's convention (prompt includes cache reads and writes;
+    completion includes reasoning)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+
+@dataclass(slots=True)
+class Reading:
+    """What a parser learned about one call. The text lists live in memory only, for
+    token estimates when the response reports no usage; they are never stored."""
+
+    model: str | None = None
+    streamed: bool = False
+    usage: Usage | None = None
+    response_id: str | None = None
+    prompt_texts: list[str] = field(default_factory=list)
+    prompt_messages: int = 0
+    completion_texts: list[str] = field(default_factory=list)
+    status: Status = "ok"
+    error: str | None = None
+
+
+def as_int(value: Any) -> int | None:
+    """A token count from JSON: ints (and integral floats) only, never negative."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def text_of(content: Any) -> Iterator[str]:
+    """Strings found in a message content: a string, or a list of parts with `text`."""
+    if isinstance(content, str):
+        yield content
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, str):
+                yield part
+            elif isinstance(part, dict):
+                text = part.get("text")
+                if isinstance(text, str):
+                    yield text
+
+
+class CallParser:
+    """Reads one call. Subclasses set `endpoint` and implement the hooks they need."""
+
+    endpoint: str = ""
+
+    def __init__(self, path_model: str | None = None, query: Mapping[str, str] | None = None):
+        self.reading = Reading(model=path_model)
+        self.path_model = path_model
+        self.query: Mapping[str, str] = query or {}
+        self.status_code: int | None = None
+        self.finished_stream = False  # set by a subclass on the stream's terminal event
+        self._decoder: Decoder | None = None
+        self._framer: SSEReader | LineReader | JSONArrayReader | None = None
+        self._buffer: bytearray | None = None
+        self._broken = False  # the response can no longer be parsed
+        self._text_chars = 0
+        self._failures: list[str] = []
+
+    # -- hooks for subclasses -------------------------------------------------------
+
+    def on_request(self, body: dict[str, Any]) -> None:
+        """Read model, stream flag and prompt text from the request JSON."""
+
+    def on_json(self, body: Any) -> None:
+        """Read a whole JSON response, or one element of a JSON-array or NDJSON stream."""
+
+    def on_event(self, event: str, data: str) -> None:
+        """Read one server-sent event (`data` is the raw data field)."""
+
+    # -- helpers for subclasses -----------------------------------------------------
+
+    def add_prompt_text(self, texts: Iterable[str]) -> None:
+        self._add_text(self.reading.prompt_texts, texts)
+
+    def add_completion_text(self, texts: Iterable[str]) -> None:
+        self._add_text(self.reading.completion_texts, texts)
+
+    def _add_text(self, into: list[str], texts: Iterable[str]) -> None:
+        for text in texts:
+            if self._text_chars + len(text) > 2 * MAX_TEXT_CHARS:
+                return
+            self._text_chars += len(text)
+            into.append(text)
+
+    def set_model(self, model: Any) -> None:
+        """Take a model name the response reports, unless the path already named one."""
+        if isinstance(model, str) and model and not self.path_model:
+            self.reading.model = model
+
+    # -- driving (called by the capture path) ---------------------------------------
+
+    def read_request(self, body: bytes, content_encoding: str | None = None) -> None:
+        try:
+            if len(body) > MAX_BUFFERED_BYTES:
+                raise ValueError(f"request body of {len(body)} bytes is too large to parse")
+            decoded = make_decoder(content_encoding)(body)
+            if not decoded.strip():
+                return
+            parsed = json.loads(decoded)
+            if not isinstance(parsed, dict):
+                raise ValueError("request body is not a JSON object")
+            self.on_request(parsed)
+        except Exception as exc:  # noqa: BLE001 - a parser never raises past here
+            self._fail(f"request: {_reason(exc)}")
+
+    def start_response(self, status_code: int, headers: Mapping[str, str]) -> None:
+        """Choose how to read the body from its headers (case-insensitive mapping)."""
+        self.status_code = status_code
+        try:
+            self._decoder = make_decoder(headers.get("content-encoding"))
+            content_type = (headers.get("content-type") or "").lower()
+            if "event-stream" in content_type:
+                self.reading.streamed = True
+                self._framer = SSEReader(MAX_FRAME_BYTES)
+            elif "ndjson" in content_type or "jsonl" in content_type:
+                self.reading.streamed = True
+                self._framer = LineReader(MAX_FRAME_BYTES)
+            elif self.reading.streamed and "json" in content_type:
+                self._framer = JSONArrayReader(MAX_FRAME_BYTES)
+            else:
+                self._buffer = bytearray()
+        except Exception as exc:  # noqa: BLE001
+            self._broken = True
+            self._fail(f"response: {_reason(exc)}")
+
+    def feed(self, chunk: bytes) -> None:
+        """One piece of the response body as it came off the wire (still encoded)."""
+        if self._broken or not chunk or self._decoder is None:
+            return
+        try:
+            data = self._decoder(chunk)
+            if self._buffer is not None:
+                if len(self._buffer) + len(data) > MAX_BUFFERED_BYTES:
+                    self._buffer = None
+                    raise FrameTooLarge(f"response body exceeds {MAX_BUFFERED_BYTES} bytes")
+                self._buffer += data
+            elif self._framer is not None:
+                self._dispatch(self._framer.feed(data))
+        except Exception as exc:  # noqa: BLE001
+            self._broken = True
+            self._fail(f"response: {_reason(exc)}")
+
+    def finish(self, complete: bool = True) -> Reading:
+        """The response ended (`complete`) or was cut off; returns the reading."""
+        try:
+            if not self._broken:
+                if self._buffer is not None and complete:
+                    if self._buffer.strip():
+                        self.on_json(json.loads(bytes(self._buffer)))
+                elif self._framer is not None:
+                    self._dispatch(self._framer.close())
+        except Exception as exc:  # noqa: BLE001
+            self._fail(f"response: {_reason(exc)}")
+        self._buffer = None
+        return self._settle(complete)
+
+    # -- internals ------------------------------------------------------------------
+
+    def _dispatch(self, units: Iterable[Any]) -> None:
+        for unit in units:
+            try:
+                if isinstance(self._framer, SSEReader):
+                    if unit.data.strip() == "[DONE]":
+                        self.finished_stream = True
+                    else:
+                        self.on_event(unit.event, unit.data)
+                else:
+                    self.on_json(json.loads(unit))
+            except FrameTooLarge:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one bad unit spoils only itself
+                self._fail(f"stream: {_reason(exc)}")
+
+    def _fail(self, reason: str) -> None:
+        if len(self._failures) < 5:
+            self._failures.append(reason)
+
+    def _settle(self, complete: bool) -> Reading:
+        reading = self.reading
+        learned = reading.model is not None or reading.usage is not None
+        if self._failures:
+            reading.error = "; ".join(self._failures)
+        if self.status_code is not None and self.status_code >= 400:
+            reading.status = "partial"
+            reading.error = reading.error or f"upstream answered {self.status_code}"
+        elif self._failures:
+            reading.status = "partial" if learned else "unparsed"
+        elif not complete:
+            reading.status = "partial"
+            reading.error = "response was cut off"
+        elif reading.streamed and self.expects_stream_end and not self.finished_stream:
+            reading.status = "partial"
+            reading.error = "stream ended before its final event"
+        return reading
+
+    # A stream of this API always ends with a terminal event; without it, it was cut off.
+    expects_stream_end: bool = True
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, (DecodeError, FrameTooLarge)):
+        return str(exc)
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON ({exc.msg} at {exc.pos})"
+    return f"{type(exc).__name__}: {exc}"[:200]

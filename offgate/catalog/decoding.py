@@ -1,0 +1,88 @@
+"""Incremental Content-Encoding decoders (gzip, deflate, br, zstd).
+
+A stream is decoded chunk by chunk as it passes, so memory stays flat with body size.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+
+import brotli
+
+try:  # Python 3.14 ships zstd; before that the backport does (mitmproxy needs it too).
+    from compression import zstd  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the Python version
+    from backports import zstd  # type: ignore[no-redef]
+
+
+class DecodeError(ValueError):
+    """The body does not match its Content-Encoding."""
+
+
+Decoder = Callable[[bytes], bytes]
+
+
+class _Deflate:
+    # "deflate" is zlib-wrapped by the RFC, but some servers send raw deflate: try both.
+    def __init__(self) -> None:
+        self._inner: zlib._Decompress | None = None
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self._inner is None:
+            if not chunk:
+                return b""
+            raw = (chunk[0] & 0x0F) != 8
+            self._inner = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+        return self._inner.decompress(chunk)
+
+
+def _gzip() -> Decoder:
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
+
+
+def _brotli() -> Decoder:
+    return brotli.Decompressor().process
+
+
+def _zstd() -> Decoder:
+    return zstd.ZstdDecompressor().decompress
+
+
+def _identity(chunk: bytes) -> bytes:
+    return chunk
+
+
+_FACTORIES: dict[str, Callable[[], Decoder]] = {
+    "gzip": _gzip,
+    "x-gzip": _gzip,
+    "deflate": _Deflate,
+    "br": _brotli,
+    "zstd": _zstd,
+}
+
+
+def make_decoder(content_encoding: str | None) -> Decoder:
+    """A function that turns each encoded chunk into decoded bytes; raises DecodeError."""
+    names = [n.strip().lower() for n in (content_encoding or "").split(",") if n.strip()]
+    names = [n for n in names if n != "identity"]
+    if not names:
+        return _identity
+    decoders: list[Decoder] = []
+    for name in names:
+        factory = _FACTORIES.get(name)
+        if factory is None:
+            raise DecodeError(f"unsupported content-encoding {name!r}")
+        decoders.append(factory())
+    # Encodings are listed in the order they were applied: undo them in reverse.
+    decoders.reverse()
+
+    def decode(chunk: bytes) -> bytes:
+        try:
+            for step in decoders:
+                chunk = step(chunk)
+        except (zlib.error, brotli.error, zstd.ZstdError, EOFError) as exc:
+            raise DecodeError(f"body is not valid {content_encoding}: {exc}") from exc
+        return chunk
+
+    return decode

@@ -1,0 +1,76 @@
+"""UsageEvent: the one record every capture path produces.
+
+Token fields follow LiteLLM's convention so they compare with its spend rows:
+`prompt_tokens` counts every input token (cache reads and writes included),
+`completion_tokens` includes reasoning tokens.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Source = Literal["proxy", "extension", "import"]
+Route = Literal["direct", "gateway"]
+ParseStatus = Literal["ok", "partial", "unparsed"]
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UsageEvent(BaseModel):
+    """One LLM call as offgate saw it. The field names are the keys of the JSON output."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    ts: datetime = Field(default_factory=utc_now, description="when the request started (UTC)")
+    source: Source = "proxy"
+    route: Route = "direct"
+    provider: str | None = None
+    app: str | None = None
+    endpoint: str | None = None
+    host: str
+    method: str = "POST"
+    path: str
+    model: str | None = None
+    streamed: bool = False
+    status_code: int | None = None
+    prompt_tokens: int | None = Field(default=None, ge=0)
+    completion_tokens: int | None = Field(default=None, ge=0)
+    cached_tokens: int | None = Field(default=None, ge=0)
+    cache_write_tokens: int | None = Field(default=None, ge=0)
+    reasoning_tokens: int | None = Field(default=None, ge=0)
+    tokens_estimated: bool = False
+    cost_usd: float | None = Field(default=None, ge=0)
+    cost_note: str | None = None
+    duration_ms: float | None = Field(default=None, ge=0)
+    ttft_ms: float | None = Field(default=None, ge=0)
+    request_bytes: int = Field(default=0, ge=0)
+    response_bytes: int = Field(default=0, ge=0)
+    response_id: str | None = None
+    litellm_call_id: str | None = None
+    process_name: str | None = None
+    pid: int | None = None
+    exe: str | None = None
+    user: str | None = None
+    device: str | None = None
+    key_fingerprint: str | None = None
+    parse_status: ParseStatus = "ok"
+    parse_error: str | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # Naive times are taken as UTC (that is how the store keeps them).
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
