@@ -97,7 +97,10 @@ class LineReader:
 
 
 class JSONArrayReader:
-    """The elements of one top-level JSON array streamed in pieces (`[{..},\\r\\n{..}]`)."""
+    """The elements of one top-level JSON array streamed in pieces (`[{..},\\r\\n{..}]`).
+
+    A body that is one JSON object instead (an error answer, or a server that did not
+    stream) is yielded as the only element."""
 
     def __init__(self, max_element_bytes: int) -> None:
         self._max = max_element_bytes
@@ -110,11 +113,13 @@ class JSONArrayReader:
     def feed(self, chunk: bytes) -> Iterator[bytes]:
         for byte in chunk:
             if not self._opened:
+                if byte in b" \t\r\n":
+                    continue
+                if byte not in b"[{":
+                    raise ValueError("the body is neither a JSON array nor an object")
+                self._opened = True
                 if byte == 0x5B:  # [
-                    self._opened = True
-                elif byte not in b" \t\r\n":
-                    raise ValueError("the body is not a JSON array")
-                continue
+                    continue
             if self._depth == 0 and not self._in_string:
                 if byte in b" \t\r\n,]":
                     continue

@@ -1,0 +1,261 @@
+"""The offgate mitmproxy addon: flow -> catalog -> UsageEvent -> store.
+
+Runs inside `offgate proxy`, or as a plain script: `mitmdump -s interceptor/addon.py`.
+It never changes the traffic: response bodies stream through untouched while a copy of
+each chunk feeds the parser, and every error is caught, logged and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import connection, ctx, exceptions, http
+
+from interceptor.attribution import ProcessCache, device_name
+from interceptor.writer import EventWriter
+from offgate import recording
+from offgate.catalog import build_catalog
+from offgate.catalog.base import CallParser, Reading
+from offgate.catalog.registry import Catalog, Match
+from offgate.config import database_url_for, load_settings, resolve_home
+from offgate.events import UsageEvent
+from offgate.fingerprint import api_key_from, key_fingerprint, load_salt
+from offgate.store import Store
+
+log = logging.getLogger("offgate")
+
+# How long the writer waits for a process lookup that has not finished yet.
+PROCESS_LOOKUP_TIMEOUT = 2.0
+
+
+@dataclass(slots=True)
+class Call:
+    """One intercepted LLM call while it is in flight."""
+
+    match: Match
+    parser: CallParser
+    client_id: str
+    host: str
+    path: str
+    method: str
+    started: float
+    key_fingerprint: str | None = None
+    litellm_call_id: str | None = None
+    request_bytes: int = 0
+    response_bytes: int = 0
+    first_chunk: float | None = None
+    done: bool = False
+
+
+@dataclass(slots=True)
+class FinishedCall:
+    """What the writer thread turns into a UsageEvent."""
+
+    call: Call
+    reading: Reading
+    status_code: int | None
+    ended: float
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class OffgateAddon:
+    def __init__(self) -> None:
+        self.catalog: Catalog = build_catalog()
+        self.processes = ProcessCache()
+        self.writer: EventWriter | None = None
+        self.errors = 0
+        self._salt = b""
+        self._device = ""
+
+    # -- options ----------------------------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "offgate_home", str, "",
+            "offgate's data directory (store, CA, logs). Empty: OFFGATE_HOME or the "
+            "platform's user data directory.",
+        )
+        loader.add_option(
+            "offgate_gateways", Sequence[str], [],
+            "Base URLs of the company's LiteLLM gateways (repeatable). Calls to them are "
+            "recorded with route 'gateway'; all other catalog hosts are 'direct'.",
+        )
+        loader.add_option(
+            "offgate_decrypt_only_catalog", bool, True,
+            "Decrypt only the catalog's hosts and the gateways (sets allow_hosts); every "
+            "other connection is tunnelled untouched.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if "offgate_gateways" in updated:
+            try:
+                self.catalog = build_catalog(ctx.options.offgate_gateways)
+            except ValueError as exc:
+                raise exceptions.OptionsError(f"offgate_gateways: {exc}") from exc
+        if updated & {"offgate_gateways", "offgate_decrypt_only_catalog"}:
+            if ctx.options.offgate_decrypt_only_catalog:
+                ctx.options.allow_hosts = self.catalog.decrypt_patterns()
+
+    def running(self) -> None:
+        home = resolve_home(Path(ctx.options.offgate_home) if ctx.options.offgate_home else None)
+        settings = load_settings(home)
+        url = database_url_for(settings, home)
+        self._salt = load_salt(home)
+        self._device = device_name(settings.device.name)
+        self.writer = EventWriter(lambda: Store.open(url), home, self._to_event)
+        self.writer.start()
+        log.info("offgate: recording to %s", Store.describe(url))
+
+    def done(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            log.info("offgate: %d events written, %d spooled, %d addon errors",
+                     self.writer.written, self.writer.spooled, self.errors)
+            self.writer = None
+        self.processes.close()
+
+    # -- connections ------------------------------------------------------------------
+
+    def client_connected(self, client: connection.Client) -> None:
+        self._guard(self.processes.start, client.id, client.peername, client.sockname)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._guard(self.processes.forget, client.id)
+
+    # -- HTTP hooks -------------------------------------------------------------------
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # Runs before map_remote rewrites the URL: host and path are what the client asked for.
+        self._guard(self._start_call, flow)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        call = flow.metadata.get("offgate")
+        if call is not None:
+            self._guard(self._read_request, call, flow)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        call = flow.metadata.get("offgate")
+        if call is not None:
+            self._guard(self._tap_response, call, flow)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        call = flow.metadata.get("offgate")
+        if call is not None:
+            self._guard(self._finish, call, flow, True)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        call = flow.metadata.get("offgate")
+        if call is not None:
+            self._guard(self._finish, call, flow, False)
+
+    # -- the work ---------------------------------------------------------------------
+
+    def _start_call(self, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        match = self.catalog.lookup(request.pretty_host, request.port, request.path)
+        if match is None:
+            return
+        flow.metadata["offgate"] = Call(
+            match=match,
+            parser=match.new_parser(dict(request.query)),
+            client_id=flow.client_conn.id,
+            host=request.pretty_host,
+            path=request.path,
+            method=request.method,
+            started=request.timestamp_start,
+        )
+
+    def _read_request(self, call: Call, flow: http.HTTPFlow) -> None:
+        request = flow.request
+        body = request.raw_content or b""
+        call.request_bytes = len(body)
+        key = api_key_from(request.headers, request.query)
+        if key:
+            call.key_fingerprint = key_fingerprint(key, self._salt)
+        call.parser.read_request(body, request.headers.get("content-encoding"))
+
+    def _tap_response(self, call: Call, flow: http.HTTPFlow) -> None:
+        response = flow.response
+        assert response is not None
+        call.parser.start_response(response.status_code, response.headers)
+        call.litellm_call_id = response.headers.get("x-litellm-call-id")
+        downstream = response.stream  # keep another addon's stream function working
+
+        def tap(data: bytes) -> bytes:
+            # Called for every chunk (b"" at the end); the bytes go on unchanged.
+            try:
+                if data:
+                    if call.first_chunk is None:
+                        call.first_chunk = time.time()
+                    call.response_bytes += len(data)
+                    call.parser.feed(data)
+            except Exception:  # noqa: BLE001
+                self._count_error()
+            return downstream(data) if callable(downstream) else data
+
+        response.stream = tap
+
+    def _finish(self, call: Call, flow: http.HTTPFlow, complete: bool) -> None:
+        if call.done:
+            return
+        call.done = True
+        reading = call.parser.finish(complete=complete and flow.error is None)
+        if flow.error is not None and reading.error is None:
+            reading.error = flow.error.msg
+        response = flow.response
+        ended = (response.timestamp_end if response and response.timestamp_end else None) or time.time()
+        if self.writer is None:
+            log.warning("offgate: a call ended before the writer started; not recorded")
+            return
+        self.writer.put(FinishedCall(call, reading, response.status_code if response else None, ended))
+
+    def _to_event(self, finished: FinishedCall) -> UsageEvent:
+        """Runs on the writer thread: estimates, prices and process lookup happen here."""
+        call = finished.call
+        process = self.processes.get(call.client_id, PROCESS_LOOKUP_TIMEOUT)
+        facts: dict[str, Any] = dict(
+            ts=datetime.fromtimestamp(call.started, UTC),
+            source="proxy",
+            host=call.host,
+            method=call.method,
+            path=call.path,
+            duration_ms=round((finished.ended - call.started) * 1000, 3),
+            ttft_ms=round((call.first_chunk - call.started) * 1000, 3) if call.first_chunk else None,
+            request_bytes=call.request_bytes,
+            response_bytes=call.response_bytes,
+            litellm_call_id=call.litellm_call_id,
+            process_name=process.process_name,
+            pid=process.pid,
+            exe=process.exe,
+            user=process.user,
+            device=self._device,
+            key_fingerprint=call.key_fingerprint,
+        )
+        try:
+            return recording.build_event(call.match, finished.reading,
+                                         status_code=finished.status_code, **facts)
+        except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
+            self._count_error()
+            return UsageEvent(route=call.match.route, provider=call.match.provider,
+                              endpoint=call.match.endpoint, status_code=finished.status_code,
+                              parse_status="unparsed", parse_error=f"offgate: {exc}"[:300], **facts)
+
+    def _guard(self, fn: Any, *args: Any) -> None:
+        # Fail-open: an error in offgate must never touch the user's traffic.
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001
+            self._count_error()
+
+    def _count_error(self) -> None:
+        self.errors += 1
+        log.exception("offgate: error while reading a flow (traffic unaffected)")
+
+
+addons = [OffgateAddon()]

@@ -1,0 +1,284 @@
+"""Which process, user and device sent a request through the proxy.
+
+The proxy sees only the client's address. On Linux the client's socket is found in
+/proc/net/tcp{,6} (local address = the client's, remote = the proxy's), which gives its inode and
+owner uid; the process holding that inode is found among the /proc/<pid>/fd links. That takes
+about a millisecond, where psutil.net_connections() maps every socket of every process (several
+to a hundred milliseconds), so psutil is only the fallback for other systems.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import os
+import pwd
+import socket
+import struct
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# mitmproxy gives (host, port) for IPv4 and (host, port, flowinfo, scope_id) for IPv6.
+Address = Sequence[object]
+
+HAS_PROC_NET = os.path.exists("/proc/net/tcp")
+
+
+@dataclass(frozen=True)
+class ClientProcess:
+    pid: int | None
+    process_name: str | None
+    exe: str | None
+    user: str | None
+
+
+UNKNOWN = ClientProcess(None, None, None, None)
+
+
+def device_name(override: str | None = None) -> str:
+    return override or socket.gethostname()
+
+
+def find_client_process(peer: Address, proxy: Address) -> ClientProcess:
+    """The process whose TCP socket at `peer` is connected to the proxy at `proxy`.
+
+    `proxy` may be the listening address: an unspecified host (0.0.0.0, ::) matches any.
+    Never raises: what cannot be found is None.
+    """
+    try:
+        return (_find_in_proc if HAS_PROC_NET else _find_with_psutil)(peer, proxy)
+    except Exception:  # attribution must never break the proxy (house rule)
+        log.debug("no process found for %r -> %r", peer, proxy, exc_info=True)
+        return UNKNOWN
+
+
+def _parse(address: Address) -> tuple[IPAddress | None, int]:
+    """IPv4-mapped IPv6 addresses become IPv4; an unspecified host becomes None (any host)."""
+    ip = ipaddress.ip_address(str(address[0]))
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return (None if ip.is_unspecified else ip), int(address[1])
+
+
+# --- Linux: /proc ---------------------------------------------------------------------------
+
+
+def _find_in_proc(peer: Address, proxy: Address) -> ClientProcess:
+    peer_ip, peer_port = _parse(peer)
+    proxy_ip, proxy_port = _parse(proxy)
+    if peer_ip is None:
+        return UNKNOWN
+    found = _socket_inode_and_uid(peer_ip, peer_port, proxy_ip, proxy_port)
+    if found is None:
+        return UNKNOWN
+    inode, uid = found
+    user = _user_name(uid)
+    pid = _pid_holding(inode, uid)
+    if pid is None:  # e.g. another user's process and we are not root
+        return ClientProcess(None, None, None, user)
+    return _describe(pid, user)
+
+
+def _socket_inode_and_uid(
+    peer_ip: IPAddress, peer_port: int, proxy_ip: IPAddress | None, proxy_port: int
+) -> tuple[int, int] | None:
+    # An IPv4 client socket is listed in /proc/net/tcp; an IPv6 socket that talks IPv4 is
+    # listed in tcp6 under the mapped address (::ffff:a.b.c.d).
+    searches = []
+    if isinstance(peer_ip, ipaddress.IPv4Address):
+        searches.append(("/proc/net/tcp", peer_ip, proxy_ip))
+        peer_ip = ipaddress.IPv6Address(f"::ffff:{peer_ip}")
+        if proxy_ip is not None:
+            proxy_ip = ipaddress.IPv6Address(f"::ffff:{proxy_ip}")
+    searches.append(("/proc/net/tcp6", peer_ip, proxy_ip))
+
+    for path, local_ip, remote_ip in searches:
+        if remote_ip is not None and remote_ip.version != local_ip.version:
+            continue
+        local = f"{_proc_hex(local_ip)}:{peer_port:04X}"
+        # Fields have a fixed width per file, so endswith() on the full address is equality,
+        # and on ":PORT" alone it matches any proxy host.
+        remote = f"{_proc_hex(remote_ip) if remote_ip else ''}:{proxy_port:04X}"
+        try:
+            with open(path) as table:
+                next(table)  # header
+                for line in table:
+                    if local not in line:
+                        continue
+                    # sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+                    fields = line.split()
+                    # inode 0 is a socket no process holds any more (TIME_WAIT)
+                    if fields[1] == local and fields[2].endswith(remote) and fields[9] != "0":
+                        return int(fields[9]), int(fields[7])
+        except FileNotFoundError:  # no IPv6 in this kernel
+            continue
+    return None
+
+
+def _proc_hex(ip: IPAddress) -> str:
+    """The kernel prints each 32-bit word of the address as a host-order integer."""
+    packed = ip.packed
+    words = struct.unpack(f"={len(packed) // 4}I", packed)
+    return "".join(f"{word:08X}" for word in words)
+
+
+def _pid_holding(inode: int, uid: int) -> int | None:
+    target = f"socket:[{inode}]"
+    same_user: list[int] = []
+    others: list[int] = []
+    # Newest first: a client that just connected is most likely a recent process.
+    for pid in sorted((int(name) for name in os.listdir("/proc") if name.isdigit()), reverse=True):
+        try:
+            owner = os.stat(f"/proc/{pid}").st_uid
+        except OSError:  # the process has exited
+            continue
+        (same_user if owner == uid else others).append(pid)
+
+    for pid in same_user + others:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:  # exited, or not ours to look at
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"{fd_dir}/{fd}") == target:
+                    return pid
+            except OSError:  # closed meanwhile
+                continue
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (containers)
+        return str(uid)
+
+
+# --- other systems: psutil ------------------------------------------------------------------
+
+
+def _find_with_psutil(peer: Address, proxy: Address) -> ClientProcess:
+    peer_ip, peer_port = _parse(peer)
+    proxy_ip, proxy_port = _parse(proxy)
+    for conn in psutil.net_connections(kind="tcp"):
+        if not conn.laddr or not conn.raddr:
+            continue
+        local_ip, local_port = _parse(conn.laddr)
+        remote_ip, remote_port = _parse(conn.raddr)
+        if (
+            (local_ip, local_port) == (peer_ip, peer_port)
+            and remote_port == proxy_port
+            and proxy_ip in (None, remote_ip)
+        ):
+            if conn.pid is None:
+                return UNKNOWN
+            try:
+                user = psutil.Process(conn.pid).username()
+            except psutil.Error:
+                user = None
+            return _describe(conn.pid, user)
+    return UNKNOWN
+
+
+# --- the process itself ---------------------------------------------------------------------
+
+
+def _describe(pid: int, user: str | None) -> ClientProcess:
+    try:
+        proc = _main_process(psutil.Process(pid))
+    except psutil.Error:  # exited since its socket was found
+        return ClientProcess(pid, None, None, user)
+    return ClientProcess(proc.pid, _attribute(proc.name), _attribute(proc.exe), user)
+
+
+def _main_process(proc: psutil.Process) -> psutil.Process:
+    """Chromium and Electron apps open their sockets in a network-service child
+    (`--type=utility`); the user knows the browser, the first ancestor without `--type=`."""
+    if not _is_helper(proc):
+        return proc
+    for parent in proc.parents():
+        if not _is_helper(parent):
+            return parent
+    return proc
+
+
+def _is_helper(proc: psutil.Process) -> bool:
+    try:
+        return False and any(arg.startswith("--type=") for arg in proc.cmdline()[1:])
+    except psutil.Error:
+        return False
+
+
+def _attribute(getter: Callable[[], str]) -> str | None:
+    try:
+        return getter() or None
+    except psutil.Error:  # e.g. exe of another user's process
+        return None
+
+
+# --- per-connection cache -------------------------------------------------------------------
+
+
+class ProcessResolver:
+    """Looks up each client connection's process once, in a worker thread (never on the event
+    loop), and keeps the answer for the events written later, even after the disconnect.
+
+    At most `max_entries` answers are kept; beyond that, the oldest forgotten (disconnected)
+    ones go first, then the oldest of all.
+    """
+
+    def __init__(self, max_entries: int = 4096, workers: int = 2) -> None:
+        self._max_entries = max_entries
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="offgate-attribution")
+        self._lock = threading.Lock()
+        self._lookups: dict[str, Future[ClientProcess]] = {}  # oldest first
+        self._forgotten: dict[str, None] = {}  # an ordered set, oldest first
+
+    def start(self, client_id: str, peer: Address, proxy: Address) -> None:
+        future = self._pool.submit(find_client_process, peer, proxy)
+        with self._lock:
+            self._drop(client_id)
+            self._lookups[client_id] = future
+            while len(self._lookups) > self._max_entries:
+                self._drop(next(iter(self._forgotten or self._lookups)))
+
+    def get(self, client_id: str, timeout: float) -> ClientProcess:
+        """The answer for `client_id`, waiting at most `timeout` seconds (call off the loop)."""
+        with self._lock:
+            future = self._lookups.get(client_id)
+        if future is None:
+            return UNKNOWN
+        try:
+            return future.result(timeout)
+        except (TimeoutError, CancelledError):
+            return UNKNOWN
+
+    def forget(self, client_id: str) -> None:
+        """The client disconnected: its answer may now make room for others."""
+        with self._lock:
+            if client_id in self._lookups:
+                self._forgotten[client_id] = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            self._lookups.clear()
+            self._forgotten.clear()
+
+    def _drop(self, client_id: str) -> None:
+        future = self._lookups.pop(client_id, None)
+        self._forgotten.pop(client_id, None)
+        if future is not None:
+            future.cancel()  # no use finishing a lookup nobody can read

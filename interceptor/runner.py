@@ -1,0 +1,78 @@
+"""Runs mitmproxy with the offgate addon: the engine behind `offgate proxy`.
+
+`build_master` is also what the end-to-end tests start in-process, so they run the
+same proxy users run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+from mitmproxy import exceptions, options
+from mitmproxy.tools.dump import DumpMaster
+
+from interceptor.addon import OffgateAddon
+from interceptor.ca import ca_dir, ensure_ca
+
+
+class ProxyError(RuntimeError):
+    """The proxy cannot start; the message says why."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ProxyError(f"port {port} on {host} is already in use; "
+                                 "choose another with --listen-port") from exc
+            raise ProxyError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+def build_master(home: Path, listen_host: str, listen_port: int, gateways: Sequence[str] = (),
+                 set_options: Sequence[str] = (), with_termlog: bool = True) -> DumpMaster:
+    """A mitmproxy master with offgate loaded. Call inside a running event loop."""
+    ensure_ca(home)
+    opts = options.Options(listen_host=listen_host, listen_port=listen_port,
+                           confdir=str(ca_dir(home)))
+    master = DumpMaster(opts, with_termlog=with_termlog, with_dumper=False)
+    master.addons.add(OffgateAddon())
+    try:
+        opts.update(offgate_home=str(home), offgate_gateways=list(gateways))
+        if set_options:
+            opts.set(*set_options)
+    except exceptions.OptionsError as exc:
+        raise ProxyError(str(exc)) from exc
+    return master
+
+
+async def _serve(master: DumpMaster) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, master.shutdown)
+        except NotImplementedError:  # Windows' proactor loop
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(master.shutdown))
+    await master.run()
+
+
+def run_proxy(home: Path, listen_host: str, listen_port: int, gateways: Sequence[str] = (),
+              set_options: Sequence[str] = ()) -> None:
+    """Serve until SIGINT or SIGTERM; every recorded call is flushed before returning."""
+    check_port_free(listen_host, listen_port)
+
+    async def main() -> None:
+        master = build_master(home, listen_host, listen_port, gateways, set_options)
+        await _serve(master)
+
+    asyncio.run(main())

@@ -1,0 +1,124 @@
+"""Writes usage events off the proxy's event loop, in batches, losing none.
+
+The addon hands over finished calls; a thread turns them into events (estimates and
+prices are computed there, not on the event loop) and writes them in one transaction per
+batch. If the store is down, the batch goes to a spool file in the home directory and is
+written when the store answers again; `close()` drains everything first.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from offgate.events import UsageEvent
+from offgate.store import Store
+
+log = logging.getLogger("offgate.writer")
+
+SPOOL_FILE = "spool.jsonl"
+_STOP = object()
+
+
+class EventWriter:
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        spool_dir: Path,
+        to_event: Callable[[Any], UsageEvent],
+        batch_size: int = 500,
+        interval: float = 0.2,
+    ) -> None:
+        self._open_store = open_store
+        self._spool = spool_dir / SPOOL_FILE
+        self._to_event = to_event
+        self._batch_size = batch_size
+        self._interval = interval
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._store: Store | None = None
+        self._thread = threading.Thread(target=self._run, name="offgate-writer", daemon=True)
+        self.written = 0
+        self.spooled = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, item: Any) -> None:
+        """Thread-safe and never blocks: the event loop only enqueues."""
+        self._queue.put(item)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything still queued, then stop."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _run(self) -> None:
+        self._replay_spool()
+        stopping = False
+        while not stopping:
+            batch: list[UsageEvent] = []
+            deadline = time.monotonic() + self._interval
+            while len(batch) < self._batch_size:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(self._to_event(item))
+            if batch:
+                self._write(batch)
+            elif self._spool.exists():
+                self._replay_spool()
+
+    def _write(self, events: list[UsageEvent]) -> None:
+        try:
+            store = self._store or self._open_store()
+            self._store = store
+            store.add(events)
+            self.written += len(events)
+        except Exception as exc:  # noqa: BLE001 - the store being down must lose nothing
+            log.warning("store unavailable (%s): spooling %d events to %s", exc, len(events), self._spool)
+            self._drop_store()
+            self._append_spool(events)
+
+    def _append_spool(self, events: list[UsageEvent]) -> None:
+        with self._spool.open("a", encoding="utf-8") as out:
+            for event in events:
+                out.write(event.model_dump_json() + "\n")
+        self.spooled += len(events)
+
+    def _replay_spool(self) -> None:
+        if not self._spool.exists():
+            return
+        try:
+            lines = self._spool.read_text(encoding="utf-8").splitlines()
+            events = [UsageEvent.model_validate_json(line) for line in lines if line.strip()]
+            store = self._store or self._open_store()
+            self._store = store
+            # Ids make the insert idempotent, so a replay cut short can simply run again.
+            store.add(events)
+            self._spool.unlink()
+            self.written += len(events)
+            log.info("wrote %d spooled events", len(events))
+        except Exception as exc:  # noqa: BLE001
+            log.debug("spool not replayed yet: %s", exc)
+            self._drop_store()
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._store = None

@@ -1,0 +1,49 @@
+"""API keys are never stored: only a short salted hash that groups calls by key."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+# Headers that carry a provider API key, lower-case (OpenAI/Azure/Anthropic/Gemini).
+_KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
+SALT_FILE = "key-salt"
+
+
+def api_key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """The API key a request presents, if any (headers: a case-insensitive mapping)."""
+    auth = headers.get("authorization") or ""
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    for name in _KEY_HEADERS:
+        value = headers.get(name)
+        if value and value.strip():
+            return value.strip()
+    key = query.get("key")
+    return key or None
+
+
+def load_salt(home: Path) -> bytes:
+    """This installation's salt, created on first use (mode 0600)."""
+    path = home / SALT_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        salt = secrets.token_bytes(16)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as out:
+            out.write(salt)
+        return salt
+
+
+def key_fingerprint(key: str, salt: bytes) -> str:
+    """A 12-hex-digit salted HMAC: the same key gives the same value; the key stays unknown."""
+    return hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()[:12]

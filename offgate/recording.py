@@ -1,0 +1,67 @@
+"""From what a parser read to the stored record: fill in missing tokens, price the call.
+
+Every capture path (proxy, native host) ends here, so estimates and costs are made the
+same way whichever path saw the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from offgate import pricing, tokens
+from offgate.catalog.base import Reading, Usage
+from offgate.catalog.registry import Match
+from offgate.events import UsageEvent
+
+
+def settle_usage(reading: Reading, status_code: int | None) -> tuple[Usage | None, bool]:
+    """The call's tokens and whether any were estimated. Reported usage always wins;
+    a failed call (4xx/5xx) has none, since providers do not bill it."""
+    if status_code is not None and status_code >= 400:
+        return None, False
+    reported = reading.usage or Usage()
+    if reported.prompt_tokens is not None and reported.completion_tokens is not None:
+        return reported, False
+    if not reading.prompt_texts and not reading.completion_texts:
+        return (reading.usage, False)
+    usage = replace(reported)
+    if usage.prompt_tokens is None:
+        usage.prompt_tokens = tokens.estimate_prompt(
+            reading.model, reading.prompt_texts, reading.prompt_messages
+        )
+    if usage.completion_tokens is None:
+        usage.completion_tokens = tokens.estimate_completion(reading.model, reading.completion_texts)
+    return usage, True
+
+
+def build_event(match: Match, reading: Reading, *, status_code: int | None, **facts: Any) -> UsageEvent:
+    """One UsageEvent; `facts` are the capture path's own fields (host, path, timings...)."""
+    usage, estimated = settle_usage(reading, status_code)
+    if usage is None:
+        cost, note = None, (f"no usage: upstream answered {status_code}"
+                            if status_code and status_code >= 400 else "no usage: nothing to count")
+    else:
+        cost, note = pricing.cost_usd(reading.model, match.provider, usage)
+    usage = usage or Usage()
+    return UsageEvent(
+        route=match.route,
+        provider=match.provider,
+        app=match.app,
+        endpoint=match.endpoint,
+        model=reading.model,
+        streamed=reading.streamed,
+        status_code=status_code,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        tokens_estimated=estimated,
+        cost_usd=cost,
+        cost_note=note,
+        response_id=reading.response_id,
+        parse_status=reading.status,
+        parse_error=reading.error,
+        **facts,
+    )

@@ -1,0 +1,168 @@
+"""Attribution against real sockets and real processes."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from interceptor.attribution import (
+    ClientProcess,
+    ProcessResolver,
+    _find_with_psutil,
+    device_name,
+    find_client_process,
+)
+
+NOBODY = ClientProcess(None, None, None, None)
+ME = pwd.getpwuid(os.getuid()).pw_name
+
+# argv[1] is the port; the child holds its connection until it is killed.
+CONNECT_AND_WAIT = (
+    "import socket, sys, time\n"
+    "conn = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+    "time.sleep(60)\n"
+)
+# Like a Chromium browser: the connection belongs to a `--type=utility` child.
+SPAWN_NETWORK_SERVICE = (
+    "import subprocess, sys\n"
+    "subprocess.run([sys.executable, '-c', sys.argv[1], sys.argv[2], '--type=utility'])\n"
+)
+
+
+def listener(family: socket.AddressFamily, host: str, v6only: int | None = None) -> socket.socket:
+    server = socket.socket(family, socket.SOCK_STREAM)
+    if v6only is not None:
+        server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    server.bind((host, 0))
+    server.listen()
+    server.settimeout(10)
+    return server
+
+
+@pytest.fixture
+def own_connection() -> Iterator[tuple[tuple, tuple]]:
+    """(peer, proxy) as the proxy sees them, for a client socket of this process."""
+    with listener(socket.AF_INET, "127.0.0.1") as server:
+        with socket.create_connection(server.getsockname()):
+            accepted, peer = server.accept()
+            with accepted:
+                yield peer, accepted.getsockname()
+
+
+@pytest.fixture
+def spawn() -> Iterator:
+    """Runs `python -c code args...` in its own process group, killed at the end."""
+    started: list[subprocess.Popen] = []
+
+    def run(code: str, *args: str) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", code, *args], start_new_session=True)
+        started.append(proc)
+        return proc
+
+    yield run
+    for proc in started:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def this_process() -> ClientProcess:
+    me = psutil.Process()
+    return ClientProcess(os.getpid(), me.name(), me.exe(), ME)
+
+
+@pytest.mark.parametrize(("family", "host"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+def test_client_in_this_process(family: socket.AddressFamily, host: str) -> None:
+    with listener(family, host) as server, socket.socket(family) as client:
+        client.connect(server.getsockname())
+        accepted, peer = server.accept()
+        with accepted:
+            assert find_client_process(peer, accepted.getsockname()) == this_process()
+
+
+@pytest.mark.parametrize(
+    ("family", "connect_host"),
+    [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::ffff:127.0.0.1")],
+    ids=["ipv4-socket", "ipv6-socket"],
+)
+def test_ipv4_client_of_a_dual_stack_listener(family: socket.AddressFamily, connect_host: str) -> None:
+    with listener(socket.AF_INET6, "::", v6only=0) as server, socket.socket(family) as client:
+        client.connect((connect_host, server.getsockname()[1]))
+        accepted, peer = server.accept()
+        with accepted:
+            assert peer[0] == "::ffff:127.0.0.1"
+            # The listening address (::) stands for any proxy host.
+            assert find_client_process(peer, server.getsockname()) == this_process()
+
+
+def test_client_in_a_child_process(spawn) -> None:
+    with listener(socket.AF_INET, "127.0.0.1") as server:
+        child = spawn(CONNECT_AND_WAIT, str(server.getsockname()[1]))
+        accepted, peer = server.accept()
+        with accepted:
+            found = find_client_process(peer, accepted.getsockname())
+    assert found.pid == child.pid
+    assert found.process_name.startswith("python")
+    assert found.process_name == psutil.Process(child.pid).name()
+    assert found.exe == psutil.Process(child.pid).exe() == os.path.realpath(sys.executable)
+    assert found.user == ME
+
+
+def test_network_service_child_is_reported_as_its_browser(spawn) -> None:
+    with listener(socket.AF_INET, "127.0.0.1") as server:
+        browser = spawn(SPAWN_NETWORK_SERVICE, CONNECT_AND_WAIT, str(server.getsockname()[1]))
+        accepted, peer = server.accept()
+        with accepted:
+            found = find_client_process(peer, accepted.getsockname())
+    (network_service,) = psutil.Process(browser.pid).children()
+    assert "--type=utility" in network_service.cmdline()
+    assert (found.pid, found.process_name) == (browser.pid, psutil.Process(browser.pid).name())
+
+
+def test_unknown_peer_is_all_none() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        unused_port = probe.getsockname()[1]
+    assert find_client_process(("127.0.0.1", unused_port), ("127.0.0.1", 9)) == NOBODY
+    assert find_client_process(("not an address", 1), ("127.0.0.1", 9)) == NOBODY
+
+
+def test_psutil_fallback_agrees(own_connection) -> None:
+    peer, proxy = own_connection
+    assert _find_with_psutil(peer, proxy) == find_client_process(peer, proxy) == this_process()
+
+
+def test_device_name() -> None:
+    assert device_name() == socket.gethostname()
+    assert device_name("laptop-42") == "laptop-42"
+
+
+def test_resolver_keeps_answers_after_disconnect_within_a_bound(own_connection) -> None:
+    peer, proxy = own_connection
+    resolver = ProcessResolver(max_entries=3)
+    try:
+        for client_id in "abc":
+            resolver.start(client_id, peer, proxy)
+        assert resolver.get("a", timeout=5) == this_process()
+        assert resolver.get("nobody", timeout=5) == NOBODY
+
+        resolver.forget("b")
+        assert resolver.get("b", timeout=5) == this_process()  # events may come after disconnect
+
+        resolver.start("d", peer, proxy)  # full: the disconnected one makes room first
+        assert resolver.get("b", timeout=5) == NOBODY
+        assert resolver.get("a", timeout=5) == resolver.get("d", timeout=5) == this_process()
+
+        resolver.start("e", peer, proxy)  # none disconnected: the oldest goes
+        assert resolver.get("a", timeout=5) == NOBODY
+        assert resolver.get("c", timeout=5) == resolver.get("e", timeout=5) == this_process()
+    finally:
+        resolver.close()
+    assert resolver.get("e", timeout=5) == NOBODY
