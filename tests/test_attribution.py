@@ -15,7 +15,7 @@ import pytest
 
 from interceptor.attribution import (
     ClientProcess,
-    ProcessResolver,
+    ProcessCache,
     _find_with_psutil,
     device_name,
     find_client_process,
@@ -78,7 +78,11 @@ def this_process() -> ClientProcess:
     return ClientProcess(os.getpid(), me.name(), me.exe(), ME)
 
 
-@pytest.mark.parametrize(("family", "host"), [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")])
+@pytest.mark.parametrize(
+    ("family", "host"),
+    [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")],
+    ids=["ipv4", "ipv6"],
+)
 def test_client_in_this_process(family: socket.AddressFamily, host: str) -> None:
     with listener(family, host) as server, socket.socket(family) as client:
         client.connect(server.getsockname())
@@ -92,7 +96,9 @@ def test_client_in_this_process(family: socket.AddressFamily, host: str) -> None
     [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::ffff:127.0.0.1")],
     ids=["ipv4-socket", "ipv6-socket"],
 )
-def test_ipv4_client_of_a_dual_stack_listener(family: socket.AddressFamily, connect_host: str) -> None:
+def test_ipv4_client_of_a_dual_stack_listener(
+    family: socket.AddressFamily, connect_host: str
+) -> None:
     with listener(socket.AF_INET6, "::", v6only=0) as server, socket.socket(family) as client:
         client.connect((connect_host, server.getsockname()[1]))
         accepted, peer = server.accept()
@@ -144,25 +150,25 @@ def test_device_name() -> None:
     assert device_name("laptop-42") == "laptop-42"
 
 
-def test_resolver_keeps_answers_after_disconnect_within_a_bound(own_connection) -> None:
+def test_cache_keeps_answers_after_disconnect_within_a_bound(own_connection) -> None:
     peer, proxy = own_connection
-    resolver = ProcessResolver(max_entries=3)
+    cache = ProcessCache(max_entries=3)
     try:
         for client_id in "abc":
-            resolver.start(client_id, peer, proxy)
-        assert resolver.get("a", timeout=5) == this_process()
-        assert resolver.get("nobody", timeout=5) == NOBODY
+            cache.start(client_id, peer, proxy)
+        assert cache.get("a", timeout=5) == this_process()
+        assert cache.get("nobody", timeout=5) == NOBODY
 
-        resolver.forget("b")
-        assert resolver.get("b", timeout=5) == this_process()  # events may come after disconnect
+        cache.forget("b")
+        assert cache.get("b", timeout=5) == this_process()  # events may come after disconnect
 
-        resolver.start("d", peer, proxy)  # full: the disconnected one makes room first
-        assert resolver.get("b", timeout=5) == NOBODY
-        assert resolver.get("a", timeout=5) == resolver.get("d", timeout=5) == this_process()
+        cache.start("d", peer, proxy)  # full: the disconnected one makes room first
+        assert cache.get("b", timeout=5) == NOBODY
+        assert cache.get("a", timeout=5) == cache.get("d", timeout=5) == this_process()
 
-        resolver.start("e", peer, proxy)  # none disconnected: the oldest goes
-        assert resolver.get("a", timeout=5) == NOBODY
-        assert resolver.get("c", timeout=5) == resolver.get("e", timeout=5) == this_process()
+        cache.start("e", peer, proxy)  # none disconnected: the oldest goes
+        assert cache.get("a", timeout=5) == NOBODY
+        assert cache.get("c", timeout=5) == cache.get("e", timeout=5) == this_process()
     finally:
-        resolver.close()
-    assert resolver.get("e", timeout=5) == NOBODY
+        cache.close()
+    assert cache.get("e", timeout=5) == NOBODY
