@@ -66,6 +66,8 @@ class _OpenAIParser(CallParser):
     """What every OpenAI endpoint shares: `model` and `stream` in the request; `id`,
     `model` and `usage` on the response (or on each stream chunk)."""
 
+    read_usage = staticmethod(completion_usage)
+
     def on_request(self, body: dict[str, Any]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
@@ -76,7 +78,7 @@ class _OpenAIParser(CallParser):
             self.reading.response_id = response_id
         self.set_model(body.get("model"))
         # Stream chunks carry `"usage": null` until the final one (include_usage).
-        usage = completion_usage(body.get("usage"))
+        usage = self.read_usage(body.get("usage"))
         if usage is not None:
             self.reading.usage = usage
 
@@ -120,7 +122,7 @@ class Completions(_OpenAIParser):
         if not isinstance(body, dict):
             return
         self.read_response_fields(body)
-        self.add_completion_text(text_of(body.get("choices")))
+        self.add_completion_text(text_of(body.get("choices")))  # each choice has `text`
 
 
 class Embeddings(_OpenAIParser):
@@ -140,12 +142,13 @@ class Embeddings(_OpenAIParser):
             self.reading.usage.completion_tokens = 0  # embeddings produce no tokens
 
 
-class Responses(CallParser):
+class Responses(_OpenAIParser):
     """POST /v1/responses. A stream is named events (`event: response.output_text.delta`)
     and ends with response.completed, response.incomplete or response.failed, whose
     `response` carries the usage; no `[DONE]` follows."""
 
     endpoint = "responses"
+    read_usage = staticmethod(response_usage)
     TERMINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
     # Events whose `delta` is text the model wrote.
     TEXT_DELTA_EVENTS = frozenset({
@@ -156,8 +159,7 @@ class Responses(CallParser):
     })
 
     def on_request(self, body: dict[str, Any]) -> None:
-        self.set_model(body.get("model"))
-        self.reading.streamed = body.get("stream") is True
+        super().on_request(body)
         instructions = body.get("instructions")
         if isinstance(instructions, str):
             self.reading.prompt_messages += 1
@@ -176,9 +178,9 @@ class Responses(CallParser):
     def on_json(self, body: Any) -> None:
         if not isinstance(body, dict):
             return
-        self._read_response(body)
+        self.read_response_fields(body)
         for item in body.get("output") or ():
-            self.add_completion_text(text_of(item.get("content")))
+            self.add_completion_text(text_of(item.get("content")))  # messages
             self.add_completion_text(text_of(item.get("summary")))  # reasoning summaries
             self.add_completion_text(text_of(item.get("arguments")))  # function calls
 
@@ -189,18 +191,9 @@ class Responses(CallParser):
             self.add_completion_text(text_of(payload.get("delta")))
         elif isinstance(payload.get("response"), dict):
             # response.created / in_progress name id and model; the terminal ones add usage.
-            self._read_response(payload["response"])
+            self.read_response_fields(payload["response"])
         if kind in self.TERMINAL_EVENTS:
             self.finished_stream = True
-
-    def _read_response(self, response: dict[str, Any]) -> None:
-        response_id = response.get("id")
-        if isinstance(response_id, str) and response_id:
-            self.reading.response_id = response_id
-        self.set_model(response.get("model"))
-        usage = response_usage(response.get("usage"))
-        if usage is not None:
-            self.reading.usage = usage
 
 
 PROVIDER = Provider(

@@ -1,0 +1,99 @@
+"""Google Gemini API (generativelanguage.googleapis.com).
+
+POST /v1beta/models/{model}:generateContent, or :streamGenerateContent for a stream (also
+under /v1, and for tuned models /tunedModels/{id}). The model is the path segment, the
+prompt is `systemInstruction` plus `contents[].parts[].text`. A stream is server-sent
+events with `?alt=sse`, else one JSON array sent element by element; each element is a
+whole GenerateContentResponse, and no event marks the end.
+
+`usageMetadata.promptTokenCount` already includes `cachedContentTokenCount`, but
+`thoughtsTokenCount` is not part of `candidatesTokenCount`: LiteLLM's completion count is
+their sum. In a stream every chunk repeats the counts so far; the last chunk's are final.
+
+Google also serves the OpenAI API at /v1beta/openai/, read by OpenAI's parsers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.openai import ChatCompletions, Embeddings
+from offgate.catalog.registry import PathRule, Provider
+
+
+def metadata_usage(metadata: dict[str, Any]) -> Usage:
+    """LiteLLM's view of `usageMetadata`."""
+    prompt = as_int(metadata.get("promptTokenCount"))
+    tool_prompt = as_int(metadata.get("toolUsePromptTokenCount")) or 0
+    candidates = as_int(metadata.get("candidatesTokenCount"))
+    thoughts = as_int(metadata.get("thoughtsTokenCount"))
+    total = as_int(metadata.get("totalTokenCount"))
+    completion = candidates
+    # Some responses count thoughts inside candidates already; LiteLLM tells them apart
+    # by the total (prompt + candidates + tool-use prompt == total).
+    inclusive = total is not None and (prompt or 0) + (candidates or 0) + tool_prompt == total
+    if thoughts and not inclusive:
+        completion = (candidates or 0) + thoughts
+    return Usage(
+        # Tool-use prompt tokens (e.g. code execution results) are input too.
+        prompt_tokens=None if prompt is None else prompt + tool_prompt,
+        completion_tokens=completion,
+        cached_tokens=as_int(metadata.get("cachedContentTokenCount")),
+        reasoning_tokens=thoughts,
+    )
+
+
+class GenerateContent(CallParser):
+    endpoint = "generateContent"
+    expects_stream_end = False  # Gemini streams just stop: no final event to wait for
+
+    def on_request(self, body: dict[str, Any]) -> None:
+        instruction = body.get("systemInstruction")
+        if isinstance(instruction, dict):
+            self.reading.prompt_messages += 1
+            self.add_prompt_text(text_of(instruction.get("parts")))
+        contents = [c for c in body.get("contents") or () if isinstance(c, dict)]
+        self.reading.prompt_messages += len(contents)
+        for content in contents:
+            self.add_prompt_text(text_of(content.get("parts")))
+
+    def on_json(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            return
+        response_id = body.get("responseId")
+        if isinstance(response_id, str) and response_id:
+            self.reading.response_id = response_id
+        self.set_model(body.get("modelVersion"))
+        metadata = body.get("usageMetadata")
+        if isinstance(metadata, dict):
+            self.reading.usage = metadata_usage(metadata)
+        for candidate in body.get("candidates") or ():
+            self.add_completion_text(text_of((candidate.get("content") or {}).get("parts")))
+
+    def on_event(self, event: str, data: str) -> None:
+        self.on_json(json.loads(data))  # with alt=sse each event is one whole response
+
+
+class StreamGenerateContent(GenerateContent):
+    endpoint = "streamGenerateContent"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set before the response starts, so a JSON body is read as a streamed array.
+        self.reading.streamed = True
+
+
+_MODEL = r"/(?:v1beta|v1)/(?:models|tunedModels)/(?P<model>[^/:]+)"
+
+PROVIDER = Provider(
+    name="gemini",
+    hosts=("generativelanguage.googleapis.com",),
+    paths=(
+        PathRule.of(_MODEL + r":generateContent", GenerateContent),
+        PathRule.of(_MODEL + r":streamGenerateContent", StreamGenerateContent),
+        PathRule.of(r"/v1beta/openai/chat/completions", ChatCompletions),
+        PathRule.of(r"/v1beta/openai/embeddings", Embeddings),
+    ),
+)

@@ -1,0 +1,41 @@
+"""Every recorded call in tests/fixtures/ gives exactly its expected reading, however the
+body is cut into chunks."""
+
+from __future__ import annotations
+
+import pytest
+
+from offgate.catalog import DEFAULT_CATALOG
+from tests.fixtures import chunked, fixture_names, load_fixture, read_call, reading_view
+
+NAMES = fixture_names()
+# None: the body in one piece; 1: byte by byte, splitting every line, UTF-8 sequence and \r\n.
+CHUNK_SIZES = [None, 1, 7, 256]
+
+
+def test_each_endpoint_and_stream_format_has_a_fixture():
+    assert set(NAMES) >= {
+        "openai/chat", "openai/chat_stream_usage", "openai/chat_stream_no_usage",
+        "openai/responses", "openai/responses_stream", "openai/completions",
+        "openai/completions_stream", "openai/embeddings", "openai/chat_server_error",
+        "azure/deployment_chat", "azure/deployment_chat_stream", "azure/v1_chat",
+        "anthropic/messages", "anthropic/messages_stream", "anthropic/messages_overloaded",
+        "gemini/generate_content", "gemini/stream_sse", "gemini/stream_array",
+    }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fixture_is_found_in_the_catalog(name):
+    fixture = load_fixture(name)
+    match = DEFAULT_CATALOG.lookup(fixture.host, 443, fixture.path)
+    assert match is not None
+    assert (match.provider, match.endpoint, match.route) == (
+        fixture.expected["provider"], fixture.expected["endpoint"], fixture.expected["route"])
+
+
+@pytest.mark.parametrize("chunk_size", CHUNK_SIZES, ids=lambda size: f"chunks-{size or 'whole'}")
+@pytest.mark.parametrize("name", NAMES)
+def test_fixture_gives_its_expected_reading(name, chunk_size):
+    fixture = load_fixture(name)
+    reading = read_call(fixture, chunked(fixture.response_body, chunk_size))
+    assert reading_view(reading) == fixture.expected_reading
