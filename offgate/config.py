@@ -1,0 +1,153 @@
+"""Settings and the data directory ("home").
+
+The home is `--home DIR`, else `$OFFGATE_HOME`, else the platform's user data directory.
+Settings come from, highest first: keyword overrides, environment variables, then
+`<home>/config.toml`, then the defaults below. Environment variables are named
+`OFFGATE_<SECTION>__<KEY>` (`OFFGATE_PROXY__LISTEN_PORT=9000`), or `OFFGATE_DATABASE_URL`
+for the one top-level key; lists are written as JSON:
+`OFFGATE_PROXY__GATEWAYS='["https://litellm.example.com"]'`.
+Unknown keys in the file are an error, so a typo never silently does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+
+HOME_ENV = "OFFGATE_HOME"
+ENV_PREFIX = "OFFGATE_"
+ENV_NESTED_DELIMITER = "__"
+CONFIG_FILE = "config.toml"
+DATABASE_FILE = "offgate.db"
+DATABASE_URL_PREFIXES = ("sqlite:///", "postgresql://", "postgres://")
+
+
+class ConfigError(ValueError):
+    """A setting or the home directory is unusable; the message names it and says why."""
+
+
+class ProxySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8080, ge=1, le=65535)
+    gateways: list[str] = Field(default_factory=list, description="LiteLLM gateway base URLs")
+
+
+class PrivacySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    store_prompts: bool = Field(default=False, description="keep prompt text (off: none is stored)")
+
+
+class DeviceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, description="overrides the hostname")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid"
+    )
+
+    database_url: str | None = None
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    device: DeviceSettings = Field(default_factory=DeviceSettings)
+
+
+def resolve_home(explicit: Path | None) -> Path:
+    """The data directory, created (mode 0700) if missing; ConfigError if it is unusable."""
+    if explicit is not None:
+        home = explicit
+    elif os.environ.get(HOME_ENV):
+        home = Path(os.environ[HOME_ENV])
+    else:
+        home = Path(platformdirs.user_data_dir("offgate"))
+    home = home.expanduser().absolute()
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"home {home} exists but is not a directory") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create home {home}: {exc.strerror}") from None
+    if not home.is_dir():
+        raise ConfigError(f"home {home} exists but is not a directory")
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(f"home {home} is not writable")
+    return home
+
+
+def load_settings(home: Path, **overrides: Any) -> Settings:
+    """Settings from `overrides`, the environment and `<home>/config.toml`, in that order."""
+    config_file = home / CONFIG_FILE
+    try:
+        sources = (
+            InitSettingsSource(Settings, init_kwargs=overrides),
+            EnvSettingsSource(Settings),
+            TomlConfigSettingsSource(Settings, toml_file=config_file),
+        )
+        return Settings(_build_sources=(sources, overrides))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {config_file}: {exc.strerror}") from None
+    except SettingsError as exc:
+        raise ConfigError(
+            f"{exc}: lists and sections in environment variables are JSON, "
+            f"e.g. {ENV_PREFIX}PROXY{ENV_NESTED_DELIMITER}GATEWAYS='[\"https://litellm.example.com\"]'"
+        ) from None
+    except ValidationError as exc:
+        problems = "\n".join(_describe_problem(error, config_file) for error in exc.errors())
+        raise ConfigError(f"invalid settings:\n{problems}") from None
+
+
+def database_url_for(settings: Settings, home: Path) -> str:
+    """The store's URL: the configured one, else SQLite in the home directory."""
+    url = settings.database_url or f"sqlite:///{home / DATABASE_FILE}"
+    if not url.startswith(DATABASE_URL_PREFIXES):
+        raise ConfigError(
+            f"database_url {redact_url(url)!r} is not supported: use sqlite:///PATH "
+            "or postgresql://USER:PASSWORD@HOST/DATABASE"
+        )
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, safe to print and log."""
+    url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+    return re.sub(r"(password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
+
+
+def _describe_problem(error: dict[str, Any], config_file: Path) -> str:
+    location = tuple(str(part) for part in error["loc"])
+    key = ".".join(location)
+    what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
+    if error["type"] != "extra_forbidden":
+        what += f" (got {error['input']!r})"
+    return f"  {_source_of(location, config_file)}: {key}: {what}"
+
+
+def _source_of(location: tuple[str, ...], config_file: Path) -> str:
+    """Which source gave the value at `location`: an environment variable wins over the file."""
+    set_names = {name.upper() for name in os.environ}
+    for depth in range(1, len(location) + 1):
+        name = ENV_PREFIX + ENV_NESTED_DELIMITER.join(location[:depth]).upper()
+        if name in set_names:
+            return f"environment variable {name}"
+    return str(config_file)

@@ -1,0 +1,221 @@
+"""The store: every UsageEvent, in SQLite (the default) or PostgreSQL, with the same code.
+
+It is the only state the processes share, and several write at once (proxy, native host,
+imports). SQLite runs in WAL mode so readers never wait for the writer, with a busy
+timeout so writers wait their turn instead of failing, and its transactions begin
+IMMEDIATE so a writer takes the lock before reading rather than failing to upgrade it.
+Each thread gets its own connection, opened on first use. Every database failure is
+raised as StoreError, whose message never contains the URL's password.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg2
+from peewee import (
+    SQL,
+    Case,
+    Database,
+    ModelSelect,
+    PeeweeException,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    chunked,
+    fn,
+)
+
+from offgate.config import redact_url
+from offgate.events import UsageEvent
+from offgate.store_schema import MIGRATIONS, Migration, SchemaTooNewError, UsageEventRow, read_version, upgrade
+
+SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+SQLITE_BUSY_TIMEOUT_S = 10
+SQLITE_PRAGMAS = (("journal_mode", "wal"), ("synchronous", "normal"))
+POSTGRES_CONNECT_TIMEOUT_S = 10
+# SQLite binds at most 32766 parameters per statement: 100 rows of 36 columns stay well under.
+INSERT_BATCH_ROWS = 100
+TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpoint")
+
+_DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
+
+
+class StoreError(Exception):
+    """The store cannot be opened, read or written; the message says which store and why."""
+
+
+class Store:
+    def __init__(self, database: Database, url: str) -> None:
+        self._db = database
+        self._url = url
+
+    @classmethod
+    def open(cls, url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
+        """Open the store at `url`, creating or upgrading its tables."""
+        store = cls(_database_for(url), url)
+        with store._reporting("open"):
+            try:
+                upgrade(store._db, migrations)
+            except SchemaTooNewError as exc:
+                raise StoreError(
+                    f"{cls.describe(url)} has schema version {exc.found}, but this offgate "
+                    f"knows only up to version {exc.known}: upgrade offgate"
+                ) from None
+        return store
+
+    @staticmethod
+    def describe(url: str) -> str:
+        """Which store a URL names, with any password masked."""
+        if url.startswith(SQLITE_PREFIX):
+            return f"SQLite database {url.removeprefix(SQLITE_PREFIX)}"
+        if url.startswith(POSTGRES_PREFIXES):
+            return f"PostgreSQL database {redact_url(url)}"
+        return f"database {redact_url(url)}"
+
+    def add(self, events: Sequence[UsageEvent]) -> int:
+        """Insert in one transaction; events whose id is already stored are skipped.
+        Returns how many were new."""
+        rows = [_row_from(event) for event in events]
+        added = 0
+        with self._reporting("write events to"), self._db.atomic():
+            for batch in chunked(rows, INSERT_BATCH_ROWS):
+                query = UsageEventRow.insert_many(batch).on_conflict_ignore().as_rowcount()
+                added += query.execute(self._db)
+        return added
+
+    def events(
+        self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
+    ) -> list[UsageEvent]:
+        """Events with since <= ts < until, oldest first (ties by id); the first `limit`.
+        Naive times are taken as UTC."""
+        query = _in_window(UsageEventRow.select(), since, until).order_by(UsageEventRow.ts, UsageEventRow.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reporting("read events from"):
+            rows = list(query.dicts().execute(self._db))
+        return [UsageEvent.model_validate(row) for row in rows]
+
+    def count(self, since: datetime | None = None) -> int:
+        with self._reporting("count events in"):
+            return _in_window(UsageEventRow.select(), since).count(self._db)
+
+    def totals(self, by: str, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Per value of `by` (one of TOTALS_DIMENSIONS): calls, token and cost sums (None
+        when no call in the group has a value), calls with estimated tokens and calls
+        without a price. Most expensive first, then most calls."""
+        if by not in TOTALS_DIMENSIONS:
+            raise ValueError(f"cannot total by {by!r}: choose one of {', '.join(TOTALS_DIMENSIONS)}")
+        row = UsageEventRow
+        key = getattr(row, by)
+        calls = fn.COUNT(SQL("*"))
+        cost = fn.SUM(row.cost_usd)
+        query = (
+            row.select(
+                key.alias("key"),
+                calls.alias("calls"),
+                fn.SUM(row.prompt_tokens).alias("prompt_tokens"),
+                fn.SUM(row.completion_tokens).alias("completion_tokens"),
+                cost.alias("cost_usd"),
+                fn.SUM(Case(None, [(row.tokens_estimated, 1)], 0)).alias("estimated_calls"),
+                fn.SUM(Case(None, [(row.cost_usd.is_null(), 1)], 0)).alias("unpriced_calls"),
+            )
+            .group_by(key)
+            .order_by(cost.desc(nulls="LAST"), calls.desc(), key.asc(nulls="LAST"))
+        )
+        with self._reporting("total events in"):
+            groups = list(_in_window(query, since).dicts().execute(self._db))
+        # PostgreSQL sums integers as NUMERIC (Decimal): hand out plain ints and floats.
+        return [
+            {
+                "key": group["key"],
+                "calls": int(group["calls"]),
+                "prompt_tokens": _int_or_none(group["prompt_tokens"]),
+                "completion_tokens": _int_or_none(group["completion_tokens"]),
+                "cost_usd": None if group["cost_usd"] is None else float(group["cost_usd"]),
+                "estimated_calls": int(group["estimated_calls"]),
+                "unpriced_calls": int(group["unpriced_calls"]),
+            }
+            for group in groups
+        ]
+
+    def schema_version(self) -> int:
+        with self._reporting("read the schema version of"):
+            return read_version(self._db)
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close when those threads end)."""
+        with self._reporting("close"):
+            self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _reporting(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except _DATABASE_ERRORS as exc:
+            # One line (libpq's messages span several), and never the password.
+            reason = _without_password(" ".join(str(exc).split()) or type(exc).__name__, self._url)
+            raise StoreError(f"cannot {action} {self.describe(self._url)}: {reason}") from None
+
+
+def _database_for(url: str) -> Database:
+    """A database handle for the URL; nothing connects until first use."""
+    if url.startswith(SQLITE_PREFIX):
+        return SqliteDatabase(
+            url.removeprefix(SQLITE_PREFIX),
+            pragmas=SQLITE_PRAGMAS,
+            timeout=SQLITE_BUSY_TIMEOUT_S,
+            lock_type="IMMEDIATE",
+        )
+    if url.startswith(POSTGRES_PREFIXES):
+        # libpq reads the whole URL (query options such as sslmode included).
+        dsn = "postgresql://" + url.split("://", 1)[1]
+        timeout = {} if "connect_timeout=" in dsn else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+        return PostgresqlDatabase(dsn, **timeout)
+    raise StoreError(
+        f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
+    )
+
+
+def _row_from(event: UsageEvent) -> dict[str, Any]:
+    row = event.model_dump()
+    row["ts"] = _naive_utc(event.ts)
+    return row
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _in_window(query: ModelSelect, since: datetime | None, until: datetime | None = None) -> ModelSelect:
+    if since is not None:
+        query = query.where(UsageEventRow.ts >= _naive_utc(since))
+    if until is not None:
+        query = query.where(UsageEventRow.ts < _naive_utc(until))
+    return query
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _without_password(text: str, url: str) -> str:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        for secret in (password, unquote(password)):
+            text = text.replace(secret, "***")
+    return redact_url(text)

@@ -1,0 +1,138 @@
+"""The store's tables and the migrations that build them, for SQLite and PostgreSQL alike.
+
+The models are not bound to a database: every query names the one it runs on, so stores
+on different databases can live in one process.
+
+`MIGRATIONS[n - 1]` takes a store from version n - 1 to n. They run in order, in one
+transaction, when a store opens, and `schema_version` records each version applied.
+Migrations are history: once released, one is never edited. Version 1 creates the tables
+from the models below, so the first migration that changes a table must first copy the
+version-1 model into `create_tables`, keeping a fresh store's history exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    DateTimeField,
+    DoubleField,
+    IntegerField,
+    Model,
+    PostgresqlDatabase,
+    SchemaManager,
+    TextField,
+    fn,
+)
+
+Migration = Callable[[Database], None]
+
+# Any fixed number: concurrent openers of one PostgreSQL store migrate one at a time.
+POSTGRES_MIGRATION_LOCK = 0x0FF6A7E
+
+
+class UsageEventRow(Model):
+    """One UsageEvent; the columns are its fields, `ts` is naive UTC."""
+
+    id = CharField(max_length=64, primary_key=True)
+    ts = DateTimeField(index=True)
+    source = TextField()
+    route = TextField()
+    provider = TextField(null=True)
+    app = TextField(null=True)
+    endpoint = TextField(null=True)
+    host = TextField()
+    method = TextField()
+    path = TextField()
+    model = TextField(null=True)
+    streamed = BooleanField()
+    status_code = IntegerField(null=True)
+    prompt_tokens = BigIntegerField(null=True)
+    completion_tokens = BigIntegerField(null=True)
+    cached_tokens = BigIntegerField(null=True)
+    cache_write_tokens = BigIntegerField(null=True)
+    reasoning_tokens = BigIntegerField(null=True)
+    tokens_estimated = BooleanField()
+    cost_usd = DoubleField(null=True)
+    cost_note = TextField(null=True)
+    duration_ms = DoubleField(null=True)
+    ttft_ms = DoubleField(null=True)
+    request_bytes = BigIntegerField()
+    response_bytes = BigIntegerField()
+    response_id = TextField(null=True)
+    litellm_call_id = TextField(null=True)
+    process_name = TextField(null=True)
+    pid = BigIntegerField(null=True)
+    exe = TextField(null=True)
+    user = TextField(null=True)
+    device = TextField(null=True)
+    key_fingerprint = TextField(null=True)
+    parse_status = TextField()
+    parse_error = TextField(null=True)
+
+    class Meta:
+        table_name = "usage_event"
+        indexes = ((("provider", "model"), False),)
+
+
+class SchemaVersion(Model):
+    """One row per migration applied; the store's version is the highest."""
+
+    version = IntegerField(primary_key=True)
+    applied_at = DateTimeField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+class SchemaTooNewError(Exception):
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"schema version {found} is newer than this offgate knows ({known})")
+        self.found = found
+        self.known = known
+
+
+def create_tables(database: Database) -> None:
+    SchemaManager(UsageEventRow, database).create_all()
+
+
+MIGRATIONS: list[Migration] = [create_tables]
+
+
+def read_version(database: Database) -> int:
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar(database) or 0
+
+
+def upgrade(database: Database, migrations: Sequence[Migration]) -> int:
+    """Bring the store to `len(migrations)`; returns the version. Safe to race: the
+    migrating transaction holds a lock that other openers wait for."""
+    known = len(migrations)
+    version = read_version(database)
+    if version == known:
+        return version
+    if version > known:
+        raise SchemaTooNewError(version, known)
+    with database.atomic():
+        _lock_for_migration(database)
+        SchemaManager(SchemaVersion, database).create_all()
+        version = read_version(database)  # another process may have migrated meanwhile
+        if version > known:
+            raise SchemaTooNewError(version, known)
+        for number in range(version + 1, known + 1):
+            migrations[number - 1](database)
+            SchemaVersion.insert(version=number, applied_at=datetime.now(UTC).replace(tzinfo=None)).execute(database)
+    return known
+
+
+def _lock_for_migration(database: Database) -> None:
+    # SQLite needs nothing here: its transactions begin IMMEDIATE, taking the write lock.
+    if isinstance(database, PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_MIGRATION_LOCK,))
+

@@ -1,0 +1,153 @@
+"""A real PostgreSQL server for the tests.
+
+`$OFFGATE_TEST_POSTGRES_URL` if set (its user must be allowed to create databases), else a
+throw-away server started from the local installation (Debian's `postgresql` package puts
+it under /usr/lib/postgresql/VERSION/bin), listening on 127.0.0.1 and a free port, with its
+data in a temporary directory that is removed afterwards. initdb refuses to run as root, so
+as root the server runs as the `postgres` user. Durability is switched off: it is a test.
+
+When no server can be had, the tests skip, except in CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg2
+import pytest
+
+URL_ENV = "OFFGATE_TEST_POSTGRES_URL"
+SUPERUSER = "offgate"
+TEST_DATABASE = "offgate_test"
+SERVER_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
+class PostgresUnavailable(Exception):
+    """No PostgreSQL server can be had; the message says why."""
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the test, or fail it in CI where PostgreSQL must be installed."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required in CI: install postgresql ({reason})", pytrace=False)
+    pytest.skip(reason)
+
+
+@contextmanager
+def server_or_skip() -> Iterator[str]:
+    """`postgres_server()`, or skip (fail in CI) when there is none."""
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(postgres_server())
+        except PostgresUnavailable as exc:
+            skip_or_fail(str(exc))
+        yield url
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """The URL of a database on a running server, for the whole block."""
+    if os.environ.get(URL_ENV):
+        yield os.environ[URL_ENV]
+        return
+    with throwaway_server() as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server, dropped after the block."""
+    name = f"offgate_{uuid.uuid4().hex[:12]}"
+    _run_admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(server_url)._replace(path=f"/{name}").geturl()
+    finally:
+        _run_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def throwaway_server() -> Iterator[str]:
+    bin_dir = _find_bin_dir()
+    as_postgres = _run_as_postgres_prefix()
+    base = Path(tempfile.mkdtemp(prefix="offgate-pg-"))
+    data = base / "data"
+    log = base / "server.log"
+    try:
+        if as_postgres:
+            postgres = pwd.getpwnam("postgres")
+            os.chown(base, postgres.pw_uid, postgres.pw_gid)
+        _run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER,
+              "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"], "initdb")
+        port = _free_port()
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} {SERVER_OPTIONS}"
+        try:
+            _run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log),
+                  "-o", options, "-w", "start"], "pg_ctl start")
+        except PostgresUnavailable as exc:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise PostgresUnavailable(f"{exc}\n{tail}") from None
+        try:
+            server_url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
+            _run_admin(server_url, f'CREATE DATABASE "{TEST_DATABASE}"')
+            yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{TEST_DATABASE}"
+        finally:
+            subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
+                            "-w", "stop"], capture_output=True, check=False)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _find_bin_dir() -> Path:
+    on_path = shutil.which("pg_ctl")
+    if on_path and shutil.which("initdb"):
+        return Path(on_path).parent
+    found = [Path(d) for d in glob.glob("/usr/lib/postgresql/*/bin") if Path(d, "pg_ctl").exists()]
+    if not found:
+        raise PostgresUnavailable(
+            f"no PostgreSQL server found: install postgresql, or set {URL_ENV}"
+        )
+    return max(found, key=lambda d: float(d.parent.name))  # the newest version
+
+
+def _run_as_postgres_prefix() -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise PostgresUnavailable("running as root and there is no `postgres` user to run the server") from None
+    return ["runuser", "-u", "postgres", "--"]
+
+
+def _run(command: list[str], what: str) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PostgresUnavailable(f"{what} failed ({done.returncode}): {done.stderr.strip()}")
+
+
+def _run_admin(url: str, statement: str) -> None:
+    # CREATE and DROP DATABASE cannot run inside a transaction.
+    connection = psycopg2.connect(url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

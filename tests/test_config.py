@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+import platformdirs
+import pytest
+
+from offgate.config import ConfigError, Settings, database_url_for, load_settings, redact_url, resolve_home
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OFFGATE_* variable from the calling shell leaks into these tests."""
+    for name in list(os.environ):
+        if name.upper().startswith("OFFGATE_"):
+            monkeypatch.delenv(name)
+
+
+def write_config(home: Path, text: str) -> Path:
+    path = home / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- home -----------------------------------------------------------------------------
+
+
+def test_home_given_explicitly_wins_and_is_created_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGATE_HOME", str(tmp_path / "from-env"))
+    home = resolve_home(tmp_path / "explicit" / "home")
+    assert home == tmp_path / "explicit" / "home"
+    assert home.is_dir()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert not (tmp_path / "from-env").exists()
+
+
+def test_home_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGATE_HOME", str(tmp_path / "from-env"))
+    assert resolve_home(None) == tmp_path / "from-env"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the user data dir comes from the Windows shell, not $HOME")
+def test_home_defaults_to_the_user_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # macOS: ~/Library/Application Support
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))  # Linux
+    home = resolve_home(None)
+    assert home == Path(platformdirs.user_data_dir("offgate"))
+    assert tmp_path in home.parents
+    assert home.is_dir()
+
+
+def test_an_existing_home_is_used_as_it_is(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    assert resolve_home(tmp_path) == tmp_path
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+
+
+def test_a_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("")
+    with pytest.raises(ConfigError, match=re.escape(f"home {file} exists but is not a directory")):
+        resolve_home(file)
+
+
+def test_a_home_that_cannot_be_created_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("")
+    with pytest.raises(ConfigError, match=re.escape(f"cannot create home {file / 'home'}: Not a directory")):
+        resolve_home(file / "home")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any directory, whatever its mode")
+def test_a_home_that_is_not_writable_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "read-only"
+    home.mkdir(mode=0o500)
+    with pytest.raises(ConfigError, match=re.escape(f"home {home} is not writable")):
+        resolve_home(home)
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+def test_defaults_without_a_config_file(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path)
+    assert settings == Settings()
+    assert settings.database_url is None
+    assert (settings.proxy.listen_host, settings.proxy.listen_port, settings.proxy.gateways) == ("127.0.0.1", 8080, [])
+    assert settings.privacy.store_prompts is False
+    assert settings.device.name is None
+
+
+def test_environment_beats_the_file_and_overrides_beat_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, """
+database_url = "postgresql://offgate@db/offgate"
+
+[proxy]
+listen_host = "0.0.0.0"
+listen_port = 9000
+gateways = ["https://litellm.example.com"]
+
+[privacy]
+store_prompts = true
+
+[device]
+name = "alice-laptop"
+""")
+    monkeypatch.setenv("OFFGATE_PROXY__LISTEN_PORT", "9100")
+    monkeypatch.setenv("OFFGATE_DEVICE__NAME", "from-env")
+
+    settings = load_settings(tmp_path)
+    assert settings.proxy.listen_port == 9100
+    assert settings.proxy.listen_host == "0.0.0.0"  # the rest of the section still comes from the file
+    assert settings.proxy.gateways == ["https://litellm.example.com"]
+    assert settings.privacy.store_prompts is True
+    assert settings.device.name == "from-env"
+    assert settings.database_url == "postgresql://offgate@db/offgate"
+
+    assert load_settings(tmp_path, proxy={"listen_port": 7000}).proxy.listen_port == 7000
+
+
+def test_lists_and_the_database_url_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGATE_PROXY__GATEWAYS", '["https://a.example.com", "https://b.example.com"]')
+    monkeypatch.setenv("OFFGATE_DATABASE_URL", "postgresql://u@db/offgate")
+    settings = load_settings(tmp_path)
+    assert settings.proxy.gateways == ["https://a.example.com", "https://b.example.com"]
+    assert settings.database_url == "postgresql://u@db/offgate"
+
+
+def test_a_list_in_the_environment_must_be_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGATE_PROXY__GATEWAYS", "https://a.example.com")
+    with pytest.raises(ConfigError, match="environment variables are JSON"):
+        load_settings(tmp_path)
+
+
+def test_bad_toml_names_the_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[proxy]\nlisten_port = \n")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: not valid TOML: ") + ".*line 2"):
+        load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[proxy]\nlisten_prot = 9000\n", "proxy.listen_prot"),
+    ("[proxyy]\nlisten_port = 9000\n", "proxyy"),
+    ("database = 'x'\n", "database"),
+])
+def test_an_unknown_key_is_an_error(tmp_path: Path, text: str, key: str) -> None:
+    path = write_config(tmp_path, text)
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: {key}: unknown setting")):
+        load_settings(tmp_path)
+
+
+def test_a_bad_value_names_the_file_key_and_value(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[proxy]\nlisten_port = 70000\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: proxy.listen_port: ") + r".*65535 \(got 70000\)"):
+        load_settings(tmp_path)
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, "[proxy]\nlisten_port = 9000\n")
+    monkeypatch.setenv("OFFGATE_PROXY__LISTEN_PORT", "0")
+    where = re.escape("environment variable OFFGATE_PROXY__LISTEN_PORT: proxy.listen_port: ")
+    with pytest.raises(ConfigError, match=where + ".*got '0'"):
+        load_settings(tmp_path)
+
+
+def test_the_home_variable_is_not_a_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGATE_HOME", str(tmp_path))
+    assert load_settings(tmp_path) == Settings()
+
+
+# -- database URL ---------------------------------------------------------------------
+
+
+def test_the_database_defaults_to_sqlite_in_the_home(tmp_path: Path) -> None:
+    assert database_url_for(Settings(), tmp_path) == f"sqlite:///{tmp_path}/offgate.db"
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:////var/lib/offgate/offgate.db",
+    "postgresql://offgate:pw@db.example.com:5432/offgate?sslmode=require",
+    "postgres://offgate@db/offgate",
+])
+def test_supported_database_urls(tmp_path: Path, url: str) -> None:
+    assert database_url_for(Settings(database_url=url), tmp_path) == url
+
+
+@pytest.mark.parametrize("url", ["mysql://root:hunter2@db/offgate", "sqlite://relative.db", "offgate.db"])
+def test_an_unsupported_database_url_is_refused_without_its_password(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="is not supported") as raised:
+        database_url_for(Settings(database_url=url), tmp_path)
+    if "@" in url:
+        assert "root:***@db" in str(raised.value)
+        assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize(("url", "redacted"), [
+    ("postgresql://u:p%40ss@h:5432/db?sslmode=require", "postgresql://u:***@h:5432/db?sslmode=require"),
+    ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
+    ("postgresql://:secret@h/db", "postgresql://:***@h/db"),
+    ("postgresql://h/db?sslmode=require&password=secret", "postgresql://h/db?sslmode=require&password=***"),
+    ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ("sqlite:////home/u/offgate.db", "sqlite:////home/u/offgate.db"),
+])
+def test_redact_url(url: str, redacted: str) -> None:
+    assert redact_url(url) == redacted
