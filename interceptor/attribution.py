@@ -31,6 +31,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Address = Sequence[object]
 
 _HAS_PROC_NET = os.path.exists("/proc/net/tcp")
+TABLE_READS = 3
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,13 @@ def _find_in_proc(peer: Address, proxy: Address) -> ClientProcess:
     proxy_ip, proxy_port = _parse(proxy)
     if peer_ip is None:
         return UNKNOWN
-    found = _socket_inode_and_uid(peer_ip, peer_port, proxy_ip, proxy_port)
-    if found is None:
+    # The kernel lists the table in pieces; a socket opened or closed meanwhile can shift
+    # the listing so ours is skipped. A second or third read finds it.
+    for _ in range(TABLE_READS):
+        found = _socket_inode_and_uid(peer_ip, peer_port, proxy_ip, proxy_port)
+        if found is not None:
+            break
+    else:
         return UNKNOWN
     inode, uid = found
     user = _user_name(uid)

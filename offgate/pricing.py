@@ -1,0 +1,351 @@
+"""Cost of a call from LiteLLM's bundled price map, read as JSON (never `import litellm`).
+
+The arithmetic mirrors LiteLLM's `generic_cost_per_token` for text tokens, the path that
+`litellm.cost_per_token` takes for OpenAI, Azure, Anthropic, Gemini, Bedrock and most
+other providers; a test holds the two equal on samples drawn across the map. Token counts follow
+LiteLLM's convention: prompt tokens include cache reads and writes, completion tokens
+include reasoning, so those are taken out before their own prices apply.
+
+Rates are chosen the way LiteLLM chooses them:
+- `tiered_pricing`: one tier, picked by the prompt size, prices every token of the call;
+- `*_above_<N>k_tokens`: past the largest threshold the prompt exceeds, those rates
+  replace the base rates (xAI bills from the threshold itself, not just past it);
+- `off_peak_pricing`: inside an off-peak window (at the call's time) its rates apply;
+- a missing cache-write rate is the input rate, a missing cache-read rate the input
+  rate (Fireworks: half of it), a missing reasoning rate the output rate.
+Service tiers (flex, priority, batch), regional uplifts and non-text modalities are not
+priced: the calls offgate sees report none of them.
+
+The map loads once, lazily (json.load, about 20 ms); after that a cost is a few dict
+lookups (5-10 us), with each model name resolved to its key once.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from offgate.catalog.base import Usage
+
+PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
+
+# offgate provider names that differ from LiteLLM's; None: no provider to prefer
+# (a gateway's model names are its own aliases).
+_LITELLM_PROVIDER: dict[str, str | None] = {"litellm": None}
+
+# A trailing release date: OpenAI "-2024-07-18", Anthropic "-20250929", Vertex "@20250929".
+_DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
+
+# Rates that have "<rate>_above_<N>_tokens" long-context variants.
+_THRESHOLD_PREFIXES = (
+    "input_cost_per_token_above_",
+    "output_cost_per_token_above_",
+    "cache_read_input_token_cost_above_",
+    "cache_creation_input_token_cost_above_",
+)
+# Threshold keys ending so belong to a service tier or the batch API, not to standard calls.
+_NON_STANDARD_SUFFIXES = ("_auto", "_flex", "_balanced", "_priority", "_fast", "_ultrafast", "_batches")
+# Providers whose long-context rates start at the threshold (>=) rather than past it.
+_INCLUSIVE_THRESHOLD_PROVIDERS = frozenset({"xai"})
+# Providers that bill cached prompt tokens at a share of the input rate when the map
+# gives no cache price (Fireworks: half, docs.fireworks.ai/guides/prompt-caching).
+_DEFAULT_CACHE_READ_SHARE: dict[str, float] = {"fireworks_ai": 0.5}
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per token for each kind of token of one call."""
+
+    input: float
+    output: float
+    cache_read: float
+    cache_write: float
+    reasoning: float
+
+
+def cost_usd(
+    model: str | None, provider: str | None, usage: Usage | None, *, at: datetime | None = None
+) -> tuple[float | None, str | None]:
+    """(cost, note) for one call at time `at` (default now). The cost is None, with a
+    note saying why, when the model has no price or no tokens are known; a note with a
+    cost says what it leaves out."""
+    if not model:
+        return None, "model unknown"
+    if usage is None or (usage.prompt_tokens is None and usage.completion_tokens is None):
+        return None, "tokens unknown"
+    key = find_price_key(model, provider)
+    if key is None:
+        return None, f"no price for model {model}"
+    if not _prices_tokens(price_map()[key]):
+        return None, f"no token price for model {model}"
+    cost = cost_for_key(
+        key,
+        usage.prompt_tokens or 0,
+        usage.completion_tokens or 0,
+        cached_tokens=usage.cached_tokens or 0,
+        cache_write_tokens=usage.cache_write_tokens or 0,
+        reasoning_tokens=usage.reasoning_tokens or 0,
+        at=at,
+    )
+    if usage.prompt_tokens is None:
+        return cost, "prompt tokens unknown"
+    if usage.completion_tokens is None:
+        return cost, "completion tokens unknown"
+    return cost, None
+
+
+def cost_for_key(
+    price_key: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    *,
+    at: datetime | None = None,
+) -> float:
+    """USD for tokens of a call priced by the price-map entry `price_key` (KeyError if
+    there is none), at time `at` (default now)."""
+    rates = _rates(price_key, prompt_tokens, at)
+    uncached_prompt = max(prompt_tokens - cached_tokens - cache_write_tokens, 0)
+    visible_completion = max(completion_tokens - reasoning_tokens, 0)
+    return (
+        uncached_prompt * rates.input
+        + cached_tokens * rates.cache_read
+        + cache_write_tokens * rates.cache_write
+        + visible_completion * rates.output
+        + reasoning_tokens * rates.reasoning
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def find_price_key(model: str, provider: str | None) -> str | None:
+    """The price-map key for a model name as captured, or None.
+
+    Tried in order, case-insensitively: the name with the provider's prefix
+    ("gemini/gemini-2.5-flash", "azure/gpt-4o"), the name itself, then both again for
+    the name without a leading "<provider>/" and without a trailing release date. Of
+    the keys found, the first whose entry belongs to the provider wins, else the first.
+    """
+    litellm_provider = _LITELLM_PROVIDER.get(provider, provider) if provider else None
+    name = model.strip().removeprefix("models/")  # Gemini's resource name
+    bases = [name]
+    if "/" in name:
+        bases.append(name.split("/", 1)[1])
+    bases += [dateless for base in bases if (dateless := _DATE_SUFFIX.sub("", base)) != base]
+
+    candidates = []
+    for base in bases:
+        if litellm_provider:
+            candidates.append(f"{litellm_provider}/{base}")
+        candidates.append(base)
+    index = _lowercase_index()
+    found = list(dict.fromkeys(key for c in candidates if (key := index.get(c.lower())) is not None))
+    if not found:
+        return None
+    return next((key for key in found if _belongs_to(key, litellm_provider)), found[0])
+
+
+def _rates(price_key: str, prompt_tokens: int, at: datetime | None) -> Rates:
+    """The per-token rates an entry bills a call with `prompt_tokens` at."""
+    entry = price_map()[price_key]
+    tier = _pricing_tier(entry, prompt_tokens)
+    if tier is not None:
+        input_rate = _rate(tier, "input_cost_per_token", 0.0)
+        output_rate = _rate(tier, "output_cost_per_token", _rate(entry, "output_cost_per_token", 0.0))
+        cache_read = _rate(tier, "cache_read_input_token_cost", input_rate)
+        cache_write = _rate(tier, "cache_creation_input_token_cost", input_rate)
+    else:
+        input_rate, output_rate, cache_read, cache_write = _long_context_rates(price_key, prompt_tokens)
+
+    off_peak = _open_off_peak_block(entry, at) or {}
+    input_rate = _rate(off_peak, "input_cost_per_token", input_rate)
+    output_rate = _rate(off_peak, "output_cost_per_token", output_rate)
+    cache_read = _rate(off_peak, "cache_read_input_token_cost", cache_read)
+    cache_write = _rate(off_peak, "cache_creation_input_token_cost", cache_write)
+    # A provider that publishes no cache price bills cached tokens as ordinary input.
+    if cache_read is None:
+        cache_read = input_rate * _DEFAULT_CACHE_READ_SHARE.get(entry.get("litellm_provider"), 1.0)
+    if cache_write is None:
+        cache_write = input_rate
+
+    # Reasoning: the off-peak rate, else the tier's, else the entry's, else the output rate.
+    reasoning = _rate(off_peak, "output_cost_per_reasoning_token")
+    if reasoning is None and tier is not None and (
+        "output_cost_per_reasoning_token" in tier or "output_cost_per_token" in tier
+    ):
+        tier_output = _rate(tier, "output_cost_per_token", 0.0)
+        reasoning = _rate(tier, "output_cost_per_reasoning_token", tier_output)
+    if reasoning is None:
+        reasoning = _rate(entry, "output_cost_per_reasoning_token", output_rate)
+    return Rates(input_rate, output_rate, cache_read, cache_write, reasoning)
+
+
+@functools.cache
+def price_map() -> dict[str, dict[str, Any]]:
+    """LiteLLM's bundled price map, loaded once."""
+    with open(_litellm_dir() / PRICE_MAP_FILE, encoding="utf-8") as file:
+        entries = json.load(file)
+    entries.pop("sample_spec", None)  # documents the fields, prices nothing
+    return entries
+
+
+# -- key resolution ------------------------------------------------------------------
+
+
+@functools.cache
+def _lowercase_index() -> dict[str, str]:
+    return {key.lower(): key for key in price_map()}
+
+
+def _belongs_to(key: str, litellm_provider: str | None) -> bool:
+    if litellm_provider is None:
+        return False
+    owner = price_map()[key].get("litellm_provider") or ""
+    # "vertex_ai-language-models" belongs to "vertex_ai".
+    return owner == litellm_provider or owner.startswith(litellm_provider + "-")
+
+
+def _prices_tokens(entry: Mapping[str, Any]) -> bool:
+    return any(key in entry for key in ("input_cost_per_token", "output_cost_per_token", "tiered_pricing"))
+
+
+# -- rate selection ------------------------------------------------------------------
+
+
+def _rate(prices: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    value = prices.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return default
+
+
+def _pricing_tier(entry: Mapping[str, Any], prompt_tokens: int) -> Mapping[str, Any] | None:
+    """The tier whose range (start, end] holds the prompt size, else the last tier;
+    a tier without an input rate does not count."""
+    tiers = entry.get("tiered_pricing")
+    if not isinstance(tiers, list) or prompt_tokens <= 0:
+        return None
+    ranged = sorted(
+        (tier for tier in tiers if isinstance(tier, dict) and _is_range(tier.get("range"))),
+        key=lambda tier: tier["range"][0],
+    )
+    if not ranged:
+        return None
+    tier = next((t for t in ranged if t["range"][0] < prompt_tokens <= t["range"][1]), ranged[-1])
+    return tier if "input_cost_per_token" in tier else None
+
+
+def _is_range(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(bound, (int, float)) and not isinstance(bound, bool) for bound in value)
+    )
+
+
+def _long_context_rates(
+    price_key: str, prompt_tokens: int
+) -> tuple[float, float, float | None, float | None]:
+    """Base rates, replaced by each `_above_<N>_tokens` rate the prompt qualifies for
+    (ascending, so the largest threshold passed wins)."""
+    entry = price_map()[price_key]
+    input_rate = _rate(entry, "input_cost_per_token", 0.0)
+    output_rate = _rate(entry, "output_cost_per_token", 0.0)
+    cache_read = _rate(entry, "cache_read_input_token_cost")
+    cache_write = _rate(entry, "cache_creation_input_token_cost")
+    inclusive = entry.get("litellm_provider") in _INCLUSIVE_THRESHOLD_PROVIDERS
+    for threshold, label in _thresholds(price_key):
+        if prompt_tokens > threshold or (inclusive and prompt_tokens == threshold):
+            input_rate = _rate(entry, f"input_cost_per_token_above_{label}_tokens", input_rate)
+            output_rate = _rate(entry, f"output_cost_per_token_above_{label}_tokens", output_rate)
+            cache_read = _rate(entry, f"cache_read_input_token_cost_above_{label}_tokens", cache_read)
+            cache_write = _rate(entry, f"cache_creation_input_token_cost_above_{label}_tokens", cache_write)
+    return input_rate, output_rate, cache_read, cache_write
+
+
+@functools.lru_cache(maxsize=4096)
+def _thresholds(price_key: str) -> tuple[tuple[float, str], ...]:
+    """(token count, label as written) of the entry's standard long-context thresholds."""
+    found = []
+    for key, value in price_map()[price_key].items():
+        if (
+            value is None
+            or not key.startswith(_THRESHOLD_PREFIXES)
+            or "_tokens" not in key
+            or key.endswith(_NON_STANDARD_SUFFIXES)
+        ):
+            continue
+        label = key.rsplit("_above_", 1)[1].split("_tokens")[0]
+        try:
+            found.append((float(label.removesuffix("k")) * (1000 if label.endswith("k") else 1), label))
+        except ValueError:
+            continue
+    return tuple(sorted(found, key=lambda threshold: threshold[0]))
+
+
+# -- off-peak windows ----------------------------------------------------------------
+
+
+def _open_off_peak_block(entry: Mapping[str, Any], at: datetime | None) -> Mapping[str, Any] | None:
+    """The entry's off_peak_pricing block if `at` falls in one of its windows: flat
+    `hours_utc` windows apply every day, `windows` rules only on their ISO weekdays
+    (1 = Monday), read in `weekday_timezone` (default UTC)."""
+    block = entry.get("off_peak_pricing")
+    if not isinstance(block, dict):
+        return None
+    moment = at or datetime.now(UTC)
+    moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)  # naive is UTC
+    if _in_windows(block.get("hours_utc"), moment):
+        return block
+    weekday = moment.astimezone(_zone(block.get("weekday_timezone"))).isoweekday()
+    for rule in block.get("windows") or ():
+        if isinstance(rule, dict) and _weekday_matches(rule.get("weekdays"), weekday):
+            if _in_windows(rule.get("hours_utc"), moment):
+                return block
+    return None
+
+
+def _zone(name: Any) -> tzinfo:
+    try:
+        return ZoneInfo(name) if isinstance(name, str) and name.strip() else UTC
+    except (ValueError, ZoneInfoNotFoundError):
+        return UTC
+
+
+def _weekday_matches(weekdays: Any, weekday: int) -> bool:
+    return weekdays is None or (isinstance(weekdays, list) and weekday in weekdays)
+
+
+def _in_windows(windows: Any, moment: datetime) -> bool:
+    """Whether `moment` lies in any "HH:MM-HH:MM" UTC window (start inclusive, end
+    exclusive; a window may wrap past midnight, and start == end is the whole day)."""
+    if isinstance(windows, str):
+        windows = [windows]
+    if not isinstance(windows, list):
+        return False
+    now = moment.time().replace(tzinfo=None)
+    for window in windows:
+        try:
+            start, end = (datetime.strptime(part.strip(), "%H:%M").time() for part in window.split("-"))
+        except (ValueError, AttributeError):
+            continue
+        if (start <= now < end) if start < end else (now >= start or now < end):
+            return True
+    return False
+
+
+def _litellm_dir() -> Path:
+    spec = importlib.util.find_spec("litellm")  # locates the package without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("litellm is not installed; offgate reads its bundled price map")
+    return Path(next(iter(spec.submodule_search_locations)))

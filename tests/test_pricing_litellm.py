@@ -1,0 +1,154 @@
+"""offgate.pricing.cost_for_key holds equal to litellm.cost_per_token.
+
+Samples are drawn deterministically from the bundled price map: token-priced entries
+of mode chat, completion or embedding, chosen at random and then topped up with
+entries that have cache prices, long-context prices (tiers or `_above_<N>_tokens`),
+reasoning prices and off-peak windows, plus the models offgate sees most. Token counts
+run from a handful to past a million, on and around the 128k/200k/256k/272k boundaries.
+
+Entries left out, and why:
+- github_copilot (20 entries): litellm's lookup starts an OAuth device login over the
+  network, and the test must stay offline;
+- entries litellm cannot attribute from the key alone and, once told the provider,
+  prices as "<provider>/<key>", a different entry of the map (10 entries, such as
+  "deepseek-chat", priced as "deepseek/deepseek-chat", which is compared itself): the
+  comparison would not be of the same entry.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import litellm
+import pytest
+
+from offgate.pricing import cost_for_key, price_map
+from tests.litellm_reference import litellm_cost
+
+# litellm's provider modules, loaded lazily, warn about their own ReadOnly TypedDicts.
+pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
+
+SEED = 20260301
+MODES = {"chat", "completion", "embedding"}
+PRICE_FIELDS = ("input_cost_per_token", "output_cost_per_token", "tiered_pricing")
+NEEDS_LOGIN = {"github_copilot"}
+MOMENTS = (
+    datetime(2026, 3, 4, 2, 30, tzinfo=UTC),  # Wednesday, peak for DeepSeek's off-peak windows
+    datetime(2026, 3, 4, 12, 0, tzinfo=UTC),  # Wednesday, off-peak
+    datetime(2026, 3, 7, 8, 0, tzinfo=UTC),  # Saturday, off-peak all day
+)
+PROMPT_SIZES = (1, 12, 999, 8_000, 128_000, 128_001, 200_000, 200_001, 256_000, 256_001, 272_001, 1_000_000)
+COMMON_MODELS = (
+    "gpt-4o",
+    "gpt-4o-mini-2024-07-18",
+    "gpt-4.1",
+    "gpt-5",
+    "o3",
+    "text-embedding-3-small",
+    "azure/gpt-4o",
+    "azure/gpt-5",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5-20251001",
+    "gemini/gemini-2.5-flash",
+    "gemini/gemini-2.5-pro",
+    "gemini-2.5-pro",
+    "anthropic.claude-haiku-4-5-20251001-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "deepseek/deepseek-chat",
+    "deepseek/deepseek-v4-pro",
+)
+
+
+def _compared(key: str, entry: dict[str, Any]) -> bool:
+    provider = entry.get("litellm_provider")
+    priced = any(field in entry for field in PRICE_FIELDS)
+    return (
+        entry.get("mode") in MODES and priced and provider not in NEEDS_LOGIN and not _shadowed(key, provider)
+    )
+
+
+def _shadowed(key: str, provider: str | None) -> bool:
+    """litellm needs to be told the provider and then prices "<provider>/<key>" instead."""
+    if f"{provider}/{key}" not in price_map():
+        return False
+    try:
+        litellm.get_llm_provider(model=key)
+    except Exception:  # noqa: BLE001 - litellm cannot tell the provider from the key
+        return True
+    return False
+
+
+def _has_long_context_prices(entry: dict[str, Any]) -> bool:
+    return "tiered_pricing" in entry or any(
+        "_above_" in field and field.endswith("_tokens") for field in entry
+    )
+
+
+def _has_cache_prices(entry: dict[str, Any]) -> bool:
+    return "cache_read_input_token_cost" in entry or "cache_creation_input_token_cost" in entry
+
+
+def _sample_keys(rng: random.Random) -> list[str]:
+    compared = sorted(key for key, entry in price_map().items() if _compared(key, entry))
+
+    def having(test) -> list[str]:
+        return [key for key in compared if test(price_map()[key])]
+
+    chosen = rng.sample(compared, 100)
+    chosen += rng.sample(having(_has_cache_prices), 40)
+    chosen += rng.sample(having(_has_long_context_prices), 40)
+    chosen += rng.sample(having(lambda entry: "output_cost_per_reasoning_token" in entry), 20)
+    chosen += having(lambda entry: "off_peak_pricing" in entry)
+    assert set(COMMON_MODELS) <= set(compared)
+    chosen += COMMON_MODELS
+    return list(dict.fromkeys(chosen))
+
+
+def _samples() -> list[tuple[str, int, int, int, int, int, datetime]]:
+    rng = random.Random(SEED)
+    samples = []
+    for key in _sample_keys(rng):
+        for _ in range(2):
+            prompt = rng.choice(PROMPT_SIZES)
+            completion = rng.choice((0, 1, rng.randint(2, 64_000)))
+            cached = rng.choice((0, prompt // 3))
+            cache_write = rng.choice((0, prompt // 10))
+            reasoning = rng.choice((0, completion // 2))
+            samples.append((key, prompt, completion, cached, cache_write, reasoning, rng.choice(MOMENTS)))
+    return samples
+
+
+SAMPLES = _samples()
+
+
+def test_the_sample_covers_the_cases_that_matter():
+    entries = [price_map()[key] for key, *_ in SAMPLES]
+    assert len(SAMPLES) >= 200
+    assert sum(_has_cache_prices(entry) for entry in entries) >= 40
+    assert sum("tiered_pricing" in entry for entry in entries) >= 5
+    assert sum(_has_long_context_prices(entry) for entry in entries) >= 40
+    assert sum("output_cost_per_reasoning_token" in entry for entry in entries) >= 20
+    assert sum("off_peak_pricing" in entry for entry in entries) >= 10
+    assert sum(prompt > 200_000 for _, prompt, *_ in SAMPLES) >= 50
+    assert {entry["litellm_provider"] for entry in entries} >= {
+        "openai",
+        "azure",
+        "anthropic",
+        "gemini",
+        "vertex_ai-language-models",
+        "bedrock",
+        "bedrock_converse",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "prompt", "completion", "cached", "cache_write", "reasoning", "moment"),
+    SAMPLES,
+    ids=[f"{s[0]}-{s[1]}/{s[2]}/{s[3]}/{s[4]}/{s[5]}-{s[6]:%a%H%M}" for s in SAMPLES],
+)
+def test_cost_equals_litellm(key, prompt, completion, cached, cache_write, reasoning, moment):
+    ours = cost_for_key(key, prompt, completion, cached, cache_write, reasoning, at=moment)
+    theirs = litellm_cost(key, prompt, completion, cached, cache_write, reasoning, moment)
+    assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-15)
