@@ -22,6 +22,7 @@ from offgate.store import Store
 log = logging.getLogger("offgate.writer")
 
 SPOOL_FILE = "spool.jsonl"
+REJECTED_FILE = "spool.rejected"
 _STOP = object()
 
 
@@ -102,8 +103,7 @@ class EventWriter:
         if not self._spool.exists():
             return
         try:
-            lines = self._spool.read_text(encoding="utf-8").splitlines()
-            events = [UsageEvent.model_validate_json(line) for line in lines if line.strip()]
+            events = self._read_spool()
             store = self._store or self._open_store()
             self._store = store
             # Ids make the insert idempotent, so a replay cut short can simply run again.
@@ -114,6 +114,24 @@ class EventWriter:
         except Exception as exc:  # noqa: BLE001
             log.debug("spool not replayed yet: %s", exc)
             self._drop_store()
+
+    def _read_spool(self) -> list[UsageEvent]:
+        """The spooled events; a damaged line (a crash mid-write) is set aside in
+        spool.rejected for a person to look at, so it cannot block the rest."""
+        events, rejected = [], []
+        for line in self._spool.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                events.append(UsageEvent.model_validate_json(line))
+            except ValueError:
+                rejected.append(line)
+        if rejected:
+            with (self._spool.parent / REJECTED_FILE).open("a", encoding="utf-8") as out:
+                out.writelines(line + "\n" for line in rejected)
+            self._spool.write_text("".join(e.model_dump_json() + "\n" for e in events), encoding="utf-8")
+            log.warning("set aside %d damaged spool lines in %s", len(rejected), REJECTED_FILE)
+        return events
 
     def _drop_store(self) -> None:
         if self._store is not None:
