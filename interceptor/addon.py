@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,11 @@ from typing import Any
 from mitmproxy import connection, ctx, exceptions, http
 
 from interceptor.attribution import ProcessCache, device_name
+from interceptor.calls import Call, FinishedCall
 from interceptor.writer import EventWriter
 from offgate import recording
 from offgate.catalog import build_catalog
-from offgate.catalog.base import CallParser, Reading
-from offgate.catalog.registry import Catalog, Match
+from offgate.catalog.registry import Catalog
 from offgate.config import database_url_for, load_settings, resolve_home
 from offgate.events import UsageEvent
 from offgate.fingerprint import api_key_from, key_fingerprint, load_salt
@@ -32,36 +31,6 @@ log = logging.getLogger("offgate")
 
 # How long the writer waits for a process lookup that has not finished yet.
 PROCESS_LOOKUP_TIMEOUT = 2.0
-
-
-@dataclass(slots=True)
-class Call:
-    """One intercepted LLM call while it is in flight."""
-
-    match: Match
-    parser: CallParser
-    client_id: str
-    host: str
-    path: str
-    method: str
-    started: float
-    key_fingerprint: str | None = None
-    litellm_call_id: str | None = None
-    request_bytes: int = 0
-    response_bytes: int = 0
-    first_chunk: float | None = None
-    done: bool = False
-
-
-@dataclass(slots=True)
-class FinishedCall:
-    """What the writer thread turns into a UsageEvent."""
-
-    call: Call
-    reading: Reading
-    status_code: int | None
-    ended: float
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 class OffgateAddon:
