@@ -43,6 +43,9 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, **fa
                             if status_code and status_code >= 400 else "no usage: nothing to count")
     else:
         cost, note = pricing.cost_usd(reading.model, match.provider, usage)
+        if cost is None and reading.response_model not in (None, reading.model):
+            # An Azure deployment has a name of its own; the response names the model priced.
+            cost, note = pricing.cost_usd(reading.response_model, match.provider, usage)
     usage = usage or Usage()
     return UsageEvent(
         route=match.route,

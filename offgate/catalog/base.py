@@ -47,6 +47,7 @@ class Reading:
     token estimates when the response reports no usage; they are never stored."""
 
     model: str | None = None
+    response_model: str | None = None  # as the response names it (Azure: the real model)
     streamed: bool = False
     usage: Usage | None = None
     response_id: str | None = None
@@ -126,8 +127,10 @@ class CallParser:
 
     def set_model(self, model: Any) -> None:
         """Take a model name the response reports, unless the path already named one."""
-        if isinstance(model, str) and model and not self.path_model:
-            self.reading.model = model
+        if isinstance(model, str) and model:
+            self.reading.response_model = model
+            if not self.path_model:
+                self.reading.model = model
 
     # -- driving (called by the capture path) ---------------------------------------
 
