@@ -67,9 +67,9 @@ class OffgateAddon:
                 self.catalog = build_catalog(ctx.options.offgate_gateways)
             except ValueError as exc:
                 raise exceptions.OptionsError(f"offgate_gateways: {exc}") from exc
-        if updated & {"offgate_gateways", "offgate_decrypt_only_catalog"}:
-            if ctx.options.offgate_decrypt_only_catalog:
-                ctx.options.allow_hosts = self.catalog.decrypt_patterns()
+        decrypt_settings_changed = bool(updated & {"offgate_gateways", "offgate_decrypt_only_catalog"})
+        if decrypt_settings_changed and ctx.options.offgate_decrypt_only_catalog:
+            ctx.options.allow_hosts = self.catalog.decrypt_patterns()
 
     def running(self) -> None:
         home = resolve_home(Path(ctx.options.offgate_home) if ctx.options.offgate_home else None)

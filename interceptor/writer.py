@@ -8,6 +8,7 @@ written when the store answers again; `close()` drains everything first.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -135,8 +136,6 @@ class EventWriter:
 
     def _drop_store(self) -> None:
         if self._store is not None:
-            try:
+            with contextlib.suppress(Exception):  # it is being dropped because it failed
                 self._store.close()
-            except Exception:  # noqa: BLE001
-                pass
             self._store = None

@@ -112,10 +112,18 @@ def main(ctx: typer.Context, home: HomeOption = None) -> None:
 @app.command()
 def proxy(
     ctx: typer.Context,
-    listen_host: Annotated[str | None, typer.Option(help="Address to listen on [config proxy.listen_host, 127.0.0.1].")] = None,
-    listen_port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port to listen on [config proxy.listen_port, 8080].")] = None,
-    gateway: Annotated[list[str] | None, typer.Option("--gateway", help="A LiteLLM gateway base URL (repeatable).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Any mitmproxy option, as OPTION=VALUE (repeatable).")] = None,
+    listen_host: Annotated[
+        str | None, typer.Option(help="Address to listen on [config proxy.listen_host, 127.0.0.1].")
+    ] = None,
+    listen_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to listen on [config proxy.listen_port, 8080].")
+    ] = None,
+    gateway: Annotated[
+        list[str] | None, typer.Option("--gateway", help="A LiteLLM gateway base URL (repeatable).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Any mitmproxy option, as OPTION=VALUE (repeatable).")
+    ] = None,
 ) -> None:
     """Run the interceptor: set it as the system proxy and LLM calls are recorded."""
     from interceptor.ca import ensure_ca
@@ -189,7 +197,10 @@ def events(
 
 
 @events_app.command("import")
-def events_import(ctx: typer.Context, file: Annotated[Path, typer.Argument(help="JSON lines, one record each ('-' for stdin).")]) -> None:
+def events_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSON lines, one record each ('-' for stdin).")],
+) -> None:
     """Load records from JSON lines (what `events --json` exports, one per line, also works)."""
     from offgate.events import UsageEvent
 
@@ -312,10 +323,11 @@ def status(ctx: typer.Context) -> None:
 
     session: Session = ctx.obj
     url = session.database_url()
+    ca_state = "made" if ca_dir(session.home).exists() else "not made yet: offgate certs path"
     lines = [
         f"home:      {session.home}",
         f"database:  {Store.describe(url)}",
-        f"CA:        {ca_dir(session.home)} ({'made' if ca_dir(session.home).exists() else 'not made yet: offgate certs path'})",
+        f"CA:        {ca_dir(session.home)} ({ca_state})",
         f"gateways:  {', '.join(session.settings.proxy.gateways) or 'none configured'}",
         "collected: time, host, path, model, token counts, estimated cost, response id, "
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",

@@ -309,9 +309,9 @@ def _open_off_peak_block(entry: Mapping[str, Any], at: datetime | None) -> Mappi
         return block
     weekday = moment.astimezone(_zone(block.get("weekday_timezone"))).isoweekday()
     for rule in block.get("windows") or ():
-        if isinstance(rule, dict) and _weekday_matches(rule.get("weekdays"), weekday):
-            if _in_windows(rule.get("hours_utc"), moment):
-                return block
+        if (isinstance(rule, dict) and _weekday_matches(rule.get("weekdays"), weekday)
+                and _in_windows(rule.get("hours_utc"), moment)):
+            return block
     return None
 
 

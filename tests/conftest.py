@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests import postgres
+from tests.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +24,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with postgres.fresh_database(request.getfixturevalue("postgres_url")) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    """A fake LLM provider on loopback (tests/upstream.py), for the module."""
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()

@@ -50,11 +50,10 @@ def listener(family: socket.AddressFamily, host: str, v6only: int | None = None)
 @pytest.fixture
 def own_connection() -> Iterator[tuple[tuple, tuple]]:
     """(peer, proxy) as the proxy sees them, for a client socket of this process."""
-    with listener(socket.AF_INET, "127.0.0.1") as server:
-        with socket.create_connection(server.getsockname()):
-            accepted, peer = server.accept()
-            with accepted:
-                yield peer, accepted.getsockname()
+    with listener(socket.AF_INET, "127.0.0.1") as server, socket.create_connection(server.getsockname()):
+        accepted, peer = server.accept()
+        with accepted:
+            yield peer, accepted.getsockname()
 
 
 @pytest.fixture

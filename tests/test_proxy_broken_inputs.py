@@ -34,13 +34,6 @@ def sse_chunks(words: list[str]) -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    fake = FakeUpstream().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="module")
 def proxy(tmp_path_factory, upstream):
     home = tmp_path_factory.mktemp("home")
     running = RunningProxy(home, set_options=[f"map_remote=|^https://api\\.openai\\.com/|http://127.0.0.1:{upstream.port}/"]).start()

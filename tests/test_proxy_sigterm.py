@@ -82,7 +82,8 @@ def test_sigterm_after_concurrent_streams_loses_nothing(tmp_path):
     )
     try:
         wait_listening(port, proc)
-        completed = asyncio.run(call_all(f"http://127.0.0.1:{port}", tmp_path / "ca" / "mitmproxy-ca-cert.pem", upstream))
+        ca = tmp_path / "ca" / "mitmproxy-ca-cert.pem"
+        completed = asyncio.run(call_all(f"http://127.0.0.1:{port}", ca, upstream))
         assert completed == CALLS
         proc.send_signal(signal.SIGTERM)  # at once: the writer may still hold the last batch
         assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()

@@ -60,8 +60,8 @@ def test_store_down_spools_then_replays(tmp_path):
 
 def test_a_damaged_spool_line_is_set_aside_not_lost(tmp_path):
     good = events(3, "good")
-    (tmp_path / SPOOL_FILE).write_text(
-        "\n".join([good[0].model_dump_json(), '{"id": "half', good[1].model_dump_json(), good[2].model_dump_json()]) + "\n")
+    lines = [good[0].model_dump_json(), '{"id": "half', good[1].model_dump_json(), good[2].model_dump_json()]
+    (tmp_path / SPOOL_FILE).write_text("\n".join(lines) + "\n")
     url = f"sqlite:///{tmp_path / 'offgate.db'}"
     writer = EventWriter(lambda: Store.open(url), tmp_path, to_event=lambda e: e)
     writer.start()

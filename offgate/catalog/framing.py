@@ -120,9 +120,8 @@ class JSONArrayReader:
                 self._opened = True
                 if byte == 0x5B:  # [
                     continue
-            if self._depth == 0 and not self._in_string:
-                if byte in b" \t\r\n,]":
-                    continue
+            if self._depth == 0 and not self._in_string and byte in b" \t\r\n,]":
+                continue
             self._element.append(byte)
             if len(self._element) > self._max:
                 self._element.clear()
