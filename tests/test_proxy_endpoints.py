@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.fixtures import Fixture, fixture_names, load_fixture
 from tests import postgres
+from tests.fixtures import Fixture, fixture_names, load_fixture
 from tests.litellm_reference import litellm_cost, litellm_token_count
 from tests.proxy_harness import RunningProxy
 from tests.upstream import FakeUpstream, Scenario
