@@ -303,15 +303,15 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
     entries = [
         {"provider": p.name, "app": p.app, "hosts": list(p.hosts),
-         "endpoints": sorted({rule.endpoint for rule in p.paths})}
+         "endpoints": sorted({rule.endpoint for rule in p.paths}), "usage": p.usage}
         for p in PROVIDERS
     ]
     if as_json:
         sys.stdout.write(json.dumps(entries, indent=1) + "\n")
         return
-    table = Table("provider", "hosts", "endpoints")
+    table = Table("provider", "hosts", "endpoints", "usage")
     for e in entries:
-        table.add_row(e["provider"], "\n".join(e["hosts"]), ", ".join(e["endpoints"]))
+        table.add_row(e["provider"], "\n".join(e["hosts"]), ", ".join(e["endpoints"]), e["usage"])
     out.print(table)
 
 

@@ -134,6 +134,7 @@ def test_catalog_json_lists_the_providers():
     assert "api.openai.com" in entries["openai"]["hosts"]
     assert "chat.completions" in entries["openai"]["endpoints"]
     assert "*.openai.azure.com" in entries["azure"]["hosts"]
+    assert entries["anthropic"]["usage"] == "reported"
 
 
 def test_status_says_what_is_collected(home_with_events):

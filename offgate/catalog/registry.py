@@ -29,12 +29,15 @@ class PathRule:
 class Provider:
     """One API or app: where it lives and which paths it serves.
 
-    A host starting with "*." matches every subdomain of the rest (Azure resources)."""
+    A host starting with "*." matches every subdomain of the rest (Azure resources).
+    `usage` says what its traffic yields: tokens the provider "reported", tokens we
+    "estimated" from the text (web apps), or calls and bytes only ("counted")."""
 
     name: str
     hosts: tuple[str, ...]
     paths: tuple[PathRule, ...]
     app: str | None = None
+    usage: Literal["reported", "estimated", "counted"] = "reported"
 
 
 @dataclass(frozen=True, slots=True)
