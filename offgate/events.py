@@ -52,6 +52,7 @@ class UsageEvent(BaseModel):
     tokens_estimated: bool = False
     cost_usd: float | None = Field(default=None, ge=0)
     cost_note: str | None = None
+    provider_cost_usd: float | None = Field(default=None, ge=0, description="cost the provider itself reported")
     duration_ms: float | None = Field(default=None, ge=0)
     ttft_ms: float | None = Field(default=None, ge=0)
     request_bytes: int = Field(default=0, ge=0)

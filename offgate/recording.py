@@ -63,6 +63,7 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, **fa
         tokens_estimated=estimated,
         cost_usd=cost,
         cost_note=note,
+        provider_cost_usd=reading.reported_cost_usd,
         response_id=reading.response_id,
         parse_status=reading.status,
         parse_error=reading.error,

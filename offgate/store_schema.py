@@ -60,6 +60,7 @@ class UsageEventRow(Model):
     tokens_estimated = BooleanField()
     cost_usd = DoubleField(null=True)
     cost_note = TextField(null=True)
+    provider_cost_usd = DoubleField(null=True)
     duration_ms = DoubleField(null=True)
     ttft_ms = DoubleField(null=True)
     request_bytes = BigIntegerField()

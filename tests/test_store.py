@@ -60,6 +60,7 @@ def full_event() -> UsageEvent:
         tokens_estimated=True,
         cost_usd=0.1 + 0.2,
         cost_note="estimated: API-equivalent",
+        provider_cost_usd=0.000123,
         duration_ms=1234.5678901234567,
         ttft_ms=1e-7,
         request_bytes=2**33,

@@ -51,6 +51,7 @@ class Reading:
     streamed: bool = False
     usage: Usage | None = None
     response_id: str | None = None
+    reported_cost_usd: float | None = None  # a cost the provider reports itself (OpenRouter)
     prompt_texts: list[str] = field(default_factory=list)
     prompt_messages: int = 0
     completion_texts: list[str] = field(default_factory=list)
