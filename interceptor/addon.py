@@ -21,6 +21,7 @@ from interceptor.calls import Call, FinishedCall
 from interceptor.writer import EventWriter
 from offgate import recording
 from offgate.catalog import build_catalog
+from offgate.catalog.apps import app_for
 from offgate.catalog.registry import Catalog
 from offgate.config import database_url_for, load_settings, resolve_home
 from offgate.events import UsageEvent
@@ -138,6 +139,7 @@ class OffgateAddon:
             path=request.path,
             method=request.method,
             started=request.timestamp_start,
+            app=app_for(request.headers, match.app),
         )
 
     def _read_request(self, call: Call, flow: http.HTTPFlow) -> None:
@@ -207,11 +209,11 @@ class OffgateAddon:
             key_fingerprint=call.key_fingerprint,
         )
         try:
-            return recording.build_event(call.match, finished.reading,
-                                         status_code=finished.status_code, **facts)
+            return recording.build_event(call.match, finished.reading, status_code=finished.status_code,
+                                         app=call.app, **facts)
         except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
             self._count_error()
-            return UsageEvent(route=call.match.route, provider=call.match.provider,
+            return UsageEvent(route=call.match.route, provider=call.match.provider, app=call.app,
                               endpoint=call.match.endpoint, status_code=finished.status_code,
                               parse_status="unparsed", parse_error=f"offgate: {exc}"[:300], **facts)
 

@@ -23,6 +23,7 @@ class Call:
     path: str
     method: str
     started: float
+    app: str | None = None
     key_fingerprint: str | None = None
     litellm_call_id: str | None = None
     request_bytes: int = 0

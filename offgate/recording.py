@@ -35,8 +35,10 @@ def settle_usage(reading: Reading, status_code: int | None) -> tuple[Usage | Non
     return usage, True
 
 
-def build_event(match: Match, reading: Reading, *, status_code: int | None, **facts: Any) -> UsageEvent:
-    """One UsageEvent; `facts` are the capture path's own fields (host, path, timings...)."""
+def build_event(match: Match, reading: Reading, *, status_code: int | None, app: str | None = None,
+                **facts: Any) -> UsageEvent:
+    """One UsageEvent; `app` names the tool when the capture path knows it better than the
+    catalog; `facts` are the capture path's own fields (host, path, timings...)."""
     usage, estimated = settle_usage(reading, status_code)
     if usage is None:
         cost, note = None, (f"no usage: upstream answered {status_code}"
@@ -50,7 +52,7 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, **fa
     return UsageEvent(
         route=match.route,
         provider=match.provider,
-        app=match.app,
+        app=app or match.app,
         endpoint=match.endpoint,
         model=reading.model,
         streamed=reading.streamed,

@@ -143,3 +143,14 @@ def test_api_key_is_never_stored(proxy, upstream):
             db.execute("PRAGMA wal_checkpoint(FULL)")
         raw = b"".join(p.read_bytes() for p in proxy.home.glob("offgate.db*"))
         assert b"TOPSECRET" not in raw
+
+
+def test_the_tool_is_named_from_its_user_agent(proxy, upstream):
+    fixture = load_fixture("anthropic/messages")
+    replay(fixture, upstream, "claude-code")
+    headers = {**fixture.request_headers, "x-test-scenario": "claude-code",
+               "user-agent": "claude-cli/2.1.39 (external, cli)"}
+    with httpx.Client(proxy=proxy.url, verify=proxy.ssl_context(), timeout=30) as client:
+        client.post(fixture.url, content=fixture.request_body, headers=headers)
+    (event,) = proxy.wait_for_events(lambda e: e.app == "claude-code")
+    assert (event.provider, event.model) == ("anthropic", fixture.expected["model"])
