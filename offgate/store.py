@@ -11,6 +11,7 @@ raised as StoreError, whose message never contains the URL's password.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from peewee import (
     Case,
     Database,
     ModelSelect,
+    OperationalError,
     PeeweeException,
     PostgresqlDatabase,
     SqliteDatabase,
@@ -61,13 +63,28 @@ class Store:
         store = cls(_database_for(url), url)
         with store._reporting("open"):
             try:
-                upgrade(store._db, migrations)
+                store._upgrade(migrations)
             except SchemaTooNewError as exc:
                 raise StoreError(
                     f"{cls.describe(url)} has schema version {exc.found}, but this offgate "
                     f"knows only up to version {exc.known}: upgrade offgate"
                 ) from None
         return store
+
+    def _upgrade(self, migrations: Sequence[Migration]) -> None:
+        # Switching a new SQLite file to WAL takes a lock that SQLite's busy timeout does not
+        # wait for: a second process opening the same new file at that moment is told
+        # "database is locked" at once. It simply tries again until the timeout is spent.
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+        while True:
+            try:
+                upgrade(self._db, migrations)
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                self._db.close()
+                time.sleep(0.02)
 
     @staticmethod
     def describe(url: str) -> str:
