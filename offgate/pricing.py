@@ -40,7 +40,12 @@ PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
 
 # offgate provider names that differ from LiteLLM's; None: no provider to prefer
 # (a gateway's model names are its own aliases).
-_LITELLM_PROVIDER: dict[str, str | None] = {"litellm": None}
+_LITELLM_PROVIDER: dict[str, str | None] = {
+    "litellm": None,
+    "vertex": "vertex_ai",
+    "together": "together_ai",
+    "fireworks": "fireworks_ai",
+}
 
 # A trailing release date: OpenAI "-2024-07-18", Anthropic "-20250929", Vertex "@20250929".
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -141,7 +146,7 @@ def find_price_key(model: str, provider: str | None) -> str | None:
     bases = [name]
     if "/" in name:
         bases.append(name.split("/", 1)[1])
-    bases += [dateless for base in bases if (dateless := _DATE_SUFFIX.sub("", base)) != base]
+    bases += [dateless for base in bases if (dateless := without_release_date(base)) != base]
 
     candidates = []
     for base in bases:
@@ -153,6 +158,11 @@ def find_price_key(model: str, provider: str | None) -> str | None:
     if not found:
         return None
     return next((key for key in found if _belongs_to(key, litellm_provider)), found[0])
+
+
+def without_release_date(model: str) -> str:
+    """The model name without a trailing release date ("gpt-4o-mini-2024-07-18" -> "gpt-4o-mini")."""
+    return _DATE_SUFFIX.sub("", model)
 
 
 def _rates(price_key: str, prompt_tokens: int, at: datetime | None) -> Rates:

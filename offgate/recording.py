@@ -10,13 +10,16 @@ from dataclasses import replace
 from typing import Any
 
 from offgate import pricing, tokens
+from offgate.catalog import app_models
 from offgate.catalog.base import Reading, Usage
 from offgate.catalog.registry import Match
 from offgate.events import UsageEvent
 
 
-def settle_usage(reading: Reading, status_code: int | None) -> tuple[Usage | None, bool]:
-    """The call's tokens and whether any were estimated. Reported usage always wins;
+def settle_usage(reading: Reading, status_code: int | None,
+                 tokenizer_model: str | None = None) -> tuple[Usage | None, bool]:
+    """The call's tokens and whether any were estimated (with the tokenizer of
+    `tokenizer_model`, default the reading's model). Reported usage always wins;
     a failed call (4xx/5xx) has none, since providers do not bill it."""
     if status_code is not None and status_code >= 400:
         return None, False
@@ -26,12 +29,14 @@ def settle_usage(reading: Reading, status_code: int | None) -> tuple[Usage | Non
     if not reading.prompt_texts and not reading.completion_texts:
         return (reading.usage, False)
     usage = replace(reported)
-    if usage.prompt_tokens is None:
-        usage.prompt_tokens = tokens.estimate_prompt(
-            reading.model, reading.prompt_texts, reading.prompt_messages
-        )
+    model = tokenizer_model or reading.model
     if usage.completion_tokens is None:
-        usage.completion_tokens = tokens.estimate_completion(reading.model, reading.completion_texts)
+        usage.completion_tokens = tokens.estimate_completion(model, reading.completion_texts)
+    if usage.prompt_tokens is None and reading.context_tokens is not None:
+        # The service counted the whole conversation: the prompt is what the reply leaves.
+        usage.prompt_tokens = max(reading.context_tokens - usage.completion_tokens, 0)
+    elif usage.prompt_tokens is None:
+        usage.prompt_tokens = tokens.estimate_prompt(model, reading.prompt_texts, reading.prompt_messages)
     return usage, True
 
 
@@ -39,10 +44,16 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, app:
                 **facts: Any) -> UsageEvent:
     """One UsageEvent; `app` names the tool when the capture path knows it better than the
     catalog; `facts` are the capture path's own fields (host, path, timings...)."""
-    usage, estimated = settle_usage(reading, status_code)
+    # A subscription app bills no tokens: its calls are priced as the API model they stand for.
+    api_model = app_models.api_model(match.provider, reading.model)
+    usage, estimated = settle_usage(reading, status_code, api_model.model if api_model else None)
     if usage is None:
-        cost, note = None, (f"no usage: upstream answered {status_code}"
-                            if status_code and status_code >= 400 else "no usage: nothing to count")
+        cost, note = None, _no_usage_note(match, status_code)
+    elif api_model is not None:
+        cost, note = pricing.cost_usd(api_model.model, api_model.provider, usage)
+        if cost is not None:
+            priced_as = f"{api_model.provider}/{api_model.model}" if api_model.provider else api_model.model
+            note = f"API-equivalent estimate, priced as {priced_as}" + (f"; {note}" if note else "")
     else:
         cost, note = pricing.cost_usd(reading.model, match.provider, usage)
         if cost is None and reading.response_model not in (None, reading.model):
@@ -71,3 +82,20 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, app:
         parse_error=reading.error,
         **facts,
     )
+
+
+def _no_usage_note(match: Match, status_code: int | None) -> str:
+    if status_code and status_code >= 400:
+        return f"no usage: upstream answered {status_code}"
+    if match.usage == "counted":
+        return f"counted only: {match.provider} sends protobuf in a private schema; no tokens are read"
+    return "no usage: nothing to count"
+
+
+def unreadable_event(match: Match, error: Exception, *, status_code: int | None, app: str | None = None,
+                     **facts: Any) -> UsageEvent:
+    """The record of a call that offgate itself failed to turn into an event (a bug, not
+    the provider's doing): kept, marked unparsed, with the reason."""
+    return UsageEvent(route=match.route, provider=match.provider, app=app or match.app, endpoint=match.endpoint,
+                      status_code=status_code, parse_status="unparsed", parse_error=f"offgate: {error}"[:300],
+                      **facts)

@@ -1,5 +1,5 @@
-"""Load the recorded calls in tests/fixtures/ (format: tests/fixtures/README.md) and feed
-them through a catalog parser the way a capture path does."""
+"""Load the recorded calls and WebSocket sessions in tests/fixtures/ (format:
+tests/fixtures/README.md) and feed them through a catalog parser the way a capture path does."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from urllib.parse import parse_qsl
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.base import Reading
 from offgate.catalog.registry import Catalog
+from tests.upstream import WebSocketMessage
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures"
+SESSION_SUFFIX = ".websocket.txt"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class Fixture:
     response_headers: dict[str, str]
     response_body: bytes  # exactly the bytes on the wire (before any content-encoding)
     expected: dict[str, Any]
+    messages: tuple[WebSocketMessage, ...] = ()  # a WebSocket session, in order
+    port: int = 443  # a local model server's (reached through reverse mode)
+
+    @property
+    def websocket(self) -> bool:
+        return bool(self.messages)
 
     @property
     def expected_reading(self) -> dict[str, Any]:
@@ -39,19 +47,35 @@ class Fixture:
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}{self.path}" + (f"?{self.query}" if self.query else "")
+        authority = self.host if self.port == 443 else f"{self.host}:{self.port}"
+        return f"https://{authority}{self.path}" + (f"?{self.query}" if self.query else "")
 
 
 def fixture_names() -> list[str]:
-    return sorted(f"{p.parent.name}/{p.name.removesuffix('.meta.json')}"
-                  for p in FIXTURES_DIR.glob("*/*.meta.json"))
+    """The recorded HTTP calls."""
+    return sorted(name for name, session in _all_names() if not session)
+
+
+def session_fixture_names() -> list[str]:
+    """The recorded WebSocket sessions."""
+    return sorted(name for name, session in _all_names() if session)
+
+
+def _all_names() -> Iterator[tuple[str, bool]]:
+    for meta in FIXTURES_DIR.glob("*/*.meta.json"):
+        stem = meta.name.removesuffix(".meta.json")
+        yield f"{meta.parent.name}/{stem}", (meta.parent / f"{stem}{SESSION_SUFFIX}").exists()
 
 
 def load_fixture(name: str) -> Fixture:
     meta_path = FIXTURES_DIR / f"{name}.meta.json"
     meta = json.loads(meta_path.read_text())
     stem = meta_path.name.removesuffix(".meta.json")
+    session_path = meta_path.parent / f"{stem}{SESSION_SUFFIX}"
+    if session_path.exists():
+        return _load_session(name, meta, session_path)
     (response_path,) = meta_path.parent.glob(f"{stem}.response.*")
+    (request_path,) = meta_path.parent.glob(f"{stem}.request.*")  # .json, or a form's .txt
     request, response = meta["request"], meta["response"]
     return Fixture(
         name=name,
@@ -60,12 +84,27 @@ def load_fixture(name: str) -> Fixture:
         path=request["path"],
         query=request["query"],
         request_headers=request["headers"],
-        request_body=(meta_path.parent / f"{stem}.request.json").read_bytes(),
+        request_body=request_path.read_bytes(),
         status=response["status"],
         response_headers=response["headers"],
         response_body=response_path.read_bytes(),
         expected=meta["expected"],
+        port=request.get("port", 443),
     )
+
+
+def _load_session(name: str, meta: dict[str, Any], path: Path) -> Fixture:
+    """A session: each line is `> text|binary MESSAGE` (client) or `< text|binary MESSAGE`
+    (server), MESSAGE exactly as sent."""
+    messages = []
+    for line in path.read_bytes().splitlines():
+        direction, kind, content = line.split(b" ", 2)
+        messages.append(WebSocketMessage(direction == b">", kind == b"binary", content))
+    request, response = meta["request"], meta["response"]
+    return Fixture(name=name, method=request["method"], host=request["host"], path=request["path"],
+                   query=request["query"], request_headers=request["headers"], request_body=b"",
+                   status=response["status"], response_headers=response["headers"], response_body=b"",
+                   expected=meta["expected"], messages=tuple(messages))
 
 
 def chunked(body: bytes, size: int | None) -> Iterator[bytes]:
@@ -83,7 +122,7 @@ def read_call(fixture: Fixture, chunks: Iterable[bytes] | None = None, *,
               catalog: Catalog = DEFAULT_CATALOG) -> Reading:
     """Parse a fixture's call as the interceptor would: look the URL up, read the request,
     then the response headers and body chunks. Arguments replace parts of the fixture."""
-    match = catalog.lookup(fixture.host, 443, fixture.path)
+    match = catalog.lookup(fixture.host, fixture.port, fixture.path)
     assert match is not None, f"{fixture.name}: the catalog does not know {fixture.url}"
     parser = match.new_parser(query=dict(parse_qsl(fixture.query)))
     parser.read_request(fixture.request_body if request_body is None else request_body, request_encoding)
@@ -91,6 +130,29 @@ def read_call(fixture: Fixture, chunks: Iterable[bytes] | None = None, *,
     for chunk in chunks if chunks is not None else [fixture.response_body]:
         parser.feed(chunk)
     return parser.finish(complete)
+
+
+def read_session(fixture: Fixture, messages: Iterable[WebSocketMessage] | None = None, *,
+                 complete: bool = True, catalog: Catalog = DEFAULT_CATALOG) -> list[Reading]:
+    """Parse a fixture's WebSocket session as the interceptor would: every reading it gives,
+    as responses complete and when it closes. `messages` replaces the fixture's."""
+    return [reading for _, reading in timed_session(fixture, messages, complete=complete, catalog=catalog)]
+
+
+def timed_session(fixture: Fixture, messages: Iterable[WebSocketMessage] | None = None, *,
+                  complete: bool = True, catalog: Catalog = DEFAULT_CATALOG) -> list[tuple[int, Reading]]:
+    """`read_session`, each reading with the number of messages read when it came out."""
+    match = catalog.lookup(fixture.host, 443, fixture.path, websocket=True)
+    assert match is not None, f"{fixture.name}: the catalog does not know {fixture.url} as a WebSocket"
+    parser = match.new_parser(query=dict(parse_qsl(fixture.query)))
+    parser.read_request(b"")
+    parser.start_response(fixture.status, fixture.response_headers)
+    readings: list[tuple[int, Reading]] = []
+    count = 0
+    for count, message in enumerate(fixture.messages if messages is None else messages, 1):
+        parser.feed_message(message.from_client, message.content)
+        readings += [(count, reading) for reading in parser.take_readings()]
+    return readings + [(count, reading) for reading in parser.finish_session(complete)]
 
 
 def reading_view(reading: Reading) -> dict[str, Any]:

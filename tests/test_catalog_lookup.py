@@ -64,6 +64,30 @@ def test_parsers_are_shared_across_providers():
                                   "/v1beta/models/m:streamGenerateContent").parser is StreamGenerateContent
 
 
+@pytest.mark.parametrize(("host", "path", "expected"), [
+    ("api.openai.com", "/v1/realtime?model=gpt-realtime", ("openai", "realtime", None, "direct")),
+    ("api.openai.com", "/v1/responses", ("openai", "responses", None, "direct")),
+    ("contoso.openai.azure.com", "/openai/realtime?api-version=2025-04-01-preview&deployment=voice",
+     ("azure", "realtime", None, "direct")),
+    ("contoso.openai.azure.com", "/openai/v1/realtime?model=voice", ("azure", "realtime", None, "direct")),
+    ("generativelanguage.googleapis.com",
+     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=k",
+     ("gemini", "BidiGenerateContent", None, "direct")),
+    ("generativelanguage.googleapis.com",
+     "/ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContentConstrained",
+     ("gemini", "BidiGenerateContent", None, "direct")),
+    ("us-central1-aiplatform.googleapis.com", "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent",
+     ("vertex", "BidiGenerateContent", None, "direct")),
+    ("copilot.microsoft.com", "/c/api/chat?api-version=2", ("microsoft-copilot", "chat", None, "direct")),
+])
+def test_websocket_endpoints_are_found_only_on_the_upgrade(host, path, expected):
+    match = DEFAULT_CATALOG.lookup(host, 443, path, websocket=True)
+    assert (match.provider, match.endpoint, match.path_model, match.route) == expected
+    assert match.parser.websocket
+    plain = DEFAULT_CATALOG.lookup(host, 443, path)
+    assert plain is None or not plain.parser.websocket
+
+
 GATEWAY = build_catalog(["https://llm.corp.example/litellm/", "http://10.0.0.5:4000"])
 
 
@@ -80,6 +104,11 @@ GATEWAY = build_catalog(["https://llm.corp.example/litellm/", "http://10.0.0.5:4
 ])
 def test_gateway_paths(host, port, path, expected):
     assert found(host, path, port, GATEWAY) == (*expected, "gateway")
+
+
+def test_gateway_realtime_session_is_a_gateway_call():
+    match = GATEWAY.lookup("llm.corp.example", 443, "/litellm/v1/realtime", websocket=True)
+    assert (match.provider, match.endpoint, match.route) == ("litellm", "realtime", "gateway")
 
 
 def test_gateway_parsers_are_the_providers_own():

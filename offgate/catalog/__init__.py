@@ -8,11 +8,55 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from offgate.catalog import anthropic, azure, gemini, openai
+from offgate.catalog import (
+    anthropic,
+    azure,
+    bedrock,
+    chatgpt,
+    claude_web,
+    cohere,
+    copilot,
+    cursor,
+    deepseek,
+    deepseek_web,
+    fireworks,
+    gemini,
+    gemini_web,
+    github_copilot,
+    grok_web,
+    groq,
+    huggingchat,
+    huggingface,
+    jetbrains_ai,
+    le_chat,
+    lmstudio,
+    meta_ai,
+    mistral,
+    ollama,
+    openai,
+    openrouter,
+    perplexity,
+    perplexity_web,
+    poe,
+    together,
+    vertex,
+    windsurf,
+    xai,
+    zed,
+)
 from offgate.catalog.litellm_gateway import GATEWAY_PROVIDER
 from offgate.catalog.registry import Catalog, Gateway
 
-PROVIDERS = (openai.PROVIDER, azure.PROVIDER, anthropic.PROVIDER, gemini.PROVIDER)
+PROVIDERS = (
+    openai.PROVIDER, azure.PROVIDER, anthropic.PROVIDER, gemini.PROVIDER,
+    bedrock.PROVIDER, vertex.PROVIDER, mistral.PROVIDER, cohere.PROVIDER, groq.PROVIDER, together.PROVIDER,
+    fireworks.PROVIDER, deepseek.PROVIDER, xai.PROVIDER, perplexity.PROVIDER, openrouter.PROVIDER, huggingface.PROVIDER,
+    copilot.PROVIDER,
+    chatgpt.PROVIDER, claude_web.PROVIDER, gemini_web.PROVIDER, perplexity_web.PROVIDER, le_chat.PROVIDER,
+    deepseek_web.PROVIDER, grok_web.PROVIDER, meta_ai.PROVIDER, poe.PROVIDER, huggingchat.PROVIDER,
+    github_copilot.PROVIDER, jetbrains_ai.PROVIDER, zed.PROVIDER, cursor.PROVIDER, windsurf.PROVIDER,
+    ollama.PROVIDER, lmstudio.PROVIDER,
+)
 
 
 def build_catalog(gateway_urls: Iterable[str] = ()) -> Catalog:

@@ -80,7 +80,10 @@ class Messages(CallParser):
         self.add_completion_text(text for text in texts if text is not None)
 
     def on_event(self, event: str, data: str) -> None:
-        payload = json.loads(data)
+        self.read_event(json.loads(data), event)
+
+    def read_event(self, payload: dict[str, Any], event: str = "") -> None:
+        """One stream event, already decoded (Bedrock wraps each in its own framing)."""
         kind = payload.get("type") or event
         if kind == "message_start":
             self._read_message(payload.get("message") or {})

@@ -14,8 +14,18 @@ from collections.abc import Mapping
 USER_AGENT_APPS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), app)
     for pattern, app in (
+        # Claude Code: "claude-cli/<version> (external, cli|sdk-ts|...)", to Anthropic's API
+        # or through Bedrock and Vertex.
         (r"^claude-cli/", "claude-code"),
+        # Codex sends "<originator>/<version> (<os>; <arch>) <terminal>" (codex-rs
+        # get_codex_user_agent); the editor extension and the desktop app are named apart
+        # from the CLI's originators (codex_cli_rs, codex_exec, codex-tui, codex_sdk_ts).
+        (r"^codex_vscode/", "codex-vscode"),
+        (r"^codex desktop/", "codex-desktop"),
         (r"^codex_cli_rs/|^codex[-_ ]", "codex-cli"),
+        # Gemini CLI: "GeminiCLI/<version>[/<model>] (<platform>; <arch>)"
+        # (google-gemini/gemini-cli packages/core/src/core/contentGenerator.ts).
+        (r"^GeminiCLI/", "gemini-cli"),
         (r"GitHubCopilotChat/|copilot-language-server|copilot/", "github-copilot"),
     )
 )

@@ -4,8 +4,10 @@ A parser reads one call: the request body, then the response as chunks (a whole 
 one chunk). It knows nothing of mitmproxy or the browser, so the interceptor and the
 native host share it. Subclasses only map provider JSON to a `Reading` through three
 hooks: `on_request`, `on_json` (a whole JSON body, or one element of a JSON stream) and
-`on_event` (one server-sent event). No public method raises: whatever goes wrong becomes
-`Reading.status` "partial" or "unparsed" with a reason in `Reading.error`.
+`on_event` (one server-sent event). A WebSocket API's parser reads a session instead:
+each message through `on_ws_message`, handing out a reading per response it completes
+(sessions.py). No public method raises: whatever goes wrong becomes `Reading.status`
+"partial" or "unparsed" with a reason in `Reading.error`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from offgate.catalog.decoding import DecodeError, Decoder, make_decoder
-from offgate.catalog.framing import FrameTooLarge, JSONArrayReader, LineReader, SSEReader
+from offgate.catalog.framing import AWSEventStreamReader, FrameTooLarge, JSONArrayReader, LineReader, SSEReader
 
 # Bodies parsed whole (requests, non-streamed JSON) are kept only up to this size;
 # past it the call is counted but not parsed, so a huge body cannot exhaust memory.
@@ -57,6 +59,12 @@ class Reading:
     completion_texts: list[str] = field(default_factory=list)
     status: Status = "ok"
     error: str | None = None
+    # Tokens the service says the whole conversation holds after this call (history,
+    # prompt and reply; DeepSeek's web app): the prompt is what the reply leaves of them.
+    context_tokens: int | None = None
+    # False when a URL shared with other traffic carried something else this time (another
+    # GraphQL operation, a page load): capture paths record nothing for it.
+    is_llm_call: bool = True
 
 
 def as_int(value: Any) -> int | None:
@@ -94,7 +102,7 @@ class CallParser:
         self.status_code: int | None = None
         self.finished_stream = False  # set by a subclass on the stream's terminal event
         self._decoder: Decoder | None = None
-        self._framer: SSEReader | LineReader | JSONArrayReader | None = None
+        self._framer: SSEReader | LineReader | JSONArrayReader | AWSEventStreamReader | None = None
         self._buffer: bytearray | None = None
         self._broken = False  # the response can no longer be parsed
         self._text_chars = 0
@@ -110,6 +118,22 @@ class CallParser:
 
     def on_event(self, event: str, data: str) -> None:
         """Read one server-sent event (`data` is the raw data field)."""
+
+    def on_request_body(self, body: bytes) -> None:
+        """Read the decoded request body: JSON, handed to `on_request`, unless the app
+        posts a form or multipart body."""
+        parsed = json.loads(body)
+        if not isinstance(parsed, dict):
+            raise ValueError("request body is not a JSON object")
+        self.on_request(parsed)
+
+    def on_line(self, line: bytes) -> None:
+        """Read one line of a line-framed body: JSON, unless the app prefixes its lines."""
+        self.on_json(json.loads(line))
+
+    def on_finish(self) -> None:
+        """The body ended or was cut off: add what was held back (apps that send the
+        whole text so far in each event are read from their last one)."""
 
     # -- helpers for subclasses -----------------------------------------------------
 
@@ -142,10 +166,7 @@ class CallParser:
             decoded = make_decoder(content_encoding)(body)
             if not decoded.strip():
                 return
-            parsed = json.loads(decoded)
-            if not isinstance(parsed, dict):
-                raise ValueError("request body is not a JSON object")
-            self.on_request(parsed)
+            self.on_request_body(decoded)
         except Exception as exc:  # noqa: BLE001 - a parser never raises past here
             self._fail(f"request: {_reason(exc)}")
 
@@ -155,9 +176,15 @@ class CallParser:
         try:
             self._decoder = make_decoder(headers.get("content-encoding"))
             content_type = (headers.get("content-type") or "").lower()
-            if "event-stream" in content_type:
+            if self.reads_lines:
+                self.reading.streamed = True
+                self._framer = LineReader(MAX_FRAME_BYTES)
+            elif "event-stream" in content_type:
                 self.reading.streamed = True
                 self._framer = SSEReader(MAX_FRAME_BYTES)
+            elif "vnd.amazon.eventstream" in content_type:  # Bedrock; its events read like SSE
+                self.reading.streamed = True
+                self._framer = AWSEventStreamReader(MAX_FRAME_BYTES)
             elif "ndjson" in content_type or "jsonl" in content_type:
                 self.reading.streamed = True
                 self._framer = LineReader(MAX_FRAME_BYTES)
@@ -197,6 +224,10 @@ class CallParser:
                     self._dispatch(self._framer.close())
         except Exception as exc:  # noqa: BLE001
             self._fail(f"response: {_reason(exc)}")
+        try:
+            self.on_finish()
+        except Exception as exc:  # noqa: BLE001
+            self._fail(f"response: {_reason(exc)}")
         self._buffer = None
         return self._settle(complete)
 
@@ -205,11 +236,13 @@ class CallParser:
     def _dispatch(self, units: Iterable[Any]) -> None:
         for unit in units:
             try:
-                if isinstance(self._framer, SSEReader):
+                if isinstance(self._framer, (SSEReader, AWSEventStreamReader)):
                     if unit.data.strip() == "[DONE]":
                         self.finished_stream = True
                     else:
                         self.on_event(unit.event, unit.data)
+                elif isinstance(self._framer, LineReader):
+                    self.on_line(unit)
                 else:
                     self.on_json(json.loads(unit))
             except FrameTooLarge:
@@ -241,6 +274,38 @@ class CallParser:
 
     # A stream of this API always ends with a terminal event; without it, it was cut off.
     expects_stream_end: bool = True
+    # The body is read line by line whatever its Content-Type says (web apps that send
+    # JSON lines as text/plain or text/event-stream).
+    reads_lines: bool = False
+
+    # -- WebSocket sessions (one connection, many responses) -----------------------------
+
+    # A parser of a WebSocket API: the catalog gives it the upgrade request (GET with
+    # `Upgrade: websocket`), then every message of the session through `feed_message`.
+    websocket: bool = False
+
+    def on_ws_message(self, from_client: bool, message: Any) -> None:
+        """Read one JSON message of a WebSocket session, sent by the client or the server."""
+
+    def feed_message(self, from_client: bool, content: bytes | str) -> None:
+        """One whole WebSocket message as it passed (text or binary). A message may hold
+        several JSON values back to back (Microsoft Copilot sends them so)."""
+        try:
+            if len(content) > MAX_FRAME_BYTES:
+                raise FrameTooLarge(f"a WebSocket message exceeds {MAX_FRAME_BYTES} bytes")
+            text = content.decode("utf-8") if isinstance(content, bytes) else content
+            for message in _json_values(text):
+                self.on_ws_message(from_client, message)
+        except Exception as exc:  # noqa: BLE001 - one bad message spoils only its response
+            self._fail(f"message: {_reason(exc)}")
+
+    def take_readings(self) -> list[Reading]:
+        """The responses a session completed since the last call, one reading each."""
+        return []
+
+    def finish_session(self, complete: bool = True) -> list[Reading]:
+        """The session closed (cleanly if `complete`): the readings still owed."""
+        return [self.finish(complete)]
 
 
 def _reason(exc: Exception) -> str:
@@ -249,3 +314,18 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON ({exc.msg} at {exc.pos})"
     return f"{type(exc).__name__}: {exc}"[:200]
+
+
+_JSON = json.JSONDecoder()
+
+
+def _json_values(text: str) -> Iterator[Any]:
+    """Every JSON value in `text`, allowing whitespace and record separators between."""
+    at = 0
+    while True:
+        while at < len(text) and text[at] in " \t\r\n\x1e":
+            at += 1
+        if at == len(text):
+            return
+        value, at = _JSON.raw_decode(text, at)
+        yield value

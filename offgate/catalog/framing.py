@@ -6,12 +6,22 @@ holds more than one unfinished unit, so memory stays flat however long the strea
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 
 class FrameTooLarge(ValueError):
     """One unit (an SSE event, a JSON element) is larger than the reader accepts."""
+
+
+class CorruptFrame(ValueError):
+    """A binary frame fails its own length or checksum checks."""
+
+
+class StreamException(ValueError):
+    """The stream itself reports an error and ends (an AWS exception or error message)."""
 
 
 @dataclass(slots=True)
@@ -146,3 +156,87 @@ class JSONArrayReader:
 
     def close(self) -> Iterator[bytes]:
         return iter(())
+
+
+class AWSEventStreamReader:
+    """AWS's binary event stream (application/vnd.amazon.eventstream), as Bedrock sends it.
+
+    Each message is `total length u32 | headers length u32 | prelude CRC32 | headers |
+    payload | message CRC32`, big-endian, CRC32 as in zlib. Headers are
+    `name length u8 | name | type u8 | value`. A message whose `:message-type` is "event"
+    is yielded as an SSEEvent named by its `:event-type`, its payload as the data; an
+    "exception" or "error" message raises StreamException with AWS's own words, and a
+    message that fails a CRC check raises CorruptFrame (nothing after it can be trusted).
+    """
+
+    _PRELUDE = struct.Struct(">III")
+    _OVERHEAD = _PRELUDE.size + 4  # prelude plus the message CRC
+    # Header value type -> its size in bytes; types 6 (bytes) and 7 (string) carry a u16 length.
+    _FIXED_SIZES = {0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
+
+    def __init__(self, max_message_bytes: int) -> None:
+        self._max = max_message_bytes
+        self._pending = bytearray()
+        self._offset = 0  # where the pending bytes start in the whole stream
+
+    def feed(self, chunk: bytes) -> Iterator[SSEEvent]:
+        self._pending += chunk
+        while len(self._pending) >= self._PRELUDE.size:
+            total, headers_size, prelude_crc = self._PRELUDE.unpack_from(self._pending)
+            if zlib.crc32(self._pending[:8]) != prelude_crc:
+                raise CorruptFrame(f"the event-stream message at byte {self._offset} fails its prelude CRC32")
+            if total > self._max:
+                raise FrameTooLarge(f"an event-stream message of {total} bytes exceeds {self._max} bytes")
+            if total < self._OVERHEAD + headers_size:
+                raise CorruptFrame(f"the event-stream message at byte {self._offset} has impossible lengths")
+            if len(self._pending) < total:
+                return
+            message = bytes(self._pending[:total])
+            del self._pending[:total]
+            start, self._offset = self._offset, self._offset + total
+            if zlib.crc32(message[:-4]) != int.from_bytes(message[-4:], "big"):
+                raise CorruptFrame(f"the event-stream message at byte {start} fails its message CRC32")
+            headers_end = self._PRELUDE.size + headers_size
+            headers = self._headers(message[self._PRELUDE.size:headers_end], start)
+            yield self._event(headers, message[headers_end:-4])
+
+    def close(self) -> Iterator[SSEEvent]:
+        if self._pending:
+            raise CorruptFrame(f"the body ends inside an event-stream message ({len(self._pending)} bytes)")
+        return iter(())
+
+    def _headers(self, raw: bytes, start: int) -> dict[str, str]:
+        """The string-valued headers (the only kind Bedrock sends); others are skipped."""
+        headers: dict[str, str] = {}
+        truncated = f"the event-stream message at byte {start} has truncated headers"
+        at = 0
+        try:
+            while at < len(raw):
+                name_end = at + 1 + raw[at]
+                name = raw[at + 1:name_end].decode("utf-8", "replace")
+                kind = raw[name_end]
+                at = name_end + 1
+                if kind in (6, 7):
+                    size = int.from_bytes(raw[at:at + 2], "big")
+                    value, at = raw[at + 2:at + 2 + size], at + 2 + size
+                    if kind == 7:
+                        headers[name] = value.decode("utf-8", "replace")
+                elif kind in self._FIXED_SIZES:
+                    at += self._FIXED_SIZES[kind]
+                else:
+                    raise CorruptFrame(f"the event-stream message at byte {start} has a header of unknown type {kind}")
+                if at > len(raw):
+                    raise CorruptFrame(truncated)
+        except IndexError:  # a name or type byte past the end
+            raise CorruptFrame(truncated) from None
+        return headers
+
+    @staticmethod
+    def _event(headers: dict[str, str], payload: bytes) -> SSEEvent:
+        data = payload.decode("utf-8", "replace")
+        kind = headers.get(":message-type", "event")
+        if kind == "exception":
+            raise StreamException(f"{headers.get(':exception-type', 'exception')}: {data}")
+        if kind == "error":
+            raise StreamException(f"{headers.get(':error-code', 'error')}: {headers.get(':error-message', data)}")
+        return SSEEvent(headers.get(":event-type", "message"), data)

@@ -10,7 +10,8 @@ whole GenerateContentResponse, and no event marks the end.
 `thoughtsTokenCount` is not part of `candidatesTokenCount`: LiteLLM's completion count is
 their sum. In a stream every chunk repeats the counts so far; the last chunk's are final.
 
-Google also serves the OpenAI API at /v1beta/openai/, read by OpenAI's parsers.
+Google also serves the OpenAI API at /v1beta/openai/, read by OpenAI's parsers, and the
+Live API over a WebSocket (`BidiGenerateContent` below).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from offgate.catalog.base import CallParser, Usage, as_int, text_of
 from offgate.catalog.openai import ChatCompletions, Embeddings
 from offgate.catalog.registry import PathRule, Provider
+from offgate.catalog.sessions import SessionParser
 
 
 def metadata_usage(metadata: dict[str, Any]) -> Usage:
@@ -85,6 +87,51 @@ class StreamGenerateContent(GenerateContent):
         self.reading.streamed = True
 
 
+class BidiGenerateContent(SessionParser):
+    """The Live API: a WebSocket at /ws/google.ai.generativelanguage.{v1beta|v1alpha}.
+    GenerativeService.BidiGenerateContent (`...Constrained` with an ephemeral token).
+
+    The client's first message is `setup`, naming the model ("models/gemini-..."); then
+    come `clientContent` turns, `realtimeInput` (audio, video or text as it is captured)
+    and `toolResponse`s. The server answers with `serverContent` (the model's parts, a
+    transcription of its speech, `turnComplete`) and `toolCall`s, and sends `usageMetadata`
+    for each turn, usually on its turnComplete message: generateContent's counts, except
+    that the output count is `responseTokenCount`. Each message carrying usage closes a
+    reading. Messages arrive as binary frames holding JSON; the API gives turns no id."""
+
+    endpoint = "BidiGenerateContent"
+
+    def on_ws_message(self, from_client: bool, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        if from_client:
+            self._read_client_message(message)
+            return
+        content = message.get("serverContent") or {}
+        turn = content.get("modelTurn") or {}
+        spoken = (content.get("outputTranscription") or {}).get("text")
+        if turn or spoken or message.get("toolCall"):
+            self.response_under_way = True
+        self.add_completion_text(text_of(turn.get("parts")))
+        self.add_completion_text(text_of(spoken))
+        metadata = message.get("usageMetadata")
+        if isinstance(metadata, dict):
+            output = {"candidatesTokenCount": metadata.get("responseTokenCount")}
+            self.reading.usage = metadata_usage({**metadata, **output})
+            self.complete_response()
+
+    def _read_client_message(self, message: dict[str, Any]) -> None:
+        setup = message.get("setup")
+        if isinstance(setup, dict) and isinstance(setup.get("model"), str):
+            # "models/gemini-..." here; Vertex names "projects/.../publishers/google/models/gemini-...".
+            self.set_model(setup["model"].rsplit("/", 1)[-1])
+        turns = [t for t in (message.get("clientContent") or {}).get("turns") or () if isinstance(t, dict)]
+        self.reading.prompt_messages += len(turns)
+        for turn in turns:
+            self.add_prompt_text(text_of(turn.get("parts")))
+        self.add_prompt_text(text_of((message.get("realtimeInput") or {}).get("text")))
+
+
 _MODEL = r"/(?:v1beta|v1)/(?:models|tunedModels)/(?P<model>[^/:]+)"
 
 PROVIDER = Provider(
@@ -95,5 +142,7 @@ PROVIDER = Provider(
         PathRule.of(_MODEL + r":streamGenerateContent", StreamGenerateContent),
         PathRule.of(r"/v1beta/openai/chat/completions", ChatCompletions),
         PathRule.of(r"/v1beta/openai/embeddings", Embeddings),
+        PathRule.of(r"/ws/google\.ai\.generativelanguage\.v1(?:beta|alpha)\.GenerativeService\."
+                    r"BidiGenerateContent(?:Constrained)?", BidiGenerateContent),
     ),
 )

@@ -1,22 +1,26 @@
 """OpenAI API (api.openai.com/v1).
 
-Chat Completions, Responses, legacy Completions and Embeddings. The request names the
-model (`model`) and asks for a stream with `"stream": true`; streams are server-sent
-events. Usage already follows LiteLLM's convention: `prompt_tokens` / `input_tokens`
+Chat Completions, Responses, legacy Completions, Embeddings and Assistants runs. The
+request names the model (`model`) and asks for a stream with `"stream": true`; streams
+are server-sent events. Usage already follows LiteLLM's convention: `prompt_tokens` / `input_tokens`
 include cached tokens and `completion_tokens` / `output_tokens` include reasoning tokens.
 
 The same parsers read every OpenAI-shaped API: Azure OpenAI, Gemini's OpenAI surface and
-a LiteLLM gateway.
+a LiteLLM gateway. The Responses API also runs over a WebSocket (`ResponsesSession`), as
+does the Realtime API (openai_realtime.py).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.openai_realtime import Realtime
 from offgate.catalog.registry import PathRule, Provider
+from offgate.catalog.sessions import SessionParser
 
 
 def completion_usage(usage: Any) -> Usage | None:
@@ -49,9 +53,26 @@ def response_usage(usage: Any) -> Usage | None:
     )
 
 
+def no_reported_cost(usage: dict[str, Any]) -> float | None:
+    """OpenAI reports no cost of its own; some OpenAI-compatible APIs do."""
+    return None
+
+
+def as_usd(value: Any) -> float | None:
+    """A cost from JSON: a finite number, never negative."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
 def _message_texts(message: dict[str, Any]) -> Iterator[str]:
-    """What the model wrote in a chat `message` or a stream `delta`: content, refusal and
-    tool-call arguments are all output tokens."""
+    """What the model wrote in a chat `message` or a stream `delta`: the reasoning text
+    OpenAI-compatible APIs add (DeepSeek and xAI `reasoning_content`, Groq and OpenRouter
+    `reasoning`), content, refusal and tool-call arguments are all output tokens."""
+    for name in ("reasoning_content", "reasoning"):
+        text = message.get(name)
+        if isinstance(text, str):
+            yield text
     yield from text_of(message.get("content"))
     refusal = message.get("refusal")
     if isinstance(refusal, str):
@@ -67,6 +88,8 @@ class _OpenAIParser(CallParser):
     `model` and `usage` on the response (or on each stream chunk)."""
 
     read_usage = staticmethod(completion_usage)
+    # USD from the `usage` object, for APIs that report the cost (OpenRouter, xAI, Perplexity).
+    read_reported_cost = staticmethod(no_reported_cost)
 
     def on_request(self, body: dict[str, Any]) -> None:
         self.set_model(body.get("model"))
@@ -81,6 +104,9 @@ class _OpenAIParser(CallParser):
         usage = self.read_usage(body.get("usage"))
         if usage is not None:
             self.reading.usage = usage
+            cost = self.read_reported_cost(body["usage"])
+            if cost is not None:
+                self.reading.reported_cost_usd = cost
 
     def on_event(self, event: str, data: str) -> None:
         # A stream chunk has the shape of the whole response, with deltas.
@@ -185,7 +211,10 @@ class Responses(_OpenAIParser):
             self.add_completion_text(text_of(item.get("arguments")))  # function calls
 
     def on_event(self, event: str, data: str) -> None:
-        payload = json.loads(data)
+        self.read_event(json.loads(data), event)
+
+    def read_event(self, payload: dict[str, Any], event: str = "") -> None:
+        """One stream event, already decoded (over a WebSocket each message is one)."""
         kind = payload.get("type") or event
         if kind in self.TEXT_DELTA_EVENTS:
             self.add_completion_text(text_of(payload.get("delta")))
@@ -196,13 +225,72 @@ class Responses(_OpenAIParser):
             self.finished_stream = True
 
 
+class ResponsesSession(SessionParser, Responses):
+    """The Responses API over a WebSocket (wss://api.openai.com/v1/responses, the SDK's
+    `responses.connect()`). The client sends each request as a `response.create` message,
+    the HTTP body plus its `type`; the server answers with the events of a stream, each
+    response ending with response.completed, .incomplete or .failed, or with an `error`
+    event when the request is refused."""
+
+    def on_ws_message(self, from_client: bool, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        if from_client:
+            if message.get("type") == "response.create":
+                self.on_request(message)
+                self.reading.streamed = True  # on_request reads `stream`, which is implied here
+                self.response_under_way = True
+        elif message.get("type") == "error" and self.response_under_way:
+            self.reject_response(f"request refused: {(message.get('error') or {}).get('message')}")
+        else:
+            self.read_event(message)
+            if self.finished_stream:
+                self.finished_stream = False
+                self.complete_response()
+
+
+class AssistantsRun(_OpenAIParser):
+    """POST /v1/threads/runs (a new thread and its run), /v1/threads/{thread_id}/runs and
+    .../runs/{run_id}/submit_tool_outputs, sent with `OpenAI-Beta: assistants=v2`.
+
+    The answer is a Run object (`model`, `usage`). A stream is `event: thread.*` events
+    ending with `data: [DONE]`: text in thread.message.delta, and the run's usage (for the
+    whole run) on its terminal thread.run.* event. Without a stream the run is only queued
+    and its `usage` is null; the usage shows when the client polls GET .../runs/{run_id},
+    which is not matched since every poll would count the run again. The request holds only
+    the new messages, not the thread, so its prompt is not read for estimates."""
+
+    endpoint = "assistants.runs"
+
+    def on_json(self, body: Any) -> None:
+        if isinstance(body, dict) and body.get("object") == "thread.run":
+            self.read_response_fields(body)
+
+    def on_event(self, event: str, data: str) -> None:
+        payload = json.loads(data)
+        if event == "thread.message.delta":
+            for part in (payload.get("delta") or {}).get("content") or ():
+                text = (part.get("text") or {}).get("value")
+                if isinstance(text, str):
+                    self.add_completion_text([text])
+        elif event == "error":
+            raise ValueError(f"the run reports an error: {data}")
+        else:
+            self.on_json(payload)  # thread.run.* events carry the Run object
+
+
 PROVIDER = Provider(
     name="openai",
     hosts=("api.openai.com",),
     paths=(
         PathRule.of(r"/v1/chat/completions", ChatCompletions),
         PathRule.of(r"/v1/responses", Responses),
+        PathRule.of(r"/v1/responses", ResponsesSession),
+        PathRule.of(r"/v1/realtime", Realtime),
         PathRule.of(r"/v1/completions", Completions),
         PathRule.of(r"/v1/embeddings", Embeddings),
+        PathRule.of(r"/v1/threads/runs", AssistantsRun),
+        PathRule.of(r"/v1/threads/[^/]+/runs", AssistantsRun),
+        PathRule.of(r"/v1/threads/[^/]+/runs/[^/]+/submit_tool_outputs", AssistantsRun),
     ),
 )

@@ -7,14 +7,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from offgate.catalog.base import CallParser
 
 
 @dataclass(frozen=True, slots=True)
 class PathRule:
-    """A path (without query) that one endpoint answers; a `model` group names the model."""
+    """A path (without query) that one endpoint answers; a `model` group names the model,
+    an `endpoint` group the endpoint (Connect-RPC paths are `/<service>/<method>`)."""
 
     pattern: re.Pattern[str]
     endpoint: str
@@ -29,7 +30,8 @@ class PathRule:
 class Provider:
     """One API or app: where it lives and which paths it serves.
 
-    A host starting with "*." matches every subdomain of the rest (Azure resources).
+    A host starting with "*." matches every subdomain of the rest (Azure resources); a
+    host with a port ("localhost:11434") matches that port only (local model servers).
     `usage` says what its traffic yields: tokens the provider "reported", tokens we
     "estimated" from the text (web apps), or calls and bytes only ("counted")."""
 
@@ -48,6 +50,7 @@ class Match:
     parser: type[CallParser]
     path_model: str | None
     route: Literal["direct", "gateway"]
+    usage: Literal["reported", "estimated", "counted"] = "reported"
 
     def new_parser(self, query: Mapping[str, str] | None = None) -> CallParser:
         return self.parser(path_model=self.path_model, query=query)
@@ -73,12 +76,19 @@ class Gateway:
         return cls(parts.hostname.lower(), port, parts.path.rstrip("/"))
 
 
-def _match_path(provider: Provider, path: str, route: Literal["direct", "gateway"]) -> Match | None:
+def _match_path(provider: Provider, path: str, route: Literal["direct", "gateway"],
+                websocket: bool) -> Match | None:
     for rule in provider.paths:
+        # One path can serve both (OpenAI's /v1/responses): the upgrade picks the parser.
+        if rule.parser.websocket is not websocket:
+            continue
         found = rule.pattern.fullmatch(path)
         if found:
             model = found.groupdict().get("model")
-            return Match(provider.name, provider.app, rule.endpoint, rule.parser, model, route)
+            if model:  # as the client wrote it: Bedrock's SDKs send `:` as %3A, an ARN's `/` as %2F
+                model = unquote(model)
+            endpoint = found.groupdict().get("endpoint") or rule.endpoint
+            return Match(provider.name, provider.app, endpoint, rule.parser, model, route, provider.usage)
     return None
 
 
@@ -114,17 +124,19 @@ class Catalog:
                 return found
         return None
 
-    def lookup(self, host: str, port: int, path: str) -> Match | None:
-        """The endpoint a request goes to, or None when it is not LLM traffic we know."""
+    def lookup(self, host: str, port: int, path: str, websocket: bool = False) -> Match | None:
+        """The endpoint a request goes to, or None when it is not LLM traffic we know;
+        `websocket`: the request asks to upgrade to a WebSocket session."""
         host = host.lower().rstrip(".")
         path = path.split("?", 1)[0]
         gateway = self._gateway_index.get((host, port))
         if gateway is not None and self._gateway_provider is not None:
             if path.startswith(gateway.base_path):
-                return _match_path(self._gateway_provider, path[len(gateway.base_path):] or "/", "gateway")
+                return _match_path(self._gateway_provider, path[len(gateway.base_path):] or "/", "gateway",
+                                   websocket)
             return None
-        provider = self.provider_for_host(host)
-        return _match_path(provider, path, "direct") if provider else None
+        provider = self._exact.get(f"{host}:{port}") or self.provider_for_host(host)
+        return _match_path(provider, path, "direct", websocket) if provider else None
 
     def decrypt_patterns(self) -> list[str]:
         """mitmproxy `allow_hosts` regexes (matched against "host:port")."""
@@ -133,6 +145,8 @@ class Catalog:
             for host in provider.hosts:
                 if host.startswith("*."):
                     patterns.append(rf"^(?:[^:]+\.)?{re.escape(host[2:])}:\d+$")
+                elif ":" in host:  # the port is part of the entry
+                    patterns.append(rf"^{re.escape(host)}$")
                 else:
                     patterns.append(rf"^{re.escape(host)}:\d+$")
         patterns += [rf"^{re.escape(g.host)}:{g.port}$" for g in self.gateways]

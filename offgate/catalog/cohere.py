@@ -1,0 +1,147 @@
+"""Cohere (api.cohere.com; the older name api.cohere.ai serves the same API).
+
+v2, POST /v2/chat: `model` and OpenAI-like `messages[]` in; `message.content[].text` and
+`usage` out. A stream (`"stream": true`) is server-sent events whose JSON `type` names
+them: message-start (the id), content-delta (`delta.message.content.text`), tool-plan-
+and tool-call-delta, ..., and message-end, whose `delta.usage` closes the stream.
+
+v1 (legacy), POST /v1/chat: `message` plus `chat_history[]` and `preamble` in; `text`
+and `meta` out. A stream is newline-delimited JSON, not SSE: `event_type` stream-start,
+text-generation (`text`), ..., then stream-end, whose `response` is the whole answer.
+
+Both report `billed_units` (what Cohere bills) and `tokens` (which also counts the prompt
+template Cohere wraps around the request); billed units are read, tokens only where no
+billed unit is given. LiteLLM reads billed units for v1 and tokens for v2.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.registry import PathRule, Provider
+
+
+def cohere_usage(usage: Any) -> Usage | None:
+    """LiteLLM's view of v2 `usage` or v1 `meta`."""
+    if not isinstance(usage, dict):
+        return None
+    billed = usage.get("billed_units") or {}
+    tokens = usage.get("tokens") or {}
+
+    def count(name: str) -> int | None:
+        billed_count = as_int(billed.get(name))
+        return billed_count if billed_count is not None else as_int(tokens.get(name))
+
+    return Usage(prompt_tokens=count("input_tokens"), completion_tokens=count("output_tokens"))
+
+
+class _CohereChat(CallParser):
+    """What both versions share: an id and billed units on the answer."""
+
+    def read_usage(self, usage: Any) -> None:
+        read = cohere_usage(usage)
+        if read is not None:
+            self.reading.usage = read
+
+    def read_id(self, value: Any) -> None:
+        if isinstance(value, str) and value:
+            self.reading.response_id = value
+
+
+class ChatV2(_CohereChat):
+    endpoint = "chat"
+
+    def on_request(self, body: dict[str, Any]) -> None:
+        self.set_model(body.get("model"))
+        self.reading.streamed = body.get("stream") is True
+        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+        self.reading.prompt_messages = len(messages)
+        for message in messages:
+            self.add_prompt_text(text_of(message.get("content")))
+
+    def on_event(self, event: str, data: str) -> None:
+        self.on_json(json.loads(data))
+
+    def on_json(self, body: Any) -> None:
+        """The whole answer, or one stream event (SSE data, or a JSON line)."""
+        if not isinstance(body, dict):
+            return
+        kind = body.get("type")
+        if kind is None:  # the whole answer
+            self.read_id(body.get("id"))
+            self.add_completion_text(_message_texts(body.get("message")))
+            self.read_usage(body.get("usage"))
+            return
+        delta = body.get("delta") or {}
+        if kind == "message-start":
+            self.read_id(body.get("id"))
+        elif kind == "message-end":
+            self.read_usage(delta.get("usage"))
+            self.finished_stream = True
+            if delta.get("error"):
+                raise ValueError(f"the stream ends with an error: {delta['error']}")
+        else:  # content-, tool-plan- and tool-call- events
+            self.add_completion_text(_message_texts(delta.get("message")))
+
+
+class ChatV1(_CohereChat):
+    endpoint = "chat.v1"
+
+    def on_request(self, body: dict[str, Any]) -> None:
+        self.set_model(body.get("model"))
+        self.reading.streamed = body.get("stream") is True
+        history = [m for m in body.get("chat_history") or () if isinstance(m, dict)]
+        preamble = body.get("preamble")
+        self.reading.prompt_messages = len(history) + 1 + (1 if preamble else 0)
+        self.add_prompt_text(text_of([preamble]))
+        for message in history:
+            self.add_prompt_text(text_of([message.get("message")]))
+        self.add_prompt_text(text_of([body.get("message")]))
+
+    def on_json(self, body: Any) -> None:
+        """The whole answer, or one line of a stream."""
+        if not isinstance(body, dict):
+            return
+        kind = body.get("event_type")
+        if kind is None:
+            self.read_id(body.get("response_id"))
+            self.add_completion_text(text_of([body.get("text")]))
+            self.read_usage(body.get("meta"))
+        elif kind == "text-generation":
+            self.add_completion_text(text_of([body.get("text")]))
+        elif kind == "stream-end":
+            response = body.get("response") or {}
+            self.read_id(response.get("response_id"))
+            self.read_usage(response.get("meta"))
+            self.finished_stream = True
+
+
+def _message_texts(message: Any) -> list[str]:
+    """What the model wrote in a v2 message or a stream delta of one: content text and
+    thinking (a list of parts in the answer, one part in a delta), the tool plan, and
+    tool-call arguments (a list in the answer, one call in a delta)."""
+    if not isinstance(message, dict):
+        return []
+    texts = [message.get("tool_plan")]
+    for part in _as_list(message.get("content")):
+        texts += [part.get("text"), part.get("thinking")]
+    for call in _as_list(message.get("tool_calls")):
+        texts.append((call.get("function") or {}).get("arguments"))
+    return [text for text in texts if isinstance(text, str) and text]
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    return [item for item in items if isinstance(item, dict)]
+
+
+PROVIDER = Provider(
+    name="cohere",
+    hosts=("api.cohere.com", "api.cohere.ai"),
+    paths=(
+        PathRule.of(r"/v2/chat", ChatV2),
+        PathRule.of(r"/v1/chat", ChatV1),
+    ),
+)

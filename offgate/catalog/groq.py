@@ -1,0 +1,34 @@
+"""Groq (api.groq.com/openai/v1).
+
+OpenAI's Chat Completions and Responses APIs. A chat stream reports its usage in the last
+chunk under `x_groq.usage` (groq-python `ChatCompletionChunk.x_groq`: "only sent in the
+final chunk"), and also as the top-level `usage` when `stream_options.include_usage` is
+set; either is read. Groq adds timings (queue_time, prompt_time, ...) to the usage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from offgate.catalog import openai
+from offgate.catalog.openai import Responses
+from offgate.catalog.registry import PathRule, Provider
+
+
+class ChatCompletions(openai.ChatCompletions):
+    def read_response_fields(self, body: dict[str, Any]) -> None:
+        super().read_response_fields(body)
+        x_groq = body.get("x_groq")
+        usage = self.read_usage(x_groq.get("usage")) if isinstance(x_groq, dict) else None
+        if usage is not None:
+            self.reading.usage = usage
+
+
+PROVIDER = Provider(
+    name="groq",
+    hosts=("api.groq.com",),
+    paths=(
+        PathRule.of(r"/openai/v1/chat/completions", ChatCompletions),
+        PathRule.of(r"/openai/v1/responses", Responses),
+    ),
+)

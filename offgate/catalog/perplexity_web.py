@@ -1,0 +1,68 @@
+"""Perplexity's web app (www.perplexity.ai).
+
+POST /rest/sse/perplexity_ask with `{query_str, params: {model_preference, mode, ...}}`.
+The answer is server-sent events, each a JSON object whose `blocks[]` change the page;
+the answer text lives in blocks whose `diff_block.field` is "markdown_block", changed by
+JSON Patch ops (`patches[]` of `{op, path, value}`) on a document holding `chunks[]`
+and `answer`. The documents are kept and read at the end: `answer` when it is set,
+else the chunks. `backend_uuid` identifies the answer. No tokens are reported.
+
+Sources: xtekky/gpt4free g4f/Provider/Perplexity.py; the block shapes are from its
+parser, not from a captured stream.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from offgate.catalog import patches
+from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.registry import PathRule, Provider
+
+
+class Ask(CallParser):
+    endpoint = "perplexity_ask"
+    expects_stream_end = False  # no final event is documented
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._answers: dict[str, Any] = {}  # block name -> markdown document
+
+    def on_request(self, body: dict[str, Any]) -> None:
+        self.set_model((body.get("params") or {}).get("model_preference"))
+        self.reading.prompt_messages = 1
+        self.add_prompt_text(text_of(body.get("query_str")))
+
+    def on_event(self, event: str, data: str) -> None:
+        payload = json.loads(data)
+        if not isinstance(payload, dict):
+            return
+        if isinstance(payload.get("backend_uuid"), str):
+            self.reading.response_id = payload["backend_uuid"]
+        for block in payload.get("blocks") or ():
+            diff = block.get("diff_block") or {}
+            if diff.get("field") != "markdown_block":
+                continue
+            name = block.get("intended_usage") or "markdown"
+            document = self._answers.get(name, {})
+            for patch in diff.get("patches") or ():
+                document = patches.apply(document, patches.split_path(patch.get("path", "")),
+                                         patch.get("op", "replace"), patch.get("value"))
+            self._answers[name] = document
+
+    def on_finish(self) -> None:
+        for document in self._answers.values():
+            if not isinstance(document, dict):
+                continue
+            answer = document.get("answer")
+            self.add_completion_text([answer] if isinstance(answer, str) and answer
+                                     else text_of(document.get("chunks")))
+
+
+PROVIDER = Provider(
+    name="perplexity-web",
+    hosts=("www.perplexity.ai", "perplexity.ai"),
+    paths=(PathRule.of(r"/rest/sse/perplexity_ask", Ask),),
+    usage="estimated",
+)
