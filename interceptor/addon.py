@@ -2,7 +2,9 @@
 
 Runs inside `offgate proxy`, or as a plain script: `mitmdump -s interceptor/addon.py`.
 It never changes the traffic: response bodies stream through untouched while a copy of
-each chunk feeds the parser, and every error is caught, logged and counted.
+each chunk feeds the parser, WebSocket messages are read as they pass, and every error
+is caught, logged and counted. A WebSocket session is recorded as one event per response
+it completes.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from typing import Any
 
 from mitmproxy import connection, ctx, exceptions, http
 
-from interceptor.attribution import ProcessCache, device_name
+from interceptor.attribution import ProcessCache
 from interceptor.calls import Call, FinishedCall
-from interceptor.writer import EventWriter
 from offgate import recording
 from offgate.catalog import build_catalog
 from offgate.catalog.apps import app_for
 from offgate.catalog.registry import Catalog
-from offgate.config import database_url_for, load_settings, resolve_home
+from offgate.config import database_url_for, device_name, load_settings, resolve_home
 from offgate.events import UsageEvent
-from offgate.fingerprint import api_key_from, key_fingerprint, load_salt
+from offgate.fingerprint import api_key_from, key_fingerprint, load_salt, path_without_keys
 from offgate.store import Store
+from offgate.writer import EventWriter
 
 log = logging.getLogger("offgate")
 
@@ -116,19 +118,37 @@ class OffgateAddon:
 
     def response(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
-        if call is not None:
+        # After a WebSocket handshake the session goes on; its responses are recorded as they end.
+        if call is not None and flow.websocket is None:
             self._guard(self._finish, call, flow, True)
 
     def error(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
-        if call is not None:
+        if call is None:
+            return
+        if flow.websocket is not None:
+            self._guard(self._finish_session, call, flow)
+        else:
             self._guard(self._finish, call, flow, False)
+
+    # -- WebSocket hooks (after the handshake's `response`) ----------------------------
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        call = flow.metadata.get("offgate")
+        if call is not None:
+            self._guard(self._read_message, call, flow)
+
+    def websocket_end(self, flow: http.HTTPFlow) -> None:
+        call = flow.metadata.get("offgate")
+        if call is not None:
+            self._guard(self._finish_session, call, flow)
 
     # -- the work ---------------------------------------------------------------------
 
     def _start_call(self, flow: http.HTTPFlow) -> None:
         request = flow.request
-        match = self.catalog.lookup(request.pretty_host, request.port, request.path)
+        upgrade = request.headers.get("upgrade", "").lower() == "websocket"
+        match = self.catalog.lookup(request.pretty_host, request.port, request.path, websocket=upgrade)
         if match is None:
             return
         flow.metadata["offgate"] = Call(
@@ -136,7 +156,7 @@ class OffgateAddon:
             parser=match.new_parser(dict(request.query)),
             client_id=flow.client_conn.id,
             host=request.pretty_host,
-            path=request.path,
+            path=path_without_keys(request.path),
             method=request.method,
             started=request.timestamp_start,
             app=app_for(request.headers, match.app),
@@ -156,6 +176,8 @@ class OffgateAddon:
         assert response is not None
         call.parser.start_response(response.status_code, response.headers)
         call.litellm_call_id = response.headers.get("x-litellm-call-id")
+        if response.status_code == 101:
+            return  # switching protocols: no body; a WebSocket session's messages follow
         downstream = response.stream  # keep another addon's stream function working
 
         def tap(data: bytes) -> bytes:
@@ -177,29 +199,65 @@ class OffgateAddon:
             return
         call.done = True
         reading = call.parser.finish(complete=complete and flow.error is None)
+        if not reading.is_llm_call:
+            return  # a URL shared with other traffic (GraphQL, a page load) carried no LLM call
         if flow.error is not None and reading.error is None:
             reading.error = flow.error.msg
         response = flow.response
         ended = (response.timestamp_end if response and response.timestamp_end else None) or time.time()
+        self._record(call.finished(reading, response.status_code if response else None, ended))
+
+    def _read_message(self, call: Call, flow: http.HTTPFlow) -> None:
+        assert flow.websocket is not None and flow.response is not None
+        message = flow.websocket.messages[-1]
+        if call.started is None:
+            call.started = message.timestamp
+        if message.from_client:
+            call.request_bytes += len(message.content)
+        else:
+            call.response_bytes += len(message.content)
+            if call.first_chunk is None:
+                call.first_chunk = message.timestamp
+        call.parser.feed_message(message.from_client, message.content)
+        for reading in call.parser.take_readings():
+            self._record(call.finished(reading, flow.response.status_code, message.timestamp))
+        # mitmproxy keeps every message of a flow, and an hour of a voice session is hundreds
+        # of MB of audio. They have been read: keep only the newest, which later hooks may use.
+        del flow.websocket.messages[:-1]
+
+    def _finish_session(self, call: Call, flow: http.HTTPFlow) -> None:
+        if call.done:
+            return
+        call.done = True
+        session = flow.websocket
+        assert session is not None and flow.response is not None
+        # 1006: the connection dropped without a closing handshake.
+        complete = flow.error is None and session.close_code not in (None, 1006)
+        ended = session.timestamp_end or time.time()
+        for reading in call.parser.finish_session(complete):
+            self._record(call.finished(reading, flow.response.status_code, ended))
+
+    def _record(self, finished: FinishedCall) -> None:
         if self.writer is None:
             log.warning("offgate: a call ended before the writer started; not recorded")
             return
-        self.writer.put(FinishedCall(call, reading, response.status_code if response else None, ended))
+        self.writer.put(finished)
 
     def _to_event(self, finished: FinishedCall) -> UsageEvent:
         """Runs on the writer thread: estimates, prices and process lookup happen here."""
         call = finished.call
         process = self.processes.get(call.client_id, PROCESS_LOOKUP_TIMEOUT)
+        started = finished.started
         facts: dict[str, Any] = dict(
-            ts=datetime.fromtimestamp(call.started, UTC),
+            ts=datetime.fromtimestamp(started, UTC),
             source="proxy",
             host=call.host,
             method=call.method,
             path=call.path,
-            duration_ms=round((finished.ended - call.started) * 1000, 3),
-            ttft_ms=round((call.first_chunk - call.started) * 1000, 3) if call.first_chunk else None,
-            request_bytes=call.request_bytes,
-            response_bytes=call.response_bytes,
+            duration_ms=round((finished.ended - started) * 1000, 3),
+            ttft_ms=round((finished.first_chunk - started) * 1000, 3) if finished.first_chunk else None,
+            request_bytes=finished.request_bytes,
+            response_bytes=finished.response_bytes,
             litellm_call_id=call.litellm_call_id,
             process_name=process.process_name,
             pid=process.pid,
@@ -213,9 +271,8 @@ class OffgateAddon:
                                          app=call.app, **facts)
         except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
             self._count_error()
-            return UsageEvent(route=call.match.route, provider=call.match.provider, app=call.app,
-                              endpoint=call.match.endpoint, status_code=finished.status_code,
-                              parse_status="unparsed", parse_error=f"offgate: {exc}"[:300], **facts)
+            return recording.unreadable_event(call.match, exc, status_code=finished.status_code,
+                                              app=call.app, **facts)
 
     def _guard(self, fn: Any, *args: Any) -> None:
         # Fail-open: an error in offgate must never touch the user's traffic.

@@ -11,6 +11,9 @@ from pathlib import Path
 
 # Headers that carry a provider API key, lower-case (OpenAI/Azure/Anthropic/Gemini).
 _KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
+# Query parameters that carry one, lower-case: Gemini's `key` (the Live API's WebSocket
+# URL too), Microsoft Copilot's `accessToken`.
+_KEY_PARAMETERS = ("key", "accesstoken")
 SALT_FILE = "key-salt"
 
 
@@ -24,8 +27,22 @@ def api_key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | 
         value = headers.get(name)
         if value and value.strip():
             return value.strip()
-    key = query.get("key")
-    return key or None
+    for name, value in query.items():
+        if name.lower() in _KEY_PARAMETERS and value.strip():
+            return value.strip()
+    return None
+
+
+def path_without_keys(path: str) -> str:
+    """The request path as it may be stored: the values of key parameters are dropped."""
+    base, question, query = path.partition("?")
+    if not question:
+        return path
+    fields = [field.partition("=") for field in query.split("&")]
+    return base + "?" + "&".join(
+        name + (equals and "=") if name.lower() in _KEY_PARAMETERS else name + equals + value
+        for name, equals, value in fields
+    )
 
 
 def load_salt(home: Path) -> bytes:

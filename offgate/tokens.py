@@ -67,8 +67,10 @@ def estimate_prompt(model: str | None, texts: list[str], messages: int) -> int:
 
 
 def estimate_completion(model: str | None, texts: list[str]) -> int:
-    """Tokens of the reply text pieces `texts`."""
-    return sum(count_text(model, text) for text in texts)
+    """Tokens of the reply text pieces `texts`, counted as the one text they make up: a
+    stream cuts its pieces anywhere (mid-word in web apps), and counting each piece
+    alone would overcount."""
+    return count_text(model, "".join(texts))
 
 
 def _encoding_name_wanted(model: str | None) -> str:

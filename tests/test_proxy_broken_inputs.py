@@ -3,14 +3,16 @@ gets, and the call is still recorded, as "partial" or "unparsed"."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 
 import httpx
 import pytest
+import websockets
 
 from tests.proxy_harness import RunningProxy
-from tests.upstream import FakeUpstream, Scenario
+from tests.upstream import FakeUpstream, Scenario, WebSocketMessage
 
 CHAT_PATH = "/v1/chat/completions"
 SSE = {"content-type": "text/event-stream"}
@@ -162,3 +164,71 @@ def test_fifty_megabyte_body(proxy, upstream):
     assert event.response_bytes == len(big)
     assert event.parse_status == "partial"
     assert "exceeds" in event.parse_error
+
+
+# -- WebSocket sessions ------------------------------------------------------------------------
+
+REALTIME_URL = "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+ANSWER = [
+    WebSocketMessage(True, False, b'{"type":"response.create"}'),
+    WebSocketMessage(False, False, b'{"type":"response.created","response":{"id":"resp_B1","status":"in_progress"}}'),
+    WebSocketMessage(False, False, b'{"type":"response.output_text.delta","response_id":"resp_B1","delta":"Hello"}'),
+    WebSocketMessage(False, False, b'{"type":"response.done","response":{"id":"resp_B1","status":"completed",'
+                                   b'"usage":{"input_tokens":12,"output_tokens":1}}}'),
+]
+
+
+async def play(proxy: RunningProxy, name: str, messages: list[WebSocketMessage]) -> list[bytes | str]:
+    """The client's side of a session through the proxy; what it received, until the end or a drop."""
+    received: list[bytes | str] = []
+    async with websockets.connect(REALTIME_URL, proxy=proxy.url, ssl=proxy.ssl_context(),
+                                  additional_headers={"x-test-scenario": name}) as session:
+        try:
+            for message in messages:
+                if message.from_client:
+                    await session.send(message.content if message.binary else message.content.decode())
+                else:
+                    received.append(await asyncio.wait_for(session.recv(), 30))
+        except websockets.ConnectionClosed:
+            pass  # the upstream dropped the connection (mitmproxy closes the client's side)
+    return received
+
+
+def as_sent(messages: list[WebSocketMessage]) -> list[bytes | str]:
+    return [m.content if m.binary else m.content.decode() for m in messages if not m.from_client]
+
+
+def test_junk_messages_pass_untouched_and_the_answer_is_still_recorded(proxy, upstream):
+    before = count_events(proxy)
+    junk = [WebSocketMessage(False, True, b"\x00\xffnot json at all"), WebSocketMessage(False, False, b"{")]
+    messages = [*ANSWER[:2], *junk, *ANSWER[2:]]
+    upstream.add("ws-junk", Scenario(status=101, messages=messages))
+    assert asyncio.run(play(proxy, "ws-junk", messages)) == as_sent(messages)
+    event = latest_event(proxy, before)
+    assert (event.endpoint, event.response_id, event.prompt_tokens, event.completion_tokens) == (
+        "realtime", "resp_B1", 12, 1)
+    assert event.parse_status == "partial" and "message: " in event.parse_error
+
+
+def test_session_dropped_mid_answer_is_recorded_as_cut_off(proxy, upstream):
+    before = count_events(proxy)
+    messages = [*ANSWER, *ANSWER[:3]]  # a second answer, dropped after its first delta
+    script = [*messages, ANSWER[3]]  # the last message is never sent: the connection drops
+    upstream.add("ws-drop", Scenario(status=101, messages=script, cut_after=len(messages)))
+    assert asyncio.run(play(proxy, "ws-drop", script)) == as_sent(messages)
+    found = proxy.wait_for_events(lambda e: True, count=before + 2)
+    done, dropped = sorted(found, key=lambda e: e.ts)[-2:]
+    assert (done.parse_status, done.prompt_tokens) == ("ok", 12)
+    assert (dropped.parse_status, dropped.parse_error) == ("partial", "session ended before the response completed")
+    assert dropped.tokens_estimated is True and dropped.completion_tokens == 1  # "Hello"
+
+
+def test_refused_handshake_is_an_ordinary_call(proxy, upstream):
+    before = count_events(proxy)
+    body = b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}'
+    upstream.add("ws-401", Scenario(status=401, headers=JSON, chunks=[body]))
+    with pytest.raises(websockets.InvalidStatus):
+        asyncio.run(play(proxy, "ws-401", []))
+    event = latest_event(proxy, before)
+    assert (event.endpoint, event.status_code, event.parse_status) == ("realtime", 401, "partial")
+    assert event.prompt_tokens is None and event.cost_usd is None

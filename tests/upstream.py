@@ -2,18 +2,31 @@
 
 The test registers a `Scenario` (status, headers, body chunks) under a name and sends the
 name in the `x-test-scenario` header; the fake replays it byte for byte, so what the
-client receives through the proxy can be compared with what the provider sent.
+client receives through the proxy can be compared with what the provider sent. A scenario
+with `messages` answers a WebSocket upgrade and plays the session in order: it sends the
+server's messages and waits for each of the client's, recording what it received. A request
+without the header (one a LiteLLM proxy forwards, say) goes to `responder`, if set, which
+makes its scenario from the request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 SCENARIO_HEADER = "x-test-scenario"
+
+
+@dataclass(frozen=True)
+class WebSocketMessage:
+    from_client: bool
+    binary: bool
+    content: bytes
 
 
 @dataclass
@@ -23,7 +36,8 @@ class Scenario:
     chunks: list[bytes] = field(default_factory=list)
     chunk_delay: float = 0.0
     streamed: bool = False  # chunked transfer, one write per chunk
-    cut_after: int | None = None  # drop the connection after this many chunks
+    cut_after: int | None = None  # drop the connection after this many chunks (or messages)
+    messages: list[WebSocketMessage] = field(default_factory=list)  # a WebSocket session
 
     @property
     def body(self) -> bytes:
@@ -36,12 +50,16 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    messages: list[bytes] = field(default_factory=list)  # a WebSocket client's, as received
 
 
 class FakeUpstream:
-    def __init__(self) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """`ssl_context`: serve HTTPS with it (the browser tests' web apps), else plain HTTP."""
+        self._ssl_context = ssl_context
         self.scenarios: dict[str, Scenario] = {}
         self.received: list[Received] = []
+        self.responder: Callable[[Received], Scenario] | None = None
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -68,16 +86,21 @@ class FakeUpstream:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.received.append(Received(request.method, request.path_qs, dict(request.headers), body))
+        received = Received(request.method, request.path_qs, dict(request.headers), body)
+        self.received.append(received)
         scenario = self.scenarios.get(request.headers.get(SCENARIO_HEADER, ""))
+        if scenario is None and SCENARIO_HEADER not in request.headers and self.responder is not None:
+            scenario = self.responder(received)
         if scenario is None:
             return web.json_response({"error": "no such scenario"}, status=599)
+        if scenario.messages:
+            return await self._play_session(request, scenario, received)
         if not scenario.streamed:
             return web.Response(status=scenario.status, body=scenario.body, headers=scenario.headers)
         response = web.StreamResponse(status=scenario.status, headers=scenario.headers)
@@ -93,3 +116,26 @@ class FakeUpstream:
                 await asyncio.sleep(scenario.chunk_delay)
         await response.write_eof()
         return response
+
+    async def _play_session(self, request: web.Request, scenario: Scenario,
+                            received: Received) -> web.WebSocketResponse:
+        session = web.WebSocketResponse()
+        session.headers.update(scenario.headers)
+        await session.prepare(request)
+        for index, message in enumerate(scenario.messages):
+            if scenario.cut_after is not None and index >= scenario.cut_after:
+                assert request.transport is not None
+                request.transport.abort()  # no closing handshake: the client sees code 1006
+                return session
+            if message.from_client:
+                incoming = await session.receive(timeout=10)
+                if incoming.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    return session  # the client left early; the test sees what is missing
+                received.messages.append(incoming.data.encode() if isinstance(incoming.data, str)
+                                         else incoming.data)
+            elif message.binary:
+                await session.send_bytes(message.content)
+            else:
+                await session.send_str(message.content.decode())
+        await session.receive(timeout=10)  # the client closes the session
+        return session
