@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,27 @@ class DeviceSettings(BaseModel):
     name: str | None = Field(default=None, description="overrides the hostname")
 
 
+class ReconcileSettings(BaseModel):
+    """How `offgate reconcile` matches captured calls to LiteLLM's spend rows."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    time_tolerance_s: float = Field(
+        default=10.0, gt=0, description="largest gap between a call's start and its spend row's startTime")
+    token_tolerance: float = Field(
+        default=0.05, ge=0, description="relative token difference allowed when the call reported its tokens")
+    estimated_token_tolerance: float = Field(
+        default=0.25, ge=0, description="relative token difference allowed when offgate estimated the tokens")
+    cost_tolerance: float = Field(
+        default=0.05, ge=0, description="relative cost difference above which a logged cost is a mismatch")
+    cost_tolerance_usd: float = Field(
+        default=0.000001, ge=0, description="absolute cost difference (USD) that is never a mismatch")
+    grace_period_s: float = Field(
+        default=300.0, ge=0, description="how long LiteLLM may take to log a call before it counts as unlogged")
+    gateway_processes: list[str] = Field(
+        default_factory=lambda: ["litellm"], description="process names of the gateway itself (on its host)")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid"
@@ -69,6 +91,7 @@ class Settings(BaseSettings):
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     device: DeviceSettings = Field(default_factory=DeviceSettings)
+    reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
 
 
 def resolve_home(explicit: Path | None) -> Path:
@@ -126,6 +149,11 @@ def database_url_for(settings: Settings, home: Path) -> str:
             "or postgresql://USER:PASSWORD@HOST/DATABASE"
         )
     return url
+
+
+def device_name(override: str | None = None) -> str:
+    """The name records give this machine: the `device.name` setting, else the hostname."""
+    return override or socket.gethostname()
 
 
 def redact_url(url: str) -> str:

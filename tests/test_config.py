@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import stat
 import sys
 from pathlib import Path
@@ -9,7 +10,15 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from offgate.config import ConfigError, Settings, database_url_for, load_settings, redact_url, resolve_home
+from offgate.config import (
+    ConfigError,
+    Settings,
+    database_url_for,
+    device_name,
+    load_settings,
+    redact_url,
+    resolve_home,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -207,3 +216,8 @@ def test_an_unsupported_database_url_is_refused_without_its_password(tmp_path: P
 ])
 def test_redact_url(url: str, redacted: str) -> None:
     assert redact_url(url) == redacted
+
+
+def test_device_name_is_the_setting_else_the_hostname() -> None:
+    assert device_name() == socket.gethostname()
+    assert device_name("laptop-42") == "laptop-42"

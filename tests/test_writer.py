@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import socket
 
-from interceptor.writer import SPOOL_FILE, EventWriter
 from offgate.events import UsageEvent
 from offgate.store import Store
+from offgate.writer import SPOOL_FILE, EventWriter
 
 
 def dead_postgres_url() -> str:

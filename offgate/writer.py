@@ -1,9 +1,10 @@
-"""Writes usage events off the proxy's event loop, in batches, losing none.
+"""Writes usage events off the capture path's own thread, in batches, losing none.
 
-The addon hands over finished calls; a thread turns them into events (estimates and
-prices are computed there, not on the event loop) and writes them in one transaction per
-batch. If the store is down, the batch goes to a spool file in the home directory and is
-written when the store answers again; `close()` drains everything first.
+The proxy addon and the native host hand over what they captured; a thread turns it into
+events (estimates and prices are computed there, not on the proxy's event loop) and
+writes them in one transaction per batch. If the store is down, the batch goes to a spool
+file in the home directory and is written when the store answers again; `close()` drains
+everything first.
 """
 
 from __future__ import annotations

@@ -1,0 +1,160 @@
+"""The host's conversation with the extension: one reply for every message, whatever it is.
+
+Replies are JSON objects: `{"type": "ack", "id", "event_ids"}` for a recorded call or
+WebSocket batch, `{"type": "hello", ...}` and `{"type": "today", ...}` for those
+questions, and `{"type": "error", "id", "error", "message"}` for anything refused, where
+`error` is a fixed code (listed in ERRORS) and `message` says what was wrong.
+
+Starting fast matters (the browser waits for the first reply), so the recorder (catalog,
+tokenizer, store) is loaded on a thread started right after the first reply.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from pydantic import ValidationError
+
+from native_host.framing import FrameTooLarge, FrameWriter, StreamBroken, read_frame
+from native_host.messages import (
+    MAX_ID_CHARS,
+    MAX_MESSAGE_BYTES,
+    MODELS,
+    Call,
+    Hello,
+    NotInCatalog,
+    Today,
+    WebSocketBatch,
+    describe_errors,
+)
+
+if TYPE_CHECKING:
+    from native_host.recorder import Recorder
+
+log = logging.getLogger("offgate.native_host")
+
+PROTOCOL_VERSION = 1
+ERRORS = {
+    "too_large": "the message is over the size limit; it was skipped",
+    "bad_json": "the message is not UTF-8 JSON",
+    "not_an_object": "the message is not a JSON object",
+    "invalid_message": "a field is missing, unknown or out of range",
+    "not_in_catalog": "the URL is not one offgate's catalog reads",
+    "origin_not_allowed": "the calling extension is not one this host was installed for",
+    "broken_stream": "the input is no longer native-messaging frames; the host stops",
+    "unavailable": "the host cannot record right now (settings or store); see native-host.log",
+}
+
+
+def error_reply(code: str, message: str, message_id: str | None = None) -> dict[str, Any]:
+    assert code in ERRORS
+    return {"type": "error", "id": message_id, "error": code, "message": message}
+
+
+def encode(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, separators=(",", ":")).encode("utf-8")
+
+
+class Host:
+    def __init__(self, home: Path) -> None:
+        self._home = home
+        self._recorder: Recorder | None = None
+        self._warm_up: threading.Thread | None = None
+
+    def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
+        """Answer messages until the input ends; returns the exit status."""
+        out = FrameWriter(stdout)
+        try:
+            while True:
+                try:
+                    frame = read_frame(stdin, MAX_MESSAGE_BYTES)
+                except FrameTooLarge as exc:
+                    log.warning("refused: %s", exc)
+                    out.write(encode(error_reply("too_large", str(exc))))
+                    continue
+                except StreamBroken as exc:
+                    log.error("stopping: %s", exc)
+                    out.write(encode(error_reply("broken_stream", str(exc))))
+                    return 1
+                if frame is None:
+                    return 0
+                out.write(encode(self.handle(frame)))
+                self._start_warm_up()
+        except BrokenPipeError:
+            log.info("the browser closed the connection")
+            return 0
+        finally:
+            self.close()
+
+    def handle(self, frame: bytes) -> dict[str, Any]:
+        try:
+            raw = json.loads(frame)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            return error_reply("bad_json", f"not UTF-8 JSON: {exc}"[:300])
+        if not isinstance(raw, dict):
+            return error_reply("not_an_object", f"expected a JSON object, got {type(raw).__name__}")
+        # The reply repeats a message's id only if it is one (never a megabyte of "id").
+        message_id = raw.get("id") if isinstance(raw.get("id"), str) and len(raw["id"]) <= MAX_ID_CHARS else None
+        kind = raw.get("type")
+        model = MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            return error_reply("invalid_message", f"type: expected one of {', '.join(MODELS)}, got {kind!r}"[:300],
+                               message_id)
+        try:
+            message = model.model_validate(raw)
+        except ValidationError as exc:
+            return error_reply("invalid_message", describe_errors(exc.errors()), message_id)
+        try:
+            return self._answer(message)
+        except NotInCatalog as exc:
+            return error_reply("not_in_catalog", str(exc), message.id)
+        except Exception as exc:  # noqa: BLE001 - the host never dies on one message
+            log.exception("could not handle %s message %s", message.type, message.id)
+            return error_reply("unavailable", f"{type(exc).__name__}: {exc}"[:300], message.id)
+
+    def close(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.join()
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+
+    def _answer(self, message: Hello | Call | WebSocketBatch | Today) -> dict[str, Any]:
+        if isinstance(message, Hello):
+            log.info("extension %s connected", message.extension_version)
+            return {"type": "hello", "id": message.id, "protocol": PROTOCOL_VERSION,
+                    "max_message_bytes": MAX_MESSAGE_BYTES}
+        recorder = self._ready_recorder()
+        if isinstance(message, Call):
+            return {"type": "ack", "id": message.id, "event_ids": recorder.record_call(message)}
+        if isinstance(message, WebSocketBatch):
+            return {"type": "ack", "id": message.id, "event_ids": recorder.record_websocket(message)}
+        return {"type": "today", "id": message.id, **recorder.today(message.since)}
+
+    def _start_warm_up(self) -> None:
+        if self._warm_up is None and self._recorder is None:
+            self._warm_up = threading.Thread(target=self._warm, name="offgate-warm-up", daemon=True)
+            self._warm_up.start()
+
+    def _warm(self) -> None:
+        try:
+            self._recorder = _load_recorder(self._home)
+        except Exception:  # noqa: BLE001 - the next message tries again and reports it
+            log.exception("could not start recording")
+
+    def _ready_recorder(self) -> Recorder:
+        if self._warm_up is not None:
+            self._warm_up.join()
+        if self._recorder is None:
+            self._recorder = _load_recorder(self._home)
+        return self._recorder
+
+
+def _load_recorder(home: Path) -> Recorder:
+    from native_host.recorder import Recorder  # heavy: catalog, tokenizer, store
+
+    return Recorder(home)

@@ -1,0 +1,115 @@
+"""The messages the extension sends, validated before anything reads them.
+
+Every message is a JSON object with a `type` and an `id` the reply repeats:
+
+- `hello`: the extension connected; the reply gives the host's version and limits.
+- `call`: one HTTP call an AI web app made (fetch, XMLHttpRequest or EventSource), sent
+  once, after its response ended: the page keeps a copy of the body while it streams, so
+  the host reads a whole call at once and keeps no state between messages.
+- `websocket`: the messages of one WebSocket session since the last batch; a session is
+  long-lived, so it comes in batches keyed by `session`.
+- `today`: how many web-app calls are recorded since `since` and their estimated cost.
+
+No message carries cookies or request headers: the one response header taken is the
+content type (the parsers choose their framing by it), and unknown fields are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+# The whole message; the page stops copying a body before it would pass this.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+MAX_URL_CHARS = 8192
+MAX_WEBSOCKET_MESSAGES = 1000
+
+MAX_ID_CHARS = 64
+MessageId = Annotated[str, Field(pattern=rf"^[A-Za-z0-9_-]{{1,{MAX_ID_CHARS}}}$")]
+Url = Annotated[str, Field(max_length=MAX_URL_CHARS, pattern=r"^(https?|wss?)://")]
+# The page that made the call, as the browser names it to the extension's worker.
+Origin = Annotated[str, Field(max_length=2048, pattern=r"^https?://[^/]+$")]
+Milliseconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600 * 1000)]
+
+
+class NotInCatalog(ValueError):
+    """A message names a URL the catalog does not read (the extension and host disagree)."""
+
+
+# Each model builds its validator on first use: a host answering only `hello` so far has
+# not paid for the others (the browser waits for the first reply).
+STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+class _Message(BaseModel):
+    model_config = STRICT
+
+    id: MessageId
+
+
+class Hello(_Message):
+    type: Literal["hello"]
+    extension_version: str = Field(max_length=32)
+
+
+class ResponseHeaders(BaseModel):
+    model_config = STRICT
+
+    content_type: str | None = Field(default=None, alias="content-type", max_length=256)
+
+
+class Call(_Message):
+    """One HTTP call; `id` also becomes the event's id, so a call sent twice (after the
+    host went away before acknowledging it) is stored once."""
+
+    type: Literal["call"]
+    transport: Literal["fetch", "xhr", "eventsource"]
+    url: Url
+    method: str = Field(pattern=r"^[A-Z]{1,16}$")
+    request_body: str = ""
+    status: int = Field(ge=0, le=999, description="0: no response (a network error or abort)")
+    response_headers: ResponseHeaders = Field(default_factory=ResponseHeaders)
+    response_body: str = ""
+    complete: bool = Field(description="the body was read to its end (not aborted, cut off or truncated)")
+    started_at: AwareDatetime
+    ttft_ms: Milliseconds | None = None
+    duration_ms: Milliseconds | None = None
+    page_origin: Origin
+
+
+class WebSocketMessage(BaseModel):
+    model_config = STRICT
+
+    from_client: bool
+    text: str
+    at: AwareDatetime
+
+
+class WebSocketBatch(_Message):
+    type: Literal["websocket"]
+    session: MessageId
+    url: Url
+    messages: list[WebSocketMessage] = Field(max_length=MAX_WEBSOCKET_MESSAGES)
+    closed: bool = False
+    clean: bool = Field(default=True, description="when closed: the session ended normally")
+    page_origin: Origin
+
+
+class Today(_Message):
+    type: Literal["today"]
+    since: AwareDatetime
+
+
+Message = Hello | Call | WebSocketBatch | Today
+MODELS: dict[str, type[Message]] = {"hello": Hello, "call": Call, "websocket": WebSocketBatch, "today": Today}
+
+
+def describe_errors(errors: list[dict]) -> str:
+    """pydantic's first few errors as one line: `field.path: what is wrong`."""
+    parts = []
+    for error in errors[:3]:
+        where = ".".join(str(part) for part in error["loc"]) or "message"
+        parts.append(f"{where}: {error['msg']}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more

@@ -1,0 +1,97 @@
+"""The extension end to end in Debian's Firefox ESR (headless, driven over WebDriver BiDi):
+the real extension installed as a temporary add-on, the host installed by
+`offgate extension install --browser firefox` into the throw-away user's
+~/.mozilla/native-messaging-hosts, and the fake web apps reached by name.
+
+Firefox has no --host-resolver-rules. Two preferences do the same: network.dns.forceResolve
+sends every name to 127.0.0.1, and network.socket.forcePort turns port 443 into the fake
+apps' port, so no privileged port is needed. The profile's own NSS database (cert9.db)
+trusts the test CA."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from native_host.extension import EXTENSION_DIR, gecko_id
+from tests.bidi import BiDi, firefox
+from tests.extension_e2e import EXPECTED, EXPECTED_SESSION, User, event_facts, expected_facts, throwaway_user
+from tests.web_apps import require
+
+PAGE_TIMEOUT_S = 30
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
+    with throwaway_user(tmp_path_factory.mktemp("firefox")) as user:
+        yield user
+
+
+@pytest.fixture(scope="module")
+def browser(user: User) -> Iterator[tuple[BiDi, str]]:
+    executable = require("firefox-esr")
+    installed = user.install_host("firefox")
+    manifest = user.home / ".mozilla" / "native-messaging-hosts" / "dev.offgate.native_host.json"
+    assert str(manifest) in installed
+    profile = user.home / "firefox-profile"
+    profile.mkdir()
+    user.ca.trust_in_nss(profile)
+    (profile / "user.js").write_text(
+        'user_pref("network.dns.forceResolve", "127.0.0.1");\n'
+        f'user_pref("network.socket.forcePort", "443={user.apps.port}");\n'
+    )
+    with firefox(executable, profile, user.env) as bidi:
+        added = bidi.send("webExtension.install", extensionData={"type": "path", "path": str(EXTENSION_DIR)})
+        assert added["extension"] == gecko_id()
+        wait_for_host_hello(user.offgate_home / "native-host.log")
+        context = bidi.send("browsingContext.getTree")["contexts"][0]["context"]
+        yield bidi, context
+
+
+def wait_for_host_hello(log: Path) -> None:
+    """The background script connects at start; the host logs the extension's hello."""
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while not (log.exists() and "connected" in log.read_text()):
+        assert time.monotonic() < deadline, "the extension never connected to the host"
+        time.sleep(0.1)
+
+
+def run_page(browser: tuple[BiDi, str], url: str) -> dict:
+    bidi, context = browser
+    bidi.send("browsingContext.navigate", context=context, url=url, wait="complete")
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while bidi.evaluate(context, "document.title") not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the page never finished its call"
+        time.sleep(0.05)
+    return json.loads(bidi.evaluate(context, "JSON.stringify(window.offgateTestResult)"))
+
+
+@pytest.mark.parametrize("fixture_name", ["chatgpt/conversation_delta", "claude-web/completion"])
+def test_a_web_app_call_through_fetch_is_recorded(browser: tuple[BiDi, str], user: User, fixture_name: str) -> None:
+    fixture = user.apps.fixtures[fixture_name]
+    before, calls_before = user.events(), len(user.apps.calls())
+    result = run_page(browser, user.apps.page_url(fixture_name, "fetch"))
+    assert result == {"status": 200, "text": fixture.response_body.decode()}
+    (sent,) = user.apps.calls()[calls_before:]
+    assert (sent.method, sent.path, sent.body) == ("POST", fixture.path, fixture.request_body)
+    (event,) = user.wait_for_new_events(before, 1)
+    assert event_facts(event) == expected_facts(EXPECTED[fixture_name], host=fixture.host, path=fixture.path,
+                                                method="POST", status_code=200)
+    assert "firefox" in event.process_name  # the browser that started the host
+    assert (event.request_bytes, event.response_bytes) == (len(fixture.request_body), len(fixture.response_body))
+
+
+def test_a_websocket_session_is_recorded_per_answer(browser: tuple[BiDi, str], user: User) -> None:
+    fixture = user.apps.fixtures["microsoft-copilot/chat"]
+    before = user.events()
+    run_page(browser, user.apps.page_url("microsoft-copilot/chat", "websocket"))
+    events = sorted(user.wait_for_new_events(before, 2), key=lambda event: event.ts)
+    assert len(events) == 2
+    for event, expected in zip(events, EXPECTED_SESSION, strict=True):
+        assert event_facts(event) == expected_facts(expected, host=fixture.host, method="GET", status_code=101,
+                                                    path="/c/api/chat?api-version=2&accessToken=")
+
