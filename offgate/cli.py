@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -243,57 +245,148 @@ def _json_lines(text: str) -> list[str]:
     return text.splitlines()
 
 
-# -- report, catalog, status ---------------------------------------------------------
+# -- spend, reconcile, report --------------------------------------------------------
+
+spend_app = typer.Typer(help="LiteLLM's spend logs.", no_args_is_help=True)
+app.add_typer(spend_app, name="spend")
+
+
+@spend_app.command("import")
+def spend_import(
+    ctx: typer.Context,
+    from_: Annotated[str, typer.Option(
+        "--from", help="LiteLLM's base URL (its REST API), its database (postgresql://...), "
+                       "or a LiteLLM_SpendLogs export (JSON lines or CSV).")],
+    key: Annotated[str | None, typer.Option(
+        "--key", envvar="LITELLM_MASTER_KEY", show_envvar=True,
+        help="For the REST API: the master key, or a key allowed to read spend logs.")] = None,
+    since: SinceOption = None,
+) -> None:
+    """Copy LiteLLM's spend rows into the store (rows already there are left as they are).
+    Without --since: everything, except from the REST API (the last 30 days)."""
+    from analytics.spend.importing import SpendSourceError, import_spend, open_source
+    from offgate.spend_store import SpendStore
+
+    start = _since(since)
+    try:
+        source = open_source(from_, key=key, since=start, until=None)
+    except SpendSourceError as exc:
+        fail(str(exc))
+    store = ctx.obj.store()
+    try:
+        with _progress_bar(f"reading {source.describe()}") as progress:
+            summary = import_spend(source, SpendStore(store), progress)
+    except SpendSourceError as exc:
+        fail(str(exc), EXIT_BAD_INPUT if source.kind == "file" else EXIT_FAILED)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        store.close()
+    out.print(f"imported {summary.added} new spend rows from {source.describe()} "
+              f"({summary.read - summary.added} already present)", markup=False)
+    for warning in summary.warnings:
+        err.print(f"offgate: warning: {warning}", markup=False)
+    for problem in summary.problems[:20]:
+        err.print(f"offgate: skipped {problem}", markup=False)
+    if summary.problems:
+        fail(f"{len(summary.problems)} rows could not be read; the others were imported")
+    if summary.warnings:
+        fail("the import is incomplete (see the warnings above)", EXIT_FAILED)
+
+
+@contextmanager
+def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None]]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not err.is_terminal:  # a bar in a log file or a pipe is noise
+        yield lambda done, total: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@app.command()
+def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
+    """Classify captured calls (gateway, gateway-upstream, unmanaged), pair the managed ones
+    with LiteLLM's spend rows, and record the findings. Without --since: every call. Safe to
+    rerun over any window."""
+    from analytics.reconcile import reconcile as reconcile_window
+    from offgate.spend_store import SpendStore
+
+    start = _since(since)
+    settings = ctx.obj.settings.reconcile
+    store = ctx.obj.store()
+    try:
+        summary = reconcile_window(SpendStore(store), settings, since=start)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        store.close()
+    classes, how, found = summary.classes, summary.matched_by, summary.findings
+    for line in (
+        f"reconciled {summary.calls} calls since {since or 'the beginning'} "
+        f"against {summary.spend_rows} LiteLLM spend rows",
+        f"  {classes['gateway']} gateway, {classes['gateway-upstream']} gateway-upstream, "
+        f"{classes['unmanaged']} unmanaged",
+        f"  paired by response id {how['response_id']}, by LiteLLM call id {how['litellm_call_id']}, "
+        f"by time, model and tokens {how['time_model_tokens']}",
+        f"  findings: {found['unlogged_gateway_call']} unlogged gateway calls, {found['cost_mismatch']} cost "
+        f"mismatches, {found['spend_not_captured']} spend rows no agent saw",
+    ):
+        out.print(line, markup=False)
 
 
 class ReportFormat(StrEnum):
     table = "table"
     json = "json"
+    csv = "csv"
+    html = "html"
 
 
-REPORT_DIMENSIONS = {"provider": "provider", "model": "model", "app": "app", "process": "process_name"}
+class ReportBy(StrEnum):
+    user = "user"
+    device = "device"
+    app = "app"
+    provider = "provider"
+    model = "model"
+    key = "key"
+    process = "process"
 
 
 @app.command()
 def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
-    format: Annotated[ReportFormat, typer.Option("--format", help="table or json.")] = ReportFormat.table,
+    by: Annotated[ReportBy, typer.Option("--by", help="Break unmanaged usage down by this.")] = ReportBy.provider,
+    format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
+                                                  dir_okay=False)] = None,
 ) -> None:
-    """Calls, tokens and cost by provider, model, app and process."""
+    """The unmanaged-usage report: spend managed and unmanaged, coverage, unmanaged calls and
+    tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
+    from analytics.report.formats import render
+    from analytics.report.model import build_report
+    from offgate.spend_store import SpendStore
+
     start = _since(since)
     store = ctx.obj.store()
     try:
-        sections = {name: store.totals(column, since=start) for name, column in REPORT_DIMENSIONS.items()}
-        overall = store.totals("route", since=start)
+        document = build_report(SpendStore(store), start, datetime.now(UTC), by.value)
     except StoreError as exc:
         fail(str(exc), EXIT_FAILED)
     finally:
         store.close()
-    totals = _sum_rows(overall)
-    if format is ReportFormat.json:
-        doc = {"since": start.isoformat() if start else None, "totals": totals,
-               **{f"by_{name}": rows for name, rows in sections.items()}}
-        sys.stdout.write(json.dumps(doc, indent=1, default=str) + "\n")
+    text = render(document, format.value)
+    if out_file is None:
+        sys.stdout.write(text)
         return
-    out.print(f"{totals['calls']} calls since {since}: {_money(totals['cost_usd'])} USD, "
-              f"{totals['prompt_tokens']} prompt + {totals['completion_tokens']} completion tokens "
-              f"({totals['estimated_calls']} with estimated tokens, {totals['unpriced_calls']} unpriced)",
-              markup=False)
-    for name, rows in sections.items():
-        table = Table(name, "calls", "prompt", "completion", "cost $", "estimated", "unpriced", title=f"by {name}")
-        for row in rows:
-            table.add_row(str(row["key"] or "-"), str(row["calls"]), _n(row["prompt_tokens"]),
-                          _n(row["completion_tokens"]), _money(row["cost_usd"]),
-                          str(row["estimated_calls"]), str(row["unpriced_calls"]))
-        out.print(table)
-
-
-def _sum_rows(rows: list[dict]) -> dict:
-    keys = ("calls", "prompt_tokens", "completion_tokens", "estimated_calls", "unpriced_calls")
-    totals = {k: sum(row[k] or 0 for row in rows) for k in keys}
-    totals["cost_usd"] = round(sum(row["cost_usd"] or 0.0 for row in rows), 10)
-    return totals
+    try:
+        out_file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {out_file}: {exc.strerror}", EXIT_FAILED)
+    err.print(f"wrote the {format.value} report to {out_file}", markup=False)
 
 
 @app.command()
@@ -303,7 +396,9 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
     entries = [
         {"provider": p.name, "app": p.app, "hosts": list(p.hosts),
-         "endpoints": sorted({rule.endpoint for rule in p.paths}), "usage": p.usage}
+         "endpoints": sorted({rule.endpoint for rule in p.paths}),
+         "websocket_endpoints": sorted({rule.endpoint for rule in p.paths if rule.parser.websocket}),
+         "usage": p.usage}
         for p in PROVIDERS
     ]
     if as_json:
@@ -311,7 +406,10 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
         return
     table = Table("provider", "hosts", "endpoints", "usage")
     for e in entries:
-        table.add_row(e["provider"], "\n".join(e["hosts"]), ", ".join(e["endpoints"]), e["usage"])
+        endpoints = ", ".join(e["endpoints"])
+        if e["websocket_endpoints"]:
+            endpoints += f"\nover WebSocket: {', '.join(e['websocket_endpoints'])}"
+        table.add_row(e["provider"], "\n".join(e["hosts"]), endpoints, e["usage"])
     out.print(table)
 
 
@@ -319,7 +417,7 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
     from interceptor.ca import ca_dir
-    from interceptor.writer import SPOOL_FILE
+    from offgate.writer import SPOOL_FILE
 
     session: Session = ctx.obj
     url = session.database_url()
@@ -355,3 +453,103 @@ def _n(value: int | None) -> str:
 
 def _money(value: float | None) -> str:
     return "-" if value is None else f"{value:.6f}"
+
+
+# -- browser extension and native host ------------------------------------------------
+
+extension_app = typer.Typer(help="The browser extension and its native-messaging host.", no_args_is_help=True)
+app.add_typer(extension_app, name="extension")
+
+
+class Browser(StrEnum):
+    chrome = "chrome"
+    chromium = "chromium"
+    edge = "edge"
+    brave = "brave"
+    firefox = "firefox"
+
+
+BrowserOption = Annotated[Browser, typer.Option("--browser", help="The browser to install the host for.")]
+UserDataDirOption = Annotated[
+    Path | None,
+    typer.Option("--user-data-dir", file_okay=False,
+                 help="A Chromium browser's --user-data-dir: the host manifest goes in DIR/NativeMessagingHosts."),
+]
+
+
+@extension_app.command("install")
+def extension_install(
+    ctx: typer.Context,
+    browser: BrowserOption,
+    user_data_dir: UserDataDirOption = None,
+    extension_id: Annotated[
+        list[str] | None,
+        typer.Option("--extension-id", help="Also allow this extension id (a store or enterprise build; repeatable)."),
+    ] = None,
+) -> None:
+    """Install the native-messaging host for a browser (manifest, launcher, Windows registry)."""
+    from native_host.extension import EXTENSION_DIR
+    from native_host.install import InstallError, install, plan
+
+    home = ctx.obj.home
+    try:
+        installation = plan(browser.value, home=home, user_data_dir=user_data_dir,
+                            extension_ids=tuple(extension_id or ()))
+        install(installation, home=home)
+    except InstallError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write {exc.filename}: {exc.strerror}", EXIT_FAILED)
+    out.print(f"host manifest: {installation.manifest}", markup=False)
+    out.print(f"launcher:      {installation.launcher}", markup=False)
+    if installation.registry_key:
+        out.print(f"registry:      HKEY_CURRENT_USER\\{installation.registry_key}", markup=False)
+    out.print(f"allowed:       {', '.join(installation.allowed)}", markup=False)
+    out.print(f"next: load the extension from {EXTENSION_DIR} (see docs/extension.md)", markup=False)
+
+
+@extension_app.command("uninstall")
+def extension_uninstall(ctx: typer.Context, browser: BrowserOption, user_data_dir: UserDataDirOption = None) -> None:
+    """Remove the native-messaging host of a browser (the extension is removed in the browser)."""
+    from native_host.install import InstallError, plan, uninstall
+
+    try:
+        removed = uninstall(plan(browser.value, home=ctx.obj.home, user_data_dir=user_data_dir))
+    except InstallError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot remove {exc.filename}: {exc.strerror}", EXIT_FAILED)
+    for what in removed:
+        out.print(f"removed {what}", markup=False)
+    if not removed:
+        out.print(f"nothing to remove: the host is not installed for {browser.value} there", markup=False)
+
+
+@extension_app.command("path")
+def extension_path() -> None:
+    """Print the extension's folder (load it unpacked, or install it as a temporary add-on)."""
+    from native_host.extension import EXTENSION_DIR
+
+    out.print(str(EXTENSION_DIR), markup=False)
+
+
+@extension_app.command("targets")
+def extension_targets() -> None:
+    """Regenerate the extension's URL list and content-script patterns from the catalog."""
+    from native_host.generated import write_generated_files
+
+    changed = write_generated_files()
+    for path in changed:
+        out.print(f"wrote {path}", markup=False)
+    if not changed:
+        out.print("the extension's generated files are up to date", markup=False)
+
+
+@app.command("native-host", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def native_host_command(ctx: typer.Context) -> None:
+    """Run the native-messaging host (the browser starts it; the installed launcher runs
+    `python -m native_host`, which starts faster)."""
+    from native_host.main import main as run_host
+
+    home = ctx.obj.home_arg
+    raise typer.Exit(run_host([*(["--home", str(home)] if home else []), *ctx.args]))

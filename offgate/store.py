@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -43,6 +43,11 @@ SQLITE_PRAGMAS = (("journal_mode", "wal"), ("synchronous", "normal"))
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # SQLite binds at most 32766 parameters per statement: 100 rows of 36 columns stay well under.
 INSERT_BATCH_ROWS = 100
+# One call seen by two capture paths (proxy and extension) is recorded once: see
+# Store._not_yet_recorded. Their start times differ by milliseconds; apps that number
+# responses per conversation make a wide window risky.
+DUPLICATE_WINDOW = timedelta(minutes=2)
+POSTGRES_DEDUP_LOCK = 0x0FF6A7F  # any fixed number, distinct from the migration lock
 TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpoint")
 
 _DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
@@ -61,7 +66,7 @@ class Store:
     def open(cls, url: str, *, migrations: Sequence[Migration] = MIGRATIONS) -> Store:
         """Open the store at `url`, creating or upgrading its tables."""
         store = cls(_database_for(url), url)
-        with store._reporting("open"):
+        with store.reporting("open"):
             try:
                 store._upgrade(migrations)
             except SchemaTooNewError as exc:
@@ -96,15 +101,52 @@ class Store:
         return f"database {redact_url(url)}"
 
     def add(self, events: Sequence[UsageEvent]) -> int:
-        """Insert in one transaction; events whose id is already stored are skipped.
-        Returns how many were new."""
-        rows = [_row_from(event) for event in events]
+        """Insert in one transaction; returns how many were new. Skipped: events whose id
+        is already stored, and calls another capture path recorded first (see
+        `_not_yet_recorded`)."""
         added = 0
-        with self._reporting("write events to"), self._db.atomic():
+        with self.reporting("write events to"), self._db.atomic():
+            rows = [_row_from(event) for event in self._not_yet_recorded(events)]
             for batch in chunked(rows, INSERT_BATCH_ROWS):
                 query = UsageEventRow.insert_many(batch).on_conflict_ignore().as_rowcount()
                 added += query.execute(self._db)
         return added
+
+    def _not_yet_recorded(self, events: Sequence[UsageEvent]) -> list[UsageEvent]:
+        """The events whose call no other capture path has recorded yet.
+
+        The proxy and the browser extension can both see one call to a web app. They read
+        the same response id from it, so an event is left out when an event from another
+        source with the same host and response id is within DUPLICATE_WINDOW of it: the
+        first one written wins (both were parsed from the same bytes by the same catalog
+        parser, so their tokens and cost agree). Only other sources count: some apps number
+        responses per conversation, so one source's equal ids can be different calls."""
+        keyed = [event for event in events if event.response_id]
+        if not keyed:
+            return list(events)
+        if isinstance(self._db, PostgresqlDatabase):
+            # Writers in other processes check and insert in their own transactions: take turns.
+            self._db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_DEDUP_LOCK,))
+        recorded: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
+        row = UsageEventRow
+        for batch in chunked(keyed, INSERT_BATCH_ROWS):
+            times = [naive_utc(event.ts) for event in batch]
+            query = row.select(row.host, row.response_id, row.source, row.ts).where(
+                row.response_id.in_({event.response_id for event in batch}),
+                row.ts.between(min(times) - DUPLICATE_WINDOW, max(times) + DUPLICATE_WINDOW),
+            )
+            for host, response_id, source, ts in query.tuples().execute(self._db):
+                recorded.setdefault((host.lower(), response_id), []).append((source, ts))
+        fresh = []
+        for event in events:
+            if event.response_id:
+                seen = recorded.setdefault((event.host.lower(), event.response_id), [])
+                ts = naive_utc(event.ts)
+                if any(source != event.source and abs(ts - other) <= DUPLICATE_WINDOW for source, other in seen):
+                    continue
+                seen.append((event.source, ts))
+            fresh.append(event)
+        return fresh
 
     def events(
         self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None
@@ -114,12 +156,12 @@ class Store:
         query = _in_window(UsageEventRow.select(), since, until).order_by(UsageEventRow.ts, UsageEventRow.id)
         if limit is not None:
             query = query.limit(limit)
-        with self._reporting("read events from"):
+        with self.reporting("read events from"):
             rows = list(query.dicts().execute(self._db))
         return [UsageEvent.model_validate(row) for row in rows]
 
     def count(self, since: datetime | None = None) -> int:
-        with self._reporting("count events in"):
+        with self.reporting("count events in"):
             return _in_window(UsageEventRow.select(), since).count(self._db)
 
     def totals(self, by: str, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -145,7 +187,7 @@ class Store:
             .group_by(key)
             .order_by(cost.desc(nulls="LAST"), calls.desc(), key.asc(nulls="LAST"))
         )
-        with self._reporting("total events in"):
+        with self.reporting("total events in"):
             groups = list(_in_window(query, since).dicts().execute(self._db))
         # PostgreSQL sums integers as NUMERIC (Decimal): hand out plain ints and floats.
         return [
@@ -162,12 +204,12 @@ class Store:
         ]
 
     def schema_version(self) -> int:
-        with self._reporting("read the schema version of"):
+        with self.reporting("read the schema version of"):
             return read_version(self._db)
 
     def close(self) -> None:
         """Close this thread's connection (other threads' close when those threads end)."""
-        with self._reporting("close"):
+        with self.reporting("close"):
             self._db.close()
 
     def __enter__(self) -> Store:
@@ -176,8 +218,14 @@ class Store:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def database(self) -> Database:
+        """The peewee database, for the modules that keep tables of their own here (spend_store)."""
+        return self._db
+
     @contextmanager
-    def _reporting(self, action: str) -> Iterator[None]:
+    def reporting(self, action: str) -> Iterator[None]:
+        """Turn any database error inside the block into a StoreError saying what failed."""
         try:
             yield
         except _DATABASE_ERRORS as exc:
@@ -207,19 +255,20 @@ def _database_for(url: str) -> Database:
 
 def _row_from(event: UsageEvent) -> dict[str, Any]:
     row = event.model_dump()
-    row["ts"] = _naive_utc(event.ts)
+    row["ts"] = naive_utc(event.ts)
     return row
 
 
-def _naive_utc(moment: datetime) -> datetime:
+def naive_utc(moment: datetime) -> datetime:
+    """The time as the store keeps it: naive UTC (naive input is taken as UTC already)."""
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _in_window(query: ModelSelect, since: datetime | None, until: datetime | None = None) -> ModelSelect:
     if since is not None:
-        query = query.where(UsageEventRow.ts >= _naive_utc(since))
+        query = query.where(UsageEventRow.ts >= naive_utc(since))
     if until is not None:
-        query = query.where(UsageEventRow.ts < _naive_utc(until))
+        query = query.where(UsageEventRow.ts < naive_utc(until))
     return query
 
 

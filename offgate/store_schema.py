@@ -81,6 +81,72 @@ class UsageEventRow(Model):
         indexes = ((("provider", "model"), False),)
 
 
+class SpendLogRow(Model):
+    """One row of LiteLLM's `LiteLLM_SpendLogs`, as LiteLLM logged it: the columns
+    reconciliation reads, plus the whole row as JSON (without messages, response and
+    proxy_server_request). Times are naive UTC, as LiteLLM keeps them."""
+
+    request_id = TextField(primary_key=True)
+    litellm_call_id = TextField(null=True, index=True)
+    start_time = DateTimeField(index=True)
+    end_time = DateTimeField(null=True)
+    call_type = TextField(null=True)
+    model = TextField(null=True)
+    model_group = TextField(null=True)
+    custom_llm_provider = TextField(null=True)
+    api_base = TextField(null=True)
+    api_key = TextField(null=True)
+    user = TextField(null=True)
+    end_user = TextField(null=True)
+    team_id = TextField(null=True)
+    status = TextField(null=True)
+    spend = DoubleField()
+    prompt_tokens = BigIntegerField()
+    completion_tokens = BigIntegerField()
+    total_tokens = BigIntegerField()
+    source = TextField()
+    raw = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "litellm_spend_log"
+
+
+class ReconciledCallRow(Model):
+    """What `offgate reconcile` decided about one UsageEvent: its class and, for managed
+    calls, the spend row it matched. A spend row matches at most one call of each class."""
+
+    event_id = TextField(primary_key=True)
+    classification = TextField()
+    spend_request_id = TextField(null=True, index=True)
+    matched_by = TextField(null=True)
+    reconciled_at = DateTimeField()
+
+    class Meta:
+        table_name = "reconciled_call"
+        indexes = ((("classification", "spend_request_id"), True),)
+
+
+class FindingRow(Model):
+    """Something reconciliation found; the id is "<kind>:<event id or request id>", so a
+    rerun replaces a finding instead of adding it twice. A finding about a call has its
+    event_id; one about a spend row alone has none. `ts` is the call's time."""
+
+    id = TextField(primary_key=True)
+    kind = TextField(index=True)
+    ts = DateTimeField(index=True)
+    event_id = TextField(null=True)
+    spend_request_id = TextField(null=True)
+    model = TextField(null=True)
+    our_cost_usd = DoubleField(null=True)
+    logged_cost_usd = DoubleField(null=True)
+    detail = TextField()
+    found_at = DateTimeField()
+
+    class Meta:
+        table_name = "finding"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -99,7 +165,8 @@ class SchemaTooNewError(Exception):
 
 
 def create_tables(database: Database) -> None:
-    SchemaManager(UsageEventRow, database).create_all()
+    for model in (UsageEventRow, SpendLogRow, ReconciledCallRow, FindingRow):
+        SchemaManager(model, database).create_all()
 
 
 MIGRATIONS: list[Migration] = [create_tables]

@@ -78,7 +78,7 @@ def fresh_database(server_url: str) -> Iterator[str]:
 
 @contextmanager
 def throwaway_server() -> Iterator[str]:
-    bin_dir = _find_bin_dir()
+    bin_dir = find_bin_dir()
     as_postgres = _run_as_postgres_prefix()
     base = Path(tempfile.mkdtemp(prefix="offgate-pg-"))
     data = base / "data"
@@ -108,7 +108,8 @@ def throwaway_server() -> Iterator[str]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _find_bin_dir() -> Path:
+def find_bin_dir() -> Path:
+    """Where the newest installed PostgreSQL keeps its programs (initdb, pg_ctl, psql)."""
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).parent

@@ -13,8 +13,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
+from offgate.catalog import PROVIDERS
 from offgate.cli import app
 from offgate.events import UsageEvent
+from tests.fixtures import fixture_names, load_fixture, session_fixture_names
 
 # Wide enough that tables do not fold long model names.
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -93,25 +95,28 @@ def test_import_reports_bad_lines_and_keeps_good_ones(tmp_path):
 
 
 def test_report_json_totals(home_with_events):
+    # No gateway in sight: every call is unmanaged, every number is the calls' own.
     result = offgate(home_with_events, "report", "--since", "7d", "--format", "json")
     doc = json.loads(result.stdout)
-    assert doc["totals"]["calls"] == 3
-    assert doc["totals"]["prompt_tokens"] == 3010
-    assert doc["totals"]["cost_usd"] == pytest.approx(0.00795)
-    assert doc["totals"]["unpriced_calls"] == 1
-    assert doc["totals"]["estimated_calls"] == 1
-    by_provider = {row["key"]: row for row in doc["by_provider"]}
-    assert by_provider["anthropic"]["cost_usd"] == pytest.approx(0.0075)
-    assert by_provider["openai"]["calls"] == 2
-    assert {row["key"] for row in doc["by_process"]} == {"python3", "node", None}
+    assert doc["totals"]["unmanaged_calls"] == 3
+    assert doc["totals"]["unmanaged_prompt_tokens"] == 3010
+    assert doc["totals"]["unmanaged_cost_usd"] == pytest.approx(0.00795)
+    assert doc["totals"]["coverage"] == 0.0
+    assert doc["estimated"]["unpriced_calls"] == 1
+    assert doc["estimated"]["estimated_token_calls"] == 1
+    by_provider = {row["key"]: row for row in doc["rows"]}
+    assert by_provider["anthropic"]["unmanaged_cost_usd"] == pytest.approx(0.0075)
+    assert by_provider["openai"]["unmanaged_calls"] == 2
+    by_process = json.loads(offgate(home_with_events, "report", "--by", "process", "--format", "json").stdout)
+    assert {row["key"] for row in by_process["rows"]} == {"python3", "node", None}
     recent = json.loads(offgate(home_with_events, "report", "--since", "1h", "--format", "json").stdout)
-    assert recent["totals"]["calls"] == 2
+    assert recent["totals"]["unmanaged_calls"] == 2
 
 
 def test_report_table(home_with_events):
-    result = offgate(home_with_events, "report")
+    result = offgate(home_with_events, "report", "--by", "model")
     assert result.exit_code == 0
-    assert "3 calls since 30d: 0.007950 USD" in result.output
+    assert "Total spend $0.007950 = managed $0.000000 + unmanaged $0.007950; coverage 0.0%" in result.output
     assert "by model" in result.output
 
 
@@ -135,6 +140,28 @@ def test_catalog_json_lists_the_providers():
     assert "chat.completions" in entries["openai"]["endpoints"]
     assert "*.openai.azure.com" in entries["azure"]["hosts"]
     assert entries["anthropic"]["usage"] == "reported"
+
+
+# Catalog entries with no recorded call in tests/fixtures, each with the reason. Every
+# other entry must have one, so that no provider goes untested.
+WITHOUT_FIXTURE: dict[str, str] = {}
+
+
+def test_catalog_json_lists_every_entry_and_each_has_a_recorded_call():
+    entries = json.loads(runner.invoke(app, ["catalog", "--json"]).stdout)
+    assert [e["provider"] for e in entries] == [p.name for p in PROVIDERS]
+    recorded = {load_fixture(name).expected["provider"] for name in fixture_names() + session_fixture_names()}
+    for entry, provider in zip(entries, PROVIDERS, strict=True):
+        assert entry["hosts"] == list(provider.hosts) and entry["hosts"]
+        assert entry["endpoints"] == sorted({rule.endpoint for rule in provider.paths}) and entry["endpoints"]
+        assert entry["usage"] in ("reported", "estimated", "counted")
+        assert (provider.name in recorded) != (provider.name in WITHOUT_FIXTURE), (
+            f"{provider.name}: record a call in tests/fixtures, or say in WITHOUT_FIXTURE why there is none")
+    by_name = {e["provider"]: e for e in entries}
+    assert by_name["openai"]["websocket_endpoints"] == ["realtime", "responses"]
+    assert by_name["gemini"]["websocket_endpoints"] == ["BidiGenerateContent"]
+    assert (by_name["microsoft-copilot"]["websocket_endpoints"], by_name["microsoft-copilot"]["usage"]) == (
+        ["chat"], "estimated")
 
 
 def test_status_says_what_is_collected(home_with_events):
@@ -194,7 +221,8 @@ def test_unknown_mitmproxy_option_is_a_clear_error(tmp_path):
     assert "no_such_option" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["proxy"], ["events"], ["events", "import"], ["report"],
+@pytest.mark.parametrize("command", [[], ["proxy"], ["events"], ["events", "import"], ["report"], ["reconcile"],
+                                     ["spend"], ["spend", "import"],
                                      ["catalog"], ["status"], ["certs"], ["certs", "path"]])
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])

@@ -1,0 +1,1 @@
+"""What the records mean: LiteLLM spend sources, reconciliation and the unmanaged-usage report."""

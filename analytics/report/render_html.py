@@ -1,0 +1,153 @@
+"""The report as one self-contained HTML file: inline CSS, inline SVG charts, no script and
+no external reference (its Content-Security-Policy forbids fetching anything), so it can
+be mailed around and opened anywhere.
+
+Every number shown carries its exact value in `data-value` (Python's repr of the JSON
+number), next to the field it reports (`data-metric` for totals, `data-field` in tables).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
+from analytics.report.formatting import count, label, money, percent
+
+TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
+BARS_SHOWN = 15
+FINDINGS_SHOWN = 500
+
+KPIS = (
+    ("total_cost_usd", "Total spend", money),
+    ("managed_cost_usd", "Managed", money),
+    ("unmanaged_cost_usd", "Unmanaged", money),
+    ("coverage", "Coverage", percent),
+    ("unmanaged_calls", "Unmanaged calls", count),
+    ("spend_rows", "LiteLLM spend rows", count),
+)
+ROW_COLUMNS = (
+    ("unmanaged_calls", "unmanaged calls", count),
+    ("unmanaged_cost_usd", "unmanaged", money),
+    ("prompt_tokens", "prompt tokens", count),
+    ("completion_tokens", "completion tokens", count),
+    ("estimated_calls", "estimated", count),
+    ("unpriced_calls", "unpriced", count),
+    ("managed_calls", "managed calls", count),
+    ("managed_cost_usd", "managed", money),
+    ("coverage", "coverage", percent),
+)
+
+
+def render_html(report: dict[str, Any]) -> str:
+    totals = report["totals"]
+    window = f"{report['since'] or 'the beginning'} to {report['until']} (UTC)"
+    body = "\n".join((
+        "<h1>Unmanaged LLM usage</h1>",
+        f'<p class="window">{escape(window)} &middot; by {escape(report["by"])}</p>',
+        '<div class="kpis">' + "".join(_kpi(totals, *kpi) for kpi in KPIS) + "</div>",
+        "<h2>Managed and unmanaged spend</h2>",
+        '<p class="legend"><span><i class="managed"></i>managed (LiteLLM)</span>'
+        '<span><i class="unmanaged"></i>unmanaged (around the gateway)</span></p>',
+        coverage_bar(totals["managed_cost_usd"], totals["unmanaged_cost_usd"]),
+        "<h2>Daily trend</h2>",
+        daily_columns(report["daily"]),
+        _daily_table(report["daily"]),
+        f"<h2>Unmanaged usage by {escape(report['by'])}</h2>",
+        horizontal_bars([(row["key"], row["unmanaged_cost_usd"]) for row in report["rows"][:BARS_SHOWN]]),
+        _rows_table(report),
+        "<h2>Top unmanaged sources</h2>",
+        _sources_table(report["top_sources"]),
+        "<h2>Findings</h2>",
+        _findings(report),
+        "<h2>What is estimated</h2>",
+        _estimated(report["estimated"]),
+    ))
+    return TEMPLATE.substitute(title=escape(f"offgate: unmanaged LLM usage, {window}"), body=body)
+
+
+def _kpi(totals: dict[str, Any], name: str, title: str, shown: Any) -> str:
+    return (f'<div class="kpi"><span class="name">{escape(title)}</span>'
+            f'<span class="value" data-metric="{name}" data-value="{_exact(totals[name])}">'
+            f"{escape(shown(totals[name]))}</span></div>")
+
+
+def _rows_table(report: dict[str, Any]) -> str:
+    head = "".join(f'<th class="number">{escape(title)}</th>' for _, title, _ in ROW_COLUMNS)
+    lines = [f'<table data-table="rows"><tr><th>{escape(report["by"])}</th>{head}</tr>']
+    for row in report["rows"]:
+        key = "" if row["key"] is None else str(row["key"])
+        cells = "".join(_cell(row, name, shown) for name, _, shown in ROW_COLUMNS)
+        lines.append(f'<tr data-key="{escape(key)}"><td>{escape(label(row["key"]))}</td>{cells}</tr>')
+    return "\n".join([*lines, "</table>"])
+
+
+def _daily_table(days: list[dict[str, Any]]) -> str:
+    columns = (("managed_cost_usd", money), ("unmanaged_cost_usd", money), ("managed_calls", count),
+               ("unmanaged_calls", count))
+    lines = ['<table data-table="daily"><tr><th>day (UTC)</th><th class="number">managed</th>'
+             '<th class="number">unmanaged</th><th class="number">managed calls</th>'
+             '<th class="number">unmanaged calls</th></tr>']
+    for day in days:
+        cells = "".join(_cell(day, name, shown) for name, shown in columns)
+        lines.append(f'<tr data-key="{escape(day["day"])}"><td>{escape(day["day"])}</td>{cells}</tr>')
+    return "\n".join([*lines, "</table>"])
+
+
+def _sources_table(sources: list[dict[str, Any]]) -> str:
+    names = ("user", "device", "process", "app", "provider")
+    lines = ['<table data-table="sources"><tr>' + "".join(f"<th>{name}</th>" for name in names)
+             + '<th class="number">calls</th><th class="number">cost</th></tr>']
+    for source in sources:
+        cells = "".join(f"<td>{escape(label(source[name]))}</td>" for name in names)
+        lines.append(f"<tr>{cells}{_cell(source, 'calls', count)}{_cell(source, 'cost_usd', money)}</tr>")
+    return "\n".join([*lines, "</table>"])
+
+
+def _findings(report: dict[str, Any]) -> str:
+    counts = ", ".join(f'<span data-metric="findings.{kind}" data-value="{n}">{n} {escape(kind)}</span>'
+                       for kind, n in report["findings_by_kind"].items())
+    findings = report["findings"]
+    lines = [f"<p>{counts}" + (f" (the first {FINDINGS_SHOWN} are listed)" if len(findings) > FINDINGS_SHOWN
+                                else "") + "</p>",
+             '<table data-table="findings"><tr><th>time (UTC)</th><th>kind</th><th>model</th>'
+             '<th class="number">ours</th><th class="number">logged</th><th>detail</th></tr>']
+    for finding in findings[:FINDINGS_SHOWN]:
+        lines.append(
+            f'<tr data-kind="{escape(finding["kind"])}"><td>{escape(finding["ts"][:19].replace("T", " "))}</td>'
+            f'<td class="kind-{escape(finding["kind"])}">{escape(finding["kind"])}</td>'
+            f'<td>{escape(label(finding["model"]))}</td>{_cell(finding, "our_cost_usd", money)}'
+            f'{_cell(finding, "logged_cost_usd", money)}<td>{escape(finding["detail"])}</td></tr>')
+    return "\n".join([*lines, "</table>"])
+
+
+def _estimated(estimated: dict[str, Any]) -> str:
+    items = (
+        ("estimated_token_calls", "estimated_token_cost_usd", "unmanaged calls whose tokens offgate estimated"),
+        ("web_app_calls", "web_app_cost_usd", "web-app calls, priced as the same use of the API"),
+        ("unlogged_gateway_calls", "unlogged_gateway_cost_usd", "gateway calls LiteLLM did not log, at our estimate"),
+    )
+    lines = ["<ul>"]
+    for calls, cost, text in items:
+        lines.append(f'<li><span data-metric="estimated.{calls}" data-value="{estimated[calls]}">'
+                     f"{count(estimated[calls])}</span> {escape(text)}: "
+                     f'<span data-metric="estimated.{cost}" data-value="{_exact(estimated[cost])}">'
+                     f"{escape(money(estimated[cost]))}</span></li>")
+    lines.append(f'<li><span data-metric="estimated.unpriced_calls" data-value="{estimated["unpriced_calls"]}">'
+                 f'{count(estimated["unpriced_calls"])}</span> unmanaged calls without a price (in no total)</li>')
+    lines.append("</ul>")
+    lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in estimated["notes"]) + "</ul>")
+    return "\n".join(lines)
+
+
+def _cell(record: dict[str, Any], name: str, shown: Any) -> str:
+    value = record[name]
+    return (f'<td class="number" data-field="{name}" data-value="{_exact(value)}">'
+            f"{escape(shown(value))}</td>")
+
+
+def _exact(value: Any) -> str:
+    """The JSON value as text that reads back to the same number ("" for null)."""
+    return "" if value is None else escape(repr(value))

@@ -1,0 +1,77 @@
+"""The report for a terminal: a summary, then tables."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from analytics.report.formatting import count, label, money, percent
+
+WIDTH = 160
+FINDINGS_SHOWN = 20
+
+
+def render_text(report: dict[str, Any]) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=WIDTH, highlight=False, soft_wrap=True, color_system=None)
+    totals = report["totals"]
+    window = f"{report['since'] or 'the beginning'} to {report['until']}"
+    console.print(f"Unmanaged LLM usage, {window}", markup=False)
+    console.print(f"Total spend {money(totals['total_cost_usd'])} = managed {money(totals['managed_cost_usd'])} "
+                  f"+ unmanaged {money(totals['unmanaged_cost_usd'])}; coverage {percent(totals['coverage'])}",
+                  markup=False)
+    console.print(f"Unmanaged: {count(totals['unmanaged_calls'])} calls, "
+                  f"{count(totals['unmanaged_prompt_tokens'])} prompt + "
+                  f"{count(totals['unmanaged_completion_tokens'])} completion tokens", markup=False)
+    console.print(f"Managed: {count(totals['spend_rows'])} LiteLLM spend rows ({money(totals['logged_spend_usd'])}), "
+                  f"{count(totals['gateway_calls'])} gateway calls captured, "
+                  f"{count(totals['gateway_calls_matched'])} matched", markup=False)
+
+    by = report["by"]
+    table = Table(by, "unmanaged calls", "unmanaged $", "prompt", "completion", "estimated", "unpriced",
+                  "managed calls", "managed $", "coverage", title=f"by {by}")
+    for row in report["rows"]:
+        table.add_row(label(row["key"]), count(row["unmanaged_calls"]), money(row["unmanaged_cost_usd"]),
+                      count(row["prompt_tokens"]), count(row["completion_tokens"]), count(row["estimated_calls"]),
+                      count(row["unpriced_calls"]), count(row["managed_calls"]), money(row["managed_cost_usd"]),
+                      percent(row["coverage"]))
+    console.print(table)
+
+    sources = Table("user", "device", "process", "app", "provider", "calls", "cost $", title="top unmanaged sources")
+    for source in report["top_sources"]:
+        sources.add_row(*(label(source[name]) for name in ("user", "device", "process", "app", "provider")),
+                        count(source["calls"]), money(source["cost_usd"]))
+    console.print(sources)
+
+    daily = Table("day (UTC)", "managed $", "unmanaged $", "managed calls", "unmanaged calls", title="daily")
+    for day in report["daily"]:
+        daily.add_row(day["day"], money(day["managed_cost_usd"]), money(day["unmanaged_cost_usd"]),
+                      count(day["managed_calls"]), count(day["unmanaged_calls"]))
+    console.print(daily)
+
+    findings = report["findings"]
+    counts = ", ".join(f"{n} {kind}" for kind, n in report["findings_by_kind"].items())
+    first = f" (first {FINDINGS_SHOWN})" if len(findings) > FINDINGS_SHOWN else ""
+    shown = Table("time (UTC)", "kind", "model", "detail", title=f"findings: {counts}{first}")
+    for finding in findings[:FINDINGS_SHOWN]:
+        shown.add_row(finding["ts"][:19].replace("T", " "), finding["kind"], label(finding["model"]),
+                      finding["detail"])
+    console.print(shown)
+
+    estimated = report["estimated"]
+    console.print("What is estimated:", markup=False)
+    for line in (
+        f"  {count(estimated['estimated_token_calls'])} unmanaged calls with estimated tokens "
+        f"({money(estimated['estimated_token_cost_usd'])})",
+        f"  {count(estimated['web_app_calls'])} web-app calls priced as the API would "
+        f"({money(estimated['web_app_cost_usd'])})",
+        f"  {count(estimated['unpriced_calls'])} unmanaged calls without a price (in no total)",
+        f"  {count(estimated['unlogged_gateway_calls'])} gateway calls LiteLLM did not log, at our estimate "
+        f"({money(estimated['unlogged_gateway_cost_usd'])})",
+        *(f"  {note}" for note in estimated["notes"]),
+    ):
+        console.print(line, markup=False)
+    return buffer.getvalue()

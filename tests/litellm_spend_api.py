@@ -1,0 +1,124 @@
+"""A stand-in for LiteLLM's spend-log REST API on loopback (the real proxy cannot serve spend
+logs here: it needs Prisma's engine). It answers as litellm 1.108's
+`proxy/spend_tracking/spend_management_endpoints.py` does:
+
+- `GET /spend/logs/v2`: start_date and end_date required ("YYYY-MM-DD" or "YYYY-MM-DD
+  HH:MM:SS", UTC, both inclusive), page, page_size <= 1000, sort_by/sort_order; answers
+  {data, total, page, page_size, total_pages, total_is_capped}, the total capped at 10,000;
+- `GET /spend/logs?start_date&end_date&summarize=false`: dates only, newest first, at most
+  10,000 rows, with `x-litellm-spend-logs-truncated: true` when it stopped there;
+- 401 without the right bearer key, in LiteLLM's error shape; 404 for v2 on an older proxy.
+
+`failures` holds statuses to answer before answering properly, one per request; `broken`
+makes a path's answers "html" (not JSON) or of the wrong "shape".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+ROW_CAP = 10_000
+
+
+@dataclass
+class FakeSpendApi:
+    rows: list[dict[str, Any]]
+    key: str
+    has_v2: bool = True
+    failures: list[int] = field(default_factory=list)
+    broken: dict[str, str] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeSpendApi:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/spend/logs/v2", self._v2)
+        app.router.add_get("/spend/logs", self._v1)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        self.requests.append((request.path, dict(request.query)))
+        if self.failures:
+            status = self.failures.pop(0)
+            return web.json_response({"error": {"message": f"injected {status}", "code": str(status)}}, status=status)
+        if request.headers.get("Authorization") != f"Bearer {self.key}":
+            return web.json_response({"error": {"message": "Authentication Error, Invalid proxy server token passed.",
+                                                 "type": "auth_error", "param": "None", "code": "401"}}, status=401)
+        if self.broken.get(request.path) == "html":
+            return web.Response(text="<html><body>Bad gateway</body></html>", content_type="text/html")
+        if self.broken.get(request.path) == "shape":
+            return web.json_response({"rows": []} if request.path == "/spend/logs" else [])
+        return None
+
+    async def _v2(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        if not self.has_v2:
+            return web.json_response({"detail": "Not Found"}, status=404)
+        query = request.query
+        start, end = _parse(query["start_date"]), _parse(query["end_date"])
+        page, page_size = int(query.get("page", 1)), min(int(query.get("page_size", 50)), 1000)
+        chosen = sorted((row for row in self.rows if start <= _moment(row) <= end),
+                        key=lambda row: (_moment(row), row["request_id"]),
+                        reverse=query.get("sort_order", "desc") != "asc")
+        total = min(len(chosen), ROW_CAP)
+        return web.json_response({
+            "data": chosen[(page - 1) * page_size: page * page_size], "total": total, "page": page,
+            "page_size": page_size, "total_pages": math.ceil(total / page_size),
+            "total_is_capped": len(chosen) > ROW_CAP,
+        })
+
+    async def _v1(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        start = datetime.strptime(request.query["start_date"], "%Y-%m-%d").replace(tzinfo=UTC)
+        end = datetime.strptime(request.query["end_date"], "%Y-%m-%d").replace(tzinfo=UTC)
+        chosen = sorted((row for row in self.rows if start <= _moment(row) <= end), key=_moment, reverse=True)
+        headers = {"x-litellm-spend-logs-truncated": "true"} if len(chosen) >= ROW_CAP else {}
+        return web.json_response(chosen[:ROW_CAP], headers=headers)
+
+
+def _parse(text: str) -> datetime:
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    raise web.HTTPBadRequest(text=f"Invalid date format: {text}")
+
+
+def _moment(row: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(row["startTime"])
