@@ -34,6 +34,8 @@ log = logging.getLogger("offgate")
 
 # How long the writer waits for a process lookup that has not finished yet.
 PROCESS_LOOKUP_TIMEOUT = 2.0
+# How long an answer may wait for its client's process lookup (see responseheaders).
+ATTRIBUTION_WAIT = 0.1
 
 
 class OffgateAddon:
@@ -111,10 +113,18 @@ class OffgateAddon:
         if call is not None:
             self._guard(self._read_request, call, flow)
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
+    async def responseheaders(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
-        if call is not None:
-            self._guard(self._tap_response, call, flow)
+        if call is None:
+            return
+        # A client that hangs up as soon as it has its answer (curl) takes its socket with it:
+        # let the process lookup finish first. It almost always has; if not, the answer waits
+        # at most this long, and the event loop never does.
+        try:
+            await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
+        except Exception:  # noqa: BLE001 - fail-open
+            self._count_error()
+        self._guard(self._tap_response, call, flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")

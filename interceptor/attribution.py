@@ -1,27 +1,31 @@
 """Which process, user and device sent a request through the proxy.
 
-The proxy sees only the client's address. On Linux the client's socket is found in
-/proc/net/tcp{,6} (local address = the client's, remote = the proxy's), which gives its inode and
-owner uid; the process holding that inode is found among the /proc/<pid>/fd links. That takes
-1-3 ms (mostly the kernel walking its socket table), where psutil.net_connections() maps every
-socket of every process (4-9 times slower, up to 100 ms on busy machines), so psutil is only
-the fallback for other systems.
+The proxy sees only the client's address. On Linux a netlink sock_diag query for the
+connection's 4-tuple gives the client socket's inode and owner uid in ~15 µs (/proc/net/tcp,
+the fallback, takes milliseconds); the process holding that inode is found among the
+/proc/<pid>/fd links, first of the processes that were clients lately. Both must be quick:
+a short-lived client (curl) may close its socket a few milliseconds after connecting, and
+then nothing links it to its process any more. psutil.net_connections() maps every socket
+of every process (up to 100 ms on busy machines), so psutil is only the fallback for other
+systems.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import ipaddress
 import logging
 import os
-import socket
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psutil
+
+from interceptor import sockdiag
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ Address = Sequence[object]
 
 _HAS_PROC_NET = os.path.exists("/proc/net/tcp")
 TABLE_READS = 3
+RECENT_PIDS = 32
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,6 @@ class ClientProcess:
 UNKNOWN = ClientProcess(None, None, None, None)
 
 
-def device_name(override: str | None = None) -> str:
-    return override or socket.gethostname()
-
-
 def find_client_process(peer: Address, proxy: Address) -> ClientProcess:
     """The process whose TCP socket at `peer` is connected to the proxy at `proxy`.
 
@@ -56,7 +57,7 @@ def find_client_process(peer: Address, proxy: Address) -> ClientProcess:
     Never raises: what cannot be found is None.
     """
     try:
-        return (_find_in_proc if _HAS_PROC_NET else _find_with_psutil)(peer, proxy)
+        return (_find_on_linux if _HAS_PROC_NET else _find_with_psutil)(peer, proxy)
     except Exception:  # attribution must never break the proxy (house rule)
         log.debug("no process found for %r -> %r", peer, proxy, exc_info=True)
         return UNKNOWN
@@ -70,31 +71,47 @@ def _parse(address: Address) -> tuple[IPAddress | None, int]:
     return (None if ip.is_unspecified else ip), int(address[1])
 
 
-# --- Linux: /proc ---------------------------------------------------------------------------
+# --- Linux: netlink, /proc ------------------------------------------------------------------
 
 
-def _find_in_proc(peer: Address, proxy: Address) -> ClientProcess:
+def _find_on_linux(peer: Address, proxy: Address) -> ClientProcess:
     peer_ip, peer_port = _parse(peer)
     proxy_ip, proxy_port = _parse(proxy)
     if peer_ip is None:
         return UNKNOWN
-    # The kernel lists the table in pieces; a socket opened or closed meanwhile can shift
-    # the listing so ours is skipped. A second or third read finds it.
-    for _ in range(TABLE_READS):
-        found = _socket_inode_and_uid(peer_ip, peer_port, proxy_ip, proxy_port)
-        if found is not None:
-            break
-    else:
+    # An IPv6 link-local client's socket is bound to the interface of the peer's scope.
+    interface = int(peer[3]) if len(peer) > 3 else 0
+    found = _socket_inode_and_uid(peer_ip, peer_port, proxy_ip, proxy_port, interface)
+    if found is None:
         return UNKNOWN
     inode, uid = found
     user = _user_name(uid)
     pid = _pid_holding(inode, uid)
-    if pid is None:  # e.g. another user's process and we are not root
+    if pid is None:  # another user's process and we are not root, or it closed meanwhile
         return ClientProcess(None, None, None, user)
     return _describe(pid, user)
 
 
 def _socket_inode_and_uid(
+    peer_ip: IPAddress, peer_port: int, proxy_ip: IPAddress | None, proxy_port: int, interface: int = 0
+) -> tuple[int, int] | None:
+    # The exact query needs the proxy's own address, which the proxy's side of a connection
+    # has; a listening address (any host) needs the table, as do kernels without sock_diag.
+    if proxy_ip is not None and sockdiag.available():
+        try:
+            return sockdiag.find_tcp_socket(peer_ip, peer_port, proxy_ip, proxy_port, interface)
+        except OSError:  # e.g. out of file descriptors: the table lists the same sockets
+            log.debug("sock_diag query failed, reading /proc/net/tcp", exc_info=True)
+    # The kernel lists the table in pieces; a socket opened or closed meanwhile can shift
+    # the listing so ours is skipped. A second or third read finds it.
+    for _ in range(TABLE_READS):
+        found = _socket_in_table(peer_ip, peer_port, proxy_ip, proxy_port)
+        if found is not None:
+            return found
+    return None
+
+
+def _socket_in_table(
     peer_ip: IPAddress, peer_port: int, proxy_ip: IPAddress | None, proxy_port: int
 ) -> tuple[int, int] | None:
     # An IPv4 client socket is listed in /proc/net/tcp; an IPv6 socket that talks IPv4 is
@@ -137,36 +154,74 @@ def _proc_hex(ip: IPAddress) -> str:
     return "".join(f"{word:08X}" for word in words)
 
 
+# The processes that lately held client sockets, each with the descriptor it held, most
+# recent last. A process that connected once usually connects again, often on the same
+# descriptor (the kernel hands out the lowest free one): a readlink() or a look at its fds
+# takes microseconds, where a scan of all processes takes milliseconds.
+_recent: dict[int, str] = {}
+_recent_lock = threading.Lock()
+
+
 def _pid_holding(inode: int, uid: int) -> int | None:
     target = f"socket:[{inode}]"
+    with _recent_lock:
+        recent = list(reversed(_recent.items()))
+    found = (
+        next(((pid, fd) for pid, fd in recent if _link(pid, fd) == target), None)
+        or _search(target, [pid for pid, _ in recent])
+        or _scan_all(target, uid, skip={pid for pid, _ in recent})
+    )
+    if found is None:
+        return None
+    pid, fd = found
+    with _recent_lock:
+        _recent.pop(pid, None)
+        _recent[pid] = fd
+        if len(_recent) > RECENT_PIDS:
+            del _recent[next(iter(_recent))]
+    return pid
+
+
+def _scan_all(target: str, uid: int, skip: set[int]) -> tuple[int, str] | None:
     others: list[int] = []
-    # Newest first: a client that just connected is likely a recent process. The socket
+
+    # Newest first: a client that just connected is likely a new process (curl). The socket
     # owner's processes first; the others (/proc/<pid> belongs to the process's uid) after.
-    for pid in sorted((int(name) for name in os.listdir("/proc") if name.isdigit()), reverse=True):
-        try:
-            if os.stat(f"/proc/{pid}").st_uid != uid:
-                others.append(pid)
+    def owners() -> Iterator[int]:
+        for pid in sorted((int(name) for name in os.listdir("/proc") if name.isdigit()), reverse=True):
+            if pid in skip:
                 continue
-        except OSError:  # exited
-            continue
-        if _holds(pid, target):
-            return pid
-    return next((pid for pid in others if _holds(pid, target)), None)
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == uid:
+                    yield pid
+                else:
+                    others.append(pid)
+            except OSError:  # exited
+                continue
+
+    return _search(target, owners()) or _search(target, others)
 
 
-def _holds(pid: int, target: str) -> bool:
-    fd_dir = f"/proc/{pid}/fd"
-    try:
-        fds = os.listdir(fd_dir)
-    except OSError:  # exited, or not ours to look at
-        return False
-    for fd in fds:
+def _search(target: str, pids: Iterable[int]) -> tuple[int, str] | None:
+    """The first of `pids` to hold `target`, with the descriptor that holds it."""
+    for pid in pids:
         try:
-            if os.readlink(f"{fd_dir}/{fd}") == target:
-                return True
-        except OSError:  # closed meanwhile
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # exited, or not ours to look at: no use remembering it
+            with _recent_lock:
+                _recent.pop(pid, None)
             continue
-    return False
+        fd = next((fd for fd in fds if _link(pid, fd) == target), None)
+        if fd is not None:
+            return pid, fd
+    return None
+
+
+def _link(pid: int, fd: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except OSError:  # closed meanwhile, or the process is gone
+        return None
 
 
 @functools.lru_cache(maxsize=64)
@@ -277,6 +332,16 @@ class ProcessCache:
             return future.result(timeout)
         except (TimeoutError, CancelledError):
             return UNKNOWN
+
+    async def settled(self, client_id: str, timeout: float) -> None:
+        """Wait (without blocking the event loop) until the lookup for `client_id` is done,
+        at most `timeout` seconds. Never raises."""
+        with self._lock:
+            future = self._lookups.get(client_id)
+        if future is None or future.done():
+            return
+        # asyncio.wait leaves the lookup running when the time is up (wait_for would cancel it).
+        await asyncio.wait({asyncio.wrap_future(future)}, timeout=timeout)
 
     def forget(self, client_id: str) -> None:
         """The client disconnected: its answer may now make room for others."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ipaddress
 import os
 import pwd
 import signal
@@ -13,11 +16,13 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from interceptor import attribution, sockdiag
 from interceptor.attribution import (
     ClientProcess,
     ProcessCache,
     _find_with_psutil,
-    device_name,
+    _parse,
+    _socket_in_table,
     find_client_process,
 )
 
@@ -37,11 +42,24 @@ SPAWN_NETWORK_SERVICE = (
 )
 
 
+def link_local_host() -> str | None:
+    """An IPv6 link-local address of this host, with its interface: fe80::...%eth0."""
+    with contextlib.suppress(OSError), open("/proc/net/if_inet6") as addresses:
+        for line in addresses:
+            address, _, _, scope, _, interface = line.split()
+            if scope == "20":  # IPV6_ADDR_LINKLOCAL
+                return f"{ipaddress.IPv6Address(bytes.fromhex(address))}%{interface}"
+    return None
+
+
+LINK_LOCAL = link_local_host()
+
+
 def listener(family: socket.AddressFamily, host: str, v6only: int | None = None) -> socket.socket:
     server = socket.socket(family, socket.SOCK_STREAM)
     if v6only is not None:
         server.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
-    server.bind((host, 0))
+    server.bind(socket.getaddrinfo(host, 0, family)[0][4])  # with the scope of fe80::...%eth0
     server.listen()
     server.settimeout(10)
     return server
@@ -79,8 +97,17 @@ def this_process() -> ClientProcess:
 
 @pytest.mark.parametrize(
     ("family", "host"),
-    [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")],
-    ids=["ipv4", "ipv6"],
+    [
+        pytest.param(socket.AF_INET, "127.0.0.1", id="ipv4"),
+        pytest.param(socket.AF_INET6, "::1", id="ipv6"),
+        # the client's socket is bound to the interface
+        pytest.param(
+            socket.AF_INET6,
+            LINK_LOCAL,
+            id="ipv6-link-local",
+            marks=pytest.mark.skipif(LINK_LOCAL is None, reason="no IPv6 link-local address"),
+        ),
+    ],
 )
 def test_client_in_this_process(family: socket.AddressFamily, host: str) -> None:
     with listener(family, host) as server, socket.socket(family) as client:
@@ -105,6 +132,31 @@ def test_ipv4_client_of_a_dual_stack_listener(
             assert peer[0] == "::ffff:127.0.0.1"
             # The listening address (::) stands for any proxy host.
             assert find_client_process(peer, server.getsockname()) == this_process()
+
+
+@pytest.mark.skipif(not sockdiag.available(), reason="no netlink sock_diag here")
+@pytest.mark.parametrize(
+    ("family", "listen_host", "connect_host"),
+    [
+        (socket.AF_INET, "127.0.0.1", "127.0.0.1"),
+        (socket.AF_INET6, "::1", "::1"),
+        (socket.AF_INET6, "::", "::ffff:127.0.0.1"),  # an IPv6 client socket talking IPv4
+    ],
+    ids=["ipv4", "ipv6", "ipv4-mapped"],
+)
+def test_netlink_finds_the_socket_proc_lists(
+    family: socket.AddressFamily, listen_host: str, connect_host: str
+) -> None:
+    v6only = 0 if family == socket.AF_INET6 else None
+    with listener(family, listen_host, v6only) as server, socket.socket(family) as client:
+        client.connect((connect_host, server.getsockname()[1]))
+        accepted, peer = server.accept()
+        with accepted:
+            query = (*_parse(peer), *_parse(accepted.getsockname()))
+            expected = (os.fstat(client.fileno()).st_ino, os.getuid())
+            assert sockdiag.find_tcp_socket(*query) == _socket_in_table(*query) == expected
+            client.close()  # the socket lingers in FIN_WAIT2, held by no process
+            assert sockdiag.find_tcp_socket(*query) is None
 
 
 def test_client_in_a_child_process(spawn) -> None:
@@ -144,11 +196,6 @@ def test_psutil_fallback_agrees(own_connection) -> None:
     assert _find_with_psutil(peer, proxy) == find_client_process(peer, proxy) == this_process()
 
 
-def test_device_name() -> None:
-    assert device_name() == socket.gethostname()
-    assert device_name("laptop-42") == "laptop-42"
-
-
 def test_cache_keeps_answers_after_disconnect_within_a_bound(own_connection) -> None:
     peer, proxy = own_connection
     cache = ProcessCache(max_entries=3)
@@ -171,3 +218,39 @@ def test_cache_keeps_answers_after_disconnect_within_a_bound(own_connection) -> 
     finally:
         cache.close()
     assert cache.get("e", timeout=5) == NOBODY
+
+
+def test_short_lived_clients_are_found_before_they_close(own_connection) -> None:
+    """Like curl: the lookup starts when the proxy accepts, the proxy lets it settle before it
+    answers (as the addon's responseheaders does), and the client hangs up on the answer,
+    its socket then left in FIN_WAIT2/TIME_WAIT with no inode."""
+    find_client_process(*own_connection)  # this process has been a client before
+    cycles = 200
+    cache = ProcessCache()
+    try:
+        with listener(socket.AF_INET, "127.0.0.1") as server:
+            for cycle in range(cycles):
+                with socket.create_connection(server.getsockname()):
+                    accepted, peer = server.accept()
+                    cache.start(str(cycle), peer, accepted.getsockname())
+                    asyncio.run(cache.settled(str(cycle), timeout=5))
+                accepted.close()
+        missed = [c for c in range(cycles) if cache.get(str(c), timeout=5).pid != os.getpid()]
+    finally:
+        cache.close()
+    assert missed == []
+
+
+def test_recent_clients_are_remembered_until_they_exit(own_connection) -> None:
+    attribution._recent.clear()
+    with listener(socket.AF_INET, "127.0.0.1") as server:
+        # The child exits when its connection closes.
+        code = CONNECT_AND_WAIT.replace("time.sleep(60)", "conn.recv(1)")
+        child = subprocess.Popen([sys.executable, "-c", code, str(server.getsockname()[1])])
+        accepted, peer = server.accept()
+        with accepted:
+            assert find_client_process(peer, accepted.getsockname()).pid == child.pid
+    assert list(attribution._recent) == [child.pid]
+    child.wait(10)
+    assert find_client_process(*own_connection) == this_process()
+    assert list(attribution._recent) == [os.getpid()]  # the child is gone: no use looking again
