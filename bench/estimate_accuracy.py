@@ -32,6 +32,11 @@ def family(model: str) -> str:
     return "other"
 
 
+def raw_count(model: str, texts: list[str]) -> int:
+    """The peer: tiktoken on each text, no chat overhead."""
+    return sum(tokens.count_text(model, text) for text in texts)
+
+
 def relative_error(estimate: int, reported: int) -> float | None:
     return None if reported == 0 else (estimate - reported) / reported
 
@@ -44,16 +49,15 @@ def main() -> None:
         usage = reading.usage
         if reading.status != "ok" or usage is None or not reading.model:
             continue
-        raw = lambda texts: sum(tokens.count_text(reading.model, t) for t in texts)  # noqa: E731
         pairs = []
         if reading.prompt_texts and usage.prompt_tokens:
             ours = tokens.estimate_prompt(reading.model, reading.prompt_texts, reading.prompt_messages)
-            pairs.append(("prompt", ours, raw(reading.prompt_texts), usage.prompt_tokens))
+            pairs.append(("prompt", ours, raw_count(reading.model, reading.prompt_texts), usage.prompt_tokens))
         if reading.completion_texts and usage.completion_tokens:
             ours = tokens.estimate_completion(reading.model, reading.completion_texts)
             # Reasoning tokens are billed but their text is not sent: compare with the visible part.
             visible = usage.completion_tokens - (usage.reasoning_tokens or 0)
-            pairs.append(("completion", ours, raw(reading.completion_texts), visible))
+            pairs.append(("completion", ours, raw_count(reading.model, reading.completion_texts), visible))
         for side, ours, peer, reported in pairs:
             if reported <= 0:
                 continue
