@@ -54,13 +54,14 @@ class Received:
 
 
 class FakeUpstream:
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        """`ssl_context`: serve HTTPS with it (the browser tests' web apps), else plain HTTP."""
+    def __init__(self, ssl_context: ssl.SSLContext | None = None, port: int = 0) -> None:
+        """`ssl_context`: serve HTTPS with it (the browser tests' web apps), else plain HTTP;
+        `port`: a fixed port (a local model server's own), else a free one."""
         self._ssl_context = ssl_context
         self.scenarios: dict[str, Scenario] = {}
         self.received: list[Received] = []
         self.responder: Callable[[Received], Scenario] | None = None
-        self.port = 0
+        self.port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -86,7 +87,7 @@ class FakeUpstream:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self._ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
