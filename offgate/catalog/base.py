@@ -13,7 +13,7 @@ each message through `on_ws_message`, handing out a reading per response it comp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,6 +136,14 @@ class CallParser:
         whole text so far in each event are read from their last one)."""
 
     # -- helpers for subclasses -----------------------------------------------------
+
+    def read_chat_messages(self, messages: Any, content: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        """Count the chat messages of a request and keep their text for estimates;
+        `content` picks a message's content (default: its "content")."""
+        dicts = [m for m in messages or () if isinstance(m, dict)] if isinstance(messages, list) else []
+        self.reading.prompt_messages = len(dicts)
+        for message in dicts:
+            self.add_prompt_text(text_of(content(message) if content else message.get("content")))
 
     def add_prompt_text(self, texts: Iterable[str]) -> None:
         self._add_text(self.reading.prompt_texts, texts)

@@ -51,10 +51,7 @@ class Conversation(CallParser):
 
     def on_request(self, body: dict[str, Any]) -> None:
         self.set_model(body.get("model"))
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
-        self.reading.prompt_messages = len(messages)
-        for message in messages:
-            self.add_prompt_text(text_of((message.get("content") or {}).get("parts")))
+        self.read_chat_messages(body.get("messages"), lambda message: (message.get("content") or {}).get("parts"))
 
     def on_event(self, event: str, data: str) -> None:
         payload = json.loads(data)

@@ -56,10 +56,7 @@ class ChatV2(_CohereChat):
     def on_request(self, body: dict[str, Any]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
-        self.reading.prompt_messages = len(messages)
-        for message in messages:
-            self.add_prompt_text(text_of(message.get("content")))
+        self.read_chat_messages(body.get("messages"))
 
     def on_event(self, event: str, data: str) -> None:
         self.on_json(json.loads(data))

@@ -29,10 +29,8 @@ class ChatStream(CallParser):
 
     def on_request(self, body: dict[str, Any]) -> None:
         self.set_model(body.get("profile"))
-        messages = [m for m in (body.get("chat") or {}).get("messages") or () if isinstance(m, dict)]
-        self.reading.prompt_messages = len(messages)
-        for message in messages:
-            self.add_prompt_text(text_of(message.get("content")))
+        chat = body.get("chat")
+        self.read_chat_messages(chat.get("messages") if isinstance(chat, dict) else None)
 
     def on_event(self, event: str, data: str) -> None:
         if data.strip() == "end":

@@ -55,10 +55,7 @@ class Chat(_NativeParser):
 
     def on_request(self, body: dict[str, Any]) -> None:
         super().on_request(body)
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
-        self.reading.prompt_messages = len(messages)
-        for message in messages:
-            self.add_prompt_text(text_of(message.get("content")))
+        self.read_chat_messages(body.get("messages"))
 
     def written(self, body: dict[str, Any]) -> list[str]:
         message = body.get("message") or {}

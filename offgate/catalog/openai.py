@@ -121,10 +121,7 @@ class ChatCompletions(_OpenAIParser):
 
     def on_request(self, body: dict[str, Any]) -> None:
         super().on_request(body)
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
-        self.reading.prompt_messages = len(messages)
-        for message in messages:
-            self.add_prompt_text(text_of(message.get("content")))
+        self.read_chat_messages(body.get("messages"))
 
     def on_json(self, body: Any) -> None:
         if not isinstance(body, dict):
