@@ -78,7 +78,8 @@ class UsageEventRow(Model):
 
     class Meta:
         table_name = "usage_event"
-        indexes = ((("provider", "model"), False),)
+        # (response_id, ts): the duplicate check on every write and reconciliation's join.
+        indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
 
 
 class SpendLogRow(Model):
