@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from offgate.catalog.registry import Catalog
 from offgate.config import database_url_for, device_name, load_settings, resolve_home
 from offgate.events import UsageEvent
 from offgate.fingerprint import api_key_from, key_fingerprint, load_salt, path_without_keys
+from offgate.metering import ResponseMeter
 from offgate.store import Store
 from offgate.writer import EventWriter
 
@@ -168,14 +168,14 @@ class OffgateAddon:
             host=request.pretty_host,
             path=path_without_keys(request.path),
             method=request.method,
-            started=request.timestamp_start,
+            meter=ResponseMeter(started=request.timestamp_start),
             app=app_for(request.headers, match.app),
         )
 
     def _read_request(self, call: Call, flow: http.HTTPFlow) -> None:
         request = flow.request
         body = request.raw_content or b""
-        call.request_bytes = len(body)
+        call.meter.note(request.timestamp_start, True, len(body))
         key = api_key_from(request.headers, request.query)
         if key:
             call.key_fingerprint = key_fingerprint(key, self._salt)
@@ -194,9 +194,7 @@ class OffgateAddon:
             # Called for every chunk (b"" at the end); the bytes go on unchanged.
             try:
                 if data:
-                    if call.first_chunk is None:
-                        call.first_chunk = time.time()
-                    call.response_bytes += len(data)
+                    call.meter.note(time.time(), False, len(data))
                     call.parser.feed(data)
             except Exception:  # noqa: BLE001
                 self._count_error()
@@ -220,14 +218,7 @@ class OffgateAddon:
     def _read_message(self, call: Call, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None and flow.response is not None
         message = flow.websocket.messages[-1]
-        if call.started is None:
-            call.started = message.timestamp
-        if message.from_client:
-            call.request_bytes += len(message.content)
-        else:
-            call.response_bytes += len(message.content)
-            if call.first_chunk is None:
-                call.first_chunk = message.timestamp
+        call.meter.note(message.timestamp, message.from_client, len(message.content))
         call.parser.feed_message(message.from_client, message.content)
         for reading in call.parser.take_readings():
             self._record(call.finished(reading, flow.response.status_code, message.timestamp))
@@ -257,17 +248,12 @@ class OffgateAddon:
         """Runs on the writer thread: estimates, prices and process lookup happen here."""
         call = finished.call
         process = self.processes.get(call.client_id, PROCESS_LOOKUP_TIMEOUT)
-        started = finished.started
         facts: dict[str, Any] = dict(
-            ts=datetime.fromtimestamp(started, UTC),
+            **finished.metered.facts(),
             source="proxy",
             host=call.host,
             method=call.method,
             path=call.path,
-            duration_ms=round((finished.ended - started) * 1000, 3),
-            ttft_ms=round((finished.first_chunk - started) * 1000, 3) if finished.first_chunk else None,
-            request_bytes=finished.request_bytes,
-            response_bytes=finished.response_bytes,
             litellm_call_id=call.litellm_call_id,
             process_name=process.process_name,
             pid=process.pid,

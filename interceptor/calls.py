@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from offgate.catalog.base import CallParser, Reading
 from offgate.catalog.registry import Match
+from offgate.metering import Metered, ResponseMeter
 
 
 @dataclass(slots=True)
@@ -23,23 +24,16 @@ class Call:
     host: str
     path: str
     method: str
-    started: float | None  # None: a session between responses, waiting for its next message
+    meter: ResponseMeter
     app: str | None = None
     key_fingerprint: str | None = None
     litellm_call_id: str | None = None
-    request_bytes: int = 0
-    response_bytes: int = 0
-    first_chunk: float | None = None
     done: bool = False
 
     def finished(self, reading: Reading, status_code: int | None, ended: float) -> FinishedCall:
         """What the writer records for this reading. Time and bytes are counted from the
         previous reading on, so each response of a session gets its own."""
-        started = ended if self.started is None else self.started
-        done = FinishedCall(self, reading, status_code, started, ended, self.first_chunk,
-                            self.request_bytes, self.response_bytes)
-        self.started, self.first_chunk, self.request_bytes, self.response_bytes = None, None, 0, 0
-        return done
+        return FinishedCall(self, reading, status_code, self.meter.take(ended))
 
 
 @dataclass(slots=True)
@@ -49,8 +43,4 @@ class FinishedCall:
     call: Call
     reading: Reading
     status_code: int | None
-    started: float
-    ended: float
-    first_chunk: float | None
-    request_bytes: int
-    response_bytes: int
+    metered: Metered

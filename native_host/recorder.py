@@ -13,15 +13,15 @@ import getpass
 import logging
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import psutil
 
-from native_host.messages import Call, NotInCatalog, WebSocketBatch, WebSocketMessage
+from native_host.messages import Call, NotInCatalog, WebSocketBatch
 from offgate import recording, tokens
 from offgate.catalog import build_catalog
 from offgate.catalog.base import CallParser, Reading
@@ -30,6 +30,7 @@ from offgate.catalog.registry import Match
 from offgate.config import database_url_for, device_name, load_settings, resolve_home
 from offgate.events import UsageEvent
 from offgate.fingerprint import path_without_keys
+from offgate.metering import ResponseMeter
 from offgate.store import Store
 from offgate.writer import EventWriter
 
@@ -67,33 +68,7 @@ class Session:
     parser: CallParser
     host: str
     path: str
-    started: datetime | None = None
-    first_from_server: datetime | None = None
-    last: datetime | None = None
-    request_bytes: int = 0
-    response_bytes: int = 0
-
-    def note(self, message: WebSocketMessage, size: int) -> None:
-        self.started = self.started or message.at
-        self.last = message.at
-        if message.from_client:
-            self.request_bytes += size
-        else:
-            self.response_bytes += size
-            self.first_from_server = self.first_from_server or message.at
-
-    def take_facts(self) -> dict[str, Any]:
-        started = self.started or self.last or datetime.now(UTC)  # a session closed before any message
-        facts = dict(
-            ts=started,
-            duration_ms=_ms_between(started, self.last),
-            ttft_ms=_ms_between(started, self.first_from_server),
-            request_bytes=self.request_bytes,
-            response_bytes=self.response_bytes,
-        )
-        self.started = self.first_from_server = None
-        self.request_bytes = self.response_bytes = 0
-        return facts
+    meter: ResponseMeter = field(default_factory=ResponseMeter)
 
 
 class Recorder:
@@ -145,7 +120,7 @@ class Recorder:
         events = []
         for message in batch.messages:
             content = _utf8(message.text)
-            session.note(message, len(content))
+            session.meter.note(message.at.timestamp(), message.from_client, len(content))
             session.parser.feed_message(message.from_client, content)
             events += self._session_events(session, session.parser.take_readings())
         if batch.closed:
@@ -212,7 +187,7 @@ class Recorder:
     def _session_events(self, session: Session, readings: list[Reading]) -> list[UsageEvent]:
         # A WebSocket upgrade answers 101 before the session's messages flow.
         return [self._event(session.match, reading, 101, session.host, session.path,
-                            dict(method="GET", **session.take_facts()))
+                            dict(method="GET", **session.meter.take().facts()))
                 for reading in readings]
 
     def _event(self, match: Match, reading: Reading, status_code: int | None, host: str, path: str,
@@ -243,7 +218,3 @@ def _path(parts: Any) -> str:
     return path_without_keys(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
-def _ms_between(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return round(max(0.0, (end - start).total_seconds() * 1000), 3)

@@ -22,4 +22,4 @@ def test_a_long_session_does_not_pile_up_in_the_flow():
         addon.websocket_message(flow)
     assert [m.content for m in flow.websocket.messages] == [audio]  # only the newest, as it passed
     call = flow.metadata["offgate"]
-    assert call.request_bytes == 1000 * len(audio) and addon.errors == 0
+    assert call.meter.request_bytes == 1000 * len(audio) and addon.errors == 0
