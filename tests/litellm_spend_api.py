@@ -15,14 +15,14 @@ makes a path's answers "html" (not JSON) or of the wrong "shape".
 
 from __future__ import annotations
 
-import asyncio
 import math
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from tests.threaded_server import ThreadedServer
 
 ROW_CAP = 10_000
 
@@ -38,34 +38,21 @@ class FakeSpendApi:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._server = ThreadedServer()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> FakeSpendApi:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
         app = web.Application()
         app.router.add_get("/spend/logs/v2", self._v2)
         app.router.add_get("/spend/logs", self._v1)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._server.serve(app)
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         self.requests.append((request.path, dict(request.query)))

@@ -25,7 +25,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
-import pytest
+
+from tests.required import unavailable
 
 URL_ENV = "OFFGATE_TEST_POSTGRES_URL"
 SUPERUSER = "offgate"
@@ -37,13 +38,6 @@ class PostgresUnavailable(Exception):
     """No PostgreSQL server can be had; the message says why."""
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip the test, or fail it in CI where PostgreSQL must be installed."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required in CI: install postgresql ({reason})", pytrace=False)
-    pytest.skip(reason)
-
-
 @contextmanager
 def server_or_skip() -> Iterator[str]:
     """`postgres_server()`, or skip (fail in CI) when there is none."""
@@ -51,7 +45,7 @@ def server_or_skip() -> Iterator[str]:
         try:
             url = stack.enter_context(postgres_server())
         except PostgresUnavailable as exc:
-            skip_or_fail(str(exc))
+            unavailable(str(exc), f"PostgreSQL is required in CI: install postgresql ({exc})")
         yield url
 
 

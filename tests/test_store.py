@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -21,9 +18,9 @@ from offgate.events import UsageEvent
 from offgate.store import TOTALS_DIMENSIONS, Store, StoreError
 from offgate.store_schema import MIGRATIONS, UsageEventRow
 from tests import postgres
+from tests.store_writer import write_at_once
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
-WRITER = Path(__file__).with_name("store_writer.py")
 
 
 @pytest.fixture
@@ -238,20 +235,7 @@ def test_threads_write_at_once(store: Store) -> None:
 def test_processes_write_at_once(store_url: str, tmp_path: Path) -> None:
     """Two processes open the (not yet created) store together and write in small transactions."""
     count = 250
-    writers = [
-        subprocess.Popen([sys.executable, str(WRITER), store_url, name, str(count), str(tmp_path)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name in ("a", "b")
-    ]
-    deadline = time.monotonic() + 60
-    while not all((tmp_path / f"{name}.ready").exists() for name in ("a", "b")):
-        assert time.monotonic() < deadline, "writers did not start"
-        time.sleep(0.01)
-    (tmp_path / "go").touch()
-
-    for writer in writers:
-        _, stderr = writer.communicate(timeout=120)
-        assert writer.returncode == 0, stderr
+    write_at_once(store_url, ["a", "b"], count, tmp_path)
     with Store.open(store_url) as store:
         assert store.count() == 2 * count
 

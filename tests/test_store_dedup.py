@@ -3,9 +3,6 @@ on SQLite and PostgreSQL alike: same host and response id, another source, close
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +11,9 @@ import pytest
 
 from offgate.events import UsageEvent
 from offgate.store import DUPLICATE_WINDOW, Store
+from tests.store_writer import write_at_once
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
-WRITER = Path(__file__).with_name("store_writer.py")
 
 
 @pytest.fixture
@@ -75,17 +72,7 @@ def test_a_record_sent_again_is_kept_once(store: Store) -> None:
 def test_two_paths_writing_at_once_record_each_call_once(store_url: str, tmp_path: Path) -> None:
     """The proxy and the native host are separate processes writing the same calls together."""
     count = 200
-    writers = [subprocess.Popen([sys.executable, str(WRITER), store_url, source, str(count), str(tmp_path), source],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for source in ("proxy", "extension")]
-    deadline = time.monotonic() + 60
-    while not all((tmp_path / f"{source}.ready").exists() for source in ("proxy", "extension")):
-        assert time.monotonic() < deadline, "writers did not start"
-        time.sleep(0.01)
-    (tmp_path / "go").touch()
-    for writer in writers:
-        _, stderr = writer.communicate(timeout=120)
-        assert writer.returncode == 0, stderr
+    write_at_once(store_url, ["proxy", "extension"], count, tmp_path, with_source=True)
     with Store.open(store_url) as store:
         events = store.events()
     assert sorted(event.response_id for event in events) == sorted(f"response-{n}" for n in range(count))

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
+
+from tests.threaded_server import ThreadedServer
 
 SCENARIO_HEADER = "x-test-scenario"
 
@@ -57,14 +58,11 @@ class FakeUpstream:
     def __init__(self, ssl_context: ssl.SSLContext | None = None, port: int = 0) -> None:
         """`ssl_context`: serve HTTPS with it (the browser tests' web apps), else plain HTTP;
         `port`: a fixed port (a local model server's own), else a free one."""
-        self._ssl_context = ssl_context
+        self._server = ThreadedServer(ssl_context, port)
         self.scenarios: dict[str, Scenario] = {}
         self.received: list[Received] = []
         self.responder: Callable[[Received], Scenario] | None = None
         self.port = port
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
 
     def add(self, name: str, scenario: Scenario) -> dict[str, str]:
         """Register a scenario; returns the header that selects it."""
@@ -72,24 +70,13 @@ class FakeUpstream:
         return {SCENARIO_HEADER: name}
 
     def start(self) -> FakeUpstream:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self.port = self._server.serve(app)
         return self
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _start(self) -> None:
-        app = web.Application(client_max_size=1024**3)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self._ssl_context)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import shutil
 import ssl
 import subprocess
@@ -21,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.fixtures import Fixture, load_fixture
+from tests.required import unavailable
 from tests.upstream import FakeUpstream, Received, Scenario
 
 PAGE_SCRIPT = Path(__file__).with_name("web_app_page.js")
@@ -40,9 +39,7 @@ def require(executable: str) -> str:
     found = shutil.which(executable)
     if found is None:
         message = f"{executable} is not installed (apt-get install chromium firefox-esr libnss3-tools)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}: the browser tests must run in CI", pytrace=False)
-        pytest.skip(message)
+        unavailable(message, f"{message}: the browser tests must run in CI")
     return found
 
 
