@@ -146,3 +146,19 @@ def expected_facts(expected: Expected, *, host: str, path: str, method: str, sta
         "response_id": expected.response_id, "parse_status": "ok", "parse_error": None,
         "priced": True, "timed": True, "attributed": True,
     }
+
+
+def check_fetch_recorded(user: User, fixture_name: str, result: dict, calls_before: int,
+                         events_before: list[UsageEvent], browser: str) -> UsageEvent:
+    """What every browser's fetch test checks: the page got the app's answer untouched, the
+    app got the page's request, and the store got one event from `browser`'s host."""
+    fixture = user.apps.fixtures[fixture_name]
+    assert result == {"status": 200, "text": fixture.response_body.decode()}
+    (sent,) = user.apps.calls()[calls_before:]
+    assert (sent.method, sent.path, sent.body) == ("POST", fixture.path, fixture.request_body)
+    (event,) = user.wait_for_new_events(events_before, 1)
+    assert event_facts(event) == expected_facts(EXPECTED[fixture_name], host=fixture.host, path=fixture.path,
+                                                method="POST", status_code=200)
+    assert browser in event.process_name  # the browser that started the host
+    assert (event.request_bytes, event.response_bytes) == (len(fixture.request_body), len(fixture.response_body))
+    return event

@@ -19,6 +19,7 @@ from tests.extension_e2e import (
     EXPECTED,
     EXPECTED_SESSION,
     User,
+    check_fetch_recorded,
     chromium_extension_args,
     event_facts,
     expected_facts,
@@ -68,18 +69,9 @@ def browser(user: User) -> Iterator[BrowserContext]:
 
 @pytest.mark.parametrize("fixture_name", ["chatgpt/conversation_delta", "claude-web/completion"])
 def test_a_web_app_call_through_fetch_is_recorded(browser: BrowserContext, user: User, fixture_name: str) -> None:
-    fixture = user.apps.fixtures[fixture_name]
     before, calls_before = user.events(), len(user.apps.calls())
     result = run_page(browser, user.apps.page_url(fixture_name, "fetch"))
-    # The page got the app's answer untouched, and the app got the page's request.
-    assert result == {"status": 200, "text": fixture.response_body.decode()}
-    (sent,) = user.apps.calls()[calls_before:]
-    assert (sent.method, sent.path, sent.body) == ("POST", fixture.path, fixture.request_body)
-    (event,) = user.wait_for_new_events(before, 1)
-    assert event_facts(event) == expected_facts(EXPECTED[fixture_name], host=fixture.host, path=fixture.path,
-                                                method="POST", status_code=200)
-    assert "chromium" in event.process_name  # the browser that started the host
-    assert (event.request_bytes, event.response_bytes) == (len(fixture.request_body), len(fixture.response_body))
+    event = check_fetch_recorded(user, fixture_name, result, calls_before, before, "chromium")
     assert event.ttft_ms is not None
 
 

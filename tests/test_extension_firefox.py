@@ -19,7 +19,14 @@ import pytest
 
 from native_host.extension import EXTENSION_DIR, gecko_id
 from tests.bidi import BiDi, firefox
-from tests.extension_e2e import EXPECTED, EXPECTED_SESSION, User, event_facts, expected_facts, throwaway_user
+from tests.extension_e2e import (
+    EXPECTED_SESSION,
+    User,
+    check_fetch_recorded,
+    event_facts,
+    expected_facts,
+    throwaway_user,
+)
 from tests.web_apps import require
 
 PAGE_TIMEOUT_S = 30
@@ -72,17 +79,9 @@ def run_page(browser: tuple[BiDi, str], url: str) -> dict:
 
 @pytest.mark.parametrize("fixture_name", ["chatgpt/conversation_delta", "claude-web/completion"])
 def test_a_web_app_call_through_fetch_is_recorded(browser: tuple[BiDi, str], user: User, fixture_name: str) -> None:
-    fixture = user.apps.fixtures[fixture_name]
     before, calls_before = user.events(), len(user.apps.calls())
     result = run_page(browser, user.apps.page_url(fixture_name, "fetch"))
-    assert result == {"status": 200, "text": fixture.response_body.decode()}
-    (sent,) = user.apps.calls()[calls_before:]
-    assert (sent.method, sent.path, sent.body) == ("POST", fixture.path, fixture.request_body)
-    (event,) = user.wait_for_new_events(before, 1)
-    assert event_facts(event) == expected_facts(EXPECTED[fixture_name], host=fixture.host, path=fixture.path,
-                                                method="POST", status_code=200)
-    assert "firefox" in event.process_name  # the browser that started the host
-    assert (event.request_bytes, event.response_bytes) == (len(fixture.request_body), len(fixture.response_body))
+    check_fetch_recorded(user, fixture_name, result, calls_before, before, "firefox")
 
 
 def test_a_websocket_session_is_recorded_per_answer(browser: tuple[BiDi, str], user: User) -> None:
