@@ -139,15 +139,17 @@ class Catalog:
         return _match_path(provider, path, "direct", websocket) if provider else None
 
     def decrypt_patterns(self) -> list[str]:
-        """mitmproxy `allow_hosts` regexes (matched against "host:port")."""
-        patterns = []
+        """mitmproxy `allow_hosts` regexes (matched against "host:port"). One alternation:
+        mitmproxy tries every pattern on every new connection, LLM traffic or not, and one
+        regex runs in C where 180 would each cost a Python-level call."""
+        alternatives = []
         for provider in self.providers:
             for host in provider.hosts:
                 if host.startswith("*."):
-                    patterns.append(rf"^(?:[^:]+\.)?{re.escape(host[2:])}:\d+$")
+                    alternatives.append(rf"(?:[^:]+\.)?{re.escape(host[2:])}:\d+")
                 elif ":" in host:  # the port is part of the entry
-                    patterns.append(rf"^{re.escape(host)}$")
+                    alternatives.append(re.escape(host))
                 else:
-                    patterns.append(rf"^{re.escape(host)}:\d+$")
-        patterns += [rf"^{re.escape(g.host)}:{g.port}$" for g in self.gateways]
-        return patterns
+                    alternatives.append(rf"{re.escape(host)}:\d+")
+        alternatives += [rf"{re.escape(g.host)}:{g.port}" for g in self.gateways]
+        return [f"^(?:{'|'.join(alternatives)})$"]
