@@ -282,4 +282,7 @@ class OffgateAddon:
         log.exception("offgate: error while reading a flow (traffic unaffected)")
 
 
-addons = [OffgateAddon()]
+if __name__ != "interceptor.addon":
+    # Loaded as a script (`mitmdump -s interceptor/addon.py`): mitmproxy picks this up. The
+    # runner imports the module by its name and adds an addon of its own, so none is made then.
+    addons = [OffgateAddon()]
