@@ -16,7 +16,7 @@ import re
 import socket
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -82,6 +82,73 @@ class ReconcileSettings(BaseModel):
         default_factory=lambda: ["litellm"], description="process names of the gateway itself (on its host)")
 
 
+class AlertSettings(BaseModel):
+    """What `offgate alerts` and `offgate watch` look for, and how loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dimensions: list[Literal["user", "device", "app", "provider", "key"]] = Field(
+        default_factory=lambda: ["user", "device", "app", "provider", "key"],
+        description="entities whose unmanaged usage is watched")
+    false_discovery_rate: float = Field(
+        default=0.01, gt=0, lt=1, description="Benjamini-Hochberg q: the share of raised spikes allowed to be false")
+    min_history_days: int = Field(
+        default=14, ge=1, description="history an entity needs before its spikes are judged")
+    min_cost_usd: float = Field(
+        default=1.0, ge=0, description="a cost spike smaller than this (USD above baseline) is not raised")
+    lookback_hours: float = Field(
+        default=24.0, gt=0, description="how far back a run looks for anomalies it has not raised yet")
+    cooldown_hours: float = Field(
+        default=24.0, ge=0, description="an alert of one kind about one entity is raised at most once per cooldown")
+    monthly_budget_usd: float | None = Field(
+        default=None, gt=0, description="budget for unmanaged spend in a calendar month, all entities together")
+    entity_budgets_usd: dict[str, float] = Field(
+        default_factory=dict, description='monthly budgets per entity, keyed "dimension:name" (e.g. "user:alice")')
+    budget_probability: float = Field(
+        default=0.8, gt=0, lt=1, description="raise a budget alert when the chance of passing it reaches this")
+    first_seen: bool = Field(default=True, description="alert on a new app, provider, key or device")
+
+
+class ChannelUrl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, description="the incoming-webhook URL; unset: the channel is off")
+
+
+class EmailSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str | None = Field(default=None, description="SMTP server; unset: email is off")
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    sender: str = "offgate@localhost"
+    to: list[str] = Field(default_factory=list)
+
+
+class NotifySettings(BaseModel):
+    """Where alerts go. Every channel is off until configured, except the desktop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_severity: Literal["info", "warning", "critical"] = "warning"
+    max_per_hour: int = Field(default=10, ge=1, description="notifications per channel per hour; the rest wait")
+    retries: int = Field(default=3, ge=0, description="attempts after the first, per notification and channel")
+    desktop: bool = True
+    webhook: ChannelUrl = Field(default_factory=ChannelUrl)
+    slack: ChannelUrl = Field(default_factory=ChannelUrl)
+    teams: ChannelUrl = Field(default_factory=ChannelUrl)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+
+
+class DashboardSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(default=8765, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid"
@@ -92,6 +159,9 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     device: DeviceSettings = Field(default_factory=DeviceSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
 
 def resolve_home(explicit: Path | None) -> Path:

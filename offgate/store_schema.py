@@ -148,6 +148,50 @@ class FindingRow(Model):
         table_name = "finding"
 
 
+class AlertRow(Model):
+    """One alert (offgate.alert_store.Alert). `key` names what it is about (kind, dimension,
+    entity, metric): the cooldown and deduplication go by it. `details` is JSON."""
+
+    id = TextField(primary_key=True)
+    key = TextField(index=True)
+    kind = TextField()
+    severity = TextField()
+    dimension = TextField()
+    entity = TextField()
+    metric = TextField()
+    ts = DateTimeField(index=True)
+    statistic = DoubleField(null=True)
+    baseline = DoubleField(null=True)
+    p_value = DoubleField(null=True)
+    q_value = DoubleField(null=True)
+    message = TextField()
+    details = TextField()
+    raised_at = DateTimeField(index=True)
+    last_seen_at = DateTimeField()
+    occurrences = IntegerField()
+    acked_at = DateTimeField(null=True)
+    acked_by = TextField(null=True)
+
+    class Meta:
+        table_name = "alert"
+
+
+class NotificationRow(Model):
+    """One alert's delivery on one channel; the id is "<alert id>:<channel>"."""
+
+    id = TextField(primary_key=True)
+    alert_id = TextField(index=True)
+    channel = TextField()
+    status = TextField()  # "sent", "failed" (to retry) or "gave_up"
+    attempts = IntegerField()
+    last_attempt_at = DateTimeField()
+    sent_at = DateTimeField(null=True, index=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "notification"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -170,7 +214,12 @@ def create_tables(database: Database) -> None:
         SchemaManager(model, database).create_all()
 
 
-MIGRATIONS: list[Migration] = [create_tables]
+def add_alert_tables(database: Database) -> None:
+    for model in (AlertRow, NotificationRow):
+        SchemaManager(model, database).create_all()
+
+
+MIGRATIONS: list[Migration] = [create_tables, add_alert_tables]
 
 
 def read_version(database: Database) -> int:

@@ -169,7 +169,7 @@ def test_status_says_what_is_collected(home_with_events):
     assert result.exit_code == 0
     assert f"home:      {home_with_events}" in result.output
     assert "not collected: API keys, prompt and reply text" in result.output
-    assert "records:   3 in all, schema version 1" in result.output
+    assert "records:   3 in all, schema version 2" in result.output
 
 
 def test_bad_since_is_a_clear_error(tmp_path):

@@ -16,7 +16,7 @@ from peewee import Database
 
 from offgate.events import UsageEvent
 from offgate.store import TOTALS_DIMENSIONS, Store, StoreError
-from offgate.store_schema import MIGRATIONS, UsageEventRow
+from offgate.store_schema import MIGRATIONS, AlertRow, NotificationRow, UsageEventRow
 from tests import postgres
 from tests.store_writer import write_at_once
 
@@ -192,28 +192,41 @@ def fail_after_adding_column(database: Database) -> None:
 
 
 def test_migrations_upgrade_an_old_store_and_keep_its_rows(store_url: str) -> None:
-    with Store.open(store_url) as v1:
-        assert v1.schema_version() == 1
-        v1.add([event(id="old")])
+    current = len(MIGRATIONS)
+    with Store.open(store_url) as old:
+        assert old.schema_version() == current
+        old.add([event(id="old")])
 
     with pytest.raises(RuntimeError, match="halfway"):
         Store.open(store_url, migrations=[*MIGRATIONS, fail_after_adding_column])
-    with Store.open(store_url) as still_v1:
-        assert still_v1.schema_version() == 1  # the failed migration was rolled back whole
+    with Store.open(store_url) as still_old:
+        assert still_old.schema_version() == current  # the failed migration was rolled back whole
 
-    with Store.open(store_url, migrations=[*MIGRATIONS, add_note_column]) as v2:
-        assert v2.schema_version() == 2
-        assert [(e.id, e.cost_note) for e in v2.events()] == [("old", "seen by v2")]
-        v2.add([event(id="new", ts=datetime.now(UTC) + timedelta(seconds=1))])
+    with Store.open(store_url, migrations=[*MIGRATIONS, add_note_column]) as upgraded:
+        assert upgraded.schema_version() == current + 1
+        assert [(e.id, e.cost_note) for e in upgraded.events()] == [("old", "seen by v2")]
+        upgraded.add([event(id="new", ts=datetime.now(UTC) + timedelta(seconds=1))])
 
     with Store.open(store_url, migrations=[*MIGRATIONS, add_note_column]) as again:
-        assert again.schema_version() == 2
+        assert again.schema_version() == current + 1
         assert [(e.id, e.cost_note) for e in again.events()] == [("old", "seen by v2"), ("new", None)]
+
+
+def test_a_version_1_store_gains_the_alert_tables_and_keeps_its_calls(store_url: str) -> None:
+    with Store.open(store_url, migrations=MIGRATIONS[:1]) as v1:
+        v1.add([event(id="before-alerts")])
+        assert not v1.database.table_exists(AlertRow._meta.table_name)
+    with Store.open(store_url) as v2:
+        assert v2.schema_version() == 2
+        assert [e.id for e in v2.events()] == ["before-alerts"]
+        assert v2.database.table_exists(AlertRow._meta.table_name)
+        assert v2.database.table_exists(NotificationRow._meta.table_name)
 
 
 def test_a_store_newer_than_the_code_is_refused(store_url: str) -> None:
     Store.open(store_url, migrations=[*MIGRATIONS, add_note_column]).close()
-    with pytest.raises(StoreError, match="has schema version 2, but this offgate knows only up to version 1"):
+    with pytest.raises(StoreError, match=f"has schema version {len(MIGRATIONS) + 1}, but this offgate knows only "
+                                         f"up to version {len(MIGRATIONS)}"):
         Store.open(store_url)
 
 
@@ -252,7 +265,7 @@ def test_postgres_url_may_say_postgres(postgres_url: str) -> None:
         postgres.fresh_database(postgres_url) as url,
         Store.open(url.replace("postgresql://", "postgres://", 1)) as store,
     ):
-        assert store.schema_version() == 1
+        assert store.schema_version() == len(MIGRATIONS)
 
 
 def test_an_unopenable_sqlite_store_is_a_store_error(tmp_path: Path) -> None:

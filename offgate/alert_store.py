@@ -1,0 +1,149 @@
+"""Alerts in offgate's store: what was raised, when, and who acknowledged it.
+
+An alert is about one thing (its key: kind, dimension, entity, metric) at one time (`ts`,
+the hour or day the anomaly is in, or when something was first seen). Its id comes from
+the key and the time, so evaluating the same data twice raises it once. Alerts with one key
+whose times lie within the cooldown of an earlier alert are folded into that alert (its
+`occurrences` grows) instead of being raised again: few alerts, each worth reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from offgate.store import Store, naive_utc
+from offgate.store_schema import AlertRow
+
+SEVERITIES = ("info", "warning", "critical")
+KINDS = ("spike", "surge", "budget", "first_seen", "unmanaged_share")
+
+
+@dataclass
+class Alert:
+    kind: str  # one of KINDS
+    severity: str  # one of SEVERITIES
+    dimension: str  # user, device, app, provider, key; "total" for all unmanaged usage
+    entity: str
+    metric: str  # cost_usd, calls, tokens, share; "first_call" for first_seen
+    ts: datetime  # UTC: the start of the anomalous hour or day, or the first call
+    message: str  # one plain sentence for a manager
+    statistic: float | None = None  # what was observed (or forecast)
+    baseline: float | None = None  # what was expected
+    p_value: float | None = None
+    q_value: float | None = None  # the p-value adjusted for the many entities tested together
+    details: dict[str, Any] = field(default_factory=dict)
+    # Set by the store:
+    raised_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    occurrences: int = 1
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
+
+    @property
+    def id(self) -> str:
+        moment = naive_utc(self.ts).isoformat(timespec="seconds")
+        return hashlib.sha256(f"{self.key}|{moment}".encode()).hexdigest()[:10]
+
+    @property
+    def acked(self) -> bool:
+        return self.acked_at is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert as JSON-ready fields (times in ISO 8601 UTC), as every output shows it."""
+        fields = asdict(self)
+        for name in ("ts", "raised_at", "last_seen_at", "acked_at"):
+            fields[name] = fields[name].astimezone(UTC).isoformat() if fields[name] else None
+        return {"id": self.id, **fields, "acked": self.acked}
+
+
+class UnknownAlertError(KeyError):
+    def __str__(self) -> str:
+        return f"no alert has the id {self.args[0]!r}"
+
+
+class AlertStore:
+    """The alert table of one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._db = store.database
+
+    def raise_alerts(self, alerts: Sequence[Alert], cooldown: timedelta, now: datetime | None = None) -> list[Alert]:
+        """Store the alerts; returns those that are new (to be notified), oldest first. An
+        alert already stored, or within `cooldown` of a stored alert with its key, is not new:
+        that stored alert's `last_seen_at` and `occurrences` are updated instead."""
+        now = naive_utc(now or datetime.now(UTC))
+        new: list[Alert] = []
+        row = AlertRow
+        with self._store.reporting("write alerts to"), self._db.atomic():
+            for alert in sorted(alerts, key=lambda a: (naive_utc(a.ts), a.key)):
+                ts = naive_utc(alert.ts)
+                if row.select().where(row.id == alert.id).exists(self._db):
+                    continue
+                earlier = (row.select().where(row.key == alert.key, row.ts.between(ts - cooldown, ts + cooldown))
+                           .order_by(row.ts).first(self._db))
+                if earlier is not None:
+                    (row.update(last_seen_at=now, occurrences=row.occurrences + 1)
+                     .where(row.id == earlier.id).execute(self._db))
+                    continue
+                alert.raised_at = alert.last_seen_at = now.replace(tzinfo=UTC)
+                row.insert(_row_from(alert, now)).execute(self._db)
+                new.append(alert)
+        return new
+
+    def alerts(self, include_acked: bool = False, since: datetime | None = None,
+               limit: int | None = None) -> list[Alert]:
+        """Stored alerts, newest first (by ts); unacknowledged ones only unless asked."""
+        row = AlertRow
+        query = row.select()
+        if not include_acked:
+            query = query.where(row.acked_at.is_null())
+        if since is not None:
+            query = query.where(row.ts >= naive_utc(since))
+        query = query.order_by(row.ts.desc(), row.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._store.reporting("read alerts from"):
+            return [_alert_from(found) for found in query.dicts().execute(self._db)]
+
+    def get(self, alert_id: str) -> Alert:
+        with self._store.reporting("read alerts from"):
+            found = AlertRow.select().where(AlertRow.id == alert_id).dicts().first(self._db)
+        if found is None:
+            raise UnknownAlertError(alert_id)
+        return _alert_from(found)
+
+    def ack(self, alert_id: str, by: str | None = None, now: datetime | None = None) -> Alert:
+        """Acknowledge an alert (again is harmless: the first time is kept)."""
+        now = naive_utc(now or datetime.now(UTC))
+        with self._store.reporting("acknowledge an alert in"), self._db.atomic():
+            (AlertRow.update(acked_at=now, acked_by=by)
+             .where(AlertRow.id == alert_id, AlertRow.acked_at.is_null()).execute(self._db))
+        return self.get(alert_id)
+
+
+def _row_from(alert: Alert, now: datetime) -> dict[str, Any]:
+    fields = asdict(alert)
+    fields.update(id=alert.id, key=alert.key, ts=naive_utc(alert.ts), raised_at=now, last_seen_at=now,
+                  details=json.dumps(alert.details, sort_keys=True, default=str))
+    return fields
+
+
+def _alert_from(row: dict[str, Any]) -> Alert:
+    row = dict(row)
+    row.pop("id")
+    row.pop("key")
+    row["details"] = json.loads(row["details"])
+    for name in ("ts", "raised_at", "last_seen_at", "acked_at"):
+        if row[name] is not None:
+            row[name] = row[name].replace(tzinfo=UTC)
+    return Alert(**row)

@@ -1,0 +1,226 @@
+"""Capture: the proxy, its CA, the recorded calls, the catalog and the status."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.table import Table
+
+from offgate.cli.common import (
+    EXIT_FAILED,
+    Session,
+    SinceOption,
+    app,
+    count_text,
+    err,
+    fail,
+    money_text,
+    out,
+    since_from,
+)
+from offgate.store import Store, StoreError
+
+certs_app = typer.Typer(help="The interception CA.", no_args_is_help=True)
+events_app = typer.Typer(help="List recorded calls, or import them.", invoke_without_command=True)
+app.add_typer(certs_app, name="certs")
+app.add_typer(events_app, name="events")
+
+
+# -- proxy ---------------------------------------------------------------------------
+
+
+@app.command()
+def proxy(
+    ctx: typer.Context,
+    listen_host: Annotated[
+        str | None, typer.Option(help="Address to listen on [config proxy.listen_host, 127.0.0.1].")
+    ] = None,
+    listen_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to listen on [config proxy.listen_port, 8080].")
+    ] = None,
+    gateway: Annotated[
+        list[str] | None, typer.Option("--gateway", help="A LiteLLM gateway base URL (repeatable).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Any mitmproxy option, as OPTION=VALUE (repeatable).")
+    ] = None,
+) -> None:
+    """Run the interceptor: set it as the system proxy and LLM calls are recorded."""
+    from interceptor.ca import ensure_ca
+    from interceptor.runner import ProxyError, run_proxy
+    from offgate.catalog import build_catalog
+
+    session: Session = ctx.obj
+    settings = session.settings
+    host = listen_host or settings.proxy.listen_host
+    port = settings.proxy.listen_port if listen_port is None else listen_port
+    gateways = gateway or settings.proxy.gateways
+    try:
+        build_catalog(gateways)
+    except ValueError as exc:
+        fail(f"--gateway: {exc}")
+    ca = ensure_ca(session.home)
+    err.print(f"offgate proxy on http://{host}:{port}  (CA: {ca})  data: {session.home}", markup=False)
+    try:
+        run_proxy(session.home, host, port, gateways, set_ or [])
+    except ProxyError as exc:
+        fail(str(exc))
+
+
+# -- certs ---------------------------------------------------------------------------
+
+
+@certs_app.command("path")
+def certs_path(ctx: typer.Context) -> None:
+    """Print the CA certificate's path, creating the CA if it is missing."""
+    from interceptor.ca import ensure_ca
+
+    out.print(str(ensure_ca(ctx.obj.home)), markup=False)
+
+
+# -- events --------------------------------------------------------------------------
+
+
+@events_app.callback()
+def events(
+    ctx: typer.Context,
+    since: SinceOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of records.")] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many (the newest).")] = None,
+) -> None:
+    """List recorded calls (`offgate events import FILE` loads JSON lines)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    start = since_from(since)
+    store = ctx.obj.store()
+    try:
+        records = store.events(since=start)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        store.close()
+    if limit is not None:
+        records = records[-limit:]
+    if as_json:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in records], indent=1) + "\n")
+        return
+    table = Table("time (UTC)", "route", "provider", "model", "prompt", "completion", "cost $", "process", "status")
+    for r in records:
+        tokens_mark = "~" if r.tokens_estimated else ""
+        table.add_row(
+            r.ts.strftime("%Y-%m-%d %H:%M:%S"), r.route, r.provider or "", r.model or "",
+            f"{tokens_mark}{count_text(r.prompt_tokens)}", f"{tokens_mark}{count_text(r.completion_tokens)}",
+            money_text(r.cost_usd), r.process_name or "", r.parse_status,
+        )
+    out.print(table)
+    out.print(f"{len(records)} calls ({'~' } = estimated tokens)", markup=False)
+
+
+@events_app.command("import")
+def events_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSON lines, one record each ('-' for stdin).")],
+) -> None:
+    """Load records from JSON lines (what `events --json` exports, one per line, also works)."""
+    from offgate.events import UsageEvent
+
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}")
+    records, problems = [], []
+    for number, line in enumerate(_json_lines(text), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(UsageEvent.model_validate_json(line))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "record"
+            problems.append(f"line {number}: {where}: {first['msg']}")
+    store = ctx.obj.store()
+    try:
+        added = store.add(records)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        store.close()
+    out.print(f"imported {added} new records ({len(records) - added} already present)", markup=False)
+    if problems:
+        for problem in problems[:20]:
+            err.print(f"offgate: skipped {problem}", markup=False)
+        fail(f"{len(problems)} lines could not be read; the others were imported")
+
+
+def _json_lines(text: str) -> list[str]:
+    """JSON lines; a JSON array (the `events --json` output) is accepted too."""
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        try:
+            return [json.dumps(item) for item in json.loads(stripped)]
+        except json.JSONDecodeError as exc:
+            fail(f"the file starts like a JSON array but is not one: {exc.msg} at {exc.pos}")
+    return text.splitlines()
+
+
+@app.command()
+def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """What offgate recognises: providers, hosts and endpoints."""
+    from offgate.catalog import PROVIDERS
+
+    entries = [
+        {"provider": p.name, "app": p.app, "hosts": list(p.hosts),
+         "endpoints": sorted({rule.endpoint for rule in p.paths}),
+         "websocket_endpoints": sorted({rule.endpoint for rule in p.paths if rule.parser.websocket}),
+         "usage": p.usage}
+        for p in PROVIDERS
+    ]
+    if as_json:
+        sys.stdout.write(json.dumps(entries, indent=1) + "\n")
+        return
+    table = Table("provider", "hosts", "endpoints", "usage")
+    for e in entries:
+        endpoints = ", ".join(e["endpoints"])
+        if e["websocket_endpoints"]:
+            endpoints += f"\nover WebSocket: {', '.join(e['websocket_endpoints'])}"
+        table.add_row(e["provider"], "\n".join(e["hosts"]), endpoints, e["usage"])
+    out.print(table)
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """Where the data is, what is collected and what is not, and counts."""
+    from interceptor.ca import ca_dir
+    from offgate.writer import SPOOL_FILE
+
+    session: Session = ctx.obj
+    url = session.database_url()
+    ca_state = "made" if ca_dir(session.home).exists() else "not made yet: offgate certs path"
+    lines = [
+        f"home:      {session.home}",
+        f"database:  {Store.describe(url)}",
+        f"CA:        {ca_dir(session.home)} ({ca_state})",
+        f"gateways:  {', '.join(session.settings.proxy.gateways) or 'none configured'}",
+        "collected: time, host, path, model, token counts, estimated cost, response id, "
+        "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
+        "not collected: API keys, prompt and reply text"
+        + (" (prompt storage is ON in config)" if session.settings.privacy.store_prompts else ""),
+    ]
+    spool = session.home / SPOOL_FILE
+    if spool.exists():
+        lines.append(f"spooled:   events waiting in {spool} (the store was unavailable)")
+    try:
+        store = Store.open(url)
+        try:
+            lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
+        finally:
+            store.close()
+    except StoreError as exc:
+        lines.append(f"records:   store unavailable: {exc}")
+    for line in lines:
+        out.print(line, markup=False)
