@@ -10,6 +10,7 @@ import asyncio
 import errno
 import signal
 import socket
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,3 +77,54 @@ def run_proxy(home: Path, listen_host: str, listen_port: int, gateways: Sequence
         await _serve(master)
 
     asyncio.run(main())
+
+
+class BackgroundProxy:
+    """The proxy on its own event loop in a thread, for a caller that goes on meanwhile
+    (`offgate demo`, the end-to-end tests). mitmproxy allows one master per process at a time."""
+
+    def __init__(self, home: Path, gateways: Sequence[str] = (), set_options: Sequence[str] = (),
+                 listen_port: int = 0) -> None:
+        self.home = home
+        self.gateways = gateways
+        self.set_options = set_options
+        self.port = listen_port
+        self.master: DumpMaster | None = None
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return ca_dir(self.home) / "mitmproxy-ca-cert.pem"
+
+    def start(self) -> BackgroundProxy:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    async def _start(self) -> None:
+        self.master = build_master(self.home, "127.0.0.1", self.port, self.gateways,
+                                   ["connection_strategy=lazy", *self.set_options], with_termlog=False)
+        self._task = asyncio.ensure_future(self.master.run())
+        server = self.master.addons.get("proxyserver")
+        for _ in range(500):
+            addrs = server.listen_addrs()
+            if addrs:
+                self.port = addrs[0][1]
+                return
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.01)
+        raise ProxyError("the proxy did not start listening")
+
+    def stop(self) -> None:
+        """Shut down like SIGTERM does: mitmproxy's done hook flushes the writer."""
+        if self.master is not None:
+            self.master.shutdown()
+            asyncio.run_coroutine_threadsafe(asyncio.wait_for(asyncio.shield(self._task), 30), self._loop).result(35)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)

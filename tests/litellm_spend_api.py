@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.threaded_server import ThreadedServer
+from offgate.demo.threaded_server import ThreadedServer
 
 ROW_CAP = 10_000
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from tests.threaded_server import ThreadedServer
+from offgate.demo.threaded_server import ThreadedServer
 
 SCENARIO_HEADER = "x-test-scenario"
 
