@@ -9,7 +9,7 @@ import importlib
 
 from offgate.cli.common import app
 
-COMMAND_GROUPS = ("capture", "analysis", "extension")
+COMMAND_GROUPS = ("demo", "capture", "analysis", "extension")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"offgate.cli.{_group}")
 
