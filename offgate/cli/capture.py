@@ -1,4 +1,4 @@
-"""Capture: the proxy, its CA, the recorded calls, the catalog and the status."""
+"""Capture: the proxy, the recorded calls, the catalog and the status."""
 
 from __future__ import annotations
 
@@ -25,9 +25,7 @@ from offgate.cli.common import (
 )
 from offgate.store import Store, StoreError
 
-certs_app = typer.Typer(help="The interception CA.", no_args_is_help=True)
 events_app = typer.Typer(help="List recorded calls, or import them.", invoke_without_command=True)
-app.add_typer(certs_app, name="certs")
 app.add_typer(events_app, name="events")
 
 
@@ -70,17 +68,6 @@ def proxy(
         run_proxy(session.home, host, port, gateways, set_ or [])
     except ProxyError as exc:
         fail(str(exc))
-
-
-# -- certs ---------------------------------------------------------------------------
-
-
-@certs_app.command("path")
-def certs_path(ctx: typer.Context) -> None:
-    """Print the CA certificate's path, creating the CA if it is missing."""
-    from interceptor.ca import ensure_ca
-
-    out.print(str(ensure_ca(ctx.obj.home)), markup=False)
 
 
 # -- events --------------------------------------------------------------------------
