@@ -162,9 +162,8 @@ class SpendStore:
         `spend` sums the matched rows' logged cost."""
         event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
         keys = [self._group_key(name).alias(name) for name in by]
-        by_route = Case(None, [(event.route == "gateway", "gateway")], "unmanaged")
         flags = [
-            fn.COALESCE(call.classification, by_route).alias("classification"),
+            _classification().alias("classification"),
             _flag(call.event_id.is_null(False)).alias("reconciled"),
             _flag(call.spend_request_id.is_null(False)).alias("matched"),
             _flag(event.tokens_estimated == True).alias("estimated"),  # noqa: E712 - SQL, not Python
@@ -199,6 +198,45 @@ class SpendStore:
                 group["day"] = str(group["day"])[:10]
         return groups
 
+    def latest_calls(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` captured calls, newest first: each call's columns (`ts` aware
+        UTC), its classification as call_groups counts it, and whether it is reconciled."""
+        event, call = UsageEventRow, ReconciledCallRow
+        query = (event.select(event, _classification().alias("classification"),
+                              _flag(call.event_id.is_null(False)).alias("reconciled"))
+                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                 .order_by(event.ts.desc(), event.id.desc()).limit(limit))
+        with self._store.reporting("read calls from"):
+            calls = list(query.dicts().execute(self._db))
+        for found in calls:
+            found["ts"] = found["ts"].replace(tzinfo=UTC)
+            found["reconciled"] = bool(found["reconciled"])
+        return calls
+
+    def unmanaged_hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> dict[str, tuple]:
+        """Unmanaged calls (classified as call_groups counts them) in [since, until) per
+        value of each name in `by` (GROUP_COLUMNS) and UTC hour, as columns: those names,
+        `hour` (whole hours since the epoch), `calls`, `tokens` (prompt + completion) and
+        `cost_usd` (unpriced calls count 0)."""
+        event = UsageEventRow
+        columns = {name: self._group_key(name) for name in by}
+        columns.update(hour=self._hour(event.ts), calls=fn.COUNT(SQL("*")),
+                       tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
+                       cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
+        query = self._unmanaged(event.select(*columns.values()), since, until)
+        return self._columns(query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)]), columns,
+                             "total unmanaged calls in")
+
+    def first_unmanaged_calls(self, by: Sequence[str]) -> dict[str, tuple]:
+        """When each combination of values of `by` (GROUP_COLUMNS) made its first unmanaged
+        call, ever: those names and `first` (UTC epoch seconds), as columns."""
+        event = UsageEventRow
+        columns = {name: self._group_key(name) for name in by}
+        columns["first"] = fn.MIN(self._epoch(event.ts))
+        query = self._unmanaged(event.select(*columns.values()), None, None)
+        return self._columns(query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)]), columns,
+                             "find first unmanaged calls in")
+
     def spend_by_day(self, since: datetime | None, until: datetime | None) -> list[dict[str, Any]]:
         """Spend rows starting in [since, until) per UTC day: rows, logged cost."""
         row = SpendLogRow
@@ -231,6 +269,17 @@ class SpendStore:
             return NodeList((SQL("EXTRACT(EPOCH FROM"), column, SQL(")"))).cast("float8")
         # SQLite keeps "YYYY-MM-DD HH:MM:SS[.ffffff]": whole seconds, plus the fraction as written.
         return fn.strftime("%s", column).cast("REAL") + fn.substr(column, 20).cast("REAL")
+
+    def _hour(self, column: Field) -> Node:
+        """Whole UTC hours since the epoch of a naive-UTC timestamp column."""
+        if isinstance(self._db, PostgresqlDatabase):
+            return fn.FLOOR(self._epoch(column) / 3600).cast("bigint")
+        return fn.strftime("%s", column).cast("INTEGER") / 3600  # integer division
+
+    def _unmanaged(self, query: Any, since: datetime | None, until: datetime | None) -> Any:
+        call = ReconciledCallRow
+        query = query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == UsageEventRow.id))
+        return _between(query.where(_classification() == "unmanaged"), UsageEventRow.ts, since, until)
 
     def _group_key(self, name: str) -> Node:
         if name == "day":
@@ -278,6 +327,12 @@ def _spend_row(record: SpendRecord, source: str, now: datetime) -> dict[str, Any
     row = asdict(record)
     row["raw"] = json.dumps(record.raw, default=str, separators=(",", ":"))
     return {**row, "source": source, "imported_at": now}
+
+
+def _classification() -> Node:
+    """A captured call's class: as reconciled, else by its route (gateway or unmanaged)."""
+    by_route = Case(None, [(UsageEventRow.route == "gateway", "gateway")], "unmanaged")
+    return fn.COALESCE(ReconciledCallRow.classification, by_route)
 
 
 def _flag(condition: Node) -> Case:

@@ -166,8 +166,8 @@ class Store:
 
     def totals(self, by: str, since: datetime | None = None) -> list[dict[str, Any]]:
         """Per value of `by` (one of TOTALS_DIMENSIONS): calls, token and cost sums (None
-        when no call in the group has a value), calls with estimated tokens and calls
-        without a price. Most expensive first, then most calls."""
+        when no call in the group has a value), calls with estimated tokens, calls without
+        a price, and the first and last call's time. Most expensive first, then most calls."""
         if by not in TOTALS_DIMENSIONS:
             raise ValueError(f"cannot total by {by!r}: choose one of {', '.join(TOTALS_DIMENSIONS)}")
         row = UsageEventRow
@@ -183,6 +183,8 @@ class Store:
                 cost.alias("cost_usd"),
                 fn.SUM(Case(None, [(row.tokens_estimated, 1)], 0)).alias("estimated_calls"),
                 fn.SUM(Case(None, [(row.cost_usd.is_null(), 1)], 0)).alias("unpriced_calls"),
+                fn.MIN(row.ts).alias("first_seen"),
+                fn.MAX(row.ts).alias("last_seen"),
             )
             .group_by(key)
             .order_by(cost.desc(nulls="LAST"), calls.desc(), key.asc(nulls="LAST"))
@@ -199,6 +201,8 @@ class Store:
                 "cost_usd": None if group["cost_usd"] is None else float(group["cost_usd"]),
                 "estimated_calls": int(group["estimated_calls"]),
                 "unpriced_calls": int(group["unpriced_calls"]),
+                "first_seen": group["first_seen"].replace(tzinfo=UTC),
+                "last_seen": group["last_seen"].replace(tzinfo=UTC),
             }
             for group in groups
         ]

@@ -35,7 +35,7 @@ def build_report(store: SpendStore, since: datetime | None, until: datetime, by:
     groups = store.call_groups(since, until, [by], web_apps)
     spend_days = store.spend_by_day(since, until)
     totals = _totals(groups, spend_days)
-    findings = [_finding(finding) for finding in store.findings(since, until)]
+    findings = [finding_json(finding) for finding in store.findings(since, until)]
     return {
         "generated_at": until.isoformat(),
         "since": since.isoformat() if since else None,
@@ -49,6 +49,11 @@ def build_report(store: SpendStore, since: datetime | None, until: datetime, by:
         "findings_by_kind": {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS},
         "estimated": _estimated(groups, totals),
     }
+
+
+def daily_costs(store: SpendStore, since: datetime | None, until: datetime) -> list[dict[str, Any]]:
+    """Managed and unmanaged cost and calls per UTC day, as the report's daily trend counts them."""
+    return _daily(store.call_groups(since, until, ["day"]), store.spend_by_day(since, until))
 
 
 def _totals(groups: list[dict[str, Any]], spend_days: list[dict[str, Any]]) -> dict[str, Any]:
@@ -163,7 +168,8 @@ def _estimated(groups: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str
     }
 
 
-def _finding(finding: dict[str, Any]) -> dict[str, Any]:
+def finding_json(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding as the report (and the dashboard) shows it."""
     return {"kind": finding["kind"], "ts": finding["ts"].isoformat(), "event_id": finding["event_id"],
             "request_id": finding["spend_request_id"], "model": finding["model"],
             "our_cost_usd": finding["our_cost_usd"], "logged_cost_usd": finding["logged_cost_usd"],

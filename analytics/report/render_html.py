@@ -4,6 +4,8 @@ be mailed around and opened anywhere.
 
 Every number shown carries its exact value in `data-value` (Python's repr of the JSON
 number), next to the field it reports (`data-metric` for totals, `data-field` in tables).
+The stylesheet and the body are also the dashboard's (analytics/dashboard), which shows the
+report live.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
 from analytics.report.formatting import count, label, money, percent
 
 TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
+STYLESHEET = Path(__file__).with_name("style.css")
 BARS_SHOWN = 15
 FINDINGS_SHOWN = 500
 
@@ -42,9 +45,15 @@ ROW_COLUMNS = (
 
 
 def render_html(report: dict[str, Any]) -> str:
+    return TEMPLATE.substitute(title=escape(f"offgate: unmanaged LLM usage, {_window(report)}"),
+                               style=STYLESHEET.read_text(encoding="utf-8"), body=render_body(report))
+
+
+def render_body(report: dict[str, Any]) -> str:
+    """The report's content: headings, numbers, charts and tables, without the page around it."""
     totals = report["totals"]
-    window = f"{report['since'] or 'the beginning'} to {report['until']} (UTC)"
-    body = "\n".join((
+    window = _window(report)
+    return "\n".join((
         "<h1>Unmanaged LLM usage</h1>",
         f'<p class="window">{escape(window)} &middot; by {escape(report["by"])}</p>',
         '<div class="kpis">' + "".join(_kpi(totals, *kpi) for kpi in KPIS) + "</div>",
@@ -65,7 +74,10 @@ def render_html(report: dict[str, Any]) -> str:
         "<h2>What is estimated</h2>",
         _estimated(report["estimated"]),
     ))
-    return TEMPLATE.substitute(title=escape(f"offgate: unmanaged LLM usage, {window}"), body=body)
+
+
+def _window(report: dict[str, Any]) -> str:
+    return f"{report['since'] or 'the beginning'} to {report['until']} (UTC)"
 
 
 def _kpi(totals: dict[str, Any], name: str, title: str, shown: Any) -> str:

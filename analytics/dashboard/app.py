@@ -1,0 +1,65 @@
+"""The dashboard's aiohttp application: routes, and the middleware every answer goes through."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from analytics.dashboard import api, metrics, pages
+from analytics.dashboard.auth import TOKEN, require_token
+from analytics.dashboard.errors import json_errors
+from analytics.dashboard.reads import STORE_READS, StoreReads
+from offgate.config import Settings, database_url_for
+from offgate.pac import render_pac
+
+SECURITY_HEADERS = {
+    # Only this server's own files run and load: no CDN, no inline script.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    # No address (a login link holds the token) goes to other sites; "no-referrer" would make
+    # Chromium send `Origin: null` with the login form, which the origin check refuses.
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -> web.Application:
+    """The dashboard over the store of `settings` (ConfigError if its database_url is not
+    one), opened on first use. /proxy.pac sends the catalog's hosts and the gateways to
+    `proxy_address` ("host:port"; ValueError if it is not one, or a gateway is no URL)."""
+    app = web.Application(middlewares=[_security_headers, json_errors, require_token])
+    app[TOKEN] = token
+    app[STORE_READS] = StoreReads(database_url_for(settings, home))
+    app[pages.PAC] = render_pac(proxy_address, settings.proxy.gateways)
+    app.router.add_get("/", pages.index)
+    app.router.add_post("/login", pages.log_in)
+    app.router.add_get("/static/{name}", pages.asset)
+    app.router.add_get("/proxy.pac", pages.proxy_pac)
+    app.router.add_get("/metrics", metrics.scrape)
+    app.router.add_get("/parts/summary", api.summary_part)
+    app.router.add_get("/api/summary", api.summary)
+    app.router.add_get("/api/calls", api.calls)
+    app.router.add_get("/api/alerts", api.alerts)
+    app.router.add_post("/api/alerts/{id}/ack", api.acknowledge)
+    app.router.add_get("/api/apps", api.apps)
+    app.router.add_get("/api/processes", api.processes)
+    app.router.add_get("/api/findings", api.findings)
+    app.on_cleanup.append(_close)
+    return app
+
+
+@web.middleware
+async def _security_headers(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(SECURITY_HEADERS)
+        raise
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+async def _close(app: web.Application) -> None:
+    app[STORE_READS].close()

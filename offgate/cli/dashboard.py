@@ -1,0 +1,73 @@
+"""The dashboard: the page, its JSON API, /metrics and /proxy.pac, served on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@app.command()
+def dashboard(
+    ctx: typer.Context,
+    listen_host: Annotated[
+        str | None, typer.Option(help="Address to listen on [config dashboard.listen_host, 127.0.0.1].")
+    ] = None,
+    listen_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to listen on [config dashboard.listen_port, 8765].")
+    ] = None,
+) -> None:
+    """Serve the dashboard until Ctrl-C: spend managed and unmanaged, a live feed of calls,
+    alerts, apps and processes, findings. Prints the link that logs you in."""
+    from analytics.dashboard import DashboardError, create_app, dashboard_token, login_url, start_dashboard
+    from offgate.pac import local_address
+
+    session: Session = ctx.obj
+    settings = session.settings
+    host = listen_host or settings.dashboard.listen_host
+    port = settings.dashboard.listen_port if listen_port is None else listen_port
+    try:
+        token = dashboard_token(session.home)
+        dashboard_app = checked(lambda: create_app(
+            session.home, settings, token, local_address(settings.proxy.listen_host, settings.proxy.listen_port)))
+    except DashboardError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except ValueError as exc:  # a gateway that is no URL: the PAC file cannot name it
+        fail(str(exc))
+
+    async def serve() -> None:
+        runner = await start_dashboard(dashboard_app, host, port)
+        try:
+            if host not in LOOPBACK:
+                err.print(f"offgate: warning: the dashboard listens on {host}, beyond this machine, over plain HTTP",
+                          markup=False)
+            err.print(f"offgate dashboard on {runner.addresses[0][0]}:{runner.addresses[0][1]}  "
+                      f"data: {session.home}  (Ctrl-C stops it)", markup=False)
+            out.print(f"open {login_url(runner, token)}", markup=False)
+            await _until_stopped()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    except DashboardError as exc:
+        fail(f"{exc} (--listen-host and --listen-port, or the dashboard settings, choose another)")
+    err.print("offgate dashboard stopped", markup=False)
+
+
+async def _until_stopped() -> None:
+    """Return on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows' proactor loop
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    await stop.wait()

@@ -1,0 +1,199 @@
+"""The dashboard in real headless Chromium (Debian's, driven by Playwright): log in with the
+token, the page's numbers are `offgate report --format json`'s, an alert is acknowledged
+with a click, the live feed picks up a call made after the page loaded, and a bad window is
+explained. A full-page screenshot is kept in $OFFGATE_TEST_ARTIFACTS (default: test-artifacts/
+in the repository, which git ignores)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from analytics.report.formatting import count, money, percent
+from analytics.report.model import DIMENSIONS
+from offgate.alert_store import AlertStore
+from offgate.events import UsageEvent
+from offgate.store import Store
+from tests.dashboard_world import TOKEN, fill, report_json, serving, utc_now
+from tests.test_report_html import _TABLE_ROWS, CHROMIUM_ARGS, HOSTILE, exact
+from tests.web_apps import require
+
+ARTIFACTS = Path(os.environ.get("OFFGATE_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
+WAIT_MS = 20_000  # the feed polls every 3 s
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    executable = require("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[dict]:
+    url = f"sqlite:///{tmp_path / 'offgate.db'}"
+    now = utc_now()
+    raised = fill(url, now)
+    with serving(tmp_path) as base:
+        yield {"home": tmp_path, "base": base, "url": url, "alerts": raised, "now": now}
+
+
+@pytest.fixture
+def page(chromium: Browser, served: dict) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    served["requests"], served["dialogs"] = [], []
+    page.on("request", lambda request: served["requests"].append(request.url))
+    page.on("dialog", lambda dialog: (served["dialogs"].append(dialog.message), dialog.dismiss()))
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def log_in_by_link(page: Page, base: str) -> None:
+    page.goto(f"{base}/?token={TOKEN}")
+    assert page.url == f"{base}/"  # the token left the address at once
+    page.wait_for_selector("#summary [data-metric=total_cost_usd]")
+
+
+def shown_report(page: Page) -> dict:
+    return {
+        "metrics": page.eval_on_selector_all(
+            "#summary [data-metric]", "els => els.map(e => [e.dataset.metric, e.dataset.value, e.textContent])"),
+        "rows": page.eval_on_selector_all("#summary table[data-table=rows] tr[data-key]", _TABLE_ROWS),
+        "daily": page.eval_on_selector_all("#summary table[data-table=daily] tr[data-key]", _TABLE_ROWS),
+        "findings": page.eval_on_selector_all("#summary table[data-table=findings] tr[data-kind]",
+                                              "trs => trs.map(tr => tr.dataset.kind)"),
+    }
+
+
+def check_numbers(page: Page, document: dict) -> None:
+    shown = shown_report(page)
+    metrics = {name: (exact(value), text) for name, value, text in shown["metrics"]}
+    totals = document["totals"]
+    for name, formatted in (("total_cost_usd", money), ("managed_cost_usd", money), ("unmanaged_cost_usd", money),
+                            ("coverage", percent), ("unmanaged_calls", count), ("spend_rows", count)):
+        assert metrics[name] == (totals[name], formatted(totals[name])), name
+    for kind, found in document["findings_by_kind"].items():
+        assert metrics[f"findings.{kind}"][0] == found
+    assert [(key, {field: exact(value) for field, value in fields.items()}) for key, fields in shown["rows"]] == [
+        ("" if row["key"] is None else row["key"], {field: value for field, value in row.items() if field != "key"})
+        for row in document["rows"]]
+    assert [(key, {field: exact(value) for field, value in fields.items()}) for key, fields in shown["daily"]] == [
+        (day["day"], {field: value for field, value in day.items() if field != "day"}) for day in document["daily"]]
+    assert shown["findings"] == [finding["kind"] for finding in document["findings"]]
+
+
+def test_log_in_and_see_the_reports_numbers(page: Page, served: dict) -> None:
+    base, home = served["base"], served["home"]
+    page.goto(f"{base}/")
+    page.fill("#token", "not-the-token")
+    page.click("button[type=submit]")
+    assert page.inner_text("#login-problem") == "That is not this dashboard's token."
+    page.fill("#token", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#summary[data-by=provider] [data-metric=total_cost_usd]")
+    assert page.url == f"{base}/"
+    check_numbers(page, report_json(home))
+
+    assert page.eval_on_selector_all("#by option", "options => options.map(o => o.value)") == list(DIMENSIONS)
+    page.select_option("#by", "user")
+    page.wait_for_selector("#summary[data-by=user] [data-metric=total_cost_usd]")
+    assert page.url == f"{base}/#since=30d&by=user"  # the view can be bookmarked
+    check_numbers(page, report_json(home, "--by", "user"))
+
+    page.wait_for_selector("table[data-table=apps] tr[data-key=claude-code]")
+    apps = page.eval_on_selector_all("table[data-table=apps] tbody tr", """rows => rows.map(row =>
+        [row.dataset.key, ...[...row.cells].map(cell => cell.textContent)])""")
+    assert [app[:4] for app in apps] == [["", "(unknown)", "11", money(0.0027)],
+                                         ["claude-code", "claude-code", "1", money(0.0015)]]
+    page.wait_for_selector("table[data-table=processes] tr[data-key=node]")
+    assert all(url.startswith(f"{base}/") for url in served["requests"]), served["requests"]  # nothing from elsewhere
+
+
+def test_acknowledge_an_alert_from_the_page(page: Page, served: dict) -> None:
+    log_in_by_link(page, served["base"])
+    spike = served["alerts"][0]
+    item = page.locator(f"#alerts li[data-alert-id='{spike.id}']")
+    item.wait_for()
+    assert page.locator("#alerts li").count() == 3 and page.inner_text("#alert-count") == "(3)"
+    assert spike.message in item.inner_text()
+    item.get_by_role("button", name="Acknowledge").click()
+    item.wait_for(state="detached")
+    assert page.locator("#alerts li").count() == 2 and page.inner_text("#alert-count") == "(2)"
+    with Store.open(served["url"]) as store:
+        stored = AlertStore(store).get(spike.id)
+    assert (stored.acked, stored.acked_by) == (True, "dashboard")
+
+
+def test_the_live_feed_shows_a_call_made_after_the_page_loaded(page: Page, served: dict) -> None:
+    log_in_by_link(page, served["base"])
+    page.wait_for_selector("#feed tr[data-id=g-recent]")
+    assert page.eval_on_selector_all("#feed tbody tr", "rows => rows.map(row => row.dataset.id)")[:3] == [
+        "g-recent", "up-by-likeness", "u-unpriced"]
+
+    with Store.open(served["url"]) as store:
+        store.add([UsageEvent(id="live-1", ts=served["now"], provider="openai", host="api.openai.com",
+                              path="/v1/chat/completions", model="gpt-4o", user="dana", device=HOSTILE,
+                              process_name="curl", prompt_tokens=1234567, completion_tokens=89,
+                              tokens_estimated=True, cost_usd=1234.5)])
+    row = page.locator("#feed tr[data-id=live-1]")
+    row.wait_for()
+    assert page.eval_on_selector_all("#feed tbody tr", "rows => rows.map(row => row.dataset.id)")[0] == "live-1"
+    cells = row.evaluate("row => Object.fromEntries([...row.cells].map(c => [c.dataset.field, c.textContent]))")
+    assert cells == {"ts": served["now"].strftime("%Y-%m-%d %H:%M:%S"), "classification": "unmanaged",
+                     "provider": "openai", "model": "gpt-4o", "app": "(unknown)", "process_name": "curl",
+                     "user": "dana", "device": HOSTILE, "prompt_tokens": "~1,234,567",
+                     "completion_tokens": "~89", "cost_usd": money(1234.5)}
+
+    assert served["dialogs"] == []  # the device's name stayed text
+
+    page.wait_for_selector("table[data-table=processes] tr[data-key=node]")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+def test_a_bad_window_is_explained_and_a_good_one_shown(page: Page, served: dict) -> None:
+    log_in_by_link(page, served["base"])
+    page.fill("#since", "yesterday")
+    page.click("#view button[type=submit]")
+    page.wait_for_selector("#problem:not([hidden])")
+    assert page.inner_text("#problem") == ("Report: since: 'yesterday' is not a time: use a span like 30m, 1h, 7d, "
+                                           "2w or an ISO 8601 time")
+    assert page.locator("#summary [data-metric=total_cost_usd]").count() == 1  # the last report stays
+
+    page.fill("#since", "1m")
+    page.click("#view button[type=submit]")
+    page.wait_for_selector("#summary[data-since='1m'] [data-metric=total_cost_usd]")
+    page.wait_for_selector("#problem[hidden]", state="attached")
+    assert page.get_attribute("#summary [data-metric=unmanaged_calls]", "data-value") == "0"  # nothing that new
+
+
+def test_a_phone_sized_screen_needs_no_sideways_scrolling(chromium: Browser, served: dict) -> None:
+    context = chromium.new_context(viewport={"width": 400, "height": 800})
+    context.set_default_timeout(WAIT_MS)
+    try:
+        page = context.new_page()
+        log_in_by_link(page, served["base"])
+        page.wait_for_selector("#feed tr[data-id=g-recent]")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-narrow.png"), full_page=True)
+
+        context.clear_cookies()  # as if the token had changed: the next poll finds out
+        page.wait_for_selector("#token")
+        assert page.url == f"{served['base']}/"
+    finally:
+        context.close()
