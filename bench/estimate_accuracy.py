@@ -50,13 +50,15 @@ def main() -> None:
         if reading.status != "ok" or usage is None or not reading.model:
             continue
         pairs = []
+        # Audio is counted apart from the text read: compare the text's share only.
         if reading.prompt_texts and usage.prompt_tokens:
             ours = tokens.estimate_prompt(reading.model, reading.prompt_texts, reading.prompt_messages)
-            pairs.append(("prompt", ours, raw_count(reading.model, reading.prompt_texts), usage.prompt_tokens))
+            text = usage.prompt_tokens - (usage.audio_prompt_tokens or 0)
+            pairs.append(("prompt", ours, raw_count(reading.model, reading.prompt_texts), text))
         if reading.completion_texts and usage.completion_tokens:
             ours = tokens.estimate_completion(reading.model, reading.completion_texts)
             # Reasoning tokens are billed but their text is not sent: compare with the visible part.
-            visible = usage.completion_tokens - (usage.reasoning_tokens or 0)
+            visible = usage.completion_tokens - (usage.reasoning_tokens or 0) - (usage.audio_completion_tokens or 0)
             pairs.append(("completion", ours, raw_count(reading.model, reading.completion_texts), visible))
         for side, ours, peer, reported in pairs:
             if reported <= 0:

@@ -163,7 +163,7 @@ class OffgateAddon:
             return
         flow.metadata["offgate"] = Call(
             match=match,
-            parser=match.new_parser(dict(request.query)),
+            parser=match.new_parser(dict(request.query), request.headers),
             client_id=flow.client_conn.id,
             host=request.pretty_host,
             path=path_without_keys(request.path),

@@ -2,7 +2,8 @@
 
 Token fields follow LiteLLM's convention so they compare with its spend rows:
 `prompt_tokens` counts every input token (cache reads and writes included),
-`completion_tokens` includes reasoning tokens.
+`completion_tokens` includes reasoning tokens. Cached, reasoning and audio tokens are
+parts of those two counts, None when the call does not report them.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class UsageEvent(BaseModel):
     cached_tokens: int | None = Field(default=None, ge=0)
     cache_write_tokens: int | None = Field(default=None, ge=0)
     reasoning_tokens: int | None = Field(default=None, ge=0)
+    audio_prompt_tokens: int | None = Field(default=None, ge=0, description="the prompt tokens that were audio")
+    audio_completion_tokens: int | None = Field(default=None, ge=0, description="the completion tokens that were audio")
     tokens_estimated: bool = False
     cost_usd: float | None = Field(default=None, ge=0)
     cost_note: str | None = None

@@ -12,9 +12,11 @@ Rates are chosen the way LiteLLM chooses them:
   replace the base rates (xAI bills from the threshold itself, not just past it);
 - `off_peak_pricing`: inside an off-peak window (at the call's time) its rates apply;
 - a missing cache-write rate is the input rate, a missing cache-read rate the input
-  rate (Fireworks: half of it), a missing reasoning rate the output rate.
-Service tiers (flex, priority, batch), regional uplifts and non-text modalities are not
-priced: the calls offgate sees report none of them.
+  rate (Fireworks: half of it), a missing reasoning rate the output rate;
+- audio tokens (part of the prompt or completion) bill at `input_cost_per_audio_token`
+  (or its `_above_<N>k_tokens` variant) and `output_cost_per_audio_token`, else as text.
+Service tiers (flex, priority, batch), regional uplifts, cached audio and image or video
+tokens are not priced apart: the calls offgate sees report none of them.
 
 The map loads once, lazily (json.load, about 20 ms); after that a cost is a few dict
 lookups (5-10 us), with each model name resolved to its key once.
@@ -56,6 +58,7 @@ _THRESHOLD_PREFIXES = (
     "output_cost_per_token_above_",
     "cache_read_input_token_cost_above_",
     "cache_creation_input_token_cost_above_",
+    "input_cost_per_audio_token_above_",
 )
 # Threshold keys ending so belong to a service tier or the batch API, not to standard calls.
 _NON_STANDARD_SUFFIXES = ("_auto", "_flex", "_balanced", "_priority", "_fast", "_ultrafast", "_batches")
@@ -75,6 +78,8 @@ class Rates:
     cache_read: float
     cache_write: float
     reasoning: float
+    audio_input: float
+    audio_output: float
 
 
 def cost_usd(
@@ -99,6 +104,8 @@ def cost_usd(
         cached_tokens=usage.cached_tokens or 0,
         cache_write_tokens=usage.cache_write_tokens or 0,
         reasoning_tokens=usage.reasoning_tokens or 0,
+        audio_prompt_tokens=usage.audio_prompt_tokens or 0,
+        audio_completion_tokens=usage.audio_completion_tokens or 0,
         at=at,
     )
     if usage.prompt_tokens is None:
@@ -115,19 +122,26 @@ def cost_for_key(
     cached_tokens: int = 0,
     cache_write_tokens: int = 0,
     reasoning_tokens: int = 0,
+    audio_prompt_tokens: int = 0,
+    audio_completion_tokens: int = 0,
     *,
     at: datetime | None = None,
 ) -> float:
     """USD for tokens of a call priced by the price-map entry `price_key` (KeyError if
-    there is none), at time `at` (default now)."""
+    there is none), at time `at` (default now). Audio is counted among the uncached prompt
+    and the visible (non-reasoning) completion tokens, and never beyond them."""
     rates = _rates(price_key, prompt_tokens, at)
     uncached_prompt = max(prompt_tokens - cached_tokens - cache_write_tokens, 0)
+    audio_prompt = min(audio_prompt_tokens, uncached_prompt)
     visible_completion = max(completion_tokens - reasoning_tokens, 0)
+    audio_completion = min(audio_completion_tokens, visible_completion)
     return (
-        uncached_prompt * rates.input
+        (uncached_prompt - audio_prompt) * rates.input
+        + audio_prompt * rates.audio_input
         + cached_tokens * rates.cache_read
         + cache_write_tokens * rates.cache_write
-        + visible_completion * rates.output
+        + (visible_completion - audio_completion) * rates.output
+        + audio_completion * rates.audio_output
         + reasoning_tokens * rates.reasoning
     )
 
@@ -197,7 +211,14 @@ def _rates(price_key: str, prompt_tokens: int, at: datetime | None) -> Rates:
         reasoning = _rate(tier, "output_cost_per_reasoning_token", tier_output)
     if reasoning is None:
         reasoning = _rate(entry, "output_cost_per_reasoning_token", output_rate)
-    return Rates(input_rate, output_rate, cache_read, cache_write, reasoning)
+
+    # Audio: the entry's own rate (past the largest threshold the prompt passes), else as text.
+    audio_input = _rate(entry, "input_cost_per_audio_token")
+    for label in _passed_thresholds(price_key, prompt_tokens):
+        audio_input = _rate(entry, f"input_cost_per_audio_token_above_{label}_tokens", audio_input)
+    audio_output = _rate(entry, "output_cost_per_audio_token", output_rate)
+    return Rates(input_rate, output_rate, cache_read, cache_write, reasoning,
+                 input_rate if audio_input is None else audio_input, audio_output)
 
 
 @functools.cache
@@ -273,14 +294,19 @@ def _long_context_rates(
     output_rate = _rate(entry, "output_cost_per_token", 0.0)
     cache_read = _rate(entry, "cache_read_input_token_cost")
     cache_write = _rate(entry, "cache_creation_input_token_cost")
-    inclusive = entry.get("litellm_provider") in _INCLUSIVE_THRESHOLD_PROVIDERS
-    for threshold, label in _thresholds(price_key):
-        if prompt_tokens > threshold or (inclusive and prompt_tokens == threshold):
-            input_rate = _rate(entry, f"input_cost_per_token_above_{label}_tokens", input_rate)
-            output_rate = _rate(entry, f"output_cost_per_token_above_{label}_tokens", output_rate)
-            cache_read = _rate(entry, f"cache_read_input_token_cost_above_{label}_tokens", cache_read)
-            cache_write = _rate(entry, f"cache_creation_input_token_cost_above_{label}_tokens", cache_write)
+    for label in _passed_thresholds(price_key, prompt_tokens):
+        input_rate = _rate(entry, f"input_cost_per_token_above_{label}_tokens", input_rate)
+        output_rate = _rate(entry, f"output_cost_per_token_above_{label}_tokens", output_rate)
+        cache_read = _rate(entry, f"cache_read_input_token_cost_above_{label}_tokens", cache_read)
+        cache_write = _rate(entry, f"cache_creation_input_token_cost_above_{label}_tokens", cache_write)
     return input_rate, output_rate, cache_read, cache_write
+
+
+def _passed_thresholds(price_key: str, prompt_tokens: int) -> list[str]:
+    """The labels of the entry's long-context thresholds that `prompt_tokens` passes, ascending."""
+    inclusive = price_map()[price_key].get("litellm_provider") in _INCLUSIVE_THRESHOLD_PROVIDERS
+    return [label for threshold, label in _thresholds(price_key)
+            if prompt_tokens > threshold or (inclusive and prompt_tokens == threshold)]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -53,7 +53,8 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, app:
         cost, note = pricing.cost_usd(api_model.model, api_model.provider, usage)
         if cost is not None:
             priced_as = f"{api_model.provider}/{api_model.model}" if api_model.provider else api_model.model
-            note = f"API-equivalent estimate, priced as {priced_as}" + (f"; {note}" if note else "")
+            notes = [f"API-equivalent estimate, priced as {priced_as}", api_model.note, note]
+            note = "; ".join(part for part in notes if part)
     else:
         cost, note = pricing.cost_usd(reading.model, match.provider, usage)
         if cost is None and reading.response_model not in (None, reading.model):
@@ -73,6 +74,8 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, app:
         cached_tokens=usage.cached_tokens,
         cache_write_tokens=usage.cache_write_tokens,
         reasoning_tokens=usage.reasoning_tokens,
+        audio_prompt_tokens=usage.audio_prompt_tokens,
+        audio_completion_tokens=usage.audio_completion_tokens,
         tokens_estimated=estimated,
         cost_usd=cost,
         cost_note=note,

@@ -7,7 +7,8 @@ on different databases can live in one process.
 transaction, when a store opens, and `schema_version` records each version applied.
 Migrations are history: once released, one is never edited. Version 1 creates the tables
 from the models below, so the first migration that changes a table must first copy the
-version-1 model into `create_tables`, keeping a fresh store's history exact.
+version-1 model into `create_tables`, keeping a fresh store's history exact (usage_event's
+copy is `_UsageEventRowV1`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from peewee import (
     TextField,
     fn,
 )
+from playhouse.migrate import SchemaMigrator, migrate
 
 Migration = Callable[[Database], None]
 
@@ -57,6 +59,8 @@ class UsageEventRow(Model):
     cached_tokens = BigIntegerField(null=True)
     cache_write_tokens = BigIntegerField(null=True)
     reasoning_tokens = BigIntegerField(null=True)
+    audio_prompt_tokens = BigIntegerField(null=True)
+    audio_completion_tokens = BigIntegerField(null=True)
     tokens_estimated = BooleanField()
     cost_usd = DoubleField(null=True)
     cost_note = TextField(null=True)
@@ -209,17 +213,69 @@ class SchemaTooNewError(Exception):
         self.known = known
 
 
+# -- the migrations: history, never edited once released ------------------------------
+
+
+class _UsageEventRowV1(Model):
+    """usage_event as version 1 created it, frozen: a fresh store is built as old stores
+    were, then migrated like them (UsageEventRow is the table as it is now)."""
+
+    id = CharField(max_length=64, primary_key=True)
+    ts = DateTimeField(index=True)
+    source = TextField()
+    route = TextField()
+    provider = TextField(null=True)
+    app = TextField(null=True)
+    endpoint = TextField(null=True)
+    host = TextField()
+    method = TextField()
+    path = TextField()
+    model = TextField(null=True)
+    streamed = BooleanField()
+    status_code = IntegerField(null=True)
+    prompt_tokens = BigIntegerField(null=True)
+    completion_tokens = BigIntegerField(null=True)
+    cached_tokens = BigIntegerField(null=True)
+    cache_write_tokens = BigIntegerField(null=True)
+    reasoning_tokens = BigIntegerField(null=True)
+    tokens_estimated = BooleanField()
+    cost_usd = DoubleField(null=True)
+    cost_note = TextField(null=True)
+    provider_cost_usd = DoubleField(null=True)
+    duration_ms = DoubleField(null=True)
+    ttft_ms = DoubleField(null=True)
+    request_bytes = BigIntegerField()
+    response_bytes = BigIntegerField()
+    response_id = TextField(null=True)
+    litellm_call_id = TextField(null=True)
+    process_name = TextField(null=True)
+    pid = BigIntegerField(null=True)
+    exe = TextField(null=True)
+    user = TextField(null=True)
+    device = TextField(null=True)
+    key_fingerprint = TextField(null=True)
+    parse_status = TextField()
+    parse_error = TextField(null=True)
+
+    class Meta:
+        table_name = "usage_event"
+        indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
+
+
 def create_tables(database: Database) -> None:
-    for model in (UsageEventRow, SpendLogRow, ReconciledCallRow, FindingRow):
+    for model in (_UsageEventRowV1, SpendLogRow, ReconciledCallRow, FindingRow):
         SchemaManager(model, database).create_all()
 
 
-def add_alert_tables(database: Database) -> None:
+def add_alerts_and_audio_tokens(database: Database) -> None:
     for model in (AlertRow, NotificationRow):
         SchemaManager(model, database).create_all()
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("usage_event", column, BigIntegerField(null=True))
+              for column in ("audio_prompt_tokens", "audio_completion_tokens")))
 
 
-MIGRATIONS: list[Migration] = [create_tables, add_alert_tables]
+MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens]
 
 
 def read_version(database: Database) -> int:

@@ -124,7 +124,7 @@ def read_call(fixture: Fixture, chunks: Iterable[bytes] | None = None, *,
     then the response headers and body chunks. Arguments replace parts of the fixture."""
     match = catalog.lookup(fixture.host, fixture.port, fixture.path)
     assert match is not None, f"{fixture.name}: the catalog does not know {fixture.url}"
-    parser = match.new_parser(query=dict(parse_qsl(fixture.query)))
+    parser = match.new_parser(query=dict(parse_qsl(fixture.query)), headers=fixture.request_headers)
     parser.read_request(fixture.request_body if request_body is None else request_body, request_encoding)
     parser.start_response(fixture.status, response_headers or fixture.response_headers)
     for chunk in chunks if chunks is not None else [fixture.response_body]:
@@ -144,7 +144,7 @@ def timed_session(fixture: Fixture, messages: Iterable[WebSocketMessage] | None 
     """`read_session`, each reading with the number of messages read when it came out."""
     match = catalog.lookup(fixture.host, 443, fixture.path, websocket=True)
     assert match is not None, f"{fixture.name}: the catalog does not know {fixture.url} as a WebSocket"
-    parser = match.new_parser(query=dict(parse_qsl(fixture.query)))
+    parser = match.new_parser(query=dict(parse_qsl(fixture.query)), headers=fixture.request_headers)
     parser.read_request(b"")
     parser.start_response(fixture.status, fixture.response_headers)
     readings: list[tuple[int, Reading]] = []

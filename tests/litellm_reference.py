@@ -20,15 +20,19 @@ litellm.suppress_debug_info = True
 
 
 def litellm_cost(key: str, prompt: int, completion: int, cached: int | None = 0, cache_write: int | None = 0,
-                 reasoning: int | None = 0, moment: datetime | None = None) -> float:
+                 reasoning: int | None = 0, moment: datetime | None = None, *, audio_prompt: int | None = 0,
+                 audio_completion: int | None = 0) -> float:
     """litellm.cost_per_token for one price-map key, summed (prompt + completion)."""
     cached, cache_write, reasoning = cached or 0, cache_write or 0, reasoning or 0
-    # The usage object carries the reasoning tokens, which cost_per_token has no argument for.
+    # The usage object carries the reasoning and audio tokens, which cost_per_token has no
+    # arguments for; the token details go in only when there is audio, as OpenAI sends them.
     usage = LiteLLMUsage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=prompt + completion,
         reasoning_tokens=reasoning or None,
+        prompt_tokens_details={"audio_tokens": audio_prompt} if audio_prompt else None,
+        completion_tokens_details={"audio_tokens": audio_completion} if audio_completion else None,
         cache_read_input_tokens=cached,
         cache_creation_input_tokens=cache_write,
     )

@@ -38,6 +38,12 @@ def found(host: str, path: str, port: int = 443, catalog=DEFAULT_CATALOG):
      ("gemini", "streamGenerateContent", "gemini-2.5-pro", "direct")),
     ("generativelanguage.googleapis.com", "/v1beta/openai/chat/completions",
      ("gemini", "chat.completions", None, "direct")),
+    # Web apps and tools whose paths third-party clients spell two ways, or name since.
+    ("www.perplexity.ai", "/rest/sse/perplexity_ask", ("perplexity-web", "perplexity_ask", None, "direct")),
+    ("www.perplexity.ai", "/rest/sse/perplexity.ask", ("perplexity-web", "perplexity_ask", None, "direct")),
+    ("chat.mistral.ai", "/api/trpc/message.newChat?batch=1", ("le-chat", "message.newChat", None, "direct")),
+    ("server.self-serve.windsurf.com", "/exa.api_server_pb.ApiServerService/GetDevstralStream",
+     ("windsurf", "exa.api_server_pb.ApiServerService/GetDevstralStream", None, "direct")),
 ])
 def test_known_endpoints(host, path, expected):
     assert found(host, path) == expected
@@ -51,6 +57,10 @@ def test_known_endpoints(host, path, expected):
     ("api.openai.com", "/v1/chat/completions/extra"),
     ("api.anthropic.com", "/v1/messages/count_tokens"),
     ("generativelanguage.googleapis.com", "/v1beta/models/gemini-2.5-flash:countTokens"),
+    ("www.perplexity.ai", "/rest/sse/perplexityXask"),
+    ("chat.mistral.ai", "/api/trpc/message.newChatX"),
+    ("chat.mistral.ai", "/api/trpc/chat.list"),
+    ("tch.poe.com.evil.example", "/up/chan51-8888/updates"),
 ])
 def test_other_requests_are_not_matched(host, path):
     assert found(host, path) is None

@@ -274,7 +274,8 @@ def test_groq_usage_comes_from_x_groq_or_from_include_usage():
 
 
 def test_xai_reasoning_is_folded_only_when_the_total_leaves_it_out():
-    assert read_call(load_fixture("xai/chat")).usage == Usage(32, 357, 0, None, 316)
+    assert read_call(load_fixture("xai/chat")).usage == Usage(32, 357, 0, None, 316, audio_prompt_tokens=0,
+                                                                audio_completion_tokens=0)
     body = {"id": "x2", "model": "grok-4.20-0309-reasoning", "choices": [],
             "usage": {"prompt_tokens": 32, "completion_tokens": 357, "total_tokens": 389,
                       "completion_tokens_details": {"reasoning_tokens": 316}}}

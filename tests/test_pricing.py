@@ -41,6 +41,37 @@ def test_gemini_thoughts_count_as_completion():
     assert note is None
 
 
+def test_audio_tokens_use_the_audio_rates():
+    # gpt-realtime: text in 4e-6, audio in 3.2e-5, cache read 4e-7, text out 1.6e-5, audio out 6.4e-5.
+    # 1200 prompt tokens = 200 read from cache + 900 of audio + 100 of text; 300 completion
+    # tokens = 250 of audio + 50 of text.
+    usage = Usage(prompt_tokens=1200, completion_tokens=300, cached_tokens=200, audio_prompt_tokens=900,
+                  audio_completion_tokens=250)
+    cost, note = cost_usd("gpt-realtime", "openai", usage)
+    assert cost == pytest.approx(100 * 4e-6 + 900 * 3.2e-5 + 200 * 4e-7 + 50 * 1.6e-5 + 250 * 6.4e-5, rel=1e-12)
+    assert cost == pytest.approx(0.04608, rel=1e-12)
+    assert note is None
+    # Without the breakdown every token is priced as text: a third of the cost.
+    assert cost_usd("gpt-realtime", "openai", Usage(prompt_tokens=1200, completion_tokens=300, cached_tokens=200))[
+        0] == pytest.approx(1000 * 4e-6 + 200 * 4e-7 + 300 * 1.6e-5, rel=1e-12)
+
+
+def test_audio_is_never_counted_beyond_its_share():
+    # Audio is part of the uncached prompt and of the visible completion: a count past them
+    # (a server's inconsistency) is held to them. gpt-realtime rates as above.
+    assert cost_for_key("gpt-realtime", 1000, 100, cached_tokens=400, reasoning_tokens=30, audio_prompt_tokens=5000,
+                        audio_completion_tokens=5000) == pytest.approx(
+        600 * 3.2e-5 + 400 * 4e-7 + 70 * 6.4e-5 + 30 * 1.6e-5, rel=1e-12)
+
+
+def test_audio_rates_above_200k_tokens_apply_past_the_threshold():
+    # Vertex gemini-2.5-flash: text in 3e-7, audio in 1e-6, above 200k audio in 3e-7 (text unchanged).
+    assert cost_for_key("gemini-2.5-flash", 200_000, 0, audio_prompt_tokens=50_000) == pytest.approx(
+        150_000 * 3e-7 + 50_000 * 1e-6, rel=1e-12)
+    assert cost_for_key("gemini-2.5-flash", 200_001, 0, audio_prompt_tokens=50_000) == pytest.approx(
+        200_001 * 3e-7, rel=1e-12)
+
+
 def test_reasoning_tokens_use_their_own_price():
     # dashscope/qwen-plus-2025-07-14: input 4e-7, output 1.2e-6, reasoning 4e-6
     cost = cost_for_key("dashscope/qwen-plus-2025-07-14", 1000, 600, reasoning_tokens=400)

@@ -6,13 +6,19 @@ entries that have cache prices, long-context prices (tiers or `_above_<N>_tokens
 reasoning prices and off-peak windows, plus the models offgate sees most. Token counts
 run from a handful to past a million, on and around the 128k/200k/256k/272k boundaries.
 
+Audio is compared apart: every token-priced entry with an audio price (chat, completion
+and realtime models: gpt-realtime, gpt-4o-audio-preview, gpt-audio, Gemini's native-audio
+and Live models, Nova Sonic...), with audio a share of the uncached prompt and of the
+visible completion, beside cached and reasoning tokens.
+
 Entries left out, and why:
 - github_copilot (20 entries): litellm's lookup starts an OAuth device login over the
   network, and the test must stay offline;
 - entries litellm cannot attribute from the key alone and, once told the provider,
   prices as "<provider>/<key>", a different entry of the map (10 entries, such as
   "deepseek-chat", priced as "deepseek/deepseek-chat", which is compared itself): the
-  comparison would not be of the same entry.
+  comparison would not be of the same entry;
+- gemini-exp-1206 among the audio entries: litellm prices it at 0 whatever the tokens.
 """
 
 from __future__ import annotations
@@ -141,6 +147,65 @@ def test_the_sample_covers_the_cases_that_matter():
         "bedrock",
         "bedrock_converse",
     }
+
+
+AUDIO_MODES = MODES | {"realtime"}
+LITELLM_PRICES_AT_ZERO = {"gemini-exp-1206"}
+
+
+def _audio_keys() -> list[str]:
+    return sorted(
+        key for key, entry in price_map().items()
+        if ("input_cost_per_audio_token" in entry or "output_cost_per_audio_token" in entry)
+        and entry.get("mode") in AUDIO_MODES and any(field in entry for field in PRICE_FIELDS)
+        and entry.get("litellm_provider") not in NEEDS_LOGIN and not _shadowed(key, entry.get("litellm_provider"))
+        and key not in LITELLM_PRICES_AT_ZERO
+    )
+
+
+def _audio_samples() -> list[tuple[str, int, int, int, int, int, int]]:
+    """(key, prompt, completion, cached, reasoning, audio prompt, audio completion)."""
+    rng = random.Random(SEED + 1)
+    samples = []
+    for key in _audio_keys():
+        prompt = rng.choice(PROMPT_SIZES[1:])
+        completion = rng.choice((1, rng.randint(2, 16_000)))
+        cached = rng.choice((0, prompt // 4))
+        reasoning = rng.choice((0, completion // 3))
+        audio_prompt = rng.choice((prompt - cached, (prompt - cached) // 2))
+        audio_completion = rng.choice((0, completion - reasoning, (completion - reasoning) // 2))
+        samples.append((key, prompt, completion, cached, reasoning, audio_prompt, audio_completion))
+    return samples
+
+
+AUDIO_SAMPLES = _audio_samples()
+
+
+def test_the_audio_sample_covers_the_audio_models_that_matter():
+    keys = {key for key, *_ in AUDIO_SAMPLES}
+    assert len(keys) >= 100
+    assert {"gpt-realtime", "gpt-4o-audio-preview-2024-12-17", "gpt-4o-mini-realtime-preview-2024-12-17",
+            "gpt-audio", "azure/gpt-realtime", "gemini/gemini-2.5-flash-native-audio-latest",
+            "gemini-live-2.5-flash-native-audio", "gemini/gemini-3.1-flash-live-preview"} <= keys
+    # Entries priced per audio token above 200k prompt tokens, reached by some samples.
+    assert any(prompt > 200_000 and "input_cost_per_audio_token_above_200k_tokens" in price_map()[key]
+               for key, prompt, *_ in AUDIO_SAMPLES)
+
+
+@pytest.mark.parametrize(
+    ("key", "prompt", "completion", "cached", "reasoning", "audio_prompt", "audio_completion"),
+    AUDIO_SAMPLES,
+    ids=[f"{s[0]}-{s[1]}/{s[2]}/{s[3]}/{s[4]}/audio{s[5]}/{s[6]}" for s in AUDIO_SAMPLES],
+)
+def test_audio_cost_equals_litellm(key, prompt, completion, cached, reasoning, audio_prompt, audio_completion):
+    ours = cost_for_key(key, prompt, completion, cached, 0, reasoning, audio_prompt, audio_completion, at=MOMENTS[0])
+    theirs = litellm_cost(key, prompt, completion, cached, 0, reasoning, MOMENTS[0], audio_prompt=audio_prompt,
+                          audio_completion=audio_completion)
+    assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-15)
+    text_only = cost_for_key(key, prompt, completion, cached, 0, reasoning, at=MOMENTS[0])
+    if audio_prompt and price_map()[key].get("input_cost_per_audio_token", 0) > price_map()[key].get(
+            "input_cost_per_token", 0):
+        assert ours > text_only  # the audio rate applied, not the text one
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,8 @@ from tests.proxy_harness import RunningProxy
 from tests.upstream import FakeUpstream, Scenario
 
 API_KEY = "sk-test-0123456789abcdefTOPSECRET"
-USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
+                "audio_prompt_tokens", "audio_completion_tokens")
 # LiteLLM's price-map prefix of each provider's models, where it is not "<provider>/".
 PRICE_PREFIX = {"openai": "", "anthropic": "", "litellm": "", "vertex": "vertex_ai/", "together": "together_ai/",
                 "fireworks": "fireworks_ai/"}
@@ -125,6 +126,7 @@ WIRE_FAMILIES = {
     "openai-responses-websocket": ("openai/responses_websocket", "websocket"),
     "gemini-live-websocket": ("gemini/live", "websocket"),
     "microsoft-copilot-websocket": ("microsoft-copilot/chat", "websocket"),
+    "poe-websocket": ("poe/updates", "websocket"),
 }
 
 
@@ -248,10 +250,11 @@ def check_event(event: UsageEvent, fixture: Fixture, expected: dict, reading: Re
     if prompt is None:
         prompt = prompt_estimate(fixture, priced_as[1], reading, completion)
     assert event.tokens_estimated is missing
-    assert [getattr(event, field) for field in USAGE_FIELDS] == [
-        prompt, completion, reported["cached_tokens"], reported["cache_write_tokens"], reported["reasoning_tokens"]]
+    assert [getattr(event, field) for field in USAGE_FIELDS] == [prompt, completion, *(
+        reported[field] for field in USAGE_FIELDS[2:])]
     check_cost(event, *priced_as, prompt, completion, reported["cached_tokens"], reported["cache_write_tokens"],
-               reported["reasoning_tokens"])
+               reported["reasoning_tokens"],
+               audio=(reported["audio_prompt_tokens"], reported["audio_completion_tokens"]))
 
 
 def prompt_estimate(fixture: Fixture, model: str | None, reading: Reading, completion: int) -> int:
@@ -270,7 +273,8 @@ def prompt_estimate(fixture: Fixture, model: str | None, reading: Reading, compl
     return tokens.estimate_prompt(model, reading.prompt_texts, reading.prompt_messages)
 
 
-def check_cost(event: UsageEvent, provider: str | None, model: str | None, *counts: int | None) -> None:
+def check_cost(event: UsageEvent, provider: str | None, model: str | None, *counts: int | None,
+               audio: tuple[int | None, int | None] = (None, None)) -> None:
     """The event's cost is LiteLLM's for the key LiteLLM's price map gives the model: under
     its provider ("groq/openai/gpt-oss-120b"), else bare ("command-r-08-2024"), else without
     a namespace of its own ("google/gemini-2.5-flash" on Vertex). A call whose model has no
@@ -281,7 +285,8 @@ def check_cost(event: UsageEvent, provider: str | None, model: str | None, *coun
     if key is None:
         assert event.cost_usd is None, f"{model!r} has no price under {provider!r}, yet cost {event.cost_usd}"
         return
-    assert event.cost_usd == pytest.approx(litellm_cost(key, *counts), rel=1e-9)
+    assert event.cost_usd == pytest.approx(
+        litellm_cost(key, *counts, audio_prompt=audio[0], audio_completion=audio[1]), rel=1e-9)
     assert event.cost_usd > 0
 
 

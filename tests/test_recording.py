@@ -6,7 +6,7 @@ import pytest
 
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.recording import build_event
-from tests.fixtures import load_fixture, read_call
+from tests.fixtures import load_fixture, read_call, read_session
 from tests.litellm_reference import litellm_cost
 
 FACTS = dict(host="contoso-finance.openai.azure.com", path="/openai/deployments/finance-bot/chat/completions")
@@ -38,3 +38,25 @@ def test_unknown_model_has_no_cost_and_says_why():
     assert event.cost_usd is None
     assert event.cost_note == "no price for model house-model-7"
     assert event.prompt_tokens == fixture.expected["usage"]["prompt_tokens"]
+
+
+@pytest.mark.parametrize(("name", "price_key", "counts", "audio", "text_only_cost"), [
+    # gpt-4o-audio-preview-2025-06-03: text in 2.5e-6, audio in 4e-5, text out 1e-5, audio out 8e-5.
+    ("openai/chat_audio", "gpt-4o-audio-preview-2025-06-03", (61, 211), (45, 198), 61 * 2.5e-6 + 211 * 1e-5),
+    # gpt-realtime-2025-08-28: text in 4e-6, audio in 3.2e-5, text out 1.6e-5, audio out 6.4e-5.
+    ("openai/realtime_audio", "gpt-realtime-2025-08-28", (174, 158), (56, 125), 174 * 4e-6 + 158 * 1.6e-5),
+    # gemini/gemini-2.5-flash-native-audio-preview-09-2025: text in 5e-7, audio in 3e-6, out 2e-6, audio out 1.2e-5.
+    ("gemini/live_audio", "gemini/gemini-2.5-flash-native-audio-preview-09-2025", (186, 214), (176, 214),
+     186 * 5e-7 + 214 * 2e-6),
+])
+def test_audio_tokens_are_kept_and_priced_at_the_audio_rates(name, price_key, counts, audio, text_only_cost):
+    fixture = load_fixture(name)
+    match = DEFAULT_CATALOG.lookup(fixture.host, 443, fixture.path, websocket=fixture.websocket)
+    (reading,) = read_session(fixture) if fixture.websocket else (read_call(fixture),)
+    event = build_event(match, reading, status_code=fixture.status, host=fixture.host, path=fixture.path)
+    assert (event.prompt_tokens, event.completion_tokens) == counts
+    assert (event.audio_prompt_tokens, event.audio_completion_tokens) == audio
+    assert event.tokens_estimated is False and event.cost_note is None
+    assert event.cost_usd == pytest.approx(
+        litellm_cost(price_key, *counts, audio_prompt=audio[0], audio_completion=audio[1]), rel=1e-9)
+    assert event.cost_usd > 3 * text_only_cost  # audio costs several times text: pricing it as text undercounts

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from peewee import Database
+from peewee import Database, Table
 
 from offgate.events import UsageEvent
 from offgate.store import TOTALS_DIMENSIONS, Store, StoreError
@@ -54,6 +54,8 @@ def full_event() -> UsageEvent:
         cached_tokens=3,
         cache_write_tokens=2,
         reasoning_tokens=1,
+        audio_prompt_tokens=2**35,
+        audio_completion_tokens=5,
         tokens_estimated=True,
         cost_usd=0.1 + 0.2,
         cost_note="estimated: API-equivalent",
@@ -156,6 +158,8 @@ def expected_totals(events: list[UsageEvent], by: str) -> list[dict]:
             "cost_usd": total([e.cost_usd for e in members]),
             "estimated_calls": sum(e.tokens_estimated for e in members),
             "unpriced_calls": sum(e.cost_usd is None for e in members),
+            "first_seen": min(e.ts for e in members),
+            "last_seen": max(e.ts for e in members),
         }
         for key, members in groups.items()
     ]
@@ -212,13 +216,26 @@ def test_migrations_upgrade_an_old_store_and_keep_its_rows(store_url: str) -> No
         assert [(e.id, e.cost_note) for e in again.events()] == [("old", "seen by v2"), ("new", None)]
 
 
-def test_a_version_1_store_gains_the_alert_tables_and_keeps_its_calls(store_url: str) -> None:
+AUDIO_COLUMNS = {"audio_prompt_tokens", "audio_completion_tokens"}
+
+
+def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_its_calls(store_url: str) -> None:
     with Store.open(store_url, migrations=MIGRATIONS[:1]) as v1:
-        v1.add([event(id="before-alerts")])
+        columns = {column.name for column in v1.database.get_columns("usage_event")}
+        assert not columns & AUDIO_COLUMNS and "reasoning_tokens" in columns
+        # Written as version 1's writer wrote it: no audio columns to fill.
+        old = event(id="before-alerts", ts=T0, prompt_tokens=12, completion_tokens=3)
+        row = {**old.model_dump(exclude=AUDIO_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
+        Table("usage_event", list(row)).bind(v1.database).insert(row).execute()
         assert not v1.database.table_exists(AlertRow._meta.table_name)
     with Store.open(store_url) as v2:
         assert v2.schema_version() == 2
-        assert [e.id for e in v2.events()] == ["before-alerts"]
+        assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [
+            ("before-alerts", 12, None, None)]
+        assert {column.name for column in v2.database.get_columns("usage_event")} == set(UsageEvent.model_fields)
+        v2.add([event(id="with-audio", ts=T0 + timedelta(seconds=1), audio_prompt_tokens=900,
+                      audio_completion_tokens=40)])
+        assert [(e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [(None, None), (900, 40)]
         assert v2.database.table_exists(AlertRow._meta.table_name)
         assert v2.database.table_exists(NotificationRow._meta.table_name)
 

@@ -15,16 +15,17 @@ and hidden reasoning; it undercounts long conversations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True)
 class ApiModel:
     """A model as LiteLLM prices it: its name and the provider whose price applies
-    (None: the name alone finds it)."""
+    (None: the name alone finds it); `note` says what was assumed to choose it."""
 
     model: str
     provider: str | None
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,9 @@ class AppModels:
     vendor: str | None  # the API provider of slugs not in `slugs`
     default: ApiModel | None  # the model of calls that name none
     slugs: dict[str, ApiModel] = field(default_factory=dict)
+    # The app's slugs are modes, not API model names (Gemini's): one not in `slugs` is
+    # priced as the default, and the note says so.
+    unknown_as_default: bool = False
 
 
 def _openai(model: str) -> ApiModel:
@@ -67,9 +71,17 @@ APPS: dict[str, AppModels] = {
     # claude.ai sends API model ids ("claude-sonnet-4-6") when it names one; the default
     # model of the app is Sonnet (assumption: Sonnet 4.5 pricing).
     "claude-web": AppModels(vendor="anthropic", default=_anthropic("claude-sonnet-4-5")),
-    # The model is picked by a header and a drifting field, not read: Flash is the free
-    # default (assumption: Gemini 2.5 Flash pricing).
-    "gemini-web": AppModels(vendor="gemini", default=ApiModel("gemini-2.5-flash", "gemini")),
+    # The mode gemini_web.py reads from the request (its model header, else field 79).
+    # Each family is priced as its Gemini 2.5 API model (assumption: the version the app
+    # serves is not on the wire); calls naming no mode, or one not known, as Flash, the
+    # free default.
+    "gemini-web": AppModels(
+        vendor=None, default=ApiModel("gemini-2.5-flash", "gemini"), unknown_as_default=True, slugs={
+            "flash": ApiModel("gemini-2.5-flash", "gemini"),
+            "flash-thinking": ApiModel("gemini-2.5-flash", "gemini"),  # thoughts bill as output, as in the API
+            "flash-lite": ApiModel("gemini-2.5-flash-lite", "gemini"),
+            "pro": ApiModel("gemini-2.5-pro", "gemini"),
+        }),
     # params.model_preference values from gpt4free g4f/Provider/Perplexity.py. Perplexity's
     # own models are priced as its Sonar API (assumption).
     "perplexity-web": AppModels(vendor="perplexity", default=ApiModel("sonar", "perplexity"), slugs={
@@ -105,10 +117,18 @@ APPS: dict[str, AppModels] = {
     # Meta AI names no model; it runs Llama 4 (assumption: Maverick, at Azure AI's price,
     # as LiteLLM lists no price for Meta's own Llama API).
     "meta-ai": AppModels(vendor=None, default=ApiModel("Llama-4-Maverick-17B-128E-Instruct-FP8", "azure_ai")),
-    # Poe bot handles (case-insensitive); bots without a row are priced by their own name
-    # when LiteLLM knows it, and no default: Poe hosts thousands of bots.
+    # Poe bot handles and the codenames its update channel names bots by (case-insensitive;
+    # codenames from snowby666/poe-api-wrapper utils.py BOTS_LIST); bots without a row are
+    # priced by their own name when LiteLLM knows it, and no default: Poe hosts thousands of bots.
     "poe": AppModels(vendor=None, default=None, slugs={
         "gpt-4o": _openai("gpt-4o"),
+        "gpt4_o": _openai("gpt-4o"),
+        "gpt4_o_128k": _openai("gpt-4o"),
+        "chinchilla": _openai("gpt-3.5-turbo"),  # "ChatGPT"
+        "gpt3_5": _openai("gpt-3.5-turbo"),
+        "beaver": _openai("gpt-4-turbo"),  # "GPT-4-Turbo"
+        "vizcacha": _openai("gpt-4-turbo"),  # "GPT-4-Turbo-128k"
+        "gpt4_classic": _openai("gpt-4"),
         "gpt-5": _openai("gpt-5"),
         "claude-sonnet-4.5": _anthropic("claude-sonnet-4-5"),
         "claude-opus-4.5": _anthropic("claude-opus-4-5"),
@@ -150,4 +170,7 @@ def api_model(app: str, slug: str | None) -> ApiModel | None:
         return None
     if not slug:
         return models.default
-    return models.slugs.get(slug.lower()) or ApiModel(slug, models.vendor)
+    found = models.slugs.get(slug.lower())
+    if found is None and models.unknown_as_default and models.default is not None:
+        return replace(models.default, note=f"model {slug} not recognised, priced as the app's default")
+    return found or ApiModel(slug, models.vendor)

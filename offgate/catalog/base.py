@@ -34,13 +34,16 @@ Status = Literal["ok", "partial", "unparsed"]
 @dataclass(slots=True)
 class Usage:
     """Token counts in LiteLLM's convention (prompt includes cache reads and writes;
-    completion includes reasoning)."""
+    completion includes reasoning). Audio tokens are the part of the prompt or completion
+    that was audio, None when the response does not say."""
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_tokens: int | None = None
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
+    audio_prompt_tokens: int | None = None
+    audio_completion_tokens: int | None = None
 
 
 @dataclass(slots=True)
@@ -95,10 +98,14 @@ class CallParser:
 
     endpoint: str = ""
 
-    def __init__(self, path_model: str | None = None, query: Mapping[str, str] | None = None):
+    def __init__(self, path_model: str | None = None, query: Mapping[str, str] | None = None,
+                 headers: Mapping[str, str] | None = None):
         self.reading = Reading(model=path_model)
         self.path_model = path_model
         self.query: Mapping[str, str] = query or {}
+        # The request's headers (case-insensitive, or with lower-case names), where the
+        # capture path has them: the native host does not (pages hand over no headers).
+        self.headers: Mapping[str, str] = headers or {}
         self.status_code: int | None = None
         self.finished_stream = False  # set by a subclass on the stream's terminal event
         self._decoder: Decoder | None = None
@@ -264,7 +271,9 @@ class CallParser:
 
     def _settle(self, complete: bool) -> Reading:
         reading = self.reading
-        learned = reading.model is not None or reading.usage is not None
+        # Messages and text read count too: web apps name no model and report no usage.
+        learned = (reading.model is not None or reading.usage is not None or reading.prompt_messages > 0
+                   or bool(reading.prompt_texts or reading.completion_texts))
         if self._failures:
             reading.error = "; ".join(self._failures)
         if self.status_code is not None and self.status_code >= 400:

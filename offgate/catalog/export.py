@@ -70,8 +70,9 @@ def web_app_targets(providers: Iterable[Provider] = PROVIDERS) -> list[Target]:
 
 
 def content_script_matches(targets: Iterable[Target]) -> list[str]:
-    """The manifest's match patterns: every page on a web app's hosts."""
-    return sorted({f"https://{target.host}/*" for target in targets})
+    """The manifest's match patterns: every page on a web app's hosts. A wildcard host is a
+    server the app's pages talk to (Poe's update channel), never a page of its own."""
+    return sorted({f"https://{target.host}/*" for target in targets if not target.host.startswith("*.")})
 
 
 def targets_js(targets: Iterable[Target]) -> str:

@@ -8,7 +8,9 @@ whole GenerateContentResponse, and no event marks the end.
 
 `usageMetadata.promptTokenCount` already includes `cachedContentTokenCount`, but
 `thoughtsTokenCount` is not part of `candidatesTokenCount`: LiteLLM's completion count is
-their sum. In a stream every chunk repeats the counts so far; the last chunk's are final.
+their sum. `promptTokensDetails` and `candidatesTokensDetails` split the counts by modality;
+their AUDIO entries are the audio tokens. In a stream every chunk repeats the counts so
+far; the last chunk's are final.
 
 Google also serves the OpenAI API at /v1beta/openai/, read by OpenAI's parsers, and the
 Live API over a WebSocket (`BidiGenerateContent` below).
@@ -44,7 +46,18 @@ def metadata_usage(metadata: dict[str, Any]) -> Usage:
         completion_tokens=completion,
         cached_tokens=as_int(metadata.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
+        audio_prompt_tokens=audio_count(metadata.get("promptTokensDetails")),
+        audio_completion_tokens=audio_count(metadata.get("candidatesTokensDetails")),
     )
+
+
+def audio_count(details: Any) -> int | None:
+    """The audio in a per-modality breakdown (`[{modality, tokenCount}]`): 0 when it names
+    no AUDIO, None when there is no breakdown."""
+    if not isinstance(details, list):
+        return None
+    return sum(as_int(entry.get("tokenCount")) or 0
+               for entry in details if isinstance(entry, dict) and entry.get("modality") == "AUDIO")
 
 
 class GenerateContent(CallParser):
@@ -96,8 +109,9 @@ class BidiGenerateContent(SessionParser):
     and `toolResponse`s. The server answers with `serverContent` (the model's parts, a
     transcription of its speech, `turnComplete`) and `toolCall`s, and sends `usageMetadata`
     for each turn, usually on its turnComplete message: generateContent's counts, except
-    that the output count is `responseTokenCount`. Each message carrying usage closes a
-    reading. Messages arrive as binary frames holding JSON; the API gives turns no id."""
+    that the output count is `responseTokenCount` (by modality: `responseTokensDetails`).
+    Each message carrying usage closes a reading. Messages arrive as binary frames holding
+    JSON; the API gives turns no id."""
 
     endpoint = "BidiGenerateContent"
 
@@ -116,7 +130,8 @@ class BidiGenerateContent(SessionParser):
         self.add_completion_text(text_of(spoken))
         metadata = message.get("usageMetadata")
         if isinstance(metadata, dict):
-            output = {"candidatesTokenCount": metadata.get("responseTokenCount")}
+            output = {"candidatesTokenCount": metadata.get("responseTokenCount"),
+                      "candidatesTokensDetails": metadata.get("responseTokensDetails")}
             self.reading.usage = metadata_usage({**metadata, **output})
             self.complete_response()
 

@@ -2,8 +2,16 @@
 
 POST [/u/N]/_/BardChatUi/data/assistant.lamda.BardFrontendService/StreamGenerate, a form:
 `f.req=[null, "<JSON text of the request array>"]` and `at` (a token). The request
-array's first item starts with the prompt. The model is picked by a request header and
-a numbered field whose index changes with each build, so it is not read.
+array's first item starts with the prompt.
+
+The model is no name but a mode, chosen two ways, both read: the header
+`x-goog-ext-525001261-jspb`, a JSON array whose [4] is a model id ("fbb127bbb056c959"
+is Flash; ids are per tier and Google rotates them), and, in builds since 2025, the
+request array's field 79 (1 Flash, 3 Pro, 6 Flash-Lite; Flash Thinking is 1 with its own
+header id). A known header id wins (it tells Thinking from Flash), then a known field
+79; an unknown id or mode is kept as the model ("mode-9") and priced as Flash
+(app_models.py). The header reaches the parser through the proxy only: the browser
+extension hands over no headers, so there field 79 alone names the mode.
 
 The answer starts with `)]}'`, then frames of a length line and a JSON line. A frame
 holds envelopes `["wrb.fr", null, "<JSON text>"]`; in that JSON, [1][1] is the response
@@ -11,7 +19,11 @@ id and [4] the candidates, whose [1][0] is the reply and [37][0][0] the thoughts
 the whole text so far, so the last frame's are kept. Field indices drift with Google's
 builds: when they move, the reply goes uncounted (and the call is still recorded).
 
-Sources: xtekky/gpt4free needs_auth/Gemini.py and gemini_utils.py.
+Sources: xtekky/gpt4free needs_auth/Gemini.py and gemini_utils.py (KNOWN_MODEL_IDS,
+build_model_headers); HanaokaYuzu/Gemini-API src/gemini_webapi/constants.py (Model: the
+header of each model and tier) and client.py (field 79 taken from the header's variant);
+third-party clients of 2026 that map field 79 (THINKING_MODE_IDS: flash-lite 6, flash 1,
+pro 3). All reverse-engineered: unverified against a capture.
 """
 
 from __future__ import annotations
@@ -22,6 +34,17 @@ from urllib.parse import parse_qs
 
 from offgate.catalog.base import CallParser, text_of
 from offgate.catalog.registry import PathRule, Provider
+
+MODEL_HEADER = "x-goog-ext-525001261-jspb"
+# Model ids of the header's [4], by mode (free tier, then paid tiers).
+MODEL_IDS = {
+    "fbb127bbb056c959": "flash", "56fdd199312815e2": "flash",
+    "5bf011840784117a": "flash-thinking", "e051ce1aa80aa576": "flash-thinking",
+    "9d8ca3786ebdfbea": "pro", "e6fa609c3fa255c0": "pro",
+    "8c46e95b1a07cecc": "flash-lite",
+}
+# The request array's field 79.
+MODES = {1: "flash", 3: "pro", 6: "flash-lite"}
 
 
 class StreamGenerate(CallParser):
@@ -39,6 +62,7 @@ class StreamGenerate(CallParser):
         request = json.loads(json.loads(form["f.req"][0])[1])
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(_at(request, 0, 0)))
+        self.set_model(_mode(_header_model_id(self.headers.get(MODEL_HEADER)), _at(request, 79)))
 
     def on_line(self, line: bytes) -> None:
         line = line.strip()
@@ -61,6 +85,23 @@ class StreamGenerate(CallParser):
             self._reply = reply
         if isinstance(thoughts, str):
             self._thoughts = thoughts
+
+
+def _header_model_id(header: str | None) -> str | None:
+    """The model id in the model header, or None when there is none to read."""
+    try:
+        model_id = _at(json.loads(header), 4) if header else None
+    except ValueError:
+        return None
+    return model_id if isinstance(model_id, str) and model_id else None
+
+
+def _mode(model_id: str | None, field_79: Any) -> str | None:
+    number = field_79 if isinstance(field_79, int) and not isinstance(field_79, bool) else None
+    known = MODEL_IDS.get(model_id or "") or (MODES.get(number) if number is not None else None)
+    if known:
+        return known
+    return model_id or (f"mode-{number}" if number is not None else None)
 
 
 def _at(value: Any, *indices: int) -> Any:

@@ -2,19 +2,25 @@
 
 POST /api/chat with `{chatId, mode: "start" | "append" | "retry", messageInput, model?}`;
 `messageInput` is the new message (a string, or `[{type: "text", text}]` in newer
-builds). A chat's first message travels in the tRPC call that creates the chat
-(message.newChat), so a "start" carries no prompt and its prompt is not counted.
+builds). A new chat's first message travels in the tRPC call that creates the chat,
+POST /api/trpc/message.newChat?batch=1 with `{"0": {"json": {content, model?, ...}}}`
+(`content` a string in 2024 builds, `[{type: "text", text}]` since), answered with the
+new `chatId`; the reply to it then streams from /api/chat with mode "start", which
+carries no prompt. So the first turn is two records: newChat's (its prompt) and the
+"start" call's (the reply). They are not joined: the chat id links them, but they are two
+calls the capture paths see apart, and the reply's record is complete without the prompt.
 
 The answer is lines `<kind>:<JSON>`. Older builds sent the Vercel AI SDK's data stream:
-`0:"a piece of text"`. Builds that set `shouldUseMessagePatch` send
-`15:{"json": {"type": "message", "patches": [{op, path, value}]}}`, JSON Patch ops
+`0:"a piece of text"` (`3:"message"` an error). Builds that set `shouldUseMessagePatch`
+send `15:{"json": {"type": "message", "patches": [{op, path, value}]}}`, JSON Patch ops
 (with "append") on a message whose `contentChunks[].text` is the reply; the message
-is read in its final state.
+is read in its final state. Their other kinds: 16 metadata, 6 an error, 8 the end.
 
-Sources: ai-shifu/ChatALL src/bots/MistralBot.js (older stream); for the patch lines,
-third-party Le Chat clients of 2025-2026 that send shouldUseMessagePatch (they disagree on
-whether text arrives by "append" or "replace" ops; both are applied here). Unverified
-against a capture.
+Sources: ai-shifu/ChatALL src/bots/MistralBot.js (older stream); for newChat, the patch
+lines and their kinds, third-party Le Chat clients of 2025-2026, one built from the mobile
+app's decompiled client (the newChat body, `mode: "start"` after it, kinds 15/16/6/8), one
+from the web (patches "replace" /contentChunks then "append" /contentChunks/N/text). Both
+op readings are applied here. Unverified against a capture.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from typing import Any
 from offgate.catalog import patches
 from offgate.catalog.base import CallParser, text_of
 from offgate.catalog.registry import PathRule, Provider
+
+# Line kinds that carry an error: Vercel's data stream's 3, Le Chat's own 6.
+ERROR_KINDS = frozenset({b"3", b"6"})
 
 
 class Chat(CallParser):
@@ -45,9 +54,13 @@ class Chat(CallParser):
 
     def on_line(self, line: bytes) -> None:
         kind, _, payload = line.partition(b":")
+        kind = kind.strip()
         value = json.loads(payload)
-        if kind.strip() == b"0":
+        if kind == b"0":
             self.add_completion_text(text_of(value))
+        elif kind in ERROR_KINDS:
+            detail = value.get("message") if isinstance(value, dict) else value
+            self._fail(f"Le Chat streamed an error: {detail if isinstance(detail, str) else json.dumps(detail)}"[:200])
         elif isinstance(value, dict) and isinstance(value.get("json"), dict):
             self._patch_message(value["json"])
 
@@ -67,9 +80,38 @@ class Chat(CallParser):
         self._messages[key] = message
 
 
+class NewChat(CallParser):
+    """tRPC message.newChat: a new chat and its first message (the reply comes from /api/chat)."""
+
+    endpoint = "message.newChat"
+    reads_lines = True  # a tRPC batch answer (one JSON line), or its streamed form (JSON lines)
+    expects_stream_end = False
+
+    def on_request(self, body: dict[str, Any]) -> None:
+        call = body.get("0")  # a batch of one: its input under the position
+        arguments = call.get("json") if isinstance(call, dict) else None
+        if not isinstance(arguments, dict):
+            return
+        self.set_model(arguments.get("model"))
+        prompt = list(text_of(arguments.get("content")))
+        if prompt:
+            self.reading.prompt_messages = 1
+            self.add_prompt_text(prompt)
+
+    def on_line(self, line: bytes) -> None:
+        value = json.loads(line)
+        for answer in value if isinstance(value, list) else [value]:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if isinstance(error, dict):
+                # No chat was made, so no message was sent to a model: nothing to estimate.
+                described = error["json"] if isinstance(error.get("json"), dict) else error
+                self._fail(f"Le Chat refused the new chat: {described.get('message') or 'no reason given'}"[:200])
+                self.reading.prompt_texts.clear()
+
+
 PROVIDER = Provider(
     name="le-chat",
     hosts=("chat.mistral.ai",),
-    paths=(PathRule.of(r"/api/chat", Chat),),
+    paths=(PathRule.of(r"/api/chat", Chat), PathRule.of(r"/api/trpc/message\.newChat", NewChat)),
     usage="estimated",
 )

@@ -24,7 +24,8 @@ from offgate.catalog.sessions import SessionParser
 
 
 def completion_usage(usage: Any) -> Usage | None:
-    """`CompletionUsage` of Chat Completions and Completions (also on Embeddings)."""
+    """`CompletionUsage` of Chat Completions and Completions (also on Embeddings); audio
+    models (gpt-4o-audio-preview, gpt-audio) count audio in `*_tokens_details.audio_tokens`."""
     if not isinstance(usage, dict):
         return None
     prompt_details = usage.get("prompt_tokens_details") or {}
@@ -35,6 +36,8 @@ def completion_usage(usage: Any) -> Usage | None:
         cached_tokens=as_int(prompt_details.get("cached_tokens")),
         cache_write_tokens=as_int(prompt_details.get("cache_write_tokens")),
         reasoning_tokens=as_int(completion_details.get("reasoning_tokens")),
+        audio_prompt_tokens=as_int(prompt_details.get("audio_tokens")),
+        audio_completion_tokens=as_int(completion_details.get("audio_tokens")),
     )
 
 

@@ -6,8 +6,9 @@ and asks for answers (`response.create`; with voice activity detection the serve
 them itself). The server announces `session.created` (naming the model), then for each
 answer `response.created`, text, transcript and tool-call deltas, and `response.done`,
 whose `response` carries the id, the final status and the usage:
-`usage.{input_tokens, output_tokens, input_token_details.cached_tokens}`. As in the rest
-of OpenAI's API, cached tokens are part of the input count.
+`usage.{input_tokens, output_tokens, input_token_details.{cached_tokens, audio_tokens},
+output_token_details.audio_tokens}`. As in the rest of OpenAI's API, cached and audio
+tokens are part of the input (or output) count; audio is priced at its own rate.
 
 Azure OpenAI serves the same API at /openai/realtime?deployment={name} (the deployment
 is the model, as in its deployment URLs) and /openai/v1/realtime?model={deployment}.
@@ -26,10 +27,13 @@ def realtime_usage(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
     input_details = usage.get("input_token_details") or {}
+    output_details = usage.get("output_token_details") or {}
     return Usage(
         prompt_tokens=as_int(usage.get("input_tokens")),
         completion_tokens=as_int(usage.get("output_tokens")),
         cached_tokens=as_int(input_details.get("cached_tokens")),
+        audio_prompt_tokens=as_int(input_details.get("audio_tokens")),
+        audio_completion_tokens=as_int(output_details.get("audio_tokens")),
     )
 
 

@@ -1,6 +1,7 @@
 """Perplexity's web app (www.perplexity.ai).
 
-POST /rest/sse/perplexity_ask with `{query_str, params: {model_preference, mode, ...}}`.
+POST /rest/sse/perplexity_ask (some clients write /rest/sse/perplexity.ask: both are read)
+with `{query_str, params: {model_preference, mode, ...}}`.
 The answer is server-sent events, each a JSON object whose `blocks[]` change the page;
 the answer text lives in blocks whose `diff_block.field` is "markdown_block", changed by
 JSON Patch ops (`patches[]` of `{op, path, value}`) on a document holding `chunks[]`
@@ -8,7 +9,10 @@ and `answer`. The documents are kept and read at the end: `answer` when it is se
 else the chunks. `backend_uuid` identifies the answer. No tokens are reported.
 
 Sources: xtekky/gpt4free g4f/Provider/Perplexity.py; the block shapes are from its
-parser, not from a captured stream.
+parser, not from a captured stream. A 2025 third-party clone of the web app's stream
+agrees: blocks with `intended_usage: "ask_text"` and `diff_block: {field:
+"markdown_block", patches: [{op: "replace", path: "/answer", value}]}`. Third-party SDKs
+of 2026 (pplx-sdk) name the endpoint perplexity.ask.
 """
 
 from __future__ import annotations
@@ -63,6 +67,6 @@ class Ask(CallParser):
 PROVIDER = Provider(
     name="perplexity-web",
     hosts=("www.perplexity.ai", "perplexity.ai"),
-    paths=(PathRule.of(r"/rest/sse/perplexity_ask", Ask),),
+    paths=(PathRule.of(r"/rest/sse/perplexity[._]ask", Ask),),
     usage="estimated",
 )

@@ -52,8 +52,9 @@ class Match:
     route: Literal["direct", "gateway"]
     usage: Literal["reported", "estimated", "counted"] = "reported"
 
-    def new_parser(self, query: Mapping[str, str] | None = None) -> CallParser:
-        return self.parser(path_model=self.path_model, query=query)
+    def new_parser(self, query: Mapping[str, str] | None = None,
+                   headers: Mapping[str, str] | None = None) -> CallParser:
+        return self.parser(path_model=self.path_model, query=query, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
