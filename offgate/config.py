@@ -16,10 +16,10 @@ import re
 import socket
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -82,12 +82,15 @@ class ReconcileSettings(BaseModel):
         default_factory=lambda: ["litellm"], description="process names of the gateway itself (on its host)")
 
 
+AlertDimension = Literal["user", "device", "app", "provider", "key"]
+
+
 class AlertSettings(BaseModel):
     """What `offgate alerts` and `offgate watch` look for, and how loudly."""
 
     model_config = ConfigDict(extra="forbid")
 
-    dimensions: list[Literal["user", "device", "app", "provider", "key"]] = Field(
+    dimensions: list[AlertDimension] = Field(
         default_factory=lambda: ["user", "device", "app", "provider", "key"],
         description="entities whose unmanaged usage is watched")
     false_discovery_rate: float = Field(
@@ -108,11 +111,30 @@ class AlertSettings(BaseModel):
         default=0.8, gt=0, lt=1, description="raise a budget alert when the chance of passing it reaches this")
     first_seen: bool = Field(default=True, description="alert on a new app, provider, key or device")
 
+    @field_validator("entity_budgets_usd")
+    @classmethod
+    def _budget_keys(cls, budgets: dict[str, float]) -> dict[str, float]:
+        dimensions = get_args(AlertDimension)
+        for key, amount in budgets.items():
+            dimension, _, name = key.partition(":")
+            if dimension not in dimensions or not name:
+                raise ValueError(f"{key!r} is not \"dimension:name\" with a dimension of {', '.join(dimensions)}")
+            if amount <= 0:
+                raise ValueError(f"the budget for {key!r} must be above 0, got {amount}")
+        return budgets
+
 
 class ChannelUrl(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(default=None, description="the incoming-webhook URL; unset: the channel is off")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^/?#\s]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
 
 
 class EmailSettings(BaseModel):
@@ -124,7 +146,14 @@ class EmailSettings(BaseModel):
     username: str | None = None
     password: str | None = None
     sender: str = "offgate@localhost"
-    to: list[str] = Field(default_factory=list)
+    to: list[str] = Field(default_factory=list, validate_default=True)
+
+    @field_validator("to")
+    @classmethod
+    def _recipients_when_on(cls, to: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("host") and not to:
+            raise ValueError("lists no recipient, but email.host is set")
+        return to
 
 
 class NotifySettings(BaseModel):

@@ -1,0 +1,97 @@
+"""The one plain sentence each alert carries, for a manager rather than a statistician."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+# How a sentence names an entity of each dimension ("Unmanaged AI spend by alice ...").
+_BY = {"user": "by {}", "device": "on device {}", "app": "in {}", "provider": "with {}",
+       "key": "with the API key {}", "total": "across all users"}
+_NEW = {
+    "app": "A new AI app, {entity}, was used for the first time",
+    "provider": "A new AI provider, {entity}, was called directly for the first time",
+    "key": "A new API key ({entity}) made its first direct AI call",
+    "device": "Device {entity} used AI outside the gateway for the first time",
+}
+
+
+def who(dimension: str, entity: str) -> str:
+    return _BY[dimension].format(entity)
+
+
+def money(amount: float) -> str:
+    if 0 < amount < 0.01:
+        return "under $0.01"
+    return f"${amount:,.2f}"
+
+
+def count(number: float) -> str:
+    """12, 4,800, 2.1M: a count as people read it."""
+    if number >= 10_000_000:
+        return f"{number / 1_000_000:,.0f}M"
+    if number >= 1_000_000:
+        return f"{number / 1_000_000:.1f}M"
+    if number >= 100_000:
+        return f"{number / 1000:,.0f}k"
+    return f"{number:,.0f}"
+
+
+def hour_phrase(moment: datetime, now: datetime) -> str:
+    """"the hour from 14:00 UTC on Tue 24 Nov" (the year only when it is not this year's)."""
+    return f"the hour from {moment:%H}:00 UTC on {day_phrase(moment, now)}"
+
+
+def day_phrase(moment: datetime, now: datetime) -> str:
+    year = "" if moment.year == now.year else f" {moment.year}"
+    return f"{moment:%a} {moment.day} {moment:%b}{year}"
+
+
+def time_phrase(moment: datetime, now: datetime) -> str:
+    return f"{moment:%H:%M} UTC on {day_phrase(moment, now)}"
+
+
+def compared(observed: float, usual: float, usual_text: str, moment: datetime, idle: str) -> str:
+    """", about 7 times the usual $2.00 for a Tuesday at that hour" (or how it is usually idle)."""
+    weekday = f"{moment:%A}"
+    if usual <= 0:
+        return f", when a {weekday} at that hour usually {idle}"
+    ratio = observed / usual
+    times = f"{ratio:.0f}" if ratio >= 2 else f"{math.floor(ratio * 10) / 10:.1f}"
+    return f", about {times} times the usual {usual_text} for a {weekday} at that hour"
+
+
+def spike_message(dimension: str, entity: str, metric: str, moment: datetime, observed: float, usual: float,
+                  now: datetime) -> str:
+    hour = hour_phrase(moment, now)
+    if metric == "cost_usd":
+        opening = f"Unmanaged AI spend {who(dimension, entity)} was {money(observed)} in {hour}"
+        return opening + compared(observed, usual, money(usual), moment, "costs nothing") + "."
+    if metric == "calls":
+        opening = f"There were {count(observed)} unmanaged AI calls {who(dimension, entity)} in {hour}"
+        return opening + compared(observed, usual, count(usual), moment, "has no calls") + "."
+    opening = f"Unpriced unmanaged AI calls {who(dimension, entity)} used {count(observed)} tokens in {hour}"
+    return opening + compared(observed, usual, count(usual), moment, "has no calls") + "."
+
+
+def first_seen_message(dimension: str, entity: str, first: datetime, calls: float, cost: float,
+                       now: datetime) -> str:
+    spent = f"{count(calls)} call{'s' if calls != 1 else ''} and {money(cost)} of unmanaged spend so far"
+    return f"{_NEW[dimension].format(entity=entity)} at {time_phrase(first, now)}: {spent}."
+
+
+def budget_message(dimension: str, entity: str, month: datetime, month_to_date: float, expected: float,
+                   low: float, high: float, budget: float, probability: float) -> str:
+    spend = f"Unmanaged AI spend {who(dimension, entity)}"
+    month_name = f"{month:%B %Y}"
+    if month_to_date > budget:
+        return (f"{spend} has reached {money(month_to_date)} in {month_name}, over its {money(budget)} budget; "
+                f"about {money(expected)} is expected by the end of the month.")
+    return (f"At the current pace, {spend[0].lower()}{spend[1:]} in {month_name} will reach about "
+            f"{money(expected)} (90% range {money(low)} to {money(high)}), against a budget of {money(budget)}: "
+            f"{probability:.0%} likely to pass it.")
+
+
+def share_message(before: float, after: float, change: datetime, now: datetime) -> str:
+    return (f"The unmanaged share of AI spend rose from {before:.0%} to {after:.0%} of each day's spend, "
+            f"from {day_phrase(change, now)} on.")

@@ -1,0 +1,120 @@
+"""What the alerts look at, read from the store in a few grouped queries.
+
+Per dimension (user, device, app, provider, key), each entity's unmanaged calls, tokens and
+cost per UTC hour, as (entities, hours) arrays; when each entity made its first unmanaged
+call ever; and the managed and unmanaged totals per day, as the report counts them.
+"Unmanaged" is the report's: a call's reconciled class, else its route.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from analytics.report.model import daily_costs
+from offgate.spend_store import SpendStore
+from offgate.store import Store
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass
+class HourlySeries:
+    """One dimension's unmanaged usage: row i is `entities[i]`, column t the hour that
+    starts t hours after `start`. Entities without a name (e.g. calls with no user) are
+    left out: there is no one to tell about them."""
+
+    dimension: str
+    entities: list[str]
+    start: datetime  # aware UTC, on the hour
+    cost_usd: np.ndarray
+    calls: np.ndarray
+    tokens: np.ndarray
+    first_call: np.ndarray  # per entity: its first unmanaged call ever, UTC epoch seconds
+    # Per entity, a digest of which calls it made (as read from the store): entities of two
+    # dimensions with equal digests made the very same calls (alice, her laptop, her key).
+    calls_digest: list[bytes] | None = None
+
+    @property
+    def hours(self) -> int:
+        return self.calls.shape[1]
+
+    def column(self, moment: datetime) -> int:
+        """The column of the hour a moment falls in (negative before the start)."""
+        return math.floor((moment - self.start) / HOUR)
+
+    def hour(self, column: int) -> datetime:
+        return self.start + column * HOUR
+
+
+@dataclass
+class UsageSeries:
+    """Everything one evaluation reads, for [start, end)."""
+
+    start: datetime
+    end: datetime
+    dimensions: dict[str, HourlySeries]
+    daily: list[dict[str, Any]] = field(default_factory=list)  # per day, as the report's daily trend
+    first_call: float | None = None  # the store's first unmanaged call, UTC epoch seconds
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware UTC time; a naive one is taken as UTC already, as the store keeps times."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def read_series(store: Store, dimensions: Sequence[str], start: datetime, end: datetime) -> UsageSeries:
+    """Usage from the hour `start` falls in up to `end` (exclusive)."""
+    start = as_utc(start).replace(minute=0, second=0, microsecond=0)
+    end = as_utc(end)
+    names = list(dict.fromkeys(dimensions))
+    spend = SpendStore(store)
+    hourly = spend.unmanaged_hours(start, end, names) if names else {}
+    firsts = spend.first_unmanaged_calls(names) if names else {"first": ()}
+    hours = max(math.ceil((end - start) / HOUR), 0)
+    column = np.asarray(hourly.get("hour", ()), dtype=np.int64) - int(start.timestamp()) // 3600
+    sums = {name: np.asarray(hourly.get(name, ()), dtype=float) for name in ("calls", "tokens", "cost_usd")}
+    series = {
+        name: _series(name, hourly[name], column, sums, firsts[name], firsts["first"], start, hours)
+        for name in names
+    }
+    first_calls = [float(first) for first in firsts["first"] if first is not None]
+    return UsageSeries(start, end, series, daily_costs(spend, start, end), min(first_calls, default=None))
+
+
+def _series(dimension: str, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],
+            first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
+            hours: int) -> HourlySeries:
+    entities = sorted({value for value in values if value is not None})
+    index = {entity: row for row, entity in enumerate(entities)}
+    row = np.fromiter((index.get(value, -1) for value in values), dtype=np.int64, count=len(values))
+    known = (row >= 0) & (column >= 0) & (column < hours)
+    cell = row[known] * hours + column[known]
+    size = len(entities) * hours
+
+    def table(name: str) -> np.ndarray:
+        return np.bincount(cell, weights=sums[name][known], minlength=size).reshape(len(entities), hours)
+
+    first_call = np.full(len(entities), np.inf)
+    for value, first in zip(first_values, first_times, strict=True):
+        if value in index:
+            first_call[index[value]] = min(first_call[index[value]], float(first))
+    return HourlySeries(dimension, entities, start, table("cost_usd"), table("calls"), table("tokens"), first_call,
+                        _digests(row, len(entities)))
+
+
+def _digests(row: np.ndarray, entities: int) -> list[bytes]:
+    """Per entity, a digest of the grouped rows (combinations of every dimension's value,
+    and an hour) it appears in: every call is in exactly one such row."""
+    order = np.argsort(row, kind="stable")  # rows of no entity (-1) first
+    counts = np.bincount(row[row >= 0], minlength=entities)
+    ends = np.cumsum(counts) + np.count_nonzero(row < 0)
+    starts = ends - counts
+    return [hashlib.blake2b(order[begin:end].tobytes(), digest_size=16).digest()
+            for begin, end in zip(starts.tolist(), ends.tolist(), strict=True)]
