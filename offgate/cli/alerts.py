@@ -1,0 +1,128 @@
+"""Alerts: list and acknowledge them, and the watcher that raises and notifies them."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from offgate.cli.common import EXIT_FAILED, Session, SinceOption, app, fail, out, since_from
+from offgate.store import StoreError
+
+alerts_app = typer.Typer(help="Alerts: unusual unmanaged usage, new AI tools, budgets at risk.",
+                         invoke_without_command=True)
+app.add_typer(alerts_app, name="alerts")
+
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+
+
+@alerts_app.callback()
+def alerts(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of alerts.")] = False,
+    include_acked: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
+    since: SinceOption = None,
+) -> None:
+    """Look for new alerts in the data as it is (default: the last alerts.lookback_hours),
+    then list the open ones, newest first. `offgate alerts ack ID` acknowledges one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from analytics.alerts import raise_new_alerts
+    from offgate.alert_store import AlertStore
+
+    session: Session = ctx.obj
+    start = since_from(since)
+    store = session.store()
+    try:
+        raise_new_alerts(store, session.settings.alerts, since=start)
+        found = AlertStore(store).alerts(include_acked=include_acked, since=start)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    except ValueError as exc:  # a window that ends before it starts
+        fail(f"--since: {exc}")
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps([alert.to_json() for alert in found], indent=1) + "\n")
+        return
+    table = Table("id", "severity", "when (UTC)", "entity", "what happened")
+    for alert in found:
+        table.add_row(alert.id, alert.severity, alert.ts.strftime("%Y-%m-%d %H:%M"),
+                      f"{alert.dimension}: {alert.entity}", alert.message + (" (acknowledged)" if alert.acked else ""))
+    out.print(table)
+    if include_acked:
+        out.print(f"alerts: {len(found)}", markup=False)
+    else:
+        out.print(f"open alerts: {len(found)} (`offgate alerts ack ID` acknowledges one)", markup=False)
+
+
+@alerts_app.command("ack")
+def ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID", help="The alert's id.")]) -> None:
+    """Acknowledge an alert: it leaves the open list and is not notified again."""
+    from offgate.alert_store import AlertStore, UnknownAlertError
+
+    store = ctx.obj.store()
+    try:
+        alert = AlertStore(store).ack(alert_id, by=getpass.getuser())
+    except UnknownAlertError as exc:
+        fail(f"{exc} (`offgate alerts --all` lists them)")
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    finally:
+        store.close()
+    out.print(f"acknowledged {alert.id} (by {alert.acked_by}): {alert.message}", markup=False)
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    interval: Annotated[str, typer.Option(help="Time between rounds: 30s, 5m, 1h.")] = "5m",
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit.")] = False,
+) -> None:
+    """Every interval: reconcile the recent calls, raise new alerts and send them to the
+    channels in the [notify] settings (a failed send is retried on later rounds). One log
+    line per round; Ctrl-C or SIGTERM stops it after the round in progress."""
+    from analytics.watch import Watcher, parse_interval
+
+    session: Session = ctx.obj
+    try:
+        interval_s = parse_interval(interval)
+    except ValueError as exc:
+        fail(f"--interval: {exc}")
+    _log_to_stderr()
+    try:
+        watcher = Watcher(session.database_url(), session.settings)
+    except StoreError as exc:
+        fail(str(exc), EXIT_FAILED)
+    log = logging.getLogger("offgate.watch")
+    if once:
+        try:
+            log.info(watcher.tick().line())
+        except StoreError as exc:
+            fail(str(exc), EXIT_FAILED)
+        finally:
+            watcher.close()
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("watching every %s; notifying: %s (Ctrl-C stops)", interval, ", ".join(watcher.channels) or "nobody")
+    watcher.run(interval_s, stop)
+    log.info("stopped")
+
+
+def _log_to_stderr() -> None:
+    """INFO and above to stderr, with UTC times."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter(LOG_FORMAT, "%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.INFO, handlers=[handler])

@@ -1,0 +1,276 @@
+"""`offgate watch`, `offgate alerts` and `offgate alerts ack` as a user runs them: usage in
+the store, an anomaly, the watcher as a real process, and the notification arriving on a
+private D-Bus session, at webhook, Slack- and Teams-shaped receivers, and by SMTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from analytics.watch import Watcher
+from offgate.cli import app
+from offgate.config import load_settings
+from offgate.events import UsageEvent
+from offgate.store import Store
+from tests.notify_receivers import SmtpReceiver, WebhookReceiver, notification_daemon
+from tests.ports import free_port
+from tests.web_apps import ThrowawayCA
+
+runner = CliRunner(env={"COLUMNS": "250"})
+SPIKE_CALLS, SPIKE_CALL_USD = 50, 0.50
+
+
+def offgate(home: Path, *args: str):
+    return runner.invoke(app, ["--home", str(home), *args], catch_exceptions=False)
+
+
+def offgate_process(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "offgate", "--home", str(home), *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **env})
+
+
+def record_usage(home: Path, spike: bool) -> datetime:
+    """Three quiet weeks of alice's direct OpenAI calls (1-3 an hour, $0.10 each), and with
+    `spike` 50 calls at $0.50 ($25) in the last full hour; returns that hour's start."""
+    now = datetime.now(UTC)
+    spike_hour = (now - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    events = []
+    hour = spike_hour - timedelta(days=21)
+    while hour < spike_hour:
+        for n in range(1 + (hour.day + hour.hour) % 3):
+            events.append(call(hour + timedelta(minutes=5 + 15 * n), cost_usd=0.10))
+        hour += timedelta(hours=1)
+    if spike:
+        events += [call(spike_hour + timedelta(minutes=n), cost_usd=SPIKE_CALL_USD) for n in range(SPIKE_CALLS)]
+    with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+        store.add(events)
+    return spike_hour
+
+
+def call(ts: datetime, cost_usd: float) -> UsageEvent:
+    return UsageEvent(ts=ts, host="api.openai.com", path="/v1/chat/completions", provider="openai",
+                      endpoint="chat.completions", model="gpt-4o-mini", prompt_tokens=1200, completion_tokens=300,
+                      cost_usd=cost_usd, user="alice", device="laptop-alice", process_name="python3")
+
+
+def write_config(home: Path, text: str) -> None:
+    (home / "config.toml").write_text(text)
+
+
+@pytest.fixture
+def receiver():
+    server = WebhookReceiver()
+    yield server
+    server.stop()
+
+
+def test_watch_once_notifies_a_spike_on_every_channel(tmp_path, receiver):
+    ca = ThrowawayCA.make(tmp_path / "ca", ["localhost"])
+    smtp = SmtpReceiver(ca, login=("offgate", "s3cret"))
+    spike_hour = record_usage(tmp_path, spike=True)
+    write_config(tmp_path, f"""
+[notify]
+desktop = true
+webhook.url = "{receiver.url('hook/T0-secret')}"
+slack.url = "{receiver.url('slack')}"
+teams.url = "{receiver.url('teams')}"
+
+[notify.email]
+host = "localhost"
+port = {smtp.port}
+username = "offgate"
+password = "s3cret"
+sender = "offgate@example.com"
+to = ["finops@example.com"]
+""")
+    try:
+        with notification_daemon() as daemon:
+            first = offgate_process(tmp_path, "watch", "--once", SSL_CERT_FILE=str(ca.ca_pem))
+            again = offgate_process(tmp_path, "watch", "--once", SSL_CERT_FILE=str(ca.ca_pem))
+            shown = daemon.shown()
+    finally:
+        smtp.stop()
+    assert first.returncode == 0, first.stderr
+    assert "new alerts 1; notifications sent 5, to retry 0, given up 0, waiting 0" in first.stderr
+    assert "new alerts 0; notifications sent 0, to retry 0, given up 0, waiting 0" in again.stderr
+
+    listed = offgate(tmp_path, "alerts", "--json")
+    [alert] = json.loads(listed.stdout)
+    assert (alert["kind"], alert["severity"], alert["dimension"], alert["entity"], alert["metric"]) == (
+        "spike", "critical", "user", "alice", "cost_usd")
+    assert alert["ts"] == spike_hour.isoformat()
+    assert alert["statistic"] == pytest.approx(SPIKE_CALLS * SPIKE_CALL_USD)
+    assert "$25.00" in alert["message"]
+    headline = "Critical: cost spike for user alice"
+
+    assert shown == [("offgate", headline, alert["message"])]
+    assert receiver.delivered("hook/T0-secret") == [alert]
+    [slack] = receiver.delivered("slack")
+    assert slack["blocks"][0]["text"]["text"] == headline
+    assert slack["blocks"][1]["text"]["text"] == alert["message"]
+    [teams] = receiver.delivered("teams")
+    card = teams["attachments"][0]["content"]
+    assert [block["text"] for block in card["body"][:2]] == [headline, alert["message"]]
+    [(recipients, message)] = smtp.messages
+    assert recipients == ["finops@example.com"]
+    assert message["Subject"] == f"[offgate] {headline}"
+    assert message.get_content().startswith(alert["message"] + "\r\n")
+
+
+def test_watch_once_on_quiet_usage_notifies_nobody(tmp_path, receiver):
+    record_usage(tmp_path, spike=False)
+    write_config(tmp_path, f'[notify]\ndesktop = false\nwebhook.url = "{receiver.url("hook")}"\n')
+    result = offgate_process(tmp_path, "watch", "--once")
+    assert result.returncode == 0, result.stderr
+    assert "new alerts 0; notifications sent 0," in result.stderr
+    assert receiver.posts == []
+    assert json.loads(offgate(tmp_path, "alerts", "--json").stdout) == []
+
+
+def test_watch_survives_a_dead_channel_and_stops_cleanly_on_sigterm(tmp_path, receiver):
+    record_usage(tmp_path, spike=True)
+    write_config(tmp_path, f"""
+[notify]
+desktop = false
+webhook.url = "{receiver.url('hook')}"
+slack.url = "http://127.0.0.1:{free_port()}/services/T0/B0/secret"
+""")
+    watch = subprocess.Popen([sys.executable, "-m", "offgate", "--home", str(tmp_path), "watch", "--interval", "1h"],
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in watch.stderr:
+            lines.append(line)
+            if " tick " in line:
+                break
+        watch.send_signal(signal.SIGTERM)
+        rest = watch.stderr.read()
+        assert watch.wait(60) == 0
+    finally:
+        watch.kill()
+    log = "".join(lines) + rest
+    assert "watching every 1h; notifying: webhook, slack" in log
+    assert "notify slack: alert" in log and "(attempt 2 of 4): cannot reach http://127.0.0.1:" in log
+    assert "new alerts 1; notifications sent 1, to retry 1, given up 0, waiting 0" in log
+    assert log.rstrip().endswith("offgate.watch INFO: stopped")
+    assert "secret" not in log
+    assert len(receiver.delivered("hook")) == 1
+
+
+def test_alerts_lists_acknowledges_and_hides_acknowledged(tmp_path):
+    record_usage(tmp_path, spike=True)
+    table = offgate(tmp_path, "alerts")
+    assert table.exit_code == 0
+    [alert] = json.loads(offgate(tmp_path, "alerts", "--json").stdout)
+    assert alert["id"] in table.stdout and "critical" in table.stdout and "user: alice" in table.stdout
+    assert "open alerts: 1 " in table.stdout
+
+    acked = offgate(tmp_path, "alerts", "ack", alert["id"])
+    assert acked.exit_code == 0
+    assert acked.stdout.startswith(f"acknowledged {alert['id']} (by ")
+    assert "open alerts: 0 " in offgate(tmp_path, "alerts").stdout
+    [listed] = json.loads(offgate(tmp_path, "alerts", "--all", "--json").stdout)
+    assert (listed["id"], listed["acked"]) == (alert["id"], True)
+
+
+def test_alerts_since_limits_the_list(tmp_path):
+    record_usage(tmp_path, spike=True)
+    assert len(json.loads(offgate(tmp_path, "alerts", "--json").stdout)) == 1
+    assert json.loads(offgate(tmp_path, "alerts", "--json", "--since", "1m").stdout) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["alerts", "ack", "0000000000"], "no alert has the id '0000000000'"),
+    (["watch", "--interval", "often"], "--interval: 'often' is not a length of time: use a number and a unit"),
+    (["watch", "--interval", "0s"], "--interval: '0s' is too short: the shortest interval is 1s"),
+    (["alerts", "--since", "yesterday"], "--since: 'yesterday' is not a time"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, args, message):
+    result = offgate(tmp_path, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("command", [["alerts"], ["alerts", "ack"], ["watch"]])
+def test_every_alert_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_alerts_raised_by_offgate_alerts_are_notified_by_the_next_watch(tmp_path, receiver):
+    record_usage(tmp_path, spike=True)
+    write_config(tmp_path, f'[notify]\ndesktop = false\nwebhook.url = "{receiver.url("hook")}"\n')
+    [alert] = json.loads(offgate(tmp_path, "alerts", "--json").stdout)
+    result = offgate_process(tmp_path, "watch", "--once")
+    assert "new alerts 0; notifications sent 1," in result.stderr
+    assert receiver.delivered("hook") == [alert]
+
+
+def test_alerts_since_a_future_time_is_a_clear_error(tmp_path):
+    result = offgate(tmp_path, "alerts", "--since", "2999-01-01")
+    assert result.exit_code == 2
+    assert "--since: nothing to evaluate: since (2999-01-01T00:00:00+00:00) is not before now" in result.stderr
+
+
+class StopAfter(logging.Handler):
+    """Sets `stop` once the watcher logged `count` lines (a tick's line, or its failure)."""
+
+    def __init__(self, stop: threading.Event, count: int) -> None:
+        super().__init__(logging.INFO)
+        self.stop, self.count, self.records = stop, count, []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        if len(self.records) == self.count:
+            self.stop.set()
+
+
+def run_for_ticks(watcher: Watcher, count: int) -> list[logging.LogRecord]:
+    """Run the watcher, without pauses, for `count` ticks; what it logged."""
+    stop = threading.Event()
+    handler = StopAfter(stop, count)
+    logger = logging.getLogger("offgate.watch")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        watcher.run(0, stop)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    return handler.records
+
+
+def test_a_store_failure_in_a_tick_is_logged_and_the_watch_goes_on(tmp_path):
+    record_usage(tmp_path, spike=True)
+    url = f"sqlite:///{tmp_path / 'offgate.db'}"
+    settings = load_settings(tmp_path, notify={"desktop": False, "webhook": {"url": "http://127.0.0.1:9/hook"}})
+    watcher = Watcher(url, settings)
+    with Store.open(url) as store:
+        store.database.execute_sql("DROP TABLE notification")
+    records = run_for_ticks(watcher, 2)
+    assert [record.getMessage() for record in records] == [
+        f"tick failed, trying again on the next: cannot read notifications from SQLite database "
+        f"{tmp_path / 'offgate.db'}: no such table: notification"] * 2
+
+
+def test_a_bug_in_a_tick_is_logged_with_its_traceback_and_the_watch_goes_on(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("analytics.watch.raise_new_alerts", broken)
+    watcher = Watcher(f"sqlite:///{tmp_path / 'offgate.db'}", load_settings(tmp_path, notify={"desktop": False}))
+    records = run_for_ticks(watcher, 2)
+    assert [record.getMessage() for record in records] == ["tick failed, trying again on the next"] * 2
+    assert all(str(record.exc_info[1]) == "a bug" for record in records)
