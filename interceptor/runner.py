@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import signal
 import socket
 import threading
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from mitmproxy.tools.dump import DumpMaster
 
 from interceptor.addon import OffgateAddon
 from interceptor.ca import ca_dir, ensure_ca
+from offgate.stopping import on_stop_signals
 
 
 class ProxyError(RuntimeError):
@@ -57,13 +57,9 @@ def build_master(home: Path, listen_host: str, listen_port: int, gateways: Seque
     return master
 
 
-async def _serve(master: DumpMaster) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, master.shutdown)
-        except NotImplementedError:  # Windows' proactor loop
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(master.shutdown))
+async def serve_until_signalled(master: DumpMaster) -> None:
+    """Run the master until SIGINT or SIGTERM shuts it down."""
+    on_stop_signals(asyncio.get_running_loop(), master.shutdown)
     await master.run()
 
 
@@ -74,7 +70,7 @@ def run_proxy(home: Path, listen_host: str, listen_port: int, gateways: Sequence
 
     async def main() -> None:
         master = build_master(home, listen_host, listen_port, gateways, set_options)
-        await _serve(master)
+        await serve_until_signalled(master)
 
     asyncio.run(main())
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from typing import Any
 
 from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
+
+from tests.ports import free_port
 
 START_TIMEOUT_S = 30
 COMMAND_TIMEOUT_S = 30
@@ -48,11 +49,6 @@ class BiDi:
             raise BiDiError(f"{expression}: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

@@ -15,7 +15,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
+from tests.ports import free_port
 from tests.required import unavailable
 
 URL_ENV = "OFFGATE_TEST_POSTGRES_URL"
@@ -83,7 +83,7 @@ def throwaway_server() -> Iterator[str]:
             os.chown(base, postgres.pw_uid, postgres.pw_gid)
         _run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER,
               "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"], "initdb")
-        port = _free_port()
+        port = free_port()
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} {SERVER_OPTIONS}"
         try:
             _run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log),
@@ -141,8 +141,3 @@ def _run_admin(url: str, statement: str) -> None:
     finally:
         connection.close()
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from offgate.cli.demo import DIRECT_TRAFFIC, GATEWAY_TRAFFIC, REPORT_FILE
 
 
 def run_demo(demo_home: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
+    environment = {key: value for key, value in os.environ.items()
+                   if not key.startswith("OFFGATE_") and key != "DBUS_SESSION_BUS_ADDRESS"}  # no desktop here
     return subprocess.run([sys.executable, "-m", "offgate", "demo", "--demo-home", str(demo_home), *extra],
                           capture_output=True, text=True, timeout=300, env={**environment, "COLUMNS": "200"})
 
@@ -29,6 +31,11 @@ def test_the_demo_finishes_and_its_report_shows_unmanaged_usage(tmp_path: Path) 
     assert f"imported LiteLLM's spend sample: {gateway_calls} rows" in finished.stdout
     assert f"{gateway_calls} LiteLLM spend rows" in finished.stdout
     assert f"{gateway_calls} gateway calls captured, {gateway_calls} matched" in finished.stdout
+    raised = re.search(r"the watcher raised (\d+) alerts and sent (\d+) notifications \(webhook\)", finished.stdout)
+    assert raised and int(raised.group(1)) >= 2 and raised.group(1) == raised.group(2), finished.stdout
+    assert "A new AI app, claude-code, was used for the first time" in finished.stdout
+    assert re.search(r"\[(warning|critical)\] Unmanaged AI spend by \S+ was \$2\.\d\d in the hour", finished.stdout)
+    assert 'the webhook received, e.g.: {"kind": ' in finished.stdout
     assert f"HTML report: {demo_home / REPORT_FILE}" in finished.stdout
     assert "<svg" in (demo_home / REPORT_FILE).read_text(encoding="utf-8")
 

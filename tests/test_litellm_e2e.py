@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from offgate.spend_store import SpendStore
 from offgate.store_schema import ReconciledCallRow, SpendLogRow
 from tests.litellm_reference import litellm_cost
 from tests.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
+from tests.ports import free_port
 from tests.proxy_harness import RunningProxy
 from tests.upstream import FakeUpstream
 
@@ -52,7 +52,7 @@ DIRECT_CALLS = [(1000, 500, False, False), (400, 80, True, True)]
 def world(tmp_path_factory, upstream: FakeUpstream) -> Iterator[tuple[RunningProxy, str]]:
     upstream.responder = openai_responder
     home = tmp_path_factory.mktemp("home")
-    port = _free_port()
+    port = free_port()
     gateway = f"http://127.0.0.1:{port}"
     proxy = RunningProxy(home, gateways=[gateway],
                          set_options=[f"map_remote=|^https://api\\.openai\\.com/|http://127.0.0.1:{upstream.port}/"]).start()
@@ -187,8 +187,3 @@ def _wait_until_live(url: str, process: subprocess.Popen, log: Path) -> None:
         time.sleep(0.2)
     pytest.fail(f"litellm did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -12,7 +12,8 @@ import httpx
 
 from offgate.store import Store
 from tests.fixtures import load_fixture
-from tests.test_proxy_sigterm import free_port, wait_listening
+from tests.ports import free_port
+from tests.test_proxy_sigterm import wait_listening
 from tests.upstream import FakeUpstream, Scenario
 
 ADDON = Path(__file__).parent.parent / "interceptor" / "addon.py"

@@ -17,15 +17,11 @@ from pathlib import Path
 import httpx
 
 from offgate.store import Store
+from tests.ports import free_port
 from tests.upstream import FakeUpstream, Scenario
 
 CALLS = 100
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:

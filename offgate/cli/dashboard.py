@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Annotated
 
 import typer
 
 from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out
+from offgate.stopping import on_stop_signals
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -64,10 +64,5 @@ def dashboard(
 async def _until_stopped() -> None:
     """Return on SIGINT or SIGTERM."""
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:  # Windows' proactor loop
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    on_stop_signals(asyncio.get_running_loop(), stop.set)
     await stop.wait()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import random
 import tempfile
 from dataclasses import dataclass, field
@@ -78,8 +79,8 @@ def _tour(world: DemoWorld) -> None:
     from offgate.spend_store import SpendStore
     from offgate.store import Store
 
-    gateway, provider_port, gateway_url = _start_fakes(world)
-    _write_config(world, gateway_url)
+    gateway, provider_port, gateway_url, webhook_url = _start_fakes(world)
+    _write_config(world, gateway_url, webhook_url)
     settings = load_settings(world.home)
     store = Store.open(database_url_for(settings, world.home))
     try:
@@ -101,12 +102,13 @@ def _tour(world: DemoWorld) -> None:
         out.print(render(document, "table"), markup=False)
     finally:
         store.close()
+    _alert_and_notify(world, settings)
     _step(f"HTML report: {world.home / REPORT_FILE}")
     _step(f"dashboard:   offgate --home {world.home} dashboard   (or `up` to run everything)")
 
 
-def _start_fakes(world: DemoWorld) -> tuple[Any, int, str]:
-    from offgate.demo.provider import DemoGateway, provider_app
+def _start_fakes(world: DemoWorld) -> tuple[Any, int, str, str]:
+    from offgate.demo.provider import DemoGateway, provider_app, webhook_app
     from offgate.demo.threaded_server import ThreadedServer
 
     provider = ThreadedServer()
@@ -116,16 +118,48 @@ def _start_fakes(world: DemoWorld) -> tuple[Any, int, str]:
     gateway_server = ThreadedServer()
     world.servers.append(gateway_server)
     gateway_url = f"http://127.0.0.1:{gateway_server.serve(gateway.app())}"
-    return gateway, provider_port, gateway_url
+    receiver = ThreadedServer()
+    world.servers.append(receiver)
+    webhook_url = f"http://127.0.0.1:{receiver.serve(webhook_app(world.notifications))}/hook"
+    return gateway, provider_port, gateway_url, webhook_url
 
 
-def _write_config(world: DemoWorld, gateway_url: str) -> None:
+def _write_config(world: DemoWorld, gateway_url: str, webhook_url: str) -> None:
+    """The gateway, and alerts of every severity to the demo's webhook (and the desktop, if
+    this session has one)."""
+    desktop = "true" if os.environ.get("DBUS_SESSION_BUS_ADDRESS") else "false"
     (world.home / "config.toml").write_text(
         "# Written by `offgate demo`.\n"
         "[proxy]\n"
-        f"gateways = [{json.dumps(gateway_url)}]\n",
+        f"gateways = [{json.dumps(gateway_url)}]\n"
+        "[notify]\n"
+        'min_severity = "info"\n'
+        f"desktop = {desktop}\n"
+        "[notify.webhook]\n"
+        f"url = {json.dumps(webhook_url)}\n",
         encoding="utf-8",
     )
+
+
+def _alert_and_notify(world: DemoWorld, settings: Any) -> None:
+    from analytics.watch import Watcher
+    from offgate.alert_store import AlertStore
+    from offgate.config import database_url_for
+    from offgate.store import Store
+
+    url = database_url_for(settings, world.home)
+    watcher = Watcher(url, settings)
+    try:
+        summary = watcher.tick()
+    finally:
+        watcher.close()
+    _step(f"7. the watcher raised {summary.new_alerts} alerts and sent {summary.notifications.sent} "
+          f"notifications ({', '.join(watcher.channels)}):")
+    with Store.open(url) as store:
+        for alert in AlertStore(store).alerts():
+            _step(f"   [{alert.severity}] {alert.message}")
+    for posted in world.notifications[:1]:
+        _step(f"8. the webhook received, e.g.: {json.dumps({k: posted[k] for k in ('kind', 'severity', 'message')})}")
 
 
 def _history(now: datetime) -> list[Any]:

@@ -1,4 +1,5 @@
-"""The demo's stand-ins for what lives outside: an LLM provider and a LiteLLM gateway, on loopback.
+"""The demo's stand-ins for what lives outside, on loopback: an LLM provider, a LiteLLM gateway and
+a webhook receiver.
 
 Both speak the documented wire formats (OpenAI Chat Completions, JSON and SSE with the
 `stream_options.include_usage` chunk; Anthropic Messages, JSON and SSE). Token counts are
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +22,11 @@ from aiohttp import web
 from offgate.pricing import cost_for_key, find_price_key
 
 REPLY_WORD = "ok "
+# How an app answers: the headers its replies carry beyond the body's own.
+EXTRA_HEADERS = web.AppKey("extra_headers", Callable[[web.Request], dict[str, str]])
+# What a handler answered (response id, model, prompt and completion tokens), for the gateway's spend log.
+USAGE = web.RequestKey("usage", tuple)
+CALL_ID = web.RequestKey("call_id", str)
 
 
 def usage_for(body: dict[str, Any]) -> tuple[int, int]:
@@ -33,8 +40,8 @@ async def openai_chat(request: web.Request) -> web.StreamResponse:
     prompt, completion = usage_for(body)
     response_id = f"chatcmpl-demo{uuid.uuid4().hex[:20]}"
     usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-    request["usage"] = (response_id, body.get("model", ""), prompt, completion)
-    headers = request.app["extra_headers"](request)
+    request[USAGE] = (response_id, body.get("model", ""), prompt, completion)
+    headers = request.app[EXTRA_HEADERS](request)
     if not body.get("stream"):
         return web.json_response({
             "id": response_id, "object": "chat.completion", "created": int(datetime.now(UTC).timestamp()),
@@ -55,7 +62,7 @@ async def anthropic_messages(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     prompt, completion = usage_for(body)
     message_id = f"msg_demo{uuid.uuid4().hex[:20]}"
-    request["usage"] = (message_id, body.get("model", ""), prompt, completion)
+    request[USAGE] = (message_id, body.get("model", ""), prompt, completion)
     text = REPLY_WORD * completion
     if not body.get("stream"):
         return web.json_response({
@@ -91,7 +98,7 @@ async def _stream(request: web.Request, events: list[str], headers: dict[str, st
 def provider_app() -> web.Application:
     """OpenAI's and Anthropic's APIs, as the interceptor reaches them (map_remote)."""
     app = web.Application()
-    app["extra_headers"] = lambda request: {}
+    app[EXTRA_HEADERS] = lambda request: {}
     app.router.add_post("/v1/chat/completions", openai_chat)
     app.router.add_post("/v1/messages", anthropic_messages)
     return app
@@ -105,19 +112,19 @@ class DemoGateway:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._log_spend])
-        app["extra_headers"] = lambda request: {"x-litellm-call-id": request["call_id"]}
+        app[EXTRA_HEADERS] = lambda request: {"x-litellm-call-id": request[CALL_ID]}
         app.router.add_post("/v1/chat/completions", openai_chat)
         return app
 
     @web.middleware
     async def _log_spend(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        request["call_id"] = str(uuid.uuid4())
+        request[CALL_ID] = str(uuid.uuid4())
         started = datetime.now(UTC)
         response = await handler(request)
-        response_id, model, prompt, completion = request["usage"]
+        response_id, model, prompt, completion = request[USAGE]
         price_key = find_price_key(model, "openai")
         self.spend_rows.append({
-            "request_id": response_id, "litellm_call_id": request["call_id"], "call_type": "acompletion",
+            "request_id": response_id, "litellm_call_id": request[CALL_ID], "call_type": "acompletion",
             "startTime": started.isoformat(), "endTime": datetime.now(UTC).isoformat(),
             "model": model, "model_group": model, "custom_llm_provider": "openai",
             "api_base": "https://api.openai.com/v1", "status": "success",
@@ -125,3 +132,15 @@ class DemoGateway:
             "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
         })
         return response
+
+
+def webhook_app(received: list[dict[str, Any]]) -> web.Application:
+    """A chat tool's incoming webhook: keeps every JSON body posted to it."""
+
+    async def take(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", take)
+    return app

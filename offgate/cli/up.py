@@ -1,0 +1,133 @@
+"""`offgate up`: the interceptor, the alert watcher and the dashboard in one process.
+
+The proxy and the dashboard share one asyncio loop; the watcher, whose store reads and
+notifications block, runs in a thread beside them. SIGINT or SIGTERM shuts the proxy down
+(flushing every recorded call), then the dashboard, then the watcher after its tick. The
+watcher is supervised: if it ever dies it is logged and restarted after a growing pause,
+so a bug in one part never takes the capture down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from offgate.cli.common import EXIT_FAILED, Session, app, fail
+
+log = logging.getLogger("offgate.up")
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
+RESTART_PAUSES_S = (1, 5, 30, 60)  # after the first, second, third... failure; the last repeats
+
+
+@app.command()
+def up(
+    ctx: typer.Context,
+    listen_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="The proxy's port [config proxy.listen_port, 8080].")
+    ] = None,
+    dashboard_port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="The dashboard's port [config dashboard.listen_port, 8765].")
+    ] = None,
+    interval: Annotated[str, typer.Option(help="How often the watcher looks for alerts: 30s, 5m, 1h.")] = "5m",
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Any mitmproxy option, as OPTION=VALUE (repeatable).")
+    ] = None,
+) -> None:
+    """Run everything on this machine: the interceptor, the alert watcher and the dashboard,
+    on the embedded store. Ctrl-C stops it cleanly."""
+    from analytics.dashboard import DashboardError
+    from analytics.watch import parse_interval
+    from interceptor.runner import ProxyError, check_port_free
+    from offgate.catalog import build_catalog
+
+    session: Session = ctx.obj
+    settings = session.settings
+    try:
+        interval_s = parse_interval(interval)
+    except ValueError as exc:
+        fail(f"--interval: {exc}")
+    try:
+        build_catalog(settings.proxy.gateways)
+    except ValueError as exc:
+        fail(f"proxy.gateways: {exc}")
+    proxy_port = settings.proxy.listen_port if listen_port is None else listen_port
+    dashboard = settings.dashboard.model_copy(
+        update={} if dashboard_port is None else {"listen_port": dashboard_port})
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    try:
+        check_port_free(settings.proxy.listen_host, proxy_port)
+        asyncio.run(_run_everything(session, proxy_port, dashboard.listen_host, dashboard.listen_port,
+                                    interval_s, set_ or []))
+    except (ProxyError, DashboardError) as exc:
+        fail(str(exc))
+    except Exception:
+        log.exception("offgate up stopped on an unexpected error")
+        raise typer.Exit(EXIT_FAILED) from None
+    log.info("stopped")
+
+
+async def _run_everything(session: Session, proxy_port: int, dashboard_host: str, dashboard_port: int,
+                          interval_s: float, set_options: list[str]) -> None:
+    from analytics.dashboard import create_app, dashboard_token, login_url, start_dashboard
+    from analytics.watch import Watcher
+    from interceptor.ca import ensure_ca
+    from interceptor.runner import build_master, serve_until_signalled
+    from offgate.pac import local_address
+
+    home, settings = session.home, session.settings
+    proxy_host = settings.proxy.listen_host
+    ca = ensure_ca(home)
+    master = build_master(home, proxy_host, proxy_port, settings.proxy.gateways, set_options, with_termlog=False)
+    token = dashboard_token(home)
+    proxy_address = local_address(proxy_host, proxy_port)
+    runner = await start_dashboard(create_app(home, settings, token, proxy_address), dashboard_host, dashboard_port)
+    stop = threading.Event()
+    watcher = Watcher(session.database_url(), settings)
+    watcher_thread = threading.Thread(target=supervise, name="offgate-watcher", daemon=True,
+                                      args=("watcher", lambda: watcher.run(interval_s, stop), stop))
+    watcher_thread.start()
+    dashboard_url = login_url(runner, token)
+    for line in (
+        f"proxy:      http://{proxy_address}  (set it as the system proxy; CA: {ca})",
+        f"PAC file:   {dashboard_url.split('/?')[0]}/proxy.pac  (sends only LLM hosts to the proxy)",
+        f"dashboard:  {dashboard_url}",
+        f"watcher:    every {_duration(interval_s)}",
+        f"data:       {home}",
+    ):
+        log.info(line)
+    try:
+        await serve_until_signalled(master)
+    finally:
+        log.info("stopping: the proxy has flushed its calls; closing the dashboard and the watcher")
+        stop.set()
+        await runner.cleanup()
+        await asyncio.to_thread(watcher_thread.join, 60)
+
+
+def supervise(name: str, run: Callable[[], None], stop: threading.Event) -> None:
+    """Run `run` until `stop` is set, restarting it after a pause whenever it raises or
+    returns early: one part's failure is logged and survived, never fatal to the rest."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            run()
+        except Exception:
+            log.exception("the %s failed", name)
+        if stop.is_set():
+            return
+        pause = RESTART_PAUSES_S[min(failures, len(RESTART_PAUSES_S) - 1)]
+        failures += 1
+        log.warning("restarting the %s in %s s", name, pause)
+        stop.wait(pause)
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -1,0 +1,16 @@
+"""How long-running commands stop: on SIGINT (Ctrl-C) or SIGTERM, from their event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+
+def on_stop_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> None:
+    """Call `stop` on the loop when SIGINT or SIGTERM arrives."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except NotImplementedError:  # Windows' proactor loop
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop))

@@ -1,0 +1,138 @@
+"""`offgate up` as a user runs it: one process with the interceptor, the watcher and the
+dashboard. A call through its proxy shows up in the dashboard's feed, the watcher raises the
+first-seen alert and posts it to a webhook, the PAC file names the LLM hosts, and SIGTERM
+stops everything cleanly with every call written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from offgate.demo.provider import provider_app
+from offgate.demo.threaded_server import ThreadedServer
+from offgate.events import UsageEvent
+from tests.notify_receivers import WebhookReceiver
+from tests.ports import free_port
+
+DEADLINE_S = 90
+
+
+@pytest.fixture
+def provider() -> Iterator[int]:
+    server = ThreadedServer()
+    yield server.serve(provider_app())
+    server.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()
+
+
+def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
+        tmp_path: Path, provider: int, receiver: WebhookReceiver) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        "[notify]\nmin_severity = \"info\"\ndesktop = false\n"
+        f"[notify.webhook]\nurl = \"{receiver.url('hook')}\"\n", encoding="utf-8")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
+    # Three weeks of history with Anthropic only: the first OpenAI call is news.
+    history = tmp_path / "history.jsonl"
+    history.write_text(UsageEvent(ts=datetime.now(UTC) - timedelta(days=21), provider="anthropic",
+                                  host="api.anthropic.com", path="/v1/messages", model="claude-sonnet-4-5",
+                                  prompt_tokens=10, completion_tokens=5).model_dump_json() + "\n")
+    subprocess.run([sys.executable, "-m", "offgate", "--home", str(home), "events", "import", str(history)],
+                   env=environment, check=True, capture_output=True)
+    proxy_port, dashboard_port = free_port(), free_port()
+    up = subprocess.Popen(
+        [sys.executable, "-m", "offgate", "--home", str(home), "up", "--listen-port", str(proxy_port),
+         "--dashboard-port", str(dashboard_port), "--interval", "1s", "--set", "connection_strategy=lazy",
+         "--set", f"map_remote=|^https://api\\.openai\\.com/|http://127.0.0.1:{provider}/"],
+        env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        dashboard = f"http://127.0.0.1:{dashboard_port}"
+        token_file = home / "dashboard-token"
+        wait_for(lambda: token_file.exists() and _get(dashboard + "/api/summary", token_file.read_text().strip()),
+                 "the dashboard to answer", up)
+        token = token_file.read_text().strip()
+
+        trusting_the_ca = ssl.create_default_context(cafile=home / "ca" / "mitmproxy-ca-cert.pem")
+        with httpx.Client(proxy=f"http://127.0.0.1:{proxy_port}", verify=trusting_the_ca, timeout=30) as client:
+            answer = client.post("https://api.openai.com/v1/chat/completions",
+                                 headers={"authorization": "Bearer sk-someones-own"},
+                                 json={"model": "gpt-4o-mini", "max_tokens": 30,
+                                       "messages": [{"role": "user", "content": "hello there"}]})
+        assert answer.status_code == 200
+
+        calls = wait_for(lambda: _get(dashboard + "/api/calls?limit=5", token), "the call in the live feed", up,
+                         accept=lambda found: len(found["calls"]) == 2)["calls"]  # newest first
+        assert (calls[0]["provider"], calls[0]["model"], calls[0]["completion_tokens"]) == ("openai", "gpt-4o-mini", 30)
+
+        posted = wait_for(lambda: receiver.delivered("hook"), "the watcher's webhook post", up)
+        assert {(alert["kind"], alert["dimension"], alert["entity"]) for alert in posted} >= {
+            ("first_seen", "provider", "openai")}
+        pac = httpx.get(dashboard + "/proxy.pac").text
+        assert '"api.openai.com"' in pac and f"PROXY 127.0.0.1:{proxy_port}" in pac
+    finally:
+        up.send_signal(signal.SIGTERM)
+        output, _ = up.communicate(timeout=60)
+    assert up.returncode == 0, output
+    for line in (f"proxy:      http://127.0.0.1:{proxy_port}", f"dashboard:  {dashboard}/?token=",
+                 "watcher:    every 1s", "offgate: 1 events written, 0 spooled, 0 addon errors", "stopped"):
+        assert line in output, output
+
+
+def test_up_refuses_a_busy_port_clearly(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--listen-port",
+                                  str(port)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in refused.stderr
+
+
+def test_up_refuses_a_bad_interval(tmp_path: Path) -> None:
+    refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--interval", "soon"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "--interval:" in refused.stderr
+
+
+def _get(url: str, token: str) -> Any:
+    try:
+        answer = httpx.get(url, headers={"authorization": f"Bearer {token}"}, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return answer.json() if answer.status_code == 200 else None
+
+
+def wait_for(probe: Callable[[], Any], what: str, process: subprocess.Popen,
+             accept: Callable[[Any], bool] = bool) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"offgate up exited ({process.returncode}) while waiting for {what}:\n{process.stdout.read()}")
+        found = probe()
+        if found and accept(found):
+            return found
+        time.sleep(0.2)
+    process.terminate()
+    pytest.fail(f"no {what} within {DEADLINE_S} s; the end of its log:\n{process.communicate(timeout=30)[0][-4000:]}")
