@@ -270,3 +270,12 @@ def test_entity_budgets_must_name_a_dimension_and_an_amount(budgets: dict, probl
     with pytest.raises(ValidationError) as raised:
         AlertSettings(entity_budgets_usd=budgets)
     assert raised.value.errors()[0]["msg"] == f"Value error, {problem}"
+
+
+def test_a_spike_over_a_near_idle_hour_is_told_without_a_meaningless_multiple() -> None:
+    from analytics.alerts.messages import spike_message
+
+    sunday_noon = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    sentence = spike_message("user", "root", "cost_usd", sunday_noon, 2.39, 0.00006, sunday_noon + timedelta(hours=1))
+    assert sentence == ("Unmanaged AI spend by root was $2.39 in the hour from 12:00 UTC on Sun 29 Nov, "
+                        "when it is usually under $0.01 for a Sunday at that hour.")

@@ -57,6 +57,8 @@ def compared(observed: float, usual: float, usual_text: str, moment: datetime, i
     if usual <= 0:
         return f", when a {weekday} at that hour usually {idle}"
     ratio = observed / usual
+    if usual_text.startswith("under"):  # a near-idle baseline: a multiple like 40000 tells a reader nothing
+        return f", when it is usually {usual_text} for a {weekday} at that hour"
     times = f"{ratio:.0f}" if ratio >= 2 else f"{math.floor(ratio * 10) / 10:.1f}"
     return f", about {times} times the usual {usual_text} for a {weekday} at that hour"
 
