@@ -48,7 +48,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from offgate.catalog import PROVIDERS  # noqa: E402
 from offgate.pac import render_pac  # noqa: E402
-from tests.threaded_server import ThreadedServer  # noqa: E402
+from offgate.demo.threaded_server import ThreadedServer  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 MITMDUMP = Path(sys.executable).parent / "mitmdump"

@@ -18,11 +18,11 @@ from analytics.reconcile import reconcile
 from offgate.alert_store import Alert, AlertStore
 from offgate.cli import app as cli
 from offgate.config import ReconcileSettings, load_settings
+from offgate.demo.threaded_server import ThreadedServer
 from offgate.events import UsageEvent
 from offgate.spend_store import SpendStore
 from offgate.store import Store
 from tests import reconcile_data
-from tests.threaded_server import ThreadedServer
 
 TOKEN = "dashboard-test-token-0123456789"
 PROXY_ADDRESS = "127.0.0.1:8080"

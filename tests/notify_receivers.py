@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from offgate.demo.threaded_server import ThreadedServer
 from tests.ports import free_port
 from tests.required import unavailable
-from tests.threaded_server import ThreadedServer
 from tests.web_apps import ThrowawayCA
 
 
