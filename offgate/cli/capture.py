@@ -182,21 +182,30 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
+    from analytics.notify import channels_from
     from interceptor.ca import ca_dir
+    from offgate.alert_store import AlertStore
     from offgate.writer import SPOOL_FILE
 
     session: Session = ctx.obj
+    settings = session.settings
     url = session.database_url()
-    ca_state = "made" if ca_dir(session.home).exists() else "not made yet: offgate certs path"
+    ca_state = ("made; `offgate certs status` says where it is trusted" if ca_dir(session.home).exists()
+                else "not made yet: offgate certs install")
+    channels = [channel.name for channel in channels_from(settings.notify)]
     lines = [
         f"home:      {session.home}",
         f"database:  {Store.describe(url)}",
         f"CA:        {ca_dir(session.home)} ({ca_state})",
-        f"gateways:  {', '.join(session.settings.proxy.gateways) or 'none configured'}",
+        f"gateways:  {', '.join(settings.proxy.gateways) or 'none configured'}",
+        f"dashboard: http://{settings.dashboard.listen_host}:{settings.dashboard.listen_port} (offgate up or "
+        "offgate dashboard prints the link that logs you in)",
+        f"notify:    {', '.join(channels) or 'no channel'} (alerts of severity {settings.notify.min_severity} "
+        "and above)",
         "collected: time, host, path, model, token counts, estimated cost, response id, "
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
         "not collected: API keys, prompt and reply text"
-        + (" (prompt storage is ON in config)" if session.settings.privacy.store_prompts else ""),
+        + (" (prompt storage is ON in config)" if settings.privacy.store_prompts else ""),
     ]
     spool = session.home / SPOOL_FILE
     if spool.exists():
@@ -205,6 +214,7 @@ def status(ctx: typer.Context) -> None:
         store = Store.open(url)
         try:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
+            lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
         finally:
             store.close()
     except StoreError as exc:
