@@ -25,6 +25,7 @@ from interceptor.attribution import (
     _socket_in_table,
     find_client_process,
 )
+from tests.required import unavailable
 
 NOBODY = ClientProcess(None, None, None, None)
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -101,15 +102,12 @@ def this_process() -> ClientProcess:
         pytest.param(socket.AF_INET, "127.0.0.1", id="ipv4"),
         pytest.param(socket.AF_INET6, "::1", id="ipv6"),
         # the client's socket is bound to the interface
-        pytest.param(
-            socket.AF_INET6,
-            LINK_LOCAL,
-            id="ipv6-link-local",
-            marks=pytest.mark.skipif(LINK_LOCAL is None, reason="no IPv6 link-local address"),
-        ),
+        pytest.param(socket.AF_INET6, LINK_LOCAL, id="ipv6-link-local"),
     ],
 )
-def test_client_in_this_process(family: socket.AddressFamily, host: str) -> None:
+def test_client_in_this_process(family: socket.AddressFamily, host: str | None) -> None:
+    if host is None:
+        unavailable("no IPv6 link-local address here", "CI needs an IPv6 link-local address for this test")
     with listener(family, host) as server, socket.socket(family) as client:
         client.connect(server.getsockname())
         accepted, peer = server.accept()
@@ -134,7 +132,6 @@ def test_ipv4_client_of_a_dual_stack_listener(
             assert find_client_process(peer, server.getsockname()) == this_process()
 
 
-@pytest.mark.skipif(not sockdiag.available(), reason="no netlink sock_diag here")
 @pytest.mark.parametrize(
     ("family", "listen_host", "connect_host"),
     [
@@ -147,6 +144,8 @@ def test_ipv4_client_of_a_dual_stack_listener(
 def test_netlink_finds_the_socket_proc_lists(
     family: socket.AddressFamily, listen_host: str, connect_host: str
 ) -> None:
+    if not sockdiag.available():
+        unavailable("no netlink sock_diag here", "CI needs netlink sock_diag (Linux) for this test")
     v6only = 0 if family == socket.AF_INET6 else None
     with listener(family, listen_host, v6only) as server, socket.socket(family) as client:
         client.connect((connect_host, server.getsockname()[1]))

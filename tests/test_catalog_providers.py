@@ -130,7 +130,8 @@ def test_other_provider_requests_are_not_matched(host, path):
 
 @pytest.mark.parametrize("name", ["bedrock/invoke_stream", "bedrock/converse_stream"])
 def test_bedrock_fixtures_decode_the_same_with_botocore(name):
-    eventstream = pytest.importorskip("botocore.eventstream")
+    from botocore import eventstream  # locked: litellm depends on boto3
+
     body = load_fixture(name).response_body
     theirs = eventstream.EventStreamBuffer()
     theirs.add_data(body)
