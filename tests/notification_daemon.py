@@ -106,7 +106,7 @@ class NotificationsInterface(ServiceInterface):
     def notification_closed(self, notification_id: int, reason: int) -> IdAndReason:
         return notification_id, reason
 
-    @dbus_signal(name="ActionInvoked")
+    @dbus_signal(name="ActionInvoked")  # never sent (no one clicks), but clients subscribe to it
     def action_invoked(self, notification_id: int, action_key: str) -> IdAndAction:
         return notification_id, action_key
 
@@ -121,7 +121,11 @@ class NotificationDaemon:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
-        self._bus: MessageBus = self._run(self._serve(bus_address))
+        try:
+            self._bus: MessageBus = self._run(self._serve(bus_address))
+        except BaseException:
+            self._stop_loop()
+            raise
 
     def received(self) -> list[Notification]:
         return list(self.interface.received)
@@ -131,7 +135,12 @@ class NotificationDaemon:
         return [(notification.app_name, notification.summary, notification.body) for notification in self.received()]
 
     def stop(self) -> None:
-        self._run(self._close())
+        try:
+            self._run(self._close())
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
