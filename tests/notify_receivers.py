@@ -1,14 +1,9 @@
 """Real receivers for notifications, all on loopback: an HTTP server that takes webhook
-POSTs (generic, Slack- or Teams-shaped alike), an SMTP server (aiosmtpd), and a private
-D-Bus session with a notification daemon (python-dbusmock)."""
+POSTs (generic, Slack- or Teams-shaped alike) and an SMTP server (aiosmtpd). The desktop's
+notification daemon is in tests/notification_daemon.py."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -18,7 +13,6 @@ from aiohttp import web
 
 from offgate.demo.threaded_server import ThreadedServer
 from tests.ports import free_port
-from tests.required import unavailable
 from tests.web_apps import ThrowawayCA
 
 
@@ -93,38 +87,3 @@ class SmtpReceiver:
             return AuthResult(success=given == login, handled=False)
 
         return check
-
-
-@dataclass
-class NotificationDaemon:
-    """A notification daemon on a private session bus; `shown()` lists (app, title, body)."""
-
-    mock: Any
-
-    def shown(self) -> list[tuple[str, str, str]]:
-        return [(str(call[2][0]), str(call[2][3]), str(call[2][4])) for call in self.mock.GetCalls()
-                if call[1] == "Notify"]
-
-
-@contextmanager
-def notification_daemon() -> Iterator[NotificationDaemon]:
-    """A private D-Bus session bus (DBUS_SESSION_BUS_ADDRESS points at it meanwhile, for
-    this process and its children) with python-dbusmock's notification daemon on it."""
-    if shutil.which("dbus-daemon") is None:
-        unavailable("dbus-daemon is not installed", "dbus-daemon is missing: .ci/run installs the dbus package")
-    try:
-        import dbus
-        import dbusmock
-    except ImportError as exc:
-        unavailable(f"python-dbusmock is missing: {exc}", f"python-dbusmock cannot be imported: {exc}")
-    before = os.environ.get("DBUS_SESSION_BUS_ADDRESS")
-    try:
-        with dbusmock.PrivateDBus(dbusmock.BusType.SESSION), dbusmock.SpawnedMock.spawn_with_template(
-                "notification_daemon", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as daemon:
-            yield NotificationDaemon(dbus.Interface(daemon.obj, dbusmock.MOCK_IFACE))
-    finally:
-        if before is None:
-            os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        else:
-            os.environ["DBUS_SESSION_BUS_ADDRESS"] = before
-

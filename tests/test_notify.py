@@ -16,7 +16,8 @@ from analytics.notify.text import facts, headline
 from offgate.alert_store import Alert, AlertStore
 from offgate.config import ConfigError, NotifySettings, load_settings
 from offgate.store import Store
-from tests.notify_receivers import SmtpReceiver, WebhookReceiver, notification_daemon
+from tests.notification_daemon import notification_daemon, private_session_bus
+from tests.notify_receivers import SmtpReceiver, WebhookReceiver
 from tests.ports import free_port
 from tests.web_apps import ThrowawayCA
 
@@ -146,6 +147,7 @@ def test_a_desktop_notification_reaches_the_session_bus(sqlite_store, receiver):
         counts = deliver(sqlite_store, desktop=True)
         assert daemon.shown() == [("offgate", "Critical: cost spike for user bob", "bob spent a lot."),
                                   ("offgate", HEADLINE, SENTENCE)]
+        assert [shown.hints for shown in daemon.received()] == [{"urgency": 2}, {"urgency": 1}]  # critical, normal
     assert counts == DeliveryCounts(sent=2)
 
 
@@ -276,6 +278,20 @@ def test_without_a_desktop_session_the_desktop_fails_and_the_others_deliver(sqli
     assert [record.name for record in caplog.records] == ["offgate.notify", "offgate.notify"]  # nothing else
     assert caplog.messages[0].startswith("notify desktop: alert ")
     assert "no desktop notification service took it: DBUS_SESSION_BUS_ADDRESS not set" in caplog.messages[0]
+
+
+def test_on_a_session_bus_without_a_notification_daemon_the_desktop_fails_and_says_why(sqlite_store, receiver,
+                                                                                        caplog):
+    raise_alerts(sqlite_store, spike())
+    with private_session_bus(), caplog.at_level(logging.WARNING):
+        counts = deliver(sqlite_store, desktop=True, webhook={"url": receiver.url("hook")})
+    assert counts == DeliveryCounts(sent=1, failed=1)
+    assert len(receiver.delivered("hook")) == 1
+    assert [record.name for record in caplog.records] == ["offgate.notify", "offgate.notify"]  # nothing else
+    assert caplog.messages[1].startswith("notify desktop: alert ")
+    assert caplog.messages[1].endswith(": no desktop notification service took it: The name "
+                                       "org.freedesktop.Notifications was not provided by any .service files; "
+                                       "retrying on the next tick")
 
 
 def test_over_the_hourly_limit_alerts_wait_most_severe_first(store, receiver):

@@ -22,7 +22,8 @@ from offgate.cli import app
 from offgate.config import load_settings
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.notify_receivers import SmtpReceiver, WebhookReceiver, notification_daemon
+from tests.notification_daemon import notification_daemon
+from tests.notify_receivers import SmtpReceiver, WebhookReceiver
 from tests.ports import free_port
 from tests.web_apps import ThrowawayCA
 
