@@ -1,9 +1,11 @@
 """The house plan's arrows hold: `lint-imports` keeps every contract in pyproject.toml's
 [tool.importlinter], and each contract really catches the import it forbids, shown on a
-throw-away copy of the rooms with one bad import added (a lazy one counts too)."""
+throw-away copy of the rooms with one bad import added (a lazy one counts too). And what
+import-linter cannot tell apart: the command line imports the rooms only inside its commands."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -87,3 +89,26 @@ def test_one_bad_import_breaks_its_contract_and_fails_the_check(rooms: Path, mod
     assert linted.returncode == 1, linted.stdout + linted.stderr
     assert verdicts(linted.stdout) == {name: "BROKEN" if name == broken else "KEPT" for name in CONTRACTS}
     assert culprit in linted.stdout
+
+
+def rooms_loaded_by_the_command_line(project: Path) -> list[str]:
+    """The outer rooms, litellm and mitmproxy as far as `import offgate.cli` from `project` loads them."""
+    script = "import json, sys, offgate.cli\nprint(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))"
+    loaded = subprocess.run([sys.executable, "-c", script], cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    heavy = {*CONFIG["root_packages"], "litellm", "mitmproxy"} - {"offgate"}
+    return [name for name in json.loads(loaded.stdout) if name in heavy]
+
+
+def test_the_command_line_imports_the_rooms_only_inside_its_commands():
+    """What import-linter cannot tell: `offgate events` never pays for mitmproxy, litellm or the rooms."""
+    assert rooms_loaded_by_the_command_line(PROJECT) == []
+
+
+def test_a_room_imported_at_the_top_of_a_command_module_is_seen(rooms: Path):
+    analysis = rooms / "offgate" / "cli" / "analysis.py"
+    source = analysis.read_text()
+    assert "\nimport typer\n" in source
+    analysis.write_text(source.replace("\nimport typer\n", "\nimport typer\n\nimport analytics.reconcile\n", 1))
+    assert rooms_loaded_by_the_command_line(rooms) == ["analytics"]
