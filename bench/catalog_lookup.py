@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere: tests/ holds the fixtures
 
-from offgate.catalog import PROVIDERS  # noqa: E402
-from offgate.catalog.registry import Catalog, Match, Provider, _match_path  # noqa: E402
-from tests.fixtures import fixture_names, load_fixture, session_fixture_names  # noqa: E402
+from offgate.catalog import PROVIDERS
+from offgate.catalog.registry import Catalog, Match, Provider, _match_path
+from tests.fixtures import fixture_names, load_fixture, session_fixture_names
 
 SCALES = (1, 10, 100, 1000)
 Request = tuple[str, int, str, bool]  # host, port, path, websocket upgrade

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offgate import tokens  # noqa: E402
-from tests.fixtures import fixture_names, load_fixture, read_call  # noqa: E402
+from offgate import tokens
+from tests.fixtures import fixture_names, load_fixture, read_call
 
 
 def family(model: str) -> str:

@@ -35,6 +35,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 from playwright.sync_api import BrowserContext, sync_playwright
 
@@ -66,7 +67,7 @@ PAGE_FETCHES = """async ([path, body, repeat, gap]) => {
 }"""
 
 
-def read_reply(stdout) -> dict:  # noqa: ANN001 - a pipe
+def read_reply(stdout: IO[bytes]) -> dict:
     (size,) = struct.unpack("=I", stdout.read(4))
     return json.loads(stdout.read(size))
 

@@ -43,12 +43,12 @@ from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from offgate.catalog import PROVIDERS  # noqa: E402
-from offgate.pac import render_pac  # noqa: E402
-from offgate.demo.threaded_server import ThreadedServer  # noqa: E402
+from offgate.catalog import PROVIDERS
+from offgate.demo.threaded_server import ThreadedServer
+from offgate.pac import render_pac
 
 BENCH = Path(__file__).resolve().parent
 MITMDUMP = Path(sys.executable).parent / "mitmdump"
@@ -255,7 +255,7 @@ def time_find_proxy(page: Page, rounds: int) -> dict[str, dict[str, float]]:
 # -- the report --------------------------------------------------------------------------
 
 
-def launch(playwright, chromium: str, args: list[str]) -> Browser:  # noqa: ANN001 - Playwright's sync API object
+def launch(playwright: Playwright, chromium: str, args: list[str]) -> Browser:
     return playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
 
 

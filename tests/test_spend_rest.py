@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from analytics.spend.importing import SpendSourceError
 from analytics.spend.rest import RestSpendSource
+from analytics.spend.source import SpendSourceError
 from offgate.cli import app
 from offgate.store import Store
 from offgate.store_schema import SpendLogRow

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from analytics.spend.importing import Progress, SpendSourceError
 from analytics.spend.rows import SpendRowError, record_from_row
+from analytics.spend.source import Progress, SpendSourceError
 from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
 

@@ -7,30 +7,12 @@ either way, and storing is idempotent by request_id, so an import can simply be 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
-from offgate.spend_store import SpendRecord, SpendStore
-
-# (done, total): how far a source has got, in its own unit (windows, rows, bytes).
-Progress = Callable[[int, int | None], None]
-
-
-class SpendSourceError(Exception):
-    """A source cannot be read at all (unreachable, refused, not LiteLLM's); the message says why."""
-
-
-class SpendSource(Protocol):
-    kind: str  # the store's source name: "rest", "sql" or "file"
-    problems: list[str]
-    warnings: list[str]
-
-    def describe(self) -> str: ...
-
-    def batches(self, progress: Progress) -> Iterator[list[SpendRecord]]: ...
+from analytics.spend.source import Progress, SpendSource
+from offgate.spend_store import SpendStore
 
 
 @dataclass

@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from analytics.spend.importing import Progress, SpendSourceError
 from analytics.spend.rows import SpendRowError, record_from_row
+from analytics.spend.source import Progress, SpendSourceError
 from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
 

@@ -17,8 +17,8 @@ import psycopg2.extensions
 import psycopg2.extras
 from psycopg2 import sql
 
-from analytics.spend.importing import Progress, SpendSourceError
 from analytics.spend.rows import BULKY_COLUMNS, SpendRowError, record_from_row
+from analytics.spend.source import Progress, SpendSourceError
 from offgate.config import redact_url
 from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc

@@ -34,7 +34,8 @@ def spend_import(
 ) -> None:
     """Copy LiteLLM's spend rows into the store (rows already there are left as they are).
     Without --since: everything, except from the REST API (the last 30 days)."""
-    from analytics.spend.importing import SpendSourceError, import_spend, open_source
+    from analytics.spend.importing import import_spend, open_source
+    from analytics.spend.source import SpendSourceError
     from offgate.spend_store import SpendStore
 
     start = since_from(since)

@@ -6,12 +6,17 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out
+
+if TYPE_CHECKING:
+    from certs.machine import Machine
+    from certs.trust import StateFile
 
 certs_app = typer.Typer(help="The interception CA: its path, and trusting it (install, uninstall, status).",
                         no_args_is_help=True)
@@ -109,14 +114,14 @@ def certs_status(ctx: typer.Context) -> None:
             out.print(f"  {json.dumps(entry)} ({exc})", markup=False)
 
 
-def _trust_places(session: Session):  # noqa: ANN202 - (certs.machine.Machine, certs.trust.StateFile)
+def _trust_places(session: Session) -> tuple[Machine, StateFile]:
     from certs.machine import Machine
     from certs.trust import STATE_FILE, StateFile
 
     return Machine.current(), StateFile(session.home / STATE_FILE)
 
 
-def _trusting(make):  # noqa: ANN001, ANN202
+def _trusting[T](make: Callable[[], T]) -> T:
     from certs.trust import TrustError
 
     return checked(make, TrustError)

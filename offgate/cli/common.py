@@ -3,6 +3,7 @@ consoles and the way a command fails."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -65,7 +66,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def checked(make, errors: type[Exception] | tuple[type[Exception], ...] = ConfigError):  # noqa: ANN001, ANN201
+def checked[T](make: Callable[[], T], errors: type[Exception] | tuple[type[Exception], ...] = ConfigError) -> T:
     """`make()`, with any of `errors` turned into a clear exit (2: bad input)."""
     try:
         return make()
