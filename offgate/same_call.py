@@ -15,6 +15,7 @@ second. Between two other sources (proxy and import) the first one stored stays.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -44,9 +45,11 @@ def call_key(host: str, response_id: str, device: str | None) -> CallKey:
 
 
 class RecordedCalls:
-    """The records a batch is checked against: those stored near it, then those it admits."""
+    """The records a batch is checked against: those stored near it (`note_stored`), then
+    those it admits. `is_stored` says whether an event id is stored already."""
 
-    def __init__(self) -> None:
+    def __init__(self, is_stored: Callable[[str], bool]) -> None:
+        self._is_stored = is_stored
         self._by_call: dict[CallKey, dict[str, list[Record]]] = {}
         self._ids: set[str] = set()
 
@@ -54,15 +57,11 @@ class RecordedCalls:
         self._by_call.setdefault(key, {}).setdefault(record.source, []).append(record)
         self._ids.add(record.id)
 
-    def note_stored_id(self, event_id: str) -> None:
-        """An event already stored (checked by id alone: its record may not have been read)."""
-        self._ids.add(event_id)
-
     def admit(self, event: UsageEvent, ts: datetime) -> tuple[bool, Record | None]:
         """Whether to store `event` (which has a response id; `ts` is its naive UTC time),
         and the record it displaces, if any."""
         if event.id in self._ids:
-            return False, None  # stored already: a record written again displaces nothing
+            return False, None
         assert event.response_id is not None
         by_source = self._by_call.setdefault(call_key(event.host, event.response_id, event.device), {})
         same_call = [record for source, records in by_source.items() if source != event.source
@@ -73,6 +72,8 @@ class RecordedCalls:
         # Left: the extension's records of this call, and `event` comes from another source.
         displaced = min(same_call, key=lambda record: abs(record.ts - ts), default=None)
         if displaced is not None:
+            if self._is_stored(event.id):
+                return False, None  # written again (a spool replayed): it displaces nothing
             by_source[EXTENSION].remove(displaced)
             self._ids.discard(displaced.id)
         by_source.setdefault(event.source, []).append(Record(event.id, event.source, ts, event.user))

@@ -114,15 +114,16 @@ class Store:
     def _not_yet_recorded(self, events: Sequence[UsageEvent]) -> tuple[list[UsageEvent], list[str]]:
         """The events to insert, and the ids of stored records they displace, by the rule in
         `offgate.same_call`: the stored records it needs are found through the
-        (response_id, ts) index, and an event's own id by the primary key."""
+        (response_id, ts) index (and, before a record displaces another, its own id by the
+        primary key)."""
         keyed = [event for event in events if event.response_id]
         if not keyed:
             return list(events), []
         if isinstance(self._db, PostgresqlDatabase):
             # Writers in other processes check and insert in their own transactions: take turns.
             self._db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_DEDUP_LOCK,))
-        recorded = RecordedCalls()
         row = UsageEventRow
+        recorded = RecordedCalls(lambda event_id: row.select().where(row.id == event_id).exists(self._db))
         sources = {event.source for event in keyed}
         for batch in chunked(keyed, INSERT_BATCH_ROWS):
             times = [naive_utc(event.ts) for event in batch]
@@ -135,8 +136,6 @@ class Store:
                 query = query.where(row.source != next(iter(sources)))
             for event_id, host, response_id, device, source, ts, user in query.tuples().execute(self._db):
                 recorded.note_stored(call_key(host, response_id, device), Record(event_id, source, ts, user))
-            for (event_id,) in row.select(row.id).where(row.id.in_([e.id for e in batch])).tuples().execute(self._db):
-                recorded.note_stored_id(event_id)
         fresh: dict[str, UsageEvent] = {}
         displaced: list[str] = []
         for event in events:
