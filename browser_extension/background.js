@@ -1,28 +1,33 @@
 // offgate service worker (a background script in Firefox). It keeps one port to the native
-// host, dev.offgate.native_host, and sends it every copy the pages' taps make. While the host
-// is away (not installed, restarting) copies wait in a bounded queue, oldest dropped first,
-// and the port is reopened with a growing delay; copies go out only once the host has
-// answered the hello. A copy sent but not yet acknowledged goes back to the queue if the
-// port closes; the host stores a call once even if it comes twice (its id is the event's).
+// host, dev.offgate.native_host, and sends it every copy the pages' taps make. Every copy is
+// kept here until the host acknowledges it, which the host does only once the copy is durable:
+// a copy is sent again when the port reopens after the host went away (not installed,
+// restarting, killed), and after an error the host marks retryable (it cannot record right
+// now), once a growing delay has passed. The host stores a call once however often it comes
+// (the message id becomes the event's). What is kept is bounded by count and size; past
+// either, the oldest copy is dropped and counted (the popup shows it).
 "use strict";
 
 const api = globalThis.browser ?? globalThis.chrome;
 const HOST = "dev.offgate.native_host";
-const MAX_QUEUED = 500;
-const MAX_QUEUED_CHARS = 50_000_000;
+const MAX_KEPT = 500;
+const MAX_KEPT_CHARS = 50_000_000;
 const FIRST_RETRY_MS = 1000;
-const LAST_RETRY_MS = 60_000;
+// Chromium stops a service worker idle for 30 s, and with it what it keeps here: retrying
+// within that keeps it awake while copies wait.
+const LAST_RETRY_MS = 25_000;
 const QUESTION_TIMEOUT_MS = 5000;
 
 const state = {
   port: null,
   connected: false, // the host answered our hello
-  queue: [], // [message, its size in characters]
-  queuedChars: 0,
-  inFlight: new Map(), // id -> [message, size], sent and not yet answered
+  kept: new Map(), // id -> {message, size, sent}: every copy not yet acknowledged, oldest first
+  keptChars: 0,
   questions: new Map(), // id -> resolve, for "today"
-  retryMs: FIRST_RETRY_MS,
+  retryMs: FIRST_RETRY_MS, // reopening the port
   retryTimer: null,
+  holdMs: FIRST_RETRY_MS, // after a retryable error: nothing is sent until the hold ends
+  holdTimer: null,
   recorded: 0,
   dropped: 0,
   refused: 0,
@@ -33,15 +38,20 @@ function newId() {
   return crypto.randomUUID().replaceAll("-", "");
 }
 
-function enqueue(message, size, first = false) {
-  if (first) state.queue.unshift([message, size]);
-  else state.queue.push([message, size]);
-  state.queuedChars += size;
-  while (state.queue.length > MAX_QUEUED || state.queuedChars > MAX_QUEUED_CHARS) {
-    const [, droppedSize] = state.queue.shift();
-    state.queuedChars -= droppedSize;
+function keep(message, size) {
+  state.kept.set(message.id, { message, size, sent: false });
+  state.keptChars += size;
+  while (state.kept.size > MAX_KEPT || state.keptChars > MAX_KEPT_CHARS) {
+    forget(state.kept.keys().next().value);
     state.dropped += 1;
   }
+}
+
+function forget(id) {
+  const entry = state.kept.get(id);
+  if (!entry) return;
+  state.kept.delete(id);
+  state.keptChars -= entry.size;
 }
 
 function connect() {
@@ -68,18 +78,28 @@ function hostAway(reason) {
   state.port = null;
   state.connected = false;
   state.lastError = reason;
-  // Unanswered copies go back to the front of the queue, in order.
-  for (const [message, size] of [...state.inFlight.values()].reverse()) enqueue(message, size, true);
-  state.inFlight.clear();
+  // What the host did not acknowledge goes to the next one.
+  for (const entry of state.kept.values()) entry.sent = false;
   for (const resolve of state.questions.values()) resolve(null);
   state.questions.clear();
-  if (state.retryTimer === null) {
+  // With nothing kept, the worker may sleep: the next copy or status question reopens the port.
+  if (state.retryTimer === null && state.kept.size > 0) {
     state.retryTimer = setTimeout(() => {
       state.retryTimer = null;
       connect();
     }, state.retryMs);
     state.retryMs = Math.min(state.retryMs * 2, LAST_RETRY_MS);
   }
+}
+
+// The host cannot record for now: copies wait, then all that are unacknowledged go again.
+function hold() {
+  if (state.holdTimer !== null) return;
+  state.holdTimer = setTimeout(() => {
+    state.holdTimer = null;
+    flush();
+  }, state.holdMs);
+  state.holdMs = Math.min(state.holdMs * 2, LAST_RETRY_MS);
 }
 
 function post(message) {
@@ -93,11 +113,11 @@ function post(message) {
 }
 
 function flush() {
-  while (state.port && state.connected && state.queue.length) {
-    const [message, size] = state.queue.shift();
-    state.queuedChars -= size;
-    state.inFlight.set(message.id, [message, size]);
-    if (!post(message)) return;
+  if (!state.port || !state.connected || state.holdTimer !== null) return;
+  for (const entry of state.kept.values()) {
+    if (entry.sent) continue;
+    entry.sent = true;
+    if (!post(entry.message)) return;
   }
 }
 
@@ -108,28 +128,33 @@ function onReply(reply) {
     flush();
     return;
   }
-  if (reply.type === "today") {
-    const resolve = state.questions.get(reply.id);
+  const question = state.questions.get(reply.id);
+  if (question) {
     state.questions.delete(reply.id);
-    if (resolve) resolve(reply);
+    question(reply.type === "today" ? reply : null);
     return;
   }
-  state.inFlight.delete(reply.id);
   if (reply.type === "ack") {
+    forget(reply.id);
     state.recorded += reply.event_ids.length;
+    state.holdMs = FIRST_RETRY_MS;
   } else if (reply.type === "error") {
-    state.refused += 1;
     state.lastError = `${reply.error}: ${reply.message}`;
-    const resolve = state.questions.get(reply.id);
-    state.questions.delete(reply.id);
-    if (resolve) resolve(null);
+    const entry = state.kept.get(reply.id);
+    if (entry && reply.retryable) {
+      entry.sent = false;
+      hold();
+    } else {
+      forget(reply.id);
+      state.refused += 1;
+    }
   }
 }
 
 // The page a copy comes from, as the browser names it (the page itself is not asked).
 function capture(message, pageUrl) {
   message.page_origin = new URL(pageUrl).origin;
-  enqueue(message, (message.request_body || "").length + (message.response_body || "").length + 1000);
+  keep(message, (message.request_body || "").length + (message.response_body || "").length + 1000);
   connect();
   flush();
 }
@@ -152,10 +177,12 @@ function askToday() {
 // What the popup shows (tests read it too).
 async function currentStatus() {
   connect();
+  const kept = [...state.kept.values()];
   return {
     connected: state.connected,
-    queued: state.queue.length,
-    inFlight: state.inFlight.size,
+    holding: state.holdTimer !== null,
+    queued: kept.filter((entry) => !entry.sent).length,
+    inFlight: kept.filter((entry) => entry.sent).length,
     recorded: state.recorded,
     dropped: state.dropped,
     refused: state.refused,

@@ -8,14 +8,19 @@ function usd(value) {
 
 function show(status) {
   const host = document.getElementById("host");
+  const dropped = status && status.dropped ? ` ${status.dropped} calls were dropped while they waited.` : "";
+  const lastError = status && status.lastError ? ` Last error: ${status.lastError}` : "";
   if (!status || !status.connected) {
     host.textContent = "offgate is not running on this computer: nothing is recorded until it is "
-      + `(calls waiting: ${status ? status.queued : 0}).`
-      + (status && status.lastError ? ` Last error: ${status.lastError}` : "");
+      + `(calls waiting: ${status ? status.queued + status.inFlight : 0}).` + dropped + lastError;
+    host.className = "status problem";
+  } else if (status.holding) {
+    host.textContent = "offgate cannot record right now; the calls wait and are sent again "
+      + `(calls waiting: ${status.queued + status.inFlight}).` + dropped + lastError;
     host.className = "status problem";
   } else {
-    host.textContent = `Recording to offgate. ${status.recorded} calls recorded since the browser started`
-      + (status.dropped ? `, ${status.dropped} dropped while offgate was away` : "") + ".";
+    host.textContent = `Recording to offgate. ${status.recorded} calls recorded since the browser started.`
+      + dropped;
     host.className = "status ok";
   }
   const today = status && status.today;

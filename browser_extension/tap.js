@@ -4,11 +4,22 @@
 // pass (response.clone(), listeners added beside the page's) and hands the copy to bridge.js
 // when the response has ended. The page's own request, response and timing are never changed:
 // every error here is swallowed, and nothing is awaited before the page gets its result.
+//
+// The copies go to the bridge over a MessagePort no page script can reach, not over a DOM event
+// any script could dispatch. The bridge offers the port once, in a synchronous DOM event, while
+// both run at document_start, before the page has any script: the tap keeps the first port
+// offered in this closure and ignores every later offer, and posts through postMessage bound to
+// that port now, so a page that later replaces MessagePort.prototype.postMessage, or
+// Function.prototype.call, never sees the port. The settings come back over the same port.
+// Not covered: the page shares this JavaScript world, so a page script can still replace other
+// built-ins the tap calls while it reads a copy (URL, promises, streams, TextDecoder) and so
+// change what is read of a call; the store never lets an extension record displace the
+// proxy's record of a call. Code that runs before the tap (another extension's MAIN-world
+// script) could wrap fetch first.
 (() => {
   "use strict";
 
-  const CAPTURE_EVENT = "offgate:capture"; // tap -> bridge (isolated world)
-  const CONTROL_EVENT = "offgate:control"; // bridge -> tap: the settings, {enabled, disabledApps}
+  const PORT_EVENT = "offgate:port"; // bridge -> tap, once: the port to the bridge
   // The host takes 16 MiB per message; a UTF-8 character needs at most 3 bytes (or 6 when
   // JSON escapes a control character), so 1 + 4 million characters always fit.
   const MAX_REQUEST_CHARS = 1_000_000;
@@ -18,20 +29,22 @@
 
   // The page may replace these later; keep the originals.
   const nativeFetch = window.fetch;
-  const nativeDispatch = EventTarget.prototype.dispatchEvent;
   const nativeListen = EventTarget.prototype.addEventListener;
-  const NativeCustomEvent = window.CustomEvent;
+  const nativePost = MessagePort.prototype.postMessage;
   const stringify = JSON.stringify;
   const later = window.setTimeout.bind(window);
 
-  // Until the bridge has read the settings, capture is on (they are checked again there).
+  // Until the bridge has sent the settings, capture is on (they are checked again there).
   let settings = { enabled: true, disabledApps: [] };
-  nativeListen.call(document, CONTROL_EVENT, (event) => {
-    try {
-      settings = JSON.parse(event.detail);
-    } catch {
-      // not ours
-    }
+  let toBridge = null; // postMessage bound to the bridge's port
+  nativeListen.call(document, PORT_EVENT, (event) => {
+    if (toBridge !== null || !(event instanceof MessageEvent) || event.ports.length !== 1) return;
+    const port = event.ports[0];
+    toBridge = nativePost.bind(port);
+    port.onmessage = (message) => {
+      settings = message.data;
+    };
+    event.preventDefault(); // tells the bridge the offer was taken
   });
 
   const targets = OFFGATE_TARGETS.map((target) => ({
@@ -69,7 +82,7 @@
   function send(app, message) {
     later(() => {
       try {
-        nativeDispatch.call(document, new NativeCustomEvent(CAPTURE_EVENT, { detail: stringify({ app, message }) }));
+        if (toBridge !== null) toBridge(stringify({ app, message }));
       } catch {
         // the copy is lost, the page is not
       }

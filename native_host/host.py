@@ -1,9 +1,11 @@
 """The host's conversation with the extension: one reply for every message, whatever it is.
 
 Replies are JSON objects: `{"type": "ack", "id", "event_ids"}` for a recorded call or
-WebSocket batch, `{"type": "hello", ...}` and `{"type": "today", ...}` for those
-questions, and `{"type": "error", "id", "error", "message"}` for anything refused, where
-`error` is a fixed code (listed in ERRORS) and `message` says what was wrong.
+WebSocket batch, sent only once every event of it is durable (the writer's put() returned),
+`{"type": "hello", ...}` and `{"type": "today", ...}` for those questions, and
+`{"type": "error", "id", "error", "retryable", "message"}` for anything refused, where
+`error` is a fixed code (listed in ERRORS), `message` says what was wrong, and `retryable`
+says whether the same message may succeed later (send it again) or never will.
 
 Starting fast matters (the browser waits for the first reply), so the recorder (catalog,
 tokenizer, store) is loaded on a thread started right after the first reply.
@@ -28,6 +30,7 @@ from native_host.messages import (
     Hello,
     NotInCatalog,
     Today,
+    Unavailable,
     WebSocketBatch,
     describe_errors,
 )
@@ -46,13 +49,16 @@ ERRORS = {
     "not_in_catalog": "the URL is not one offgate's catalog reads",
     "origin_not_allowed": "the calling extension is not one this host was installed for",
     "broken_stream": "the input is no longer native-messaging frames; the host stops",
-    "unavailable": "the host cannot record right now (settings or store); see native-host.log",
+    "unavailable": "the host cannot record right now (settings or disk); send it again later",
+    "failed": "the host could not record this message (a fault in offgate); see native-host.log",
 }
+# Only these can succeed if the same message comes again; the others would fail the same way.
+RETRYABLE = frozenset({"unavailable"})
 
 
 def error_reply(code: str, message: str, message_id: str | None = None) -> dict[str, Any]:
     assert code in ERRORS
-    return {"type": "error", "id": message_id, "error": code, "message": message}
+    return {"type": "error", "id": message_id, "error": code, "retryable": code in RETRYABLE, "message": message}
 
 
 def encode(reply: dict[str, Any]) -> bytes:
@@ -112,9 +118,12 @@ class Host:
             return self._answer(message)
         except NotInCatalog as exc:
             return error_reply("not_in_catalog", str(exc), message.id)
+        except Unavailable as exc:
+            log.warning("not recorded, to be sent again: %s message %s: %s", message.type, message.id, exc)
+            return error_reply("unavailable", str(exc)[:300], message.id)
         except Exception as exc:  # noqa: BLE001 - the host never dies on one message
             log.exception("could not handle %s message %s", message.type, message.id)
-            return error_reply("unavailable", f"{type(exc).__name__}: {exc}"[:300], message.id)
+            return error_reply("failed", f"{type(exc).__name__}: {exc}"[:300], message.id)
 
     def close(self) -> None:
         if self._warm_up is not None:
@@ -150,7 +159,10 @@ class Host:
         if self._warm_up is not None:
             self._warm_up.join()
         if self._recorder is None:
-            self._recorder = _load_recorder(self._home)
+            try:
+                self._recorder = _load_recorder(self._home)
+            except Exception as exc:  # noqa: BLE001 - e.g. broken settings: a later message tries again
+                raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
         return self._recorder
 
 

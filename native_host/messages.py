@@ -37,6 +37,11 @@ class NotInCatalog(ValueError):
     """A message names a URL the catalog does not read (the extension and host disagree)."""
 
 
+class Unavailable(Exception):
+    """The host cannot record a message now (its settings cannot be read, or its events could
+    not be kept durably): nothing of it was acknowledged, and the extension sends it again."""
+
+
 # Each model builds its validator on first use: a host answering only `hello` so far has
 # not paid for the others (the browser waits for the first reply).
 STRICT = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -87,6 +92,8 @@ class WebSocketMessage(BaseModel):
 
 
 class WebSocketBatch(_Message):
+    """Some messages of a session; `id` names the batch, so one sent again is read once."""
+
     type: Literal["websocket"]
     session: MessageId
     url: Url

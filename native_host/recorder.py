@@ -5,11 +5,19 @@ status and headers, body chunks, finish; or one WebSocket message at a time) and
 the event with `offgate.recording`, so a call reads the same whichever path saw it. This
 module is heavy (catalog, tokenizer, pricing, store): the host loads it after its first
 reply.
+
+A message is recorded when the writer's put() has returned for each of its events (they are
+durable then); if one cannot be kept, the message is refused as Unavailable and the extension
+sends it again. That is safe because a message's events always get the same ids: a call's is
+its message id, and a WebSocket batch's are derived from the batch id and their place in it.
+A batch's session parser has moved on once the batch is read, so a batch whose events were not
+all kept is remembered here, and when it comes again its events are put again, not re-read.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import logging
 import os
 from collections import OrderedDict
@@ -21,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import psutil
 
-from native_host.messages import Call, NotInCatalog, WebSocketBatch
+from native_host.messages import Call, NotInCatalog, Unavailable, WebSocketBatch
 from offgate import recording, tokens
 from offgate.catalog import build_catalog
 from offgate.catalog.base import CallParser, Reading
@@ -31,13 +39,15 @@ from offgate.config import database_url_for, device_name, load_settings, resolve
 from offgate.events import UsageEvent
 from offgate.fingerprint import path_without_keys
 from offgate.metering import ResponseMeter
-from offgate.store import Store
-from offgate.writer import EventWriter
+from offgate.store import Store, StoreError
+from offgate.writer import EventWriter, NotDurable
 
 log = logging.getLogger("offgate.native_host")
 
 # Sessions the host follows at once; past it the least recently active is closed (as cut off).
 MAX_SESSIONS = 64
+# WebSocket batches read but not all kept, waiting to be sent again; past it the oldest is forgotten.
+MAX_UNKEPT_BATCHES = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,7 @@ class Recorder:
         self._browser = Browser.parent_of_this_process()
         self._device = device_name(settings.device.name)
         self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._unkept_batches: OrderedDict[str, list[UsageEvent]] = OrderedDict()
         self._reader: Store | None = None
         self._writer = EventWriter(lambda: Store.open(self._url), home, lambda event: event)
         self._writer.start()
@@ -111,29 +122,31 @@ class Recorder:
             response_bytes=len(response_body),
         )
         event = self._event(match, reading, call.status or None, parts.hostname or "", _path(parts), facts)
-        self._writer.put(event)
+        self._keep([event])
         return [event.id]
 
     def record_websocket(self, batch: WebSocketBatch) -> list[str]:
         self._check_page(batch.page_origin)
-        session = self._session(batch)
-        events = []
-        for message in batch.messages:
-            content = _utf8(message.text)
-            session.meter.note(message.at.timestamp(), message.from_client, len(content))
-            session.parser.feed_message(message.from_client, content)
-            events += self._session_events(session, session.parser.take_readings())
-        if batch.closed:
-            del self._sessions[batch.session]
-            events += self._session_events(session, session.parser.finish_session(batch.clean))
-        for event in events:
-            self._writer.put(event)
+        events = self._unkept_batches.pop(batch.id, None)
+        if events is None:
+            events = self._read_batch(batch)
+        try:
+            self._keep(events)
+        except Unavailable:
+            self._unkept_batches[batch.id] = events
+            if len(self._unkept_batches) > MAX_UNKEPT_BATCHES:
+                self._unkept_batches.popitem(last=False)
+            raise
         return [event.id for event in events]
 
     def today(self, since: datetime) -> dict[str, Any]:
         """Web-app calls recorded since `since` (by any capture path) and their estimated cost."""
-        self._reader = self._reader or Store.open(self._url)
-        rows = [row for row in self._reader.totals("provider", since=since) if row["key"] in self._web_apps]
+        try:
+            self._reader = self._reader or Store.open(self._url)
+            totals = self._reader.totals("provider", since=since)
+        except StoreError as exc:
+            raise Unavailable(str(exc)) from exc
+        rows = [row for row in totals if row["key"] in self._web_apps]
         return {
             "calls": sum(row["calls"] for row in rows),
             "cost_usd": round(sum(row["cost_usd"] or 0.0 for row in rows), 6),
@@ -143,8 +156,10 @@ class Recorder:
     def close(self) -> None:
         """Record what open sessions owe (as cut off), then write everything queued."""
         for session in self._sessions.values():
-            for event in self._session_events(session, session.parser.finish_session(complete=False)):
-                self._writer.put(event)
+            try:
+                self._keep(self._session_events(session, session.parser.finish_session(complete=False)))
+            except Unavailable as exc:  # nobody is left to send it again
+                log.error("lost the cut-off answers of a session: %s", exc)
         self._sessions.clear()
         self._writer.close()
         if self._reader is not None:
@@ -166,8 +181,33 @@ class Recorder:
             raise NotInCatalog(f"{parts.hostname}{parts.path} is not an {kind} endpoint offgate's catalog reads")
         return match
 
-    def _session(self, batch: WebSocketBatch) -> Session:
+    def _keep(self, events: list[UsageEvent]) -> None:
+        try:
+            for event in events:
+                self._writer.put(event)
+        except NotDurable as exc:
+            raise Unavailable(f"not recorded: {exc}") from exc
+
+    def _read_batch(self, batch: WebSocketBatch) -> list[UsageEvent]:
+        """The batch's events: answers completed in it, then those of a session it pushed out
+        (last, so that the batch's own answers keep their places if a new host reads it again)."""
+        session, pushed_out = self._session(batch)
+        events = []
+        for message in batch.messages:
+            content = _utf8(message.text)
+            session.meter.note(message.at.timestamp(), message.from_client, len(content))
+            session.parser.feed_message(message.from_client, content)
+            events += self._session_events(session, session.parser.take_readings())
+        if batch.closed:
+            del self._sessions[batch.session]
+            events += self._session_events(session, session.parser.finish_session(batch.clean))
+        return [event.model_copy(update={"id": _batch_event_id(batch.id, place)})
+                for place, event in enumerate(events + pushed_out)]
+
+    def _session(self, batch: WebSocketBatch) -> tuple[Session, list[UsageEvent]]:
+        """The batch's session, and the events of the one closed (as cut off) to make room for it."""
         session = self._sessions.get(batch.session)
+        pushed_out: list[UsageEvent] = []
         if session is None:
             parts = urlsplit(batch.url)
             match = self._lookup(parts, websocket=True)
@@ -178,11 +218,10 @@ class Recorder:
             session = Session(match, parser, parts.hostname or "", _path(parts))
             if len(self._sessions) >= MAX_SESSIONS:
                 _, oldest = self._sessions.popitem(last=False)
-                for event in self._session_events(oldest, oldest.parser.finish_session(complete=False)):
-                    self._writer.put(event)
+                pushed_out = self._session_events(oldest, oldest.parser.finish_session(complete=False))
             self._sessions[batch.session] = session
         self._sessions.move_to_end(batch.session)
-        return session
+        return session, pushed_out
 
     def _session_events(self, session: Session, readings: list[Reading]) -> list[UsageEvent]:
         # A WebSocket upgrade answers 101 before the session's messages flow.
@@ -207,6 +246,11 @@ class Recorder:
         except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
             log.exception("could not build the event of a call to %s%s", host, path)
             return recording.unreadable_event(match, exc, status_code=status_code, **facts)
+
+
+def _batch_event_id(batch_id: str, place: int) -> str:
+    # The same for a batch sent again, even to a new host process (an event id is at most 64 characters).
+    return hashlib.sha256(f"{batch_id}/{place}".encode()).hexdigest()[:32]
 
 
 def _utf8(text: str) -> bytes:

@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -34,6 +34,7 @@ from peewee import (
 
 from offgate.config import redact_url
 from offgate.events import UsageEvent
+from offgate.same_call import DUPLICATE_WINDOW, Record, RecordedCalls, call_key
 from offgate.store_schema import MIGRATIONS, Migration, SchemaTooNewError, UsageEventRow, read_version, upgrade
 
 SQLITE_PREFIX = "sqlite:///"
@@ -43,10 +44,6 @@ SQLITE_PRAGMAS = (("journal_mode", "wal"), ("synchronous", "normal"))
 POSTGRES_CONNECT_TIMEOUT_S = 10
 # SQLite binds at most 32766 parameters per statement: 100 rows of 36 columns stay well under.
 INSERT_BATCH_ROWS = 100
-# One call seen by two capture paths (proxy and extension) is recorded once: see
-# Store._not_yet_recorded. Their start times differ by milliseconds; apps that number
-# responses per conversation make a wide window risky.
-DUPLICATE_WINDOW = timedelta(minutes=2)
 POSTGRES_DEDUP_LOCK = 0x0FF6A7F  # any fixed number, distinct from the migration lock
 TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpoint")
 
@@ -101,52 +98,55 @@ class Store:
         return f"database {redact_url(url)}"
 
     def add(self, events: Sequence[UsageEvent]) -> int:
-        """Insert in one transaction; returns how many were new. Skipped: events whose id
-        is already stored, and calls another capture path recorded first (see
-        `_not_yet_recorded`)."""
+        """Insert in one transaction; returns how many were inserted. Skipped: events whose
+        id is already stored, and another capture path's record of a call already recorded;
+        a proxy record replaces the extension's record of its call (see `_not_yet_recorded`)."""
         added = 0
         with self.reporting("write events to"), self._db.atomic():
-            rows = [_row_from(event) for event in self._not_yet_recorded(events)]
-            for batch in chunked(rows, INSERT_BATCH_ROWS):
+            fresh, displaced = self._not_yet_recorded(events)
+            for batch in chunked(displaced, INSERT_BATCH_ROWS):
+                UsageEventRow.delete().where(UsageEventRow.id.in_(batch)).execute(self._db)
+            for batch in chunked([_row_from(event) for event in fresh], INSERT_BATCH_ROWS):
                 query = UsageEventRow.insert_many(batch).on_conflict_ignore().as_rowcount()
                 added += query.execute(self._db)
         return added
 
-    def _not_yet_recorded(self, events: Sequence[UsageEvent]) -> list[UsageEvent]:
-        """The events whose call no other capture path has recorded yet.
-
-        The proxy and the browser extension can both see one call to a web app. They read
-        the same response id from it, so an event is left out when an event from another
-        source with the same host and response id is within DUPLICATE_WINDOW of it: the
-        first one written wins (both were parsed from the same bytes by the same catalog
-        parser, so their tokens and cost agree). Only other sources count: some apps number
-        responses per conversation, so one source's equal ids can be different calls."""
+    def _not_yet_recorded(self, events: Sequence[UsageEvent]) -> tuple[list[UsageEvent], list[str]]:
+        """The events to insert, and the ids of stored records they displace, by the rule in
+        `offgate.same_call`: the stored records it needs are found through the
+        (response_id, ts) index (and, before a record displaces another, its own id by the
+        primary key)."""
         keyed = [event for event in events if event.response_id]
         if not keyed:
-            return list(events)
+            return list(events), []
         if isinstance(self._db, PostgresqlDatabase):
             # Writers in other processes check and insert in their own transactions: take turns.
             self._db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_DEDUP_LOCK,))
-        recorded: dict[tuple[str, str], list[tuple[str, datetime]]] = {}
         row = UsageEventRow
+        recorded = RecordedCalls(lambda event_id: row.select().where(row.id == event_id).exists(self._db))
+        sources = {event.source for event in keyed}
         for batch in chunked(keyed, INSERT_BATCH_ROWS):
             times = [naive_utc(event.ts) for event in batch]
-            query = row.select(row.host, row.response_id, row.source, row.ts).where(
+            query = row.select(row.id, row.host, row.response_id, row.device, row.source, row.ts, row.user).where(
                 row.response_id.in_({event.response_id for event in batch}),
                 row.ts.between(min(times) - DUPLICATE_WINDOW, max(times) + DUPLICATE_WINDOW),
             )
-            for host, response_id, source, ts in query.tuples().execute(self._db):
-                recorded.setdefault((host.lower(), response_id), []).append((source, ts))
-        fresh = []
+            if len(sources) == 1:
+                # A path's own records are never the same call (an app may reuse ids): not read.
+                query = query.where(row.source != next(iter(sources)))
+            for event_id, host, response_id, device, source, ts, user in query.tuples().execute(self._db):
+                recorded.note_stored(call_key(host, response_id, device), Record(event_id, source, ts, user))
+        fresh: dict[str, UsageEvent] = {}
+        displaced: list[str] = []
         for event in events:
             if event.response_id:
-                seen = recorded.setdefault((event.host.lower(), event.response_id), [])
-                ts = naive_utc(event.ts)
-                if any(source != event.source and abs(ts - other) <= DUPLICATE_WINDOW for source, other in seen):
+                admitted, replaced = recorded.admit(event, naive_utc(event.ts))
+                if not admitted:
                     continue
-                seen.append((event.source, ts))
-            fresh.append(event)
-        return fresh
+                if replaced is not None and fresh.pop(replaced.id, None) is None:
+                    displaced.append(replaced.id)  # stored before this batch
+            fresh.setdefault(event.id, event)
+        return list(fresh.values()), displaced
 
     def events(
         self, since: datetime | None = None, until: datetime | None = None, limit: int | None = None

@@ -28,6 +28,10 @@ REJECTED_FILE = "spool.rejected"
 _STOP = object()
 
 
+class NotDurable(Exception):
+    """put() could not keep the item durably (the disk is full): it was not taken."""
+
+
 class EventWriter:
     def __init__(
         self,

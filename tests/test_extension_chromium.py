@@ -163,6 +163,55 @@ def test_copies_wait_while_the_host_is_away_and_are_sent_when_it_is_back(browser
     assert (event.provider, event.model) == ("claude-web", EXPECTED["claude-web/completion"].model)
 
 
+def test_a_page_script_can_neither_forge_copies_nor_stop_the_real_one(browser: BrowserContext, user: User) -> None:
+    """tests/hostile_page.js runs on the app's page after the tap: it dispatches the DOM events
+    that used to carry copies and settings, offers a port of its own, and catches every port
+    the tap posts on to send forged calls down it. Only the page's real call is recorded."""
+    before = user.events()
+    result = run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch", hostile=True))
+    assert result["status"] == 200
+    # Copies reach the host in order: once a later page's call is in, a forged one would be too.
+    run_page(browser, user.apps.page_url("claude-web/completion", "fetch"))
+    user.wait_for_new_events(before, 2)
+    wait_for_status(service_worker(browser), lambda status: status["queued"] == status["inFlight"] == 0)
+    known = {event.id for event in before}
+    new = [event for event in user.events() if event.id not in known]
+    assert [event.id for event in new if event.id.startswith("forged")] == []
+    assert sorted((event.provider, event.response_id) for event in new) == [
+        ("chatgpt", EXPECTED["chatgpt/conversation_delta"].response_id),
+        ("claude-web", EXPECTED["claude-web/completion"].response_id)]
+
+
+def test_calls_made_while_the_host_is_killed_or_unavailable_are_recorded_once(browser: BrowserContext,
+                                                                              user: User) -> None:
+    """The host takes a copy and is killed before acknowledging it; the host the browser starts
+    next cannot read its settings and answers "unavailable, retryable" to that copy and to the
+    next page's; once the settings are fixed, each call is recorded exactly once."""
+    worker = service_worker(browser)
+    config = user.offgate_home / "config.toml"
+    assert not config.exists()  # the default settings; the test breaks them, then takes them away
+    before = user.events()
+    (host,) = host_processes(user)
+    host.suspend()  # it receives the copy but cannot answer
+    run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch"))
+    wait_for_status(worker, lambda status: status["inFlight"] == 1)
+    config.write_text("[proxy\n")  # the next host cannot read its settings
+    try:
+        host.kill()
+        host.wait(30)
+        run_page(browser, user.apps.page_url("claude-web/completion", "fetch"))
+        # Both copies are kept, to be sent again, while the host says it cannot record them.
+        wait_for_status(worker, lambda status: status["queued"] + status["inFlight"] == 2
+                        and "not valid TOML" in (status["lastError"] or ""))
+        assert len(user.events()) == len(before)
+    finally:
+        config.unlink()
+    wait_for_status(worker, lambda status: status["queued"] == status["inFlight"] == 0, timeout=60)
+    new = user.wait_for_new_events(before, 2)
+    assert sorted(event.provider for event in new) == ["chatgpt", "claude-web"]
+    assert len(user.events()) == len(before) + 2
+
+
 def host_processes(user: User) -> list[psutil.Process]:
     return [process for process in psutil.process_iter(["cmdline"])
             if "native_host" in (process.info["cmdline"] or []) and str(user.offgate_home) in process.info["cmdline"]]

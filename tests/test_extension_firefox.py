@@ -20,6 +20,7 @@ import pytest
 from native_host.extension import EXTENSION_DIR, gecko_id
 from tests.bidi import BiDi, firefox
 from tests.extension_e2e import (
+    EXPECTED,
     EXPECTED_SESSION,
     User,
     check_fetch_recorded,
@@ -94,3 +95,17 @@ def test_a_websocket_session_is_recorded_per_answer(browser: tuple[BiDi, str], u
         assert event_facts(event) == expected_facts(expected, host=fixture.host, method="GET", status_code=101,
                                                     path="/c/api/chat?api-version=2&accessToken=")
 
+
+
+def test_a_page_script_can_neither_forge_copies_nor_stop_the_real_one(browser: tuple[BiDi, str], user: User) -> None:
+    """As in Chromium: tests/hostile_page.js tries the old DOM events, a port of its own and
+    catching the tap's port; only the page's real call is recorded."""
+    before = user.events()
+    assert run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch", hostile=True))["status"] == 200
+    # Copies reach the host in order: once a later page's call is in, a forged one would be too.
+    run_page(browser, user.apps.page_url("claude-web/completion", "fetch"))
+    new = user.wait_for_new_events(before, 2)
+    assert [event.id for event in new if event.id.startswith("forged")] == []
+    assert sorted((event.provider, event.response_id) for event in new) == [
+        ("chatgpt", EXPECTED["chatgpt/conversation_delta"].response_id),
+        ("claude-web", EXPECTED["claude-web/completion"].response_id)]

@@ -13,11 +13,12 @@ import pytest
 
 from native_host.extension import gecko_id
 from native_host.framing import BROWSER_MAX_TO_HOST
+from native_host.host import Host
 from native_host.main import LOG_FILE
 from native_host.messages import MAX_MESSAGE_BYTES
 from offgate.events import UsageEvent
 from offgate.store import Store
-from offgate.writer import SPOOL_FILE
+from offgate.writer import SPOOL_FILE, EventWriter, NotDurable
 from tests.fixtures import load_fixture
 from tests.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
 
@@ -265,6 +266,76 @@ def test_broken_settings_are_reported_for_each_call(home: Path) -> None:
     host = HostProcess(home, OUR_ORIGIN)
     assert host.ask(hello())["type"] == "hello"  # the host itself still answers
     reply = host.ask(call_message(CHATGPT))
-    assert (reply["type"], reply["error"]) == ("error", "unavailable")
+    assert (reply["type"], reply["error"], reply["retryable"]) == ("error", "unavailable", True)
     assert "config.toml: not valid TOML" in reply["message"]
+    assert host.close() == 0
+
+
+# -- a put() that cannot keep the event durably ---------------------------------------------
+# The writer raises NotDurable when it cannot keep an event (a full disk under its journal).
+# Nothing here can fill the disk under a subprocess's writer, so the host is driven in-process
+# and the writer's put() refuses the events a test names.
+
+
+class RefusingPuts:
+    """Makes EventWriter.put raise NotDurable for the puts whose numbers (from 1) are in `refused`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, refused: set[int]) -> None:
+        self.refused = refused
+        self.puts = 0
+        put = EventWriter.put
+
+        def refusing_put(writer: EventWriter, item: object) -> None:
+            self.puts += 1
+            if self.puts in self.refused:
+                raise NotDurable("no space left on device")
+            put(writer, item)
+
+        monkeypatch.setattr(EventWriter, "put", refusing_put)
+
+
+def ask_in_process(host: Host, message: dict) -> dict:
+    return host.handle(json.dumps(message).encode())
+
+
+def test_a_call_that_cannot_be_kept_gets_a_retryable_error_and_is_recorded_when_sent_again(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    RefusingPuts(monkeypatch, refused={1})
+    host = Host(home)
+    message = call_message(CHATGPT)
+    assert ask_in_process(host, message) == {
+        "type": "error", "id": message["id"], "error": "unavailable", "retryable": True,
+        "message": "not recorded: no space left on device"}
+    assert ask_in_process(host, message) == {"type": "ack", "id": message["id"], "event_ids": [message["id"]]}
+    host.close()
+    assert [event.id for event in stored(home)] == [message["id"]]
+
+
+def test_a_websocket_batch_not_all_kept_is_recorded_once_when_sent_again(home: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch holds two answers; the second's put fails. Sent again, the batch is not read a
+    second time (its session parser has moved on): both answers are recorded once each."""
+    puts = RefusingPuts(monkeypatch, refused={2})
+    host = Host(home)
+    messages = [{"from_client": m.from_client, "text": m.content.decode(), "at": "2026-11-29T10:00:00Z"}
+                for m in COPILOT.messages]
+    batch = {"type": "websocket", "id": "b1", "session": "s1", "url": COPILOT.url, "messages": messages,
+             "page_origin": "https://copilot.microsoft.com"}
+    refused = ask_in_process(host, batch)
+    assert (refused["type"], refused["error"], refused["retryable"]) == ("error", "unavailable", True)
+    ack = ask_in_process(host, batch)
+    assert ack["type"] == "ack" and len(ack["event_ids"]) == 2
+    assert puts.puts == 4  # the first answer's event was put again: the store keeps it once
+    host.close()
+    events = sorted(stored(home), key=lambda event: event.model)
+    assert [(event.id, event.model, event.completion_tokens) for event in events] == [
+        (ack["event_ids"][0], "chat", 26), (ack["event_ids"][1], "reasoning", 37)]
+
+
+def test_only_an_unavailable_host_says_try_again(home: Path) -> None:
+    host = HostProcess(home, OUR_ORIGIN)
+    reply = host.ask(call_message(CHATGPT, url="https://chatgpt.com/backend-api/me"))
+    assert (reply["error"], reply["retryable"]) == ("not_in_catalog", False)
+    reply = host.ask(b"{not json")
+    assert (reply["error"], reply["retryable"]) == ("bad_json", False)
     assert host.close() == 0

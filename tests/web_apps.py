@@ -3,7 +3,8 @@ over HTTPS on loopback, with a certificate from a throw-away test CA.
 
 Every app's page (GET /) runs tests/web_app_page.js, which makes one call the way the app
 does: the recorded fixture's request (tests/fixtures/), through the transport the page URL
-names (`/?fixture=chatgpt/conversation_delta&transport=fetch`). The server answers with the
+names (`/?fixture=chatgpt/conversation_delta&transport=fetch`); with `hostile=1` the page
+first runs tests/hostile_page.js, a script that tries to forge copies. The server answers with the
 fixture's response in chunks (or plays its WebSocket session) and records what the browser
 sent. Browsers reach it by name: Chromium through --host-resolver-rules, Firefox through
 its network.dns.forceResolve and network.socket.forcePort preferences.
@@ -30,6 +31,7 @@ from tests.required import unavailable
 from tests.upstream import FakeUpstream, Received, Scenario
 
 PAGE_SCRIPT = Path(__file__).with_name("web_app_page.js")
+HOSTILE_SCRIPT = Path(__file__).with_name("hostile_page.js")
 FIXTURES = ("chatgpt/conversation_delta", "claude-web/completion", "microsoft-copilot/chat")
 CHUNK_DELAY_S = 0.02  # the answer streams in pieces, as the apps' do
 
@@ -132,16 +134,19 @@ class WebApps:
         """What the browser sent to the apps' endpoints (pages, assets and favicons left out)."""
         return [r for r in self._server.received if r.path.partition("?")[0] in self._by_path]
 
-    def page_url(self, fixture: str, transport: str) -> str:
-        return f"https://{self.fixtures[fixture].host}/?fixture={fixture}&transport={transport}"
+    def page_url(self, fixture: str, transport: str, hostile: bool = False) -> str:
+        return f"https://{self.fixtures[fixture].host}/?fixture={fixture}&transport={transport}" + (
+            "&hostile=1" if hostile else "")
 
     def _respond(self, received: Received) -> Scenario:
         path, _, query = received.path.partition("?")
         if path == "/":
-            html = b'<!doctype html><title>loading</title><script src="/__test/page.js"></script>'
+            hostile = b'<script src="/__test/hostile.js"></script>' if "hostile" in parse_qs(query) else b""
+            html = b'<!doctype html><title>loading</title>' + hostile + b'<script src="/__test/page.js"></script>'
             return Scenario(headers={"content-type": "text/html; charset=utf-8"}, chunks=[html])
-        if path == "/__test/page.js":
-            return Scenario(headers={"content-type": "text/javascript"}, chunks=[PAGE_SCRIPT.read_bytes()])
+        if path in ("/__test/page.js", "/__test/hostile.js"):
+            script = PAGE_SCRIPT if path == "/__test/page.js" else HOSTILE_SCRIPT
+            return Scenario(headers={"content-type": "text/javascript"}, chunks=[script.read_bytes()])
         if path == "/__test/fixture":
             fixture = self.fixtures[parse_qs(query)["name"][0]]
             description = {
