@@ -32,6 +32,8 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from offgate.fleet_schema import add_fleet_tables
+
 Migration = Callable[[Database], None]
 
 # Any fixed number: concurrent openers of one PostgreSQL store migrate one at a time.
@@ -275,7 +277,7 @@ def add_alerts_and_audio_tokens(database: Database) -> None:
               for column in ("audio_prompt_tokens", "audio_completion_tokens")))
 
 
-MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens]
+MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens, add_fleet_tables]
 
 
 def read_version(database: Database) -> int:
