@@ -183,6 +183,7 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
     from analytics.notify import channels_from
+    from fleet.status import status_lines as fleet_status
     from interceptor.ca import ca_dir
     from offgate.alert_store import AlertStore
     from offgate.writer import SPOOL_FILE
@@ -215,9 +216,11 @@ def status(ctx: typer.Context) -> None:
         try:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
             lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
+            lines.extend(fleet_status(session.home, store))
         finally:
             store.close()
     except StoreError as exc:
         lines.append(f"records:   store unavailable: {exc}")
+        lines.extend(fleet_status(session.home, None))
     for line in lines:
         out.print(line, markup=False)
