@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from fleet.ingest import apply_batch
+from fleet.ingest import RecordsRefused, apply_batch
 from fleet.registry import Refused, Registry
 from fleet.wire import (
     ENROLL_PATH,
@@ -146,7 +146,10 @@ async def _ingest(request: web.Request) -> web.Response:
         except Refused as refused:
             raise Problem(_REFUSAL_STATUS[refused.code], refused.code, str(refused)) from None
         batch = _validated(Batch, _inflated(body) if gzipped else body)
-        applied = apply_batch(store, device, batch)
+        try:
+            applied = apply_batch(store, device, batch)
+        except RecordsRefused as refused:
+            raise Problem(422, ErrorCode.INVALID, f"{refused}: nothing was stored") from None
         if applied.impersonated:
             log.warning("device %s pushed records naming enrolled device(s) %s: stored as %s's", device.name,
                         ", ".join(applied.impersonated), device.name)
@@ -195,8 +198,9 @@ def _inflated(body: bytes) -> bytes:
 
 
 def _validated[M: BaseModel](model: type[M], body: bytes) -> M:
+    # Strict: a number where a text belongs (or the reverse) is refused, not converted.
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, strict=True)
     except ValidationError as exc:
         raise _problem_from(exc) from None
 

@@ -2,22 +2,27 @@
 
 The records are stamped with the sending device's name (whatever device they name: a
 device can only write its own records) and, when they name no user, with its owner. They
-go in with one multi-row INSERT ... ON CONFLICT (id) DO NOTHING, so a record pushed twice
-is stored once. Deletions (the agent's store replaced a record, see offgate.same_call)
-remove only the sender's own records. The device row is locked for the transaction and
-keeps the newest outbox position applied: entries at or before it were applied by an
-earlier push (one that was retried, or that arrived late) and are skipped, so a late
-retry can never bring back a record deleted since.
+are copied (COPY, CSV) into a temporary table and inserted from there with one INSERT ...
+ON CONFLICT (id) DO NOTHING, so a record pushed twice is stored once; rendering CSV with
+the csv module costs the collector a fraction of what a parameterised multi-row INSERT
+does. Deletions (the agent's store replaced a record, see offgate.same_call) remove only
+the sender's own records. The device row is locked for the transaction and keeps the
+newest outbox position applied: entries at or before it were applied by an earlier push
+(one retried, or arriving late) and are skipped, so a late retry never brings back a
+record deleted since.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import operator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg2.extras import execute_values
+import psycopg2
 
 from fleet.registry import Device, utc_now
 from fleet.wire import Acknowledgement, AgentReport, Batch
@@ -27,8 +32,17 @@ from offgate.store_schema import UsageEventRow
 
 COLUMNS = tuple(field.column_name for field in UsageEventRow._meta.sorted_fields)  # type: ignore[attr-defined]
 _TS, _DEVICE, _USER = (COLUMNS.index(name) for name in ("ts", "device", "user"))
-_INSERT = (f"INSERT INTO usage_event ({', '.join(f'"{column}"' for column in COLUMNS)}) VALUES %s "
+_FIELDS = operator.attrgetter(*COLUMNS)
+_COLUMN_LIST = ", ".join(f'"{column}"' for column in COLUMNS)
+_INCOMING = ("CREATE TEMPORARY TABLE IF NOT EXISTS fleet_incoming (LIKE usage_event INCLUDING DEFAULTS) "
+             "ON COMMIT DELETE ROWS")
+_COPY = f"COPY fleet_incoming ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv)"
+_INSERT = (f"INSERT INTO usage_event ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM fleet_incoming "
            "ON CONFLICT (id) DO NOTHING")
+
+
+class RecordsRefused(Exception):
+    """The database refused a value of the batch (a NUL in a text, say): nothing was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +64,11 @@ def apply_batch(store: Store, device: Device, batch: Batch) -> Applied:
         cursor = db.cursor()
         position = _lock_position(cursor, device)
         acked = position.acked_through if position.outbox == batch.outbox else 0  # a new outbox starts over
-        rows = [_row(record, device) for seq, record in zip(batch.record_seqs, batch.records, strict=True)
-                if seq > acked]
-        stored = _insert(cursor, rows)
+        fresh = [record for seq, record in zip(batch.record_seqs, batch.records, strict=True) if seq > acked]
+        try:
+            stored = _insert(cursor, fresh, device)
+        except psycopg2.DataError as exc:
+            raise RecordsRefused(f"the database refused a value: {' '.join(str(exc).split())}") from None
         doomed = [deletion.id for deletion in batch.deletions if deletion.seq > acked]
         deleted = _delete(cursor, doomed, device)
         seqs = [*batch.record_seqs, *(deletion.seq for deletion in batch.deletions)]
@@ -60,8 +76,8 @@ def apply_batch(store: Store, device: Device, batch: Batch) -> Applied:
         _note_push(cursor, device, batch.outbox, newest, batch.agent, stored - deleted)
         impersonated = _enrolled(cursor, claimed)
     acknowledgement = Acknowledgement(
-        device=device.name, stored=stored, already_stored=len(rows) - stored, deleted=deleted,
-        skipped=len(seqs) - len(rows) - len(doomed),
+        device=device.name, stored=stored, already_stored=len(fresh) - stored, deleted=deleted,
+        skipped=len(seqs) - len(fresh) - len(doomed),
         restamped=sum(record.device != device.name for record in batch.records), acked_through=newest)
     return Applied(acknowledgement, impersonated)
 
@@ -72,21 +88,28 @@ def _lock_position(cursor: Any, device: Device) -> _Position:
     return _Position(outbox, acked_through)
 
 
-def _row(record: UsageEvent, device: Device) -> tuple[Any, ...]:
-    fields = record.__dict__
-    row = [fields[column] for column in COLUMNS]
-    row[_TS] = naive_utc(record.ts)
-    row[_DEVICE] = device.name
-    if row[_USER] is None:
-        row[_USER] = device.owner
-    return tuple(row)
+def _csv(records: list[UsageEvent], device: Device) -> io.StringIO:
+    """The records as COPY's CSV: NULL unquoted, every other value quoted (so "" stays an empty text)."""
+    rows = []
+    for record in records:
+        row = list(_FIELDS(record))
+        row[_TS] = naive_utc(record.ts)
+        row[_DEVICE] = device.name
+        if row[_USER] is None:
+            row[_USER] = device.owner
+        rows.append(row)
+    text = io.StringIO()
+    csv.writer(text, quoting=csv.QUOTE_NOTNULL, lineterminator="\n").writerows(rows)
+    text.seek(0)
+    return text
 
 
-def _insert(cursor: Any, rows: list[tuple[Any, ...]]) -> int:
-    if not rows:
+def _insert(cursor: Any, records: list[UsageEvent], device: Device) -> int:
+    if not records:
         return 0
-    # One statement for the whole batch, so rowcount counts every row it inserted.
-    execute_values(cursor, _INSERT, rows, page_size=len(rows))
+    cursor.execute(_INCOMING)
+    cursor.copy_expert(_COPY, _csv(records, device))
+    cursor.execute(_INSERT)
     return cursor.rowcount
 
 

@@ -21,6 +21,7 @@ import os
 import random
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ log = logging.getLogger("offgate.push")
 
 PUSH_BATCH_RECORDS = 1000
 INTERVAL_S = 10.0
+HEARTBEAT_S = 300.0  # with nothing to push, an empty batch this often: the collector sees the device alive
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
 GZIP_LEVEL = 5  # most of level 9's ratio on JSON records for a fraction of its CPU
@@ -66,7 +68,6 @@ class PushState(BaseModel):
     """The last push as `offgate status` reports it (<home>/fleet-push.json)."""
 
     device_id: str
-    last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
     last_error: str | None = None
     refused: str | None = None  # set when the collector refused the credential
@@ -114,6 +115,8 @@ class Pusher:
         self._parts = parts or RunningParts(home)
         self._batch_records = batch_records
         self._store: Store | None = None
+        self._outbox_for: tuple[str, Outbox, str] | None = None  # device id, outbox, outbox id
+        self._posted_at = float("-inf")  # monotonic time of the last batch the collector took
         self._http: tuple[str, httpx.Client] | None = None
         self._version = agent_version()
 
@@ -138,7 +141,8 @@ class Pusher:
             self.close()
 
     def push_once(self, stop: threading.Event | None = None) -> PushSummary:
-        """Push everything waiting, batch after batch; PushFailed if it could not."""
+        """Push everything waiting, batch after batch (or, when nothing waits and none was
+        sent for HEARTBEAT_S, an empty batch: the device is alive); PushFailed if it could not."""
         enrolment = self._enrolment()
         state = load_state(self._home)
         if state is None or state.device_id != enrolment.device_id:
@@ -148,21 +152,21 @@ class Pusher:
         with _exclusive(self._home / LOCK_FILE) as locked:
             if not locked:
                 raise PushFailed("another offgate push is running for this home")
-            state.last_attempt_at = datetime.now(UTC)
             try:
                 summary = self._push(enrolment, stop)
             except CredentialRefused as exc:
                 state.refused = state.last_error = str(exc)
                 log.error("%s", exc)
+                self._save(state)
                 raise
             except PushFailed as exc:
                 state.last_error = str(exc)
-                raise
-            else:
-                state.last_success_at, state.last_error = datetime.now(UTC), None
-                return summary
-            finally:
                 self._save(state)
+                raise
+            if summary.batches or state.last_error:
+                state.last_success_at, state.last_error = datetime.now(UTC), None
+                self._save(state)
+            return summary
 
     def close(self) -> None:
         if self._http is not None:
@@ -181,27 +185,40 @@ class Pusher:
 
     def _push(self, enrolment: Enrolment, stop: threading.Event | None) -> PushSummary:
         try:
-            outbox = Outbox(self._open_store())
-            outbox_id = outbox.ensure()
+            outbox, outbox_id = self._outbox(enrolment)
+            size = self._batch_records
+            batch = outbox.read(size)
+            if not batch.entries and time.monotonic() - self._posted_at < HEARTBEAT_S:
+                return PushSummary()
             report = self._report(outbox)
             summary = PushSummary(pending=outbox.pending())
-            size = self._batch_records
-            while stop is None or not stop.is_set():
-                batch = outbox.read(size)
-                if not batch.entries:
-                    break
+            while True:
                 response = self._post(enrolment, _body(outbox_id, batch, report, summary.pending - batch.entries))
                 if response.status_code == 413 and size > 1:
                     size //= 2  # this collector takes smaller batches
-                    continue
-                acknowledgement = self._acknowledgement(enrolment, response)
-                outbox.acknowledge(batch.last_seq)
-                summary.add(batch, acknowledgement)
-                summary.pending -= batch.entries
-            return summary
+                else:
+                    acknowledgement = self._acknowledgement(enrolment, response)
+                    self._posted_at = time.monotonic()
+                    outbox.acknowledge(batch.last_seq)
+                    summary.add(batch, acknowledgement)
+                    summary.pending -= batch.entries
+                if stop is not None and stop.is_set():
+                    return summary
+                batch = outbox.read(size)
+                if not batch.entries:
+                    return summary
         except StoreError as exc:
             self._drop_store()
             raise PushFailed(str(exc)) from None
+
+    def _outbox(self, enrolment: Enrolment) -> tuple[Outbox, str]:
+        """The local outbox and its id, checked (triggers in place) once per store and enrolment."""
+        if self._outbox_for is None or self._outbox_for[0] != enrolment.device_id:
+            if self._store is None:
+                self._store = Store.open(self._store_url)
+            outbox = Outbox(self._store)
+            self._outbox_for = (enrolment.device_id, outbox, outbox.ensure())
+        return self._outbox_for[1], self._outbox_for[2]
 
     def _report(self, outbox: Outbox) -> dict[str, Any]:
         last = outbox.last_records()
@@ -243,12 +260,8 @@ class Pusher:
             self._http = (key, client(enrolment.ca_path))
         return self._http[1]
 
-    def _open_store(self) -> Store:
-        if self._store is None:
-            self._store = Store.open(self._store_url)
-        return self._store
-
     def _drop_store(self) -> None:
+        self._outbox_for = None
         if self._store is not None:
             with contextlib.suppress(StoreError):
                 self._store.close()
