@@ -18,8 +18,9 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -70,8 +71,23 @@ def fresh_database(server_url: str) -> Iterator[str]:
         _run_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+@dataclass(frozen=True)
+class RestartableServer:
+    """A throw-away server's URL, and a way to restart it (clients are cut off meanwhile)."""
+
+    url: str
+    restart: Callable[[], None]
+
+
 @contextmanager
 def throwaway_server() -> Iterator[str]:
+    with restartable_server() as server:
+        yield server.url
+
+
+@contextmanager
+def restartable_server() -> Iterator[RestartableServer]:
+    """A throw-away server of its own (never $OFFGATE_TEST_POSTGRES_URL's), restartable."""
     bin_dir = find_bin_dir()
     as_postgres = _run_as_postgres_prefix()
     base = Path(tempfile.mkdtemp(prefix="offgate-pg-"))
@@ -94,7 +110,10 @@ def throwaway_server() -> Iterator[str]:
         try:
             server_url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
             _run_admin(server_url, f'CREATE DATABASE "{TEST_DATABASE}"')
-            yield f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{TEST_DATABASE}"
+            restart = [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-m", "fast",
+                       "-w", "restart"]
+            yield RestartableServer(f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{TEST_DATABASE}",
+                                    lambda: _run(restart, "pg_ctl restart"))
         finally:
             subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
                             "-w", "stop"], capture_output=True, check=False)

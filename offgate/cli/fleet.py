@@ -227,7 +227,7 @@ def token_create(
     limits = [f"expires {token.expires_at.isoformat(timespec='seconds')}Z" if token.expires_at else "never expires",
               f"enrols up to {uses} devices" if uses else "enrols any number of devices"]
     err.print(f"enrolment token {token.id}: {', '.join(limits)}. On each workstation:\n"
-              f"  OFFGATE_ENROLL_TOKEN=... offgate enroll https://COLLECTOR:8443", markup=False)
+              f"  OFFGATE_ENROLL_TOKEN=... offgate enroll https://COLLECTOR:8443", markup=False, soft_wrap=True)
     out.print(token.secret, markup=False)
 
 
