@@ -122,13 +122,18 @@ class Pusher:
 
     def run(self, stop: threading.Event, interval: float = INTERVAL_S) -> None:
         """Push whenever there is something to push, until `stop` is set."""
+        # httpx logs every request at INFO: at one push every few seconds that is noise; ours says what went.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         failures = 0
         try:
             while not stop.is_set():
                 pause = interval
                 try:
-                    self.push_once(stop)
+                    summary = self.push_once(stop)
                     failures = 0
+                    if summary.entries:
+                        log.info("pushed %d outbox entries (%d records new at the collector); %d waiting",
+                                 summary.entries, summary.stored, max(summary.pending, 0))
                 except (NotEnrolled, CredentialRefused):
                     pass  # said once already; a new enrolment resumes the pushing
                 except PushFailed as exc:

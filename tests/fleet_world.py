@@ -116,8 +116,8 @@ class Collector:
 class Relay:
     """A TCP relay on loopback: each connection goes to the next collector in turn that
     accepts it (a load balancer). `cut()` drops every connection and refuses new ones (the
-    network is down) until `restore()`. `when_pushed(action)` calls `action(port)` once, as
-    the next push's request passes on its way to the collector on `port`."""
+    network is down) until `restore()`. `when_pushed(action)` calls `action(port)` once (in a
+    thread of its own), as the next push's request passes to the collector on `port`."""
 
     def __init__(self) -> None:
         self.port = 0
@@ -204,5 +204,5 @@ class Relay:
                 await writer.drain()
                 if upstream is not None and self._on_push is not None and f"POST {INGEST_PATH}".encode() in data:
                     action, self._on_push = self._on_push, None
-                    action(upstream)
+                    threading.Thread(target=action, args=(upstream,), daemon=True).start()
         writer.transport.abort()

@@ -166,6 +166,7 @@ def push(
 ) -> None:
     """Push this workstation's records to the collector it is enrolled with: what waits,
     then (without --once) every new record until Ctrl-C. `offgate up` does this too."""
+    from fleet.enrolment import EnrolmentError, load_enrolment
     from fleet.pusher import Pusher, PushFailed
 
     session: Session = ctx.obj
@@ -173,6 +174,11 @@ def push(
         interval_s = parse_span(interval).total_seconds()
     except ValueError as exc:
         fail(f"--interval: {exc}")
+    try:
+        if load_enrolment(session.home) is None:
+            fail(f"this home ({session.home}) is not enrolled: run `offgate enroll URL --token SECRET` first")
+    except EnrolmentError as exc:
+        fail(str(exc))
     pusher = Pusher(session.home, session.database_url())
     if once:
         try:
