@@ -92,6 +92,10 @@ async def _errors_as_json(request: web.Request,
         if exc.status == 413:
             message = f"the body is over the collector's limit of {MAX_BODY_BYTES} bytes"
         return error_response(exc.status, code, message)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(500, ErrorCode.INTERNAL, "the collector failed on this request (its log says why): "
+                                                       "try again later")
 
 
 async def _in_pool[T](request: web.Request, work: Callable[[Store], T]) -> T:

@@ -50,6 +50,7 @@ class ErrorCode:
     TOKEN_USED_UP = "token_used_up"  # 403
     TOKEN_REVOKED = "token_revoked"  # 403
     STORE_UNAVAILABLE = "store_unavailable"  # 503: try again later
+    INTERNAL = "internal_error"  # 500: a fault of the collector's own; try again later
     NOT_FOUND = "not_found"  # 404
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
 

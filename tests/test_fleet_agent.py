@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fleet.enrolment import CREDENTIAL_FILE
+from fleet.pusher import backoff
 from offgate.events import UsageEvent
 from offgate.store import Store
 from tests import postgres
@@ -169,3 +170,23 @@ def test_the_admin_commands_and_the_collector_need_the_central_postgresql(tmp_pa
             "add --allow-plain-http behind a TLS-terminating proxy") in " ".join(beyond_loopback.stderr.split())
     half = offgate(tmp_path, "serve", "--tls-cert", str(tmp_path / "x.pem"), environment=central_environment(central))
     assert half.returncode == 2 and "--tls-cert and --tls-key go together" in half.stderr
+
+
+def test_with_nothing_to_push_the_agent_still_says_it_is_alive(collector: Collector, central: str,
+                                                               tls: ThrowawayCA, tmp_path: Path) -> None:
+    home = tmp_path / "quiet"
+    assert offgate(home, "enroll", collector.url, "--token", token(central), "--name", "quiet-laptop",
+                   "--ca-file", str(tls.ca_pem), "--no-push").returncode == 0
+    assert central_devices(central)["quiet-laptop"]["last_seen_at"] is None
+    pushed = offgate(home, "push", "--once")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "pushed 0 outbox entries in 1 batches" in pushed.stdout
+    device = central_devices(central)["quiet-laptop"]
+    assert device["last_seen_at"] is not None and device["running"]["proxy"] is False
+
+
+def test_the_pause_between_failed_pushes_doubles_up_to_five_minutes_half_of_it_random() -> None:
+    pauses = {failures: [backoff(failures) for _ in range(200)] for failures in (1, 2, 3, 9, 10, 40)}
+    for failures, ceiling in ((1, 1), (2, 2), (3, 4), (9, 256), (10, 300), (40, 300)):
+        assert all(ceiling / 2 <= pause <= ceiling for pause in pauses[failures]), failures
+        assert len(set(pauses[failures])) > 150  # jittered, so a fleet coming back does not knock at once
