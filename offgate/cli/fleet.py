@@ -131,8 +131,7 @@ def enroll(
     except TransportError as exc:
         fail(str(exc))
     try:
-        enrolment = enroll_at(url, token, device, owner or getpass.getuser(), agent_version(), ca_file,
-                              allow_plain_http)
+        enrolment = enroll_at(url, token, device, owner or _login(), agent_version(), ca_file, allow_plain_http)
     except EnrolmentError as exc:
         fail(str(exc), EXIT_FAILED)
     store = session.store()
@@ -195,6 +194,14 @@ def push(
         signal.signal(sig, lambda *_: stop.set())
     err.print(f"offgate push: pushing every {interval} until Ctrl-C  data: {session.home}", markup=False)
     pusher.run(stop, interval_s)
+
+
+def _login() -> str | None:
+    """Who runs this, if the system can say (a container without a user entry cannot)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
 
 
 def _pushed_text(summary: PushSummary, collector: str = "the collector") -> str:
