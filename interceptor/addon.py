@@ -209,8 +209,6 @@ class OffgateAddon:
         reading = call.parser.finish(complete=complete and flow.error is None)
         if not reading.is_llm_call:
             return  # a URL shared with other traffic (GraphQL, a page load) carried no LLM call
-        if flow.error is not None and reading.error is None:
-            reading.error = flow.error.msg
         response = flow.response
         ended = (response.timestamp_end if response and response.timestamp_end else None) or time.time()
         self._record(call.finished(reading, response.status_code if response else None, ended))
