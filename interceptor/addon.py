@@ -1,9 +1,9 @@
 """The offgate mitmproxy addon: flow -> catalog -> UsageEvent -> store.
 
 Runs inside `offgate proxy`, or as a plain script: `mitmdump -s interceptor/addon.py`.
-It never changes the traffic: response bodies stream through untouched while a copy of
-each chunk feeds the parser, WebSocket messages are read as they pass, and every error
-is caught, logged and counted. A WebSocket session is recorded as one event per response
+It never changes or holds the traffic: every response body streams through untouched (a
+catalog call's chunks feed its parser as they pass), WebSocket messages are read as they
+pass, and every error is caught, logged and counted. A WebSocket session is recorded as one event per response
 it completes.
 """
 
@@ -115,16 +115,16 @@ class OffgateAddon:
 
     async def responseheaders(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
-        if call is None:
-            return
-        # A client that hangs up as soon as it has its answer (curl) takes its socket with it:
-        # let the process lookup finish first. It almost always has; if not, the answer waits
-        # at most this long, and the event loop never does.
-        try:
-            await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
-        except Exception:  # noqa: BLE001 - fail-open
-            self._count_error()
-        self._guard(self._tap_response, call, flow)
+        if call is not None:
+            # A client that hangs up as soon as it has its answer (curl) takes its socket with
+            # it: let the process lookup finish first. It almost always has; if not, the answer
+            # waits at most this long, and the event loop never does.
+            try:
+                await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
+            except Exception:  # noqa: BLE001 - fail-open
+                self._count_error()
+            self._guard(self._tap_response, call, flow)
+        self._guard(self._pass_unbuffered, flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
@@ -201,6 +201,14 @@ class OffgateAddon:
             return downstream(data) if callable(downstream) else data
 
         response.stream = tap
+
+    @staticmethod
+    def _pass_unbuffered(flow: http.HTTPFlow) -> None:
+        # Whole hosts are decrypted, yet only catalog calls are read (through their tap):
+        # mitmproxy would hold every other response (an audio stream, an app's other event
+        # streams) until it ended. Another addon's stream function is left as it is.
+        if flow.response is not None and not flow.response.stream:
+            flow.response.stream = True
 
     def _finish(self, call: Call, flow: http.HTTPFlow, complete: bool) -> None:
         if call.done:
