@@ -19,6 +19,7 @@ from mitmproxy import connection, ctx, exceptions, http
 
 from interceptor.attribution import ProcessCache
 from interceptor.calls import Call, FinishedCall
+from interceptor.tls_fallback import TLSFallback
 from offgate import recording
 from offgate.catalog import build_catalog
 from offgate.catalog.apps import app_for
@@ -46,6 +47,9 @@ class OffgateAddon:
         self.errors = 0
         self._salt = b""
         self._device = ""
+        # mitmproxy calls the hooks of an addon's `addons` too.
+        self.tls_fallback = TLSFallback(self.processes, self._count_error)
+        self.addons = [self.tls_fallback]
 
     # -- options ----------------------------------------------------------------------
 
