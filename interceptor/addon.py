@@ -3,8 +3,9 @@
 Runs inside `offgate proxy`, or as a plain script: `mitmdump -s interceptor/addon.py`.
 It never changes or holds the traffic: every response body streams through untouched (a
 catalog call's chunks feed its parser as they pass), WebSocket messages are read as they
-pass, and every error is caught, logged and counted. A WebSocket session is recorded as one event per response
-it completes.
+pass, and every error is caught, logged and counted. A WebSocket session is recorded as one
+event per response it completes. A client that refuses the interception certificate is
+passed through, and counted (tls_fallback.py).
 """
 
 from __future__ import annotations

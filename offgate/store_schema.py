@@ -200,8 +200,8 @@ class NotificationRow(Model):
 class UnreadConnectionRow(Model):
     """Connections the proxy passed through unread because their client refused its
     certificate for the host (the CA is not trusted, or the client pins certificates),
-    counted per UTC day, device, user, process and host. `id` is those five as JSON;
-    times are naive UTC."""
+    counted per UTC day, device, user, process (name and executable) and host; `id` is
+    those six as a JSON array. Times are naive UTC."""
 
     id = TextField(primary_key=True)
     day = DateField(index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -179,6 +179,10 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     out.print(table)
 
 
+# How far back `offgate status` looks for connections it could not read.
+UNREAD_WINDOW = "30d"
+
+
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
@@ -225,11 +229,7 @@ def status(ctx: typer.Context) -> None:
         out.print(line, markup=False)
 
 
-# How far back `offgate status` looks for connections it could not read.
-UNREAD_WINDOW = "30d"
-
-
-def _unread_lines(unread: list[dict]) -> list[str]:
+def _unread_lines(unread: list[dict[str, Any]]) -> list[str]:
     if not unread:
         return [f"unread:    none in the last {UNREAD_WINDOW} (a client that refuses offgate's certificate "
                 "is passed through, and counted here)"]
