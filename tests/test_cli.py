@@ -225,6 +225,16 @@ def test_unknown_mitmproxy_option_is_a_clear_error(tmp_path):
     assert "no_such_option" in result.stderr
 
 
+def test_negative_passthrough_minutes_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "offgate", "--home", str(tmp_path), "proxy", "--listen-port", "0",
+         "--set", "offgate_passthrough_minutes=-1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "offgate_passthrough_minutes: -1 is negative" in " ".join(result.stderr.split())
+
+
 @pytest.mark.parametrize("command", [[], ["proxy"], ["events"], ["events", "import"], ["report"], ["reconcile"],
                                      ["spend"], ["spend", "import"],
                                      ["catalog"], ["status"], ["certs"], ["certs", "path"]])
