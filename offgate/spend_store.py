@@ -63,6 +63,11 @@ class SpendStore:
         self._store = store
         self._db: Database = store.database
 
+    @property
+    def store(self) -> Store:
+        """The Store these tables live in (the report reads its other tables through it)."""
+        return self._store
+
     # -- spend rows ----------------------------------------------------------------------
 
     def add(self, records: Sequence[SpendRecord], source: str) -> int:

@@ -5,10 +5,10 @@ on different databases can live in one process.
 
 `MIGRATIONS[n - 1]` takes a store from version n - 1 to n. They run in order, in one
 transaction, when a store opens, and `schema_version` records each version applied.
-Migrations are history: once released, one is never edited. Version 1 creates the tables
-from the models below, so the first migration that changes a table must first copy the
-version-1 model into `create_tables`, keeping a fresh store's history exact (usage_event's
-copy is `_UsageEventRowV1`).
+Migrations are history: once released, one is never edited. A migration that creates a
+table does so from the model below, so the first later migration that changes that table
+must first copy the model as it was into the migration that created it, keeping a fresh
+store's history exact (usage_event's copy from version 1 is `_UsageEventRowV1`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from peewee import (
     BooleanField,
     CharField,
     Database,
+    DateField,
     DateTimeField,
     DoubleField,
     IntegerField,
@@ -196,6 +197,28 @@ class NotificationRow(Model):
         table_name = "notification"
 
 
+class UnreadConnectionRow(Model):
+    """Connections the proxy passed through unread because their client refused its
+    certificate for the host (the CA is not trusted, or the client pins certificates),
+    counted per UTC day, device, user, process (name and executable) and host; `id` is
+    those six as a JSON array. Times are naive UTC."""
+
+    id = TextField(primary_key=True)
+    day = DateField(index=True)
+    device = TextField(null=True)
+    user = TextField(null=True)
+    process_name = TextField(null=True)
+    exe = TextField(null=True)
+    host = TextField()
+    handshakes_failed = BigIntegerField()  # connections that failed: the client saw offgate's certificate
+    passed_through = BigIntegerField()  # later connections, passed through untouched
+    first_seen = DateTimeField()
+    last_seen = DateTimeField()
+
+    class Meta:
+        table_name = "unread_connection"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -275,7 +298,11 @@ def add_alerts_and_audio_tokens(database: Database) -> None:
               for column in ("audio_prompt_tokens", "audio_completion_tokens")))
 
 
-MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens]
+def add_unread_connections(database: Database) -> None:
+    SchemaManager(UnreadConnectionRow, database).create_all()
+
+
+MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens, add_unread_connections]
 
 
 def read_version(database: Database) -> int:

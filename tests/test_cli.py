@@ -169,7 +169,8 @@ def test_status_says_what_is_collected(home_with_events):
     assert result.exit_code == 0
     assert f"home:      {home_with_events}" in result.output
     assert "not collected: API keys, prompt and reply text" in result.output
-    assert "records:   3 in all, schema version 2" in result.output
+    assert "records:   3 in all, schema version 3" in result.output
+    assert "unread:    none in the last 30d" in result.output
     assert "alerts:    0 open (offgate alerts)" in result.output
     assert "dashboard: http://127.0.0.1:8765 (offgate up or offgate dashboard prints the link" in result.output
     assert "notify:    desktop (alerts of severity warning and above)" in result.output
@@ -222,6 +223,16 @@ def test_unknown_mitmproxy_option_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 2
     assert "no_such_option" in result.stderr
+
+
+def test_negative_passthrough_minutes_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "offgate", "--home", str(tmp_path), "proxy", "--listen-port", "0",
+         "--set", "offgate_passthrough_minutes=-1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "offgate_passthrough_minutes: -1 is negative" in " ".join(result.stderr.split())
 
 
 @pytest.mark.parametrize("command", [[], ["proxy"], ["events"], ["events", "import"], ["report"], ["reconcile"],

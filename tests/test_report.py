@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +15,8 @@ from offgate.cli import app
 from offgate.config import ReconcileSettings
 from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests.reconcile_data import NOW, world
+from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
+from tests.reconcile_data import NOW, T0, world
 
 runner = CliRunner(env={"COLUMNS": "200"})
 SINCE = "2026-01-05T00:00:00"
@@ -151,3 +153,30 @@ def test_bad_dimension_is_a_clear_error(tmp_path):
     result = offgate(tmp_path, "report", "--by", "team")
     assert result.exit_code == 2
     assert "team" in result.output
+
+
+UNREAD = "3 connections from cursor to api2.cursor.sh could not be read (certificate not trusted or pinned)"
+
+
+def test_connections_offgate_could_not_read_in_every_format(home):
+    with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+        seen = T0 + timedelta(hours=3)
+        cursor = UnreadSource("api2.cursor.sh", "cursor", "/opt/cursor/cursor", "alice", "alice-laptop")
+        UnreadConnectionStore(store).add([UnreadCount(cursor, seen.date(), seen, seen, 1, 2)])
+
+    (entry,) = report_json(home)["unread_connections"]
+    assert entry == {"process": "cursor", "host": "api2.cursor.sh", "connections": 3, "handshakes_failed": 1,
+                     "passed_through": 2, "first_seen": seen.isoformat(), "last_seen": seen.isoformat(),
+                     "message": UNREAD}
+    table = offgate(home, "report", "--since", SINCE).stdout
+    assert f"Connections offgate could not read:\n  {UNREAD}\n" in table
+    html = offgate(home, "report", "--since", SINCE, "--format", "html").stdout
+    assert '<td class="number" data-field="connections" data-value="3">3</td>' in html
+    assert f"<td>{UNREAD}</td>" in html
+    rows, unread = offgate(home, "report", "--since", SINCE, "--format", "csv").stdout.split("\n\n")
+    assert [line["provider"] for line in csv.DictReader(io.StringIO(rows))] == ["anthropic", "openai", "litellm"]
+    assert list(csv.DictReader(io.StringIO(unread))) == [{
+        "unread_process": "cursor", "host": "api2.cursor.sh", "connections": "3", "handshakes_failed": "1",
+        "passed_through": "2", "first_seen": seen.isoformat(), "last_seen": seen.isoformat(), "message": UNREAD}]
+    # Outside the window, nothing.
+    assert report_json(home, "--since", (seen + timedelta(days=1)).isoformat())["unread_connections"] == []

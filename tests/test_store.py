@@ -228,7 +228,7 @@ def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_it
         row = {**old.model_dump(exclude=AUDIO_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
         Table("usage_event", list(row)).bind(v1.database).insert(row).execute()
         assert not v1.database.table_exists(AlertRow._meta.table_name)
-    with Store.open(store_url) as v2:
+    with Store.open(store_url, migrations=MIGRATIONS[:2]) as v2:
         assert v2.schema_version() == 2
         assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [
             ("before-alerts", 12, None, None)]

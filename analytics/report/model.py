@@ -10,6 +10,8 @@ managed side counts the clients' gateway calls, not the gateway's own calls upst
 not reconciled yet counts by its route (gateway: managed, direct: unmanaged), and the notes
 say so. `unlogged_gateway_calls` counts every gateway call without a spend row, recent and
 failed ones too; the findings list those LiteLLM should have logged by now.
+`unread_connections` are the connections the proxy passed through without reading them,
+because their client refused its certificate (offgate.unread_store), per process and host.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from analytics.classify import GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
 from analytics.findings import KINDS
 from offgate.spend_store import SpendStore
+from offgate.unread_store import UnreadConnectionStore
 
 DIMENSIONS = ("user", "device", "app", "provider", "model", "key", "process")
 SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
@@ -48,6 +51,7 @@ def build_report(store: SpendStore, since: datetime | None, until: datetime, by:
         "findings": findings,
         "findings_by_kind": {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS},
         "estimated": _estimated(groups, totals),
+        "unread_connections": UnreadConnectionStore(store.store).by_process_and_host(since, until),
     }
 
 

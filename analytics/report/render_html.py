@@ -73,6 +73,8 @@ def render_body(report: dict[str, Any]) -> str:
         _findings(report),
         "<h2>What is estimated</h2>",
         _estimated(report["estimated"]),
+        "<h2>Connections offgate could not read</h2>",
+        _unread(report["unread_connections"]),
     ))
 
 
@@ -152,6 +154,18 @@ def _estimated(estimated: dict[str, Any]) -> str:
     lines.append("</ul>")
     lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in estimated["notes"]) + "</ul>")
     return "\n".join(lines)
+
+
+def _unread(unread: list[dict[str, Any]]) -> str:
+    if not unread:
+        return "<p>None: no connection was passed through unread.</p>"
+    lines = ['<table data-table="unread"><tr><th>process</th><th>host</th><th class="number">connections</th>'
+             "<th>last seen (UTC)</th><th>what it means</th></tr>"]
+    for entry in unread:
+        lines.append(f"<tr><td>{escape(label(entry['process']))}</td><td>{escape(entry['host'])}</td>"
+                     f"{_cell(entry, 'connections', count)}<td>{escape(entry['last_seen'][:19].replace('T', ' '))}</td>"
+                     f"<td>{escape(entry['message'])}</td></tr>")
+    return "\n".join([*lines, "</table>"])
 
 
 def _cell(record: dict[str, Any], name: str, shown: Any) -> str:

@@ -74,4 +74,9 @@ def render_text(report: dict[str, Any]) -> str:
         *(f"  {note}" for note in estimated["notes"]),
     ):
         console.print(line, markup=False)
+
+    unread = report["unread_connections"]
+    console.print("Connections offgate could not read:" + ("" if unread else " none"), markup=False)
+    for entry in unread:
+        console.print(f"  {entry['message']}", markup=False)
     return buffer.getvalue()

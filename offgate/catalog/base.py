@@ -107,7 +107,10 @@ class CallParser:
         # capture path has them: the native host does not (pages hand over no headers).
         self.headers: Mapping[str, str] = headers or {}
         self.status_code: int | None = None
-        self.finished_stream = False  # set by a subclass on the stream's terminal event
+        # Set by a subclass on its API's terminal event (the base class sets it on `[DONE]`).
+        # A stream that had it is whole, however its connection then ended: clients hang up
+        # as soon as they have it (Codex CLI), while servers may hold the connection open.
+        self.finished_stream = False
         self._decoder: Decoder | None = None
         self._framer: SSEReader | LineReader | JSONArrayReader | AWSEventStreamReader | None = None
         self._buffer: bytearray | None = None
@@ -229,7 +232,8 @@ class CallParser:
             self._fail(f"response: {_reason(exc)}")
 
     def finish(self, complete: bool = True) -> Reading:
-        """The response ended (`complete`) or was cut off; returns the reading."""
+        """The response ended (`complete`) or its connection dropped first; returns the
+        reading. A stream whose terminal event arrived is whole either way."""
         try:
             if not self._broken:
                 if self._buffer is not None and complete:
@@ -281,7 +285,7 @@ class CallParser:
             reading.error = reading.error or f"upstream answered {self.status_code}"
         elif self._failures:
             reading.status = "partial" if learned else "unparsed"
-        elif not complete:
+        elif not complete and not self.finished_stream:
             reading.status = "partial"
             reading.error = "response was cut off"
         elif reading.streamed and self.expects_stream_end and not self.finished_stream:

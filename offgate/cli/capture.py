@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -179,12 +179,17 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     out.print(table)
 
 
+# How far back `offgate status` looks for connections it could not read.
+UNREAD_WINDOW = "30d"
+
+
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
     from analytics.notify import channels_from
     from interceptor.ca import ca_dir
     from offgate.alert_store import AlertStore
+    from offgate.unread_store import UnreadConnectionStore
     from offgate.writer import SPOOL_FILE
 
     session: Session = ctx.obj
@@ -215,9 +220,18 @@ def status(ctx: typer.Context) -> None:
         try:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
             lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
+            lines += _unread_lines(UnreadConnectionStore(store).by_process_and_host(since_from(UNREAD_WINDOW)))
         finally:
             store.close()
     except StoreError as exc:
         lines.append(f"records:   store unavailable: {exc}")
     for line in lines:
         out.print(line, markup=False)
+
+
+def _unread_lines(unread: list[dict[str, Any]]) -> list[str]:
+    if not unread:
+        return [f"unread:    none in the last {UNREAD_WINDOW} (a client that refuses offgate's certificate "
+                "is passed through, and counted here)"]
+    return [f"unread:    in the last {UNREAD_WINDOW}, passed through without being read:",
+            *(f"           {entry['message']}; last at {entry['last_seen'][:19]}Z" for entry in unread)]
