@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+
+from offgate.secret_file import read_or_create
 
 # Headers that carry a provider API key, lower-case (OpenAI/Azure/Anthropic/Gemini).
 _KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
@@ -15,6 +16,7 @@ _KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
 # URL too), Microsoft Copilot's `accessToken`.
 _KEY_PARAMETERS = ("key", "accesstoken")
 SALT_FILE = "key-salt"
+SALT_BYTES = 16
 
 
 def api_key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
@@ -46,19 +48,9 @@ def path_without_keys(path: str) -> str:
 
 
 def load_salt(home: Path) -> bytes:
-    """This installation's salt, created on first use (mode 0600)."""
-    path = home / SALT_FILE
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        salt = secrets.token_bytes(16)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as out:
-            out.write(salt)
-        return salt
+    """This installation's salt, made on first use (mode 0600); processes racing to make it
+    all end with the same one."""
+    return read_or_create(home / SALT_FILE, lambda: secrets.token_bytes(SALT_BYTES))
 
 
 def key_fingerprint(key: str, salt: bytes) -> str:

@@ -153,9 +153,9 @@ def test_the_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
 
 def test_an_unusable_home_says_so(tmp_path: Path) -> None:
     (tmp_path / "dashboard-token").mkdir()
-    with pytest.raises(DashboardError, match="cannot read .*dashboard-token: Is a directory"):
+    with pytest.raises(DashboardError, match="cannot use .*dashboard-token: Is a directory"):
         dashboard_token(tmp_path)
-    with pytest.raises(DashboardError, match="cannot create .*dashboard-token: No such file or directory"):
+    with pytest.raises(DashboardError, match="cannot use .*dashboard-token: No such file or directory"):
         dashboard_token(tmp_path / "missing")
 
 

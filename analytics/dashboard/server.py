@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from offgate.pac import local_address
+from offgate.secret_file import read_or_create
 
 TOKEN_FILE = "dashboard-token"
 TOKEN_BYTES = 32
@@ -24,30 +25,19 @@ class DashboardError(Exception):
 
 def dashboard_token(home: Path) -> str:
     """The token that opens the dashboard: made once (secrets.token_urlsafe) and kept in
-    <home>/dashboard-token, readable by its owner only. Delete the file for a new one."""
+    <home>/dashboard-token, readable by its owner only; processes racing to make it all end
+    with the same one. Delete the file for a new one."""
     path = home / TOKEN_FILE
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_token(path)
-    except OSError as exc:
-        raise DashboardError(f"cannot create {path}: {exc.strerror}") from None
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(token + "\n")
-    return token
-
-
-def _read_token(path: Path) -> str:
-    try:
-        token = path.read_text(encoding="ascii", errors="replace").strip()
+        token = read_or_create(path, lambda: f"{secrets.token_urlsafe(TOKEN_BYTES)}\n".encode("ascii"))
         if os.name == "posix" and path.stat().st_mode & 0o077:
             path.chmod(0o600)  # the token opens the dashboard: only its owner may read it
     except OSError as exc:
-        raise DashboardError(f"cannot read {path}: {exc.strerror}") from None
-    if not TOKEN_PATTERN.fullmatch(token):
+        raise DashboardError(f"cannot use {path}: {exc.strerror}") from None
+    text = token.decode("ascii", errors="replace").strip()
+    if not TOKEN_PATTERN.fullmatch(text):
         raise DashboardError(f"{path} does not hold a dashboard token: delete it, and a new token is made")
-    return token
+    return text
 
 
 async def start_dashboard(app: web.Application, host: str, port: int) -> web.AppRunner:
