@@ -175,6 +175,17 @@ def test_status_says_what_is_collected(home_with_events):
     assert "notify:    desktop (alerts of severity warning and above)" in result.output
 
 
+def test_an_old_config_with_prompt_storage_loads_with_a_warning_and_status_claims_nothing(home_with_events):
+    (home_with_events / "config.toml").write_text("[privacy]\nstore_prompts = true\n")
+    result = offgate(home_with_events, "status")
+    assert result.exit_code == 0, result.output
+    assert "not collected: API keys, prompt and reply text\n" in result.stdout
+    assert "prompt storage" not in result.stdout
+    assert result.stderr == (f"offgate: warning: {home_with_events / 'config.toml'}: privacy.store_prompts is no "
+                             "longer a setting and is ignored (offgate never stores prompt or reply text); "
+                             "remove it\n")
+
+
 def test_bad_since_is_a_clear_error(tmp_path):
     result = offgate(tmp_path, "events", "--since", "yesterday")
     assert result.exit_code == 2

@@ -98,7 +98,6 @@ def test_defaults_without_a_config_file(tmp_path: Path) -> None:
     assert settings == Settings()
     assert settings.database_url is None
     assert (settings.proxy.listen_host, settings.proxy.listen_port, settings.proxy.gateways) == ("127.0.0.1", 8080, [])
-    assert settings.privacy.store_prompts is False
     assert settings.device.name is None
 
 
@@ -111,9 +110,6 @@ listen_host = "0.0.0.0"
 listen_port = 9000
 gateways = ["https://litellm.example.com"]
 
-[privacy]
-store_prompts = true
-
 [device]
 name = "alice-laptop"
 """)
@@ -124,7 +120,6 @@ name = "alice-laptop"
     assert settings.proxy.listen_port == 9100
     assert settings.proxy.listen_host == "0.0.0.0"  # the rest of the section still comes from the file
     assert settings.proxy.gateways == ["https://litellm.example.com"]
-    assert settings.privacy.store_prompts is True
     assert settings.device.name == "from-env"
     assert settings.database_url == "postgresql://offgate@db/offgate"
 
@@ -160,6 +155,18 @@ def test_an_unknown_key_is_an_error(tmp_path: Path, text: str, key: str) -> None
     path = write_config(tmp_path, text)
     with pytest.raises(ConfigError, match=re.escape(f"{path}: {key}: unknown setting")):
         load_settings(tmp_path)
+
+
+def test_the_retired_prompt_setting_is_ignored_with_a_warning_naming_it(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[privacy]\nstore_prompts = true\n\n[device]\nname = \"laptop\"\n")
+    warnings: list[str] = []
+    settings = load_settings(tmp_path, warn=warnings.append)
+    assert settings == Settings(device={"name": "laptop"})
+    assert warnings == [f"{path}: privacy.store_prompts is no longer a setting and is ignored "
+                        "(offgate never stores prompt or reply text); remove it"]
+    write_config(tmp_path, "[privacy]\nstore_prompts = false\nstore_replies = true\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{path}: privacy: unknown setting")):
+        load_settings(tmp_path, warn=warnings.append)
 
 
 def test_a_bad_value_names_the_file_key_and_value(tmp_path: Path) -> None:
