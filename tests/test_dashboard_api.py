@@ -19,7 +19,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from analytics.dashboard import DashboardError, create_app, dashboard_token
+from analytics.dashboard import DashboardError, create_app, dashboard_token, exposure_warning
 from analytics.dashboard.api import CALL_FIELDS
 from offgate.alert_store import AlertStore
 from offgate.cli import app as cli
@@ -149,6 +149,15 @@ def test_the_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
         dashboard_token(tmp_path)
     path.unlink()
     assert dashboard_token(tmp_path) != token
+
+
+@pytest.mark.parametrize(("host", "exposed"), [
+    ("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("localhost", False),
+    ("0.0.0.0", True), ("::", True), ("192.168.1.20", True), ("dashboard.example.com", True),
+])
+def test_listening_beyond_loopback_is_warned_about(host: str, exposed: bool) -> None:
+    warning = exposure_warning(host)
+    assert warning == (f"the dashboard listens on {host}, beyond this machine, over plain HTTP" if exposed else None)
 
 
 def test_an_unusable_home_says_so(tmp_path: Path) -> None:

@@ -11,6 +11,14 @@ the event loop it shares with the proxy, and calls the runner's `cleanup()` when
 """
 
 from analytics.dashboard.app import create_app
-from analytics.dashboard.server import DashboardError, dashboard_token, login_url, start_dashboard
+from analytics.dashboard.server import (
+    DashboardError,
+    dashboard_token,
+    dashboard_url,
+    exposure_warning,
+    login_url,
+    start_dashboard,
+)
 
-__all__ = ["DashboardError", "create_app", "dashboard_token", "login_url", "start_dashboard"]
+__all__ = ["DashboardError", "create_app", "dashboard_token", "dashboard_url", "exposure_warning", "login_url",
+           "start_dashboard"]

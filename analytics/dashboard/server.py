@@ -4,6 +4,7 @@ listening socket."""
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import re
 import secrets
@@ -56,7 +57,24 @@ async def start_dashboard(app: web.Application, host: str, port: int) -> web.App
     return runner
 
 
+def dashboard_url(runner: web.AppRunner) -> str:
+    """The address served, as a browser on this machine reaches it (ends with "/")."""
+    host, port = runner.addresses[0][:2]
+    return f"http://{local_address(host, port)}/"
+
+
 def login_url(runner: web.AppRunner, token: str) -> str:
     """The link that logs a browser on this machine in: the address served, with the token."""
-    host, port = runner.addresses[0][:2]
-    return f"http://{local_address(host, port)}/?token={token}"
+    return f"{dashboard_url(runner)}?token={token}"
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the user when the dashboard listens where other machines can reach it."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a host name: it may resolve to anything
+        pass
+    return f"the dashboard listens on {host}, beyond this machine, over plain HTTP"

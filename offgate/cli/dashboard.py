@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out
+from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out, warn
 from offgate.stopping import on_stop_signals
-
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 @app.command()
@@ -25,7 +23,14 @@ def dashboard(
 ) -> None:
     """Serve the dashboard until Ctrl-C: spend managed and unmanaged, a live feed of calls,
     alerts, apps and processes, findings. Prints the link that logs you in."""
-    from analytics.dashboard import DashboardError, create_app, dashboard_token, login_url, start_dashboard
+    from analytics.dashboard import (
+        DashboardError,
+        create_app,
+        dashboard_token,
+        exposure_warning,
+        login_url,
+        start_dashboard,
+    )
     from offgate.pac import local_address
 
     session: Session = ctx.obj
@@ -44,9 +49,9 @@ def dashboard(
     async def serve() -> None:
         runner = await start_dashboard(dashboard_app, host, port)
         try:
-            if host not in LOOPBACK:
-                err.print(f"offgate: warning: the dashboard listens on {host}, beyond this machine, over plain HTTP",
-                          markup=False)
+            exposed = exposure_warning(host)
+            if exposed:
+                warn(exposed)
             err.print(f"offgate dashboard on {runner.addresses[0][0]}:{runner.addresses[0][1]}  "
                       f"data: {session.home}  (Ctrl-C stops it)", markup=False)
             out.print(f"open {login_url(runner, token)}", markup=False)
