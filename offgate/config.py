@@ -260,8 +260,10 @@ def device_name(override: str | None = None) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to print and log."""
-    url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+    """The URL (or a message holding one) with any password replaced by ***, safe to print
+    and log. A password may hold any character but a space, "/" and "@" included: it runs
+    to the last "@" of the URL, at the cost of hiding too much if a path holds one."""
+    url = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", url)
     return re.sub(r"(password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
@@ -276,11 +278,10 @@ def _drop_retired(values: dict[str, Any], config_file: Path, warn: Callable[[str
 
 
 def _describe_problem(error: dict[str, Any], config_file: Path) -> str:
+    """Where and what, never the value: it may be a password or a webhook's secret path."""
     location = tuple(str(part) for part in error["loc"])
     key = ".".join(location)
-    what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
-    if error["type"] != "extra_forbidden":
-        what += f" (got {error['input']!r})"
+    what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
     return f"  {_source_of(location, config_file)}: {key}: {what}"
 
 
