@@ -31,12 +31,13 @@ def dashboard(
         login_url,
         start_dashboard,
     )
+    from offgate.config import DashboardSettings
     from offgate.pac import local_address
 
     session: Session = ctx.obj
-    settings = session.settings
-    host = listen_host or settings.dashboard.listen_host
-    port = settings.dashboard.listen_port if listen_port is None else listen_port
+    host = listen_host or session.settings.dashboard.listen_host
+    port = session.settings.dashboard.listen_port if listen_port is None else listen_port
+    settings = session.settings.model_copy(update={"dashboard": DashboardSettings(listen_host=host, listen_port=port)})
     try:
         token = dashboard_token(session.home)
         dashboard_app = checked(lambda: create_app(
