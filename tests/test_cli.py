@@ -169,7 +169,7 @@ def test_status_says_what_is_collected(home_with_events):
     assert result.exit_code == 0
     assert f"home:      {home_with_events}" in result.output
     assert "not collected: API keys, prompt and reply text" in result.output
-    assert "records:   3 in all, schema version 2" in result.output
+    assert "records:   3 in all, schema version 3" in result.output
     assert "alerts:    0 open (offgate alerts)" in result.output
     assert "dashboard: http://127.0.0.1:8765 (offgate up or offgate dashboard prints the link" in result.output
     assert "notify:    desktop (alerts of severity warning and above)" in result.output

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 COLUMNS = ("unmanaged_calls", "unmanaged_cost_usd", "prompt_tokens", "completion_tokens", "estimated_calls",
-           "unpriced_calls", "managed_calls", "managed_cost_usd", "coverage")
+           "unpriced_calls", "managed_calls", "managed_unpriced_calls", "managed_cost_usd", "coverage")
 
 
 def render_csv(report: dict[str, Any]) -> str:
