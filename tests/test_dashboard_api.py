@@ -412,6 +412,7 @@ def test_metrics_are_the_reports_numbers_and_the_open_alerts(client: httpx.Clien
     assert value("offgate_unmanaged_cost_usd", provider="anthropic") == pytest.approx(0.0015)
     assert [value("offgate_findings", kind=kind) for kind in report["findings_by_kind"]] == [1, 1, 1]
     assert value("offgate_unreconciled_calls") == 0
+    assert value("offgate_unpriced_spend_rows") == totals["unpriced_spend_rows"] == 0
     assert [value("offgate_open_alerts", severity=s) for s in ("info", "warning", "critical")] == [1, 1, 1]
 
     client.post("/api/alerts/" + client.get("/api/alerts", headers=AUTH).json()["alerts"][0]["id"] + "/ack",
