@@ -90,7 +90,8 @@ class UsageEventRow(Model):
 class SpendLogRow(Model):
     """One row of LiteLLM's `LiteLLM_SpendLogs`, as LiteLLM logged it: the columns
     reconciliation reads, plus the whole row as JSON (without messages, response and
-    proxy_server_request). Times are naive UTC, as LiteLLM keeps them."""
+    proxy_server_request). Times are naive UTC, as LiteLLM keeps them; `spend` is NULL
+    when the row had no cost (unknown, not $0)."""
 
     request_id = TextField(primary_key=True)
     litellm_call_id = TextField(null=True, index=True)
@@ -106,7 +107,7 @@ class SpendLogRow(Model):
     end_user = TextField(null=True)
     team_id = TextField(null=True)
     status = TextField(null=True)
-    spend = DoubleField()
+    spend = DoubleField(null=True)
     prompt_tokens = BigIntegerField()
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
@@ -285,8 +286,37 @@ class _UsageEventRowV1(Model):
         indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
 
 
+class _SpendLogRowV1(Model):
+    """litellm_spend_log as version 1 created it, frozen (spend NOT NULL)."""
+
+    request_id = TextField(primary_key=True)
+    litellm_call_id = TextField(null=True, index=True)
+    start_time = DateTimeField(index=True)
+    end_time = DateTimeField(null=True)
+    call_type = TextField(null=True)
+    model = TextField(null=True)
+    model_group = TextField(null=True)
+    custom_llm_provider = TextField(null=True)
+    api_base = TextField(null=True)
+    api_key = TextField(null=True)
+    user = TextField(null=True)
+    end_user = TextField(null=True)
+    team_id = TextField(null=True)
+    status = TextField(null=True)
+    spend = DoubleField()
+    prompt_tokens = BigIntegerField()
+    completion_tokens = BigIntegerField()
+    total_tokens = BigIntegerField()
+    source = TextField()
+    raw = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "litellm_spend_log"
+
+
 def create_tables(database: Database) -> None:
-    for model in (_UsageEventRowV1, SpendLogRow, ReconciledCallRow, FindingRow):
+    for model in (_UsageEventRowV1, _SpendLogRowV1, ReconciledCallRow, FindingRow):
         SchemaManager(model, database).create_all()
 
 
@@ -302,7 +332,16 @@ def add_unread_connections(database: Database) -> None:
     SchemaManager(UnreadConnectionRow, database).create_all()
 
 
-MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens, add_unread_connections]
+def let_spend_be_unknown(database: Database) -> None:
+    migrate(SchemaMigrator.from_database(database).drop_not_null("litellm_spend_log", "spend"))
+
+
+MIGRATIONS: list[Migration] = [
+    create_tables,
+    add_alerts_and_audio_tokens,
+    add_unread_connections,
+    let_spend_be_unknown,
+]
 
 
 def read_version(database: Database) -> int:

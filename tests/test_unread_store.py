@@ -55,7 +55,7 @@ def test_a_window_counts_the_days_seen_in_it(store_url: str) -> None:
 def test_a_version_2_store_gains_the_table(store_url: str) -> None:
     with Store.open(store_url, migrations=MIGRATIONS[:2]) as v2:
         assert not v2.database.table_exists("unread_connection")
-    with Store.open(store_url) as v3:
+    with Store.open(store_url, migrations=MIGRATIONS[:3]) as v3:
         assert v3.schema_version() == 3
         UnreadConnectionStore(v3).add([count(PYTHON, T0, failed=1)])
         assert [e["connections"] for e in UnreadConnectionStore(v3).by_process_and_host()] == [1]

@@ -8,7 +8,7 @@ import io
 from typing import Any
 
 COLUMNS = ("unmanaged_calls", "unmanaged_cost_usd", "prompt_tokens", "completion_tokens", "estimated_calls",
-           "unpriced_calls", "managed_calls", "managed_cost_usd", "coverage")
+           "unpriced_calls", "managed_calls", "managed_unpriced_calls", "managed_cost_usd", "coverage")
 UNREAD_COLUMNS = ("process", "host", "connections", "handshakes_failed", "passed_through", "first_seen",
                   "last_seen", "message")
 

@@ -209,8 +209,7 @@ def status(ctx: typer.Context) -> None:
         "and above)",
         "collected: time, host, path, model, token counts, estimated cost, response id, "
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
-        "not collected: API keys, prompt and reply text"
-        + (" (prompt storage is ON in config)" if settings.privacy.store_prompts else ""),
+        "not collected: API keys, prompt and reply text",
     ]
     spool = session.home / SPOOL_FILE
     if spool.exists():
