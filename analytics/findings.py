@@ -4,7 +4,8 @@
   that succeeded but has no spend row, once LiteLLM has had the grace period to log it.
 - cost_mismatch: a paired call whose logged cost and ours differ by more than
   max(cost_tolerance_usd, cost_tolerance x the larger of the two). Calls whose tokens we
-  estimated or could not price are not compared: the gap would say nothing about LiteLLM.
+  estimated or could not price, and rows that logged no cost, are not compared: the gap
+  would say nothing about LiteLLM.
 - spend_not_captured: a spend row of the window that no captured call pairs with (a machine
   without the agent, or a path it does not watch), once past the grace period. Failed
   calls (status "failure") cost nothing and are left out.
@@ -59,7 +60,7 @@ def _mismatches(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence
     logged = numbers(spend["spend"])[classified.row[paired]]
     estimated = np.asarray(calls["tokens_estimated"], dtype=bool).reshape(len(classified.row))[paired]
     allowed = np.maximum(settings.cost_tolerance_usd, settings.cost_tolerance * np.maximum(ours, logged))
-    differs = ~estimated & ~np.isnan(ours) & (np.abs(logged - ours) > allowed)
+    differs = ~estimated & ~np.isnan(ours) & ~np.isnan(logged) & (np.abs(logged - ours) > allowed)
     found = []
     for k in np.nonzero(differs)[0].tolist():
         i, j = int(paired[k]), int(classified.row[paired[k]])
@@ -85,9 +86,10 @@ def _not_captured(spend: Mapping[str, Sequence[Any]], classified: Classified, he
         if request_id in held or spend["status"][j] == "failure":
             continue
         model, cost = spend["model"][j] or spend["model_group"][j], spend["spend"][j]
+        logged = "cost unknown" if cost is None else f"{cost:.6f} USD"
         found.append(_finding(NOT_CAPTURED, request_id, start[j], spend_request_id=request_id, model=model,
                               logged_cost_usd=cost,
-                              detail=f"LiteLLM logged {model or 'a call'} ({cost:.6f} USD) that no agent saw"))
+                              detail=f"LiteLLM logged {model or 'a call'} ({logged}) that no agent saw"))
     return found
 
 

@@ -1,10 +1,11 @@
 """The offgate mitmproxy addon: flow -> catalog -> UsageEvent -> store.
 
 Runs inside `offgate proxy`, or as a plain script: `mitmdump -s interceptor/addon.py`.
-It never changes the traffic: response bodies stream through untouched while a copy of
-each chunk feeds the parser, WebSocket messages are read as they pass, and every error
-is caught, logged and counted. A WebSocket session is recorded as one event per response
-it completes.
+It never changes or holds the traffic: every response body streams through untouched (a
+catalog call's chunks feed its parser as they pass), WebSocket messages are read as they
+pass, and every error is caught, logged and counted. A WebSocket session is recorded as one
+event per response it completes. A client that refuses the interception certificate is
+passed through, and counted (tls_fallback.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mitmproxy import connection, ctx, exceptions, http
 
 from interceptor.attribution import ProcessCache
 from interceptor.calls import Call, FinishedCall
+from interceptor.tls_fallback import TLSFallback
 from offgate import recording
 from offgate.catalog import build_catalog
 from offgate.catalog.apps import app_for
@@ -46,6 +48,9 @@ class OffgateAddon:
         self.errors = 0
         self._salt = b""
         self._device = ""
+        # mitmproxy calls the hooks of an addon's `addons` too.
+        self.tls_fallback = TLSFallback(self.processes, self._count_error)
+        self.addons = [self.tls_fallback]
 
     # -- options ----------------------------------------------------------------------
 
@@ -115,16 +120,16 @@ class OffgateAddon:
 
     async def responseheaders(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
-        if call is None:
-            return
-        # A client that hangs up as soon as it has its answer (curl) takes its socket with it:
-        # let the process lookup finish first. It almost always has; if not, the answer waits
-        # at most this long, and the event loop never does.
-        try:
-            await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
-        except Exception:  # noqa: BLE001 - fail-open
-            self._count_error()
-        self._guard(self._tap_response, call, flow)
+        if call is not None:
+            # A client that hangs up as soon as it has its answer (curl) takes its socket with
+            # it: let the process lookup finish first. It almost always has; if not, the answer
+            # waits at most this long, and the event loop never does.
+            try:
+                await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
+            except Exception:  # noqa: BLE001 - fail-open
+                self._count_error()
+            self._guard(self._tap_response, call, flow)
+        self._guard(self._pass_unbuffered, flow)
 
     def response(self, flow: http.HTTPFlow) -> None:
         call = flow.metadata.get("offgate")
@@ -202,6 +207,14 @@ class OffgateAddon:
 
         response.stream = tap
 
+    @staticmethod
+    def _pass_unbuffered(flow: http.HTTPFlow) -> None:
+        # Whole hosts are decrypted, yet only catalog calls are read (through their tap):
+        # mitmproxy would hold every other response (an audio stream, an app's other event
+        # streams) until it ended. Another addon's stream function is left as it is.
+        if flow.response is not None and not flow.response.stream:
+            flow.response.stream = True
+
     def _finish(self, call: Call, flow: http.HTTPFlow, complete: bool) -> None:
         if call.done:
             return
@@ -209,8 +222,6 @@ class OffgateAddon:
         reading = call.parser.finish(complete=complete and flow.error is None)
         if not reading.is_llm_call:
             return  # a URL shared with other traffic (GraphQL, a page load) carried no LLM call
-        if flow.error is not None and reading.error is None:
-            reading.error = flow.error.msg
         response = flow.response
         ended = (response.timestamp_end if response and response.timestamp_end else None) or time.time()
         self._record(call.finished(reading, response.status_code if response else None, ended))

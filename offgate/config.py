@@ -6,15 +6,19 @@ Settings come from, highest first: keyword overrides, environment variables, the
 `OFFGATE_<SECTION>__<KEY>` (`OFFGATE_PROXY__LISTEN_PORT=9000`), or `OFFGATE_DATABASE_URL`
 for the one top-level key; lists are written as JSON:
 `OFFGATE_PROXY__GATEWAYS='["https://litellm.example.com"]'`.
-Unknown keys in the file are an error, so a typo never silently does nothing.
+Unknown keys in the file are an error, so a typo never silently does nothing; a setting
+that was removed (RETIRED_SETTINGS) is ignored with a warning that names it instead, so an
+upgrade never stops the capture over a setting that did nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -35,6 +39,10 @@ ENV_NESTED_DELIMITER = "__"
 CONFIG_FILE = "config.toml"
 DATABASE_FILE = "offgate.db"
 DATABASE_URL_PREFIXES = ("sqlite:///", "postgresql://", "postgres://")
+# (section, key) of settings that are gone -> why they are not needed.
+RETIRED_SETTINGS = {("privacy", "store_prompts"): "offgate never stores prompt or reply text"}
+
+log = logging.getLogger("offgate.config")
 
 
 class ConfigError(ValueError):
@@ -47,12 +55,6 @@ class ProxySettings(BaseModel):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=1, le=65535)
     gateways: list[str] = Field(default_factory=list, description="LiteLLM gateway base URLs")
-
-
-class PrivacySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    store_prompts: bool = Field(default=False, description="keep prompt text (off: none is stored)")
 
 
 class DeviceSettings(BaseModel):
@@ -185,7 +187,6 @@ class Settings(BaseSettings):
 
     database_url: str | None = None
     proxy: ProxySettings = Field(default_factory=ProxySettings)
-    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     device: DeviceSettings = Field(default_factory=DeviceSettings)
     reconcile: ReconcileSettings = Field(default_factory=ReconcileSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
@@ -215,14 +216,17 @@ def resolve_home(explicit: Path | None) -> Path:
     return home
 
 
-def load_settings(home: Path, **overrides: Any) -> Settings:
-    """Settings from `overrides`, the environment and `<home>/config.toml`, in that order."""
+def load_settings(home: Path, warn: Callable[[str], None] = log.warning, **overrides: Any) -> Settings:
+    """Settings from `overrides`, the environment and `<home>/config.toml`, in that order;
+    `warn` is told of each retired setting the file still has."""
     config_file = home / CONFIG_FILE
     try:
+        from_file = TomlConfigSettingsSource(Settings, toml_file=config_file)
+        _drop_retired(from_file.init_kwargs, config_file, warn)
         sources = (
             InitSettingsSource(Settings, init_kwargs=overrides),
             EnvSettingsSource(Settings),
-            TomlConfigSettingsSource(Settings, toml_file=config_file),
+            from_file,
         )
         return Settings(_build_sources=(sources, overrides))
     except tomllib.TOMLDecodeError as exc:
@@ -256,17 +260,28 @@ def device_name(override: str | None = None) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe to print and log."""
-    url = re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", url)
+    """The URL (or a message holding one) with any password replaced by ***, safe to print
+    and log. A password may hold any character but a space, "/" and "@" included: it runs
+    to the last "@" of the URL, at the cost of hiding too much if a path holds one."""
+    url = re.sub(r"(://[^:/@\s]*:)\S*@", r"\1***@", url)
     return re.sub(r"(password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
+def _drop_retired(values: dict[str, Any], config_file: Path, warn: Callable[[str], None]) -> None:
+    for (section, key), why in RETIRED_SETTINGS.items():
+        table = values.get(section)
+        if isinstance(table, dict) and key in table:
+            del table[key]
+            if not table:
+                del values[section]
+            warn(f"{config_file}: {section}.{key} is no longer a setting and is ignored ({why}); remove it")
+
+
 def _describe_problem(error: dict[str, Any], config_file: Path) -> str:
+    """Where and what, never the value: it may be a password or a webhook's secret path."""
     location = tuple(str(part) for part in error["loc"])
     key = ".".join(location)
-    what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"]
-    if error["type"] != "extra_forbidden":
-        what += f" (got {error['input']!r})"
+    what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
     return f"  {_source_of(location, config_file)}: {key}: {what}"
 
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+
+from offgate.secret_file import read_or_create
 
 # Headers that carry a provider API key, lower-case (OpenAI/Azure/Anthropic/Gemini).
 _KEY_HEADERS = ("x-api-key", "api-key", "x-goog-api-key")
 # Query parameters that carry one, lower-case: Gemini's `key` (the Live API's WebSocket
 # URL too), Microsoft Copilot's `accessToken`.
 _KEY_PARAMETERS = ("key", "accesstoken")
+# Query parameters whose values are stored: which API version, format or model was asked for.
+HARMLESS_PARAMETERS = ("alt", "api-version", "beta", "batch", "model")
+_PARAMETER_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
 SALT_FILE = "key-salt"
+SALT_BYTES = 16
 
 
 def api_key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
@@ -34,31 +40,24 @@ def api_key_from(headers: Mapping[str, str], query: Mapping[str, str]) -> str | 
 
 
 def path_without_keys(path: str) -> str:
-    """The request path as it may be stored: the values of key parameters are dropped."""
-    base, question, query = path.partition("?")
-    if not question:
-        return path
-    fields = [field.partition("=") for field in query.split("&")]
-    return base + "?" + "&".join(
-        name + (equals and "=") if name.lower() in _KEY_PARAMETERS else name + equals + value
-        for name, equals, value in fields
-    )
+    """The request path as it may be stored: no key, and no query value that could say who
+    or what (a session, a channel, a search). Only the values of HARMLESS_PARAMETERS stay;
+    other parameters keep their name, and a name that is no plain identifier (it may be
+    text) goes too."""
+    base, _, query = path.partition("?")
+    kept = []
+    for field in query.split("&"):
+        name, equals, value = field.partition("=")
+        if not _PARAMETER_NAME.fullmatch(name):
+            continue
+        kept.append(name + equals + (value if name.lower() in HARMLESS_PARAMETERS else ""))
+    return base + "?" + "&".join(kept) if kept else base
 
 
 def load_salt(home: Path) -> bytes:
-    """This installation's salt, created on first use (mode 0600)."""
-    path = home / SALT_FILE
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        salt = secrets.token_bytes(16)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it first: use theirs
-            return path.read_bytes()
-        with os.fdopen(fd, "wb") as out:
-            out.write(salt)
-        return salt
+    """This installation's salt, made on first use (mode 0600); processes racing to make it
+    all end with the same one."""
+    return read_or_create(home / SALT_FILE, lambda: secrets.token_bytes(SALT_BYTES))
 
 
 def key_fingerprint(key: str, salt: bytes) -> str:

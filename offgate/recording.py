@@ -98,7 +98,8 @@ def _no_usage_note(match: Match, status_code: int | None) -> str:
 def unreadable_event(match: Match, error: Exception, *, status_code: int | None, app: str | None = None,
                      **facts: Any) -> UsageEvent:
     """The record of a call that offgate itself failed to turn into an event (a bug, not
-    the provider's doing): kept, marked unparsed, with the reason."""
+    the provider's doing): kept, marked unparsed, with the type of the error (its message
+    may quote the body)."""
     return UsageEvent(route=match.route, provider=match.provider, app=app or match.app, endpoint=match.endpoint,
-                      status_code=status_code, parse_status="unparsed", parse_error=f"offgate: {error}"[:300],
+                      status_code=status_code, parse_status="unparsed", parse_error=f"offgate: {type(error).__name__}",
                       **facts)

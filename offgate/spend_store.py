@@ -37,7 +37,7 @@ class SpendRecord:
 
     request_id: str
     start_time: datetime  # naive UTC
-    spend: float
+    spend: float | None  # None: LiteLLM logged no cost (unknown, not $0)
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
@@ -62,6 +62,11 @@ class SpendStore:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._db: Database = store.database
+
+    @property
+    def store(self) -> Store:
+        """The Store these tables live in (the report reads its other tables through it)."""
+        return self._store
 
     # -- spend rows ----------------------------------------------------------------------
 
@@ -159,7 +164,8 @@ class SpendStore:
         """Captured calls in [since, until) counted and summed per value of `by` (names of
         GROUP_COLUMNS or "day") and per: classification (as reconciled, else from the route),
         whether reconciled, whether matched to a spend row, estimated tokens, web app.
-        `spend` sums the matched rows' logged cost."""
+        `spend` sums the matched rows' logged cost; `unpriced_spend` counts the matched rows
+        that logged none (unknown, in no sum)."""
         event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
         keys = [self._group_key(name).alias(name) for name in by]
         flags = [
@@ -176,6 +182,7 @@ class SpendStore:
             fn.SUM(event.cost_usd).alias("cost_usd"),
             fn.SUM(_flag(event.cost_usd.is_null())).alias("unpriced_calls"),
             fn.SUM(spend.spend).alias("spend"),
+            fn.SUM(_flag(call.spend_request_id.is_null(False) & spend.spend.is_null())).alias("unpriced_spend"),
         ]
         selected = [*keys, *flags]
         query = _between(
@@ -190,7 +197,7 @@ class SpendStore:
         for group in groups:
             for name in ("reconciled", "matched", "estimated", "web_app"):
                 group[name] = bool(group[name])
-            for name in ("calls", "prompt_tokens", "completion_tokens", "unpriced_calls"):
+            for name in ("calls", "prompt_tokens", "completion_tokens", "unpriced_calls", "unpriced_spend"):
                 group[name] = int(group[name] or 0)
             for name in ("cost_usd", "spend"):
                 group[name] = float(group[name] or 0.0)
@@ -238,17 +245,19 @@ class SpendStore:
                              "find first unmanaged calls in")
 
     def spend_by_day(self, since: datetime | None, until: datetime | None) -> list[dict[str, Any]]:
-        """Spend rows starting in [since, until) per UTC day: rows, logged cost."""
+        """Spend rows starting in [since, until) per UTC day: rows, logged cost, and the
+        rows that logged no cost (`unpriced_rows`: unknown, in no sum)."""
         row = SpendLogRow
         query = _between(
             row.select(fn.DATE(row.start_time).alias("day"), fn.COUNT(SQL("*")).alias("rows"),
-                       fn.SUM(row.spend).alias("spend")).group_by(SQL("1")).order_by(SQL("1")),
+                       fn.SUM(row.spend).alias("spend"), fn.SUM(_flag(row.spend.is_null())).alias("unpriced_rows"))
+            .group_by(SQL("1")).order_by(SQL("1")),
             row.start_time, since, until,
         )
         with self._store.reporting("total spend rows in"):
             days = list(query.dicts().execute(self._db))
-        return [{"day": str(day["day"])[:10], "rows": int(day["rows"]), "spend": float(day["spend"] or 0.0)}
-                for day in days]
+        return [{"day": str(day["day"])[:10], "rows": int(day["rows"]), "spend": float(day["spend"] or 0.0),
+                 "unpriced_rows": int(day["unpriced_rows"])} for day in days]
 
     def findings(self, since: datetime | None, until: datetime | None) -> list[dict[str, Any]]:
         """Findings timed in [since, until), oldest first."""

@@ -5,10 +5,10 @@ on different databases can live in one process.
 
 `MIGRATIONS[n - 1]` takes a store from version n - 1 to n. They run in order, in one
 transaction, when a store opens, and `schema_version` records each version applied.
-Migrations are history: once released, one is never edited. Version 1 creates the tables
-from the models below, so the first migration that changes a table must first copy the
-version-1 model into `create_tables`, keeping a fresh store's history exact (usage_event's
-copy is `_UsageEventRowV1`).
+Migrations are history: once released, one is never edited. A migration that creates a
+table does so from the model below, so the first later migration that changes that table
+must first copy the model as it was into the migration that created it, keeping a fresh
+store's history exact (usage_event's copy from version 1 is `_UsageEventRowV1`).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from peewee import (
     BooleanField,
     CharField,
     Database,
+    DateField,
     DateTimeField,
     DoubleField,
     IntegerField,
@@ -91,7 +92,8 @@ class UsageEventRow(Model):
 class SpendLogRow(Model):
     """One row of LiteLLM's `LiteLLM_SpendLogs`, as LiteLLM logged it: the columns
     reconciliation reads, plus the whole row as JSON (without messages, response and
-    proxy_server_request). Times are naive UTC, as LiteLLM keeps them."""
+    proxy_server_request). Times are naive UTC, as LiteLLM keeps them; `spend` is NULL
+    when the row had no cost (unknown, not $0)."""
 
     request_id = TextField(primary_key=True)
     litellm_call_id = TextField(null=True, index=True)
@@ -107,7 +109,7 @@ class SpendLogRow(Model):
     end_user = TextField(null=True)
     team_id = TextField(null=True)
     status = TextField(null=True)
-    spend = DoubleField()
+    spend = DoubleField(null=True)
     prompt_tokens = BigIntegerField()
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
@@ -198,6 +200,28 @@ class NotificationRow(Model):
         table_name = "notification"
 
 
+class UnreadConnectionRow(Model):
+    """Connections the proxy passed through unread because their client refused its
+    certificate for the host (the CA is not trusted, or the client pins certificates),
+    counted per UTC day, device, user, process (name and executable) and host; `id` is
+    those six as a JSON array. Times are naive UTC."""
+
+    id = TextField(primary_key=True)
+    day = DateField(index=True)
+    device = TextField(null=True)
+    user = TextField(null=True)
+    process_name = TextField(null=True)
+    exe = TextField(null=True)
+    host = TextField()
+    handshakes_failed = BigIntegerField()  # connections that failed: the client saw offgate's certificate
+    passed_through = BigIntegerField()  # later connections, passed through untouched
+    first_seen = DateTimeField()
+    last_seen = DateTimeField()
+
+    class Meta:
+        table_name = "unread_connection"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -264,8 +288,37 @@ class _UsageEventRowV1(Model):
         indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
 
 
+class _SpendLogRowV1(Model):
+    """litellm_spend_log as version 1 created it, frozen (spend NOT NULL)."""
+
+    request_id = TextField(primary_key=True)
+    litellm_call_id = TextField(null=True, index=True)
+    start_time = DateTimeField(index=True)
+    end_time = DateTimeField(null=True)
+    call_type = TextField(null=True)
+    model = TextField(null=True)
+    model_group = TextField(null=True)
+    custom_llm_provider = TextField(null=True)
+    api_base = TextField(null=True)
+    api_key = TextField(null=True)
+    user = TextField(null=True)
+    end_user = TextField(null=True)
+    team_id = TextField(null=True)
+    status = TextField(null=True)
+    spend = DoubleField()
+    prompt_tokens = BigIntegerField()
+    completion_tokens = BigIntegerField()
+    total_tokens = BigIntegerField()
+    source = TextField()
+    raw = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "litellm_spend_log"
+
+
 def create_tables(database: Database) -> None:
-    for model in (_UsageEventRowV1, SpendLogRow, ReconciledCallRow, FindingRow):
+    for model in (_UsageEventRowV1, _SpendLogRowV1, ReconciledCallRow, FindingRow):
         SchemaManager(model, database).create_all()
 
 
@@ -277,7 +330,21 @@ def add_alerts_and_audio_tokens(database: Database) -> None:
               for column in ("audio_prompt_tokens", "audio_completion_tokens")))
 
 
-MIGRATIONS: list[Migration] = [create_tables, add_alerts_and_audio_tokens, add_fleet_tables]
+def add_unread_connections(database: Database) -> None:
+    SchemaManager(UnreadConnectionRow, database).create_all()
+
+
+def let_spend_be_unknown(database: Database) -> None:
+    migrate(SchemaMigrator.from_database(database).drop_not_null("litellm_spend_log", "spend"))
+
+
+MIGRATIONS: list[Migration] = [
+    create_tables,
+    add_alerts_and_audio_tokens,
+    add_unread_connections,
+    let_spend_be_unknown,
+    add_fleet_tables,
+]
 
 
 def read_version(database: Database) -> int:

@@ -206,6 +206,23 @@ def test_a_rising_unmanaged_share(store: Store) -> None:
                              "from Tue 10 Nov on.")
 
 
+def test_days_whose_logged_spend_has_no_cost_say_nothing_about_the_share(store: Store) -> None:
+    """LiteLLM stops logging costs from 10 Nov (its rows carry no `spend`): the managed spend of
+    those days is unknown, not $0, so the unmanaged share did not jump to 100%."""
+    days = [FIRST_MONDAY + timedelta(days=day) for day in range((NOW - FIRST_MONDAY).days)]
+    change = datetime(2026, 11, 10, tzinfo=UTC)
+    store.add([call("alice", day + timedelta(hours=13), cost=2.0 + (-0.2, 0.2)[n % 2]) for n, day in enumerate(days)])
+    logged = [record_from_row({
+        "request_id": f"chatcmpl-{n}", "startTime": (day + timedelta(hours=12)).isoformat(), "model": "gpt-4o",
+        "prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "status": "success",
+        **({"spend": 10.0} if day < change else {})}) for n, day in enumerate(days)]
+    SpendStore(store).add(logged, "file")
+    assert [alert for alert in evaluate(store, AlertSettings(), now=NOW) if alert.kind == "unmanaged_share"] == []
+    daily = read_series(store, [], FIRST_MONDAY, NOW).daily
+    assert [(day["day"], day["managed_cost_usd"], day["unpriced_spend_rows"]) for day in daily[21:23]] == [
+        ("2026-11-09", 10.0, 0), ("2026-11-10", 0.0, 1)]
+
+
 def test_imported_history_is_evaluated_as_it_is(store_url: str, tmp_path: Path) -> None:
     shift = timedelta(weeks=10)  # the whole world, ten weeks earlier: history ended long before NOW
     events = [event.model_copy(update={"ts": event.ts - shift, "source": "import"})

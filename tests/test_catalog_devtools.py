@@ -128,11 +128,11 @@ def test_zed_openai_models_without_status_messages():
     assert (reading.usage.prompt_tokens, reading.usage.completion_tokens) == (8, 1)
 
 
-def test_zed_unknown_provider_is_named():
+def test_zed_unknown_provider_is_unparsed():
     fixture = load_fixture("zed/completion_anthropic")
     reading = read_call(fixture, request_body=b'{"provider": "acme", "model": "m", "provider_request": {}}')
     assert reading.status == "unparsed"
-    assert reading.error == "request: ValueError: unknown provider 'acme'"
+    assert reading.error == "request: ValueError"  # the body's words are not kept
 
 
 # -- local model servers through reverse mode --------------------------------------------------

@@ -173,7 +173,7 @@ def test_bedrock_body_cut_inside_a_message_is_partial():
     assert reading.completion_texts[-1] == "over 25 euros."
 
 
-def test_bedrock_exception_in_the_stream_ends_the_call_with_aws_words():
+def test_bedrock_exception_in_the_stream_ends_the_call_with_aws_type():
     throttled = aws_event_message(
         {":exception-type": "throttlingException", ":content-type": "application/json",
          ":message-type": "exception"},
@@ -184,8 +184,7 @@ def test_bedrock_exception_in_the_stream_ends_the_call_with_aws_words():
     reading = parse("bedrock-runtime.us-east-1.amazonaws.com", "/model/amazon.nova-lite-v1:0/converse-stream",
                     {"messages": [{"role": "user", "content": [{"text": "Receipts?"}]}]}, body, EVENTSTREAM)
     assert reading.status == "partial"
-    assert reading.error == ('response: StreamException: throttlingException: '
-                             '{"message":"Too many tokens, please wait before trying again."}')
+    assert reading.error == "response: StreamException: throttlingException"  # AWS's type, not its text
     assert reading.completion_texts == ["Receipts"]
 
 
@@ -417,7 +416,6 @@ def test_assistants_stream_error_leaves_the_run_partial():
     error = b'event: error\ndata: {"code":"server_error","message":"Sorry, something went wrong."}\n\n'
     reading = read_call(fixture, [cut + error + b"event: done\ndata: [DONE]\n\n"])
     assert reading.status == "partial"
-    assert reading.error == ('stream: ValueError: the run reports an error: '
-                             '{"code":"server_error","message":"Sorry, something went wrong."}')
+    assert reading.error == "stream: ValueError"
     assert reading.usage is None
     assert reading.model == "gpt-4o-mini"

@@ -63,7 +63,7 @@ def test_realtime_usage_counts_cached_tokens_and_a_failed_answer_says_why():
                                         server({"type": "response.done", "response": failed})])
     assert (reading.usage.prompt_tokens, reading.usage.completion_tokens, reading.usage.cached_tokens) == (
         1200, 100, 1024)
-    assert (reading.status, reading.error) == ("partial", "response failed: The server had an error")
+    assert (reading.status, reading.error) == ("partial", "response failed")  # the provider's text is not kept
 
 
 def test_azure_realtime_deployment_names_the_model():
@@ -81,7 +81,7 @@ def test_refused_responses_request_is_recorded_without_an_estimate():
                    "type": "invalid_request_error", "code": "model_not_found",
                    "message": "The requested model 'gpt-9' does not exist."}})]
     first, second, third = read_session(fixture, [*refused, *fixture.messages])
-    assert (first.status, first.error) == ("partial", "request refused: The requested model 'gpt-9' does not exist.")
+    assert (first.status, first.error) == ("partial", "request refused")
     assert first.model == "gpt-9" and first.prompt_texts == [] and first.usage is None
     assert [reading_view(r) for r in (second, third)] == fixture.expected["readings"]
 
@@ -115,7 +115,7 @@ def test_copilot_replace_text_rewrites_its_part_and_an_error_ends_the_answer():
     done, failed = read_session(fixture, [send, *answer, send, *refused])
     assert (done.model, done.response_id, done.completion_texts) == ("smart", "m1", ["Final answer."])
     assert (failed.status, failed.prompt_texts) == ("partial", [])
-    assert failed.error == "Copilot answered with an error: Sorry, try again later"
+    assert failed.error == "Copilot answered with an error"
 
 
 def test_json_values_back_to_back_or_separated_are_all_read():

@@ -171,9 +171,21 @@ def test_status_says_what_is_collected(home_with_events):
     assert f"home:      {home_with_events}" in result.output
     assert "not collected: API keys, prompt and reply text" in result.output
     assert f"records:   3 in all, schema version {len(MIGRATIONS)}" in result.output
+    assert "unread:    none in the last 30d" in result.output
     assert "alerts:    0 open (offgate alerts)" in result.output
     assert "dashboard: http://127.0.0.1:8765 (offgate up or offgate dashboard prints the link" in result.output
     assert "notify:    desktop (alerts of severity warning and above)" in result.output
+
+
+def test_an_old_config_with_prompt_storage_loads_with_a_warning_and_status_claims_nothing(home_with_events):
+    (home_with_events / "config.toml").write_text("[privacy]\nstore_prompts = true\n")
+    result = offgate(home_with_events, "status")
+    assert result.exit_code == 0, result.output
+    assert "not collected: API keys, prompt and reply text\n" in result.stdout
+    assert "prompt storage" not in result.stdout
+    assert result.stderr == (f"offgate: warning: {home_with_events / 'config.toml'}: privacy.store_prompts is no "
+                             "longer a setting and is ignored (offgate never stores prompt or reply text); "
+                             "remove it\n")
 
 
 def test_bad_since_is_a_clear_error(tmp_path):
@@ -223,6 +235,16 @@ def test_unknown_mitmproxy_option_is_a_clear_error(tmp_path):
     )
     assert result.returncode == 2
     assert "no_such_option" in result.stderr
+
+
+def test_negative_passthrough_minutes_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "offgate", "--home", str(tmp_path), "proxy", "--listen-port", "0",
+         "--set", "offgate_passthrough_minutes=-1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "offgate_passthrough_minutes: -1 is negative" in " ".join(result.stderr.split())
 
 
 @pytest.mark.parametrize("command", [[], ["proxy"], ["events"], ["events", "import"], ["report"], ["reconcile"],

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from analytics.dashboard import DashboardError, create_app, dashboard_token
+from analytics.dashboard import DashboardError, create_app, dashboard_token, exposure_warning
 from analytics.dashboard.api import CALL_FIELDS
+from analytics.dashboard.auth import MAX_SESSIONS, Sessions
 from offgate.alert_store import AlertStore
 from offgate.cli import app as cli
 from offgate.config import load_settings
@@ -93,7 +94,16 @@ def test_every_route_but_the_login_wants_the_token(client: httpx.Client, method:
         assert response.headers["www-authenticate"] == 'Bearer realm="offgate"'
     client.cookies.clear()
     assert client.request(method, path, headers=AUTH).status_code != 401
-    assert client.request(method, path, headers=cookie(TOKEN)).status_code != 401
+    assert client.request(method, path, headers=cookie(TOKEN)).status_code == 401  # the token is no cookie
+    assert client.request(method, path, headers=cookie(logged_in_session(client))).status_code != 401
+
+
+def logged_in_session(client: httpx.Client) -> str:
+    """Log in with the token; the session value the cookie holds (kept off the client)."""
+    answer = client.get("/", params={"token": TOKEN})
+    assert answer.status_code == 303, answer.text
+    client.cookies.clear()
+    return answer.cookies["offgate_dashboard"]
 
 
 def test_the_token_link_logs_in_once_and_leaves_the_address(client: httpx.Client) -> None:
@@ -107,8 +117,11 @@ def test_the_token_link_logs_in_once_and_leaves_the_address(client: httpx.Client
     link = client.get("/", params={"token": TOKEN})
     assert (link.status_code, link.headers["location"]) == (303, "/")
     cookie = link.headers["set-cookie"]
-    assert cookie.startswith(f"offgate_dashboard={TOKEN};")
-    assert {"HttpOnly", "SameSite=Strict", "Path=/"} <= {part.strip() for part in cookie.split(";")}
+    session = link.cookies["offgate_dashboard"]
+    assert TOKEN not in cookie and len(session) >= 40  # a session of its own, not the token
+    assert {"HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=43200"} <= {part.strip() for part in cookie.split(";")}
+    again = client.get("/", params={"token": TOKEN})
+    assert again.cookies["offgate_dashboard"] != session  # each login, a session of its own
     dashboard = client.get("/")
     assert dashboard.status_code == 200 and 'id="feed"' in dashboard.text
     assert client.get("/api/calls").status_code == 200  # the cookie opens the API too
@@ -127,13 +140,63 @@ def test_the_login_form(client: httpx.Client) -> None:
 
 def test_a_post_from_another_site_is_refused(client: httpx.Client, world: dict) -> None:
     alert_id = world["alerts"][0].id
-    client.cookies.set("offgate_dashboard", TOKEN)
+    client.cookies.set("offgate_dashboard", logged_in_session(client))
     refused = client.post(f"/api/alerts/{alert_id}/ack", headers={"Origin": "http://evil.example"})
     assert error_of(refused, 403) == "requests from other sites are refused"
     assert error_of(client.post("/login", data={"token": TOKEN}, headers={"Origin": "null"}), 403)
     assert len(client.get("/api/alerts").json()["alerts"]) == 3  # nothing was acknowledged
     same = client.post(f"/api/alerts/{alert_id}/ack", headers={"Origin": str(client.base_url).rstrip("/")})
     assert same.status_code == 200 and same.json()["acked"] is True
+
+
+def test_logging_out_ends_the_session_on_the_server(client: httpx.Client) -> None:
+    session = logged_in_session(client)
+    other = logged_in_session(client)
+    assert client.get("/api/calls", headers=cookie(session)).status_code == 200
+    out = client.post("/logout", headers=cookie(session))
+    assert (out.status_code, out.headers["location"]) == (303, "/")
+    assert out.headers["set-cookie"].startswith('offgate_dashboard="";')  # the browser forgets it
+    assert "log in with the dashboard's token" in error_of(client.get("/api/calls", headers=cookie(session)), 401)
+    assert 'name="token"' in client.get("/", headers=cookie(session)).text  # the login page
+    assert client.get("/api/calls", headers=cookie(other)).status_code == 200  # another login lives on
+    assert client.post("/logout").status_code == 303  # without a session: nothing to end
+
+
+def test_a_session_expires_on_the_server() -> None:
+    now = [1000.0]
+    sessions = Sessions(lifetime_s=60, clock=lambda: now[0])
+    session = sessions.open()
+    now[0] += 59
+    assert sessions.is_open(session)
+    now[0] += 1
+    assert not sessions.is_open(session)
+    assert not sessions.is_open("") and not sessions.is_open(TOKEN)
+
+
+def test_logging_in_again_and_again_keeps_only_the_newest_sessions() -> None:
+    sessions = Sessions()
+    opened = [sessions.open() for _ in range(MAX_SESSIONS + 5)]
+    assert [sessions.is_open(value) for value in opened] == [False] * 5 + [True] * MAX_SESSIONS
+
+
+@pytest.mark.parametrize("host", ["evil.example.com:{port}", "127.0.0.1.nip.io:{port}", "localhost:1",
+                                  "127.0.0.1", "localhost.:{port}", "127.0.0.1:{port}@evil.example.com"])
+def test_a_request_for_another_host_name_is_refused(client: httpx.Client, host: str) -> None:
+    """DNS rebinding: another site's name pointed at 127.0.0.1 reads nothing, not even the PAC file."""
+    named = {"Host": host.format(port=client.base_url.port)}
+    for path in ("/proxy.pac", "/", "/static/dashboard.js"):
+        assert "does not answer to the Host" in error_of(client.get(path, headers=named), 421), path
+    assert error_of(client.get("/api/calls", headers={**named, **AUTH}), 421)
+    assert error_of(client.post("/login", data={"token": TOKEN}, headers=named), 421)
+
+
+def test_the_names_it_listens_on_are_served(home: Path, world: dict) -> None:
+    (home / "config.toml").write_text('[dashboard]\nlisten_host = "Dash.Internal"\n', encoding="utf-8")
+    with serving(home) as base, httpx.Client(base_url=base, timeout=30) as client:
+        port = client.base_url.port
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LocalHost:{port}", f"[::1]:{port}",
+                     f"dash.internal:{port}"):
+            assert client.get("/proxy.pac", headers={"Host": host}).status_code == 200, host
 
 
 def test_the_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
@@ -151,11 +214,20 @@ def test_the_token_is_made_once_and_kept_private(tmp_path: Path) -> None:
     assert dashboard_token(tmp_path) != token
 
 
+@pytest.mark.parametrize(("host", "exposed"), [
+    ("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("localhost", False),
+    ("0.0.0.0", True), ("::", True), ("192.168.1.20", True), ("dashboard.example.com", True),
+])
+def test_listening_beyond_loopback_is_warned_about(host: str, exposed: bool) -> None:
+    warning = exposure_warning(host)
+    assert warning == (f"the dashboard listens on {host}, beyond this machine, over plain HTTP" if exposed else None)
+
+
 def test_an_unusable_home_says_so(tmp_path: Path) -> None:
     (tmp_path / "dashboard-token").mkdir()
-    with pytest.raises(DashboardError, match="cannot read .*dashboard-token: Is a directory"):
+    with pytest.raises(DashboardError, match="cannot use .*dashboard-token: Is a directory"):
         dashboard_token(tmp_path)
-    with pytest.raises(DashboardError, match="cannot create .*dashboard-token: No such file or directory"):
+    with pytest.raises(DashboardError, match="cannot use .*dashboard-token: No such file or directory"):
         dashboard_token(tmp_path / "missing")
 
 
@@ -340,6 +412,7 @@ def test_metrics_are_the_reports_numbers_and_the_open_alerts(client: httpx.Clien
     assert value("offgate_unmanaged_cost_usd", provider="anthropic") == pytest.approx(0.0015)
     assert [value("offgate_findings", kind=kind) for kind in report["findings_by_kind"]] == [1, 1, 1]
     assert value("offgate_unreconciled_calls") == 0
+    assert value("offgate_unpriced_spend_rows") == totals["unpriced_spend_rows"] == 0
     assert [value("offgate_open_alerts", severity=s) for s in ("info", "warning", "critical")] == [1, 1, 1]
 
     client.post("/api/alerts/" + client.get("/api/alerts", headers=AUTH).json()["alerts"][0]["id"] + "/ack",

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -134,6 +135,18 @@ def test_acknowledge_an_alert_from_the_page(page: Page, served: dict) -> None:
     with Store.open(served["url"]) as store:
         stored = AlertStore(store).get(spike.id)
     assert (stored.acked, stored.acked_by) == (True, "dashboard")
+
+
+def test_log_out_from_the_page_ends_the_session(page: Page, served: dict) -> None:
+    base = served["base"]
+    log_in_by_link(page, base)
+    session = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}["offgate_dashboard"]
+    assert session != TOKEN
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_selector("#token")
+    assert page.url == f"{base}/" and page.context.cookies() == []
+    ended = httpx.get(f"{base}/api/calls", headers={"Cookie": f"offgate_dashboard={session}"}, timeout=30)
+    assert ended.status_code == 401  # a copy of the cookie opens nothing either
 
 
 def test_the_live_feed_shows_a_call_made_after_the_page_loaded(page: Page, served: dict) -> None:

@@ -24,8 +24,15 @@ def test_the_key_is_found_in_headers_or_query(headers, query, key):
     ("/v1beta/models/m:generateContent?alt=sse&key=AIzaSECRET", "/v1beta/models/m:generateContent?alt=sse&key="),
     ("/c/api/chat?api-version=2&accessToken=eyJSECRET", "/c/api/chat?api-version=2&accessToken="),
     ("/x?Key=SECRET&flag", "/x?Key=&flag"),
+    # Poe's update channel: which channel, and its hash, are no one's business
+    ("/up/chan51-8888/updates?min_seq=2891738744&channel=poe-chan51-8888-qzkjwmnsxcrtbvudfh&hash=11782643925846592738",
+     "/up/chan51-8888/updates?min_seq=&channel=&hash="),
+    ("/search?q=my+salary+review&model=sonar-pro&API-Version=2024-10-21",
+     "/search?q=&model=sonar-pro&API-Version=2024-10-21"),
+    ("/ask?Summarise%20our%20travel%20policy&beta=true", "/ask?beta=true"),  # a name that is text goes whole
+    ("/v1/messages?", "/v1/messages"),
 ])
-def test_the_stored_path_keeps_no_key(path, kept):
+def test_the_stored_path_keeps_no_key_nor_any_value_that_could_say_who_or_what(path, kept):
     assert path_without_keys(path) == kept
 
 

@@ -15,7 +15,7 @@ from offgate.config import ReconcileSettings
 from offgate.spend_store import SpendStore
 from offgate.store import Store
 from offgate.store_schema import FindingRow, ReconciledCallRow
-from tests.reconcile_data import NOW, T0, world
+from tests.reconcile_data import NOW, T0, gateway_call, spend_row, world
 
 SETTINGS = ReconcileSettings()
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -134,6 +134,25 @@ def test_reconcile_reports_a_store_that_is_down(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "PostgreSQL database postgresql://offgate:***@127.0.0.1:1/none" in result.output
     assert "secret" not in result.output
+
+
+def test_a_row_that_logged_no_cost_is_unknown_never_zero(store_url):
+    """A paired row without a cost is no mismatch (0 against our $0.00021 was one), and a
+    row no agent saw says its cost is unknown."""
+    events, rows = world()
+    events.append(gateway_call("g-unpriced-row", 1000, response_id="chatcmpl-10"))
+    rows += [spend_row("chatcmpl-10", 1000.1, spend=None), spend_row("chatcmpl-11", 1100, spend=None)]
+    with Store.open(store_url) as store:
+        store.add(events)
+        SpendStore(store).add(rows, "file")
+        summary = reconcile(SpendStore(store), SETTINGS, since=None, now=NOW)
+        found = {f["id"]: f for f in SpendStore(store).findings(None, None)}
+        assert results(SpendStore(store))["g-unpriced-row"] == ("gateway", "chatcmpl-10", "response_id")
+    assert summary.findings == {"unlogged_gateway_call": 1, "cost_mismatch": 1, "spend_not_captured": 2}
+    assert "cost_mismatch:g-unpriced-row" not in found
+    unseen = found["spend_not_captured:chatcmpl-11"]
+    assert (unseen["logged_cost_usd"], unseen["detail"]) == (
+        None, "LiteLLM logged openai/gpt-4o-mini (cost unknown) that no agent saw")
 
 
 def test_finding_rows_name_their_subject(spend_store):

@@ -1,13 +1,17 @@
-"""From a parser's reading to the stored event: estimates and prices."""
+"""From a parser's reading to the stored event: estimates, prices, and what is kept of a failure."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from offgate.catalog import DEFAULT_CATALOG
-from offgate.recording import build_event
+from offgate.recording import build_event, unreadable_event
+from tests.aws_eventstream import aws_event_message, bedrock_event
 from tests.fixtures import load_fixture, read_call, read_session
 from tests.litellm_reference import litellm_cost
+from tests.upstream import WebSocketMessage
 
 FACTS = dict(host="contoso-finance.openai.azure.com", path="/openai/deployments/finance-bot/chat/completions")
 
@@ -60,3 +64,72 @@ def test_audio_tokens_are_kept_and_priced_at_the_audio_rates(name, price_key, co
     assert event.cost_usd == pytest.approx(
         litellm_cost(price_key, *counts, audio_prompt=audio[0], audio_completion=audio[1]), rel=1e-9)
     assert event.cost_usd > 3 * text_only_cost  # audio costs several times text: pricing it as text undercounts
+
+
+# -- what is stored of a failure: offgate's words and the provider's codes, never its text ----------
+
+SECRET = "Project Falcon salary review"  # what a user typed, echoed back in a provider's error
+
+
+def stored_error(match, reading) -> str | None:
+    return build_event(match, reading, status_code=200, host="example.com", path="/").parse_error
+
+
+def websocket_message(from_client: bool, message: dict) -> WebSocketMessage:
+    return WebSocketMessage(from_client, False, json.dumps(message).encode())
+
+
+def test_a_provider_error_is_stored_without_its_text():
+    realtime = load_fixture("openai/realtime")
+    match = DEFAULT_CATALOG.lookup(realtime.host, 443, realtime.path, websocket=True)
+    failed = {"id": "resp_F", "status": "failed", "status_details": {"error": {
+        "type": "invalid_request_error", "message": f"Your request about {SECRET} was flagged"}}}
+    only_code = {"id": "resp_G", "status": "failed", "status_details": {"error": {"code": "rate_limit_exceeded"}}}
+    readings = read_session(realtime, [
+        websocket_message(True, {"type": "response.create"}),
+        websocket_message(False, {"type": "response.done", "response": failed}),
+        websocket_message(True, {"type": "response.create"}),
+        websocket_message(False, {"type": "response.done", "response": only_code}),
+    ])
+    assert [stored_error(match, reading) for reading in readings] == [
+        "response failed", "response failed: rate_limit_exceeded"]
+
+    responses = load_fixture("openai/responses_websocket")
+    match = DEFAULT_CATALOG.lookup(responses.host, 443, responses.path, websocket=True)
+    refused, *_ = read_session(responses, [
+        websocket_message(True, {"type": "response.create", "model": "gpt-4o", "input": SECRET}),
+        websocket_message(False, {"type": "error", "error": {"message": f"No: '{SECRET}' breaks the policy"}}),
+    ])
+    assert stored_error(match, refused) == "request refused"
+
+
+def test_a_streamed_error_is_stored_without_its_text():
+    chat = load_fixture("le-chat/chat_start")
+    line = json.dumps({"message": f"Sorry, I cannot discuss the {SECRET}."}).encode()
+    le_chat = read_call(chat, [chat.response_body.split(b"16:")[0], b"6:" + line + b"\n"])
+    assert stored_error(DEFAULT_CATALOG.lookup(chat.host, 443, chat.path), le_chat) == "Le Chat streamed an error"
+
+    run = load_fixture("openai/assistants_run_stream")
+    error = json.dumps({"code": "server_error", "message": f"Failed on {SECRET}"}).encode()
+    body = run.response_body.split(b"event: thread.run.step.completed")[0] + b"event: error\ndata: " + error + b"\n\n"
+    assistants = read_call(run, [body + b"event: done\ndata: [DONE]\n\n"])
+    assert stored_error(DEFAULT_CATALOG.lookup(run.host, 443, run.path), assistants) == "stream: ValueError"
+
+
+def test_an_aws_exception_is_stored_by_its_type_only():
+    throttled = aws_event_message(
+        {":exception-type": "throttlingException", ":content-type": "application/json", ":message-type": "exception"},
+        json.dumps({"message": f"Too many tokens in '{SECRET}'"}).encode())
+    host, path = "bedrock-runtime.us-east-1.amazonaws.com", "/model/amazon.nova-lite-v1:0/converse-stream"
+    match = DEFAULT_CATALOG.lookup(host, 443, path)
+    parser = match.new_parser()
+    parser.read_request(json.dumps({"messages": [{"role": "user", "content": [{"text": SECRET}]}]}).encode())
+    parser.start_response(200, {"content-type": "application/vnd.amazon.eventstream"})
+    parser.feed(bedrock_event("messageStart", {"role": "assistant"}) + throttled)
+    assert stored_error(match, parser.finish()) == "response: StreamException: throttlingException"
+
+
+def test_offgates_own_failure_is_stored_by_its_type_only():
+    match = DEFAULT_CATALOG.lookup("api.openai.com", 443, "/v1/chat/completions")
+    event = unreadable_event(match, KeyError(SECRET), status_code=200, host="api.openai.com", path="/")
+    assert (event.parse_status, event.parse_error) == ("unparsed", "offgate: KeyError")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +15,8 @@ from offgate.cli import app
 from offgate.config import ReconcileSettings
 from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests.reconcile_data import NOW, world
+from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
+from tests.reconcile_data import NOW, T0, gateway_call, spend_row, world
 
 runner = CliRunner(env={"COLUMNS": "200"})
 SINCE = "2026-01-05T00:00:00"
@@ -57,6 +59,7 @@ def test_totals(home):
         "unmanaged_completion_tokens": 1040,
         "logged_spend_usd": pytest.approx(LOGGED, rel=1e-12),
         "spend_rows": 7,
+        "unpriced_spend_rows": 0,
         "gateway_calls": 7,
         "gateway_calls_matched": 4,
         "gateway_upstream_calls": 2,
@@ -101,13 +104,38 @@ def test_top_sources_daily_findings_and_estimates(home):
     assert estimated["estimated_token_cost_usd"] == pytest.approx(0.0015)
 
 
+def test_spend_rows_without_a_cost_are_counted_as_unknown_and_in_no_total(tmp_path):
+    events, rows = world()
+    events.append(gateway_call("g-unpriced-row", 1000, response_id="chatcmpl-10"))
+    rows += [spend_row("chatcmpl-10", 1000.1, spend=None), spend_row("chatcmpl-11", 1100, spend=None)]
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        store.add(events)
+        SpendStore(store).add(rows, "file")
+        reconcile(SpendStore(store), ReconcileSettings(), since=None, now=NOW)
+    doc = report_json(tmp_path)
+    totals = doc["totals"]
+    assert (totals["spend_rows"], totals["unpriced_spend_rows"]) == (9, 2)
+    assert totals["logged_spend_usd"] == pytest.approx(LOGGED, rel=1e-12)  # what is known, and nothing more
+    assert totals["managed_cost_usd"] == pytest.approx(MANAGED, rel=1e-12)
+    assert {row["key"]: row["managed_unpriced_calls"] for row in doc["rows"]} == {
+        "anthropic": 0, "openai": 0, "litellm": 1}
+    assert [(day["day"], day["unpriced_spend_rows"]) for day in doc["daily"]] == [("2026-01-05", 2),
+                                                                                  ("2026-01-06", 0)]
+    assert doc["estimated"]["unpriced_spend_rows"] == 2
+    assert "2 LiteLLM spend rows logged no cost: managed spend leaves them out (unknown, not $0)." in (
+        doc["estimated"]["notes"])
+    table = offgate(tmp_path, "report", "--since", SINCE).stdout
+    assert "  2 LiteLLM spend rows without a cost (in no total)\n" in table
+
+
 def test_csv_rows(home):
     result = offgate(home, "report", "--since", SINCE, "--format", "csv")
     lines = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [line["provider"] for line in lines] == ["anthropic", "openai", "litellm"]
     assert lines[1] == {"provider": "openai", "unmanaged_calls": "2", "unmanaged_cost_usd": "0.0006",
                         "prompt_tokens": "4000", "completion_tokens": "1000", "estimated_calls": "0",
-                        "unpriced_calls": "1", "managed_calls": "0", "managed_cost_usd": "0.0", "coverage": "0.0"}
+                        "unpriced_calls": "1", "managed_calls": "0", "managed_unpriced_calls": "0",
+                        "managed_cost_usd": "0.0", "coverage": "0.0"}
 
 
 def test_table(home):
@@ -151,3 +179,30 @@ def test_bad_dimension_is_a_clear_error(tmp_path):
     result = offgate(tmp_path, "report", "--by", "team")
     assert result.exit_code == 2
     assert "team" in result.output
+
+
+UNREAD = "3 connections from cursor to api2.cursor.sh could not be read (certificate not trusted or pinned)"
+
+
+def test_connections_offgate_could_not_read_in_every_format(home):
+    with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+        seen = T0 + timedelta(hours=3)
+        cursor = UnreadSource("api2.cursor.sh", "cursor", "/opt/cursor/cursor", "alice", "alice-laptop")
+        UnreadConnectionStore(store).add([UnreadCount(cursor, seen.date(), seen, seen, 1, 2)])
+
+    (entry,) = report_json(home)["unread_connections"]
+    assert entry == {"process": "cursor", "host": "api2.cursor.sh", "connections": 3, "handshakes_failed": 1,
+                     "passed_through": 2, "first_seen": seen.isoformat(), "last_seen": seen.isoformat(),
+                     "message": UNREAD}
+    table = offgate(home, "report", "--since", SINCE).stdout
+    assert f"Connections offgate could not read:\n  {UNREAD}\n" in table
+    html = offgate(home, "report", "--since", SINCE, "--format", "html").stdout
+    assert '<td class="number" data-field="connections" data-value="3">3</td>' in html
+    assert f"<td>{UNREAD}</td>" in html
+    rows, unread = offgate(home, "report", "--since", SINCE, "--format", "csv").stdout.split("\n\n")
+    assert [line["provider"] for line in csv.DictReader(io.StringIO(rows))] == ["anthropic", "openai", "litellm"]
+    assert list(csv.DictReader(io.StringIO(unread))) == [{
+        "unread_process": "cursor", "host": "api2.cursor.sh", "connections": "3", "handshakes_failed": "1",
+        "passed_through": "2", "first_seen": seen.isoformat(), "last_seen": seen.isoformat(), "message": UNREAD}]
+    # Outside the window, nothing.
+    assert report_json(home, "--since", (seen + timedelta(days=1)).isoformat())["unread_connections"] == []

@@ -54,6 +54,15 @@ def test_each_payload_is_written_once_without_its_text(tmp_path):
     assert "SECRET" not in json.dumps(rows, default=str)
 
 
+def test_a_call_litellm_could_not_price_is_kept_as_unknown_not_as_zero(tmp_path):
+    url = f"sqlite:///{tmp_path / 'offgate.db'}"
+    logger = OffgateSpendLogger(store_url=url, flush_interval=0.05)
+    asyncio.run(logger.async_log_success_event({"standard_logging_object": payload(3, response_cost=None)},
+                                               None, None, None))
+    logger.writer.close()
+    assert rows_in(url, 1)["chatcmpl-3"]["spend"] is None
+
+
 def test_nothing_reaches_litellm_and_rows_wait_for_a_store_that_is_down(tmp_path, monkeypatch, caplog):
     monkeypatch.setattr(callback, "RETRY_AFTER_S", 0.05)
     blocker = tmp_path / "store"

@@ -77,6 +77,19 @@ def test_an_export_is_imported_exactly_and_once(tmp_path, kind):
     assert "imported 0 new spend rows" in again.stdout and "(2 already present)" in again.stdout
 
 
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_row_without_a_cost_is_kept_as_unknown_not_as_zero(tmp_path, kind):
+    unpriced = {column: value for column, value in ROWS[0].items() if column != "spend"}
+    failed = {"request_id": "chatcmpl-f", "startTime": "2026-11-03 18:00:00", "status": "failure"}
+    free = {**ROWS[1], "request_id": "chatcmpl-free", "spend": 0}
+    rows = [unpriced, ROWS[1], failed, free]
+    path = tmp_path / f"spend.{kind}"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows) if kind == "jsonl" else as_csv(rows))
+    assert offgate(tmp_path, "spend", "import", "--from", str(path)).exit_code == 0
+    assert {request_id: row["spend"] for request_id, row in stored(tmp_path).items()} == {
+        "chatcmpl-a1": None, "chatcmpl-a2": 0.0012, "chatcmpl-f": 0.0, "chatcmpl-free": 0.0}  # a failure is free
+
+
 def test_since_keeps_the_window(tmp_path):
     path = tmp_path / "spend.jsonl"
     path.write_text("\n".join(json.dumps(row) for row in ROWS))

@@ -72,6 +72,14 @@ def test_pages_of_every_day_are_imported(tmp_path, serve):
     assert "imported 0 new spend rows" in again.stdout
 
 
+def test_a_row_without_a_cost_is_kept_as_unknown_not_as_zero(tmp_path, serve):
+    rows = spend_rows(3, DAY_START + timedelta(hours=12), timedelta(seconds=30))
+    rows[1].pop("spend")
+    rows[2]["spend"] = None
+    assert import_from(tmp_path, serve(rows)).exit_code == 0
+    assert [stored(tmp_path)[row["request_id"]]["spend"] for row in rows] == [0.0, None, None]
+
+
 def test_a_window_over_the_cap_is_split_until_every_row_is_fetched(tmp_path, serve):
     rows = spend_rows(12_000, DAY_START + timedelta(hours=3), timedelta(seconds=0.5))  # 100 minutes
     api = serve(rows)

@@ -6,6 +6,7 @@ stops everything cleanly with every call written."""
 from __future__ import annotations
 
 import os
+import pty
 import signal
 import ssl
 import subprocess
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -91,9 +92,38 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
         up.send_signal(signal.SIGTERM)
         output, _ = up.communicate(timeout=60)
     assert up.returncode == 0, output
-    for line in (f"proxy:      http://127.0.0.1:{proxy_port}", f"dashboard:  {dashboard}/?token=",
+    for line in (f"proxy:      http://127.0.0.1:{proxy_port}",
+                 f"dashboard:  {dashboard}/  (log in with the token in {token_file})",
                  "watcher:    every 1s", "offgate: 1 events written, 0 spooled, 0 addon errors", "stopped"):
         assert line in output, output
+    assert token not in output  # a log file or a pipe never gets the token
+    assert "beyond this machine" not in output
+
+
+def test_up_shows_the_login_link_on_its_terminal_and_not_in_its_log(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
+    proxy_port, dashboard_port = free_port(), free_port()
+    terminal, terminal_end = pty.openpty()
+    up = subprocess.Popen(
+        [sys.executable, "-m", "offgate", "--home", str(home), "up", "--listen-port", str(proxy_port),
+         "--dashboard-port", str(dashboard_port), "--set", "connection_strategy=lazy"],
+        env=environment, stdout=terminal_end, stderr=subprocess.PIPE, text=True)
+    os.close(terminal_end)
+    try:
+        token_file = home / "dashboard-token"
+        wait_for(lambda: token_file.exists() and _get(f"http://127.0.0.1:{dashboard_port}/api/summary",
+                                                      token_file.read_text().strip()),
+                 "the dashboard to answer", up)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        _, log = up.communicate(timeout=60)
+    shown = _read_all(terminal)
+    token = token_file.read_text().strip()
+    assert up.returncode == 0, log
+    assert shown == f"open http://127.0.0.1:{dashboard_port}/?token={token}\r\n"
+    assert f"dashboard:  http://127.0.0.1:{dashboard_port}/  (log in with the token in {token_file})" in log
+    assert token not in log
 
 
 def test_up_refuses_a_busy_port_clearly(tmp_path: Path) -> None:
@@ -116,6 +146,19 @@ def test_up_refuses_a_bad_interval(tmp_path: Path) -> None:
     assert "--interval:" in refused.stderr
 
 
+def _read_all(terminal: int) -> str:
+    """What was written to a pseudo-terminal whose other end is closed."""
+    read = b""
+    try:
+        while chunk := os.read(terminal, 4096):
+            read += chunk
+    except OSError:  # EIO: every writer is gone
+        pass
+    finally:
+        os.close(terminal)
+    return read.decode()
+
+
 def _get(url: str, token: str) -> Any:
     try:
         answer = httpx.get(url, headers={"authorization": f"Bearer {token}"}, timeout=5)
@@ -129,10 +172,15 @@ def wait_for(probe: Callable[[], Any], what: str, process: subprocess.Popen,
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"offgate up exited ({process.returncode}) while waiting for {what}:\n{process.stdout.read()}")
+            pytest.fail(f"offgate up exited ({process.returncode}) while waiting for {what}:\n{_log(process).read()}")
         found = probe()
         if found and accept(found):
             return found
         time.sleep(0.2)
     process.terminate()
-    pytest.fail(f"no {what} within {DEADLINE_S} s; the end of its log:\n{process.communicate(timeout=30)[0][-4000:]}")
+    process.wait(30)
+    pytest.fail(f"no {what} within {DEADLINE_S} s; the end of its log:\n{_log(process).read()[-4000:]}")
+
+
+def _log(process: subprocess.Popen) -> IO[str]:
+    return process.stdout or process.stderr

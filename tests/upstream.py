@@ -38,6 +38,7 @@ class Scenario:
     chunk_delay: float = 0.0
     streamed: bool = False  # chunked transfer, one write per chunk
     cut_after: int | None = None  # drop the connection after this many chunks (or messages)
+    hold_open: bool = False  # after the last chunk, keep the response open until the client leaves
     messages: list[WebSocketMessage] = field(default_factory=list)  # a WebSocket session
 
     @property
@@ -102,6 +103,9 @@ class FakeUpstream:
             await response.write(chunk)
             if scenario.chunk_delay:
                 await asyncio.sleep(scenario.chunk_delay)
+        if scenario.hold_open:
+            await _until_client_leaves(request)
+            return response
         await response.write_eof()
         return response
 
@@ -127,3 +131,12 @@ class FakeUpstream:
                 await session.send_str(message.content.decode())
         await session.receive(timeout=10)  # the client closes the session
         return session
+
+
+async def _until_client_leaves(request: web.Request, limit: float = 60.0) -> None:
+    """Wait, at most `limit` seconds, for the client to close the connection."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while request.transport is not None and not request.transport.is_closing():
+        if asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.02)

@@ -1,6 +1,7 @@
 """The unmanaged-share alert: a lasting rise in the share of each day's AI spend that went
 around the gateway (detectors.rise_change_point over the complete days read; days without
-any spend are left out). Raised when the rise is significant at the false discovery rate
+any spend are left out, and so are days with spend rows LiteLLM logged without a cost: their
+managed spend, and so their share, is unknown). Raised when the rise is significant at the false discovery rate
 (one test per run) and at least MIN_SHARE_RISE; `ts` is the first day after the change, so
 one change raises one alert however many runs see it. Critical from CRITICAL_SHARE_RISE.
 """
@@ -23,8 +24,8 @@ CRITICAL_SHARE_RISE = 0.25
 
 def share_alerts(data: UsageSeries, settings: AlertSettings, now: datetime) -> list[Alert]:
     today = f"{now.date():%Y-%m-%d}"
-    days = [day for day in data.daily
-            if day["day"] < today and day["managed_cost_usd"] + day["unmanaged_cost_usd"] > 0]
+    days = [day for day in data.daily if day["day"] < today and not day["unpriced_spend_rows"]
+            and day["managed_cost_usd"] + day["unmanaged_cost_usd"] > 0]
     shares = np.array([day["unmanaged_cost_usd"] / (day["managed_cost_usd"] + day["unmanaged_cost_usd"])
                        for day in days])
     change = rise_change_point(shares)

@@ -7,8 +7,9 @@ from pathlib import Path
 from aiohttp import web
 
 from analytics.dashboard import api, metrics, pages
-from analytics.dashboard.auth import TOKEN, require_token
+from analytics.dashboard.auth import SESSIONS, TOKEN, Sessions, log_out, require_token
 from analytics.dashboard.errors import json_errors
+from analytics.dashboard.hosts import LISTEN_HOST, known_hosts_only
 from analytics.dashboard.reads import STORE_READS, StoreReads
 from offgate.config import Settings, database_url_for
 from offgate.pac import render_pac
@@ -27,14 +28,18 @@ SECURITY_HEADERS = {
 
 def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -> web.Application:
     """The dashboard over the store of `settings` (ConfigError if its database_url is not
-    one), opened on first use. /proxy.pac sends the catalog's hosts and the gateways to
-    `proxy_address` ("host:port"; ValueError if it is not one, or a gateway is no URL)."""
-    app = web.Application(middlewares=[_security_headers, json_errors, require_token])
+    one), opened on first use, answering to the names of `settings.dashboard.listen_host`
+    (hosts.py). /proxy.pac sends the catalog's hosts and the gateways to `proxy_address`
+    ("host:port"; ValueError if it is not one, or a gateway is no URL)."""
+    app = web.Application(middlewares=[_security_headers, known_hosts_only, json_errors, require_token])
     app[TOKEN] = token
+    app[SESSIONS] = Sessions()
+    app[LISTEN_HOST] = settings.dashboard.listen_host
     app[STORE_READS] = StoreReads(database_url_for(settings, home))
     app[pages.PAC] = render_pac(proxy_address, settings.proxy.gateways)
     app.router.add_get("/", pages.index)
     app.router.add_post("/login", pages.log_in)
+    app.router.add_post("/logout", log_out)
     app.router.add_get("/static/{name}", pages.asset)
     app.router.add_get("/proxy.pac", pages.proxy_pac)
     app.router.add_get("/metrics", metrics.scrape)

@@ -1,24 +1,59 @@
-"""Who may use the dashboard: whoever holds its token.
+"""Who may use the dashboard: whoever holds its token, or a session opened with it.
 
-The token comes as a cookie (set by logging in: the login form, or a `?token=` link once) or
-as `Authorization: Bearer TOKEN` (scripts, Prometheus), and is compared in constant time.
-The cookie is HttpOnly and SameSite=Strict, so no other site's page can send it along; a
-POST whose Origin is another site is refused too.
+Logging in (the login form, or a `?token=` link once) checks the token and opens a session:
+a random value kept in this process's memory with its expiry, sent back as the cookie, so the
+token itself never sits in a browser. Logging out, or SESSION_LIFETIME_S passing, ends the
+session; a restart ends them all (log in again). Scripts and Prometheus send
+`Authorization: Bearer TOKEN` instead, compared in constant time. The cookie is HttpOnly and
+SameSite=Strict, so no other site's page can send it along; a POST whose Origin is another
+site is refused too.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
+import time
+from collections.abc import Callable
 
 from aiohttp import web
 
 from analytics.dashboard.errors import json_error
 
 COOKIE = "offgate_dashboard"
-COOKIE_MAX_AGE_S = 30 * 24 * 3600
-TOKEN = web.AppKey("token", str)
+SESSION_LIFETIME_S = 12 * 3600
+MAX_SESSIONS = 1000  # the oldest goes first beyond this: logging in in a loop cannot fill memory
 PROTECTED_PREFIXES = ("/api/", "/parts/")
 PROTECTED_PATHS = ("/metrics",)
+
+
+class Sessions:
+    """The open sessions: each value and when it expires (on `clock`, in seconds)."""
+
+    def __init__(self, lifetime_s: float = SESSION_LIFETIME_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lifetime_s = lifetime_s
+        self._clock = clock
+        self._expiry: dict[str, float] = {}  # in the order opened
+
+    def open(self) -> str:
+        now = self._clock()
+        self._expiry = {value: end for value, end in self._expiry.items() if end > now}
+        while len(self._expiry) >= MAX_SESSIONS:
+            del self._expiry[next(iter(self._expiry))]
+        value = secrets.token_urlsafe(32)
+        self._expiry[value] = now + self._lifetime_s
+        return value
+
+    def is_open(self, value: str) -> bool:
+        end = self._expiry.get(value)
+        return end is not None and end > self._clock()
+
+    def close(self, value: str) -> None:
+        self._expiry.pop(value, None)
+
+
+TOKEN = web.AppKey("token", str)
+SESSIONS = web.AppKey("sessions", Sessions)
 
 
 def token_matches(given: str, token: str) -> bool:
@@ -26,16 +61,25 @@ def token_matches(given: str, token: str) -> bool:
 
 
 def authorized(request: web.Request) -> bool:
-    token = request.app[TOKEN]
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    presented = [credentials.strip() if scheme.lower() == "bearer" else "", request.cookies.get(COOKIE, "")]
-    return any(given and token_matches(given, token) for given in presented)
+    bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+    return ((bool(bearer) and token_matches(bearer, request.app[TOKEN]))
+            or request.app[SESSIONS].is_open(request.cookies.get(COOKIE, "")))
 
 
-def logged_in(token: str) -> web.Response:
-    """Set the cookie and show the dashboard (a redirect, so the address holds no token)."""
+def logged_in(request: web.Request) -> web.Response:
+    """Open a session and show the dashboard (a redirect, so the address holds no token)."""
     response = web.Response(status=303, headers={"Location": "/"})
-    response.set_cookie(COOKIE, token, max_age=COOKIE_MAX_AGE_S, path="/", httponly=True, samesite="Strict")
+    response.set_cookie(COOKIE, request.app[SESSIONS].open(), max_age=SESSION_LIFETIME_S, path="/",
+                        httponly=True, samesite="Strict")
+    return response
+
+
+async def log_out(request: web.Request) -> web.Response:
+    """End the session the cookie names; back to the login page."""
+    request.app[SESSIONS].close(request.cookies.get(COOKIE, ""))
+    response = web.Response(status=303, headers={"Location": "/"})
+    response.del_cookie(COOKIE, path="/")
     return response
 
 

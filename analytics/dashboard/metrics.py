@@ -65,6 +65,8 @@ class StoreCollector:
                      [(label(row["key"]), row["unmanaged_cost_usd"]) for row in report["rows"]])
         yield _gauge("offgate_findings", "Reconciliation findings about the last 30 days, by kind.", "kind",
                      list(report["findings_by_kind"].items()))
+        yield _gauge("offgate_unpriced_spend_rows", "LiteLLM spend rows of the last 30 days that logged no cost "
+                     "(unknown, in no spend above).", None, [(None, totals["unpriced_spend_rows"])])
         yield _gauge("offgate_unreconciled_calls", "Captured calls of the last 30 days not reconciled yet.", None,
                      [(None, totals["unreconciled_calls"])])
         open_alerts = Counter(alert.severity for alert in AlertStore(self._store).alerts())

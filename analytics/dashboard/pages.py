@@ -26,11 +26,10 @@ PAC_CONTENT_TYPE = "application/x-ns-proxy-autoconfig"
 
 async def index(request: web.Request) -> web.Response:
     """The dashboard, or the login page; `?token=` logs in once and leaves the address clean."""
-    token = request.app[TOKEN]
     given = request.query.get("token")
     if given is not None:
-        if token_matches(given, token):
-            return logged_in(token)
+        if token_matches(given, request.app[TOKEN]):
+            return logged_in(request)
         return _login_page("The link's token is not this dashboard's: use the link `offgate dashboard` prints.", 401)
     if not authorized(request):
         return _login_page()
@@ -40,7 +39,7 @@ async def index(request: web.Request) -> web.Response:
 async def log_in(request: web.Request) -> web.Response:
     given = (await request.post()).get("token")
     if isinstance(given, str) and given.strip() and token_matches(given.strip(), request.app[TOKEN]):
-        return logged_in(request.app[TOKEN])
+        return logged_in(request)
     return _login_page("That is not this dashboard's token.", 401)
 
 

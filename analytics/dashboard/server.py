@@ -4,6 +4,7 @@ listening socket."""
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from offgate.pac import local_address
+from offgate.secret_file import read_or_create
 
 TOKEN_FILE = "dashboard-token"
 TOKEN_BYTES = 32
@@ -24,30 +26,19 @@ class DashboardError(Exception):
 
 def dashboard_token(home: Path) -> str:
     """The token that opens the dashboard: made once (secrets.token_urlsafe) and kept in
-    <home>/dashboard-token, readable by its owner only. Delete the file for a new one."""
+    <home>/dashboard-token, readable by its owner only; processes racing to make it all end
+    with the same one. Delete the file for a new one."""
     path = home / TOKEN_FILE
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_token(path)
-    except OSError as exc:
-        raise DashboardError(f"cannot create {path}: {exc.strerror}") from None
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(token + "\n")
-    return token
-
-
-def _read_token(path: Path) -> str:
-    try:
-        token = path.read_text(encoding="ascii", errors="replace").strip()
+        token = read_or_create(path, lambda: f"{secrets.token_urlsafe(TOKEN_BYTES)}\n".encode("ascii"))
         if os.name == "posix" and path.stat().st_mode & 0o077:
             path.chmod(0o600)  # the token opens the dashboard: only its owner may read it
     except OSError as exc:
-        raise DashboardError(f"cannot read {path}: {exc.strerror}") from None
-    if not TOKEN_PATTERN.fullmatch(token):
+        raise DashboardError(f"cannot use {path}: {exc.strerror}") from None
+    text = token.decode("ascii", errors="replace").strip()
+    if not TOKEN_PATTERN.fullmatch(text):
         raise DashboardError(f"{path} does not hold a dashboard token: delete it, and a new token is made")
-    return token
+    return text
 
 
 async def start_dashboard(app: web.Application, host: str, port: int) -> web.AppRunner:
@@ -66,7 +57,24 @@ async def start_dashboard(app: web.Application, host: str, port: int) -> web.App
     return runner
 
 
+def dashboard_url(runner: web.AppRunner) -> str:
+    """The address served, as a browser on this machine reaches it (ends with "/")."""
+    host, port = runner.addresses[0][:2]
+    return f"http://{local_address(host, port)}/"
+
+
 def login_url(runner: web.AppRunner, token: str) -> str:
     """The link that logs a browser on this machine in: the address served, with the token."""
-    host, port = runner.addresses[0][:2]
-    return f"http://{local_address(host, port)}/?token={token}"
+    return f"{dashboard_url(runner)}?token={token}"
+
+
+def exposure_warning(host: str) -> str | None:
+    """What to tell the user when the dashboard listens where other machines can reach it."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:  # a host name: it may resolve to anything
+        pass
+    return f"the dashboard listens on {host}, beyond this machine, over plain HTTP"

@@ -5,11 +5,17 @@ Money:
   estimate for gateway calls LiteLLM never logged (counted once: the client's view);
 - unmanaged = our estimate for every unmanaged call (API-equivalent for web apps);
 - coverage = managed / (managed + unmanaged), None when both are 0.
+A cost nobody knows is in no sum and is counted instead, on both sides alike: unmanaged calls
+without a price (`unpriced_calls`), spend rows LiteLLM logged without a cost
+(`unpriced_spend_rows`), and the managed calls paired with such a row
+(`managed_unpriced_calls`).
 Rows, top sources and the daily trend come from the calls the agents captured (a row's
 managed side counts the clients' gateway calls, not the gateway's own calls upstream); a call
 not reconciled yet counts by its route (gateway: managed, direct: unmanaged), and the notes
 say so. `unlogged_gateway_calls` counts every gateway call without a spend row, recent and
 failed ones too; the findings list those LiteLLM should have logged by now.
+`unread_connections` are the connections the proxy passed through without reading them,
+because their client refused its certificate (offgate.unread_store), per process and host.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from analytics.classify import GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
 from analytics.findings import KINDS
 from offgate.spend_store import SpendStore
+from offgate.unread_store import UnreadConnectionStore
 
 DIMENSIONS = ("user", "device", "app", "provider", "model", "key", "process")
 SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
@@ -48,6 +55,7 @@ def build_report(store: SpendStore, since: datetime | None, until: datetime, by:
         "findings": findings,
         "findings_by_kind": {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS},
         "estimated": _estimated(groups, totals),
+        "unread_connections": UnreadConnectionStore(store.store).by_process_and_host(since, until),
     }
 
 
@@ -76,6 +84,7 @@ def _totals(groups: list[dict[str, Any]], spend_days: list[dict[str, Any]]) -> d
         "unmanaged_completion_tokens": _sum(unmanaged, "completion_tokens"),
         "logged_spend_usd": logged,
         "spend_rows": sum(day["rows"] for day in spend_days),
+        "unpriced_spend_rows": sum(day["unpriced_rows"] for day in spend_days),
         "gateway_calls": _sum(gateway, "calls"),
         "gateway_calls_matched": _sum((g for g in gateway if g["matched"]), "calls"),
         "gateway_upstream_calls": _sum((g for g in groups if g["classification"] == GATEWAY_UPSTREAM), "calls"),
@@ -94,7 +103,7 @@ def _rows(groups: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
         row = rows.setdefault(group[by], {
             "key": group[by], "unmanaged_calls": 0, "unmanaged_cost_usd": 0.0, "prompt_tokens": 0,
             "completion_tokens": 0, "estimated_calls": 0, "unpriced_calls": 0, "managed_calls": 0,
-            "managed_cost_usd": 0.0,
+            "managed_unpriced_calls": 0, "managed_cost_usd": 0.0,
         })
         if group["classification"] == UNMANAGED:
             row["unmanaged_calls"] += group["calls"]
@@ -107,6 +116,7 @@ def _rows(groups: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
             row["managed_calls"] += group["calls"]
             # What LiteLLM logged for the calls it logged, our estimate for the others.
             row["managed_cost_usd"] += group["spend"] if group["matched"] else group["cost_usd"]
+            row["managed_unpriced_calls"] += group["unpriced_spend"]
     for row in rows.values():
         spent = row["managed_cost_usd"] + row["unmanaged_cost_usd"]
         row["coverage"] = row["managed_cost_usd"] / spent if spent else None
@@ -130,10 +140,12 @@ def _top_sources(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _daily(groups: list[dict[str, Any]], spend_days: list[dict[str, Any]]) -> list[dict[str, Any]]:
     days: dict[str, dict[str, Any]] = defaultdict(lambda: {"managed_cost_usd": 0.0, "unmanaged_cost_usd": 0.0,
-                                                           "managed_calls": 0, "unmanaged_calls": 0})
+                                                           "managed_calls": 0, "unmanaged_calls": 0,
+                                                           "unpriced_spend_rows": 0})
     for day in spend_days:
         days[day["day"]]["managed_cost_usd"] += day["spend"]
         days[day["day"]]["managed_calls"] += day["rows"]
+        days[day["day"]]["unpriced_spend_rows"] += day["unpriced_rows"]
     for group in groups:
         entry = days[group["day"]]
         if group["classification"] == UNMANAGED:
@@ -153,6 +165,9 @@ def _estimated(groups: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str
              "LiteLLM logged."]
     if totals["spend_rows"] == 0:
         notes.append("No LiteLLM spend is imported for this window: run `offgate spend import`.")
+    if totals["unpriced_spend_rows"]:
+        notes.append(f"{totals['unpriced_spend_rows']} LiteLLM spend rows logged no cost: managed spend leaves them "
+                     "out (unknown, not $0).")
     if totals["unreconciled_calls"]:
         notes.append(f"{totals['unreconciled_calls']} calls are not reconciled yet and count by their route: "
                      "run `offgate reconcile`.")
@@ -162,6 +177,7 @@ def _estimated(groups: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str
         "web_app_calls": _sum(web_apps, "calls"),
         "web_app_cost_usd": _sum(web_apps, "cost_usd"),
         "unpriced_calls": _sum(unmanaged, "unpriced_calls"),
+        "unpriced_spend_rows": totals["unpriced_spend_rows"],
         "unlogged_gateway_calls": totals["unlogged_gateway_calls"],
         "unlogged_gateway_cost_usd": totals["unlogged_gateway_cost_usd"],
         "notes": notes,

@@ -39,6 +39,7 @@ ROW_COLUMNS = (
     ("estimated_calls", "estimated", count),
     ("unpriced_calls", "unpriced", count),
     ("managed_calls", "managed calls", count),
+    ("managed_unpriced_calls", "managed unpriced", count),
     ("managed_cost_usd", "managed", money),
     ("coverage", "coverage", percent),
 )
@@ -73,6 +74,8 @@ def render_body(report: dict[str, Any]) -> str:
         _findings(report),
         "<h2>What is estimated</h2>",
         _estimated(report["estimated"]),
+        "<h2>Connections offgate could not read</h2>",
+        _unread(report["unread_connections"]),
     ))
 
 
@@ -98,10 +101,10 @@ def _rows_table(report: dict[str, Any]) -> str:
 
 def _daily_table(days: list[dict[str, Any]]) -> str:
     columns = (("managed_cost_usd", money), ("unmanaged_cost_usd", money), ("managed_calls", count),
-               ("unmanaged_calls", count))
+               ("unmanaged_calls", count), ("unpriced_spend_rows", count))
     lines = ['<table data-table="daily"><tr><th>day (UTC)</th><th class="number">managed</th>'
              '<th class="number">unmanaged</th><th class="number">managed calls</th>'
-             '<th class="number">unmanaged calls</th></tr>']
+             '<th class="number">unmanaged calls</th><th class="number">unpriced spend rows</th></tr>']
     for day in days:
         cells = "".join(_cell(day, name, shown) for name, shown in columns)
         lines.append(f'<tr data-key="{escape(day["day"])}"><td>{escape(day["day"])}</td>{cells}</tr>')
@@ -149,9 +152,24 @@ def _estimated(estimated: dict[str, Any]) -> str:
                      f"{escape(money(estimated[cost]))}</span></li>")
     lines.append(f'<li><span data-metric="estimated.unpriced_calls" data-value="{estimated["unpriced_calls"]}">'
                  f'{count(estimated["unpriced_calls"])}</span> unmanaged calls without a price (in no total)</li>')
+    lines.append(f'<li><span data-metric="estimated.unpriced_spend_rows" '
+                 f'data-value="{estimated["unpriced_spend_rows"]}">{count(estimated["unpriced_spend_rows"])}</span> '
+                 "LiteLLM spend rows without a cost (in no total)</li>")
     lines.append("</ul>")
     lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in estimated["notes"]) + "</ul>")
     return "\n".join(lines)
+
+
+def _unread(unread: list[dict[str, Any]]) -> str:
+    if not unread:
+        return "<p>None: no connection was passed through unread.</p>"
+    lines = ['<table data-table="unread"><tr><th>process</th><th>host</th><th class="number">connections</th>'
+             "<th>last seen (UTC)</th><th>what it means</th></tr>"]
+    for entry in unread:
+        lines.append(f"<tr><td>{escape(label(entry['process']))}</td><td>{escape(entry['host'])}</td>"
+                     f"{_cell(entry, 'connections', count)}<td>{escape(entry['last_seen'][:19].replace('T', ' '))}</td>"
+                     f"<td>{escape(entry['message'])}</td></tr>")
+    return "\n".join([*lines, "</table>"])
 
 
 def _cell(record: dict[str, Any], name: str, shown: Any) -> str:

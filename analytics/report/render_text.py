@@ -32,12 +32,12 @@ def render_text(report: dict[str, Any]) -> str:
 
     by = report["by"]
     table = Table(by, "unmanaged calls", "unmanaged $", "prompt", "completion", "estimated", "unpriced",
-                  "managed calls", "managed $", "coverage", title=f"by {by}")
+                  "managed calls", "managed\nunpriced", "managed $", "coverage", title=f"by {by}")
     for row in report["rows"]:
         table.add_row(label(row["key"]), count(row["unmanaged_calls"]), money(row["unmanaged_cost_usd"]),
                       count(row["prompt_tokens"]), count(row["completion_tokens"]), count(row["estimated_calls"]),
-                      count(row["unpriced_calls"]), count(row["managed_calls"]), money(row["managed_cost_usd"]),
-                      percent(row["coverage"]))
+                      count(row["unpriced_calls"]), count(row["managed_calls"]), count(row["managed_unpriced_calls"]),
+                      money(row["managed_cost_usd"]), percent(row["coverage"]))
     console.print(table)
 
     sources = Table("user", "device", "process", "app", "provider", "calls", "cost $", title="top unmanaged sources")
@@ -46,10 +46,11 @@ def render_text(report: dict[str, Any]) -> str:
                         count(source["calls"]), money(source["cost_usd"]))
     console.print(sources)
 
-    daily = Table("day (UTC)", "managed $", "unmanaged $", "managed calls", "unmanaged calls", title="daily")
+    daily = Table("day (UTC)", "managed $", "unmanaged $", "managed calls", "unmanaged calls", "unpriced spend rows",
+                  title="daily")
     for day in report["daily"]:
         daily.add_row(day["day"], money(day["managed_cost_usd"]), money(day["unmanaged_cost_usd"]),
-                      count(day["managed_calls"]), count(day["unmanaged_calls"]))
+                      count(day["managed_calls"]), count(day["unmanaged_calls"]), count(day["unpriced_spend_rows"]))
     console.print(daily)
 
     findings = report["findings"]
@@ -69,9 +70,15 @@ def render_text(report: dict[str, Any]) -> str:
         f"  {count(estimated['web_app_calls'])} web-app calls priced as the API would "
         f"({money(estimated['web_app_cost_usd'])})",
         f"  {count(estimated['unpriced_calls'])} unmanaged calls without a price (in no total)",
+        f"  {count(estimated['unpriced_spend_rows'])} LiteLLM spend rows without a cost (in no total)",
         f"  {count(estimated['unlogged_gateway_calls'])} gateway calls LiteLLM did not log, at our estimate "
         f"({money(estimated['unlogged_gateway_cost_usd'])})",
         *(f"  {note}" for note in estimated["notes"]),
     ):
         console.print(line, markup=False)
+
+    unread = report["unread_connections"]
+    console.print("Connections offgate could not read:" + ("" if unread else " none"), markup=False)
+    for entry in unread:
+        console.print(f"  {entry['message']}", markup=False)
     return buffer.getvalue()

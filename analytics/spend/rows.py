@@ -3,8 +3,10 @@
 Every source hands over rows with the column names of LiteLLM's `LiteLLM_SpendLogs` table:
 REST and SQL give them typed as LiteLLM keeps them, a CSV file gives text, a JSON-lines file
 something in between, so each value is read leniently and a value that cannot be read is a
-SpendRowError naming the column. The CustomLogger gets a StandardLoggingPayload instead;
-`row_from_logging_payload` turns it into the row LiteLLM's proxy writes for the same call.
+SpendRowError naming the column. A row without a `spend` has an unknown cost (None), never
+$0, unless the call failed (failed calls are not billed). The CustomLogger gets a
+StandardLoggingPayload instead; `row_from_logging_payload` turns it into the row LiteLLM's
+proxy writes for the same call.
 """
 
 from __future__ import annotations
@@ -39,11 +41,13 @@ def record_from_row(row: Mapping[str, Any]) -> SpendRecord:
         if column in raw:
             raw[column] = _json(raw[column], column)
     metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    status = _text(row.get("status"))
+    spend = _number(row.get("spend"), "spend")
     return SpendRecord(
         request_id=request_id,
         start_time=start_time,
         end_time=_time(row.get("endTime"), "endTime"),
-        spend=_number(row.get("spend"), "spend"),
+        spend=0.0 if spend is None and status == "failure" else spend,
         prompt_tokens=_count(row.get("prompt_tokens"), "prompt_tokens"),
         completion_tokens=_count(row.get("completion_tokens"), "completion_tokens"),
         total_tokens=_count(row.get("total_tokens"), "total_tokens"),
@@ -58,21 +62,22 @@ def record_from_row(row: Mapping[str, Any]) -> SpendRecord:
         user=_text(row.get("user")),
         end_user=_text(row.get("end_user")),
         team_id=_text(row.get("team_id")),
-        status=_text(row.get("status")),
+        status=status,
         raw=raw,
     )
 
 
 def row_from_logging_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
     """The LiteLLM_SpendLogs row LiteLLM's proxy writes for the call this
-    StandardLoggingPayload describes (its `get_logging_payload`, minus the bulky columns).
+    StandardLoggingPayload describes (its `get_logging_payload`, minus the bulky columns),
+    except that a call LiteLLM could not price keeps no `spend` where LiteLLM writes 0.
     `request_id` is the payload's id: the upstream response id, else the call id."""
     metadata = payload.get("metadata") or {}
     return {
         "request_id": payload.get("id"),
         "call_type": payload.get("call_type"),
         "api_key": metadata.get("user_api_key_hash") or "",
-        "spend": payload.get("response_cost") or 0.0,
+        "spend": payload.get("response_cost"),
         "total_tokens": payload.get("total_tokens") or 0,
         "prompt_tokens": payload.get("prompt_tokens") or 0,
         "completion_tokens": payload.get("completion_tokens") or 0,
@@ -125,9 +130,9 @@ def _time(value: Any, column: str) -> datetime | None:
     return moment if moment.tzinfo is None else moment.astimezone(UTC).replace(tzinfo=None)
 
 
-def _number(value: Any, column: str) -> float:
+def _number(value: Any, column: str) -> float | None:
     if value is None or value == "":
-        return 0.0
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -138,7 +143,7 @@ def _number(value: Any, column: str) -> float:
 
 
 def _count(value: Any, column: str) -> int:
-    number = _number(value, column)
+    number = _number(value, column) or 0.0
     if number < 0 or not number.is_integer():
         raise SpendRowError(f"{column}: {value!r} is not a token count")
     return int(number)

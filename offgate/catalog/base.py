@@ -13,12 +13,21 @@ each message through `on_ws_message`, handing out a reading per response it comp
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from offgate.catalog.decoding import DecodeError, Decoder, make_decoder
-from offgate.catalog.framing import AWSEventStreamReader, FrameTooLarge, JSONArrayReader, LineReader, SSEReader
+from offgate.catalog.framing import (
+    AWSEventStreamReader,
+    CorruptFrame,
+    FrameTooLarge,
+    JSONArrayReader,
+    LineReader,
+    SSEReader,
+    StreamException,
+)
 
 # Bodies parsed whole (requests, non-streamed JSON) are kept only up to this size;
 # past it the call is counted but not parsed, so a huge body cannot exhaust memory.
@@ -27,6 +36,9 @@ MAX_BUFFERED_BYTES = 16 * 1024 * 1024
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 # Text kept in memory for token estimates, per side; beyond it the rest is not estimated.
 MAX_TEXT_CHARS = 4 * 1024 * 1024
+# A provider's error code or type ("rate_limit_exceeded", "throttlingException"): kept in a
+# failure's reason, where free text from a body never is.
+_ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", re.ASCII)
 
 Status = Literal["ok", "partial", "unparsed"]
 
@@ -107,7 +119,10 @@ class CallParser:
         # capture path has them: the native host does not (pages hand over no headers).
         self.headers: Mapping[str, str] = headers or {}
         self.status_code: int | None = None
-        self.finished_stream = False  # set by a subclass on the stream's terminal event
+        # Set by a subclass on its API's terminal event (the base class sets it on `[DONE]`).
+        # A stream that had it is whole, however its connection then ended: clients hang up
+        # as soon as they have it (Codex CLI), while servers may hold the connection open.
+        self.finished_stream = False
         self._decoder: Decoder | None = None
         self._framer: SSEReader | LineReader | JSONArrayReader | AWSEventStreamReader | None = None
         self._buffer: bytearray | None = None
@@ -183,7 +198,7 @@ class CallParser:
                 return
             self.on_request_body(decoded)
         except Exception as exc:  # noqa: BLE001 - a parser never raises past here
-            self._fail(f"request: {_reason(exc)}")
+            self._fail_on("request", exc)
 
     def start_response(self, status_code: int, headers: Mapping[str, str]) -> None:
         """Choose how to read the body from its headers (case-insensitive mapping)."""
@@ -209,7 +224,7 @@ class CallParser:
                 self._buffer = bytearray()
         except Exception as exc:  # noqa: BLE001
             self._broken = True
-            self._fail(f"response: {_reason(exc)}")
+            self._fail_on("response", exc)
 
     def feed(self, chunk: bytes) -> None:
         """One piece of the response body as it came off the wire (still encoded)."""
@@ -226,10 +241,11 @@ class CallParser:
                 self._dispatch(self._framer.feed(data))
         except Exception as exc:  # noqa: BLE001
             self._broken = True
-            self._fail(f"response: {_reason(exc)}")
+            self._fail_on("response", exc)
 
     def finish(self, complete: bool = True) -> Reading:
-        """The response ended (`complete`) or was cut off; returns the reading."""
+        """The response ended (`complete`) or its connection dropped first; returns the
+        reading. A stream whose terminal event arrived is whole either way."""
         try:
             if not self._broken:
                 if self._buffer is not None and complete:
@@ -238,11 +254,11 @@ class CallParser:
                 elif self._framer is not None:
                     self._dispatch(self._framer.close())
         except Exception as exc:  # noqa: BLE001
-            self._fail(f"response: {_reason(exc)}")
+            self._fail_on("response", exc)
         try:
             self.on_finish()
         except Exception as exc:  # noqa: BLE001
-            self._fail(f"response: {_reason(exc)}")
+            self._fail_on("response", exc)
         self._buffer = None
         return self._settle(complete)
 
@@ -263,9 +279,18 @@ class CallParser:
             except FrameTooLarge:
                 raise
             except Exception as exc:  # noqa: BLE001 - one bad unit spoils only itself
-                self._fail(f"stream: {_reason(exc)}")
+                self._fail_on("stream", exc)
 
     def _fail(self, reason: str) -> None:
+        """Record why the call is partial. The reason is stored: offgate's own phrase, then
+        after ": " at most a provider's error code, never its text (which may quote the prompt)."""
+        phrase, colon, detail = reason.partition(": ")
+        self._record_failure(phrase + colon + detail if _ERROR_CODE.fullmatch(detail) else phrase)
+
+    def _fail_on(self, where: str, exc: Exception) -> None:
+        self._record_failure(f"{where}: {_reason(exc)}")
+
+    def _record_failure(self, reason: str) -> None:
         if len(self._failures) < 5:
             self._failures.append(reason)
 
@@ -281,7 +306,7 @@ class CallParser:
             reading.error = reading.error or f"upstream answered {self.status_code}"
         elif self._failures:
             reading.status = "partial" if learned else "unparsed"
-        elif not complete:
+        elif not complete and not self.finished_stream:
             reading.status = "partial"
             reading.error = "response was cut off"
         elif reading.streamed and self.expects_stream_end and not self.finished_stream:
@@ -314,7 +339,7 @@ class CallParser:
             for message in _json_values(text):
                 self.on_ws_message(from_client, message)
         except Exception as exc:  # noqa: BLE001 - one bad message spoils only its response
-            self._fail(f"message: {_reason(exc)}")
+            self._fail_on("message", exc)
 
     def take_readings(self) -> list[Reading]:
         """The responses a session completed since the last call, one reading each."""
@@ -326,11 +351,18 @@ class CallParser:
 
 
 def _reason(exc: Exception) -> str:
+    """What went wrong, in words that hold nothing of a body: the messages offgate writes
+    itself, else the exception's type (with an AWS exception's own type)."""
     if isinstance(exc, (DecodeError, FrameTooLarge)):
         return str(exc)
+    if isinstance(exc, CorruptFrame):  # where in the body it broke, not what the body said
+        return f"CorruptFrame: {exc}"
     if isinstance(exc, json.JSONDecodeError):
         return f"invalid JSON ({exc.msg} at {exc.pos})"
-    return f"{type(exc).__name__}: {exc}"[:200]
+    if isinstance(exc, StreamException):
+        aws_type = str(exc).partition(": ")[0]
+        return f"StreamException: {aws_type}" if _ERROR_CODE.fullmatch(aws_type) else "StreamException"
+    return type(exc).__name__
 
 
 _JSON = json.JSONDecoder()

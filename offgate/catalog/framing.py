@@ -240,3 +240,36 @@ class AWSEventStreamReader:
         if kind == "error":
             raise StreamException(f"{headers.get(':error-code', 'error')}: {headers.get(':error-message', data)}")
         return SSEEvent(headers.get(":event-type", "message"), data)
+
+
+class ConnectEnvelopeReader:
+    """Connect-RPC's enveloped stream (application/connect+proto, +json): each message is
+    `flags u8 | length u32 (big-endian) | message`. Only the envelopes' flags are read: the
+    messages are skipped, never kept, so memory stays flat. Flag 0x02 marks the
+    end-of-stream message, the stream's last."""
+
+    END_STREAM = 0x02
+    _HEADER = struct.Struct(">BI")
+
+    def __init__(self) -> None:
+        self._pending = b""  # the start of an envelope header split across chunks
+        self._flags = 0  # of the envelope whose message is still passing
+        self._left = 0  # bytes of that message still to come
+
+    def feed(self, chunk: bytes) -> bool:
+        """Whether this chunk completed an end-of-stream envelope."""
+        ended = False
+        skipped = min(self._left, len(chunk))
+        self._left -= skipped
+        if skipped and not self._left:
+            ended = bool(self._flags & self.END_STREAM)
+        data, at = self._pending + chunk[skipped:], 0
+        while at + self._HEADER.size <= len(data):
+            flags, length = self._HEADER.unpack_from(data, at)
+            at += self._HEADER.size + length
+            if at > len(data):
+                self._flags, self._left, self._pending = flags, at - len(data), b""
+                return ended
+            ended = ended or bool(flags & self.END_STREAM)
+        self._pending = data[at:]
+        return ended

@@ -4,7 +4,9 @@ POST /v1beta/models/{model}:generateContent, or :streamGenerateContent for a str
 under /v1, and for tuned models /tunedModels/{id}). The model is the path segment, the
 prompt is `systemInstruction` plus `contents[].parts[].text`. A stream is server-sent
 events with `?alt=sse`, else one JSON array sent element by element; each element is a
-whole GenerateContentResponse, and no event marks the end.
+whole GenerateContentResponse. No event of its own marks the end: the last element is the
+one whose candidate has a `finishReason` (or whose `promptFeedback` has a `blockReason`,
+when the prompt was refused).
 
 `usageMetadata.promptTokenCount` already includes `cachedContentTokenCount`, but
 `thoughtsTokenCount` is not part of `candidatesTokenCount`: LiteLLM's completion count is
@@ -62,7 +64,9 @@ def audio_count(details: Any) -> int | None:
 
 class GenerateContent(CallParser):
     endpoint = "generateContent"
-    expects_stream_end = False  # Gemini streams just stop: no final event to wait for
+    # A stream that ends cleanly is whole even without a finishReason: not every element is
+    # documented to carry one, so only a connection that drops early needs it.
+    expects_stream_end = False
 
     def on_request(self, body: dict[str, Any]) -> None:
         instruction = body.get("systemInstruction")
@@ -86,6 +90,10 @@ class GenerateContent(CallParser):
             self.reading.usage = metadata_usage(metadata)
         for candidate in body.get("candidates") or ():
             self.add_completion_text(text_of((candidate.get("content") or {}).get("parts")))
+            if candidate.get("finishReason"):
+                self.finished_stream = True
+        if (body.get("promptFeedback") or {}).get("blockReason"):
+            self.finished_stream = True
 
     def on_event(self, event: str, data: str) -> None:
         self.on_json(json.loads(data))  # with alt=sse each event is one whole response

@@ -16,8 +16,10 @@ extension hands over no headers, so there field 79 alone names the mode.
 The answer starts with `)]}'`, then frames of a length line and a JSON line. A frame
 holds envelopes `["wrb.fr", null, "<JSON text>"]`; in that JSON, [1][1] is the response
 id and [4] the candidates, whose [1][0] is the reply and [37][0][0] the thoughts, each
-the whole text so far, so the last frame's are kept. Field indices drift with Google's
-builds: when they move, the reply goes uncounted (and the call is still recorded).
+the whole text so far, so the last frame's are kept. The last frame is the envelope
+`["e", count, null, null, bytes]` that Google's chunked RPC answers end with. Field indices
+drift with Google's builds: when they move, the reply goes uncounted (and the call is
+still recorded).
 
 Sources: xtekky/gpt4free needs_auth/Gemini.py and gemini_utils.py (KNOWN_MODEL_IDS,
 build_model_headers); HanaokaYuzu/Gemini-API src/gemini_webapi/constants.py (Model: the
@@ -50,7 +52,7 @@ MODES = {1: "flash", 3: "pro", 6: "flash-lite"}
 class StreamGenerate(CallParser):
     endpoint = "StreamGenerate"
     reads_lines = True
-    expects_stream_end = False  # frames just stop
+    expects_stream_end = False  # the end envelope is not documented: a clean end is whole without it
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -71,6 +73,8 @@ class StreamGenerate(CallParser):
         for envelope in json.loads(line):
             if isinstance(envelope, list) and envelope[:1] == ["wrb.fr"] and isinstance(_at(envelope, 2), str):
                 self._read_payload(json.loads(envelope[2]))
+            elif isinstance(envelope, list) and envelope[:1] == ["e"]:
+                self.finished_stream = True
 
     def on_finish(self) -> None:
         self.add_completion_text(text for text in (self._thoughts, self._reply) if text)

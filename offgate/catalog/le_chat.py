@@ -11,10 +11,11 @@ carries no prompt. So the first turn is two records: newChat's (its prompt) and 
 calls the capture paths see apart, and the reply's record is complete without the prompt.
 
 The answer is lines `<kind>:<JSON>`. Older builds sent the Vercel AI SDK's data stream:
-`0:"a piece of text"` (`3:"message"` an error). Builds that set `shouldUseMessagePatch`
-send `15:{"json": {"type": "message", "patches": [{op, path, value}]}}`, JSON Patch ops
-(with "append") on a message whose `contentChunks[].text` is the reply; the message
-is read in its final state. Their other kinds: 16 metadata, 6 an error, 8 the end.
+`0:"a piece of text"` (`3:"message"` an error, `d:{finishReason}` the end). Builds that set
+`shouldUseMessagePatch` send `15:{"json": {"type": "message", "patches": [{op, path, value}]}}`,
+JSON Patch ops (with "append") on a message whose `contentChunks[].text` is the reply; the
+message is read in its final state. Their other kinds: 16 metadata, 6 an error, 8 the end;
+a `15:` status update `"done"` ends the answer too.
 
 Sources: ai-shifu/ChatALL src/bots/MistralBot.js (older stream); for newChat, the patch
 lines and their kinds, third-party Le Chat clients of 2025-2026, one built from the mobile
@@ -34,12 +35,14 @@ from offgate.catalog.registry import PathRule, Provider
 
 # Line kinds that carry an error: Vercel's data stream's 3, Le Chat's own 6.
 ERROR_KINDS = frozenset({b"3", b"6"})
+# Line kinds that end the answer: Vercel's finish_message part d, Le Chat's own 8.
+END_KINDS = frozenset({b"d", b"8"})
 
 
 class Chat(CallParser):
     endpoint = "chat"
     reads_lines = True
-    expects_stream_end = False  # no final line is documented
+    expects_stream_end = False  # no end line is documented: a clean end is whole without one
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -61,6 +64,8 @@ class Chat(CallParser):
         elif kind in ERROR_KINDS:
             detail = value.get("message") if isinstance(value, dict) else value
             self._fail(f"Le Chat streamed an error: {detail if isinstance(detail, str) else json.dumps(detail)}"[:200])
+        elif kind in END_KINDS:
+            self.finished_stream = True
         elif isinstance(value, dict) and isinstance(value.get("json"), dict):
             self._patch_message(value["json"])
 
@@ -70,6 +75,8 @@ class Chat(CallParser):
                 self.add_completion_text(text_of(message.get("contentChunks")))
 
     def _patch_message(self, update: dict[str, Any]) -> None:
+        if update.get("type") == "status" and update.get("status") == "done":
+            self.finished_stream = True
         if update.get("type") != "message":
             return
         key = str(update.get("messageId", ""))
@@ -85,7 +92,7 @@ class NewChat(CallParser):
 
     endpoint = "message.newChat"
     reads_lines = True  # a tRPC batch answer (one JSON line), or its streamed form (JSON lines)
-    expects_stream_end = False
+    expects_stream_end = False  # every answer line is whole: the first one ends the call
 
     def on_request(self, body: dict[str, Any]) -> None:
         call = body.get("0")  # a batch of one: its input under the position
@@ -101,6 +108,8 @@ class NewChat(CallParser):
     def on_line(self, line: bytes) -> None:
         value = json.loads(line)
         for answer in value if isinstance(value, list) else [value]:
+            if isinstance(answer, dict) and ("result" in answer or "error" in answer):
+                self.finished_stream = True
             error = answer.get("error") if isinstance(answer, dict) else None
             if isinstance(error, dict):
                 # No chat was made, so no message was sent to a model: nothing to estimate.

@@ -6,7 +6,8 @@ The answer is server-sent events, each a JSON object whose `blocks[]` change the
 the answer text lives in blocks whose `diff_block.field` is "markdown_block", changed by
 JSON Patch ops (`patches[]` of `{op, path, value}`) on a document holding `chunks[]`
 and `answer`. The documents are kept and read at the end: `answer` when it is set,
-else the chunks. `backend_uuid` identifies the answer. No tokens are reported.
+else the chunks. `backend_uuid` identifies the answer. The last event says
+`"final_sse_message": true` (and `"status": "COMPLETED"`). No tokens are reported.
 
 Sources: xtekky/gpt4free g4f/Provider/Perplexity.py; the block shapes are from its
 parser, not from a captured stream. A 2025 third-party clone of the web app's stream
@@ -27,7 +28,7 @@ from offgate.catalog.registry import PathRule, Provider
 
 class Ask(CallParser):
     endpoint = "perplexity_ask"
-    expects_stream_end = False  # no final event is documented
+    expects_stream_end = False  # the final event is not documented: a clean end is whole without it
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -44,6 +45,8 @@ class Ask(CallParser):
             return
         if isinstance(payload.get("backend_uuid"), str):
             self.reading.response_id = payload["backend_uuid"]
+        if payload.get("final_sse_message") is True or payload.get("status") == "COMPLETED":
+            self.finished_stream = True
         for block in payload.get("blocks") or ():
             diff = block.get("diff_block") or {}
             if diff.get("field") != "markdown_block":

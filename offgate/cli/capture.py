@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -179,6 +179,10 @@ def catalog(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     out.print(table)
 
 
+# How far back `offgate status` looks for connections it could not read.
+UNREAD_WINDOW = "30d"
+
+
 @app.command()
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
@@ -186,6 +190,7 @@ def status(ctx: typer.Context) -> None:
     from fleet.status import status_lines as fleet_status
     from interceptor.ca import ca_dir
     from offgate.alert_store import AlertStore
+    from offgate.unread_store import UnreadConnectionStore
     from offgate.writer import SPOOL_FILE
 
     session: Session = ctx.obj
@@ -205,8 +210,7 @@ def status(ctx: typer.Context) -> None:
         "and above)",
         "collected: time, host, path, model, token counts, estimated cost, response id, "
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
-        "not collected: API keys, prompt and reply text"
-        + (" (prompt storage is ON in config)" if settings.privacy.store_prompts else ""),
+        "not collected: API keys, prompt and reply text",
     ]
     spool = session.home / SPOOL_FILE
     if spool.exists():
@@ -216,6 +220,7 @@ def status(ctx: typer.Context) -> None:
         try:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
             lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
+            lines += _unread_lines(UnreadConnectionStore(store).by_process_and_host(since_from(UNREAD_WINDOW)))
             lines.extend(fleet_status(session.home, store))
         finally:
             store.close()
@@ -224,3 +229,11 @@ def status(ctx: typer.Context) -> None:
         lines.extend(fleet_status(session.home, None))
     for line in lines:
         out.print(line, markup=False)
+
+
+def _unread_lines(unread: list[dict[str, Any]]) -> list[str]:
+    if not unread:
+        return [f"unread:    none in the last {UNREAD_WINDOW} (a client that refuses offgate's certificate "
+                "is passed through, and counted here)"]
+    return [f"unread:    in the last {UNREAD_WINDOW}, passed through without being read:",
+            *(f"           {entry['message']}; last at {entry['last_seen'][:19]}Z" for entry in unread)]

@@ -48,7 +48,7 @@ class Session:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = checked(lambda: load_settings(self.home))
+            self._settings = checked(lambda: load_settings(self.home, warn=warn))
         return self._settings
 
     def database_url(self) -> str:
@@ -64,6 +64,10 @@ class Session:
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     err.print(f"offgate: error: {message}", markup=False)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    err.print(f"offgate: warning: {message}", markup=False, soft_wrap=True)
 
 
 def checked[T](make: Callable[[], T], errors: type[Exception] | tuple[type[Exception], ...] = ConfigError) -> T:

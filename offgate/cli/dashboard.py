@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out
+from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out, warn
 from offgate.stopping import on_stop_signals
-
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 @app.command()
@@ -25,13 +23,21 @@ def dashboard(
 ) -> None:
     """Serve the dashboard until Ctrl-C: spend managed and unmanaged, a live feed of calls,
     alerts, apps and processes, findings. Prints the link that logs you in."""
-    from analytics.dashboard import DashboardError, create_app, dashboard_token, login_url, start_dashboard
+    from analytics.dashboard import (
+        DashboardError,
+        create_app,
+        dashboard_token,
+        exposure_warning,
+        login_url,
+        start_dashboard,
+    )
+    from offgate.config import DashboardSettings
     from offgate.pac import local_address
 
     session: Session = ctx.obj
-    settings = session.settings
-    host = listen_host or settings.dashboard.listen_host
-    port = settings.dashboard.listen_port if listen_port is None else listen_port
+    host = listen_host or session.settings.dashboard.listen_host
+    port = session.settings.dashboard.listen_port if listen_port is None else listen_port
+    settings = session.settings.model_copy(update={"dashboard": DashboardSettings(listen_host=host, listen_port=port)})
     try:
         token = dashboard_token(session.home)
         dashboard_app = checked(lambda: create_app(
@@ -44,9 +50,9 @@ def dashboard(
     async def serve() -> None:
         runner = await start_dashboard(dashboard_app, host, port)
         try:
-            if host not in LOOPBACK:
-                err.print(f"offgate: warning: the dashboard listens on {host}, beyond this machine, over plain HTTP",
-                          markup=False)
+            exposed = exposure_warning(host)
+            if exposed:
+                warn(exposed)
             err.print(f"offgate dashboard on {runner.addresses[0][0]}:{runner.addresses[0][1]}  "
                       f"data: {session.home}  (Ctrl-C stops it)", markup=False)
             out.print(f"open {login_url(runner, token)}", markup=False)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, Session, app, fail
+from offgate.cli.common import EXIT_FAILED, Session, app, fail, out
 
 log = logging.getLogger("offgate.up")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
@@ -73,7 +74,15 @@ def up(
 
 async def _run_everything(session: Session, proxy_port: int, dashboard_host: str, dashboard_port: int,
                           interval_s: float, set_options: list[str]) -> None:
-    from analytics.dashboard import create_app, dashboard_token, login_url, start_dashboard
+    from analytics.dashboard import (
+        create_app,
+        dashboard_token,
+        dashboard_url,
+        exposure_warning,
+        login_url,
+        start_dashboard,
+    )
+    from analytics.dashboard.server import TOKEN_FILE
     from analytics.watch import Watcher
     from fleet.pusher import Pusher
     from fleet.running import RunningParts
@@ -99,16 +108,21 @@ async def _run_everything(session: Session, proxy_port: int, dashboard_host: str
     pusher_thread = threading.Thread(target=supervise, name="offgate-pusher", daemon=True,
                                      args=("pusher", lambda: pusher.run(stop), stop))
     pusher_thread.start()
-    dashboard_url = login_url(runner, token)
+    dashboard = dashboard_url(runner)
     for line in (
         f"proxy:      http://{proxy_address}  (set it as the system proxy; CA: {ca})",
-        f"PAC file:   {dashboard_url.split('/?')[0]}/proxy.pac  (sends only LLM hosts to the proxy)",
-        f"dashboard:  {dashboard_url}",
+        f"PAC file:   {dashboard}proxy.pac  (sends only LLM hosts to the proxy)",
+        f"dashboard:  {dashboard}  (log in with the token in {home / TOKEN_FILE})",
         f"watcher:    every {_duration(interval_s)}",
         f"fleet:      {enrolment_text(home)}",
         f"data:       {home}",
     ):
         log.info(line)
+    exposed = exposure_warning(dashboard_host)
+    if exposed:
+        log.warning(exposed)
+    if sys.stdout.isatty():  # the token opens the dashboard: never into a log file or a pipe
+        out.print(f"open {login_url(runner, token)}", markup=False)
     try:
         await serve_until_signalled(master)
     finally:
