@@ -1,15 +1,12 @@
 """On a workstation: the exchange of an enrolment token for this device's credential, and
 the file that keeps it (`<home>/fleet-credential.json`, readable by its owner only).
 
-The file is written whole or not at all: a temporary file made 0600 with O_EXCL, synced,
-then renamed over the old one, so a crash never leaves half a credential and no other
-user can read it at any moment."""
+The file is written whole or not at all (offgate.secret_file: a private temporary file,
+synced, then renamed over the old one), so a crash never leaves half a credential and no
+other user can read it at any moment."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fleet.transport import TransportError, client, collector_url, refusal, unreachable
 from fleet.wire import ENROLL_PATH, EnrollRequest, EnrollResponse
+from offgate import secret_file
 
 CREDENTIAL_FILE = "fleet-credential.json"
 
@@ -69,17 +67,9 @@ def load_enrolment(home: Path) -> Enrolment | None:
 
 def save_enrolment(home: Path, enrolment: Enrolment) -> Path:
     path = credential_path(home)
-    temporary = home / f".{CREDENTIAL_FILE}.{secrets.token_hex(4)}.tmp"
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(enrolment.model_dump_json(indent=1) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
+        secret_file.replace(path, (enrolment.model_dump_json(indent=1) + "\n").encode())
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         raise EnrolmentError(f"cannot write {path}: {exc.strerror}") from None
     return path
 
