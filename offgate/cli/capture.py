@@ -185,7 +185,8 @@ def status(ctx: typer.Context) -> None:
     from analytics.notify import channels_from
     from interceptor.ca import ca_dir
     from offgate.alert_store import AlertStore
-    from offgate.writer import SPOOL_FILE
+    from offgate.journal import waiting_in_journal
+    from offgate.writer import QUARANTINE_FILE
 
     session: Session = ctx.obj
     settings = session.settings
@@ -207,9 +208,13 @@ def status(ctx: typer.Context) -> None:
         "not collected: API keys, prompt and reply text"
         + (" (prompt storage is ON in config)" if settings.privacy.store_prompts else ""),
     ]
-    spool = session.home / SPOOL_FILE
-    if spool.exists():
-        lines.append(f"spooled:   events waiting in {spool} (the store was unavailable)")
+    waiting = waiting_in_journal(session.home)
+    if waiting:
+        lines.append(f"journal:   {waiting} calls waiting to be stored in {session.home / 'journal'}")
+    quarantine = session.home / QUARANTINE_FILE
+    if quarantine.exists():
+        lines.append(f"quarantine: {len(quarantine.read_text().splitlines())} events the store refused, kept in "
+                     f"{quarantine}")
     try:
         store = Store.open(url)
         try:
