@@ -9,6 +9,7 @@ it completes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -90,9 +91,11 @@ class OffgateAddon:
             self.writer.close()
             log.info("offgate: %d events written, %d spooled, %d addon errors",
                      self.writer.written, self.writer.spooled, self.errors)
-            if self.writer.quarantined or self.writer.not_kept or self.writer.restarts:
-                log.warning("offgate: %d events quarantined, %d calls not kept, %d writer restarts",
-                            self.writer.quarantined, self.writer.not_kept, self.writer.restarts)
+            writer = self.writer
+            if writer.quarantined or writer.not_journaled or writer.not_kept or writer.restarts:
+                log.warning("offgate: %d events quarantined, %d calls not journaled, %d calls not kept, "
+                            "%d writer restarts", writer.quarantined, writer.not_journaled, writer.not_kept,
+                            writer.restarts)
             self.writer = None
         self.processes.close()
 
@@ -253,10 +256,9 @@ class OffgateAddon:
             return
         # The lookup started when the client connected; it has almost always finished by now.
         process = self.processes.get(finished.call.client_id, 0)
-        try:
+        # NotDurable: the writer says so and stores the call from memory; nobody here waits on it.
+        with contextlib.suppress(NotDurable):
             self.writer.put(finished.captured(self._device, None if process is UNKNOWN else process))
-        except NotDurable:
-            pass  # the writer logs it and stores the call from memory; nobody here waits on it
 
     def _fill_in_process(self, captured: CapturedCall) -> None:
         """On the writer thread: the client's process, if it was not known when journaled."""

@@ -59,17 +59,17 @@ class Entry:
 class Segment:
     """One of this process's segment files, locked by it."""
 
-    __slots__ = ("path", "fd", "size", "lines", "unsettled", "unstored", "sealed", "opened")
+    __slots__ = ("path", "fd", "size", "lines", "unsettled", "unstored", "sealed", "first_line_at")
 
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
-        self.fd = fd
+        self.fd = fd  # -1 once released (deleted, or handed over for replay)
         self.size = 0
         self.lines = 0
         self.unsettled = 0  # lines whose items are still in memory, on their way to the store
         self.unstored = 0  # lines left to be read back from the file (not stored from memory)
         self.sealed = False  # no more appends
-        self.opened = time.monotonic()
+        self.first_line_at = 0.0  # monotonic
 
 
 class Journal:
@@ -113,6 +113,8 @@ class Journal:
                 log.warning("journaling resumed in %s after %.0f s", self.directory,
                             time.monotonic() - self._failing_since)
                 self._failing_since = None
+            if not segment.lines:
+                segment.first_line_at = time.monotonic()
             segment.lines += 1
             segment.unsettled += 1
             if segment.lines >= self._segment_lines:
@@ -124,7 +126,7 @@ class Journal:
         read back from the file. A sealed segment is deleted once all of its lines are
         stored, or handed over for replay once none is in memory any more."""
         with self._lock:
-            if self._closed:
+            if self._closed or segment.fd < 0:
                 return
             segment.unsettled -= 1
             if not stored:
@@ -135,7 +137,7 @@ class Journal:
         """Seal the open segment once it is old enough, so what it holds can be replayed."""
         with self._lock:
             segment = self._current
-            if segment is not None and segment.lines and time.monotonic() - segment.opened >= self._segment_seconds:
+            if segment and segment.lines and time.monotonic() - segment.first_line_at >= self._segment_seconds:
                 self._seal(segment)
 
     def close(self) -> int:
@@ -200,7 +202,7 @@ class Journal:
         self._release_if_done(segment)
 
     def _release_if_done(self, segment: Segment) -> None:
-        if not segment.sealed or segment.unsettled:
+        if not segment.sealed or segment.unsettled > 0 or segment.fd < 0:
             return
         if segment.unstored == 0:
             with contextlib.suppress(OSError):
@@ -208,6 +210,7 @@ class Journal:
         else:
             self._handed_over[segment.path] = segment.unstored
         os.close(segment.fd)  # releases the lock: whoever takes it next reads the lines back
+        segment.fd = -1
         self._held.pop(segment.path, None)
 
     # -- replaying ----------------------------------------------------------------------
@@ -235,8 +238,10 @@ class Journal:
             paths = sorted(self.directory.glob(f"*{SEGMENT_SUFFIX}"))
         except OSError:
             return
+        with self._lock:  # ours would not lock anyway; no need to try
+            own = set(self._held) | ({self._current.path} if self._current else set())
         for path in paths:
-            if path in self._held or (self._current is not None and path == self._current.path):
+            if path in own:
                 continue
             segment = UnheldSegment.take(path, self)
             if segment is not None:

@@ -105,6 +105,7 @@ class EventWriter:
         self._thread = threading.Thread(target=self._supervise, name="offgate-writer", daemon=True)
         self.written = 0  # events stored by this writer
         self.quarantined = 0  # events the store refused, kept in quarantine.jsonl
+        self.not_journaled = 0  # calls put while the journal could not be written (memory only)
         self.not_kept = 0  # calls lost: neither journal nor memory could take them
         self.restarts = 0  # times the writer's thread failed and started over
         self.spooled = 0  # calls left in the journal at close, for the next start
@@ -122,6 +123,8 @@ class EventWriter:
         try:
             segment = self._journal.append(*_line_of(item))
         except OSError as exc:
+            with self._counts_lock:
+                self.not_journaled += 1
             kept = self._enqueue(_Pending(item, None))
             raise NotDurable(f"cannot journal the call: {exc}", kept) from None
         if not self._enqueue(_Pending(item, segment)):
@@ -188,7 +191,7 @@ class EventWriter:
         while not self._finished():
             self._batch = self._take_batch()
             if self._batch or (self._held and self._store_may_answer()):
-                self._write_pending(self._batch)
+                self._write_batch()
             self._batch = []
             self._journal.rotate_if_due()
             self._report()
@@ -212,18 +215,21 @@ class EventWriter:
                 break
         return batch
 
-    def _write_pending(self, batch: list[_Pending]) -> None:
+    def _write_batch(self) -> None:
+        """Store the batch in hand, with what is held in memory; settle each item after."""
         if not self._store_may_answer():
-            self._give_back(batch)
+            self._give_back(self._batch)
             return
-        batch = self._held + batch
+        # In self._batch, not a local: if this fails, the supervisor gives every item back.
+        self._batch = self._held + self._batch
         self._held = []
-        events, unbuildable = self._events_of(batch)
+        events, unbuildable = self._events_of(self._batch)
         if not self._store_events(events):
-            self._give_back(batch)
+            self._give_back(self._batch)
             return
-        for pending in batch:
-            if any(pending is other for other in unbuildable):
+        left = {id(pending) for pending in unbuildable}
+        for pending in self._batch:
+            if id(pending) in left:
                 self._give_back([pending])
             elif pending.segment is not None:
                 self._journal.settle(pending.segment, stored=True)

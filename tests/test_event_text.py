@@ -9,7 +9,8 @@ from offgate.store import Store
 
 def odd_event() -> UsageEvent:
     return UsageEvent(
-        id="odd", ts="2026-12-01T10:00:00.123456Z", host="api.openai\x00.com", path="/v1/chat/completions?q=" + "x" * 10_000,
+        id="odd", ts="2026-12-01T10:00:00.123456Z", host="api.openai\x00.com",
+        path="/v1/chat/completions?q=" + "x" * 10_000,
         model="gpt-4o\x00-mini", response_id="resp\ud800-1", user="al\udfffice",
         process_name="p" * 1000, parse_error="bad \x00 byte", cost_note="n" * 5000,
     )

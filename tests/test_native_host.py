@@ -16,8 +16,8 @@ from native_host.framing import BROWSER_MAX_TO_HOST
 from native_host.main import LOG_FILE
 from native_host.messages import MAX_MESSAGE_BYTES
 from offgate.events import UsageEvent
-from offgate.store import Store
 from offgate.journal import JOURNAL_DIR
+from offgate.store import Store
 from tests.fixtures import load_fixture
 from tests.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
 

@@ -276,6 +276,7 @@ def test_a_journal_that_cannot_be_written_keeps_calls_in_memory(tmp_path, caplog
     with pytest.raises(NotDurable) as refused:
         writer.put(events(1, "memory")[0])
     assert refused.value.kept
+    assert writer.not_journaled == 1
     wait_until(lambda: stored_ids(url) == ["memory0"])  # written straight to the store
     assert "cannot write the journal in" in caplog.text
     (tmp_path / JOURNAL_DIR).unlink()
