@@ -87,11 +87,11 @@ class OffgateAddon:
         log.info("offgate: recording to %s", Store.describe(url))
 
     def done(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            log.info("offgate: %d events written, %d spooled, %d addon errors",
-                     self.writer.written, self.writer.spooled, self.errors)
-            writer = self.writer
+        writer = self.writer
+        if writer is not None:
+            writer.close()
+            log.info("offgate: %d events written, %d spooled, %d addon errors", writer.written, writer.spooled,
+                     self.errors)
             if writer.quarantined or writer.not_journaled or writer.not_kept or writer.restarts:
                 log.warning("offgate: %d events quarantined, %d calls not journaled, %d calls not kept, "
                             "%d writer restarts", writer.quarantined, writer.not_journaled, writer.not_kept,

@@ -8,6 +8,9 @@ such a segment under the lock and deletes it once everything in it is stored; no
 appends to it any more, so nothing can be lost by the delete. A new segment is made under
 a hidden name, locked, then renamed into place, so no replayer can take it in between.
 
+The locks are POSIX `flock`s. Windows has none (and cannot rename or delete an open file),
+so there the journal reports itself unavailable and the writer works from memory alone.
+
 A line is written with one plain write() and no fsync: a process that is killed loses
 nothing write() returned for (the kernel has it), but a power cut may lose the last lines.
 
@@ -21,7 +24,6 @@ UsageEvents of `spool.jsonl`, which earlier versions wrote; `adopt_spool` brings
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -32,6 +34,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the journal is off there (see `_new_segment`)
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("offgate.journal")
 
@@ -156,6 +163,8 @@ class Journal:
             return sum(n for path, n in self._handed_over.items() if path.exists())
 
     def _new_segment(self) -> Segment:
+        if fcntl is None:
+            raise JournalUnavailable("this platform has no flock for the journal's segments")
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._count += 1
         name = f"{self._name}-{self._count}{SEGMENT_SUFFIX}"
@@ -173,10 +182,8 @@ class Journal:
         return self._current
 
     def _write(self, segment: Segment, raw: bytes) -> None:
-        view = memoryview(raw)
         try:
-            while view:
-                view = view[os.write(segment.fd, view):]
+            _write_all(segment.fd, raw)
         except OSError:
             # Leave no torn line for the next append to join; if even that fails, the segment
             # takes no more lines and its torn tail is set aside when it is replayed.
@@ -234,6 +241,8 @@ class Journal:
     def unheld_segments(self) -> Iterator[UnheldSegment]:
         """The segments no live process holds, each locked for the caller until it calls
         `finish` (all stored: delete) or `release` (try again later)."""
+        if fcntl is None:
+            return
         try:
             paths = sorted(self.directory.glob(f"*{SEGMENT_SUFFIX}"))
         except OSError:
@@ -258,16 +267,31 @@ class Journal:
 
     def set_aside(self, source: Path, lines: list[tuple[bytes, str]]) -> None:
         """Keep lines that cannot be read for a person to look at (raises OSError if it cannot)."""
-        with self.rejected.open("ab") as out:
-            for raw, _ in lines:
-                out.write(raw.rstrip(b"\n") + b"\n")
+        append_private(self.rejected, b"".join(raw.rstrip(b"\n") + b"\n" for raw, _ in lines))
         reasons = sorted({reason for _, reason in lines})
         log.warning("set aside %d unreadable journal lines of %s in %s: %s", len(lines), source.name,
                     self.rejected, "; ".join(reasons))
 
 
+def append_private(path: Path, data: bytes) -> None:
+    """Append to a file only its owner may read: journal lines may hold prompt text."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def waiting_in_journal(home: Path) -> int:
     """How many lines wait in segments no live process holds (what the next replay stores)."""
+    if fcntl is None:
+        return 0
     waiting = 0
     for path in (home / JOURNAL_DIR).glob(f"*{SEGMENT_SUFFIX}"):
         try:

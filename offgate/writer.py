@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from offgate.captured import CapturedCall
 from offgate.events import UsageEvent
-from offgate.journal import Entry, Journal, Segment, UnheldSegment
+from offgate.journal import Entry, Journal, Segment, UnheldSegment, append_private
 from offgate.store import Store, StoreError
 
 log = logging.getLogger("offgate.writer")
@@ -328,8 +328,7 @@ class EventWriter:
         """Keep what cannot be stored in quarantine.jsonl; False if even that fails."""
         line = {"id": event_id, "reason": reason, "at": datetime.now(UTC).isoformat(), **kept}
         try:
-            with self._quarantine.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(line) + "\n")
+            append_private(self._quarantine, (json.dumps(line) + "\n").encode("ascii"))
         except OSError as exc:
             log.error("cannot store event %s (%s), nor keep it in %s: %s", event_id, reason, self._quarantine, exc)
             return False
@@ -362,7 +361,7 @@ class EventWriter:
 
     def _replay(self, segment: UnheldSegment) -> int | None:
         """How many calls of the segment were stored (then it is deleted); None if the
-        store is unavailable."""
+        store is unavailable (the segment stays for the next try)."""
         entries, unreadable = segment.read()
         items = []
         for entry in entries:
@@ -370,16 +369,16 @@ class EventWriter:
                 items.append(_item_of(entry))
             except (ValidationError, ValueError) as exc:
                 unreadable.append((json.dumps({"kind": entry.kind, "data": entry.data}).encode(), str(exc)))
-        if unreadable:
-            try:
-                self._journal.set_aside(segment.path, unreadable)
-            except OSError as exc:
-                log.error("cannot set aside unreadable lines of %s (%s): it stays", segment.path, exc)
-                return None
         for start in range(0, len(items), self._batch_size):
             chunk = [_Pending(item, None) for item in items[start:start + self._batch_size]]
             events, unbuildable = self._events_of(chunk)
             if unbuildable or not self._store_events(events):
+                return None
+        if unreadable:  # set aside once the rest is stored, so a retry does not set them aside twice
+            try:
+                self._journal.set_aside(segment.path, unreadable)
+            except OSError as exc:
+                log.error("cannot set aside unreadable lines of %s (%s): it stays", segment.path, exc)
                 return None
         segment.finish()
         return len(items)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -97,6 +98,9 @@ def test_store_down_keeps_the_calls_in_the_journal_for_the_next_start(tmp_path, 
     assert (down.written, down.spooled) == (0, 20)
     lines = journal_lines(tmp_path)
     assert len(lines) == 20
+    # Only the owner may read the journal: a call without reported usage keeps its texts there.
+    assert stat.S_IMODE((tmp_path / JOURNAL_DIR).stat().st_mode) == 0o700
+    assert {stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / JOURNAL_DIR).iterdir()} == {0o600}
     assert not any("secret" in line for line in lines)
     assert "20 calls are left in the journal" in caplog.text
     assert "secret" not in caplog.text
@@ -124,6 +128,7 @@ def test_an_event_the_store_refuses_is_quarantined_and_the_rest_stored(tmp_path,
     (line,) = (tmp_path / QUARANTINE_FILE).read_text().splitlines()
     kept = UsageEvent.model_validate_json(line.split('"event": ', 1)[1][:-1])
     assert (kept.id, kept.prompt_tokens) == ("huge", TOO_BIG)
+    assert stat.S_IMODE((tmp_path / QUARANTINE_FILE).stat().st_mode) == 0o600
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING and "huge" in r.getMessage())
     assert f"event huge cannot be stored and is kept in {tmp_path / QUARANTINE_FILE}" in warning.getMessage()
     assert journal_lines(tmp_path) == []
