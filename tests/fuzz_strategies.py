@@ -15,6 +15,7 @@ import base64
 import functools
 import gzip
 import json
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import brotli
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from offgate.catalog.base import MAX_FRAME_BYTES
@@ -30,6 +32,17 @@ from offgate.catalog.framing import AWSEventStreamReader, LineReader, SSEReader
 from offgate.catalog.registry import Catalog, PathRule, Provider
 from tests.aws_eventstream import aws_event_frame
 from tests.fixtures import Fixture, fixture_names, load_fixture, session_fixture_names
+
+EXAMPLES_ENV = "OFFGATE_FUZZ_EXAMPLES"
+
+
+def fuzz_settings(examples: int) -> settings:
+    """`examples` per test, so the pass stays within a minute; $OFFGATE_FUZZ_EXAMPLES per
+    test instead for a deeper one. Bodies are large and the store is real: no deadline."""
+    deeper = os.environ.get(EXAMPLES_ENV)
+    return settings(max_examples=int(deeper) if deeper else examples, deadline=None,
+                    suppress_health_check=list(HealthCheck))
+
 
 # -- hostile leaves ---------------------------------------------------------------------------
 
@@ -236,7 +249,8 @@ def frame(framing: str, units: list[Unit], ascii_only: bool = True, crlf: bool =
     if framing == "json-array":
         return b"[" + (b"," + newline).join(data) + b"]"
     if framing == "eventstream":
-        return b"".join(aws_event_frame(_event_headers(unit.event), part) for unit, part in zip(units, data, strict=True))
+        return b"".join(aws_event_frame(_event_headers(unit.event), part)
+                        for unit, part in zip(units, data, strict=True))
     return b"".join(data)
 
 
@@ -318,9 +332,11 @@ def encoded(draw: st.DrawFn, body: bytes) -> tuple[bytes, str | None]:
 
 # -- the catalog's endpoints -----------------------------------------------------------------
 
-# What a path can hold once mitmproxy or a page hands it over: any character (undecodable
-# bytes arrive as surrogates), except what would end the path.
+# What a path can hold once mitmproxy hands it over: any character (undecodable bytes arrive
+# as surrogates), except what would end the path.
 PATH_CHARACTERS = st.characters(exclude_categories=(), exclude_characters="?#")
+# What a page's URL can hold: browsers percent-encode the rest, but controls and NUL pass.
+PAGE_URL_CHARACTERS = st.characters(codec="ascii", exclude_characters="?#")
 
 
 @dataclass(frozen=True)
@@ -350,7 +366,7 @@ class Address:
 
 
 @st.composite
-def addresses(draw: st.DrawFn, endpoint: Endpoint) -> Address:
+def addresses(draw: st.DrawFn, endpoint: Endpoint, alphabet: st.SearchStrategy[str] = PATH_CHARACTERS) -> Address:
     """A host of the provider (in any case, sometimes with a trailing dot) and a path the
     rule matches, made of hostile characters where the rule allows any."""
     host = draw(st.sampled_from(endpoint.provider.hosts))
@@ -361,13 +377,13 @@ def addresses(draw: st.DrawFn, endpoint: Endpoint) -> Address:
         host, _, port_text = host.partition(":")
         port = int(port_text)
     host = draw(st.sampled_from([host, host.upper(), host + "."]))
-    path = draw(_paths(endpoint.rule.pattern))
+    path = draw(_paths(endpoint.rule.pattern, alphabet))
     return Address(host, port, path)
 
 
 @functools.cache
-def _paths(pattern: re.Pattern[str]) -> st.SearchStrategy[str]:
-    return st.from_regex(pattern, fullmatch=True, alphabet=PATH_CHARACTERS)
+def _paths(pattern: re.Pattern[str], alphabet: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.from_regex(pattern, fullmatch=True, alphabet=alphabet)
 
 
 # Query parameters parsers read (a Realtime model or deployment, a key) with hostile values.
@@ -403,6 +419,7 @@ def _provider_of(fixture: Fixture) -> str:
     return fixture.expected.get("provider", "")
 
 
+@functools.cache
 def json_keys() -> tuple[str, ...]:
     """Every object key in every fixture: the vocabulary generated JSON is made of."""
     keys: set[str] = set()
@@ -427,6 +444,7 @@ def json_keys() -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
+@functools.cache
 def event_names() -> tuple[str, ...]:
     """The SSE and event-stream event names the fixtures use."""
     names = {"message"}
@@ -478,3 +496,54 @@ def json_values_of(content: bytes) -> list[Any] | None:
         except ValueError:
             return None
         values.append(value)
+
+
+# -- whole bodies and sessions for an endpoint -----------------------------------------------
+
+
+@st.composite
+def request_bodies(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> bytes:
+    """A request body: a fixture's with hostile leaves or damaged bytes, or made-up JSON."""
+    fixtures = fixtures_for(catalog, endpoint)
+    if fixtures and draw(st.integers(0, 3)):
+        original = draw(st.sampled_from(fixtures)).request_body
+        values = json_values_of(original)
+        if values is not None and len(values) == 1 and draw(st.integers(0, 3)):
+            return dumps(draw(with_hostile_leaves(values[0], json_keys())), ascii_only=draw(st.booleans()))
+        return draw(damaged(original))
+    return dumps(draw(shaped_json(json_keys())), ascii_only=draw(st.booleans()))
+
+
+@st.composite
+def response_bodies(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> tuple[bytes, str]:
+    """A response body and the content type it is sent with: a fixture's units made hostile,
+    in the fixture's framing or (a quarter of the time) another, said so or not."""
+    fixtures = fixtures_for(catalog, endpoint)
+    if fixtures and draw(st.integers(0, 3)):
+        fixture = draw(st.sampled_from(fixtures))
+        framing, units = units_of(fixture, endpoint.rule.parser.reads_lines)
+        content_type = fixture.response_headers.get("content-type", FRAMINGS[framing].content_type)
+    else:
+        framing, units, content_type = "json", [], FRAMINGS["json"].content_type
+    units = draw(hostile_units(units, json_keys(), event_names()))
+    if draw(st.integers(0, 3)) == 0:
+        framing = draw(st.sampled_from(sorted(FRAMINGS)))
+        content_type = draw(st.sampled_from([FRAMINGS[framing].content_type, content_type,
+                                             *(f.content_type for f in FRAMINGS.values())]))
+    body = frame(framing, units, ascii_only=draw(st.booleans()), crlf=draw(st.booleans()))
+    return body, content_type
+
+
+@st.composite
+def session_messages(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> list[tuple[bool, bytes]]:
+    """A WebSocket session's messages, (from the client, content): the fixtures' sessions
+    with hostile leaves, messages damaged, dropped, repeated and made up."""
+    units = []
+    for fixture in fixtures_for(catalog, endpoint):
+        for message in fixture.messages:
+            side = "client" if message.from_client else "server"
+            values = json_values_of(message.content)
+            units += [Unit(side, value) for value in values] if values else [Unit(side, message.content)]
+    units = draw(hostile_units(units, json_keys(), ("client", "server")))
+    ascii_only = draw(st.booleans())
+    return [(unit.event == "client", frame("raw", [unit], ascii_only)) for unit in units]

@@ -20,13 +20,12 @@ OFFGATE_FUZZ_EXAMPLES=N runs N per test for a deeper pass.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from offgate import recording
@@ -38,43 +37,27 @@ from offgate.events import UsageEvent
 from offgate.fingerprint import path_without_keys
 from offgate.store import Store
 from tests import postgres
+from tests.fixtures import load_fixture, read_call
 from tests.fuzz_strategies import (
-    FRAMINGS,
     HOSTILE_TEXT,
     QUERY_STRINGS,
     Address,
     Endpoint,
-    Unit,
     addresses,
     chunks_of,
-    damaged,
-    dumps,
     encoded,
     endpoints,
-    event_names,
     fixtures_for,
-    frame,
-    hostile_units,
-    json_keys,
-    json_values_of,
-    shaped_json,
-    units_of,
-    with_hostile_leaves,
+    fuzz_settings,
+    request_bodies,
+    response_bodies,
+    session_messages,
 )
-from tests.fixtures import load_fixture, read_call
 from tests.storable import BIGINT_MAX, RoundTrip
 
 CATALOG = DEFAULT_CATALOG
 HTTP_ENDPOINTS = endpoints(CATALOG, websocket=False)
 SESSION_ENDPOINTS = endpoints(CATALOG, websocket=True)
-KEYS = json_keys()
-EVENT_NAMES = event_names()
-
-
-def fuzz_settings(examples: int) -> settings:
-    deeper = os.environ.get("OFFGATE_FUZZ_EXAMPLES")
-    return settings(max_examples=int(deeper) if deeper else examples, deadline=None,
-                    suppress_health_check=list(HealthCheck))
 
 
 # Values servers put in the headers parsers read (Bedrock's counts and request id, LiteLLM's call id).
@@ -116,44 +99,13 @@ PROCESS_FACTS = st.fixed_dictionaries({"process_name": HOSTILE_TEXT, "exe": HOST
 
 
 @st.composite
-def request_bodies(draw: st.DrawFn, endpoint: Endpoint) -> bytes:
-    fixtures = fixtures_for(CATALOG, endpoint)
-    if fixtures and draw(st.integers(0, 3)):
-        original = draw(st.sampled_from(fixtures)).request_body
-        values = json_values_of(original)
-        if values is not None and len(values) == 1 and draw(st.integers(0, 3)):
-            return dumps(draw(with_hostile_leaves(values[0], KEYS)), ascii_only=draw(st.booleans()))
-        return draw(damaged(original))
-    return dumps(draw(shaped_json(KEYS)), ascii_only=draw(st.booleans()))
-
-
-@st.composite
-def response_bodies(draw: st.DrawFn, endpoint: Endpoint) -> tuple[bytes, str]:
-    """A body and the content type it is sent with."""
-    fixtures = fixtures_for(CATALOG, endpoint)
-    if fixtures and draw(st.integers(0, 3)):
-        fixture = draw(st.sampled_from(fixtures))
-        framing, units = units_of(fixture, endpoint.rule.parser.reads_lines)
-        content_type = fixture.response_headers.get("content-type", FRAMINGS[framing].content_type)
-    else:
-        framing, units, content_type = "json", [], FRAMINGS["json"].content_type
-    units = draw(hostile_units(units, KEYS, EVENT_NAMES))
-    if draw(st.integers(0, 3)) == 0:  # framed another way, and said so or not
-        framing = draw(st.sampled_from(sorted(FRAMINGS)))
-        content_type = draw(st.sampled_from([FRAMINGS[framing].content_type, content_type,
-                                             *(f.content_type for f in FRAMINGS.values())]))
-    body = frame(framing, units, ascii_only=draw(st.booleans()), crlf=draw(st.booleans()))
-    return body, content_type
-
-
-@st.composite
 def hostile_calls(draw: st.DrawFn, endpoint: Endpoint) -> HostileCall:
     address = draw(addresses(endpoint))
     request_headers = {"content-type": "application/json", "user-agent": draw(HOSTILE_TEXT)}
     for fixture in fixtures_for(CATALOG, endpoint)[:1]:
         request_headers |= {name: draw(HOSTILE_TEXT) for name in fixture.request_headers if name != "content-type"}
-    request_body, request_encoding = draw(encoded(draw(request_bodies(endpoint))))
-    body, content_type = draw(response_bodies(endpoint))
+    request_body, request_encoding = draw(encoded(draw(request_bodies(CATALOG, endpoint))))
+    body, content_type = draw(response_bodies(CATALOG, endpoint))
     body, response_encoding = draw(encoded(body))
     response_headers = {"content-type": content_type}
     if response_encoding is not None:
@@ -261,17 +213,8 @@ class HostileSession:
 
 @st.composite
 def hostile_sessions(draw: st.DrawFn, endpoint: Endpoint) -> HostileSession:
-    units = []
-    for fixture in fixtures_for(CATALOG, endpoint):
-        for message in fixture.messages:
-            side = "client" if message.from_client else "server"
-            values = json_values_of(message.content)
-            units += [Unit(side, value) for value in values] if values else [Unit(side, message.content)]
-    units = draw(hostile_units(units, KEYS, ("client", "server")))
-    ascii_only = draw(st.booleans())
-    messages = [(unit.event == "client", frame("raw", [unit], ascii_only)) for unit in units]
-    return HostileSession(draw(addresses(endpoint)), draw(QUERY_STRINGS), messages, draw(st.booleans()),
-                          draw(PROCESS_FACTS))
+    return HostileSession(draw(addresses(endpoint)), draw(QUERY_STRINGS), draw(session_messages(CATALOG, endpoint)),
+                          draw(st.booleans()), draw(PROCESS_FACTS))
 
 
 def read_session(session: HostileSession) -> tuple[Match, list[Reading]]:
