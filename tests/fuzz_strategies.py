@@ -18,7 +18,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,7 +41,8 @@ def fuzz_settings(examples: int) -> settings:
     test instead for a deeper one. Bodies are large and the store is real: no deadline."""
     deeper = os.environ.get(EXAMPLES_ENV)
     return settings(max_examples=int(deeper) if deeper else examples, deadline=None,
-                    suppress_health_check=list(HealthCheck))
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.large_base_example])
 
 
 # -- hostile leaves ---------------------------------------------------------------------------
@@ -79,6 +80,9 @@ HOSTILE_TEXT = st.one_of(
 HOSTILE_NUMBER = st.one_of(st.sampled_from(HOSTILE_NUMBERS), st.integers(), st.floats())
 HOSTILE_LEAF = st.one_of(HOSTILE_TEXT, HOSTILE_NUMBER, st.sampled_from([None, True, False, [], {}, *RAW_JSON]))
 _LIKE_TEXT = st.one_of(HOSTILE_TEXT, HOSTILE_LEAF)
+# What no store keeps as it is: NUL, and lone surrogates (high, low, and the escapes
+# mitmproxy and psutil make of undecodable bytes).
+UNSTORABLE_CHARACTERS = st.sampled_from(["\x00", "\ud800", "\udbff", "\udc80", "\udcff", "\udfff", "\x00\ud83d"])
 _LIKE_NUMBER = st.one_of(HOSTILE_NUMBER, HOSTILE_LEAF)
 
 
@@ -137,18 +141,61 @@ def replaced_at(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 
 
 @st.composite
-def with_hostile_leaves(draw: st.DrawFn, value: Any, keys: tuple[str, ...] = ()) -> Any:
+def spoilt(draw: st.DrawFn, old: Any) -> Any:
+    """A hostile value in place of `old`: half the time a string keeps its value with an
+    unstorable character slipped in (so parsers still take it for what it was)."""
+    if isinstance(old, str) and draw(st.booleans()):
+        at = draw(st.integers(0, len(old)))
+        return old[:at] + draw(UNSTORABLE_CHARACTERS) + old[at:]
+    return draw(hostile_like(old))
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What a parser carries from a fixture's bodies into the record (its model, response id,
+    token counts, the words of its error): the leaves most worth making hostile."""
+
+    values: frozenset[str | int] = frozenset()
+    error: str = ""
+
+    @classmethod
+    def of(cls, fixtures: Iterable[Fixture]) -> Carried:
+        values: set[str | int] = set()
+        errors = []
+        for fixture in fixtures:
+            expected = fixture.expected
+            values |= {value for value in (expected.get("model"), expected.get("response_id")) if value}
+            counts = (expected.get("usage") or {}).values()
+            values |= {count for count in counts if isinstance(count, int) and count > 1}
+            errors.append(expected.get("error") or "")
+        return cls(frozenset(values), "\n".join(errors))
+
+    def __contains__(self, node: object) -> bool:
+        if isinstance(node, bool) or not isinstance(node, (str, int)):
+            return False
+        return node in self.values or (isinstance(node, str) and len(node) >= 3 and node in self.error)
+
+
+NOTHING_CARRIED = Carried()
+
+
+@st.composite
+def with_hostile_leaves(draw: st.DrawFn, value: Any, keys: tuple[str, ...] = (),
+                        carried: Carried = NOTHING_CARRIED) -> Any:
     """`value` (a JSON value in the shape a provider sends) with one to six nodes replaced by
-    hostile values of mostly the same kind, and sometimes a key added that parsers look for."""
+    hostile values of mostly the same kind (half the time among the nodes the parser carries
+    into the record), and sometimes a key added that parsers look for."""
     paths = list(node_paths(value))
     if not paths:
         return draw(hostile_like(value))
-    for path in draw(st.lists(st.sampled_from(paths), min_size=1, max_size=6, unique=True)):
+    targets = [path for path in paths if node_at(value, path) in carried]
+    pool = targets if targets and draw(st.booleans()) else paths
+    for path in draw(st.lists(st.sampled_from(pool), min_size=1, max_size=6, unique=True)):
         try:
             old = node_at(value, path)
         except (KeyError, IndexError, TypeError):  # an earlier replacement removed it
             continue
-        value = replaced_at(value, path, draw(hostile_like(old)))
+        value = replaced_at(value, path, draw(spoilt(old)))
     dicts = [path for path in [(), *node_paths(value)] if isinstance(node_at(value, path), dict)]
     if keys and dicts and draw(st.booleans()):
         where = draw(st.sampled_from(dicts))
@@ -209,6 +256,7 @@ class Unit:
     event: str
     value: Any
     wrapped: bool = False
+    message_type: str = "event"  # an event-stream message's; "exception" and "error" end the stream
 
 
 @dataclass(frozen=True)
@@ -249,14 +297,15 @@ def frame(framing: str, units: list[Unit], ascii_only: bool = True, crlf: bool =
     if framing == "json-array":
         return b"[" + (b"," + newline).join(data) + b"]"
     if framing == "eventstream":
-        return b"".join(aws_event_frame(_event_headers(unit.event), part)
+        return b"".join(aws_event_frame(_event_headers(unit), part)
                         for unit, part in zip(units, data, strict=True))
     return b"".join(data)
 
 
-def _event_headers(event: str) -> bytes:
-    """An event-stream message's string headers, the event type written as it comes."""
-    headers = {":event-type": event, ":content-type": "application/json", ":message-type": "event"}
+def _event_headers(unit: Unit) -> bytes:
+    """An event-stream message's string headers, the event's name written as it comes."""
+    name = {"exception": ":exception-type", "error": ":error-code"}.get(unit.message_type, ":event-type")
+    headers = {name: unit.event, ":content-type": "application/json", ":message-type": unit.message_type}
     raw = b""
     for name, value in headers.items():
         data = value.encode("utf-8", "surrogatepass")[:0xFFFF]
@@ -322,11 +371,11 @@ CLAIMED_ENCODINGS = ["gzip", "x-gzip", "deflate", "br", "zstd", "identity", "gzi
 @st.composite
 def encoded(draw: st.DrawFn, body: bytes) -> tuple[bytes, str | None]:
     """The body compressed (or not), and the content-encoding header sent with it: the
-    truth most of the time, a lie or nothing otherwise."""
+    truth half of the time, a lie or nothing otherwise."""
     used = draw(st.sampled_from(sorted(ENCODERS)))
     data = ENCODERS[used](body)
     honest = None if used == "identity" else HEADER_NAME.get(used, used)
-    claimed = draw(st.one_of(st.just(honest), st.none(), st.sampled_from(CLAIMED_ENCODINGS)))
+    claimed = draw(st.one_of(st.just(honest), st.just(honest), st.none(), st.sampled_from(CLAIMED_ENCODINGS)))
     return data, claimed
 
 
@@ -455,18 +504,30 @@ def event_names() -> tuple[str, ...]:
 
 
 @st.composite
-def hostile_units(draw: st.DrawFn, units: list[Unit], keys: tuple[str, ...], names: tuple[str, ...]) -> list[Unit]:
-    """The units with hostile leaves in some, some dropped, repeated or made up."""
+def hostile_units(draw: st.DrawFn, units: list[Unit], keys: tuple[str, ...], names: tuple[str, ...],
+                  carried: Carried = NOTHING_CARRIED) -> list[Unit]:
+    """The units with hostile leaves in some (half the time one that holds what the parser
+    carries into the record), some dropped, repeated, made up, or an AWS exception."""
     result = list(units)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["leaves", "leaves", "bytes", "drop", "repeat", "add"]))
+        kind = draw(st.sampled_from(["leaves", "leaves", "spoil", "bytes", "drop", "repeat", "add"]))
         at = draw(st.integers(0, max(len(result) - 1, 0)))
-        if kind == "add" or not result:
-            made_up = Unit(draw(st.sampled_from(names) | HOSTILE_TEXT), draw(shaped_json(keys)))
+        present = sorted({node for unit in result for node in _nodes(unit.value) if node in carried}, key=repr)
+        if kind == "spoil" and present:  # one carried value (an id a stream repeats) spoilt wherever it is
+            old = draw(st.sampled_from(present))
+            new = draw(spoilt(old))
+            result = [replace(unit, value=_swapped(unit.value, old, new)) for unit in result]
+        elif kind == "add" or not result:
+            made_up = Unit(draw(st.sampled_from(names) | HOSTILE_TEXT), draw(shaped_json(keys)),
+                           message_type=draw(st.sampled_from(["event", "event", "exception", "error"])))
             result.insert(at, made_up)
         elif kind == "leaves":
+            holding = [i for i, unit in enumerate(result) if _holds(unit.value, carried)]
+            if holding and draw(st.booleans()):
+                at = draw(st.sampled_from(holding))
             unit = result[at]
-            value = unit.value if isinstance(unit.value, bytes) else draw(with_hostile_leaves(unit.value, keys))
+            value = unit.value if isinstance(unit.value, bytes) else draw(with_hostile_leaves(unit.value, keys,
+                                                                                              carried))
             result[at] = replace(unit, value=value)
         elif kind == "bytes":
             result[at] = replace(result[at], value=draw(damaged(unit_bytes(result[at], ascii_only=True))),
@@ -476,6 +537,26 @@ def hostile_units(draw: st.DrawFn, units: list[Unit], keys: tuple[str, ...], nam
         else:
             result.insert(at, result[at])
     return result
+
+
+def _nodes(value: Any) -> Iterator[Any]:
+    if not isinstance(value, bytes):
+        yield from (node_at(value, path) for path in node_paths(value))
+
+
+def _holds(value: Any, carried: Carried) -> bool:
+    return any(node in carried for node in _nodes(value))
+
+
+def _swapped(value: Any, old: Any, new: Any) -> Any:
+    """`value` with every node equal to `old` replaced by `new`."""
+    if type(value) is type(old) and value == old:
+        return new
+    if isinstance(value, dict):
+        return {key: _swapped(child, old, new) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_swapped(child, old, new) for child in value]
+    return value
 
 
 def json_values_of(content: bytes) -> list[Any] | None:
@@ -506,11 +587,12 @@ def request_bodies(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> byt
     """A request body: a fixture's with hostile leaves or damaged bytes, or made-up JSON."""
     fixtures = fixtures_for(catalog, endpoint)
     if fixtures and draw(st.integers(0, 3)):
-        original = draw(st.sampled_from(fixtures)).request_body
-        values = json_values_of(original)
+        fixture = draw(st.sampled_from(fixtures))
+        values = json_values_of(fixture.request_body)
         if values is not None and len(values) == 1 and draw(st.integers(0, 3)):
-            return dumps(draw(with_hostile_leaves(values[0], json_keys())), ascii_only=draw(st.booleans()))
-        return draw(damaged(original))
+            leaves = with_hostile_leaves(values[0], json_keys(), Carried.of([fixture]))
+            return dumps(draw(leaves), ascii_only=draw(st.booleans()))
+        return draw(damaged(fixture.request_body))
     return dumps(draw(shaped_json(json_keys())), ascii_only=draw(st.booleans()))
 
 
@@ -519,13 +601,15 @@ def response_bodies(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> tu
     """A response body and the content type it is sent with: a fixture's units made hostile,
     in the fixture's framing or (a quarter of the time) another, said so or not."""
     fixtures = fixtures_for(catalog, endpoint)
+    carried = NOTHING_CARRIED
     if fixtures and draw(st.integers(0, 3)):
         fixture = draw(st.sampled_from(fixtures))
         framing, units = units_of(fixture, endpoint.rule.parser.reads_lines)
         content_type = fixture.response_headers.get("content-type", FRAMINGS[framing].content_type)
+        carried = Carried.of([fixture])
     else:
         framing, units, content_type = "json", [], FRAMINGS["json"].content_type
-    units = draw(hostile_units(units, json_keys(), event_names()))
+    units = draw(hostile_units(units, json_keys(), event_names(), carried))
     if draw(st.integers(0, 3)) == 0:
         framing = draw(st.sampled_from(sorted(FRAMINGS)))
         content_type = draw(st.sampled_from([FRAMINGS[framing].content_type, content_type,
@@ -544,6 +628,6 @@ def session_messages(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> l
             side = "client" if message.from_client else "server"
             values = json_values_of(message.content)
             units += [Unit(side, value) for value in values] if values else [Unit(side, message.content)]
-    units = draw(hostile_units(units, json_keys(), ("client", "server")))
+    units = draw(hostile_units(units, json_keys(), ("client", "server"), Carried.of(fixtures_for(catalog, endpoint))))
     ascii_only = draw(st.booleans())
     return [(unit.event == "client", frame("raw", [unit], ascii_only)) for unit in units]

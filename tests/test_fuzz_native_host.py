@@ -18,12 +18,13 @@ stored holds what a store cannot keep.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,6 @@ from tests.fixtures import load_fixture
 from tests.fuzz_strategies import (
     HOSTILE_TEXT,
     PAGE_URL_CHARACTERS,
-    QUERY_STRINGS,
     RAW_JSON,
     Address,
     addresses,
@@ -68,17 +68,19 @@ WEB_APP_ORIGINS = sorted(f"https://{host}" for provider in CATALOG.providers if 
 # -- messages ----------------------------------------------------------------------------------
 
 ZONES = [UTC, timezone(timedelta(hours=14)), timezone(-timedelta(hours=14)), timezone(timedelta(minutes=-570))]
-# Times as the page writes them, the extremes a broken or hostile page could, and some the
-# host must refuse (no time zone, no time at all).
-VALID_TIMES = st.one_of(
-    st.datetimes(timezones=st.sampled_from(ZONES)).map(lambda moment: moment.isoformat()),
-    st.sampled_from(["2026-11-29T10:00:00.000Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
-                     "1970-01-01T00:00:00Z"]),
-)
-TIMES = st.one_of(VALID_TIMES, VALID_TIMES, VALID_TIMES, st.sampled_from(["2026-11-29T10:00:00", "not a time", ""]))
+# Times as a browser's clock gives them, and now and then the extremes a broken or hostile
+# page could send (no UTC equivalent, no time zone, no time at all).
+CLOCK_TIMES = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9998, 12, 31),
+                           timezones=st.sampled_from(ZONES)).map(lambda moment: moment.isoformat())
+TIMES = st.one_of(CLOCK_TIMES, CLOCK_TIMES, CLOCK_TIMES,
+                  st.sampled_from(["2026-11-29T10:00:00.000Z", "0001-01-01T00:00:00+14:00",
+                                   "9999-12-31T23:59:59-14:00", "2026-11-29T10:00:00", "not a time", ""]))
 MILLISECONDS = st.one_of(st.none(), st.floats(0, 7 * 24 * 3600 * 1000),
                          st.sampled_from([-1, 7 * 24 * 3600 * 1000 + 1, float("nan"), float("inf")]))
 MESSAGE_IDS = st.uuids().map(lambda uuid: uuid.hex)
+# A page's URL is percent-encoded by the browser: its query holds ASCII, controls and NUL included.
+PAGE_QUERIES = st.dictionaries(st.sampled_from(["model", "deployment", "key"]),
+                               st.text(PAGE_URL_CHARACTERS, max_size=20), max_size=2)
 MESSAGE_FIELDS = ("type", "id", "transport", "url", "method", "request_body", "status", "response_headers",
                   "response_body", "complete", "started_at", "ttft_ms", "duration_ms", "page_origin", "session",
                   "messages", "closed", "clean", "from_client", "text", "at", "since", "extension_version")
@@ -101,7 +103,7 @@ def call_messages(draw: st.DrawFn) -> dict[str, Any]:
     body, content_type = draw(response_bodies(CATALOG, endpoint))
     return {
         "type": "call", "id": draw(MESSAGE_IDS), "transport": draw(st.sampled_from(["fetch", "xhr", "eventsource"])),
-        "url": url_of("https", draw(addresses(endpoint, PAGE_URL_CHARACTERS)), draw(QUERY_STRINGS)), "method": "POST",
+        "url": url_of("https", draw(addresses(endpoint, PAGE_URL_CHARACTERS)), draw(PAGE_QUERIES)), "method": "POST",
         "request_body": page_text(draw(request_bodies(CATALOG, endpoint))),
         "status": draw(st.sampled_from([200, 200, 0, 400, 429, 500])),
         "response_headers": {"content-type": content_type if draw(st.integers(0, 3)) else draw(HOSTILE_TEXT)},
@@ -115,9 +117,10 @@ def call_messages(draw: st.DrawFn) -> dict[str, Any]:
 def websocket_batches(draw: st.DrawFn) -> list[dict[str, Any]]:
     """One session's messages in one to three batches; the last may close it."""
     endpoint = draw(st.sampled_from(SESSION_ENDPOINTS))
-    url = url_of("wss", draw(addresses(endpoint, PAGE_URL_CHARACTERS)), draw(QUERY_STRINGS))
+    url = url_of("wss", draw(addresses(endpoint, PAGE_URL_CHARACTERS)), draw(PAGE_QUERIES))
     session, origin = draw(MESSAGE_IDS), draw(st.sampled_from(WEB_APP_ORIGINS))
-    messages = [{"from_client": from_client, "text": page_text(content), "at": draw(VALID_TIMES)}
+    at = draw(TIMES)
+    messages = [{"from_client": from_client, "text": page_text(content), "at": at}
                 for from_client, content in draw(session_messages(CATALOG, endpoint))]
     cuts = sorted(draw(st.lists(st.integers(0, len(messages)), max_size=2)))
     batches = [messages[start:end] for start, end in zip([0, *cuts], [*cuts, len(messages)], strict=True)]
@@ -150,7 +153,19 @@ def messages(draw: st.DrawFn) -> list[dict[str, Any] | Any]:
 
 NOT_MESSAGES = [b"", b"\xff\xfe", b"\xed\xa0\x80", b'{"type": "hello"', b"[]", b"null", b"1e999", b'"\x00"',
                 b'{"type": "hello", "id": "\\ud800", "extension_version": "1"}',
+                b'{"type": "hello", "id": "x", "extension_version": "1", "' + b"k" * 2_000_000 + b'": 1}',
                 *(raw.text.encode() for raw in RAW_JSON)]
+
+
+def browser_json(message: Any, raw_utf8: bool) -> bytes:
+    """A message as a browser writes it: JSON, non-ASCII characters raw or escaped (lone
+    surrogates always escaped: raw, they would not be UTF-8)."""
+    if raw_utf8:
+        data = dumps(message, ascii_only=False)
+        with contextlib.suppress(UnicodeDecodeError):
+            data.decode("utf-8")
+            return data
+    return dumps(message)
 
 
 def prefix(size: int) -> bytes:
@@ -160,9 +175,9 @@ def prefix(size: int) -> bytes:
 @st.composite
 def frames(draw: st.DrawFn) -> bytes:
     """Frames as a browser writes them, or not quite."""
-    kind = draw(st.sampled_from(["messages", "messages", "messages", "not a message", "lying length"]))
+    kind = draw(st.sampled_from(["messages"] * 5 + ["not a message", "lying length"]))
     if kind == "messages":
-        return b"".join(frame(dumps(message, ascii_only=draw(st.booleans()))) for message in draw(messages()))
+        return b"".join(frame(browser_json(message, draw(st.booleans()))) for message in draw(messages()))
     body = draw(st.sampled_from(NOT_MESSAGES) | st.binary(max_size=64))
     if kind == "not a message":
         return frame(body)
@@ -181,7 +196,7 @@ ENDINGS = st.one_of(
 @st.composite
 def streams(draw: st.DrawFn) -> bytes:
     pieces = draw(st.lists(frames(), min_size=1, max_size=4))
-    if draw(st.integers(0, 7)) == 0:  # one message over the limit, skipped without being read
+    if draw(st.sampled_from([False] * 7 + [True])):  # one message over the limit, skipped unread
         # Its bytes read as a length no browser sends, should a lying length before it misalign the stream.
         oversized = prefix(MAX_MESSAGE_BYTES + 1) + b"\xff" * (MAX_MESSAGE_BYTES + 1)
         pieces.insert(draw(st.integers(0, len(pieces))), oversized)
@@ -242,7 +257,7 @@ def host_home(directory: str, database_url: str | None) -> tuple[Path, str]:
     return home, database_url
 
 
-@fuzz_settings(examples=12)
+@fuzz_settings(examples=20)
 @given(stream=streams())
 def test_the_host_answers_every_frame_once_and_stores_what_it_acknowledges(stream: bytes,
                                                                            database_url: str | None) -> None:
@@ -317,3 +332,21 @@ def test_an_error_about_a_huge_field_name_fits_the_browsers_limit(tmp_path: Path
                                                                          ("hello", None)]
     assert replies[0]["message"].startswith("kkkk")
     assert len(replies[0]["message"]) <= 300
+
+
+def test_a_model_name_no_store_can_hold_loses_no_call(tmp_path: Path, database_url: str | None) -> None:
+    # The page's JSON can name any model, NUL and lone surrogates included: the call is
+    # recorded, and so is every call after it.
+    fixture = load_fixture("openai/chat")
+    response = fixture.response_body.decode().replace('"gpt-4o-mini-2024-07-18"', '"gpt-4o-mini\\u0000\\ud800"')
+    hostile = call_message(fixture, response_body=response, page_origin="https://chatgpt.com")
+    after = call_message(fixture, page_origin="https://chatgpt.com")
+    home, store_url = host_home(str(tmp_path), database_url)
+    status, replies = serve(home, frame(hostile) + frame(after))
+    assert status == 0
+    assert [reply["type"] for reply in replies] == ["ack", "ack"]
+    with Store.open(store_url) as store:
+        stored = store.events()
+    assert sorted(event.id for event in stored) == sorted([hostile["id"], after["id"]])
+    assert all(not unstorable_fields(event) for event in stored)
+    assert not (home / SPOOL_FILE).exists()

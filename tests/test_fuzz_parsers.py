@@ -179,7 +179,7 @@ def round_trip(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.mark.parametrize("endpoint", HTTP_ENDPOINTS, ids=[e.id for e in HTTP_ENDPOINTS])
-@fuzz_settings(examples=6)
+@fuzz_settings(examples=8)
 @given(data=st.data())
 def test_every_endpoint_reads_hostile_calls_without_raising(endpoint: Endpoint, data: st.DataObject) -> None:
     call = data.draw(hostile_calls(endpoint))
@@ -189,7 +189,7 @@ def test_every_endpoint_reads_hostile_calls_without_raising(endpoint: Endpoint, 
 
 
 @pytest.mark.parametrize("endpoint", HTTP_ENDPOINTS, ids=[e.id for e in HTTP_ENDPOINTS])
-@fuzz_settings(examples=2)
+@fuzz_settings(examples=3)
 @given(data=st.data())
 def test_every_endpoint_stores_what_it_reads_from_hostile_calls(endpoint: Endpoint, data: st.DataObject,
                                                                 round_trip: RoundTrip) -> None:
