@@ -79,10 +79,10 @@ HOSTILE_TEXT = st.one_of(
 )
 HOSTILE_NUMBER = st.one_of(st.sampled_from(HOSTILE_NUMBERS), st.integers(), st.floats())
 HOSTILE_LEAF = st.one_of(HOSTILE_TEXT, HOSTILE_NUMBER, st.sampled_from([None, True, False, [], {}, *RAW_JSON]))
-_LIKE_TEXT = st.one_of(HOSTILE_TEXT, HOSTILE_LEAF)
 # What no store keeps as it is: NUL, and lone surrogates (high, low, and the escapes
 # mitmproxy and psutil make of undecodable bytes).
 UNSTORABLE_CHARACTERS = st.sampled_from(["\x00", "\ud800", "\udbff", "\udc80", "\udcff", "\udfff", "\x00\ud83d"])
+_LIKE_TEXT = st.one_of(HOSTILE_TEXT, HOSTILE_LEAF)
 _LIKE_NUMBER = st.one_of(HOSTILE_NUMBER, HOSTILE_LEAF)
 
 
@@ -498,7 +498,7 @@ def event_names() -> tuple[str, ...]:
     """The SSE and event-stream event names the fixtures use."""
     names = {"message"}
     for name in fixture_names():
-        framing, units = units_of(load_fixture(name), reads_lines=False)
+        _, units = units_of(load_fixture(name), reads_lines=False)
         names.update(unit.event for unit in units)
     return tuple(sorted(names))
 
@@ -512,11 +512,12 @@ def hostile_units(draw: st.DrawFn, units: list[Unit], keys: tuple[str, ...], nam
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["leaves", "leaves", "spoil", "bytes", "drop", "repeat", "add"]))
         at = draw(st.integers(0, max(len(result) - 1, 0)))
-        present = sorted({node for unit in result for node in _nodes(unit.value) if node in carried}, key=repr)
-        if kind == "spoil" and present:  # one carried value (an id a stream repeats) spoilt wherever it is
-            old = draw(st.sampled_from(present))
-            new = draw(spoilt(old))
-            result = [replace(unit, value=_swapped(unit.value, old, new)) for unit in result]
+        if kind == "spoil":  # one carried value (an id a stream repeats) spoilt wherever it is
+            present = sorted({node for unit in result for node in _nodes(unit.value) if node in carried}, key=repr)
+            if present:
+                old = draw(st.sampled_from(present))
+                new = draw(spoilt(old))
+                result = [replace(unit, value=_swapped(unit.value, old, new)) for unit in result]
         elif kind == "add" or not result:
             made_up = Unit(draw(st.sampled_from(names) | HOSTILE_TEXT), draw(shaped_json(keys)),
                            message_type=draw(st.sampled_from(["event", "event", "exception", "error"])))
@@ -559,24 +560,28 @@ def _swapped(value: Any, old: Any, new: Any) -> Any:
     return value
 
 
+_SEPARATORS = re.compile(r"[ \t\r\n\x1e]*")  # between JSON values in one message (Copilot's \x1e)
+
+
 def json_values_of(content: bytes) -> list[Any] | None:
-    """The JSON values back to back in a WebSocket message, or None if it is not JSON."""
-    decoder = json.JSONDecoder()
+    """The JSON values back to back in a body or WebSocket message, or None if it is not JSON."""
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         return None
     values, at = [], 0
-    separators = re.compile(r"[ \t\r\n\x1e]*")
     while True:
-        at = separators.match(text, at).end()  # type: ignore[union-attr]
+        at = _SEPARATORS.match(text, at).end()  # type: ignore[union-attr]
         if at == len(text):
             return values
         try:
-            value, at = decoder.raw_decode(text, at)
+            value, at = _DECODER.raw_decode(text, at)
         except ValueError:
             return None
         values.append(value)
+
+
+_DECODER = json.JSONDecoder()
 
 
 # -- whole bodies and sessions for an endpoint -----------------------------------------------
@@ -586,7 +591,7 @@ def json_values_of(content: bytes) -> list[Any] | None:
 def request_bodies(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> bytes:
     """A request body: a fixture's with hostile leaves or damaged bytes, or made-up JSON."""
     fixtures = fixtures_for(catalog, endpoint)
-    if fixtures and draw(st.integers(0, 3)):
+    if fixtures and draw(st.integers(0, 3)):  # three times in four
         fixture = draw(st.sampled_from(fixtures))
         values = json_values_of(fixture.request_body)
         if values is not None and len(values) == 1 and draw(st.integers(0, 3)):
@@ -602,7 +607,7 @@ def response_bodies(draw: st.DrawFn, catalog: Catalog, endpoint: Endpoint) -> tu
     in the fixture's framing or (a quarter of the time) another, said so or not."""
     fixtures = fixtures_for(catalog, endpoint)
     carried = NOTHING_CARRIED
-    if fixtures and draw(st.integers(0, 3)):
+    if fixtures and draw(st.integers(0, 3)):  # three times in four
         fixture = draw(st.sampled_from(fixtures))
         framing, units = units_of(fixture, endpoint.rule.parser.reads_lines)
         content_type = fixture.response_headers.get("content-type", FRAMINGS[framing].content_type)

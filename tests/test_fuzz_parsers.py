@@ -20,8 +20,9 @@ OFFGATE_FUZZ_EXAMPLES=N runs N per test for a deeper pass.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -52,6 +53,7 @@ from tests.fuzz_strategies import (
     request_bodies,
     response_bodies,
     session_messages,
+    spoilt,
 )
 from tests.storable import BIGINT_MAX, RoundTrip
 
@@ -66,6 +68,7 @@ HEADERS_READ = ["x-litellm-call-id", "x-amzn-requestid", "x-amzn-bedrock-input-t
                 "x-amzn-bedrock-output-token-count", "x-amzn-bedrock-cache-read-input-token-count",
                 "x-amzn-bedrock-cache-write-input-token-count", "x-request-id"]
 STATUSES = [200, 200, 200, 101, 204, 400, 429, 500, 529]
+TOKEN_FIELDS = [name for name in UsageEvent.model_fields if name.endswith("_tokens")]
 
 
 @dataclass
@@ -81,7 +84,7 @@ class HostileCall:
     response_headers: dict[str, str]
     chunks: list[bytes]
     complete: bool
-    process: dict[str, object] = field(default_factory=dict)
+    process: dict[str, object]
 
     @property
     def path(self) -> str:
@@ -102,8 +105,9 @@ PROCESS_FACTS = st.fixed_dictionaries({"process_name": HOSTILE_TEXT, "exe": HOST
 def hostile_calls(draw: st.DrawFn, endpoint: Endpoint) -> HostileCall:
     address = draw(addresses(endpoint))
     request_headers = {"content-type": "application/json", "user-agent": draw(HOSTILE_TEXT)}
-    for fixture in fixtures_for(CATALOG, endpoint)[:1]:
-        request_headers |= {name: draw(HOSTILE_TEXT) for name in fixture.request_headers if name != "content-type"}
+    for fixture in fixtures_for(CATALOG, endpoint)[:1]:  # headers a parser reads (Gemini's web app names its model)
+        request_headers |= {name: draw(spoilt(value)) for name, value in fixture.request_headers.items()
+                            if name != "content-type"}
     request_body, request_encoding = draw(encoded(draw(request_bodies(CATALOG, endpoint))))
     body, content_type = draw(response_bodies(CATALOG, endpoint))
     body, response_encoding = draw(encoded(body))
@@ -137,18 +141,14 @@ def check_reading(reading: Reading) -> None:
     for name in ("model", "response_model", "response_id", "error"):
         assert getattr(reading, name) is None or isinstance(getattr(reading, name), str), name
     if reading.usage is not None:
-        for name, count in vars_of(reading.usage).items():
+        for name, count in dataclasses.asdict(reading.usage).items():
             assert count is None or (type(count) is int and 0 <= count <= BIGINT_MAX), (name, count)
-
-
-def vars_of(usage: object) -> dict[str, object]:
-    return {name: getattr(usage, name) for name in usage.__slots__}  # type: ignore[attr-defined]
 
 
 def to_event(match: Match, reading: Reading, status: int, call_facts: dict[str, object]) -> UsageEvent:
     """As the capture paths do; build_event itself must not raise."""
     event = recording.build_event(match, reading, status_code=status, **call_facts)
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
+    for name in TOKEN_FIELDS:
         count = getattr(event, name)
         assert count is None or 0 <= count <= BIGINT_MAX, (name, count)
     return event
