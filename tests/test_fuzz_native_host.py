@@ -257,16 +257,20 @@ def host_home(directory: str, database_url: str | None) -> tuple[Path, str]:
     return home, database_url
 
 
+def serve(home: Path, stream: bytes) -> tuple[int, list[dict[str, Any]]]:
+    """Run a host on `stream` in this process: its exit status and its replies."""
+    output = io.BytesIO()
+    status = Host(home).serve(io.BytesIO(stream), output)
+    return status, replies_in(output.getvalue())
+
+
 @fuzz_settings(examples=20)
 @given(stream=streams())
 def test_the_host_answers_every_frame_once_and_stores_what_it_acknowledges(stream: bytes,
                                                                            database_url: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="offgate-fuzz-host-") as directory:
         home, store_url = host_home(directory, database_url)
-        output = io.BytesIO()
-        status = Host(home).serve(io.BytesIO(stream), output)
-
-        replies = replies_in(output.getvalue())
+        status, replies = serve(home, stream)
         owed = expected_replies(stream)
         assert [answered_as(reply) for reply in replies] == owed
         assert status == (1 if owed[-1:] == ["broken_stream"] else 0)
@@ -284,12 +288,6 @@ def test_the_host_answers_every_frame_once_and_stores_what_it_acknowledges(strea
 
 
 # -- defects the fuzz found --------------------------------------------------------------------
-
-
-def serve(home: Path, stream: bytes) -> tuple[int, list[dict[str, Any]]]:
-    output = io.BytesIO()
-    status = Host(home).serve(io.BytesIO(stream), output)
-    return status, replies_in(output.getvalue())
 
 
 def test_json_nested_deeper_than_the_decoder_goes_is_refused_and_the_host_goes_on(tmp_path: Path) -> None:
