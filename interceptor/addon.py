@@ -10,6 +10,7 @@ passed through, and counted (tls_fallback.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -18,19 +19,18 @@ from typing import Any
 
 from mitmproxy import connection, ctx, exceptions, http
 
-from interceptor.attribution import ProcessCache
+from interceptor.attribution import UNKNOWN, ProcessCache
 from interceptor.calls import Call, FinishedCall
 from interceptor.tls_fallback import TLSFallback
-from offgate import recording
+from offgate.captured import CapturedCall
 from offgate.catalog import build_catalog
 from offgate.catalog.apps import app_for
 from offgate.catalog.registry import Catalog
 from offgate.config import database_url_for, device_name, load_settings, resolve_home
-from offgate.events import UsageEvent
 from offgate.fingerprint import api_key_from, key_fingerprint, load_salt, path_without_keys
 from offgate.metering import ResponseMeter
 from offgate.store import Store
-from offgate.writer import EventWriter
+from offgate.writer import EventWriter, NotDurable
 
 log = logging.getLogger("offgate")
 
@@ -87,15 +87,20 @@ class OffgateAddon:
         url = database_url_for(settings, home)
         self._salt = load_salt(home)
         self._device = device_name(settings.device.name)
-        self.writer = EventWriter(lambda: Store.open(url), home, self._to_event)
+        self.writer = EventWriter(lambda: Store.open(url), home, fill_in=self._fill_in_process)
         self.writer.start()
         log.info("offgate: recording to %s", Store.describe(url))
 
     def done(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            log.info("offgate: %d events written, %d spooled, %d addon errors",
-                     self.writer.written, self.writer.spooled, self.errors)
+        writer = self.writer
+        if writer is not None:
+            writer.close()
+            log.info("offgate: %d events written, %d spooled, %d addon errors", writer.written, writer.spooled,
+                     self.errors)
+            if writer.quarantined or writer.not_journaled or writer.not_kept or writer.restarts:
+                log.warning("offgate: %d events quarantined, %d calls not journaled, %d calls not kept, "
+                            "%d writer restarts", writer.quarantined, writer.not_journaled, writer.not_kept,
+                            writer.restarts)
             self.writer = None
         self.processes.close()
 
@@ -194,6 +199,7 @@ class OffgateAddon:
         if response.status_code == 101:
             return  # switching protocols: no body; a WebSocket session's messages follow
         downstream = response.stream  # keep another addon's stream function working
+        length = _declared_length(response)
 
         def tap(data: bytes) -> bytes:
             # Called for every chunk (b"" at the end); the bytes go on unchanged.
@@ -201,6 +207,10 @@ class OffgateAddon:
                 if data:
                     call.meter.note(time.time(), False, len(data))
                     call.parser.feed(data)
+                    if length is not None and call.meter.response_bytes >= length:
+                        # The client has the whole body once these bytes go out, before the
+                        # response hook runs: journal the call first.
+                        self._finish(call, flow, True)
             except Exception:  # noqa: BLE001
                 self._count_error()
             return downstream(data) if callable(downstream) else data
@@ -250,36 +260,23 @@ class OffgateAddon:
             self._record(call.finished(reading, flow.response.status_code, ended))
 
     def _record(self, finished: FinishedCall) -> None:
+        """Journal the call: on the event loop, before its end reaches the client, so a
+        call the client saw complete survives even a killed proxy."""
         if self.writer is None:
             log.warning("offgate: a call ended before the writer started; not recorded")
             return
-        self.writer.put(finished)
+        # The lookup started when the client connected; it has almost always finished by now.
+        process = self.processes.get(finished.call.client_id, 0)
+        # NotDurable: the writer says so and stores the call from memory; nobody here waits on it.
+        with contextlib.suppress(NotDurable):
+            self.writer.put(finished.captured(self._device, None if process is UNKNOWN else process))
 
-    def _to_event(self, finished: FinishedCall) -> UsageEvent:
-        """Runs on the writer thread: estimates, prices and process lookup happen here."""
-        call = finished.call
-        process = self.processes.get(call.client_id, PROCESS_LOOKUP_TIMEOUT)
-        facts: dict[str, Any] = dict(
-            **finished.metered.facts(),
-            source="proxy",
-            host=call.host,
-            method=call.method,
-            path=call.path,
-            litellm_call_id=call.litellm_call_id,
-            process_name=process.process_name,
-            pid=process.pid,
-            exe=process.exe,
-            user=process.user,
-            device=self._device,
-            key_fingerprint=call.key_fingerprint,
-        )
-        try:
-            return recording.build_event(call.match, finished.reading, status_code=finished.status_code,
-                                         app=call.app, **facts)
-        except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
-            self._count_error()
-            return recording.unreadable_event(call.match, exc, status_code=finished.status_code,
-                                              app=call.app, **facts)
+    def _fill_in_process(self, captured: CapturedCall) -> None:
+        """On the writer thread: the client's process, if it was not known when journaled."""
+        if captured.client_id is None or captured.knows_process():
+            return
+        process = self.processes.get(captured.client_id, PROCESS_LOOKUP_TIMEOUT)
+        captured.facts.update(pid=process.pid, process_name=process.process_name, exe=process.exe, user=process.user)
 
     def _guard(self, fn: Any, *args: Any) -> None:
         # Fail-open: an error in offgate must never touch the user's traffic.
@@ -291,6 +288,17 @@ class OffgateAddon:
     def _count_error(self) -> None:
         self.errors += 1
         log.exception("offgate: error while reading a flow (traffic unaffected)")
+
+
+def _declared_length(response: http.Response) -> int | None:
+    """The body's length when the client learns the end from it (Content-Length). A chunked
+    or HTTP/2 answer ends with a frame mitmproxy sends after the response hook."""
+    if "transfer-encoding" in response.headers:
+        return None
+    try:
+        return int(response.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 if __name__ != "interceptor.addon":

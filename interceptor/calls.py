@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from interceptor.attribution import ClientProcess
+from offgate.captured import CapturedCall
 from offgate.catalog.base import CallParser, Reading
 from offgate.catalog.registry import Match
 from offgate.metering import Metered, ResponseMeter
@@ -38,9 +40,21 @@ class Call:
 
 @dataclass(slots=True)
 class FinishedCall:
-    """What the writer thread turns into a UsageEvent."""
+    """One reading of a call, with its status and measures."""
 
     call: Call
     reading: Reading
     status_code: int | None
     metered: Metered
+
+    def captured(self, device: str, process: ClientProcess | None) -> CapturedCall:
+        """What the writer journals and turns into a UsageEvent. `process`: the client's,
+        if its lookup is done (else the writer looks it up)."""
+        call = self.call
+        known = {} if process is None else dict(pid=process.pid, process_name=process.process_name,
+                                                 exe=process.exe, user=process.user)
+        return CapturedCall.of(
+            call.match, self.reading, self.status_code, app=call.app, client_id=call.client_id,
+            **self.metered.facts(), source="proxy", host=call.host, method=call.method, path=call.path,
+            litellm_call_id=call.litellm_call_id, key_fingerprint=call.key_fingerprint, device=device, **known,
+        )

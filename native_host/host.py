@@ -56,9 +56,15 @@ ERRORS = {
 RETRYABLE = frozenset({"unavailable"})
 
 
+# An error's message can quote what it refuses (a field's name, a URL): kept short, the reply
+# always fits the 1 MB the browser accepts.
+MAX_ERROR_CHARS = 300
+
+
 def error_reply(code: str, message: str, message_id: str | None = None) -> dict[str, Any]:
     assert code in ERRORS
-    return {"type": "error", "id": message_id, "error": code, "retryable": code in RETRYABLE, "message": message}
+    return {"type": "error", "id": message_id, "error": code, "retryable": code in RETRYABLE,
+            "message": message[:MAX_ERROR_CHARS]}
 
 
 def encode(reply: dict[str, Any]) -> bytes:
@@ -100,7 +106,9 @@ class Host:
         try:
             raw = json.loads(frame)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
-            return error_reply("bad_json", f"not UTF-8 JSON: {exc}"[:300])
+            return error_reply("bad_json", f"not UTF-8 JSON: {exc}")
+        except RecursionError:
+            return error_reply("bad_json", "not UTF-8 JSON: nested too deeply")
         if not isinstance(raw, dict):
             return error_reply("not_an_object", f"expected a JSON object, got {type(raw).__name__}")
         # The reply repeats a message's id only if it is one (never a megabyte of "id").
@@ -108,7 +116,7 @@ class Host:
         kind = raw.get("type")
         model = MODELS.get(kind) if isinstance(kind, str) else None
         if model is None:
-            return error_reply("invalid_message", f"type: expected one of {', '.join(MODELS)}, got {kind!r}"[:300],
+            return error_reply("invalid_message", f"type: expected one of {', '.join(MODELS)}, got {kind!r}",
                                message_id)
         try:
             message = model.model_validate(raw)
@@ -120,10 +128,10 @@ class Host:
             return error_reply("not_in_catalog", str(exc), message.id)
         except Unavailable as exc:
             log.warning("not recorded, to be sent again: %s message %s: %s", message.type, message.id, exc)
-            return error_reply("unavailable", str(exc)[:300], message.id)
+            return error_reply("unavailable", str(exc), message.id)
         except Exception as exc:  # noqa: BLE001 - the host never dies on one message
             log.exception("could not handle %s message %s", message.type, message.id)
-            return error_reply("failed", f"{type(exc).__name__}: {exc}"[:300], message.id)
+            return error_reply("failed", f"{type(exc).__name__}: {exc}", message.id)
 
     def close(self) -> None:
         if self._warm_up is not None:

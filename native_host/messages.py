@@ -16,9 +16,10 @@ content type (the parsers choose their framing by it), and unknown fields are re
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 # The whole message; the page stops copying a body before it would pass this.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -31,6 +32,19 @@ Url = Annotated[str, Field(max_length=MAX_URL_CHARS, pattern=r"^(https?|wss?)://
 # The page that made the call, as the browser names it to the extension's worker.
 Origin = Annotated[str, Field(max_length=2048, pattern=r"^https?://[^/]+$")]
 Milliseconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600 * 1000)]
+# The times a browser's clock can give. Past them a time may have no UTC equivalent (year 1
+# at +14:00), which no record can be given.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def _on_a_clock(moment: datetime) -> datetime:
+    if not EARLIEST_TIME <= moment < LATEST_TIME:
+        raise ValueError(f"must be between {EARLIEST_TIME.year} and {LATEST_TIME.year}")
+    return moment
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_on_a_clock)]
 
 
 class NotInCatalog(ValueError):
@@ -77,7 +91,7 @@ class Call(_Message):
     response_headers: ResponseHeaders = Field(default_factory=ResponseHeaders)
     response_body: str = ""
     complete: bool = Field(description="the body was read to its end (not aborted, cut off or truncated)")
-    started_at: AwareDatetime
+    started_at: Time
     ttft_ms: Milliseconds | None = None
     duration_ms: Milliseconds | None = None
     page_origin: Origin
@@ -88,7 +102,7 @@ class WebSocketMessage(BaseModel):
 
     from_client: bool
     text: str
-    at: AwareDatetime
+    at: Time
 
 
 class WebSocketBatch(_Message):
@@ -105,7 +119,7 @@ class WebSocketBatch(_Message):
 
 class Today(_Message):
     type: Literal["today"]
-    since: AwareDatetime
+    since: Time
 
 
 Message = Hello | Call | WebSocketBatch | Today

@@ -93,7 +93,7 @@ class Recorder:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._unkept_batches: OrderedDict[str, list[UsageEvent]] = OrderedDict()
         self._reader: Store | None = None
-        self._writer = EventWriter(lambda: Store.open(self._url), home, lambda event: event)
+        self._writer = EventWriter(lambda: Store.open(self._url), home)
         self._writer.start()
         # The web apps' models count with these encodings: load them now, not on the first call.
         for model in (None, "gpt-4o"):

@@ -4,19 +4,36 @@ Token fields follow LiteLLM's convention so they compare with its spend rows:
 `prompt_tokens` counts every input token (cache reads and writes included),
 `completion_tokens` includes reasoning tokens. Cached, reasoning and audio tokens are
 parts of those two counts, None when the call does not report them.
+
+Every text field is made storable where the event is made: what a page or a provider sent
+may hold characters no store keeps (PostgreSQL refuses NUL; lone surrogates cannot be
+encoded as UTF-8), and a value of any length. So one odd call can never strand others.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Source = Literal["proxy", "extension", "import"]
 Route = Literal["direct", "gateway"]
 ParseStatus = Literal["ok", "partial", "unparsed"]
+
+# NUL (PostgreSQL text cannot hold it) and UTF-16 surrogates (no UTF-8 for them alone).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Names, ids and short values; the indexed columns (provider, model, response id) stay
+# far below PostgreSQL's ~2700-byte index entry limit even at 4 bytes a character.
+MAX_TEXT_CHARS = 256
+LONG_TEXT_CHARS = {"path": 2048, "exe": 2048, "cost_note": 1024, "parse_error": 1024}
+
+
+def storable_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` without the characters a store cannot hold, cut to `limit` characters."""
+    return UNSTORABLE.sub("", text)[:limit]
 
 
 def new_event_id() -> str:
@@ -70,6 +87,15 @@ class UsageEvent(BaseModel):
     key_fingerprint: str | None = None
     parse_status: ParseStatus = "ok"
     parse_error: str | None = None
+
+    @field_validator("provider", "app", "endpoint", "host", "method", "path", "model", "cost_note",
+                     "response_id", "litellm_call_id", "process_name", "exe", "user", "device",
+                     "key_fingerprint", "parse_error")
+    @classmethod
+    def _storable(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return storable_text(value, LONG_TEXT_CHARS.get(info.field_name or "", MAX_TEXT_CHARS))
 
     @field_validator("ts")
     @classmethod

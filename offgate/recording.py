@@ -24,7 +24,7 @@ def settle_usage(reading: Reading, status_code: int | None,
     if status_code is not None and status_code >= 400:
         return None, False
     reported = reading.usage or Usage()
-    if reported.prompt_tokens is not None and reported.completion_tokens is not None:
+    if not needs_texts(reading, status_code):
         return reported, False
     if not reading.prompt_texts and not reading.completion_texts:
         return (reading.usage, False)
@@ -38,6 +38,15 @@ def settle_usage(reading: Reading, status_code: int | None,
     elif usage.prompt_tokens is None:
         usage.prompt_tokens = tokens.estimate_prompt(model, reading.prompt_texts, reading.prompt_messages)
     return usage, True
+
+
+def needs_texts(reading: Reading, status_code: int | None) -> bool:
+    """Whether an estimate may need the reading's texts: the call succeeded and its
+    response did not report both token counts."""
+    if status_code is not None and status_code >= 400:
+        return False
+    usage = reading.usage
+    return usage is None or usage.prompt_tokens is None or usage.completion_tokens is None
 
 
 def build_event(match: Match, reading: Reading, *, status_code: int | None, app: str | None = None,

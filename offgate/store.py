@@ -23,6 +23,8 @@ from peewee import (
     SQL,
     Case,
     Database,
+    DataError,
+    IntegrityError,
     ModelSelect,
     OperationalError,
     PeeweeException,
@@ -50,8 +52,21 @@ TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpo
 _DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
 
 
+# SQLSTATE classes that blame the values written, not the server: data exception,
+# integrity constraint violation, program limit exceeded (an index entry too large).
+_REFUSED_VALUE_SQLSTATES = ("22", "23", "54")
+
+
 class StoreError(Exception):
-    """The store cannot be opened, read or written; the message says which store and why."""
+    """The store cannot be opened, read or written; the message says which store and why.
+
+    `retryable` is False when the store refused what was written (a value out of range, a
+    constraint): trying the same rows again cannot help. Otherwise the store itself failed
+    (down, unreachable, locked, full) and a later try may succeed."""
+
+    def __init__(self, message: str, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class Store:
@@ -235,7 +250,8 @@ class Store:
         except _DATABASE_ERRORS as exc:
             # One line (libpq's messages span several), and never the password.
             reason = _without_password(" ".join(str(exc).split()) or type(exc).__name__, self._url)
-            raise StoreError(f"cannot {action} {self.describe(self._url)}: {reason}") from None
+            raise StoreError(f"cannot {action} {self.describe(self._url)}: {reason}",
+                             retryable=not _refused_values(exc)) from None
 
 
 def _database_for(url: str) -> Database:
@@ -274,6 +290,15 @@ def _in_window(query: ModelSelect, since: datetime | None, until: datetime | Non
     if until is not None:
         query = query.where(UsageEventRow.ts < naive_utc(until))
     return query
+
+
+def _refused_values(exc: Exception) -> bool:
+    """Whether the database refused the values rather than failed itself."""
+    driver_error = getattr(exc, "orig", exc)  # peewee keeps the driver's error there
+    sqlstate = getattr(driver_error, "pgcode", None)
+    if sqlstate:
+        return sqlstate[:2] in _REFUSED_VALUE_SQLSTATES
+    return isinstance(driver_error, (sqlite3.DataError, sqlite3.IntegrityError, DataError, IntegrityError))
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase, settings
 
 from tests import postgres
 from tests.upstream import FakeUpstream
+
+# Property tests see the same examples on every CI run (a failure there is reproducible by
+# anyone) and report a failure as found, unshrunk, so a run stays bounded in time; a
+# developer's runs explore new examples, shrink failures and replay them from .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True,
+                          phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,9 @@ it under /usr/lib/postgresql/VERSION/bin), listening on 127.0.0.1 and a free por
 data in a temporary directory that is removed afterwards. initdb refuses to run as root, so
 as root the server runs as the `postgres` user. Durability is switched off: it is a test.
 
-When no server can be had, the tests skip, except in CI (CI=true), where they fail.
+A test that stops the server and starts it again gets a throw-away one in any case
+(`stoppable_server`). When no server can be had, the tests skip, except in CI (CI=true),
+where they fail.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,12 +43,25 @@ class PostgresUnavailable(Exception):
 @contextmanager
 def server_or_skip() -> Iterator[str]:
     """`postgres_server()`, or skip (fail in CI) when there is none."""
+    with _or_skip(postgres_server()) as url:
+        yield url
+
+
+@contextmanager
+def stoppable_server_or_skip() -> Iterator[LocalServer]:
+    """`stoppable_server()`, or skip (fail in CI) when there is none."""
+    with _or_skip(stoppable_server()) as server:
+        yield server
+
+
+@contextmanager
+def _or_skip[T](server: AbstractContextManager[T]) -> Iterator[T]:
     with ExitStack() as stack:
         try:
-            url = stack.enter_context(postgres_server())
+            entered = stack.enter_context(server)
         except PostgresUnavailable as exc:
             unavailable(str(exc), f"PostgreSQL is required in CI: install postgresql ({exc})")
-        yield url
+        yield entered
 
 
 @contextmanager
@@ -71,52 +85,59 @@ def fresh_database(server_url: str) -> Iterator[str]:
         _run_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-@dataclass(frozen=True)
-class RestartableServer:
-    """A throw-away server's URL, and a way to restart it (clients are cut off meanwhile)."""
-
-    url: str
-    restart: Callable[[], None]
-
-
 @contextmanager
 def throwaway_server() -> Iterator[str]:
-    with restartable_server() as server:
+    with stoppable_server() as server:
         yield server.url
 
 
-@contextmanager
-def restartable_server() -> Iterator[RestartableServer]:
-    """A throw-away server of its own (never $OFFGATE_TEST_POSTGRES_URL's), restartable."""
-    bin_dir = find_bin_dir()
-    as_postgres = _run_as_postgres_prefix()
-    base = Path(tempfile.mkdtemp(prefix="offgate-pg-"))
-    data = base / "data"
-    log = base / "server.log"
-    try:
-        if as_postgres:
+class LocalServer:
+    """A server of the local installation on a free port, data in a temporary directory;
+    a test may stop it and start it again (same port, same data)."""
+
+    def __init__(self, base: Path) -> None:
+        self._bin_dir = find_bin_dir()
+        self._as_postgres = _run_as_postgres_prefix()
+        self._data = base / "data"
+        self._log = base / "server.log"
+        self._port = free_port()
+        self._options = f"-c listen_addresses=127.0.0.1 -p {self._port} -k {base} {SERVER_OPTIONS}"
+        if self._as_postgres:
             postgres = pwd.getpwnam("postgres")
             os.chown(base, postgres.pw_uid, postgres.pw_gid)
-        _run([*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER,
+        _run([*self._as_postgres, str(self._bin_dir / "initdb"), "-D", str(self._data), "-U", SUPERUSER,
               "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"], "initdb")
-        port = free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base} {SERVER_OPTIONS}"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self._port}/{TEST_DATABASE}"
+
+    def start(self) -> None:
         try:
-            _run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log),
-                  "-o", options, "-w", "start"], "pg_ctl start")
+            _run([*self._as_postgres, str(self._bin_dir / "pg_ctl"), "-D", str(self._data), "-l", str(self._log),
+                  "-o", self._options, "-w", "start"], "pg_ctl start")
         except PostgresUnavailable as exc:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            tail = self._log.read_text(errors="replace")[-2000:] if self._log.exists() else ""
             raise PostgresUnavailable(f"{exc}\n{tail}") from None
+
+    def stop(self, mode: str = "fast") -> None:
+        """`fast` ends every session at once, as an administrator's restart does."""
+        subprocess.run([*self._as_postgres, str(self._bin_dir / "pg_ctl"), "-D", str(self._data), "-m", mode,
+                        "-w", "stop"], capture_output=True, check=False)
+
+
+@contextmanager
+def stoppable_server() -> Iterator[LocalServer]:
+    """A throw-away server with its test database, removed after the block."""
+    base = Path(tempfile.mkdtemp(prefix="offgate-pg-"))
+    try:
+        server = LocalServer(base)
+        server.start()
         try:
-            server_url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres"
-            _run_admin(server_url, f'CREATE DATABASE "{TEST_DATABASE}"')
-            restart = [*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-m", "fast",
-                       "-w", "restart"]
-            yield RestartableServer(f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{TEST_DATABASE}",
-                                    lambda: _run(restart, "pg_ctl restart"))
+            _run_admin(server.url.rsplit("/", 1)[0] + "/postgres", f'CREATE DATABASE "{TEST_DATABASE}"')
+            yield server
         finally:
-            subprocess.run([*as_postgres, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                            "-w", "stop"], capture_output=True, check=False)
+            server.stop("immediate")
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

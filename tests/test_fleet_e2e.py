@@ -32,7 +32,6 @@ from offgate.store import Store
 from tests import postgres
 from tests.fleet_world import Collector, Relay, central_environment, offgate, start_offgate, wait_for
 from tests.ports import free_port
-from tests.required import unavailable
 from tests.upstream import FakeUpstream, Scenario
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
@@ -41,12 +40,9 @@ COSTS = ("unmanaged_cost_usd", "total_cost_usd")
 
 
 @pytest.fixture
-def server() -> Iterator[postgres.RestartableServer]:
-    try:
-        with postgres.restartable_server() as running:
-            yield running
-    except postgres.PostgresUnavailable as exc:
-        unavailable(str(exc), f"PostgreSQL is required in CI: install postgresql ({exc})")
+def server() -> Iterator[postgres.LocalServer]:
+    with postgres.stoppable_server_or_skip() as running:
+        yield running
 
 
 class Fleet:
@@ -104,7 +100,7 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(server: postgres.RestartableServer, tmp_path: Path) -> Iterator[Fleet]:
+def fleet(server: postgres.LocalServer, tmp_path: Path) -> Iterator[Fleet]:
     running = Fleet(server.url, tmp_path)
     yield running
     running.stop()
@@ -215,7 +211,7 @@ def test_three_agents_through_two_collectors_add_up_to_the_central_report(
 
 
 def test_every_record_arrives_exactly_once_through_a_killed_collector_a_cut_network_and_a_database_restart(
-        fleet: Fleet, server: postgres.RestartableServer, upstream: FakeUpstream, tmp_path: Path) -> None:
+        fleet: Fleet, server: postgres.LocalServer, upstream: FakeUpstream, tmp_path: Path) -> None:
     home = tmp_path / "roaming-laptop"
     fleet.enrol(home, fleet.token(uses=1), "--no-push")
     import_records(home, 3000)  # a backlog of three batches
@@ -246,7 +242,7 @@ def test_every_record_arrives_exactly_once_through_a_killed_collector_a_cut_netw
 
     # 3. PostgreSQL restarts while a push is on its way to the collector.
     restarts: list[int] = []
-    fleet.relay.when_pushed(lambda reached: restarts.append(server.restart() or reached))
+    fleet.relay.when_pushed(lambda reached: restarts.append(_restart(server, reached)))
     import_records(home, 2000)
     wait_for(lambda: restarts and fleet.central_ids(home.name) == local_ids(home),
              "every record after the database restart", logs=(*logs, restarted.log))
@@ -265,3 +261,10 @@ def _kill(fleet: Fleet, port: int) -> Collector:
     collector = next(collector for collector in fleet.collectors if collector.port == port)
     collector.kill()
     return collector
+
+
+def _restart(server: postgres.LocalServer, port: int) -> int:
+    """Restart PostgreSQL as an administrator does (every session ended at once)."""
+    server.stop("fast")
+    server.start()
+    return port

@@ -17,8 +17,9 @@ from native_host.host import Host
 from native_host.main import LOG_FILE
 from native_host.messages import MAX_MESSAGE_BYTES
 from offgate.events import UsageEvent
+from offgate.journal import JOURNAL_DIR
 from offgate.store import Store
-from offgate.writer import SPOOL_FILE, EventWriter, NotDurable
+from offgate.writer import EventWriter, NotDurable
 from tests.fixtures import load_fixture
 from tests.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
 
@@ -249,14 +250,15 @@ def test_sigterm_writes_what_was_acknowledged_then_exits(home: Path) -> None:
     assert [event.id for event in stored(home)] == [message["id"]]
 
 
-def test_a_store_that_is_down_gets_the_calls_spooled(home: Path) -> None:
+def test_a_store_that_is_down_leaves_the_calls_in_the_journal(home: Path) -> None:
     # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
     host = HostProcess(home, OUR_ORIGIN, env={"OFFGATE_DATABASE_URL": "postgresql://u:secret@127.0.0.1:9/x"})
     message = call_message(CHATGPT)
     assert host.ask(message)["type"] == "ack"
     assert host.close() == 0
-    (line,) = (home / SPOOL_FILE).read_text().splitlines()
-    assert json.loads(line)["id"] == message["id"]
+    (segment,) = (home / JOURNAL_DIR).glob("*.jsonl")
+    (line,) = segment.read_text().splitlines()
+    assert json.loads(line)["data"]["id"] == message["id"]
     assert "secret" not in (home / LOG_FILE).read_text()
 
 
@@ -288,7 +290,7 @@ class RefusingPuts:
         def refusing_put(writer: EventWriter, item: object) -> None:
             self.puts += 1
             if self.puts in self.refused:
-                raise NotDurable("no space left on device")
+                raise NotDurable("no space left on device", kept=True)
             put(writer, item)
 
         monkeypatch.setattr(EventWriter, "put", refusing_put)

@@ -7,34 +7,19 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from offgate.store import Store
 from tests.ports import free_port
+from tests.proxy_harness import wait_listening
 from tests.upstream import FakeUpstream, Scenario
 
 CALLS = 100
-
-
-
-def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"offgate proxy exited early: {proc.stderr.read().decode()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("offgate proxy did not start listening")
 
 
 def stream_chunks(n: int) -> list[bytes]:

@@ -36,6 +36,7 @@ class Scenario:
     headers: dict[str, str] = field(default_factory=dict)
     chunks: list[bytes] = field(default_factory=list)
     chunk_delay: float = 0.0
+    delay: float = 0.0  # before the answer starts
     streamed: bool = False  # chunked transfer, one write per chunk
     cut_after: int | None = None  # drop the connection after this many chunks (or messages)
     hold_open: bool = False  # after the last chunk, keep the response open until the client leaves
@@ -88,6 +89,8 @@ class FakeUpstream:
             scenario = self.responder(received)
         if scenario is None:
             return web.json_response({"error": "no such scenario"}, status=599)
+        if scenario.delay:
+            await asyncio.sleep(scenario.delay)
         if scenario.messages:
             return await self._play_session(request, scenario, received)
         if not scenario.streamed:

@@ -82,13 +82,20 @@ class Reading:
     is_llm_call: bool = True
 
 
+# No call comes near this many tokens (the largest context windows hold about 10**7). A
+# larger count is junk, and even summed over every entry a body can hold, counts up to it
+# fit the store's 64-bit columns.
+MAX_TOKEN_COUNT = 10**12
+
+
 def as_int(value: Any) -> int | None:
-    """A token count from JSON: ints (and integral floats) only, never negative."""
+    """A token count from JSON: ints (and integral floats) only, never negative nor past
+    MAX_TOKEN_COUNT."""
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return value if isinstance(value, int) and value >= 0 else None
+    return value if isinstance(value, int) and 0 <= value <= MAX_TOKEN_COUNT else None
 
 
 def text_of(content: Any) -> Iterator[str]:

@@ -64,7 +64,8 @@ def converse_usage(usage: Any) -> Usage | None:
 
 def _header_count(headers: Mapping[str, str], name: str) -> int | None:
     value = (headers.get(name) or "").strip()
-    return int(value) if value.isdecimal() else None
+    # int() refuses more than 4,300 digits; a count never has more than a dozen.
+    return int(value) if value.isdecimal() and len(value) <= 20 else None
 
 
 class InvokeModel(Messages):

@@ -190,8 +190,9 @@ def status(ctx: typer.Context) -> None:
     from fleet.status import status_lines as fleet_status
     from interceptor.ca import ca_dir
     from offgate.alert_store import AlertStore
+    from offgate.journal import waiting_in_journal
     from offgate.unread_store import UnreadConnectionStore
-    from offgate.writer import SPOOL_FILE
+    from offgate.writer import QUARANTINE_FILE
 
     session: Session = ctx.obj
     settings = session.settings
@@ -212,9 +213,13 @@ def status(ctx: typer.Context) -> None:
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
         "not collected: API keys, prompt and reply text",
     ]
-    spool = session.home / SPOOL_FILE
-    if spool.exists():
-        lines.append(f"spooled:   events waiting in {spool} (the store was unavailable)")
+    waiting = waiting_in_journal(session.home)
+    if waiting:
+        lines.append(f"journal:   {waiting} calls waiting to be stored in {session.home / 'journal'}")
+    quarantine = session.home / QUARANTINE_FILE
+    if quarantine.exists():
+        lines.append(f"quarantine: {len(quarantine.read_text().splitlines())} events the store refused, kept in "
+                     f"{quarantine}")
     try:
         store = Store.open(url)
         try:
