@@ -247,8 +247,8 @@ BAD_BATCHES = {
     "positions that do not match the records": (lambda good, r: {**batch([*good, r]), "record_seqs": [1] * 50}, 422,
                                                 "invalid", "body: Value error, record_seqs has 50 entries for 51 "
                                                 "records (1 problems in all): nothing was stored"),
-    "a text the database cannot keep": (lambda good, r: batch([*good, {**r, "model": "gpt\u0000-4o"}]), 422,
-                                        "invalid", None),
+    "a count the database cannot keep": (lambda good, r: batch([*good, {**r, "prompt_tokens": 2**64}]), 422,
+                                         "invalid", None),
     "too many records": (lambda good, r: batch([*good, *[r] * (MAX_BATCH_ITEMS - 49)]), 413, "too_large",
                          f"records: List should have at most {MAX_BATCH_ITEMS} items after validation, "
                          f"not {MAX_BATCH_ITEMS + 1}"),
