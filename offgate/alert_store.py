@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from offgate.errors import BadInputError
 from offgate.store import Store, naive_utc
 from offgate.store_schema import AlertRow
 
@@ -65,7 +66,7 @@ class Alert:
         return {"id": self.id, **fields, "acked": self.acked}
 
 
-class UnknownAlertError(KeyError):
+class UnknownAlertError(BadInputError):
     def __str__(self) -> str:
         return f"no alert has the id {self.args[0]!r}"
 

@@ -33,6 +33,7 @@ from peewee import (
 )
 
 from offgate.config import redact_url
+from offgate.errors import OffgateError
 from offgate.events import UsageEvent
 from offgate.same_call import DUPLICATE_WINDOW, Record, RecordedCalls, call_key
 from offgate.store_schema import MIGRATIONS, Migration, SchemaTooNewError, UsageEventRow, read_version, upgrade
@@ -50,7 +51,7 @@ TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpo
 _DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
 
 
-class StoreError(Exception):
+class StoreError(OffgateError):
     """The store cannot be opened, read or written; the message says which store and why."""
 
 
