@@ -1,13 +1,6 @@
-"""How the report writes numbers for people (JSON keeps them exact)."""
+"""How the report writes numbers for people (JSON keeps them exact; money: offgate.money)."""
 
 from __future__ import annotations
-
-
-def money(value: float | None) -> str:
-    """USD: cents from a dollar up, six decimals below (one call often costs micro-dollars)."""
-    if value is None:
-        return "-"
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.6f}"
 
 
 def percent(value: float | None) -> str:

@@ -16,7 +16,8 @@ from string import Template
 from typing import Any
 
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
-from analytics.report.formatting import count, label, money, percent
+from analytics.report.formatting import count, label, percent
+from offgate.money import usd
 
 TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
 STYLESHEET = Path(__file__).with_name("style.css")
@@ -24,23 +25,23 @@ BARS_SHOWN = 15
 FINDINGS_SHOWN = 500
 
 KPIS = (
-    ("total_cost_usd", "Total spend", money),
-    ("managed_cost_usd", "Managed", money),
-    ("unmanaged_cost_usd", "Unmanaged", money),
+    ("total_cost_usd", "Total spend", usd),
+    ("managed_cost_usd", "Managed", usd),
+    ("unmanaged_cost_usd", "Unmanaged", usd),
     ("coverage", "Coverage", percent),
     ("unmanaged_calls", "Unmanaged calls", count),
     ("spend_rows", "LiteLLM spend rows", count),
 )
 ROW_COLUMNS = (
     ("unmanaged_calls", "unmanaged calls", count),
-    ("unmanaged_cost_usd", "unmanaged", money),
+    ("unmanaged_cost_usd", "unmanaged", usd),
     ("prompt_tokens", "prompt tokens", count),
     ("completion_tokens", "completion tokens", count),
     ("estimated_calls", "estimated", count),
     ("unpriced_calls", "unpriced", count),
     ("managed_calls", "managed calls", count),
     ("managed_unpriced_calls", "managed unpriced", count),
-    ("managed_cost_usd", "managed", money),
+    ("managed_cost_usd", "managed", usd),
     ("coverage", "coverage", percent),
 )
 
@@ -100,7 +101,7 @@ def _rows_table(report: dict[str, Any]) -> str:
 
 
 def _daily_table(days: list[dict[str, Any]]) -> str:
-    columns = (("managed_cost_usd", money), ("unmanaged_cost_usd", money), ("managed_calls", count),
+    columns = (("managed_cost_usd", usd), ("unmanaged_cost_usd", usd), ("managed_calls", count),
                ("unmanaged_calls", count), ("unpriced_spend_rows", count))
     lines = ['<table data-table="daily"><tr><th>day (UTC)</th><th class="number">managed</th>'
              '<th class="number">unmanaged</th><th class="number">managed calls</th>'
@@ -117,7 +118,7 @@ def _sources_table(sources: list[dict[str, Any]]) -> str:
              + '<th class="number">calls</th><th class="number">cost</th></tr>']
     for source in sources:
         cells = "".join(f"<td>{escape(label(source[name]))}</td>" for name in names)
-        lines.append(f"<tr>{cells}{_cell(source, 'calls', count)}{_cell(source, 'cost_usd', money)}</tr>")
+        lines.append(f"<tr>{cells}{_cell(source, 'calls', count)}{_cell(source, 'cost_usd', usd)}</tr>")
     return "\n".join([*lines, "</table>"])
 
 
@@ -133,8 +134,8 @@ def _findings(report: dict[str, Any]) -> str:
         lines.append(
             f'<tr data-kind="{escape(finding["kind"])}"><td>{escape(finding["ts"][:19].replace("T", " "))}</td>'
             f'<td class="kind-{escape(finding["kind"])}">{escape(finding["kind"])}</td>'
-            f'<td>{escape(label(finding["model"]))}</td>{_cell(finding, "our_cost_usd", money)}'
-            f'{_cell(finding, "logged_cost_usd", money)}<td>{escape(finding["detail"])}</td></tr>')
+            f'<td>{escape(label(finding["model"]))}</td>{_cell(finding, "our_cost_usd", usd)}'
+            f'{_cell(finding, "logged_cost_usd", usd)}<td>{escape(finding["detail"])}</td></tr>')
     return "\n".join([*lines, "</table>"])
 
 
@@ -149,7 +150,7 @@ def _estimated(estimated: dict[str, Any]) -> str:
         lines.append(f'<li><span data-metric="estimated.{calls}" data-value="{estimated[calls]}">'
                      f"{count(estimated[calls])}</span> {escape(text)}: "
                      f'<span data-metric="estimated.{cost}" data-value="{_exact(estimated[cost])}">'
-                     f"{escape(money(estimated[cost]))}</span></li>")
+                     f"{escape(usd(estimated[cost]))}</span></li>")
     lines.append(f'<li><span data-metric="estimated.unpriced_calls" data-value="{estimated["unpriced_calls"]}">'
                  f'{count(estimated["unpriced_calls"])}</span> unmanaged calls without a price (in no total)</li>')
     lines.append(f'<li><span data-metric="estimated.unpriced_spend_rows" '

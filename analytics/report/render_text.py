@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from analytics.report.formatting import count, label, money, percent
+from analytics.report.formatting import count, label, percent
+from offgate.money import usd
 
 WIDTH = 160
 FINDINGS_SHOWN = 20
@@ -20,13 +21,13 @@ def render_text(report: dict[str, Any]) -> str:
     totals = report["totals"]
     window = f"{report['since'] or 'the beginning'} to {report['until']}"
     console.print(f"Unmanaged LLM usage, {window}", markup=False)
-    console.print(f"Total spend {money(totals['total_cost_usd'])} = managed {money(totals['managed_cost_usd'])} "
-                  f"+ unmanaged {money(totals['unmanaged_cost_usd'])}; coverage {percent(totals['coverage'])}",
+    console.print(f"Total spend {usd(totals['total_cost_usd'])} = managed {usd(totals['managed_cost_usd'])} "
+                  f"+ unmanaged {usd(totals['unmanaged_cost_usd'])}; coverage {percent(totals['coverage'])}",
                   markup=False)
     console.print(f"Unmanaged: {count(totals['unmanaged_calls'])} calls, "
                   f"{count(totals['unmanaged_prompt_tokens'])} prompt + "
                   f"{count(totals['unmanaged_completion_tokens'])} completion tokens", markup=False)
-    console.print(f"Managed: {count(totals['spend_rows'])} LiteLLM spend rows ({money(totals['logged_spend_usd'])}), "
+    console.print(f"Managed: {count(totals['spend_rows'])} LiteLLM spend rows ({usd(totals['logged_spend_usd'])}), "
                   f"{count(totals['gateway_calls'])} gateway calls captured, "
                   f"{count(totals['gateway_calls_matched'])} matched", markup=False)
 
@@ -34,22 +35,22 @@ def render_text(report: dict[str, Any]) -> str:
     table = Table(by, "unmanaged calls", "unmanaged $", "prompt", "completion", "estimated", "unpriced",
                   "managed calls", "managed\nunpriced", "managed $", "coverage", title=f"by {by}")
     for row in report["rows"]:
-        table.add_row(label(row["key"]), count(row["unmanaged_calls"]), money(row["unmanaged_cost_usd"]),
+        table.add_row(label(row["key"]), count(row["unmanaged_calls"]), usd(row["unmanaged_cost_usd"]),
                       count(row["prompt_tokens"]), count(row["completion_tokens"]), count(row["estimated_calls"]),
                       count(row["unpriced_calls"]), count(row["managed_calls"]), count(row["managed_unpriced_calls"]),
-                      money(row["managed_cost_usd"]), percent(row["coverage"]))
+                      usd(row["managed_cost_usd"]), percent(row["coverage"]))
     console.print(table)
 
     sources = Table("user", "device", "process", "app", "provider", "calls", "cost $", title="top unmanaged sources")
     for source in report["top_sources"]:
         sources.add_row(*(label(source[name]) for name in ("user", "device", "process", "app", "provider")),
-                        count(source["calls"]), money(source["cost_usd"]))
+                        count(source["calls"]), usd(source["cost_usd"]))
     console.print(sources)
 
     daily = Table("day (UTC)", "managed $", "unmanaged $", "managed calls", "unmanaged calls", "unpriced spend rows",
                   title="daily")
     for day in report["daily"]:
-        daily.add_row(day["day"], money(day["managed_cost_usd"]), money(day["unmanaged_cost_usd"]),
+        daily.add_row(day["day"], usd(day["managed_cost_usd"]), usd(day["unmanaged_cost_usd"]),
                       count(day["managed_calls"]), count(day["unmanaged_calls"]), count(day["unpriced_spend_rows"]))
     console.print(daily)
 
@@ -66,13 +67,13 @@ def render_text(report: dict[str, Any]) -> str:
     console.print("What is estimated:", markup=False)
     for line in (
         f"  {count(estimated['estimated_token_calls'])} unmanaged calls with estimated tokens "
-        f"({money(estimated['estimated_token_cost_usd'])})",
+        f"({usd(estimated['estimated_token_cost_usd'])})",
         f"  {count(estimated['web_app_calls'])} web-app calls priced as the API would "
-        f"({money(estimated['web_app_cost_usd'])})",
+        f"({usd(estimated['web_app_cost_usd'])})",
         f"  {count(estimated['unpriced_calls'])} unmanaged calls without a price (in no total)",
         f"  {count(estimated['unpriced_spend_rows'])} LiteLLM spend rows without a cost (in no total)",
         f"  {count(estimated['unlogged_gateway_calls'])} gateway calls LiteLLM did not log, at our estimate "
-        f"({money(estimated['unlogged_gateway_cost_usd'])})",
+        f"({usd(estimated['unlogged_gateway_cost_usd'])})",
         *(f"  {note}" for note in estimated["notes"]),
     ):
         console.print(line, markup=False)

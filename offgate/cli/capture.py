@@ -11,18 +11,8 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from offgate.cli.common import (
-    Session,
-    SinceOption,
-    app,
-    count_text,
-    err,
-    fail,
-    money_text,
-    out,
-    parsed,
-    since_from,
-)
+from offgate.cli.common import Session, SinceOption, app, count_text, err, fail, out, parsed, since_from
+from offgate.money import usd
 from offgate.store import Store, StoreError
 
 events_app = typer.Typer(help="List recorded calls, or import them.", invoke_without_command=True)
@@ -85,13 +75,13 @@ def events(
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in records], indent=1) + "\n")
         return
-    table = Table("time (UTC)", "route", "provider", "model", "prompt", "completion", "cost $", "process", "status")
+    table = Table("time (UTC)", "route", "provider", "model", "prompt", "completion", "cost", "process", "status")
     for r in records:
         tokens_mark = "~" if r.tokens_estimated else ""
         table.add_row(
             r.ts.strftime("%Y-%m-%d %H:%M:%S"), r.route, r.provider or "", r.model or "",
             f"{tokens_mark}{count_text(r.prompt_tokens)}", f"{tokens_mark}{count_text(r.completion_tokens)}",
-            money_text(r.cost_usd), r.process_name or "", r.parse_status,
+            usd(r.cost_usd), r.process_name or "", r.parse_status,
         )
     out.print(table)
     out.print(f"{len(records)} calls ({'~' } = estimated tokens)", markup=False)

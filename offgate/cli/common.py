@@ -109,6 +109,3 @@ def main(ctx: typer.Context, home: HomeOption = None) -> None:
 def count_text(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
-
-def money_text(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6f}"
