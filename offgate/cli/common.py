@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -25,7 +24,7 @@ class OffgateCommands(TyperGroup):
     """The `offgate` command group: an OffgateError from any command, however deep, is
     printed as `offgate: error: ...` and ends the command with the error's exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except OffgateError as exc:
