@@ -16,16 +16,21 @@ from typer.core import TyperGroup
 
 from offgate.config import Settings, database_url_for, load_settings, resolve_home
 from offgate.errors import EXIT_BAD_INPUT, BadInputError, OffgateError
+from offgate.installation import installation_problem
 from offgate.store import Store
 from offgate.timespan import parse_since
 
 
 class OffgateCommands(TyperGroup):
     """The `offgate` command group: an OffgateError from any command, however deep, is
-    printed as `offgate: error: ...` and ends the command with the error's exit code."""
+    printed as `offgate: error: ...` and ends the command with the error's exit code. No
+    command runs while another package holds a room's name (offgate.installation)."""
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
+            problem = installation_problem()
+            if problem:
+                raise OffgateError(problem)
             return super().invoke(ctx)
         except OffgateError as exc:
             fail(str(exc), exc.exit_code)
