@@ -17,15 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from analytics.classify import CLASSES, GATEWAY_UPSTREAM, Classified, numbers
 from offgate.config import ReconcileSettings
 
-UNLOGGED, MISMATCH, NOT_CAPTURED = "unlogged_gateway_call", "cost_mismatch", "spend_not_captured"
-KINDS = (UNLOGGED, MISMATCH, NOT_CAPTURED)
+FindingKind = Literal["unlogged_gateway_call", "cost_mismatch", "spend_not_captured"]
+KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
+UNLOGGED, MISMATCH, NOT_CAPTURED = KINDS
 
 
 def find(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence[Any]], classified: Classified,

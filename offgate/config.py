@@ -33,6 +33,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from offgate.errors import BadInputError
+
 HOME_ENV = "OFFGATE_HOME"
 ENV_PREFIX = "OFFGATE_"
 ENV_NESTED_DELIMITER = "__"
@@ -45,7 +47,7 @@ RETIRED_SETTINGS = {("privacy", "store_prompts"): "offgate never stores prompt o
 log = logging.getLogger("offgate.config")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInputError):
     """A setting or the home directory is unusable; the message names it and says why."""
 
 

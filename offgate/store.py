@@ -35,6 +35,7 @@ from peewee import (
 )
 
 from offgate.config import redact_url
+from offgate.errors import OffgateError
 from offgate.events import UsageEvent
 from offgate.same_call import DUPLICATE_WINDOW, Record, RecordedCalls, call_key
 from offgate.store_schema import MIGRATIONS, Migration, SchemaTooNewError, UsageEventRow, read_version, upgrade
@@ -57,7 +58,7 @@ _DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
 _REFUSED_VALUE_SQLSTATES = ("22", "23", "54")
 
 
-class StoreError(Exception):
+class StoreError(OffgateError):
     """The store cannot be opened, read or written; the message says which store and why.
 
     `retryable` is False when the store refused what was written (a value out of range, a

@@ -22,8 +22,9 @@ from typing import Annotated, Any
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, app, err, fail, out
+from offgate.cli.common import app, err, fail, out
 from offgate.config import device_name
+from offgate.errors import EXIT_FAILED
 
 HISTORY_DAYS = 21
 SPEND_SAMPLE = "litellm-spend-sample.jsonl"
