@@ -12,3 +12,5 @@
 
 It imports `offgate` only; `offgate.cli` imports it lazily, inside the commands.
 """
+
+OFFGATE_ROOM = "fleet"  # offgate.installation checks this is offgate's own package

@@ -16,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from fleet.transport import TransportError, client, collector_url, refusal, unreachable
 from fleet.wire import ENROLL_PATH, EnrollRequest, EnrollResponse
 from offgate import secret_file
+from offgate.errors import OffgateError
 
 CREDENTIAL_FILE = "fleet-credential.json"
 
 
-class EnrolmentError(Exception):
+class EnrolmentError(OffgateError):
     """Enrolment failed, or the credential file is unusable; the message says why."""
 
     def __init__(self, message: str, code: str | None = None) -> None:

@@ -37,6 +37,7 @@ from fleet.outbox import Outbox, OutboxBatch
 from fleet.running import RunningParts
 from fleet.transport import TransportError, client, refusal, unreachable
 from fleet.wire import INGEST_PATH, Acknowledgement
+from offgate.errors import OffgateError
 from offgate.store import Store, StoreError
 
 log = logging.getLogger("offgate.push")
@@ -52,7 +53,7 @@ LOCK_FILE = "fleet-push.lock"
 _RETRYABLE_STATUS = (408, 425, 429)
 
 
-class PushFailed(Exception):
+class PushFailed(OffgateError):
     """This push did not go through; a later one will try again. The message says why."""
 
 

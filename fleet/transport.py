@@ -13,12 +13,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from fleet.wire import ErrorBody
+from offgate.errors import BadInputError
 
 TIMEOUT_S = 30.0
 
 
-class TransportError(Exception):
-    """The collector cannot be reached as configured; the message says why."""
+class TransportError(BadInputError):
+    """The collector cannot be reached as configured (its URL, the CA file); the message says why."""
 
 
 def collector_url(url: str, allow_plain_http: bool) -> str:

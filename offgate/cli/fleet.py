@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from offgate.cli.common import EXIT_FAILED, Session, app, err, fail, out
+from offgate.cli.common import Session, app, err, out, parsed
 from offgate.config import device_name
-from offgate.store import POSTGRES_PREFIXES, Store, StoreError
+from offgate.errors import BadInputError, OffgateError
+from offgate.store import POSTGRES_PREFIXES, Store
 from offgate.timespan import parse_span
 
 if TYPE_CHECKING:
@@ -41,12 +42,9 @@ def central_store(session: Session) -> Store:
     """The central database: PostgreSQL, named by OFFGATE_DATABASE_URL (or database_url)."""
     url = session.settings.database_url
     if not url or not url.startswith(POSTGRES_PREFIXES):
-        fail("this works on the central PostgreSQL database: set OFFGATE_DATABASE_URL=postgresql://USER:PASSWORD@"
-             "HOST/DATABASE (or database_url in config.toml)")
-    try:
-        return Store.open(url)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
+        raise BadInputError("this works on the central PostgreSQL database: set OFFGATE_DATABASE_URL=postgresql://"
+                            "USER:PASSWORD@HOST/DATABASE (or database_url in config.toml)")
+    return Store.open(url)
 
 
 # -- the collector ---------------------------------------------------------------------------
@@ -69,24 +67,22 @@ def serve(
 
     session: Session = ctx.obj
     if (tls_cert is None) != (tls_key is None):
-        fail("--tls-cert and --tls-key go together")
+        raise BadInputError("--tls-cert and --tls-key go together")
     if tls_cert is None and listen_host not in LOOPBACK and not allow_plain_http:
-        fail(f"{listen_host} is beyond loopback and no certificate is given: serve HTTPS with --tls-cert and "
-             "--tls-key, or add --allow-plain-http behind a TLS-terminating proxy")
+        raise BadInputError(f"{listen_host} is beyond loopback and no certificate is given: serve HTTPS with "
+                            "--tls-cert and --tls-key, or add --allow-plain-http behind a TLS-terminating proxy")
     ssl_context = _server_tls(tls_cert, tls_key) if tls_cert and tls_key else None
-    store = central_store(session)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
     def started(url: str) -> None:
         err.print(f"offgate collector on {url}  database: {Store.describe(session.settings.database_url or '')}  "
                   "(Ctrl-C stops it)", markup=False)
 
-    try:
-        asyncio.run(serve_until_stopped(store, listen_host, listen_port, ssl_context, started))
-    except OSError as exc:
-        fail(f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}", EXIT_FAILED)
-    finally:
-        store.close()
+    with central_store(session) as store:
+        try:
+            asyncio.run(serve_until_stopped(store, listen_host, listen_port, ssl_context, started))
+        except OSError as exc:
+            raise OffgateError(f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}") from None
 
 
 def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:
@@ -94,7 +90,7 @@ def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:
     try:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        fail(f"cannot use --tls-cert {cert} with --tls-key {key}: {exc}")
+        raise BadInputError(f"cannot use --tls-cert {cert} with --tls-key {key}: {exc}") from None
     return context
 
 
@@ -118,33 +114,19 @@ def enroll(
 ) -> None:
     """Enrol this workstation: trade the token for a device credential (kept 0600 in the
     home), then push every record stored here, now and (with `offgate up`) from then on."""
-    from fleet.enrolment import EnrolmentError, save_enrolment
     from fleet.enrolment import enroll as enroll_at
+    from fleet.enrolment import save_enrolment
     from fleet.outbox import Outbox
     from fleet.pusher import Pusher, PushFailed, agent_version
-    from fleet.transport import TransportError, collector_url
+    from fleet.transport import collector_url
 
     session: Session = ctx.obj
     device = name or device_name(session.settings.device.name)
-    try:
-        collector_url(url, allow_plain_http)
-    except TransportError as exc:
-        fail(str(exc))
-    try:
-        enrolment = enroll_at(url, token, device, owner or _login(), agent_version(), ca_file, allow_plain_http)
-    except EnrolmentError as exc:
-        fail(str(exc), EXIT_FAILED)
-    store = session.store()
-    try:
+    collector_url(url, allow_plain_http)  # a URL refused here is bad input, before any connection
+    enrolment = enroll_at(url, token, device, owner or _login(), agent_version(), ca_file, allow_plain_http)
+    with session.store() as store:
         Outbox(store).start()
-    except StoreError as exc:
-        fail(f"enrolled, but cannot prepare the local store: {exc}", EXIT_FAILED)
-    finally:
-        store.close()
-    try:
-        path = save_enrolment(session.home, enrolment)
-    except EnrolmentError as exc:
-        fail(str(exc), EXIT_FAILED)
+    path = save_enrolment(session.home, enrolment)
     out.print(f"enrolled as device {enrolment.device_name} at {enrolment.collector}; credential in {path}",
               markup=False)
     if not push:
@@ -165,25 +147,18 @@ def push(
 ) -> None:
     """Push this workstation's records to the collector it is enrolled with: what waits,
     then (without --once) every new record until Ctrl-C. `offgate up` does this too."""
-    from fleet.enrolment import EnrolmentError, load_enrolment
-    from fleet.pusher import Pusher, PushFailed
+    from fleet.enrolment import load_enrolment
+    from fleet.pusher import Pusher
 
     session: Session = ctx.obj
-    try:
-        interval_s = parse_span(interval).total_seconds()
-    except ValueError as exc:
-        fail(f"--interval: {exc}")
-    try:
-        if load_enrolment(session.home) is None:
-            fail(f"this home ({session.home}) is not enrolled: run `offgate enroll URL --token SECRET` first")
-    except EnrolmentError as exc:
-        fail(str(exc))
+    interval_s = parsed("--interval", lambda: parse_span(interval)).total_seconds()
+    if load_enrolment(session.home) is None:
+        raise BadInputError(f"this home ({session.home}) is not enrolled: run `offgate enroll URL --token SECRET` "
+                            "first")
     pusher = Pusher(session.home, session.database_url())
     if once:
         try:
             summary = pusher.push_once()
-        except PushFailed as exc:
-            fail(str(exc), EXIT_FAILED)
         finally:
             pusher.close()
         out.print(_pushed_text(summary), markup=False)
@@ -226,17 +201,9 @@ def token_create(
 
     lifetime: timedelta | None = None
     if expires != "never":
-        try:
-            lifetime = parse_span(expires)
-        except ValueError as exc:
-            fail(f"--expires: {exc}, or never")
-    store = central_store(ctx.obj)
-    try:
+        lifetime = parsed("--expires", lambda: parse_span(expires))
+    with central_store(ctx.obj) as store:
         token = Registry(store).create_token(lifetime, uses, note)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     limits = [f"expires {token.expires_at.isoformat(timespec='seconds')}Z" if token.expires_at else "never expires",
               f"enrols up to {uses} devices" if uses else "enrols any number of devices"]
     err.print(f"enrolment token {token.id}: {', '.join(limits)}. On each workstation:\n"
@@ -250,13 +217,8 @@ def token_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json
     """The enrolment tokens: when they expire and how often they were used (never the secrets)."""
     from fleet.registry import Registry
 
-    store = central_store(ctx.obj)
-    try:
+    with central_store(ctx.obj) as store:
         tokens = Registry(store).tokens()
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps(tokens, indent=1, default=_iso) + "\n")
         return
@@ -273,15 +235,10 @@ def token_revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(hel
     """Stop a token from enrolling more devices (those it enrolled go on pushing)."""
     from fleet.registry import Registry
 
-    store = central_store(ctx.obj)
-    try:
+    with central_store(ctx.obj) as store:
         revoked = Registry(store).revoke_token(token_id)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     if not revoked:
-        fail(f"no enrolment token {token_id} that is not revoked already")
+        raise BadInputError(f"no enrolment token {token_id} that is not revoked already")
     out.print(f"revoked enrolment token {token_id}", markup=False)
 
 
@@ -291,13 +248,8 @@ def devices(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", 
     the extension's last record), records waiting there and stored here, revoked or not."""
     from fleet.registry import Registry
 
-    store = central_store(ctx.obj)
-    try:
+    with central_store(ctx.obj) as store:
         found = Registry(store).devices()
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps(found, indent=1, default=_iso) + "\n")
         return
@@ -316,15 +268,10 @@ def revoke(ctx: typer.Context, device: Annotated[str, typer.Argument(help="The d
     """Cut a device off: its credential is refused from now on (its records stay)."""
     from fleet.registry import Registry
 
-    store = central_store(ctx.obj)
-    try:
+    with central_store(ctx.obj) as store:
         name = Registry(store).revoke(device)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     if name is None:
-        fail(f"no device named {device!r} (`offgate fleet devices` lists them)")
+        raise BadInputError(f"no device named {device!r} (`offgate fleet devices` lists them)")
     out.print(f"revoked device {name}: its pushes are refused from now on", markup=False)
 
 
