@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from offgate.cli import app
@@ -44,7 +45,7 @@ def offgate(home: Path, *args: str):
     return runner.invoke(app, ["--home", str(home), "system-proxy", *args], catch_exceptions=False)
 
 
-def error_text(result) -> str:  # noqa: ANN001
+def error_text(result: Result) -> str:
     """What the command said, its line wrapping undone (errors wrap at the terminal's width)."""
     return " ".join(result.output.split())
 
