@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any
 
 from mitmproxy import ctx, http
 
