@@ -246,7 +246,11 @@ def load_settings(home: Path, warn: Callable[[str], None] = log.warning, **overr
 
 def database_url_for(settings: Settings, home: Path) -> str:
     """The store's URL: the configured one, else SQLite in the home directory."""
-    url = settings.database_url or f"sqlite:///{home / DATABASE_FILE}"
+    return checked_database_url(settings.database_url or f"sqlite:///{home / DATABASE_FILE}")
+
+
+def checked_database_url(url: str) -> str:
+    """`url` if offgate can store there; else ConfigError, the password hidden."""
     if not url.startswith(DATABASE_URL_PREFIXES):
         raise ConfigError(
             f"database_url {redact_url(url)!r} is not supported: use sqlite:///PATH "

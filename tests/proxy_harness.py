@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from interceptor.recorder import Recorder
 from interceptor.runner import BackgroundProxy
 from offgate.config import database_url_for, load_settings
 from offgate.events import UsageEvent
@@ -31,8 +32,8 @@ class RunningProxy(BackgroundProxy):
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
-    def addon(self):  # the OffgateAddon instance
-        return self.master.addons.get("offgateaddon")
+    def recorder(self) -> Recorder:
+        return self.master.addons.get("recorder")
 
     def store(self) -> Store:
         return Store.open(database_url_for(load_settings(self.home), self.home))

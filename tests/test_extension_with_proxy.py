@@ -47,7 +47,8 @@ def test_a_call_seen_by_the_proxy_and_the_extension_is_recorded_once(user: User,
             assert run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch"))["status"] == 200
             # Wait until each path has handed its record to the store.
             deadline = time.monotonic() + BOTH_PATHS_TIMEOUT_S
-            while proxy.addon.writer.written < 1 or service_worker(browser).evaluate("currentStatus()")["recorded"] < 1:
+            writer = proxy.recorder.writer
+            while writer.written < 1 or service_worker(browser).evaluate("currentStatus()")["recorded"] < 1:
                 assert time.monotonic() < deadline, "one of the paths never recorded the call"
                 time.sleep(0.1)
         finally:
