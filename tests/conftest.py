@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
-from tests import postgres
-from tests.upstream import FakeUpstream
+from tests.support import postgres
+from tests.support.upstream import FakeUpstream
 
 # Property tests see the same examples on every CI run (a failure there is reproducible by
 # anyone) and report a failure as found, unshrunk, so a run stays bounded in time; a
@@ -22,7 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database on a real PostgreSQL server (see tests/postgres.py), for the session."""
+    """A database on a real PostgreSQL server (see tests/support/postgres.py), for the session."""
     with postgres.server_or_skip() as url:
         yield url
 
@@ -39,7 +39,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
-    """A fake LLM provider on loopback (tests/upstream.py), for the module."""
+    """A fake LLM provider on loopback (tests/support/upstream.py), for the module."""
     fake = FakeUpstream().start()
     yield fake
     fake.stop()

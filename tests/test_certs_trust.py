@@ -33,8 +33,8 @@ from certs.machine import Machine
 from certs.trust import CA, STATE_FILE, Copy, Plan, Run, StateFile, TrustError, find_tool, install, uninstall
 from interceptor.ca import ensure_ca
 from offgate.demo.threaded_server import ThreadedServer
-from tests.required import unavailable
-from tests.web_apps import ThrowawayCA, require, trust_in_nss
+from tests.support.required import unavailable
+from tests.support.web_apps import ThrowawayCA, require, trust_in_nss
 
 NOBODY = 65534
 PAGE_TITLE = "offgate trust check"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from offgate.catalog import PROVIDERS
 from offgate.cli import app
 from offgate.events import UsageEvent
-from tests.fixtures import fixture_names, load_fixture, session_fixture_names
+from tests.support.fixture_files import fixture_names, load_fixture, session_fixture_names
 
 # Wide enough that tables do not fold long model names.
 runner = CliRunner(env={"COLUMNS": "200"})

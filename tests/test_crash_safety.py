@@ -28,9 +28,9 @@ import httpx
 from offgate import tokens
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.openai_responder import openai_responder
-from tests.proxy_harness import ProxyProcess
-from tests.upstream import FakeUpstream, Received, Scenario
+from tests.support.openai_responder import openai_responder
+from tests.support.proxy_harness import ProxyProcess
+from tests.support.upstream import FakeUpstream, Received, Scenario
 
 EARLY_CALLS = 12
 CALLS = 200

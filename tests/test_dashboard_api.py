@@ -29,7 +29,7 @@ from offgate.events import UsageEvent
 from offgate.pac import render_pac
 from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests.dashboard_world import (
+from tests.support.dashboard_world import (
     PROXY_ADDRESS,
     TOKEN,
     fill,
@@ -41,7 +41,7 @@ from tests.dashboard_world import (
     without_times,
     world_events,
 )
-from tests.reconcile_data import GATEWAY_HOST
+from tests.support.reconcile_data import GATEWAY_HOST
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GATEWAY = f"https://{GATEWAY_HOST}"

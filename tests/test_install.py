@@ -17,7 +17,7 @@ from packaging.markers import Marker
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from tests.required import unavailable
+from tests.support.required import unavailable
 
 PROJECT = Path(__file__).resolve().parent.parent
 

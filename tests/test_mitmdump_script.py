@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 
 from offgate.store import Store
-from tests.fixtures import load_fixture
-from tests.ports import free_port
-from tests.test_proxy_sigterm import wait_listening
-from tests.upstream import FakeUpstream, Scenario
+from tests.support.fixture_files import load_fixture
+from tests.support.ports import free_port
+from tests.support.proxy_harness import wait_listening
+from tests.support.upstream import FakeUpstream, Scenario
 
 ADDON = Path(__file__).parent.parent / "interceptor" / "addon.py"
 

@@ -16,10 +16,10 @@ from analytics.notify.text import facts, headline
 from offgate.alert_store import Alert, AlertStore
 from offgate.config import ConfigError, NotifySettings, load_settings
 from offgate.store import Store
-from tests.notification_daemon import notification_daemon, private_session_bus
-from tests.notify_receivers import SmtpReceiver, WebhookReceiver
-from tests.ports import free_port
-from tests.web_apps import ThrowawayCA
+from tests.support.notification_daemon import notification_daemon, private_session_bus
+from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
+from tests.support.ports import free_port
+from tests.support.web_apps import ThrowawayCA
 
 NOW = datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
 HEADLINE = "Warning: cost spike for user alice"

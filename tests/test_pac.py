@@ -18,7 +18,7 @@ from offgate.catalog import DEFAULT_CATALOG, PROVIDERS
 from offgate.cli import app
 from offgate.demo.threaded_server import ThreadedServer
 from offgate.pac import local_address, render_pac
-from tests.required import unavailable
+from tests.support.required import unavailable
 
 PROXY = "PROXY 127.0.0.1:8080; DIRECT"
 EXACT_HOSTS = sorted(host for provider in PROVIDERS for host in provider.hosts if "*" not in host and ":" not in host)

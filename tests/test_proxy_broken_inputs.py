@@ -11,8 +11,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.proxy_harness import RunningProxy
-from tests.upstream import FakeUpstream, Scenario, WebSocketMessage
+from tests.support.proxy_harness import RunningProxy
+from tests.support.upstream import FakeUpstream, Scenario, WebSocketMessage
 
 CHAT_PATH = "/v1/chat/completions"
 SSE = {"content-type": "text/event-stream"}

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from mitmproxy import certs
 
-from tests.proxy_harness import RunningProxy
+from tests.support.proxy_harness import RunningProxy
 
 
 @pytest.fixture(scope="module")

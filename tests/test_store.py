@@ -19,8 +19,8 @@ from offgate.events import UsageEvent
 from offgate.spend_store import SpendRecord, SpendStore
 from offgate.store import TOTALS_DIMENSIONS, Store, StoreError
 from offgate.store_schema import MIGRATIONS, AlertRow, NotificationRow, SpendLogRow, UsageEventRow
-from tests import postgres
-from tests.store_writer import write_at_once
+from tests.support import postgres
+from tests.support.store_writer import write_at_once
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 

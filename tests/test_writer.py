@@ -24,7 +24,7 @@ from offgate.events import UsageEvent
 from offgate.journal import JOURNAL_DIR, LEGACY_SPOOL_FILE, REJECTED_FILE, Journal
 from offgate.store import Store
 from offgate.writer import QUARANTINE_FILE, EventWriter, NotDurable
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 # A value no store takes: SQLite and PostgreSQL keep integers in 64 bits.
 TOO_BIG = 2**70
