@@ -20,6 +20,21 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test for the tier it needs (markers: pyproject.toml). A test on PostgreSQL is
+    found by its fixtures: it asks for `postgres_url`, or a parametrized fixture of it runs on
+    "postgresql" (as `store_url` does). Browser and PostgreSQL tests run real parts, so are e2e too;
+    the other e2e tests are marked by their modules (`pytestmark`)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and any(
+            isinstance(value, str) and value == "postgresql" for value in callspec.params.values())
+        if on_postgresql or "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("browser") or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database on a real PostgreSQL server (see tests/support/postgres.py), for the session."""

@@ -27,6 +27,8 @@ from interceptor.attribution import (
 )
 from tests.support.required import unavailable
 
+pytestmark = pytest.mark.e2e
+
 NOBODY = ClientProcess(None, None, None, None)
 ME = pwd.getpwuid(os.getuid()).pw_name
 

@@ -434,6 +434,7 @@ def test_fedora_copies_to_the_anchors_and_extracts(tmp_path: Path) -> None:
 # -- the trust is real: Chromium loads a page signed by the CA only while it is installed ------------------
 
 
+@pytest.mark.browser
 def test_chromium_trusts_a_leaf_signed_by_the_ca_only_while_installed(user: User, tmp_path: Path) -> None:
     chromium = require("chromium")
     assert user.run("certs", "install", "--no-system").returncode == 0

@@ -471,6 +471,7 @@ def test_a_store_that_comes_back_is_used(home: Path) -> None:
 # -- `offgate dashboard` ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_the_command_prints_the_login_link_and_stops_on_sigterm(home: Path, world: dict) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "offgate", "--home", str(home), "dashboard", "--listen-port", "0"],

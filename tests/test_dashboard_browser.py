@@ -23,6 +23,8 @@ from tests.support.dashboard_world import TOKEN, fill, report_json, serving, utc
 from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
 from tests.support.web_apps import require
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 ARTIFACTS = Path(os.environ.get("OFFGATE_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
 WAIT_MS = 20_000  # the feed polls every 3 s
 

@@ -29,6 +29,8 @@ from tests.support.extension_e2e import (
 )
 from tests.support.web_apps import app_hostnames, require
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 WARM_UP_TIMEOUT_MS = 20_000
 
 

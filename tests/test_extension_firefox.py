@@ -30,6 +30,8 @@ from tests.support.extension_e2e import (
 )
 from tests.support.web_apps import require
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 PAGE_TIMEOUT_S = 30
 
 

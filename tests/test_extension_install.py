@@ -16,6 +16,8 @@ from native_host.extension import EXTENSION_DIR, HOST_NAME, chromium_id, chromiu
 from native_host.install import LINUX_DIRS, InstallError, launcher_text, plan
 from tests.support.native_host_process import OUR_ORIGIN, HostProcess, hello
 
+pytestmark = pytest.mark.e2e
+
 STORE_ID = "abcdefghijklmnopabcdefghijklmnop"
 
 

@@ -22,6 +22,8 @@ from tests.support.extension_e2e import (
 from tests.support.proxy_harness import RunningProxy
 from tests.support.web_apps import require, trust_in_nss
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 BOTH_PATHS_TIMEOUT_S = 20
 
 

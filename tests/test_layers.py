@@ -18,6 +18,8 @@ import pytest
 
 from tests.support.required import unavailable
 
+pytestmark = pytest.mark.e2e
+
 PROJECT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["importlinter"]
 CONTRACTS = [contract["name"] for contract in CONFIG["contracts"]]

@@ -36,6 +36,8 @@ from tests.support.ports import free_port
 from tests.support.proxy_harness import RunningProxy
 from tests.support.upstream import FakeUpstream
 
+pytestmark = pytest.mark.e2e
+
 CALLBACK = Path(__file__).parents[1] / "analytics" / "litellm_callback.py"
 START_TIMEOUT_S = 180  # 8-9 s on an idle machine; far more on a busy CI runner
 MASTER_KEY = "sk-offgate-e2e-" + secrets.token_hex(8)

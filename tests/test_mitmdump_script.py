@@ -9,12 +9,15 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offgate.store import Store
 from tests.support.fixture_files import load_fixture
 from tests.support.ports import free_port
 from tests.support.proxy_harness import wait_listening
 from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 ADDON = Path(__file__).parent.parent / "interceptor" / "addon.py"
 

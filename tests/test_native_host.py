@@ -23,6 +23,8 @@ from offgate.writer import EventWriter, NotDurable
 from tests.support.fixture_files import load_fixture
 from tests.support.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
 
+pytestmark = pytest.mark.e2e
+
 CHATGPT = load_fixture("chatgpt/conversation_delta")
 COPILOT = load_fixture("microsoft-copilot/chat")
 

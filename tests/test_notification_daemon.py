@@ -12,6 +12,8 @@ from dbus_fast.aio import MessageBus
 
 from tests.support.notification_daemon import BUS_NAME, OBJECT_PATH, Notification, notification_daemon
 
+pytestmark = pytest.mark.e2e
+
 
 async def talk_to_the_daemon(address: str) -> dict[str, Any]:
     """What a client sees: the server's answers, and the signals it sends meanwhile."""

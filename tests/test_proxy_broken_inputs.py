@@ -14,6 +14,8 @@ import websockets
 from tests.support.proxy_harness import RunningProxy
 from tests.support.upstream import FakeUpstream, Scenario, WebSocketMessage
 
+pytestmark = pytest.mark.e2e
+
 CHAT_PATH = "/v1/chat/completions"
 SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}

@@ -29,6 +29,8 @@ from tests.support.fixture_files import (
 from tests.support.proxy_harness import RunningProxy
 from tests.support.upstream import FakeUpstream, Scenario
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def proxy(request, tmp_path_factory, upstream):

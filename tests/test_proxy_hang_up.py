@@ -17,6 +17,8 @@ from tests.support.proxy_harness import RunningProxy
 from tests.support.terminal_events import STREAMS, terminal_event_start
 from tests.support.upstream import FakeUpstream, Scenario
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory, upstream):

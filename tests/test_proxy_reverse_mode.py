@@ -12,6 +12,8 @@ from tests.support.fixture_files import load_fixture
 from tests.support.proxy_harness import RunningProxy
 from tests.support.upstream import FakeUpstream, Scenario
 
+pytestmark = pytest.mark.e2e
+
 OLLAMA_PORT = 11434
 
 

@@ -29,6 +29,8 @@ from tests.support.proxy_harness import RunningProxy
 from tests.support.required import unavailable
 from tests.support.upstream import FakeUpstream, Scenario
 
+pytestmark = pytest.mark.e2e
+
 HOST = "api.openai.com"
 CHAT = {"id": "chatcmpl-fallback1", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],

@@ -13,6 +13,8 @@ from mitmproxy import certs
 
 from tests.support.proxy_harness import RunningProxy
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):

@@ -13,6 +13,8 @@ import pytest
 from tests.support.proxy_harness import RunningProxy
 from tests.support.upstream import Scenario
 
+pytestmark = pytest.mark.e2e
+
 FIRST_PIECE = {
     "text/event-stream": b'data: {"type": "conversation_stream_status", "status": "streaming"}\n\n',
     "audio/mpeg": b"\xff\xf3\x44\xc4" + bytes(412),  # the first MP3 frame of /v1/audio/speech

@@ -19,6 +19,8 @@ from tests.support.reconcile_data import NOW, direct_call, world
 from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
 from tests.support.web_apps import require
 
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 runner = CliRunner(env={"COLUMNS": "200"})
 
 

@@ -279,6 +279,7 @@ def test_threads_write_at_once(store: Store) -> None:
     assert len({e.id for e in store.events()}) == threads * per_thread
 
 
+@pytest.mark.e2e
 def test_processes_write_at_once(store_url: str, tmp_path: Path) -> None:
     """Two processes open the (not yet created) store together and write in small transactions."""
     count = 250

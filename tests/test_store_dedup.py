@@ -123,6 +123,7 @@ def test_a_record_sent_again_is_kept_once(store: Store) -> None:
     assert len(store.events()) == 1
 
 
+@pytest.mark.e2e
 def test_two_paths_writing_at_once_record_each_call_once(store_url: str, tmp_path: Path) -> None:
     """The proxy and the native host are separate processes writing the same calls together:
     each call is kept once, as the proxy's record, whichever wrote it first."""

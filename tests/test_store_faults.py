@@ -27,6 +27,8 @@ from tests.support.proxy_harness import RunningProxy
 from tests.support.required import unavailable
 from tests.support.upstream import FakeUpstream
 
+pytestmark = pytest.mark.e2e
+
 OUTAGE_S = 30
 
 

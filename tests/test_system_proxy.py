@@ -32,6 +32,8 @@ from offgate.system_proxy.windows import registry_writes
 from offgate.system_proxy.windows import wanted_settings as windows_wanted
 from tests.support.required import unavailable
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner(env={"COLUMNS": "250"})
 PAC_URL = "http://127.0.0.1:8765/proxy.pac"
 GNOME_SCHEMA = Path("/usr/share/glib-2.0/schemas/org.gnome.system.proxy.gschema.xml")

@@ -26,6 +26,8 @@ from offgate.events import UsageEvent
 from tests.support.notify_receivers import WebhookReceiver
 from tests.support.ports import free_port
 
+pytestmark = pytest.mark.e2e
+
 DEADLINE_S = 90
 
 

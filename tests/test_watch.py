@@ -27,6 +27,8 @@ from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.ports import free_port
 from tests.support.web_apps import ThrowawayCA
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner(env={"COLUMNS": "250"})
 SPIKE_CALLS, SPIKE_CALL_USD = 50, 0.50
 
