@@ -36,6 +36,9 @@ from offgate.demo.threaded_server import ThreadedServer
 from tests.support.required import unavailable
 from tests.support.web_apps import ThrowawayCA, require, trust_in_nss
 
+# Most tests here run the real certutil on NSS databases.
+pytestmark = pytest.mark.e2e
+
 NOBODY = 65534
 PAGE_TITLE = "offgate trust check"
 
