@@ -16,7 +16,7 @@ from pathlib import Path
 from mitmproxy import ctx, http
 
 from interceptor.attribution import UNKNOWN, ProcessCache
-from interceptor.calls import Call, FinishedCall
+from interceptor.calls import FinishedCall, InterceptedCall
 from interceptor.decrypt_policy import DecryptPolicy
 from interceptor.fail_open import FailOpen
 from offgate.captured import CapturedCall
@@ -125,7 +125,7 @@ class Recorder:
         match = self.policy.catalog.lookup(request.pretty_host, request.port, request.path, websocket=upgrade)
         if match is None:
             return
-        flow.metadata["offgate"] = Call(
+        flow.metadata["offgate"] = InterceptedCall(
             match=match,
             parser=match.new_parser(dict(request.query), request.headers),
             client_id=flow.client_conn.id,
@@ -136,7 +136,7 @@ class Recorder:
             app=app_for(request.headers, match.app),
         )
 
-    def _read_request(self, call: Call, flow: http.HTTPFlow) -> None:
+    def _read_request(self, call: InterceptedCall, flow: http.HTTPFlow) -> None:
         request = flow.request
         body = request.raw_content or b""
         call.meter.note(request.timestamp_start, True, len(body))
@@ -145,7 +145,7 @@ class Recorder:
             call.key_fingerprint = key_fingerprint(key, self._salt)
         call.parser.read_request(body, request.headers.get("content-encoding"))
 
-    def _tap_response(self, call: Call, flow: http.HTTPFlow) -> None:
+    def _tap_response(self, call: InterceptedCall, flow: http.HTTPFlow) -> None:
         response = flow.response
         assert response is not None
         call.parser.start_response(response.status_code, response.headers)
@@ -179,7 +179,7 @@ class Recorder:
         if flow.response is not None and not flow.response.stream:
             flow.response.stream = True
 
-    def _finish(self, call: Call, flow: http.HTTPFlow, complete: bool) -> None:
+    def _finish(self, call: InterceptedCall, flow: http.HTTPFlow, complete: bool) -> None:
         if call.done:
             return
         call.done = True
@@ -190,7 +190,7 @@ class Recorder:
         ended = (response.timestamp_end if response and response.timestamp_end else None) or time.time()
         self._record(call.finished(reading, response.status_code if response else None, ended))
 
-    def _read_message(self, call: Call, flow: http.HTTPFlow) -> None:
+    def _read_message(self, call: InterceptedCall, flow: http.HTTPFlow) -> None:
         assert flow.websocket is not None and flow.response is not None
         message = flow.websocket.messages[-1]
         call.meter.note(message.timestamp, message.from_client, len(message.content))
@@ -201,7 +201,7 @@ class Recorder:
         # of MB of audio. They have been read: keep only the newest, which later hooks may use.
         del flow.websocket.messages[:-1]
 
-    def _finish_session(self, call: Call, flow: http.HTTPFlow) -> None:
+    def _finish_session(self, call: InterceptedCall, flow: http.HTTPFlow) -> None:
         if call.done:
             return
         call.done = True

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import ValidationError
 
-from native_host.framing import FrameTooLarge, FrameWriter, StreamBroken, read_frame
+from native_host.framing import FrameWriter, MessageTooLarge, StreamBroken, read_frame
 from native_host.messages import (
     MAX_ID_CHARS,
     MAX_MESSAGE_BYTES,
     MODELS,
-    Call,
+    CallMessage,
     Hello,
     NotInCatalog,
     Today,
@@ -84,7 +84,7 @@ class Host:
             while True:
                 try:
                     frame = read_frame(stdin, MAX_MESSAGE_BYTES)
-                except FrameTooLarge as exc:
+                except MessageTooLarge as exc:
                     log.warning("refused: %s", exc)
                     out.write(encode(error_reply("too_large", str(exc))))
                     continue
@@ -140,13 +140,13 @@ class Host:
             self._recorder.close()
             self._recorder = None
 
-    def _answer(self, message: Hello | Call | WebSocketBatch | Today) -> dict[str, Any]:
+    def _answer(self, message: Hello | CallMessage | WebSocketBatch | Today) -> dict[str, Any]:
         if isinstance(message, Hello):
             log.info("extension %s connected", message.extension_version)
             return {"type": "hello", "id": message.id, "protocol": PROTOCOL_VERSION,
                     "max_message_bytes": MAX_MESSAGE_BYTES}
         recorder = self._ready_recorder()
-        if isinstance(message, Call):
+        if isinstance(message, CallMessage):
             return {"type": "ack", "id": message.id, "event_ids": recorder.record_call(message)}
         if isinstance(message, WebSocketBatch):
             return {"type": "ack", "id": message.id, "event_ids": recorder.record_websocket(message)}

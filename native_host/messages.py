@@ -79,7 +79,7 @@ class ResponseHeaders(BaseModel):
     content_type: str | None = Field(default=None, alias="content-type", max_length=256)
 
 
-class Call(_Message):
+class CallMessage(_Message):
     """One HTTP call; `id` also becomes the event's id, so a call sent twice (after the
     host went away before acknowledging it) is stored once."""
 
@@ -123,8 +123,8 @@ class Today(_Message):
     since: Time
 
 
-Message = Hello | Call | WebSocketBatch | Today
-MODELS: dict[str, type[Message]] = {"hello": Hello, "call": Call, "websocket": WebSocketBatch, "today": Today}
+Message = Hello | CallMessage | WebSocketBatch | Today
+MODELS: dict[str, type[Message]] = {"hello": Hello, "call": CallMessage, "websocket": WebSocketBatch, "today": Today}
 
 
 def describe_errors(errors: list[ErrorDetails]) -> str:

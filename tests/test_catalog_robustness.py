@@ -10,7 +10,7 @@ import brotli
 import pytest
 
 from offgate.catalog.decoding import zstd
-from tests.fixtures import chunked, load_fixture, read_call, reading_view
+from tests.support.fixture_files import chunked, load_fixture, read_call, reading_view
 
 
 def deflate_raw(data: bytes) -> bytes:

@@ -23,8 +23,8 @@ from offgate.cli import app as cli
 from offgate.config import NotifySettings
 from offgate.store import Store
 from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
-from tests.dashboard_world import TOKEN, fill, report_json, runner, serving, utc_now
-from tests.notify_receivers import WebhookReceiver
+from tests.support.dashboard_world import TOKEN, fill, report_json, runner, serving, utc_now
+from tests.support.notify_receivers import WebhookReceiver
 
 DIMENSIONS = ("user", "device", "app", "provider", "model", "key", "process")
 

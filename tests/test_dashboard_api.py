@@ -29,7 +29,7 @@ from offgate.events import UsageEvent
 from offgate.pac import render_pac
 from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests.dashboard_world import (
+from tests.support.dashboard_world import (
     PROXY_ADDRESS,
     TOKEN,
     fill,
@@ -41,7 +41,7 @@ from tests.dashboard_world import (
     without_times,
     world_events,
 )
-from tests.reconcile_data import GATEWAY_HOST
+from tests.support.reconcile_data import GATEWAY_HOST
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GATEWAY = f"https://{GATEWAY_HOST}"
@@ -471,6 +471,7 @@ def test_a_store_that_comes_back_is_used(home: Path) -> None:
 # -- `offgate dashboard` ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_the_command_prints_the_login_link_and_stops_on_sigterm(home: Path, world: dict) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "offgate", "--home", str(home), "dashboard", "--listen-port", "0"],

@@ -11,9 +11,18 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.extension_e2e import EXPECTED, User, chromium_extension_args, run_page, service_worker, throwaway_user
-from tests.proxy_harness import RunningProxy
-from tests.web_apps import require, trust_in_nss
+from tests.support.extension_e2e import (
+    EXPECTED,
+    User,
+    chromium_extension_args,
+    run_page,
+    service_worker,
+    throwaway_user,
+)
+from tests.support.proxy_harness import RunningProxy
+from tests.support.web_apps import require, trust_in_nss
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 BOTH_PATHS_TIMEOUT_S = 20
 

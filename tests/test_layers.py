@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.required import unavailable
+from tests.support.required import unavailable
+
+pytestmark = pytest.mark.e2e
 
 PROJECT = Path(__file__).resolve().parent.parent
 CONFIG = tomllib.loads((PROJECT / "pyproject.toml").read_text())["tool"]["importlinter"]

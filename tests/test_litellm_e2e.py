@@ -30,11 +30,13 @@ from typer.testing import CliRunner
 from offgate.cli import app
 from offgate.spend_store import SpendStore
 from offgate.store_schema import ReconciledCallRow, SpendLogRow
-from tests.litellm_reference import litellm_cost
-from tests.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
-from tests.ports import free_port
-from tests.proxy_harness import RunningProxy
-from tests.upstream import FakeUpstream
+from tests.support.litellm_reference import litellm_cost
+from tests.support.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
+from tests.support.ports import free_port
+from tests.support.proxy_harness import RunningProxy
+from tests.support.upstream import FakeUpstream
+
+pytestmark = pytest.mark.e2e
 
 CALLBACK = Path(__file__).parents[1] / "analytics" / "litellm_callback.py"
 START_TIMEOUT_S = 180  # 8-9 s on an idle machine; far more on a busy CI runner

@@ -13,13 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.fixtures import load_fixture
-from tests.ports import free_port
-from tests.proxy_harness import wait_listening
-from tests.upstream import FakeUpstream, Scenario
+from tests.support.fixture_files import load_fixture
+from tests.support.ports import free_port
+from tests.support.proxy_harness import wait_listening
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 ADDON = Path(__file__).parent.parent / "interceptor" / "addon.py"
 

@@ -31,7 +31,7 @@ import litellm
 import pytest
 
 from offgate.pricing import cost_for_key, price_map
-from tests.litellm_reference import litellm_cost
+from tests.support.litellm_reference import litellm_cost
 
 # litellm's provider modules, loaded lazily, warn about their own ReadOnly TypedDicts.
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")

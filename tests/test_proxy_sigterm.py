@@ -13,11 +13,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offgate.store import Store
-from tests.ports import free_port
-from tests.proxy_harness import wait_listening
-from tests.upstream import FakeUpstream, Scenario
+from tests.support.ports import free_port
+from tests.support.proxy_harness import wait_listening
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 CALLS = 100
 

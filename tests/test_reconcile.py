@@ -15,7 +15,7 @@ from offgate.config import ReconcileSettings
 from offgate.spend_store import SpendStore
 from offgate.store import Store
 from offgate.store_schema import FindingRow, ReconciledCallRow
-from tests.reconcile_data import NOW, T0, gateway_call, spend_row, world
+from tests.support.reconcile_data import NOW, T0, gateway_call, spend_row, world
 
 SETTINGS = ReconcileSettings()
 runner = CliRunner(env={"COLUMNS": "200"})

@@ -16,7 +16,7 @@ from offgate.config import ReconcileSettings
 from offgate.spend_store import SpendStore
 from offgate.store import Store
 from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
-from tests.reconcile_data import NOW, T0, gateway_call, spend_row, world
+from tests.support.reconcile_data import NOW, T0, gateway_call, spend_row, world
 
 runner = CliRunner(env={"COLUMNS": "200"})
 SINCE = "2026-01-05T00:00:00"

@@ -20,9 +20,9 @@ from offgate.cli import app
 from offgate.spend_store import SpendStore
 from offgate.store import Store
 from offgate.store_schema import SpendLogRow
-from tests import postgres
-from tests.litellm_schema import apply_litellm_schema, insert_spend_logs
-from tests.openai_responder import openai_responder
+from tests.support import postgres
+from tests.support.litellm_schema import apply_litellm_schema, insert_spend_logs
+from tests.support.openai_responder import openai_responder
 
 runner = CliRunner(env={"COLUMNS": "200"})
 # LiteLLM's proxy modules (for get_logging_payload) build pydantic schemas that warn about themselves.

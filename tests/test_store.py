@@ -19,8 +19,8 @@ from offgate.events import UsageEvent
 from offgate.spend_store import SpendRecord, SpendStore
 from offgate.store import TOTALS_DIMENSIONS, Store, StoreError
 from offgate.store_schema import MIGRATIONS, AlertRow, NotificationRow, SpendLogRow, UsageEventRow
-from tests import postgres
-from tests.store_writer import write_at_once
+from tests.support import postgres
+from tests.support.store_writer import write_at_once
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 
@@ -279,6 +279,7 @@ def test_threads_write_at_once(store: Store) -> None:
     assert len({e.id for e in store.events()}) == threads * per_thread
 
 
+@pytest.mark.e2e
 def test_processes_write_at_once(store_url: str, tmp_path: Path) -> None:
     """Two processes open the (not yet created) store together and write in small transactions."""
     count = 250

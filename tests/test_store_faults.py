@@ -21,11 +21,13 @@ import pytest
 
 from offgate.journal import JOURNAL_DIR
 from offgate.store import Store
-from tests import postgres
-from tests.openai_responder import openai_responder
-from tests.proxy_harness import RunningProxy
-from tests.required import unavailable
-from tests.upstream import FakeUpstream
+from tests.support import postgres
+from tests.support.openai_responder import openai_responder
+from tests.support.proxy_harness import RunningProxy
+from tests.support.required import unavailable
+from tests.support.upstream import FakeUpstream
+
+pytestmark = pytest.mark.e2e
 
 OUTAGE_S = 30
 

@@ -32,7 +32,9 @@ from offgate.system_proxy.macos import (
 from offgate.system_proxy.macos import wanted_settings as macos_wanted
 from offgate.system_proxy.windows import Windows, registry_writes
 from offgate.system_proxy.windows import wanted_settings as windows_wanted
-from tests.required import unavailable
+from tests.support.required import unavailable
+
+pytestmark = pytest.mark.e2e
 
 runner = CliRunner(env={"COLUMNS": "250"})
 PAC_URL = "http://127.0.0.1:8765/proxy.pac"

@@ -23,8 +23,10 @@ import pytest
 from offgate.demo.provider import provider_app
 from offgate.demo.threaded_server import ThreadedServer
 from offgate.events import UsageEvent
-from tests.notify_receivers import WebhookReceiver
-from tests.ports import free_port
+from tests.support.notify_receivers import WebhookReceiver
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.e2e
 
 DEADLINE_S = 90
 

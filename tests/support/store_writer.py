@@ -1,6 +1,6 @@
 """A separate process that writes to a store, to test writers in several processes.
 
-    python tests/store_writer.py URL NAME COUNT SIGNAL_DIR [SOURCE]
+    python tests/support/store_writer.py URL NAME COUNT SIGNAL_DIR [SOURCE]
 
 Creates SIGNAL_DIR/NAME.ready, waits for SIGNAL_DIR/go so that all writers start together,
 then opens the store and adds COUNT events (ids NAME-0...) a few per transaction. Exits 0

@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.base import Reading
 from offgate.catalog.registry import Catalog
-from tests.upstream import WebSocketMessage
+from tests.support.upstream import WebSocketMessage
 
-FIXTURES_DIR = Path(__file__).parent / "fixtures"
+FIXTURES_DIR = Path(__file__).parents[1] / "fixtures"
 SESSION_SUFFIX = ".websocket.txt"
 
 

@@ -22,7 +22,7 @@ from interceptor.runner import BackgroundProxy
 from offgate.config import database_url_for, load_settings
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 
 class RunningProxy(BackgroundProxy):

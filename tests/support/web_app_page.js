@@ -1,4 +1,4 @@
-// The fake web apps' page (tests/web_apps.py): makes one call with a recorded fixture's
+// The fake web apps' page (tests/support/web_apps.py): makes one call with a recorded fixture's
 // request through the transport in the URL, reads the whole answer, then sets the title to
 // "done" and leaves what it got in window.offgateTestResult.
 (async () => {

@@ -1,4 +1,4 @@
-// A hostile script on an AI web app's page (tests/web_apps.py runs it before the app's own
+// A hostile script on an AI web app's page (tests/support/web_apps.py runs it before the app's own
 // script when the page URL says hostile=1). It tries what any script on the page can, after
 // the extension's tap, to make the extension record calls that never happened, or to stop it
 // recording the page's real one. Every forged call's id starts with "forged".

@@ -1,4 +1,4 @@
-"""What the dashboard tests serve: tests/reconcile_data.py's world moved to the last day (so
+"""What the dashboard tests serve: tests/support/reconcile_data.py's world moved to the last day (so
 the default 30-day window holds it), reconciled, with three open alerts; the dashboard over
 it, running in a thread; and `offgate report --format json` over the same home."""
 
@@ -22,7 +22,7 @@ from offgate.demo.threaded_server import ThreadedServer
 from offgate.events import UsageEvent
 from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests import reconcile_data
+from tests.support import reconcile_data
 
 TOKEN = "dashboard-test-token-0123456789"
 PROXY_ADDRESS = "127.0.0.1:8080"

@@ -1,6 +1,6 @@
 """Real receivers for notifications, all on loopback: an HTTP server that takes webhook
 POSTs (generic, Slack- or Teams-shaped alike) and an SMTP server (aiosmtpd). The desktop's
-notification daemon is in tests/notification_daemon.py."""
+notification daemon is in tests/support/notification_daemon.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from offgate.demo.threaded_server import ThreadedServer
-from tests.ports import free_port
-from tests.web_apps import ThrowawayCA
+from tests.support.ports import free_port
+from tests.support.web_apps import ThrowawayCA
 
 
 @dataclass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from native_host.extension import chromium_id, chromium_origin
-from tests.fixtures import Fixture
+from tests.support.fixture_files import Fixture
 
 REPLY_TIMEOUT_S = 30
 OUR_ORIGIN = chromium_origin(chromium_id())

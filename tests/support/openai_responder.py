@@ -13,7 +13,7 @@ import itertools
 import json
 import re
 
-from tests.upstream import Received, Scenario
+from tests.support.upstream import Received, Scenario
 
 USAGE = re.compile(r"usage (\d+) (\d+)")
 RESPONSE_MODEL_SUFFIX = "-2024-07-18"  # OpenAI answers with the dated model name

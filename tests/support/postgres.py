@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 import psycopg2
 
-from tests.ports import free_port
-from tests.required import unavailable
+from tests.support.ports import free_port
+from tests.support.required import unavailable
 
 URL_ENV = "OFFGATE_TEST_POSTGRES_URL"
 SUPERUSER = "offgate"

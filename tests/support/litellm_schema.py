@@ -17,7 +17,7 @@ from typing import Any
 import litellm_proxy_extras
 import psycopg2
 
-from tests.postgres import find_bin_dir
+from tests.support.postgres import find_bin_dir
 
 MIGRATIONS = Path(litellm_proxy_extras.__file__).parent / "migrations"
 

@@ -1,10 +1,10 @@
 """Fake AI web apps for the browser tests: chatgpt.com, claude.ai and copilot.microsoft.com
 over HTTPS on loopback, with a certificate from a throw-away test CA.
 
-Every app's page (GET /) runs tests/web_app_page.js, which makes one call the way the app
+Every app's page (GET /) runs tests/support/web_app_page.js, which makes one call the way the app
 does: the recorded fixture's request (tests/fixtures/), through the transport the page URL
 names (`/?fixture=chatgpt/conversation_delta&transport=fetch`); with `hostile=1` the page
-first runs tests/hostile_page.js, a script that tries to forge copies. The server answers with the
+first runs tests/support/hostile_page.js, a script that tries to forge copies. The server answers with the
 fixture's response in chunks (or plays its WebSocket session) and records what the browser
 sent. Browsers reach it by name: Chromium through --host-resolver-rules, Firefox through
 its network.dns.forceResolve and network.socket.forcePort preferences.
@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.fixtures import Fixture, load_fixture
-from tests.required import unavailable
-from tests.upstream import FakeUpstream, Received, Scenario
+from tests.support.fixture_files import Fixture, load_fixture
+from tests.support.required import unavailable
+from tests.support.upstream import FakeUpstream, Received, Scenario
 
 PAGE_SCRIPT = Path(__file__).with_name("web_app_page.js")
 HOSTILE_SCRIPT = Path(__file__).with_name("hostile_page.js")

@@ -16,7 +16,7 @@ from typing import Any
 from websockets.exceptions import InvalidHandshake
 from websockets.sync.client import ClientConnection, connect
 
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 START_TIMEOUT_S = 30
 COMMAND_TIMEOUT_S = 30

@@ -30,8 +30,8 @@ from offgate.catalog.base import MAX_FRAME_BYTES
 from offgate.catalog.decoding import zstd
 from offgate.catalog.framing import AWSEventStreamReader, LineReader, SSEReader
 from offgate.catalog.registry import Catalog, PathRule, Provider
-from tests.aws_eventstream import aws_event_frame
-from tests.fixtures import Fixture, fixture_names, load_fixture, session_fixture_names
+from tests.support.aws_eventstream import aws_event_frame
+from tests.support.fixture_files import Fixture, fixture_names, load_fixture, session_fixture_names
 
 EXAMPLES_ENV = "OFFGATE_FUZZ_EXAMPLES"
 

@@ -18,7 +18,7 @@ from playwright.sync_api import BrowserContext, Worker
 from native_host.extension import EXTENSION_DIR
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.web_apps import ThrowawayCA, WebApps, app_hostnames
+from tests.support.web_apps import ThrowawayCA, WebApps, app_hostnames
 
 EVENT_TIMEOUT_S = 20
 
