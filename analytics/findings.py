@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from analytics.classify import CLASSES, GATEWAY_UPSTREAM, Classified, numbers
+from analytics.classify import Classified, numbers
 from offgate.config import ReconcileSettings
+from offgate.vocabulary import CLASSES, GATEWAY_UPSTREAM
 
 UNLOGGED, MISMATCH, NOT_CAPTURED = "unlogged_gateway_call", "cost_mismatch", "spend_not_captured"
 KINDS = (UNLOGGED, MISMATCH, NOT_CAPTURED)

@@ -15,10 +15,10 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from analytics.report.formatting import count, money, percent
-from analytics.report.model import DIMENSIONS
-from offgate.alert_store import AlertStore
 from offgate.events import UsageEvent
 from offgate.store import Store
+from offgate.store.alerts import AlertStore
+from offgate.vocabulary import DIMENSIONS
 from tests.dashboard_world import TOKEN, fill, report_json, serving, utc_now
 from tests.test_report_html import _TABLE_ROWS, CHROMIUM_ARGS, HOSTILE, exact
 from tests.web_apps import require

@@ -17,8 +17,8 @@ import numpy as np
 from analytics.alerts.detectors import MIN_FORECAST_DAYS, month_end_forecast
 from analytics.alerts.messages import budget_message
 from analytics.alerts.series import UsageSeries
-from offgate.alert_store import Alert
 from offgate.config import AlertSettings
+from offgate.store.alerts import Alert
 
 FORECAST_DAYS = 28
 DAY = timedelta(days=1)

@@ -7,8 +7,8 @@ import logging
 
 from aiohttp import web
 
-from offgate.alert_store import UnknownAlertError
 from offgate.store import StoreError
+from offgate.store.alerts import UnknownAlertError
 
 log = logging.getLogger("offgate.dashboard")
 

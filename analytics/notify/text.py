@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 _WHAT = {
     "spike": "{metric} spike for {who}",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from offgate.spend_store import SpendRecord
+from offgate.store.spend import SpendRecord
 
 # (done, total): how far a source has got, in its own unit (windows, rows, bytes).
 Progress = Callable[[int, int | None], None]

@@ -14,6 +14,7 @@ import typer
 
 from offgate.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SinceOption, app, err, fail, out, since_from
 from offgate.store import StoreError
+from offgate.vocabulary import CLASSES, DIMENSIONS
 
 # -- spend, reconcile, report --------------------------------------------------------
 
@@ -36,7 +37,7 @@ def spend_import(
     Without --since: everything, except from the REST API (the last 30 days)."""
     from analytics.spend.importing import import_spend, open_source
     from analytics.spend.source import SpendSourceError
-    from offgate.spend_store import SpendStore
+    from offgate.store.spend import SpendLog
 
     start = since_from(since)
     try:
@@ -46,7 +47,7 @@ def spend_import(
     store = ctx.obj.store()
     try:
         with _progress_bar(f"reading {source.describe()}") as progress:
-            summary = import_spend(source, SpendStore(store), progress)
+            summary = import_spend(source, SpendLog(store), progress)
     except SpendSourceError as exc:
         fail(str(exc), EXIT_BAD_INPUT if source.kind == "file" else EXIT_FAILED)
     except StoreError as exc:
@@ -84,13 +85,12 @@ def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
     with LiteLLM's spend rows, and record the findings. Without --since: every call. Safe to
     rerun over any window."""
     from analytics.reconcile import reconcile as reconcile_window
-    from offgate.spend_store import SpendStore
 
     start = since_from(since)
     settings = ctx.obj.settings.reconcile
     store = ctx.obj.store()
     try:
-        summary = reconcile_window(SpendStore(store), settings, since=start)
+        summary = reconcile_window(store, settings, since=start)
     except StoreError as exc:
         fail(str(exc), EXIT_FAILED)
     finally:
@@ -99,8 +99,7 @@ def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
     for line in (
         f"reconciled {summary.calls} calls since {since or 'the beginning'} "
         f"against {summary.spend_rows} LiteLLM spend rows",
-        f"  {classes['gateway']} gateway, {classes['gateway-upstream']} gateway-upstream, "
-        f"{classes['unmanaged']} unmanaged",
+        "  " + ", ".join(f"{classes[name]} {name}" for name in CLASSES),
         f"  paired by response id {how['response_id']}, by LiteLLM call id {how['litellm_call_id']}, "
         f"by time, model and tokens {how['time_model_tokens']}",
         f"  findings: {found['unlogged_gateway_call']} unlogged gateway calls, {found['cost_mismatch']} cost "
@@ -116,14 +115,7 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
-class ReportBy(StrEnum):
-    user = "user"
-    device = "device"
-    app = "app"
-    provider = "provider"
-    model = "model"
-    key = "key"
-    process = "process"
+ReportBy = StrEnum("ReportBy", {name: name for name in DIMENSIONS})
 
 
 @app.command()
@@ -139,12 +131,11 @@ def report(
     tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
     from analytics.report.formats import render
     from analytics.report.model import build_report
-    from offgate.spend_store import SpendStore
 
     start = since_from(since)
     store = ctx.obj.store()
     try:
-        document = build_report(SpendStore(store), start, datetime.now(UTC), by.value)
+        document = build_report(store, start, datetime.now(UTC), by.value)
     except StoreError as exc:
         fail(str(exc), EXIT_FAILED)
     finally:
