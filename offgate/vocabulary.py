@@ -8,17 +8,29 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal, get_args
 
 GATEWAY, GATEWAY_UPSTREAM, UNMANAGED = "gateway", "gateway-upstream", "unmanaged"
 CLASSES = (GATEWAY, GATEWAY_UPSTREAM, UNMANAGED)  # reconciliation stores a class as its index here
 
-# Dimension -> the usage_event column it reads.
-DIMENSION_COLUMNS = {
-    "user": "user", "device": "device", "app": "app", "provider": "provider", "model": "model",
-    "key": "key_fingerprint", "process": "process_name",
-}
-DIMENSIONS = tuple(DIMENSION_COLUMNS)
+
+
+class Dimension(StrEnum):
+    """What calls are counted by (an enum, so the command line can offer it as a choice)."""
+
+    user = "user"
+    device = "device"
+    app = "app"
+    provider = "provider"
+    model = "model"
+    key = "key"
+    process = "process"
+
+
+DIMENSIONS = tuple(str(dimension) for dimension in Dimension)
+# Dimension -> the usage_event column it reads (the others read the column of their name).
+DIMENSION_COLUMNS = {name: {"key": "key_fingerprint", "process": "process_name"}.get(name, name) for name in DIMENSIONS}
 DAY = "day"
 
 # The dimensions alerts can watch: those that name someone or something to tell.

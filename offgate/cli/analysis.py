@@ -14,7 +14,7 @@ import typer
 
 from offgate.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SinceOption, app, err, fail, out, since_from
 from offgate.store import StoreError
-from offgate.vocabulary import CLASSES, DIMENSIONS
+from offgate.vocabulary import CLASSES, Dimension
 
 # -- spend, reconcile, report --------------------------------------------------------
 
@@ -115,14 +115,11 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
-ReportBy = StrEnum("ReportBy", {name: name for name in DIMENSIONS})
-
-
 @app.command()
 def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
-    by: Annotated[ReportBy, typer.Option("--by", help="Break unmanaged usage down by this.")] = ReportBy.provider,
+    by: Annotated[Dimension, typer.Option("--by", help="Break unmanaged usage down by this.")] = Dimension.provider,
     format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
                                                   dir_okay=False)] = None,
