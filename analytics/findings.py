@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -25,8 +25,9 @@ from analytics.classify import Classified, numbers
 from offgate.config import ReconcileSettings
 from offgate.vocabulary import CLASSES, GATEWAY_UPSTREAM
 
-UNLOGGED, MISMATCH, NOT_CAPTURED = "unlogged_gateway_call", "cost_mismatch", "spend_not_captured"
-KINDS = (UNLOGGED, MISMATCH, NOT_CAPTURED)
+FindingKind = Literal["unlogged_gateway_call", "cost_mismatch", "spend_not_captured"]
+KINDS: tuple[FindingKind, ...] = get_args(FindingKind)
+UNLOGGED, MISMATCH, NOT_CAPTURED = KINDS
 
 
 def find(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence[Any]], classified: Classified,

@@ -23,6 +23,8 @@ from typing import Protocol
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from offgate.errors import BadInputError
+
 STATE_FILE = "certs-installed.json"
 STATE_VERSION = 1
 FINGERPRINT_PREFIX = 16  # hex digits of the SHA-256 in our nickname and file names
@@ -30,8 +32,10 @@ TOOL_TIMEOUT_S = 120
 SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")  # not on a normal user's PATH on Debian
 
 
-class TrustError(Exception):
-    """A store cannot be changed or read as asked; the message says why and what to do."""
+class TrustError(BadInputError):
+    """A store cannot be changed or read as asked; the message says why and what to do. One that
+    reaches the command line means nothing was tried: the machine, the CA or the record of
+    trusted stores is not as offgate needs it (bad input, exit 2)."""
 
 
 class NeedsRoot(TrustError):

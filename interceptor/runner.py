@@ -18,11 +18,12 @@ from mitmproxy.tools.dump import DumpMaster
 
 from interceptor.addon import OffgateAddon
 from interceptor.ca import ca_dir, ensure_ca
+from offgate.errors import BadInputError
 from offgate.stopping import on_stop_signals
 
 
-class ProxyError(RuntimeError):
-    """The proxy cannot start; the message says why."""
+class ProxyError(BadInputError):
+    """The proxy cannot start as asked (its port, its options); the message says why."""
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from native_host.extension import HOST_NAME, chromium_id, chromium_origin, gecko_id
+from offgate.errors import BadInputError, OffgateError
 
 CHROMIUM_FAMILY = ("chrome", "chromium", "edge", "brave")
 BROWSERS = (*CHROMIUM_FAMILY, "firefox")
@@ -56,7 +57,7 @@ GECKO_ID = re.compile(r"^(\{[0-9a-fA-F-]{36}\}|[A-Za-z0-9._+-]*@[A-Za-z0-9.-]+)$
 DESCRIPTION = "offgate: records the AI web-app calls its browser extension sees"
 
 
-class InstallError(ValueError):
+class InstallError(BadInputError):
     """The request cannot be installed as given; the message says why."""
 
 
@@ -130,23 +131,32 @@ def launcher_text(installation: Installation, *, home: Path, python: str, window
 
 def install(installation: Installation, *, home: Path, python: str = sys.executable,
             platform: str = sys.platform) -> None:
+    """Write the launcher and the manifest (and the registry value); OffgateError naming what
+    could not be written."""
     windows = platform == "win32"
-    installation.launcher.parent.mkdir(parents=True, exist_ok=True)
-    installation.launcher.write_text(launcher_text(installation, home=home, python=python, windows=windows),
-                                     encoding="utf-8", newline="")
-    installation.launcher.chmod(0o755)
-    installation.manifest.parent.mkdir(parents=True, exist_ok=True)
-    installation.manifest.write_text(json.dumps(host_manifest(installation), indent=2) + "\n", encoding="utf-8")
-    if installation.registry_key:
-        _set_registry_default(installation.registry_key, str(installation.manifest))
+    try:
+        installation.launcher.parent.mkdir(parents=True, exist_ok=True)
+        installation.launcher.write_text(launcher_text(installation, home=home, python=python, windows=windows),
+                                         encoding="utf-8", newline="")
+        installation.launcher.chmod(0o755)
+        installation.manifest.parent.mkdir(parents=True, exist_ok=True)
+        installation.manifest.write_text(json.dumps(host_manifest(installation), indent=2) + "\n",
+                                         encoding="utf-8")
+        if installation.registry_key:
+            _set_registry_default(installation.registry_key, str(installation.manifest))
+    except OSError as exc:
+        raise OffgateError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
 def uninstall(installation: Installation) -> list[str]:
-    """Remove what `install` wrote; returns what was removed."""
+    """Remove what `install` wrote; returns what was removed. OffgateError naming what could not be removed."""
     removed = []
     for path in (installation.manifest, installation.launcher):
         if path.exists():
-            path.unlink()
+            try:
+                path.unlink()
+            except OSError as exc:
+                raise OffgateError(f"cannot remove {exc.filename}: {exc.strerror}") from None
             removed.append(str(path))
     if installation.registry_key and _delete_registry_key(installation.registry_key):
         removed.append(rf"HKEY_CURRENT_USER\{installation.registry_key}")

@@ -33,6 +33,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from offgate.errors import BadInputError
 from offgate.vocabulary import ALERT_DIMENSIONS, AlertDimension
 
 HOME_ENV = "OFFGATE_HOME"
@@ -47,7 +48,7 @@ RETIRED_SETTINGS = {("privacy", "store_prompts"): "offgate never stores prompt o
 log = logging.getLogger("offgate.config")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInputError):
     """A setting or the home directory is unusable; the message names it and says why."""
 
 

@@ -220,7 +220,7 @@ def test_days_whose_logged_spend_has_no_cost_say_nothing_about_the_share(store: 
     SpendLog(store).add(logged, "file")
     assert [alert for alert in evaluate(store, AlertSettings(), now=NOW) if alert.kind == "unmanaged_share"] == []
     daily = read_series(store, [], FIRST_MONDAY, NOW).daily
-    assert [(day["day"], day["managed_cost_usd"], day["unpriced_spend_rows"]) for day in daily[21:23]] == [
+    assert [(day.day.isoformat(), day.managed_cost_usd, day.unpriced_spend_rows) for day in daily[21:23]] == [
         ("2026-11-09", 10.0, 0), ("2026-11-10", 0.0, 1)]
 
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from analytics.report.formatting import count, money, percent
+from analytics.report.formatting import count, percent
 from offgate.events import UsageEvent
+from offgate.money import usd
 from offgate.store import Store
 from offgate.store.alerts import AlertStore
 from offgate.vocabulary import DIMENSIONS
@@ -82,7 +83,7 @@ def check_numbers(page: Page, document: dict) -> None:
     shown = shown_report(page)
     metrics = {name: (exact(value), text) for name, value, text in shown["metrics"]}
     totals = document["totals"]
-    for name, formatted in (("total_cost_usd", money), ("managed_cost_usd", money), ("unmanaged_cost_usd", money),
+    for name, formatted in (("total_cost_usd", usd), ("managed_cost_usd", usd), ("unmanaged_cost_usd", usd),
                             ("coverage", percent), ("unmanaged_calls", count), ("spend_rows", count)):
         assert metrics[name] == (totals[name], formatted(totals[name])), name
     for kind, found in document["findings_by_kind"].items():
@@ -116,8 +117,8 @@ def test_log_in_and_see_the_reports_numbers(page: Page, served: dict) -> None:
     page.wait_for_selector("table[data-table=apps] tr[data-key=claude-code]")
     apps = page.eval_on_selector_all("table[data-table=apps] tbody tr", """rows => rows.map(row =>
         [row.dataset.key, ...[...row.cells].map(cell => cell.textContent)])""")
-    assert [app[:4] for app in apps] == [["", "(unknown)", "11", money(0.0027)],
-                                         ["claude-code", "claude-code", "1", money(0.0015)]]
+    assert [app[:4] for app in apps] == [["", "(unknown)", "11", usd(0.0027)],
+                                         ["claude-code", "claude-code", "1", usd(0.0015)]]
     page.wait_for_selector("table[data-table=processes] tr[data-key=node]")
     assert all(url.startswith(f"{base}/") for url in served["requests"]), served["requests"]  # nothing from elsewhere
 
@@ -167,7 +168,7 @@ def test_the_live_feed_shows_a_call_made_after_the_page_loaded(page: Page, serve
     assert cells == {"ts": served["now"].strftime("%Y-%m-%d %H:%M:%S"), "classification": "unmanaged",
                      "provider": "openai", "model": "gpt-4o", "app": "(unknown)", "process_name": "curl",
                      "user": "dana", "device": HOSTILE, "prompt_tokens": "~1,234,567",
-                     "completion_tokens": "~89", "cost_usd": money(1234.5)}
+                     "completion_tokens": "~89", "cost_usd": usd(1234.5)}
 
     assert served["dialogs"] == []  # the device's name stayed text
 

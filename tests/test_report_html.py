@@ -10,9 +10,10 @@ from playwright.sync_api import sync_playwright
 from typer.testing import CliRunner
 
 from analytics.reconcile import reconcile
-from analytics.report.formatting import count, money, percent
+from analytics.report.formatting import count, percent
 from offgate.cli import app
 from offgate.config import ReconcileSettings
+from offgate.money import usd
 from offgate.store import Store
 from offgate.store.spend import SpendLog
 from tests.reconcile_data import NOW, direct_call, world
@@ -83,7 +84,7 @@ def test_the_page_shows_the_json_reports_numbers(reports):
     page = read_page(url)
     totals = document["totals"]
     metrics = {name: (exact(value), text) for name, value, text in page["metrics"]}
-    for name, shown in (("total_cost_usd", money), ("managed_cost_usd", money), ("unmanaged_cost_usd", money),
+    for name, shown in (("total_cost_usd", usd), ("managed_cost_usd", usd), ("unmanaged_cost_usd", usd),
                         ("coverage", percent), ("unmanaged_calls", count), ("spend_rows", count)):
         assert metrics[name] == (totals[name], shown(totals[name])), name
     for kind, found in document["findings_by_kind"].items():

@@ -50,7 +50,7 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
     (home / "config.toml").write_text(
         "[notify]\nmin_severity = \"info\"\ndesktop = false\n"
         f"[notify.webhook]\nurl = \"{receiver.url('hook')}\"\n", encoding="utf-8")
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
+    environment = _without_offgate_settings()
     # Three weeks of history with Anthropic only: the first OpenAI call is news.
     history = tmp_path / "history.jsonl"
     history.write_text(UsageEvent(ts=datetime.now(UTC) - timedelta(days=21), provider="anthropic",
@@ -102,7 +102,7 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
 
 def test_up_shows_the_login_link_on_its_terminal_and_not_in_its_log(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
+    environment = _without_offgate_settings()
     proxy_port, dashboard_port = free_port(), free_port()
     terminal, terminal_end = pty.openpty()
     up = subprocess.Popen(
@@ -144,6 +144,28 @@ def test_up_refuses_a_bad_interval(tmp_path: Path) -> None:
                              capture_output=True, text=True, timeout=60)
     assert refused.returncode == 2
     assert "--interval:" in refused.stderr
+
+
+@pytest.mark.parametrize(("database_url", "exit_code", "message"), [
+    ("mysql://db/offgate", 2, "offgate: error: database_url 'mysql://db/offgate' is not supported"),
+    ("postgresql://offgate@127.0.0.1:1/offgate", 1,
+     "offgate: error: cannot open PostgreSQL database postgresql://offgate@127.0.0.1:1/offgate"),
+], ids=["unsupported", "down"])
+def test_up_says_what_is_wrong_with_the_store_instead_of_a_traceback(
+        tmp_path: Path, database_url: str, exit_code: int, message: str) -> None:
+    (tmp_path / "config.toml").write_text(f'database_url = "{database_url}"\n', encoding="utf-8")
+    refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--listen-port",
+                              str(free_port()), "--dashboard-port", "0"],
+                             capture_output=True, text=True, timeout=60,
+                             env={**_without_offgate_settings(), "COLUMNS": "200"})
+    assert refused.returncode == exit_code
+    assert message in refused.stderr
+    assert "Traceback" not in refused.stderr and "unexpected error" not in refused.stderr
+
+
+def _without_offgate_settings() -> dict[str, str]:
+    """This process's environment without OFFGATE_* variables: the test's home decides."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
 
 
 def _read_all(terminal: int) -> str:

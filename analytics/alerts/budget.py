@@ -11,6 +11,7 @@ month's first hour), so each budget raises at most one alert a month.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 import numpy as np
 
@@ -18,15 +19,19 @@ from analytics.alerts.detectors import MIN_FORECAST_DAYS, month_end_forecast
 from analytics.alerts.messages import budget_message
 from analytics.alerts.series import UsageSeries
 from offgate.config import AlertSettings
-from offgate.store.alerts import Alert
+from offgate.store.alerts import Alert, AlertScope
+from offgate.vocabulary import AlertDimension
 
 FORECAST_DAYS = 28
 DAY = timedelta(days=1)
 
 
 def budget_alerts(data: UsageSeries, settings: AlertSettings, now: datetime) -> list[Alert]:
-    budgets = [("total", "all", settings.monthly_budget_usd)] if settings.monthly_budget_usd else []
-    budgets += [(*key.split(":", 1), amount) for key, amount in settings.entity_budgets_usd.items()]
+    budgets: list[tuple[AlertScope, str, float]] = (
+        [("total", "all", settings.monthly_budget_usd)] if settings.monthly_budget_usd else [])
+    for key, amount in settings.entity_budgets_usd.items():
+        dimension, entity = key.split(":", 1)
+        budgets.append((cast(AlertDimension, dimension), entity, amount))  # a dimension the settings checked
     alerts = []
     for dimension, entity, budget in budgets:
         spend = _daily_spend(data, dimension, entity, now)
@@ -44,7 +49,7 @@ def _daily_spend(data: UsageSeries, dimension: str, entity: str,
     if dimension == "total":
         if data.first_call is None:
             return None
-        days = {date.fromisoformat(day["day"]): day["unmanaged_cost_usd"] for day in data.daily}
+        days = {day.day: day.unmanaged_cost_usd for day in data.daily}
         return days, data.first_call
     series = data.dimensions.get(dimension)
     if series is None or entity not in series.entities:
@@ -60,7 +65,7 @@ def _daily_spend(data: UsageSeries, dimension: str, entity: str,
     return days, float(series.first_call[row])
 
 
-def _budget_alert(dimension: str, entity: str, budget: float, days: dict[date, float], first_call: float,
+def _budget_alert(dimension: AlertScope, entity: str, budget: float, days: dict[date, float], first_call: float,
                   settings: AlertSettings, now: datetime) -> Alert | None:
     today = now.date()
     month = today.replace(day=1)

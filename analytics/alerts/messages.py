@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from offgate.money import usd
+
 # How a sentence names an entity of each dimension ("Unmanaged AI spend by alice ...").
 _BY = {"user": "by {}", "device": "on device {}", "app": "in {}", "provider": "with {}",
        "key": "with the API key {}", "total": "across all users"}
@@ -18,12 +20,6 @@ _NEW = {
 
 def who(dimension: str, entity: str) -> str:
     return _BY[dimension].format(entity)
-
-
-def money(amount: float) -> str:
-    if 0 < amount < 0.01:
-        return "under $0.01"
-    return f"${amount:,.2f}"
 
 
 def count(number: float) -> str:
@@ -67,8 +63,8 @@ def spike_message(dimension: str, entity: str, metric: str, moment: datetime, ob
                   now: datetime) -> str:
     hour = hour_phrase(moment, now)
     if metric == "cost_usd":
-        opening = f"Unmanaged AI spend {who(dimension, entity)} was {money(observed)} in {hour}"
-        return opening + compared(observed, usual, money(usual), moment, "costs nothing") + "."
+        opening = f"Unmanaged AI spend {who(dimension, entity)} was {usd(observed, cents=True)} in {hour}"
+        return opening + compared(observed, usual, usd(usual, cents=True), moment, "costs nothing") + "."
     if metric == "calls":
         opening = f"There were {count(observed)} unmanaged AI calls {who(dimension, entity)} in {hour}"
         return opening + compared(observed, usual, count(usual), moment, "has no calls") + "."
@@ -78,7 +74,7 @@ def spike_message(dimension: str, entity: str, metric: str, moment: datetime, ob
 
 def first_seen_message(dimension: str, entity: str, first: datetime, calls: float, cost: float,
                        now: datetime) -> str:
-    spent = f"{count(calls)} call{'s' if calls != 1 else ''} and {money(cost)} of unmanaged spend so far"
+    spent = f"{count(calls)} call{'s' if calls != 1 else ''} and {usd(cost, cents=True)} of unmanaged spend so far"
     return f"{_NEW[dimension].format(entity=entity)} at {time_phrase(first, now)}: {spent}."
 
 
@@ -86,11 +82,12 @@ def budget_message(dimension: str, entity: str, month: datetime, month_to_date: 
                    low: float, high: float, budget: float, probability: float) -> str:
     spend = f"Unmanaged AI spend {who(dimension, entity)}"
     month_name = f"{month:%B %Y}"
+    reached, forecast, limit = (usd(amount, cents=True) for amount in (month_to_date, expected, budget))
     if month_to_date > budget:
-        return (f"{spend} has reached {money(month_to_date)} in {month_name}, over its {money(budget)} budget; "
-                f"about {money(expected)} is expected by the end of the month.")
-    return (f"At the current pace, {spend[0].lower()}{spend[1:]} in {month_name} will reach about "
-            f"{money(expected)} (90% range {money(low)} to {money(high)}), against a budget of {money(budget)}: "
+        return (f"{spend} has reached {reached} in {month_name}, over its {limit} budget; "
+                f"about {forecast} is expected by the end of the month.")
+    return (f"At the current pace, {spend[0].lower()}{spend[1:]} in {month_name} will reach about {forecast} "
+            f"(90% range {usd(low, cents=True)} to {usd(high, cents=True)}), against a budget of {limit}: "
             f"{probability:.0%} likely to pass it.")
 
 

@@ -13,10 +13,10 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import numpy as np
 
+from analytics.report.document import Day
 from analytics.report.model import daily_costs
 from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
@@ -60,7 +60,7 @@ class UsageSeries:
     start: datetime
     end: datetime
     dimensions: dict[str, HourlySeries]
-    daily: list[dict[str, Any]] = field(default_factory=list)  # per day, as the report's daily trend
+    daily: list[Day] = field(default_factory=list)  # per day, as the report's daily trend
     first_call: float | None = None  # the store's first unmanaged call, UTC epoch seconds
 
 

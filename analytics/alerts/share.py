@@ -8,7 +8,7 @@ one change raises one alert however many runs see it. Critical from CRITICAL_SHA
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -23,17 +23,15 @@ CRITICAL_SHARE_RISE = 0.25
 
 
 def share_alerts(data: UsageSeries, settings: AlertSettings, now: datetime) -> list[Alert]:
-    today = f"{now.date():%Y-%m-%d}"
-    days = [day for day in data.daily if day["day"] < today and not day["unpriced_spend_rows"]
-            and day["managed_cost_usd"] + day["unmanaged_cost_usd"] > 0]
-    shares = np.array([day["unmanaged_cost_usd"] / (day["managed_cost_usd"] + day["unmanaged_cost_usd"])
-                       for day in days])
+    days = [day for day in data.daily if day.day < now.date() and not day.unpriced_spend_rows
+            and day.managed_cost_usd + day.unmanaged_cost_usd > 0]
+    shares = np.array([day.unmanaged_cost_usd / (day.managed_cost_usd + day.unmanaged_cost_usd) for day in days])
     change = rise_change_point(shares)
     if change is None or change.p_value > settings.false_discovery_rate:
         return []
     if change.after - change.before < MIN_SHARE_RISE:
         return []
-    first_day = datetime.combine(date.fromisoformat(days[change.index]["day"]), datetime.min.time(), UTC)
+    first_day = datetime.combine(days[change.index].day, datetime.min.time(), UTC)
     rise = change.after - change.before
     return [Alert(
         kind="unmanaged_share", severity="critical" if rise >= CRITICAL_SHARE_RISE else "warning",

@@ -14,6 +14,7 @@ the event loop it shares with the proxy, and calls the runner's `cleanup()` when
 from analytics.dashboard.app import create_app
 from analytics.dashboard.server import (
     DashboardError,
+    ListenError,
     dashboard_token,
     dashboard_url,
     exposure_warning,
@@ -21,5 +22,5 @@ from analytics.dashboard.server import (
     start_dashboard,
 )
 
-__all__ = ["DashboardError", "create_app", "dashboard_token", "dashboard_url", "exposure_warning", "login_url",
-           "start_dashboard"]
+__all__ = ["DashboardError", "ListenError", "create_app", "dashboard_token", "dashboard_url", "exposure_warning",
+           "login_url", "start_dashboard"]

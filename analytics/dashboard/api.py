@@ -19,7 +19,8 @@ from aiohttp import web
 
 from analytics.dashboard.errors import BadQuery
 from analytics.dashboard.reads import reads
-from analytics.report.model import build_report, finding_json
+from analytics.report.document import Finding, Report
+from analytics.report.model import build_report
 from analytics.report.render_html import render_body
 from offgate.store.alerts import AlertStore
 from offgate.store.queries import CallQueries, LatestCall
@@ -44,7 +45,7 @@ YES, NO = ("1", "true", "yes"), ("0", "false", "no")
 
 
 async def summary(request: web.Request) -> web.Response:
-    return web.json_response(await _report(request))
+    return web.json_response((await _report(request)).model_dump(mode="json"))
 
 
 async def summary_part(request: web.Request) -> web.Response:
@@ -81,10 +82,10 @@ async def processes(request: web.Request) -> web.Response:
 async def findings(request: web.Request) -> web.Response:
     since = _since(request, DEFAULT_SINCE)
     found = await reads(request).run(lambda store: Reconciliations(store).findings(since, None))
-    return web.json_response({"findings": [finding_json(finding) for finding in found]})
+    return web.json_response({"findings": [Finding.from_stored(finding).model_dump(mode="json") for finding in found]})
 
 
-async def _report(request: web.Request) -> dict[str, Any]:
+async def _report(request: web.Request) -> Report:
     since = _since(request, DEFAULT_SINCE)
     by = request.query.get("by", DEFAULT_BY)
     if by not in DIMENSIONS:

@@ -47,27 +47,27 @@ class StoreCollector:
 
     def collect(self) -> Iterator[Metric]:
         report = build_report(self._store, self._now - WINDOW, self._now, "provider")
-        totals = report["totals"]
+        totals = report.totals
         yield _gauge("offgate_calls", "Captured calls in the last 30 days, by classification "
                      "(as reconciled; calls not reconciled yet by their route).", "classification",
-                     [(name, totals[field]) for name, field in CALLS_BY_CLASS])
+                     [(name, getattr(totals, field)) for name, field in CALLS_BY_CLASS])
         yield _gauge("offgate_cost_usd", "Spend in the last 30 days in USD: managed (what LiteLLM logged, plus "
                      "offgate's estimate for gateway calls it did not log) and unmanaged (offgate's estimate).",
-                     "side", [("managed", totals["managed_cost_usd"]), ("unmanaged", totals["unmanaged_cost_usd"])])
-        coverage = totals["coverage"]
+                     "side", [("managed", totals.managed_cost_usd), ("unmanaged", totals.unmanaged_cost_usd)])
+        coverage = totals.coverage
         yield _gauge("offgate_coverage_ratio", "Managed share of the spend in the last 30 days (absent while "
                      "there is no spend).", None, [] if coverage is None else [(None, coverage)])
         yield _gauge("offgate_unmanaged_calls", "Unmanaged calls in the last 30 days, by provider.", "provider",
-                     [(label(row["key"]), row["unmanaged_calls"]) for row in report["rows"]])
+                     [(label(row.key), row.unmanaged_calls) for row in report.rows])
         yield _gauge("offgate_unmanaged_cost_usd", "Unmanaged spend in the last 30 days in USD (offgate's "
                      "estimate), by provider.", "provider",
-                     [(label(row["key"]), row["unmanaged_cost_usd"]) for row in report["rows"]])
+                     [(label(row.key), row.unmanaged_cost_usd) for row in report.rows])
         yield _gauge("offgate_findings", "Reconciliation findings about the last 30 days, by kind.", "kind",
-                     list(report["findings_by_kind"].items()))
+                     list(report.findings_by_kind.model_dump().items()))
         yield _gauge("offgate_unpriced_spend_rows", "LiteLLM spend rows of the last 30 days that logged no cost "
-                     "(unknown, in no spend above).", None, [(None, totals["unpriced_spend_rows"])])
+                     "(unknown, in no spend above).", None, [(None, totals.unpriced_spend_rows)])
         yield _gauge("offgate_unreconciled_calls", "Captured calls of the last 30 days not reconciled yet.", None,
-                     [(None, totals["unreconciled_calls"])])
+                     [(None, totals.unreconciled_calls)])
         open_alerts = Counter(alert.severity for alert in AlertStore(self._store).alerts())
         yield _gauge("offgate_open_alerts", "Alerts not acknowledged, by severity.", "severity",
                      [(severity, open_alerts[severity]) for severity in SEVERITIES])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from offgate.errors import BadInputError, OffgateError
 from offgate.pac import local_address
 from offgate.secret_file import read_or_create
 
@@ -20,8 +21,12 @@ TOKEN_BYTES = 32
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,}")  # what secrets.token_urlsafe makes
 
 
-class DashboardError(Exception):
+class DashboardError(OffgateError):
     """The dashboard cannot start; the message says why."""
+
+
+class ListenError(DashboardError, BadInputError):
+    """The dashboard cannot listen where it was asked to: another address or port is needed."""
 
 
 def dashboard_token(home: Path) -> str:
@@ -43,7 +48,7 @@ def dashboard_token(home: Path) -> str:
 
 async def start_dashboard(app: web.Application, host: str, port: int) -> web.AppRunner:
     """Serve `app` on host:port (0: any free port); the caller calls the runner's cleanup().
-    DashboardError when it cannot listen there."""
+    ListenError when it cannot listen there."""
     # No access log: the login link's query holds the token.
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -52,8 +57,8 @@ async def start_dashboard(app: web.Application, host: str, port: int) -> web.App
     except OSError as exc:
         await runner.cleanup()
         if exc.errno == errno.EADDRINUSE:
-            raise DashboardError(f"port {port} on {host} is already in use") from None
-        raise DashboardError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            raise ListenError(f"port {port} on {host} is already in use") from None
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return runner
 
 

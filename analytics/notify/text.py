@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from offgate.money import usd
 from offgate.store.alerts import Alert
 
 _WHAT = {
@@ -55,7 +56,7 @@ def ack_hint(alert: Alert) -> str:
 
 def metric_value(value: float, metric: str) -> str:
     if metric == "cost_usd":
-        return f"${value:,.2f}"
+        return usd(value, cents=True)
     if metric == "share":
         return f"{value:.0%}"
     if metric in ("calls", "tokens", "first_call"):

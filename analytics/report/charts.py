@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
-from analytics.report.formatting import label, money, percent
+from analytics.report.document import Day
+from analytics.report.formatting import label, percent
+from offgate.money import usd
 
 MANAGED, UNMANAGED = "managed", "unmanaged"
 
@@ -20,21 +22,21 @@ def coverage_bar(managed: float, unmanaged: float, width: int = 720, height: int
     managed_width = width * managed / total if total else 0.0
     parts = [
         _rect(0, 0, managed_width, height, MANAGED, managed,
-              f"managed {money(managed)} ({percent(managed / total if total else None)})"),
+              f"managed {usd(managed)} ({percent(managed / total if total else None)})"),
         _rect(managed_width, 0, width - managed_width if total else 0, height, UNMANAGED, unmanaged,
-              f"unmanaged {money(unmanaged)} ({percent(unmanaged / total if total else None)})"),
+              f"unmanaged {usd(unmanaged)} ({percent(unmanaged / total if total else None)})"),
     ]
     return _svg(width, height, "Managed and unmanaged share of the spend", parts, "coverage")
 
 
-def daily_columns(days: Sequence[dict], width: int = 720, height: int = 220) -> str:
+def daily_columns(days: Sequence[Day], width: int = 720, height: int = 220) -> str:
     """Per UTC day, a column of managed spend with unmanaged spend stacked on top."""
     left, bottom, top = 64, 24, 8
     plot_width, plot_height = width - left - 8, height - bottom - top
-    peak = max((day["managed_cost_usd"] + day["unmanaged_cost_usd"] for day in days), default=0.0)
+    peak = max((day.managed_cost_usd + day.unmanaged_cost_usd for day in days), default=0.0)
     parts = [
         f'<line x1="{left}" y1="{top + plot_height}" x2="{width - 8}" y2="{top + plot_height}" class="axis"/>',
-        f'<text x="{left - 6}" y="{top + 10}" class="tick" text-anchor="end">{escape(money(peak))}</text>',
+        f'<text x="{left - 6}" y="{top + 10}" class="tick" text-anchor="end">{escape(usd(peak))}</text>',
         f'<text x="{left - 6}" y="{top + plot_height}" class="tick" text-anchor="end">$0</text>',
     ]
     slot = plot_width / max(len(days), 1)
@@ -42,15 +44,15 @@ def daily_columns(days: Sequence[dict], width: int = 720, height: int = 220) -> 
     for index, day in enumerate(days):
         x = left + index * slot + slot * 0.1
         base = top + plot_height
-        for kind in (MANAGED, UNMANAGED):
-            value = day[f"{kind}_cost_usd"]
+        shown_day = day.day.isoformat()
+        for kind, value in ((MANAGED, day.managed_cost_usd), (UNMANAGED, day.unmanaged_cost_usd)):
             tall = plot_height * value / peak if peak else 0.0
             parts.append(_rect(x, base - tall, slot * 0.8, tall, kind, value,
-                               f"{day['day']}: {kind} {money(value)}", day=day["day"]))
+                               f"{shown_day}: {kind} {usd(value)}", day=shown_day))
             base -= tall
         if index % label_every == 0:
             parts.append(f'<text x="{x + slot * 0.4:.1f}" y="{height - 6}" class="tick" '
-                         f'text-anchor="middle">{escape(day["day"][5:])}</text>')
+                         f'text-anchor="middle">{shown_day[5:]}</text>')
     return _svg(width, height, "Managed and unmanaged spend per day", parts, "daily")
 
 
@@ -66,8 +68,8 @@ def horizontal_bars(items: Sequence[tuple[object, float]], width: int = 720, bar
         name = label(key)
         parts.append(f'<text x="{left - 6}" y="{y + bar - 5}" class="tick" text-anchor="end">'
                      f'{escape(name[:32])}</text>')
-        parts.append(_rect(left, y, length, bar, UNMANAGED, value, f"{name}: {money(value)}"))
-        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + bar - 5}" class="tick">{escape(money(value))}</text>')
+        parts.append(_rect(left, y, length, bar, UNMANAGED, value, f"{name}: {usd(value)}"))
+        parts.append(f'<text x="{left + length + 6:.1f}" y="{y + bar - 5}" class="tick">{escape(usd(value))}</text>')
     return _svg(width, height, "Unmanaged spend by value", parts, "by")
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from analytics.report.document import Report
 
 FORMATS = ("table", "json", "csv", "html")
 
 
-def render(report: dict[str, Any], format: str) -> str:
+def render(report: Report, format: str) -> str:
     if format == "json":
-        return json.dumps(report, indent=1) + "\n"
+        return json.dumps(report.model_dump(mode="json"), indent=1) + "\n"
     if format == "csv":
         from analytics.report.render_csv import render_csv
 

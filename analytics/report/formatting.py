@@ -1,13 +1,8 @@
-"""How the report writes numbers for people (JSON keeps them exact)."""
+"""How the report writes numbers and its window for people (JSON keeps them exact; money: offgate.money)."""
 
 from __future__ import annotations
 
-
-def money(value: float | None) -> str:
-    """USD: cents from a dollar up, six decimals below (one call often costs micro-dollars)."""
-    if value is None:
-        return "-"
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.6f}"
+from datetime import datetime
 
 
 def percent(value: float | None) -> str:
@@ -21,3 +16,8 @@ def count(value: int | None) -> str:
 def label(value: object) -> str:
     """A dimension value; calls that lack one are grouped as "(unknown)"."""
     return "(unknown)" if value is None or value == "" else str(value)
+
+
+def window(since: datetime | None, until: datetime) -> str:
+    """The report's window, its times as the JSON writes them."""
+    return f"{since.isoformat() if since else 'the beginning'} to {until.isoformat()}"

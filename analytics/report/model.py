@@ -1,4 +1,5 @@
-"""The unmanaged-usage report as one JSON-ready document, which every format renders.
+"""The unmanaged-usage report (document.py) built from the store: one document, which every
+format renders.
 
 Money:
 - managed = the spend LiteLLM logged for the window (spend rows by startTime), plus our
@@ -22,10 +23,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from analytics.findings import KINDS
+from analytics.report.document import (
+    Day,
+    Estimated,
+    Finding,
+    FindingCounts,
+    Report,
+    Row,
+    Source,
+    Totals,
+    UnreadConnection,
+)
 from offgate.store import Store
 from offgate.store.queries import CallGroup, CallQueries
 from offgate.store.reconciliation import Reconciliations
@@ -37,7 +49,7 @@ SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
 TOP_SOURCES = 10
 
 
-def build_report(store: Store, since: datetime | None, until: datetime, by: str) -> dict[str, Any]:
+def build_report(store: Store, since: datetime | None, until: datetime, by: str) -> Report:
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
     web_apps = _web_app_providers()
@@ -45,60 +57,61 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: str)
     groups = calls.call_groups(since, until, [by], web_apps)
     spend_days = SpendLog(store).by_day(since, until)
     totals = _totals(groups, spend_days)
-    findings = [finding_json(finding) for finding in Reconciliations(store).findings(since, until)]
-    return {
-        "generated_at": until.isoformat(),
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat(),
-        "by": by,
-        "totals": totals,
-        "rows": _rows(groups, by),
-        "top_sources": _top_sources(calls.call_groups(since, until, list(SOURCE_FIELDS), web_apps)),
-        "daily": _daily(calls.call_groups(since, until, [DAY], web_apps), spend_days),
-        "findings": findings,
-        "findings_by_kind": {kind: sum(f["kind"] == kind for f in findings) for kind in KINDS},
-        "estimated": _estimated(groups, totals),
-        "unread_connections": UnreadConnectionStore(store).by_process_and_host(since, until),
-    }
+    findings = [Finding.from_stored(finding) for finding in Reconciliations(store).findings(since, until)]
+    return Report(
+        generated_at=until,
+        since=since,
+        until=until,
+        by=by,
+        totals=totals,
+        rows=_rows(groups, by),
+        top_sources=_top_sources(calls.call_groups(since, until, list(SOURCE_FIELDS), web_apps)),
+        daily=_daily(calls.call_groups(since, until, [DAY], web_apps), spend_days),
+        findings=findings,
+        findings_by_kind=FindingCounts(**{kind: sum(f.kind == kind for f in findings) for kind in KINDS}),
+        estimated=_estimated(groups, totals),
+        unread_connections=[UnreadConnection(**entry) for entry in
+                            UnreadConnectionStore(store).by_process_and_host(since, until)],
+    )
 
 
-def daily_costs(store: Store, since: datetime | None, until: datetime) -> list[dict[str, Any]]:
+def daily_costs(store: Store, since: datetime | None, until: datetime) -> list[Day]:
     """Managed and unmanaged cost and calls per UTC day, as the report's daily trend counts them."""
     return _daily(CallQueries(store).call_groups(since, until, [DAY]), SpendLog(store).by_day(since, until))
 
 
-def _totals(groups: list[CallGroup], spend_days: list[SpendDay]) -> dict[str, Any]:
+def _totals(groups: list[CallGroup], spend_days: list[SpendDay]) -> Totals:
     unmanaged = [g for g in groups if g.classification == UNMANAGED]
     gateway = [g for g in groups if g.classification == GATEWAY]
     unlogged = [g for g in gateway if g.reconciled and not g.matched]
-    logged = sum(day.spend for day in spend_days)
+    logged = sum((day.spend for day in spend_days), 0.0)
     unlogged_cost = _sum(unlogged, "cost_usd")
     managed = logged + unlogged_cost
     unmanaged_cost = _sum(unmanaged, "cost_usd")
     total = managed + unmanaged_cost
-    return {
-        "managed_cost_usd": managed,
-        "unmanaged_cost_usd": unmanaged_cost,
-        "total_cost_usd": total,
-        "coverage": managed / total if total else None,
-        "managed_calls": sum(day.rows for day in spend_days) + _sum(unlogged, "calls"),
-        "unmanaged_calls": _sum(unmanaged, "calls"),
-        "unmanaged_prompt_tokens": _sum(unmanaged, "prompt_tokens"),
-        "unmanaged_completion_tokens": _sum(unmanaged, "completion_tokens"),
-        "logged_spend_usd": logged,
-        "spend_rows": sum(day.rows for day in spend_days),
-        "unpriced_spend_rows": sum(day.unpriced_rows for day in spend_days),
-        "gateway_calls": _sum(gateway, "calls"),
-        "gateway_calls_matched": _sum((g for g in gateway if g.matched), "calls"),
-        "gateway_upstream_calls": _sum((g for g in groups if g.classification == GATEWAY_UPSTREAM), "calls"),
-        "unlogged_gateway_calls": _sum(unlogged, "calls"),
-        "unlogged_gateway_cost_usd": unlogged_cost,
-        "captured_calls": _sum(groups, "calls"),
-        "unreconciled_calls": _sum((g for g in groups if not g.reconciled), "calls"),
-    }
+    return Totals(
+        managed_cost_usd=managed,
+        unmanaged_cost_usd=unmanaged_cost,
+        total_cost_usd=total,
+        coverage=managed / total if total else None,
+        managed_calls=sum(day.rows for day in spend_days) + _sum(unlogged, "calls"),
+        unmanaged_calls=_sum(unmanaged, "calls"),
+        unmanaged_prompt_tokens=_sum(unmanaged, "prompt_tokens"),
+        unmanaged_completion_tokens=_sum(unmanaged, "completion_tokens"),
+        logged_spend_usd=logged,
+        spend_rows=sum(day.rows for day in spend_days),
+        unpriced_spend_rows=sum(day.unpriced_rows for day in spend_days),
+        gateway_calls=_sum(gateway, "calls"),
+        gateway_calls_matched=_sum((g for g in gateway if g.matched), "calls"),
+        gateway_upstream_calls=_sum((g for g in groups if g.classification == GATEWAY_UPSTREAM), "calls"),
+        unlogged_gateway_calls=_sum(unlogged, "calls"),
+        unlogged_gateway_cost_usd=unlogged_cost,
+        captured_calls=_sum(groups, "calls"),
+        unreconciled_calls=_sum((g for g in groups if not g.reconciled), "calls"),
+    )
 
 
-def _rows(groups: list[CallGroup], by: str) -> list[dict[str, Any]]:
+def _rows(groups: list[CallGroup], by: str) -> list[Row]:
     rows: dict[Any, dict[str, Any]] = {}
     for group in groups:
         if group.classification == GATEWAY_UPSTREAM:
@@ -123,11 +136,12 @@ def _rows(groups: list[CallGroup], by: str) -> list[dict[str, Any]]:
     for row in rows.values():
         spent = row["managed_cost_usd"] + row["unmanaged_cost_usd"]
         row["coverage"] = row["managed_cost_usd"] / spent if spent else None
-    return sorted(rows.values(), key=lambda r: (-r["unmanaged_cost_usd"], -r["unmanaged_calls"],
-                                                -r["managed_cost_usd"], r["key"] is None, str(r["key"])))
+    ranked = sorted(rows.values(), key=lambda r: (-r["unmanaged_cost_usd"], -r["unmanaged_calls"],
+                                                  -r["managed_cost_usd"], r["key"] is None, str(r["key"])))
+    return [Row(**row) for row in ranked]
 
 
-def _top_sources(groups: list[CallGroup]) -> list[dict[str, Any]]:
+def _top_sources(groups: list[CallGroup]) -> list[Source]:
     sources: dict[tuple, dict[str, Any]] = {}
     for group in groups:
         if group.classification != UNMANAGED:
@@ -138,10 +152,10 @@ def _top_sources(groups: list[CallGroup]) -> list[dict[str, Any]]:
         for name in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
             source[name] += getattr(group, name)
     ranked = sorted(sources.values(), key=lambda s: (-s["cost_usd"], -s["calls"], str(list(s.values()))))
-    return ranked[:TOP_SOURCES]
+    return [Source(**source) for source in ranked[:TOP_SOURCES]]
 
 
-def _daily(groups: list[CallGroup], spend_days: list[SpendDay]) -> list[dict[str, Any]]:
+def _daily(groups: list[CallGroup], spend_days: list[SpendDay]) -> list[Day]:
     days: dict[str, dict[str, Any]] = defaultdict(lambda: {"managed_cost_usd": 0.0, "unmanaged_cost_usd": 0.0,
                                                            "managed_calls": 0, "unmanaged_calls": 0,
                                                            "unpriced_spend_rows": 0})
@@ -157,42 +171,34 @@ def _daily(groups: list[CallGroup], spend_days: list[SpendDay]) -> list[dict[str
         elif group.classification == GATEWAY and group.reconciled and not group.matched:
             entry["managed_cost_usd"] += group.cost_usd
             entry["managed_calls"] += group.calls
-    return [{"day": day, **days[day]} for day in sorted(days)]
+    return [Day(day=date.fromisoformat(day), **days[day]) for day in sorted(days)]
 
 
-def _estimated(groups: list[CallGroup], totals: dict[str, Any]) -> dict[str, Any]:
+def _estimated(groups: list[CallGroup], totals: Totals) -> Estimated:
     unmanaged = [g for g in groups if g.classification == UNMANAGED]
     estimated = [g for g in unmanaged if g.estimated]
     web_apps = [g for g in unmanaged if g.web_app]
     notes = ["Unmanaged costs are offgate's estimates from LiteLLM's price map; managed costs are what "
              "LiteLLM logged."]
-    if totals["spend_rows"] == 0:
+    if totals.spend_rows == 0:
         notes.append("No LiteLLM spend is imported for this window: run `offgate spend import`.")
-    if totals["unpriced_spend_rows"]:
-        notes.append(f"{totals['unpriced_spend_rows']} LiteLLM spend rows logged no cost: managed spend leaves them "
+    if totals.unpriced_spend_rows:
+        notes.append(f"{totals.unpriced_spend_rows} LiteLLM spend rows logged no cost: managed spend leaves them "
                      "out (unknown, not $0).")
-    if totals["unreconciled_calls"]:
-        notes.append(f"{totals['unreconciled_calls']} calls are not reconciled yet and count by their route: "
+    if totals.unreconciled_calls:
+        notes.append(f"{totals.unreconciled_calls} calls are not reconciled yet and count by their route: "
                      "run `offgate reconcile`.")
-    return {
-        "estimated_token_calls": _sum(estimated, "calls"),
-        "estimated_token_cost_usd": _sum(estimated, "cost_usd"),
-        "web_app_calls": _sum(web_apps, "calls"),
-        "web_app_cost_usd": _sum(web_apps, "cost_usd"),
-        "unpriced_calls": _sum(unmanaged, "unpriced_calls"),
-        "unpriced_spend_rows": totals["unpriced_spend_rows"],
-        "unlogged_gateway_calls": totals["unlogged_gateway_calls"],
-        "unlogged_gateway_cost_usd": totals["unlogged_gateway_cost_usd"],
-        "notes": notes,
-    }
-
-
-def finding_json(finding: dict[str, Any]) -> dict[str, Any]:
-    """A finding as the report (and the dashboard) shows it."""
-    return {"kind": finding["kind"], "ts": finding["ts"].isoformat(), "event_id": finding["event_id"],
-            "request_id": finding["spend_request_id"], "model": finding["model"],
-            "our_cost_usd": finding["our_cost_usd"], "logged_cost_usd": finding["logged_cost_usd"],
-            "detail": finding["detail"]}
+    return Estimated(
+        estimated_token_calls=_sum(estimated, "calls"),
+        estimated_token_cost_usd=_sum(estimated, "cost_usd"),
+        web_app_calls=_sum(web_apps, "calls"),
+        web_app_cost_usd=_sum(web_apps, "cost_usd"),
+        unpriced_calls=_sum(unmanaged, "unpriced_calls"),
+        unpriced_spend_rows=totals.unpriced_spend_rows,
+        unlogged_gateway_calls=totals.unlogged_gateway_calls,
+        unlogged_gateway_cost_usd=totals.unlogged_gateway_cost_usd,
+        notes=notes,
+    )
 
 
 def _web_app_providers() -> list[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+
+from analytics.report.document import Report
 
 COLUMNS = ("unmanaged_calls", "unmanaged_cost_usd", "prompt_tokens", "completion_tokens", "estimated_calls",
            "unpriced_calls", "managed_calls", "managed_unpriced_calls", "managed_cost_usd", "coverage")
@@ -13,16 +14,18 @@ UNREAD_COLUMNS = ("process", "host", "connections", "handshakes_failed", "passed
                   "last_seen", "message")
 
 
-def render_csv(report: dict[str, Any]) -> str:
+def render_csv(report: Report) -> str:
+    """The JSON's values, as the JSON writes them (times in ISO 8601, numbers exact)."""
+    document = report.model_dump(mode="json")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([report["by"], *COLUMNS])
-    for row in report["rows"]:
+    writer.writerow([document["by"], *COLUMNS])
+    for row in document["rows"]:
         writer.writerow(["" if row["key"] is None else row["key"],
                          *("" if row[name] is None else repr(row[name]) for name in COLUMNS)])
-    if report["unread_connections"]:
+    if document["unread_connections"]:
         writer.writerow([])
         writer.writerow([f"unread_{UNREAD_COLUMNS[0]}", *UNREAD_COLUMNS[1:]])
-        for entry in report["unread_connections"]:
+        for entry in document["unread_connections"]:
             writer.writerow(["" if entry[name] is None else entry[name] for name in UNREAD_COLUMNS])
     return buffer.getvalue()

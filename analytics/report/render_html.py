@@ -10,13 +10,18 @@ report live.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from string import Template
 from typing import Any
 
+from pydantic import BaseModel
+
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
-from analytics.report.formatting import count, label, money, percent
+from analytics.report.document import Day, Estimated, Finding, Report, Source, UnreadConnection
+from analytics.report.formatting import count, label, percent, window
+from offgate.money import usd
 
 TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
 STYLESHEET = Path(__file__).with_name("style.css")
@@ -24,121 +29,125 @@ BARS_SHOWN = 15
 FINDINGS_SHOWN = 500
 
 KPIS = (
-    ("total_cost_usd", "Total spend", money),
-    ("managed_cost_usd", "Managed", money),
-    ("unmanaged_cost_usd", "Unmanaged", money),
+    ("total_cost_usd", "Total spend", usd),
+    ("managed_cost_usd", "Managed", usd),
+    ("unmanaged_cost_usd", "Unmanaged", usd),
     ("coverage", "Coverage", percent),
     ("unmanaged_calls", "Unmanaged calls", count),
     ("spend_rows", "LiteLLM spend rows", count),
 )
 ROW_COLUMNS = (
     ("unmanaged_calls", "unmanaged calls", count),
-    ("unmanaged_cost_usd", "unmanaged", money),
+    ("unmanaged_cost_usd", "unmanaged", usd),
     ("prompt_tokens", "prompt tokens", count),
     ("completion_tokens", "completion tokens", count),
     ("estimated_calls", "estimated", count),
     ("unpriced_calls", "unpriced", count),
     ("managed_calls", "managed calls", count),
     ("managed_unpriced_calls", "managed unpriced", count),
-    ("managed_cost_usd", "managed", money),
+    ("managed_cost_usd", "managed", usd),
     ("coverage", "coverage", percent),
 )
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: Report) -> str:
     return TEMPLATE.substitute(title=escape(f"offgate: unmanaged LLM usage, {_window(report)}"),
                                style=STYLESHEET.read_text(encoding="utf-8"), body=render_body(report))
 
 
-def render_body(report: dict[str, Any]) -> str:
+def render_body(report: Report) -> str:
     """The report's content: headings, numbers, charts and tables, without the page around it."""
-    totals = report["totals"]
-    window = _window(report)
+    totals = report.totals
     return "\n".join((
         "<h1>Unmanaged LLM usage</h1>",
-        f'<p class="window">{escape(window)} &middot; by {escape(report["by"])}</p>',
+        f'<p class="window">{escape(_window(report))} &middot; by {escape(report.by)}</p>',
         '<div class="kpis">' + "".join(_kpi(totals, *kpi) for kpi in KPIS) + "</div>",
         "<h2>Managed and unmanaged spend</h2>",
         '<p class="legend"><span><i class="managed"></i>managed (LiteLLM)</span>'
         '<span><i class="unmanaged"></i>unmanaged (around the gateway)</span></p>',
-        coverage_bar(totals["managed_cost_usd"], totals["unmanaged_cost_usd"]),
+        coverage_bar(totals.managed_cost_usd, totals.unmanaged_cost_usd),
         "<h2>Daily trend</h2>",
-        daily_columns(report["daily"]),
-        _daily_table(report["daily"]),
-        f"<h2>Unmanaged usage by {escape(report['by'])}</h2>",
-        horizontal_bars([(row["key"], row["unmanaged_cost_usd"]) for row in report["rows"][:BARS_SHOWN]]),
+        daily_columns(report.daily),
+        _daily_table(report.daily),
+        f"<h2>Unmanaged usage by {escape(report.by)}</h2>",
+        horizontal_bars([(row.key, row.unmanaged_cost_usd) for row in report.rows[:BARS_SHOWN]]),
         _rows_table(report),
         "<h2>Top unmanaged sources</h2>",
-        _sources_table(report["top_sources"]),
+        _sources_table(report.top_sources),
         "<h2>Findings</h2>",
         _findings(report),
         "<h2>What is estimated</h2>",
-        _estimated(report["estimated"]),
+        _estimated(report.estimated),
         "<h2>Connections offgate could not read</h2>",
-        _unread(report["unread_connections"]),
+        _unread(report.unread_connections),
     ))
 
 
-def _window(report: dict[str, Any]) -> str:
-    return f"{report['since'] or 'the beginning'} to {report['until']} (UTC)"
+def _window(report: Report) -> str:
+    return f"{window(report.since, report.until)} (UTC)"
 
 
-def _kpi(totals: dict[str, Any], name: str, title: str, shown: Any) -> str:
+def _kpi(totals: BaseModel, name: str, title: str, shown: Callable[[Any], str]) -> str:
+    value = getattr(totals, name)
     return (f'<div class="kpi"><span class="name">{escape(title)}</span>'
-            f'<span class="value" data-metric="{name}" data-value="{_exact(totals[name])}">'
-            f"{escape(shown(totals[name]))}</span></div>")
+            f'<span class="value" data-metric="{name}" data-value="{_exact(value)}">'
+            f"{escape(shown(value))}</span></div>")
 
 
-def _rows_table(report: dict[str, Any]) -> str:
+def _rows_table(report: Report) -> str:
     head = "".join(f'<th class="number">{escape(title)}</th>' for _, title, _ in ROW_COLUMNS)
-    lines = [f'<table data-table="rows"><tr><th>{escape(report["by"])}</th>{head}</tr>']
-    for row in report["rows"]:
-        key = "" if row["key"] is None else str(row["key"])
+    lines = [f'<table data-table="rows"><tr><th>{escape(report.by)}</th>{head}</tr>']
+    for row in report.rows:
+        key = "" if row.key is None else row.key
         cells = "".join(_cell(row, name, shown) for name, _, shown in ROW_COLUMNS)
-        lines.append(f'<tr data-key="{escape(key)}"><td>{escape(label(row["key"]))}</td>{cells}</tr>')
+        lines.append(f'<tr data-key="{escape(key)}"><td>{escape(label(row.key))}</td>{cells}</tr>')
     return "\n".join([*lines, "</table>"])
 
 
-def _daily_table(days: list[dict[str, Any]]) -> str:
-    columns = (("managed_cost_usd", money), ("unmanaged_cost_usd", money), ("managed_calls", count),
+def _daily_table(days: list[Day]) -> str:
+    columns = (("managed_cost_usd", usd), ("unmanaged_cost_usd", usd), ("managed_calls", count),
                ("unmanaged_calls", count), ("unpriced_spend_rows", count))
     lines = ['<table data-table="daily"><tr><th>day (UTC)</th><th class="number">managed</th>'
              '<th class="number">unmanaged</th><th class="number">managed calls</th>'
              '<th class="number">unmanaged calls</th><th class="number">unpriced spend rows</th></tr>']
     for day in days:
+        shown_day = day.day.isoformat()
         cells = "".join(_cell(day, name, shown) for name, shown in columns)
-        lines.append(f'<tr data-key="{escape(day["day"])}"><td>{escape(day["day"])}</td>{cells}</tr>')
+        lines.append(f'<tr data-key="{shown_day}"><td>{shown_day}</td>{cells}</tr>')
     return "\n".join([*lines, "</table>"])
 
 
-def _sources_table(sources: list[dict[str, Any]]) -> str:
+def _sources_table(sources: list[Source]) -> str:
     names = ("user", "device", "process", "app", "provider")
     lines = ['<table data-table="sources"><tr>' + "".join(f"<th>{name}</th>" for name in names)
              + '<th class="number">calls</th><th class="number">cost</th></tr>']
     for source in sources:
-        cells = "".join(f"<td>{escape(label(source[name]))}</td>" for name in names)
-        lines.append(f"<tr>{cells}{_cell(source, 'calls', count)}{_cell(source, 'cost_usd', money)}</tr>")
+        cells = "".join(f"<td>{escape(label(getattr(source, name)))}</td>" for name in names)
+        lines.append(f"<tr>{cells}{_cell(source, 'calls', count)}{_cell(source, 'cost_usd', usd)}</tr>")
     return "\n".join([*lines, "</table>"])
 
 
-def _findings(report: dict[str, Any]) -> str:
+def _findings(report: Report) -> str:
     counts = ", ".join(f'<span data-metric="findings.{kind}" data-value="{n}">{n} {escape(kind)}</span>'
-                       for kind, n in report["findings_by_kind"].items())
-    findings = report["findings"]
+                       for kind, n in report.findings_by_kind.model_dump().items())
+    findings = report.findings
     lines = [f"<p>{counts}" + (f" (the first {FINDINGS_SHOWN} are listed)" if len(findings) > FINDINGS_SHOWN
                                 else "") + "</p>",
              '<table data-table="findings"><tr><th>time (UTC)</th><th>kind</th><th>model</th>'
              '<th class="number">ours</th><th class="number">logged</th><th>detail</th></tr>']
     for finding in findings[:FINDINGS_SHOWN]:
-        lines.append(
-            f'<tr data-kind="{escape(finding["kind"])}"><td>{escape(finding["ts"][:19].replace("T", " "))}</td>'
-            f'<td class="kind-{escape(finding["kind"])}">{escape(finding["kind"])}</td>'
-            f'<td>{escape(label(finding["model"]))}</td>{_cell(finding, "our_cost_usd", money)}'
-            f'{_cell(finding, "logged_cost_usd", money)}<td>{escape(finding["detail"])}</td></tr>')
+        lines.append(_finding_row(finding))
     return "\n".join([*lines, "</table>"])
 
 
-def _estimated(estimated: dict[str, Any]) -> str:
+def _finding_row(finding: Finding) -> str:
+    kind = escape(finding.kind)
+    return (f'<tr data-kind="{kind}"><td>{finding.ts:%Y-%m-%d %H:%M:%S}</td><td class="kind-{kind}">{kind}</td>'
+            f'<td>{escape(label(finding.model))}</td>{_cell(finding, "our_cost_usd", usd)}'
+            f'{_cell(finding, "logged_cost_usd", usd)}<td>{escape(finding.detail)}</td></tr>')
+
+
+def _estimated(estimated: Estimated) -> str:
     items = (
         ("estimated_token_calls", "estimated_token_cost_usd", "unmanaged calls whose tokens offgate estimated"),
         ("web_app_calls", "web_app_cost_usd", "web-app calls, priced as the same use of the API"),
@@ -146,34 +155,35 @@ def _estimated(estimated: dict[str, Any]) -> str:
     )
     lines = ["<ul>"]
     for calls, cost, text in items:
-        lines.append(f'<li><span data-metric="estimated.{calls}" data-value="{estimated[calls]}">'
-                     f"{count(estimated[calls])}</span> {escape(text)}: "
-                     f'<span data-metric="estimated.{cost}" data-value="{_exact(estimated[cost])}">'
-                     f"{escape(money(estimated[cost]))}</span></li>")
-    lines.append(f'<li><span data-metric="estimated.unpriced_calls" data-value="{estimated["unpriced_calls"]}">'
-                 f'{count(estimated["unpriced_calls"])}</span> unmanaged calls without a price (in no total)</li>')
+        call_count, cost_usd = getattr(estimated, calls), getattr(estimated, cost)
+        lines.append(f'<li><span data-metric="estimated.{calls}" data-value="{call_count}">'
+                     f"{count(call_count)}</span> {escape(text)}: "
+                     f'<span data-metric="estimated.{cost}" data-value="{_exact(cost_usd)}">'
+                     f"{escape(usd(cost_usd))}</span></li>")
+    lines.append(f'<li><span data-metric="estimated.unpriced_calls" data-value="{estimated.unpriced_calls}">'
+                 f'{count(estimated.unpriced_calls)}</span> unmanaged calls without a price (in no total)</li>')
     lines.append(f'<li><span data-metric="estimated.unpriced_spend_rows" '
-                 f'data-value="{estimated["unpriced_spend_rows"]}">{count(estimated["unpriced_spend_rows"])}</span> '
+                 f'data-value="{estimated.unpriced_spend_rows}">{count(estimated.unpriced_spend_rows)}</span> '
                  "LiteLLM spend rows without a cost (in no total)</li>")
     lines.append("</ul>")
-    lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in estimated["notes"]) + "</ul>")
+    lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in estimated.notes) + "</ul>")
     return "\n".join(lines)
 
 
-def _unread(unread: list[dict[str, Any]]) -> str:
+def _unread(unread: list[UnreadConnection]) -> str:
     if not unread:
         return "<p>None: no connection was passed through unread.</p>"
     lines = ['<table data-table="unread"><tr><th>process</th><th>host</th><th class="number">connections</th>'
              "<th>last seen (UTC)</th><th>what it means</th></tr>"]
     for entry in unread:
-        lines.append(f"<tr><td>{escape(label(entry['process']))}</td><td>{escape(entry['host'])}</td>"
-                     f"{_cell(entry, 'connections', count)}<td>{escape(entry['last_seen'][:19].replace('T', ' '))}</td>"
-                     f"<td>{escape(entry['message'])}</td></tr>")
+        lines.append(f"<tr><td>{escape(label(entry.process))}</td><td>{escape(entry.host)}</td>"
+                     f"{_cell(entry, 'connections', count)}<td>{entry.last_seen:%Y-%m-%d %H:%M:%S}</td>"
+                     f"<td>{escape(entry.message)}</td></tr>")
     return "\n".join([*lines, "</table>"])
 
 
-def _cell(record: dict[str, Any], name: str, shown: Any) -> str:
-    value = record[name]
+def _cell(record: BaseModel, name: str, shown: Callable[[Any], str]) -> str:
+    value = getattr(record, name)
     return (f'<td class="number" data-field="{name}" data-value="{_exact(value)}">'
             f"{escape(shown(value))}</td>")
 

@@ -3,82 +3,82 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from analytics.report.formatting import count, label, money, percent
+from analytics.report.document import Report
+from analytics.report.formatting import count, label, percent, window
+from offgate.money import usd
 
 WIDTH = 160
 FINDINGS_SHOWN = 20
 
 
-def render_text(report: dict[str, Any]) -> str:
+def render_text(report: Report) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=WIDTH, highlight=False, soft_wrap=True, color_system=None)
-    totals = report["totals"]
-    window = f"{report['since'] or 'the beginning'} to {report['until']}"
-    console.print(f"Unmanaged LLM usage, {window}", markup=False)
-    console.print(f"Total spend {money(totals['total_cost_usd'])} = managed {money(totals['managed_cost_usd'])} "
-                  f"+ unmanaged {money(totals['unmanaged_cost_usd'])}; coverage {percent(totals['coverage'])}",
+    totals = report.totals
+    console.print(f"Unmanaged LLM usage, {window(report.since, report.until)}", markup=False)
+    console.print(f"Total spend {usd(totals.total_cost_usd)} = managed {usd(totals.managed_cost_usd)} "
+                  f"+ unmanaged {usd(totals.unmanaged_cost_usd)}; coverage {percent(totals.coverage)}",
                   markup=False)
-    console.print(f"Unmanaged: {count(totals['unmanaged_calls'])} calls, "
-                  f"{count(totals['unmanaged_prompt_tokens'])} prompt + "
-                  f"{count(totals['unmanaged_completion_tokens'])} completion tokens", markup=False)
-    console.print(f"Managed: {count(totals['spend_rows'])} LiteLLM spend rows ({money(totals['logged_spend_usd'])}), "
-                  f"{count(totals['gateway_calls'])} gateway calls captured, "
-                  f"{count(totals['gateway_calls_matched'])} matched", markup=False)
+    console.print(f"Unmanaged: {count(totals.unmanaged_calls)} calls, "
+                  f"{count(totals.unmanaged_prompt_tokens)} prompt + "
+                  f"{count(totals.unmanaged_completion_tokens)} completion tokens", markup=False)
+    console.print(f"Managed: {count(totals.spend_rows)} LiteLLM spend rows ({usd(totals.logged_spend_usd)}), "
+                  f"{count(totals.gateway_calls)} gateway calls captured, "
+                  f"{count(totals.gateway_calls_matched)} matched", markup=False)
 
-    by = report["by"]
+    by = report.by
     table = Table(by, "unmanaged calls", "unmanaged $", "prompt", "completion", "estimated", "unpriced",
                   "managed calls", "managed\nunpriced", "managed $", "coverage", title=f"by {by}")
-    for row in report["rows"]:
-        table.add_row(label(row["key"]), count(row["unmanaged_calls"]), money(row["unmanaged_cost_usd"]),
-                      count(row["prompt_tokens"]), count(row["completion_tokens"]), count(row["estimated_calls"]),
-                      count(row["unpriced_calls"]), count(row["managed_calls"]), count(row["managed_unpriced_calls"]),
-                      money(row["managed_cost_usd"]), percent(row["coverage"]))
+    for row in report.rows:
+        table.add_row(label(row.key), count(row.unmanaged_calls), usd(row.unmanaged_cost_usd),
+                      count(row.prompt_tokens), count(row.completion_tokens), count(row.estimated_calls),
+                      count(row.unpriced_calls), count(row.managed_calls), count(row.managed_unpriced_calls),
+                      usd(row.managed_cost_usd), percent(row.coverage))
     console.print(table)
 
     sources = Table("user", "device", "process", "app", "provider", "calls", "cost $", title="top unmanaged sources")
-    for source in report["top_sources"]:
-        sources.add_row(*(label(source[name]) for name in ("user", "device", "process", "app", "provider")),
-                        count(source["calls"]), money(source["cost_usd"]))
+    for source in report.top_sources:
+        sources.add_row(*(label(name) for name in (source.user, source.device, source.process, source.app,
+                                                   source.provider)),
+                        count(source.calls), usd(source.cost_usd))
     console.print(sources)
 
     daily = Table("day (UTC)", "managed $", "unmanaged $", "managed calls", "unmanaged calls", "unpriced spend rows",
                   title="daily")
-    for day in report["daily"]:
-        daily.add_row(day["day"], money(day["managed_cost_usd"]), money(day["unmanaged_cost_usd"]),
-                      count(day["managed_calls"]), count(day["unmanaged_calls"]), count(day["unpriced_spend_rows"]))
+    for day in report.daily:
+        daily.add_row(day.day.isoformat(), usd(day.managed_cost_usd), usd(day.unmanaged_cost_usd),
+                      count(day.managed_calls), count(day.unmanaged_calls), count(day.unpriced_spend_rows))
     console.print(daily)
 
-    findings = report["findings"]
-    counts = ", ".join(f"{n} {kind}" for kind, n in report["findings_by_kind"].items())
+    findings = report.findings
+    counts = ", ".join(f"{n} {kind}" for kind, n in report.findings_by_kind.model_dump().items())
     first = f" (first {FINDINGS_SHOWN})" if len(findings) > FINDINGS_SHOWN else ""
     shown = Table("time (UTC)", "kind", "model", "detail", title=f"findings: {counts}{first}")
     for finding in findings[:FINDINGS_SHOWN]:
-        shown.add_row(finding["ts"][:19].replace("T", " "), finding["kind"], label(finding["model"]),
-                      finding["detail"])
+        shown.add_row(f"{finding.ts:%Y-%m-%d %H:%M:%S}", finding.kind, label(finding.model), finding.detail)
     console.print(shown)
 
-    estimated = report["estimated"]
+    estimated = report.estimated
     console.print("What is estimated:", markup=False)
     for line in (
-        f"  {count(estimated['estimated_token_calls'])} unmanaged calls with estimated tokens "
-        f"({money(estimated['estimated_token_cost_usd'])})",
-        f"  {count(estimated['web_app_calls'])} web-app calls priced as the API would "
-        f"({money(estimated['web_app_cost_usd'])})",
-        f"  {count(estimated['unpriced_calls'])} unmanaged calls without a price (in no total)",
-        f"  {count(estimated['unpriced_spend_rows'])} LiteLLM spend rows without a cost (in no total)",
-        f"  {count(estimated['unlogged_gateway_calls'])} gateway calls LiteLLM did not log, at our estimate "
-        f"({money(estimated['unlogged_gateway_cost_usd'])})",
-        *(f"  {note}" for note in estimated["notes"]),
+        f"  {count(estimated.estimated_token_calls)} unmanaged calls with estimated tokens "
+        f"({usd(estimated.estimated_token_cost_usd)})",
+        f"  {count(estimated.web_app_calls)} web-app calls priced as the API would "
+        f"({usd(estimated.web_app_cost_usd)})",
+        f"  {count(estimated.unpriced_calls)} unmanaged calls without a price (in no total)",
+        f"  {count(estimated.unpriced_spend_rows)} LiteLLM spend rows without a cost (in no total)",
+        f"  {count(estimated.unlogged_gateway_calls)} gateway calls LiteLLM did not log, at our estimate "
+        f"({usd(estimated.unlogged_gateway_cost_usd)})",
+        *(f"  {note}" for note in estimated.notes),
     ):
         console.print(line, markup=False)
 
-    unread = report["unread_connections"]
+    unread = report.unread_connections
     console.print("Connections offgate could not read:" + ("" if unread else " none"), markup=False)
     for entry in unread:
-        console.print(f"  {entry['message']}", markup=False)
+        console.print(f"  {entry.message}", markup=False)
     return buffer.getvalue()

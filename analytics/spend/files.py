@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from analytics.spend.rows import SpendRowError, record_from_row
-from analytics.spend.source import Progress, SpendSourceError
+from analytics.spend.source import Progress, SpendInputError
 from offgate.store import naive_utc
 from offgate.store.spend import SpendRecord
 
@@ -41,7 +41,7 @@ class FileSpendSource:
         try:
             file = self.path.open(encoding="utf-8-sig", newline="")
         except OSError as exc:
-            raise SpendSourceError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise SpendInputError(f"cannot read {self.path}: {exc.strerror}") from None
         batch: list[SpendRecord] = []
         read = 0
         with file:
@@ -60,7 +60,7 @@ class FileSpendSource:
                         batch = []
                         progress(read, None)
             except UnicodeDecodeError as exc:
-                raise SpendSourceError(f"{self.path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+                raise SpendInputError(f"{self.path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if batch:
             yield batch
         progress(read, read)
@@ -89,7 +89,7 @@ class FileSpendSource:
         reader = csv.DictReader(file)
         missing = [column for column in REQUIRED_CSV_COLUMNS if column not in (reader.fieldnames or ())]
         if missing:
-            raise SpendSourceError(
+            raise SpendInputError(
                 f"{self.path}: neither JSON lines nor a CSV whose header names {', '.join(missing)}: "
                 "export LiteLLM_SpendLogs with its column names (see docs/litellm.md)"
             )

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from analytics.spend.rows import SpendRowError, record_from_row
-from analytics.spend.source import Progress, SpendSourceError
+from analytics.spend.source import Progress, SpendInputError, SpendSourceError
 from offgate.store import naive_utc
 from offgate.store.spend import SpendRecord
 
@@ -50,7 +50,7 @@ class RestSpendSource:
                  until: datetime | None = None, retries: int = RETRIES, retry_delay: float = RETRY_DELAY_S,
                  timeout: float = TIMEOUT_S) -> None:
         if not key:
-            raise SpendSourceError("LiteLLM's spend API needs a key: pass --key or set LITELLM_MASTER_KEY")
+            raise SpendInputError("LiteLLM's spend API needs a key: pass --key or set LITELLM_MASTER_KEY")
         self.base_url = base_url.rstrip("/")
         self.until = naive_utc(until) if until else datetime.now(UTC).replace(tzinfo=None)
         self.since = naive_utc(since) if since else self.until - DEFAULT_WINDOW

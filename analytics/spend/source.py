@@ -7,14 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from offgate.errors import BadInputError, OffgateError
 from offgate.store.spend import SpendRecord
 
 # (done, total): how far a source has got, in its own unit (windows, rows, bytes).
 Progress = Callable[[int, int | None], None]
 
 
-class SpendSourceError(Exception):
+class SpendSourceError(OffgateError):
     """A source cannot be read at all (unreachable, refused, not LiteLLM's); the message says why."""
+
+
+class SpendInputError(SpendSourceError, BadInputError):
+    """A source cannot be read as given (a file that is no LiteLLM export, the API without a key)."""
 
 
 class SpendSource(Protocol):

@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offgate.cli.common import EXIT_FAILED, Session, SinceOption, app, fail, out, since_from
-from offgate.store import StoreError
+from offgate.cli.common import Session, SinceOption, app, out, parsed, since_from
+from offgate.errors import BadInputError
 
 alerts_app = typer.Typer(help="Alerts: unusual unmanaged usage, new AI tools, budgets at risk.",
                          invoke_without_command=True)
@@ -40,16 +40,10 @@ def alerts(
 
     session: Session = ctx.obj
     start = since_from(since)
-    store = session.store()
-    try:
-        raise_new_alerts(store, session.settings.alerts, since=start)
+    with session.store() as store:
+        # A window that ends before it starts is a ValueError: --since made it so.
+        parsed("--since", lambda: raise_new_alerts(store, session.settings.alerts, since=start))
         found = AlertStore(store).alerts(include_acked=include_acked, since=start)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    except ValueError as exc:  # a window that ends before it starts
-        fail(f"--since: {exc}")
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps([alert.to_json() for alert in found], indent=1) + "\n")
         return
@@ -69,15 +63,11 @@ def ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID"
     """Acknowledge an alert: it leaves the open list and is not notified again."""
     from offgate.store.alerts import AlertStore, UnknownAlertError
 
-    store = ctx.obj.store()
-    try:
-        alert = AlertStore(store).ack(alert_id, by=getpass.getuser())
-    except UnknownAlertError as exc:
-        fail(f"{exc} (`offgate alerts --all` lists them)")
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
+    with ctx.obj.store() as store:
+        try:
+            alert = AlertStore(store).ack(alert_id, by=getpass.getuser())
+        except UnknownAlertError as exc:
+            raise BadInputError(f"{exc} (`offgate alerts --all` lists them)") from None
     out.print(f"acknowledged {alert.id} (by {alert.acked_by}): {alert.message}", markup=False)
 
 
@@ -93,21 +83,13 @@ def watch(
     from analytics.watch import Watcher, parse_interval
 
     session: Session = ctx.obj
-    try:
-        interval_s = parse_interval(interval)
-    except ValueError as exc:
-        fail(f"--interval: {exc}")
+    interval_s = parsed("--interval", lambda: parse_interval(interval))
     _log_to_stderr()
-    try:
-        watcher = Watcher(session.database_url(), session.settings)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
+    watcher = Watcher(session.database_url(), session.settings)
     log = logging.getLogger("offgate.watch")
     if once:
         try:
             log.info(watcher.tick().line())
-        except StoreError as exc:
-            fail(str(exc), EXIT_FAILED)
         finally:
             watcher.close()
         return

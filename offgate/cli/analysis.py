@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, SinceOption, app, err, fail, out, since_from
-from offgate.store import StoreError
+from offgate.cli.common import SinceOption, app, err, fail, out, since_from
+from offgate.errors import EXIT_FAILED
 from offgate.vocabulary import CLASSES, Dimension
 
 # -- spend, reconcile, report --------------------------------------------------------
@@ -36,24 +36,12 @@ def spend_import(
     """Copy LiteLLM's spend rows into the store (rows already there are left as they are).
     Without --since: everything, except from the REST API (the last 30 days)."""
     from analytics.spend.importing import import_spend, open_source
-    from analytics.spend.source import SpendSourceError
     from offgate.store.spend import SpendLog
 
     start = since_from(since)
-    try:
-        source = open_source(from_, key=key, since=start, until=None)
-    except SpendSourceError as exc:
-        fail(str(exc))
-    store = ctx.obj.store()
-    try:
-        with _progress_bar(f"reading {source.describe()}") as progress:
-            summary = import_spend(source, SpendLog(store), progress)
-    except SpendSourceError as exc:
-        fail(str(exc), EXIT_BAD_INPUT if source.kind == "file" else EXIT_FAILED)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
+    source = open_source(from_, key=key, since=start, until=None)
+    with ctx.obj.store() as store, _progress_bar(f"reading {source.describe()}") as progress:
+        summary = import_spend(source, SpendLog(store), progress)
     out.print(f"imported {summary.added} new spend rows from {source.describe()} "
               f"({summary.read - summary.added} already present)", markup=False)
     for warning in summary.warnings:
@@ -88,13 +76,8 @@ def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
 
     start = since_from(since)
     settings = ctx.obj.settings.reconcile
-    store = ctx.obj.store()
-    try:
+    with ctx.obj.store() as store:
         summary = reconcile_window(store, settings, since=start)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     classes, how, found = summary.classes, summary.matched_by, summary.findings
     for line in (
         f"reconciled {summary.calls} calls since {since or 'the beginning'} "
@@ -130,13 +113,8 @@ def report(
     from analytics.report.model import build_report
 
     start = since_from(since)
-    store = ctx.obj.store()
-    try:
+    with ctx.obj.store() as store:
         document = build_report(store, start, datetime.now(UTC), by.value)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)

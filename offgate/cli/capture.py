@@ -11,18 +11,8 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from offgate.cli.common import (
-    EXIT_FAILED,
-    Session,
-    SinceOption,
-    app,
-    count_text,
-    err,
-    fail,
-    money_text,
-    out,
-    since_from,
-)
+from offgate.cli.common import Session, SinceOption, app, count_text, err, fail, out, parsed, since_from
+from offgate.money import usd
 from offgate.store import Store, StoreError
 
 events_app = typer.Typer(help="List recorded calls, or import them.", invoke_without_command=True)
@@ -50,7 +40,7 @@ def proxy(
 ) -> None:
     """Run the interceptor: set it as the system proxy and LLM calls are recorded."""
     from interceptor.ca import ensure_ca
-    from interceptor.runner import ProxyError, run_proxy
+    from interceptor.runner import run_proxy
     from offgate.catalog import build_catalog
 
     session: Session = ctx.obj
@@ -58,16 +48,10 @@ def proxy(
     host = listen_host or settings.proxy.listen_host
     port = settings.proxy.listen_port if listen_port is None else listen_port
     gateways = gateway or settings.proxy.gateways
-    try:
-        build_catalog(gateways)
-    except ValueError as exc:
-        fail(f"--gateway: {exc}")
+    parsed("--gateway", lambda: build_catalog(gateways))
     ca = ensure_ca(session.home)
     err.print(f"offgate proxy on http://{host}:{port}  (CA: {ca})  data: {session.home}", markup=False)
-    try:
-        run_proxy(session.home, host, port, gateways, set_ or [])
-    except ProxyError as exc:
-        fail(str(exc))
+    run_proxy(session.home, host, port, gateways, set_ or [])
 
 
 # -- events --------------------------------------------------------------------------
@@ -84,25 +68,20 @@ def events(
     if ctx.invoked_subcommand is not None:
         return
     start = since_from(since)
-    store = ctx.obj.store()
-    try:
+    with ctx.obj.store() as store:
         records = store.events(since=start)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     if limit is not None:
         records = records[-limit:]
     if as_json:
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in records], indent=1) + "\n")
         return
-    table = Table("time (UTC)", "route", "provider", "model", "prompt", "completion", "cost $", "process", "status")
+    table = Table("time (UTC)", "route", "provider", "model", "prompt", "completion", "cost", "process", "status")
     for r in records:
         tokens_mark = "~" if r.tokens_estimated else ""
         table.add_row(
             r.ts.strftime("%Y-%m-%d %H:%M:%S"), r.route, r.provider or "", r.model or "",
             f"{tokens_mark}{count_text(r.prompt_tokens)}", f"{tokens_mark}{count_text(r.completion_tokens)}",
-            money_text(r.cost_usd), r.process_name or "", r.parse_status,
+            usd(r.cost_usd), r.process_name or "", r.parse_status,
         )
     out.print(table)
     out.print(f"{len(records)} calls ({'~' } = estimated tokens)", markup=False)
@@ -130,13 +109,8 @@ def events_import(
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "record"
             problems.append(f"line {number}: {where}: {first['msg']}")
-    store = ctx.obj.store()
-    try:
+    with ctx.obj.store() as store:
         added = store.add(records)
-    except StoreError as exc:
-        fail(str(exc), EXIT_FAILED)
-    finally:
-        store.close()
     out.print(f"imported {added} new records ({len(records) - added} already present)", markup=False)
     if problems:
         for problem in problems[:20]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out
+from offgate.cli.common import Session, app, err, fail, out
+from offgate.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
     from certs.machine import Machine
@@ -54,12 +54,12 @@ def certs_install(ctx: typer.Context, system: SystemOption = True, user: UserOpt
 
     session: Session = ctx.obj
     machine, state = _trust_places(session)
-    ca = _trusting(lambda: trust.CA.load(ensure_ca(session.home)))
+    ca = trust.CA.load(ensure_ca(session.home))
     out.print(f"CA {ca.path} (SHA-256 {ca.sha256})", markup=False)
-    plan = _trusting(lambda: machine.plan(system=system, user=user))
+    plan = machine.plan(system=system, user=user)
     for note in plan.notes:
         out.print(note, markup=False)
-    outcomes = _trusting(lambda: trust.install(ca, plan, state, say=_say, dry_run=dry_run))
+    outcomes = trust.install(ca, plan, state, say=_say, dry_run=dry_run)
     if not plan.stores:
         out.print("no store to trust the CA in", markup=False)
     _conclude(outcomes, session, "install", dry_run)
@@ -75,13 +75,12 @@ def certs_uninstall(ctx: typer.Context, system: SystemOption = True, user: UserO
 
     session: Session = ctx.obj
     machine, state = _trust_places(session)
-    if not _trusting(state.load):
+    if not state.load():
         out.print(f"nothing to uninstall: no store is recorded in {state.path}", markup=False)
         return
-    outcomes = _trusting(lambda: trust.uninstall(
-        state, machine.store_for, say=_say, dry_run=dry_run,
-        include=lambda store: system if store.system else user))
-    left = _trusting(state.load)
+    outcomes = trust.uninstall(state, machine.store_for, say=_say, dry_run=dry_run,
+                               include=lambda store: system if store.system else user)
+    left = state.load()
     if left and not dry_run:
         out.print(f"{len(left)} still recorded in {state.path}", markup=False)
     _conclude(outcomes, session, "uninstall", dry_run)
@@ -95,11 +94,11 @@ def certs_status(ctx: typer.Context) -> None:
 
     session: Session = ctx.obj
     machine, state = _trust_places(session)
-    recorded = _trusting(state.load)
+    recorded = state.load()
     if ca_dir(session.home).exists():
-        ca = _trusting(lambda: trust.CA.load(ensure_ca(session.home)))
+        ca = trust.CA.load(ensure_ca(session.home))
         out.print(f"CA {ca.path} (SHA-256 {ca.sha256})", markup=False)
-        plan = _trusting(lambda: machine.plan(system=True, user=True))
+        plan = machine.plan(system=True, user=True)
         for trusted, where in trust.status(ca, plan):
             out.print(f"{trusted:<12} {where}", markup=False)
         for note in plan.notes:
@@ -119,12 +118,6 @@ def _trust_places(session: Session) -> tuple[Machine, StateFile]:
     from certs.trust import STATE_FILE, StateFile
 
     return Machine.current(), StateFile(session.home / STATE_FILE)
-
-
-def _trusting[T](make: Callable[[], T]) -> T:
-    from certs.trust import TrustError
-
-    return checked(make, TrustError)
 
 
 def _say(line: str) -> None:

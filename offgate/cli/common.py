@@ -1,5 +1,6 @@
 """What every command shares: the Typer app, the session (home and settings), options,
-consoles and the way a command fails."""
+consoles and the way a command fails: any OffgateError a command raises ends it here, once for
+all, with its message and its exit code."""
 
 from __future__ import annotations
 
@@ -7,20 +8,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from offgate.config import ConfigError, Settings, database_url_for, load_settings, resolve_home
-from offgate.store import Store, StoreError
+from offgate.config import Settings, database_url_for, load_settings, resolve_home
+from offgate.errors import EXIT_BAD_INPUT, BadInputError, OffgateError
+from offgate.installation import installation_problem
+from offgate.store import Store
 from offgate.timespan import parse_since
 
-# Exit codes: 0 done, 1 something failed at run time, 2 bad input (arguments, config, files).
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
+
+class OffgateCommands(TyperGroup):
+    """The `offgate` command group: an OffgateError from any command, however deep, is
+    printed as `offgate: error: ...` and ends the command with the error's exit code. No
+    command runs while another package holds a room's name (offgate.installation)."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            problem = installation_problem()
+            if problem:
+                raise OffgateError(problem)
+            return super().invoke(ctx)
+        except OffgateError as exc:
+            fail(str(exc), exc.exit_code)
+
 
 app = typer.Typer(
+    cls=OffgateCommands,
     help="offgate finds the LLM usage that goes around your LiteLLM gateway.",
     no_args_is_help=True,
     add_completion=False,
@@ -42,26 +59,24 @@ class Session:
     @property
     def home(self) -> Path:
         if self._home is None:
-            self._home = checked(lambda: resolve_home(self.home_arg))
+            self._home = resolve_home(self.home_arg)
         return self._home
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = checked(lambda: load_settings(self.home, warn=warn))
+            self._settings = load_settings(self.home, warn=warn)
         return self._settings
 
     def database_url(self) -> str:
-        return checked(lambda: database_url_for(self.settings, self.home))
+        return database_url_for(self.settings, self.home)
 
     def store(self) -> Store:
-        try:
-            return Store.open(self.database_url())
-        except StoreError as exc:
-            fail(str(exc), EXIT_FAILED)
+        return Store.open(self.database_url())
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """End the command: the message on stderr, and the exit code."""
     err.print(f"offgate: error: {message}", markup=False)
     raise typer.Exit(code)
 
@@ -70,21 +85,16 @@ def warn(message: str) -> None:
     err.print(f"offgate: warning: {message}", markup=False, soft_wrap=True)
 
 
-def checked[T](make: Callable[[], T], errors: type[Exception] | tuple[type[Exception], ...] = ConfigError) -> T:
-    """`make()`, with any of `errors` turned into a clear exit (2: bad input)."""
+def parsed[T](option: str, parse: Callable[[], T]) -> T:
+    """`parse()`, a ValueError from it bad input that names the option (or setting) it came from."""
     try:
-        return make()
-    except errors as exc:
-        fail(str(exc))
+        return parse()
+    except ValueError as exc:
+        raise BadInputError(f"{option}: {exc}") from None
 
 
 def since_from(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        return parse_since(text)
-    except ValueError as exc:
-        fail(f"--since: {exc}")
+    return None if text is None else parsed("--since", lambda: parse_since(text))
 
 
 HomeOption = Annotated[
@@ -103,6 +113,3 @@ def main(ctx: typer.Context, home: HomeOption = None) -> None:
 def count_text(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
-
-def money_text(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6f}"

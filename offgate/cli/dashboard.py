@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, Session, app, checked, err, fail, out, warn
+from offgate.cli.common import Session, app, err, fail, out, warn
 from offgate.stopping import on_stop_signals
 
 
@@ -24,7 +24,7 @@ def dashboard(
     """Serve the dashboard until Ctrl-C: spend managed and unmanaged, a live feed of calls,
     alerts, apps and processes, findings. Prints the link that logs you in."""
     from analytics.dashboard import (
-        DashboardError,
+        ListenError,
         create_app,
         dashboard_token,
         exposure_warning,
@@ -38,13 +38,11 @@ def dashboard(
     host = listen_host or session.settings.dashboard.listen_host
     port = session.settings.dashboard.listen_port if listen_port is None else listen_port
     settings = session.settings.model_copy(update={"dashboard": DashboardSettings(listen_host=host, listen_port=port)})
+    token = dashboard_token(session.home)
+    proxy_address = local_address(settings.proxy.listen_host, settings.proxy.listen_port)
     try:
-        token = dashboard_token(session.home)
-        dashboard_app = checked(lambda: create_app(
-            session.home, settings, token, local_address(settings.proxy.listen_host, settings.proxy.listen_port)))
-    except DashboardError as exc:
-        fail(str(exc), EXIT_FAILED)
-    except ValueError as exc:  # a gateway that is no URL: the PAC file cannot name it
+        dashboard_app = create_app(session.home, settings, token, proxy_address)
+    except ValueError as exc:  # a gateway or proxy address the PAC file cannot name
         fail(str(exc))
 
     async def serve() -> None:
@@ -62,8 +60,9 @@ def dashboard(
 
     try:
         asyncio.run(serve())
-    except DashboardError as exc:
-        fail(f"{exc} (--listen-host and --listen-port, or the dashboard settings, choose another)")
+    except ListenError as exc:
+        hint = "--listen-host and --listen-port, or the dashboard settings, choose another"
+        raise ListenError(f"{exc} ({hint})") from None
     err.print("offgate dashboard stopped", markup=False)
 
 

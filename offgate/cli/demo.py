@@ -22,8 +22,9 @@ from typing import Annotated, Any
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, app, err, fail, out
+from offgate.cli.common import app, err, fail, out
 from offgate.config import device_name
+from offgate.errors import EXIT_FAILED
 from offgate.vocabulary import GATEWAY, UNMANAGED
 
 HISTORY_DAYS = 21

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, app, fail, out
+from offgate.cli.common import app, out
 
 extension_app = typer.Typer(help="The browser extension and its native-messaging host.", no_args_is_help=True)
 app.add_typer(extension_app, name="extension")
@@ -42,17 +42,11 @@ def extension_install(
 ) -> None:
     """Install the native-messaging host for a browser (manifest, launcher, Windows registry)."""
     from native_host.extension import EXTENSION_DIR
-    from native_host.install import InstallError, install, plan
+    from native_host.install import install, plan
 
     home = ctx.obj.home
-    try:
-        installation = plan(browser.value, home=home, user_data_dir=user_data_dir,
-                            extension_ids=tuple(extension_id or ()))
-        install(installation, home=home)
-    except InstallError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot write {exc.filename}: {exc.strerror}", EXIT_FAILED)
+    installation = plan(browser.value, home=home, user_data_dir=user_data_dir, extension_ids=tuple(extension_id or ()))
+    install(installation, home=home)
     out.print(f"host manifest: {installation.manifest}", markup=False)
     out.print(f"launcher:      {installation.launcher}", markup=False)
     if installation.registry_key:
@@ -64,14 +58,9 @@ def extension_install(
 @extension_app.command("uninstall")
 def extension_uninstall(ctx: typer.Context, browser: BrowserOption, user_data_dir: UserDataDirOption = None) -> None:
     """Remove the native-messaging host of a browser (the extension is removed in the browser)."""
-    from native_host.install import InstallError, plan, uninstall
+    from native_host.install import plan, uninstall
 
-    try:
-        removed = uninstall(plan(browser.value, home=ctx.obj.home, user_data_dir=user_data_dir))
-    except InstallError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"cannot remove {exc.filename}: {exc.strerror}", EXIT_FAILED)
+    removed = uninstall(plan(browser.value, home=ctx.obj.home, user_data_dir=user_data_dir))
     for what in removed:
         out.print(f"removed {what}", markup=False)
     if not removed:

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_BAD_INPUT, EXIT_FAILED, Session, app, fail, out
+from offgate.cli.common import Session, app, fail, out
 from offgate.config import Settings
 from offgate.system_proxy import (
     DESKTOPS,
-    BadInput,
     Change,
     Desktop,
     NoDesktop,
     ProxyTarget,
-    SystemProxyError,
     find_desktop,
     state_path,
     status,
@@ -74,7 +71,7 @@ def system_proxy_on(
     session: Session = ctx.obj
     target = proxy_target(session.settings, manual=not pac)
     chosen = desktop_for(session, desktop)
-    changes = guarded(lambda: turn_on(chosen, target, session.home, datetime.now(UTC), dry_run))
+    changes = turn_on(chosen, target, session.home, datetime.now(UTC), dry_run)
     out.print(f"{chosen.title}: {target.describe()}", markup=False)
     print_changes(changes, dry_run)
     if dry_run:
@@ -91,7 +88,7 @@ def system_proxy_off(ctx: typer.Context, desktop: DesktopOption = None, dry_run:
     """Put back the proxy settings saved by `on`."""
     session: Session = ctx.obj
     chosen = desktop_for(session, desktop)
-    changes = guarded(lambda: turn_off(chosen, session.home, dry_run))
+    changes = turn_off(chosen, session.home, dry_run)
     if changes is None:
         out.print("offgate has not set the system proxy: nothing to restore", markup=False)
         return
@@ -106,7 +103,7 @@ def system_proxy_status(ctx: typer.Context, desktop: DesktopOption = None) -> No
     """Show the desktop's proxy settings and whether offgate set them."""
     session: Session = ctx.obj
     chosen = desktop_for(session, desktop)
-    found = guarded(lambda: status(chosen, session.home))
+    found = status(chosen, session.home)
     out.print(chosen.title, markup=False)
     for setting, value in found.current.items():
         out.print(f"  {setting}: {value_text(value)}", markup=False)
@@ -144,13 +141,11 @@ def pac_url(settings: Settings) -> str | None:
 
 def desktop_for(session: Session, name: DesktopName | None) -> Desktop:
     """The desktop to change: --desktop, else the one offgate set, else the one detected."""
-    saved = None if name else guarded(lambda: load_state(session.home))
+    saved = None if name else load_state(session.home)
     try:
         return find_desktop(name.value if name else saved.desktop if saved else None, os.environ)
     except NoDesktop as exc:
         fail(f"{exc}\n{by_hand(session.settings)}")
-    except BadInput as exc:
-        fail(str(exc))
 
 
 def by_hand(settings: Settings) -> str:
@@ -161,16 +156,6 @@ def by_hand(settings: Settings) -> str:
     pac = f"the automatic proxy configuration URL {url} (served by `offgate up`) or " if url else ""
     return (f"to set it by hand, enter in the network settings {pac}{proxy} as HTTP and HTTPS proxy with "
             f"localhost bypassed; command-line tools take HTTPS_PROXY=http://{proxy}")
-
-
-def guarded[T](action: Callable[[], T]) -> T:
-    """`action()`, its errors as exits: bad input 2, a failure at run time 1."""
-    try:
-        return action()
-    except BadInput as exc:
-        fail(str(exc), EXIT_BAD_INPUT)
-    except SystemProxyError as exc:
-        fail(str(exc), EXIT_FAILED)
 
 
 def print_changes(changes: list[Change], dry_run: bool) -> None:

@@ -18,7 +18,8 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import EXIT_FAILED, Session, app, fail, out
+from offgate.cli.common import Session, app, out, parsed
+from offgate.errors import EXIT_FAILED, OffgateError
 
 log = logging.getLogger("offgate.up")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
@@ -41,21 +42,14 @@ def up(
 ) -> None:
     """Run everything on this machine: the interceptor, the alert watcher and the dashboard,
     on the embedded store. Ctrl-C stops it cleanly."""
-    from analytics.dashboard import DashboardError
     from analytics.watch import parse_interval
-    from interceptor.runner import ProxyError, check_port_free
+    from interceptor.runner import check_port_free
     from offgate.catalog import build_catalog
 
     session: Session = ctx.obj
     settings = session.settings
-    try:
-        interval_s = parse_interval(interval)
-    except ValueError as exc:
-        fail(f"--interval: {exc}")
-    try:
-        build_catalog(settings.proxy.gateways)
-    except ValueError as exc:
-        fail(f"proxy.gateways: {exc}")
+    interval_s = parsed("--interval", lambda: parse_interval(interval))
+    parsed("proxy.gateways", lambda: build_catalog(settings.proxy.gateways))
     proxy_port = settings.proxy.listen_port if listen_port is None else listen_port
     dashboard = settings.dashboard.model_copy(
         update={} if dashboard_port is None else {"listen_port": dashboard_port})
@@ -64,8 +58,8 @@ def up(
         check_port_free(settings.proxy.listen_host, proxy_port)
         asyncio.run(_run_everything(session, proxy_port, dashboard.listen_host, dashboard.listen_port,
                                     interval_s, set_ or []))
-    except (ProxyError, DashboardError) as exc:
-        fail(str(exc))
+    except OffgateError:
+        raise  # says what went wrong: the command line prints it
     except Exception:
         log.exception("offgate up stopped on an unexpected error")
         raise typer.Exit(EXIT_FAILED) from None

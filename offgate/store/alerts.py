@@ -6,6 +6,9 @@ the hour or day the anomaly is in, or when something was first seen). Its id com
 the key and the time, so evaluating the same data twice raises it once. Alerts with one key
 whose times lie within the cooldown of an earlier alert are folded into that alert (its
 `occurrences` grows) instead of being raised again: few alerts, each worth reading.
+
+`Alert.to_json()` is the alert as every output shows it (`offgate alerts --json`, the
+dashboard's /api/alerts) and the body the generic webhook posts: docs/schemas/alert.schema.json.
 """
 
 from __future__ import annotations
@@ -13,65 +16,93 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from peewee import JOIN, SQL, fn
+from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 
+from offgate.contracts import Contract, UtcTime
+from offgate.errors import BadInputError
 from offgate.store.core import Store
 from offgate.store.queries import classification, group_key
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
 from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
-from offgate.vocabulary import UNMANAGED
+from offgate.vocabulary import UNMANAGED, AlertDimension
 
-SEVERITIES = ("info", "warning", "critical")
-KINDS = ("spike", "surge", "budget", "first_seen", "unmanaged_share")
+Severity = Literal["info", "warning", "critical"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share"]
+AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 
-@dataclass
-class Alert:
-    kind: str  # one of KINDS
-    severity: str  # one of SEVERITIES
-    dimension: str  # user, device, app, provider, key; "total" for all unmanaged usage
+class Alert(Contract):
+    """Something unusual in the unmanaged usage, for a person to look at. The generic webhook
+    posts one alert per request, as this."""
+
+    kind: AlertKind
+    severity: Severity
+    dimension: AlertScope
+    """Whose usage: "total" for all unmanaged usage."""
     entity: str
-    metric: str  # cost_usd, calls, tokens, share; "first_call" for first_seen
-    ts: datetime  # UTC: the start of the anomalous hour or day, or the first call
-    message: str  # one plain sentence for a manager
-    statistic: float | None = None  # what was observed (or forecast)
-    baseline: float | None = None  # what was expected
+    """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call"]
+    """What was measured: "first_call" for first_seen, "share" for unmanaged_share."""
+    ts: UtcTime
+    """The start of the anomalous hour or day, or the first call."""
+    message: str
+    """One plain sentence for a manager."""
+    statistic: float | None = None
+    """What was observed (or forecast)."""
+    baseline: float | None = None
+    """What was expected."""
     p_value: float | None = None
-    q_value: float | None = None  # the p-value adjusted for the many entities tested together
-    details: dict[str, Any] = field(default_factory=dict)
-    # Set by the store:
-    raised_at: datetime | None = None
-    last_seen_at: datetime | None = None
+    """How likely the statistic is under the entity's usual usage."""
+    q_value: float | None = None
+    """The p-value adjusted for the many entities tested together."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """The figures behind the alert, by kind."""
+    raised_at: UtcTime | None = None
+    """When offgate raised it (set by the store, as are the fields after it)."""
+    last_seen_at: UtcTime | None = None
+    """When the same thing was last seen again, within the cooldown."""
     occurrences: int = 1
-    acked_at: datetime | None = None
+    """How many times it was seen within the cooldown."""
+    acked_at: UtcTime | None = None
+    """When it was acknowledged; null while it is open."""
     acked_by: str | None = None
+    """Who acknowledged it."""
 
     @property
     def key(self) -> str:
         return f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
 
+    @computed_field
     @property
     def id(self) -> str:
+        """From the key and the time: the same alert raised twice has one id."""
         moment = naive_utc(self.ts).isoformat(timespec="seconds")
         return hashlib.sha256(f"{self.key}|{moment}".encode()).hexdigest()[:10]
 
+    @computed_field
     @property
     def acked(self) -> bool:
+        """Whether it was acknowledged."""
         return self.acked_at is not None
+
+    # No return annotation: with one, the JSON Schema would say only "an object".
+    @model_serializer(mode="wrap")
+    def _id_first(self, serialize: SerializerFunctionWrapHandler):
+        fields = serialize(self)
+        return {"id": fields.pop("id"), **fields}
 
     def to_json(self) -> dict[str, Any]:
         """The alert as JSON-ready fields (times in ISO 8601 UTC), as every output shows it."""
-        fields = asdict(self)
-        for name in ("ts", "raised_at", "last_seen_at", "acked_at"):
-            fields[name] = fields[name].astimezone(UTC).isoformat() if fields[name] else None
-        return {"id": self.id, **fields, "acked": self.acked}
+        return self.model_dump(mode="json")
 
 
-class UnknownAlertError(KeyError):
+class UnknownAlertError(BadInputError):
     def __str__(self) -> str:
         return f"no alert has the id {self.args[0]!r}"
 
@@ -138,7 +169,7 @@ class AlertStore:
 
 
 def _row_from(alert: Alert, now: datetime) -> dict[str, Any]:
-    fields = asdict(alert)
+    fields = dict(alert)  # the stored fields, as they are
     fields.update(id=alert.id, key=alert.key, ts=naive_utc(alert.ts), raised_at=now, last_seen_at=now,
                   details=json.dumps(alert.details, sort_keys=True, default=str))
     return fields

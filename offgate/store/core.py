@@ -30,6 +30,7 @@ from peewee import (
 )
 
 from offgate.config import redact_url
+from offgate.errors import OffgateError
 from offgate.events import UsageEvent
 from offgate.store.events import add_events, count_events, read_events, total_events
 from offgate.store.schema import MIGRATIONS, Migration, SchemaTooNewError, read_version, upgrade
@@ -48,7 +49,7 @@ _DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
 _REFUSED_VALUE_SQLSTATES = ("22", "23", "54")
 
 
-class StoreError(Exception):
+class StoreError(OffgateError):
     """The store cannot be opened, read or written; the message says which store and why.
 
     `retryable` is False when the store refused what was written (a value out of range, a

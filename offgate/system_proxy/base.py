@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from offgate.errors import BadInputError, OffgateError
+
 # A desktop's proxy settings by name, each as the desktop's own tool shows it; None: not set.
 Values = Mapping[str, str | None]
 
@@ -45,11 +47,11 @@ class Desktop(Protocol):
         """Set these settings (None: remove it)."""
 
 
-class SystemProxyError(Exception):
+class SystemProxyError(OffgateError):
     """Changing or reading the settings failed at run time; the message says what to do."""
 
 
-class BadInput(SystemProxyError):
+class BadInput(SystemProxyError, BadInputError):
     """The request cannot be carried out as given (no supported desktop, an unreadable state
     file, ...); nothing was changed."""
 

@@ -1,0 +1,187 @@
+"""The unmanaged-usage report as a typed document: what `offgate report --format json` prints
+and the dashboard's /api/summary serves (docs/schemas/report.schema.json). model.py builds it;
+the text, CSV and HTML renderers read it by attribute.
+
+Money is USD (a float; None where nobody knows it), counts are whole numbers, times ISO 8601
+in UTC. A dimension's value is null for the calls that lack one.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+
+from analytics.findings import FindingKind
+from offgate.contracts import Contract, UtcTime
+
+Dimension = Literal["user", "device", "app", "provider", "model", "key", "process"]
+
+
+class ReportPart(Contract):
+    model_config = ConfigDict(frozen=True)
+
+
+class Totals(ReportPart):
+    managed_cost_usd: float
+    """What LiteLLM logged for the window, plus offgate's estimate for the gateway calls it did not log."""
+    unmanaged_cost_usd: float
+    """offgate's estimate for every unmanaged call (API-equivalent prices for web apps)."""
+    total_cost_usd: float
+    """managed_cost_usd + unmanaged_cost_usd."""
+    coverage: float | None
+    """managed / total spend; null while there is no spend."""
+    managed_calls: int
+    """LiteLLM's spend rows of the window plus the gateway calls it did not log."""
+    unmanaged_calls: int
+    unmanaged_prompt_tokens: int
+    unmanaged_completion_tokens: int
+    logged_spend_usd: float
+    """What LiteLLM's spend rows of the window logged (rows without a cost are in no sum)."""
+    spend_rows: int
+    unpriced_spend_rows: int
+    """Spend rows that logged no cost: unknown, not $0."""
+    gateway_calls: int
+    """Calls the agents saw going to a gateway."""
+    gateway_calls_matched: int
+    """Gateway calls paired with a spend row."""
+    gateway_upstream_calls: int
+    """The gateway's own calls upstream (seen where an agent runs on the gateway host)."""
+    unlogged_gateway_calls: int
+    """Reconciled gateway calls without a spend row (recent and failed ones too)."""
+    unlogged_gateway_cost_usd: float
+    captured_calls: int
+    unreconciled_calls: int
+    """Calls not reconciled yet: they count by their route."""
+
+
+class Row(ReportPart):
+    """One value of the report's dimension (`by`)."""
+
+    key: str | None
+    unmanaged_calls: int
+    unmanaged_cost_usd: float
+    prompt_tokens: int
+    """Of the unmanaged calls, as are the completion tokens and the estimated and unpriced calls."""
+    completion_tokens: int
+    estimated_calls: int
+    """Unmanaged calls whose tokens offgate estimated."""
+    unpriced_calls: int
+    """Unmanaged calls without a price: in no sum."""
+    managed_calls: int
+    """The clients' calls to the gateway."""
+    managed_unpriced_calls: int
+    """Managed calls paired with a spend row that logged no cost."""
+    managed_cost_usd: float
+    """What LiteLLM logged for the calls it logged, offgate's estimate for the others."""
+    coverage: float | None
+
+
+class Source(ReportPart):
+    """Where unmanaged usage came from: one user, device, process, app and provider."""
+
+    user: str | None
+    device: str | None
+    process: str | None
+    app: str | None
+    provider: str | None
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class Day(ReportPart):
+    """One UTC day of the daily trend."""
+
+    day: date
+    managed_cost_usd: float
+    unmanaged_cost_usd: float
+    managed_calls: int
+    unmanaged_calls: int
+    unpriced_spend_rows: int
+
+
+class Finding(ReportPart):
+    """What reconciliation found that someone should look at: a gateway call LiteLLM did not log,
+    a logged cost that disagrees with offgate's, or spend no agent saw."""
+
+    kind: FindingKind
+    ts: UtcTime
+    event_id: str | None
+    """The captured call it is about, if any."""
+    request_id: str | None
+    """LiteLLM's spend row it is about, if any."""
+    model: str | None
+    our_cost_usd: float | None
+    logged_cost_usd: float | None
+    detail: str
+
+    @classmethod
+    def from_stored(cls, finding: dict[str, Any]) -> Finding:
+        """A finding as the store keeps it (offgate.store.reconciliation)."""
+        return cls(kind=finding["kind"], ts=finding["ts"], event_id=finding["event_id"],
+                   request_id=finding["spend_request_id"], model=finding["model"],
+                   our_cost_usd=finding["our_cost_usd"], logged_cost_usd=finding["logged_cost_usd"],
+                   detail=finding["detail"])
+
+
+class FindingCounts(ReportPart):
+    """The window's findings, counted by kind."""
+
+    unlogged_gateway_call: int
+    cost_mismatch: int
+    spend_not_captured: int
+
+
+class Estimated(ReportPart):
+    """What the numbers rest on that offgate estimated, or could not price."""
+
+    estimated_token_calls: int
+    estimated_token_cost_usd: float
+    web_app_calls: int
+    web_app_cost_usd: float
+    """Web-app calls, priced as the same use of the API."""
+    unpriced_calls: int
+    unpriced_spend_rows: int
+    unlogged_gateway_calls: int
+    unlogged_gateway_cost_usd: float
+    notes: list[str]
+    """Sentences for the reader: where the numbers come from, and what to run to complete them."""
+
+
+class UnreadConnection(ReportPart):
+    """Connections the proxy passed through unread, because the client refused its certificate."""
+
+    process: str | None
+    host: str
+    connections: int
+    handshakes_failed: int
+    passed_through: int
+    first_seen: UtcTime
+    last_seen: UtcTime
+    message: str
+
+
+class Report(ReportPart):
+    """The unmanaged-usage report of one window, broken down by one dimension."""
+
+    generated_at: UtcTime
+    since: UtcTime | None
+    """The window's start; null: since the first call."""
+    until: UtcTime
+    by: Dimension
+    """The dimension the rows break unmanaged usage down by."""
+    totals: Totals
+    rows: list[Row]
+    """One per value of `by`, most unmanaged spend first."""
+    top_sources: list[Source]
+    """The ten largest sources of unmanaged spend."""
+    daily: list[Day]
+    findings: list[Finding]
+    """Oldest first."""
+    findings_by_kind: FindingCounts
+    estimated: Estimated
+    unread_connections: list[UnreadConnection]
+    """Per process and host, most connections first."""
