@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mitmproxy import exceptions, options
+from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.tools.dump import DumpMaster
 
 from interceptor.addon import OffgateAddon
@@ -108,6 +109,8 @@ class BackgroundProxy:
                                    ["connection_strategy=lazy", *self.set_options], with_termlog=False)
         self._task = asyncio.ensure_future(self.master.run())
         server = self.master.addons.get("proxyserver")
+        if not isinstance(server, Proxyserver):
+            raise ProxyError("mitmproxy's proxyserver addon is missing")
         for _ in range(500):
             addrs = server.listen_addrs()
             if addrs:

@@ -129,7 +129,7 @@ class Host:
         except Unavailable as exc:
             log.warning("not recorded, to be sent again: %s message %s: %s", message.type, message.id, exc)
             return error_reply("unavailable", str(exc), message.id)
-        except Exception as exc:  # noqa: BLE001 - the host never dies on one message
+        except Exception as exc:  # the host never dies on one message
             log.exception("could not handle %s message %s", message.type, message.id)
             return error_reply("failed", f"{type(exc).__name__}: {exc}", message.id)
 
@@ -160,7 +160,7 @@ class Host:
     def _warm(self) -> None:
         try:
             self._recorder = _load_recorder(self._home)
-        except Exception:  # noqa: BLE001 - the next message tries again and reports it
+        except Exception:  # the next message tries again and reports it
             log.exception("could not start recording")
 
     def _ready_recorder(self) -> Recorder:
@@ -169,7 +169,7 @@ class Host:
         if self._recorder is None:
             try:
                 self._recorder = _load_recorder(self._home)
-            except Exception as exc:  # noqa: BLE001 - e.g. broken settings: a later message tries again
+            except Exception as exc:  # e.g. broken settings: a later message tries again
                 raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
         return self._recorder
 

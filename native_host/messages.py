@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import ErrorDetails
 
 # The whole message; the page stops copying a body before it would pass this.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -126,7 +127,7 @@ Message = Hello | Call | WebSocketBatch | Today
 MODELS: dict[str, type[Message]] = {"hello": Hello, "call": Call, "websocket": WebSocketBatch, "today": Today}
 
 
-def describe_errors(errors: list[dict]) -> str:
+def describe_errors(errors: list[ErrorDetails]) -> str:
     """pydantic's first few errors as one line: `field.path: what is wrong`."""
     parts = []
     for error in errors[:3]:

@@ -243,7 +243,7 @@ class Recorder:
         )
         try:
             return recording.build_event(match, reading, status_code=status_code, **facts)
-        except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
+        except Exception as exc:  # keep the call even if it cannot be read
             log.exception("could not build the event of a call to %s%s", host, path)
             return recording.unreadable_event(match, exc, status_code=status_code, **facts)
 

@@ -24,13 +24,13 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     InitSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
 from offgate.errors import BadInputError
@@ -221,14 +221,13 @@ def load_settings(home: Path, warn: Callable[[str], None] = log.warning, **overr
     `warn` is told of each retired setting the file still has."""
     config_file = home / CONFIG_FILE
     try:
-        from_file = TomlConfigSettingsSource(Settings, toml_file=config_file)
-        _drop_retired(from_file.init_kwargs, config_file, warn)
         sources = (
             InitSettingsSource(Settings, init_kwargs=overrides),
             EnvSettingsSource(Settings),
-            from_file,
+            InitSettingsSource(Settings, init_kwargs=_file_settings(config_file, warn)),
         )
-        return Settings(_build_sources=(sources, overrides))
+        # BaseSettings' own __init__ takes `_build_sources`; pyright sees only the fields' one.
+        return Settings(_build_sources=(sources, overrides))  # pyright: ignore[reportCallIssue]
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_file}: not valid TOML: {exc}") from None
     except OSError as exc:
@@ -267,7 +266,12 @@ def redact_url(url: str) -> str:
     return re.sub(r"(password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
-def _drop_retired(values: dict[str, Any], config_file: Path, warn: Callable[[str], None]) -> None:
+def _file_settings(config_file: Path, warn: Callable[[str], None]) -> dict[str, Any]:
+    """The settings `config_file` holds (none when there is no file), the retired ones dropped."""
+    if not config_file.is_file():
+        return {}
+    with config_file.open("rb") as file:
+        values = tomllib.load(file)
     for (section, key), why in RETIRED_SETTINGS.items():
         table = values.get(section)
         if isinstance(table, dict) and key in table:
@@ -275,9 +279,10 @@ def _drop_retired(values: dict[str, Any], config_file: Path, warn: Callable[[str
             if not table:
                 del values[section]
             warn(f"{config_file}: {section}.{key} is no longer a setting and is ignored ({why}); remove it")
+    return values
 
 
-def _describe_problem(error: dict[str, Any], config_file: Path) -> str:
+def _describe_problem(error: ErrorDetails, config_file: Path) -> str:
     """Where and what, never the value: it may be a password or a webhook's secret path."""
     location = tuple(str(part) for part in error["loc"])
     key = ".".join(location)

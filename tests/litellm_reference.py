@@ -10,11 +10,11 @@ from datetime import datetime
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # before litellm is imported: no fetch
 
-import litellm  # noqa: E402
-from litellm._internal_context import pinned_billing_time  # noqa: E402
-from litellm.types.utils import Usage as LiteLLMUsage  # noqa: E402
+import litellm
+from litellm._internal_context import pinned_billing_time
+from litellm.types.utils import Usage as LiteLLMUsage
 
-from offgate.pricing import price_map  # noqa: E402
+from offgate.pricing import price_map
 
 litellm.suppress_debug_info = True
 
@@ -47,7 +47,7 @@ def litellm_cost(key: str, prompt: int, completion: int, cached: int | None = 0,
     with pinned_billing_time(moment) if moment else _nothing():
         try:
             prompt_cost, completion_cost = litellm.cost_per_token(**arguments)
-        except Exception:  # noqa: BLE001 - litellm cannot tell every provider from the key alone
+        except Exception:  # litellm cannot tell every provider from the key alone
             provider = price_map()[key]["litellm_provider"]
             prompt_cost, completion_cost = litellm.cost_per_token(custom_llm_provider=provider, **arguments)
     return prompt_cost + completion_cost

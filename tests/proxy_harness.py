@@ -31,7 +31,7 @@ class RunningProxy(BackgroundProxy):
         return ssl.create_default_context(cafile=str(self.ca_file))
 
     @property
-    def addon(self):  # noqa: ANN201 - the OffgateAddon instance
+    def addon(self):  # the OffgateAddon instance
         return self.master.addons.get("offgateaddon")
 
     def store(self) -> Store:

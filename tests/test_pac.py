@@ -8,9 +8,11 @@ import shutil
 import socketserver
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from click.testing import Result
 from playwright.sync_api import Browser, Page, sync_playwright
 from typer.testing import CliRunner
 
@@ -147,11 +149,11 @@ def test_wildcard_listen_addresses_are_reached_on_loopback() -> None:
 # `offgate pac` ------------------------------------------------------------------------------
 
 
-def offgate_pac(tmp_path, *args: str, env: dict[str, str] | None = None):  # noqa: ANN001, ANN201
+def offgate_pac(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return runner.invoke(app, ["--home", str(tmp_path), "pac", *args], env=env, catch_exceptions=False)
 
 
-def test_offgate_pac_prints_the_file_for_the_configured_proxy(tmp_path) -> None:  # noqa: ANN001
+def test_offgate_pac_prints_the_file_for_the_configured_proxy(tmp_path: Path) -> None:
     result = offgate_pac(tmp_path, env={"OFFGATE_PROXY__LISTEN_HOST": "0.0.0.0", "OFFGATE_PROXY__LISTEN_PORT": "9000",
                                         "OFFGATE_PROXY__GATEWAYS": '["https://litellm.corp.example"]'})
     assert result.exit_code == 0, result.output
@@ -160,13 +162,13 @@ def test_offgate_pac_prints_the_file_for_the_configured_proxy(tmp_path) -> None:
     assert '"litellm.corp.example": {\n  "443": 1\n }' in result.stdout
 
 
-def test_offgate_pac_takes_the_proxy_address_from_the_command_line(tmp_path) -> None:  # noqa: ANN001
+def test_offgate_pac_takes_the_proxy_address_from_the_command_line(tmp_path: Path) -> None:
     result = offgate_pac(tmp_path, "--proxy", "10.1.2.3:3128")
     assert result.exit_code == 0
     assert result.stdout == render_pac("10.1.2.3:3128")
 
 
-def test_offgate_pac_with_a_bad_address_or_gateway_says_so(tmp_path) -> None:  # noqa: ANN001
+def test_offgate_pac_with_a_bad_address_or_gateway_says_so(tmp_path: Path) -> None:
     bad_address = offgate_pac(tmp_path, "--proxy", "proxy.corp.example")
     assert bad_address.exit_code == 2
     assert " ".join(bad_address.output.split()) == (

@@ -81,7 +81,7 @@ def _shadowed(key: str, provider: str | None) -> bool:
         return False
     try:
         litellm.get_llm_provider(model=key)
-    except Exception:  # noqa: BLE001 - litellm cannot tell the provider from the key
+    except Exception:  # litellm cannot tell the provider from the key
         return True
     return False
 

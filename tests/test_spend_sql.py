@@ -42,7 +42,7 @@ def logged_rows(upstream) -> list[dict]:
             super().__init__()
             self.rows: list[dict] = []
 
-        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # noqa: ANN001
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
             self.rows.append(dict(get_logging_payload(kwargs, response_obj, start_time, end_time)))
 
     upstream.responder = openai_responder

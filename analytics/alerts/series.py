@@ -92,7 +92,7 @@ def _series(dimension: str, values: Sequence[str | None], column: np.ndarray, su
             first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
             hours: int) -> HourlySeries:
     entities = sorted({value for value in values if value is not None})
-    index = {entity: row for row, entity in enumerate(entities)}
+    index: dict[str | None, int] = {entity: row for row, entity in enumerate(entities)}
     row = np.fromiter((index.get(value, -1) for value in values), dtype=np.int64, count=len(values))
     known = (row >= 0) & (column >= 0) & (column < hours)
     cell = row[known] * hours + column[known]

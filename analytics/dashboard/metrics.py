@@ -76,5 +76,5 @@ class StoreCollector:
 def _gauge(name: str, help_text: str, label_name: str | None, samples: list[tuple[str | None, float]]) -> Metric:
     gauge = GaugeMetricFamily(name, help_text, labels=[label_name] if label_name else [])
     for label_value, value in samples:
-        gauge.add_metric([label_value] if label_name else [], value)
+        gauge.add_metric([] if label_value is None else [label_value], value)  # None: the gauge has no label
     return gauge

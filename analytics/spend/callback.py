@@ -61,7 +61,7 @@ class OffgateSpendLogger(CustomLogger):
             payload = kwargs.get("standard_logging_object")
             if isinstance(payload, dict):
                 self.writer.put({k: v for k, v in payload.items() if k not in BULKY_PAYLOAD_FIELDS})
-        except Exception:  # noqa: BLE001 - LiteLLM must never see an error of ours
+        except Exception:  # LiteLLM must never see an error of ours
             log.exception("offgate: could not take a spend payload (LiteLLM unaffected)")
 
 
@@ -112,7 +112,7 @@ class SpendWriter:
             for payload in payloads:
                 try:
                     self._pending.append(record_from_row(row_from_logging_payload(payload)))
-                except Exception as exc:  # noqa: BLE001 - one odd payload must not stop the writer
+                except Exception as exc:  # one odd payload must not stop the writer
                     log.warning("offgate: a LiteLLM payload was not a spend row (%s): %s", payload.get("id"), exc)
             if len(self._pending) > MAX_PENDING:
                 excess = len(self._pending) - MAX_PENDING

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
@@ -125,6 +125,14 @@ class RestSpendSource:
         return self._records(rows)
 
     # -- HTTP ----------------------------------------------------------------------------------
+
+    @overload
+    def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
+             missing_ok: Literal[False]) -> httpx.Response: ...
+
+    @overload
+    def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
+             missing_ok: bool) -> httpx.Response | None: ...
 
     def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
              missing_ok: bool) -> httpx.Response | None:

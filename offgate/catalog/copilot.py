@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from offgate.catalog.base import MAX_TEXT_CHARS, text_of
+from offgate.catalog.base import MAX_TEXT_CHARS, as_obj, as_str, text_of
 from offgate.catalog.registry import PathRule, Provider
 from offgate.catalog.sessions import SessionParser
 
@@ -33,10 +33,11 @@ class Chat(SessionParser):
         self._parts: dict[tuple[str, str], str] = {}  # the answer so far, by (kind, partId)
         self._part_chars = 0
 
-    def on_ws_message(self, from_client: bool, message: Any) -> None:
-        if not isinstance(message, dict):
+    def on_ws_message(self, from_client: bool, message: object) -> None:
+        message = as_obj(message)
+        if message is None:
             return
-        event = message.get("event")
+        event = as_str(message.get("event"))
         if from_client:
             if event == "send":
                 self.set_model(message.get("mode"))
@@ -44,11 +45,12 @@ class Chat(SessionParser):
                 self.add_prompt_text(text_of(message.get("content")))
                 self.response_under_way = True
             return
-        message_id = message.get("messageId")
-        if isinstance(message_id, str) and message_id and self.response_under_way:
+        message_id = as_str(message.get("messageId"))
+        if message_id and self.response_under_way:
             self.reading.response_id = message_id
-        if event in self.TEXT_EVENTS and isinstance(message.get("text"), str):
-            self._add_part(event, str(message.get("partId")), message["text"])
+        text = as_str(message.get("text"))
+        if event in self.TEXT_EVENTS and text is not None:
+            self._add_part(event, str(message.get("partId")), text)
         elif event == "done" and self.response_under_way:
             self.add_completion_text(self._parts.values())
             self.complete_response()
