@@ -6,7 +6,7 @@ tls_passthrough example does, once a client fails the TLS handshake for a host, 
 connections to that host pass through untouched, unread, for `offgate_passthrough_minutes`;
 the first one after that is intercepted again, so reading resumes once the client trusts
 the CA. Every such connection, refused or passed through, is counted in the store
-(offgate.unread_store), so unread usage shows in `offgate status` and the report.
+(offgate.store.unread), so unread usage shows in `offgate status` and the report.
 
 "A client" is a program run by a user: its executable and user, as attribution finds them
 from the socket, or its IP address when it finds nothing (a client on another machine).
@@ -33,7 +33,7 @@ from mitmproxy import connection, ctx, exceptions, tls
 from interceptor.attribution import ProcessCache
 from interceptor.fail_open import FailOpen
 from offgate.store import Store, StoreError
-from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
+from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
 
 log = logging.getLogger("offgate")
 

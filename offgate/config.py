@@ -20,7 +20,7 @@ import socket
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -34,6 +34,7 @@ from pydantic_settings import (
 )
 
 from offgate.errors import BadInputError
+from offgate.vocabulary import ALERT_DIMENSIONS, AlertDimension
 
 HOME_ENV = "OFFGATE_HOME"
 ENV_PREFIX = "OFFGATE_"
@@ -86,16 +87,13 @@ class ReconcileSettings(BaseModel):
         default_factory=lambda: ["litellm"], description="process names of the gateway itself (on its host)")
 
 
-AlertDimension = Literal["user", "device", "app", "provider", "key"]
-
-
 class AlertSettings(BaseModel):
     """What `offgate alerts` and `offgate watch` look for, and how loudly."""
 
     model_config = ConfigDict(extra="forbid")
 
     dimensions: list[AlertDimension] = Field(
-        default_factory=lambda: ["user", "device", "app", "provider", "key"],
+        default_factory=lambda: list(ALERT_DIMENSIONS),
         description="entities whose unmanaged usage is watched")
     false_discovery_rate: float = Field(
         default=0.01, gt=0, lt=1, description="Benjamini-Hochberg q: the share of raised spikes allowed to be false")
@@ -118,7 +116,7 @@ class AlertSettings(BaseModel):
     @field_validator("entity_budgets_usd")
     @classmethod
     def _budget_keys(cls, budgets: dict[str, float]) -> dict[str, float]:
-        dimensions = get_args(AlertDimension)
+        dimensions = ALERT_DIMENSIONS
         for key, amount in budgets.items():
             dimension, _, name = key.partition(":")
             if dimension not in dimensions or not name:

@@ -15,11 +15,11 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from analytics.report.formatting import count, percent
-from analytics.report.model import DIMENSIONS
-from offgate.alert_store import AlertStore
 from offgate.events import UsageEvent
 from offgate.money import usd
 from offgate.store import Store
+from offgate.store.alerts import AlertStore
+from offgate.vocabulary import DIMENSIONS
 from tests.support.dashboard_world import TOKEN, fill, report_json, serving, utc_now
 from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
 from tests.support.web_apps import require

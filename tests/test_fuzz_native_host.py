@@ -39,7 +39,7 @@ from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.export import is_web_app
 from offgate.journal import REJECTED_FILE, waiting_in_journal
 from offgate.store import Store
-from offgate.store_schema import UsageEventRow
+from offgate.store.schema import UsageEventRow
 from offgate.writer import QUARANTINE_FILE
 from tests.support import postgres
 from tests.support.fixture_files import load_fixture

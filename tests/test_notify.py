@@ -13,9 +13,9 @@ import pytest
 from analytics.notify import channels_from
 from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
 from analytics.notify.text import facts, headline
-from offgate.alert_store import Alert, AlertStore
 from offgate.config import ConfigError, NotifySettings, load_settings
 from offgate.store import Store
+from offgate.store.alerts import Alert, AlertStore
 from tests.support.notification_daemon import notification_daemon, private_session_bus
 from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.ports import free_port

@@ -24,7 +24,7 @@ from mitmproxy import certs
 from typer.testing import CliRunner
 
 from offgate.cli import app
-from offgate.unread_store import UnreadConnectionStore
+from offgate.store.unread import UnreadConnectionStore
 from tests.support.proxy_harness import RunningProxy
 from tests.support.required import unavailable
 from tests.support.upstream import FakeUpstream, Scenario

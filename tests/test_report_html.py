@@ -14,8 +14,8 @@ from analytics.report.formatting import count, percent
 from offgate.cli import app
 from offgate.config import ReconcileSettings
 from offgate.money import usd
-from offgate.spend_store import SpendStore
 from offgate.store import Store
+from offgate.store.spend import SpendLog
 from tests.support.reconcile_data import NOW, direct_call, world
 from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
 from tests.support.web_apps import require
@@ -31,8 +31,8 @@ def reports(tmp_path) -> tuple[dict, str]:
     events.append(direct_call("u-hostile", 650, user=HOSTILE, process_name="<b>bold</b>", cost_usd=0.0003))
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         store.add(events)
-        SpendStore(store).add(rows, "file")
-        reconcile(SpendStore(store), ReconcileSettings(), since=None, now=NOW)
+        SpendLog(store).add(rows, "file")
+        reconcile(store, ReconcileSettings(), since=None, now=NOW)
     arguments = ["--home", str(tmp_path), "report", "--since", "2026-01-05T00:00:00", "--by", "user"]
     document = json.loads(runner.invoke(app, [*arguments, "--format", "json"], catch_exceptions=False).stdout)
     page = tmp_path / "report.html"

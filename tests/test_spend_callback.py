@@ -12,7 +12,7 @@ import time
 from analytics.spend import callback
 from analytics.spend.callback import OffgateSpendLogger
 from offgate.store import Store
-from offgate.store_schema import SpendLogRow
+from offgate.store.schema import SpendLogRow
 
 
 def payload(number: int, **fields: object) -> dict:

@@ -12,7 +12,7 @@ from analytics.spend.rest import RestSpendSource
 from analytics.spend.source import SpendSourceError
 from offgate.cli import app
 from offgate.store import Store
-from offgate.store_schema import SpendLogRow
+from offgate.store.schema import SpendLogRow
 from tests.support.litellm_spend_api import FakeSpendApi
 
 KEY = "sk-master-0123456789abcdef"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from offgate.events import UsageEvent
-from offgate.same_call import DUPLICATE_WINDOW
 from offgate.store import Store
+from offgate.store.same_call import DUPLICATE_WINDOW
 from tests.support.store_writer import write_at_once
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from interceptor.tls_fallback import CountWriter, RefusalMemory, UnreadTally
 from offgate.store import Store
-from offgate.unread_store import UnreadConnectionStore, UnreadSource
+from offgate.store.unread import UnreadConnectionStore, UnreadSource
 from tests.support.ports import free_port
 
 CURL = UnreadSource("api.openai.com", "curl", "/usr/bin/curl", "alice", "alice-laptop")

@@ -8,8 +8,8 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from offgate.alert_store import UnknownAlertError
 from offgate.store import StoreError
+from offgate.store.alerts import UnknownAlertError
 
 log = logging.getLogger("offgate.dashboard")
 

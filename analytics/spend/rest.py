@@ -25,8 +25,8 @@ import httpx
 
 from analytics.spend.rows import SpendRowError, record_from_row
 from analytics.spend.source import Progress, SpendInputError, SpendSourceError
-from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
+from offgate.store.spend import SpendRecord
 
 V2_PATH = "/spend/logs/v2"
 V1_PATH = "/spend/logs"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from offgate.spend_store import SpendRecord
+from offgate.store.spend import SpendRecord
 
 # Prompt and reply text (when LiteLLM stores them at all) and the request body: never kept.
 BULKY_COLUMNS = frozenset({"messages", "response", "proxy_server_request"})

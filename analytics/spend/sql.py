@@ -21,8 +21,8 @@ from psycopg2 import sql
 from analytics.spend.rows import BULKY_COLUMNS, SpendRowError, record_from_row
 from analytics.spend.source import Progress, SpendSourceError
 from offgate.config import redact_url
-from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
+from offgate.store.spend import SpendRecord
 
 TABLE = "LiteLLM_SpendLogs"
 BATCH_ROWS = 5000

@@ -162,9 +162,9 @@ def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
     from analytics.notify import channels_from
     from interceptor.ca import ca_dir
-    from offgate.alert_store import AlertStore
     from offgate.journal import waiting_in_journal
-    from offgate.unread_store import UnreadConnectionStore
+    from offgate.store.alerts import AlertStore
+    from offgate.store.unread import UnreadConnectionStore
     from offgate.writer import QUARANTINE_FILE
 
     session: Session = ctx.obj

@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from analytics.dashboard import create_app
 from analytics.reconcile import reconcile
-from offgate.alert_store import Alert, AlertStore
 from offgate.cli import app as cli
 from offgate.config import ReconcileSettings, load_settings
 from offgate.demo.threaded_server import ThreadedServer
 from offgate.events import UsageEvent
-from offgate.spend_store import SpendStore
 from offgate.store import Store
+from offgate.store.alerts import Alert, AlertStore
+from offgate.store.spend import SpendLog
 from tests.support import reconcile_data
 
 TOKEN = "dashboard-test-token-0123456789"
@@ -42,8 +42,8 @@ def fill(url: str, now: datetime) -> list[Alert]:
     raised = alerts(now)
     with Store.open(url) as store:
         store.add(world_events(now))
-        SpendStore(store).add([replace(row, start_time=row.start_time + shift) for row in rows], "file")
-        reconcile(SpendStore(store), ReconcileSettings(), since=None, now=now)
+        SpendLog(store).add([replace(row, start_time=row.start_time + shift) for row in rows], "file")
+        reconcile(store, ReconcileSettings(), since=None, now=now)
         AlertStore(store).raise_alerts(raised, COOLDOWN, now)
     return raised
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from analytics.spend.rows import record_from_row
 from offgate.events import UsageEvent
-from offgate.spend_store import SpendRecord
+from offgate.store.spend import SpendRecord
 
 T0 = datetime(2026, 1, 5, 10, 0, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=1)

@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from offgate.events import UsageEvent
-from offgate.store import DUPLICATE_WINDOW, Store
+from offgate.store import Store
+from offgate.store.same_call import DUPLICATE_WINDOW
 
 BIGINT_MAX = 2**63 - 1  # the store's integer columns are 64-bit
 

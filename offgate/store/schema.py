@@ -155,7 +155,7 @@ class FindingRow(Model):
 
 
 class AlertRow(Model):
-    """One alert (offgate.alert_store.Alert). `key` names what it is about (kind, dimension,
+    """One alert (offgate.store.alerts.Alert). `key` names what it is about (kind, dimension,
     entity, metric): the cooldown and deduplication go by it. `details` is JSON."""
 
     id = TextField(primary_key=True)

@@ -19,8 +19,9 @@ from typing import Any
 
 from peewee import EXCLUDED, Case, fn
 
-from offgate.store import Store, naive_utc
-from offgate.store_schema import UnreadConnectionRow
+from offgate.store.core import Store
+from offgate.store.schema import UnreadConnectionRow
+from offgate.store.sql import naive_utc
 
 REASON = "certificate not trusted or pinned"
 
