@@ -27,9 +27,7 @@ import numpy as np
 from analytics.matching import Calls, IdentityIndex, SpendRows, Tolerances, pair
 from offgate.config import ReconcileSettings
 from offgate.pricing import without_release_date
-
-GATEWAY, GATEWAY_UPSTREAM, UNMANAGED = "gateway", "gateway-upstream", "unmanaged"
-CLASSES = (GATEWAY, GATEWAY_UPSTREAM, UNMANAGED)  # a call's class is its index here
+from offgate.vocabulary import GATEWAY, GATEWAY_UPSTREAM
 
 
 @dataclass
@@ -44,7 +42,7 @@ class Classified:
 
 def classify(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence[Any]],
              held: Mapping[str, Collection[str]], settings: ReconcileSettings) -> Classified:
-    """`calls` and `spend` are columns as SpendStore reads them; `held` names, per class,
+    """`calls` and `spend` are columns as the store reads them; `held` names, per class,
     the rows that calls outside this run hold."""
     count = len(calls["id"])
     to_gateway = np.fromiter(map("gateway".__eq__, calls["route"]), dtype=bool, count=count)

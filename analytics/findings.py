@@ -21,8 +21,9 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from analytics.classify import CLASSES, GATEWAY_UPSTREAM, Classified, numbers
+from analytics.classify import Classified, numbers
 from offgate.config import ReconcileSettings
+from offgate.vocabulary import CLASSES, GATEWAY_UPSTREAM
 
 FindingKind = Literal["unlogged_gateway_call", "cost_mismatch", "spend_not_captured"]
 KINDS: tuple[FindingKind, ...] = get_args(FindingKind)

@@ -77,24 +77,21 @@ class Calls:
 
 class IdentityIndex:
     """Spend rows by request_id and by litellm_call_id (the first row, if several share one),
-    each built when first needed."""
+    each built when first needed. Keyed by text, looked up with a call's id or None."""
 
     def __init__(self, request_id: Sequence[str], litellm_call_id: Sequence[str | None]) -> None:
         self._request_id = request_id
         self._litellm_call_id = litellm_call_id
 
     @functools.cached_property
-    def by_request_id(self) -> dict[str, int]:
+    def by_request_id(self) -> dict[str | None, int]:
         return dict(zip(self._request_id, range(len(self._request_id)), strict=True))
 
     @functools.cached_property
-    def by_call_id(self) -> dict[str, int]:
+    def by_call_id(self) -> dict[str | None, int]:
         # Filled from the end, so that the first row of a shared call id is the one kept.
-        index = dict(zip(reversed(self._litellm_call_id), range(len(self._litellm_call_id) - 1, -1, -1),
-                         strict=True))
-        index.pop(None, None)
-        index.pop("", None)
-        return index
+        rows = zip(reversed(self._litellm_call_id), range(len(self._litellm_call_id) - 1, -1, -1), strict=True)
+        return {call_id: row for call_id, row in rows if call_id}
 
 
 @dataclass
@@ -158,7 +155,7 @@ def _pair_by_identity(calls: Calls, rows: SpendRows) -> Pairs:
     return Pairs(call[order], row[order], how[order])
 
 
-def _look_up(index: dict[str, int], ids: Sequence[str | None]) -> np.ndarray:
+def _look_up(index: dict[str | None, int], ids: Sequence[str | None]) -> np.ndarray:
     """The row each id names, -1 for none."""
     rows = np.array(list(map(index.get, ids)), dtype=np.float64).reshape(len(ids))
     return np.where(np.isnan(rows), -1, rows).astype(np.int64)

@@ -18,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from analytics.classify import CLASSES, Classified, classify
+from analytics.classify import Classified, classify
 from analytics.findings import KINDS, find
 from analytics.matching import MatchedBy
 from offgate.config import ReconcileSettings
-from offgate.spend_store import SpendStore
+from offgate.store import Store
+from offgate.store.reconciliation import Reconciliations
+from offgate.store.spend import SpendLog
+from offgate.vocabulary import CLASSES
 
 SPEND_MARGIN = timedelta(hours=1)
 
@@ -46,25 +49,26 @@ class ReconcileSummary:
     findings: dict[str, int] = field(default_factory=dict)
 
 
-def reconcile(store: SpendStore, settings: ReconcileSettings, since: datetime | None = None,
+def reconcile(store: Store, settings: ReconcileSettings, since: datetime | None = None,
               now: datetime | None = None) -> ReconcileSummary:
     until = now or datetime.now(UTC)
     spend_start = since - SPEND_MARGIN if since else None
     spend_end = until + SPEND_MARGIN
-    calls = store.call_columns(since, until)
-    spend = store.spend_columns(spend_start, spend_end)
+    reconciliations = Reconciliations(store)
+    calls = reconciliations.call_columns(since, until)
+    spend = SpendLog(store).columns(spend_start, spend_end)
     held: dict[str, set[str]] = defaultdict(set)
-    for request_id, classification in store.matches_outside(since, until, spend_start, spend_end):
+    for request_id, classification in reconciliations.matches_outside(since, until, spend_start, spend_end):
         held[classification].add(request_id)
     decision = decide(calls, spend, held, settings, since, until)
-    store.save_reconciliation(since, until, _results(calls, spend, decision.classified), decision.findings)
+    reconciliations.save(since, until, _results(calls, spend, decision.classified), decision.findings)
     return _summary(since, until, spend, decision)
 
 
 def decide(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence[Any]],
            held: Mapping[str, Collection[str]], settings: ReconcileSettings, since: datetime | None,
            until: datetime) -> Decision:
-    """The whole decision in memory, from columns as SpendStore reads them (the benchmark
+    """The whole decision in memory, from columns as the store reads them (the benchmark
     runs this)."""
     classified = classify(calls, spend, held, settings)
     held_rows = set().union(*held.values()) if held else set()

@@ -4,7 +4,7 @@
   and the dashboard's /api/summary serves it (analytics/report/document.py);
 - alert.schema.json: one alert, as `offgate alerts --json` and the dashboard's /api/alerts list
   them, and the body the generic webhook (`[notify.webhook]`) posts, one alert per request
-  (offgate/alert_store.py). Slack's and Teams' payloads are theirs, not ours.
+  (offgate/store/alerts.py). Slack's and Teams' payloads are theirs, not ours.
 
 `uv run python -m analytics.schemas` writes them to docs/schemas/; a test checks the committed
 files are current.
@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from analytics.report.document import Report
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

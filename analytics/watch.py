@@ -22,9 +22,9 @@ from analytics.notify import channels_from
 from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
 from analytics.reconcile import reconcile
 from offgate.config import Settings
-from offgate.spend_store import SpendStore
 from offgate.store import Store, StoreError
 from offgate.timespan import parse_span
+from offgate.vocabulary import UNMANAGED
 
 log = logging.getLogger("offgate.watch")
 SHORTEST_INTERVAL = timedelta(seconds=1)
@@ -70,10 +70,10 @@ class Watcher:
         """One round; StoreError if the store fails (the channels' failures are only logged)."""
         now = now or datetime.now(UTC)
         window = timedelta(hours=self._settings.alerts.lookback_hours)
-        reconciled = reconcile(SpendStore(self._store), self._settings.reconcile, since=now - window, now=now)
+        reconciled = reconcile(self._store, self._settings.reconcile, since=now - window, now=now)
         new = raise_new_alerts(self._store, self._settings.alerts, now=now)
         sent = self._dispatcher.deliver(now)
-        return TickSummary(now, reconciled.calls, reconciled.classes["unmanaged"], len(new), sent)
+        return TickSummary(now, reconciled.calls, reconciled.classes[UNMANAGED], len(new), sent)
 
     def run(self, interval_s: float, stop: threading.Event) -> None:
         """Tick every `interval_s` seconds until `stop` is set, logging one line per tick;

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from offgate.catalog import PROVIDERS
 from offgate.catalog.registry import Catalog, Match, Provider, _match_path
-from tests.fixtures import fixture_names, load_fixture, session_fixture_names
+from tests.support.fixture_files import fixture_names, load_fixture, session_fixture_names
 
 SCALES = (1, 10, 100, 1000)
 Request = tuple[str, int, str, bool]  # host, port, path, websocket upgrade

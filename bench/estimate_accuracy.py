@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from offgate import tokens
-from tests.fixtures import fixture_names, load_fixture, read_call
+from tests.support.fixture_files import fixture_names, load_fixture, read_call
 
 
 def family(model: str) -> str:

@@ -3,7 +3,7 @@ against PostgreSQL's own COPY of the same rows; and what pushing costs an agent.
 
     uv run python bench/fleet_ingest_bench.py [--records 200000] [--devices 16] [--quick]
 
-A throw-away PostgreSQL (tests/postgres.py: fsync and synchronous commit off, as for every
+A throw-away PostgreSQL (tests/support/postgres.py: fsync and synchronous commit off, as for every
 run here, the COPY ceiling included) gets `--records` synthetic usage records shaped like
 the proxy's, split over `--devices` enrolled devices. Each device pushes its share as the
 agent does: gzip-compressed batches of 1,000 (fleet/pusher.py's batch), one at a time, so
@@ -59,8 +59,8 @@ from fleet.registry import Registry  # noqa: E402
 from fleet.wire import HEALTH_PATH, INGEST_PATH, EnrollRequest  # noqa: E402
 from offgate.events import UsageEvent  # noqa: E402
 from offgate.store import Store  # noqa: E402
-from tests.ports import free_port  # noqa: E402
-from tests.postgres import postgres_server  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
+from tests.support.postgres import postgres_server  # noqa: E402
 
 GOAL_SHARE_OF_COPY = 0.5
 GOAL_RECORDS_PER_S = 10_000

@@ -44,10 +44,10 @@ sys.path.insert(0, str(ROOT))
 
 from native_host.install import install, plan  # noqa: E402
 from offgate.store import Store  # noqa: E402
-from tests.extension_e2e import chromium_extension_args, service_worker  # noqa: E402
-from tests.fixtures import load_fixture  # noqa: E402
-from tests.native_host_process import OUR_ORIGIN, call_message, frame, hello  # noqa: E402
-from tests.web_apps import ThrowawayCA, WebApps, app_hostnames  # noqa: E402
+from tests.support.extension_e2e import chromium_extension_args, service_worker  # noqa: E402
+from tests.support.fixture_files import load_fixture  # noqa: E402
+from tests.support.native_host_process import OUR_ORIGIN, call_message, frame, hello  # noqa: E402
+from tests.support.web_apps import ThrowawayCA, WebApps, app_hostnames  # noqa: E402
 
 GOAL_COLD_START_MS = 300
 SETUPS = {"recording": "extension recording", "tap_only": "tap without a host", "without": "without the extension"}

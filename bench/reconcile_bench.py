@@ -3,7 +3,7 @@
     uv run python bench/reconcile_bench.py [--sizes 10000 100000 1000000] [--store 100000 1000000]
 
 Each size runs in a child process of its own, on synthetic columns shaped exactly as
-SpendStore reads them, and times `analytics.reconcile.decide` (classification, pairing,
+the store reads them, and times `analytics.reconcile.decide` (classification, pairing,
 findings: everything but the store). Then it runs again under tracemalloc for the peak of
 what the algorithm allocates, and reports the child's peak RSS (input data included). The
 goal: 1M x 1M in under 10 s and 2 GB, time growing no faster than n log n.
@@ -17,7 +17,7 @@ per call depend on how many look-alike calls share a tolerance window, not on n.
 The ground truth is known, so the run also reports how many pairs came out right.
 
 `--store N` measures the store round trip for that size as well: writing the calls and rows
-to SQLite as offgate does (Store.add, SpendStore.add), then, in a process of its own,
+to SQLite as offgate does (Store.add, SpendLog.add), then, in a process of its own,
 `offgate reconcile` over the store (read the columns, decide, write results and findings).
 Results go to bench/results/reconcile-<timestamp>.json and a markdown table on stdout.
 """
@@ -150,8 +150,8 @@ def measure(n: int) -> dict:
 def write_store(n: int, database: str) -> dict:
     """Store the calls and rows of one size in a SQLite store, the way offgate writes them."""
     from offgate.events import UsageEvent
-    from offgate.spend_store import SpendRecord, SpendStore
     from offgate.store import Store
+    from offgate.store.spend import SpendLog, SpendRecord
 
     calls, spend, _ = synthetic(n)
     started = time.perf_counter()
@@ -165,27 +165,26 @@ def write_store(n: int, database: str) -> dict:
                                   response_id=calls["response_id"][i], litellm_call_id=calls["litellm_call_id"][i],
                                   process_name="python3", status_code=200)
                        for i in range(begin, min(begin + 50_000, n))])
-        spend_store = SpendStore(store)
+        spend_log = SpendLog(store)
         for begin in range(0, n, 50_000):
-            spend_store.add([SpendRecord(request_id=spend["request_id"][j],
-                                         start_time=datetime.fromtimestamp(spend["start"][j], UTC).replace(tzinfo=None),
-                                         spend=spend["spend"][j], prompt_tokens=spend["prompt_tokens"][j],
-                                         completion_tokens=spend["completion_tokens"][j], total_tokens=0, raw={},
-                                         litellm_call_id=spend["litellm_call_id"][j], model=spend["model"][j],
-                                         model_group=spend["model_group"][j], api_base=spend["api_base"][j],
-                                         status="success")
-                             for j in range(begin, min(begin + 50_000, n))], "file")
+            spend_log.add([SpendRecord(request_id=spend["request_id"][j],
+                                       start_time=datetime.fromtimestamp(spend["start"][j], UTC).replace(tzinfo=None),
+                                       spend=spend["spend"][j], prompt_tokens=spend["prompt_tokens"][j],
+                                       completion_tokens=spend["completion_tokens"][j], total_tokens=0, raw={},
+                                       litellm_call_id=spend["litellm_call_id"][j], model=spend["model"][j],
+                                       model_group=spend["model_group"][j], api_base=spend["api_base"][j],
+                                       status="success")
+                           for j in range(begin, min(begin + 50_000, n))], "file")
     return {"n": n, "write_seconds": time.perf_counter() - started}
 
 
 def reconcile_store(n: int, database: str) -> dict:
     """`offgate reconcile` over a whole store, in a process that holds nothing else."""
-    from offgate.spend_store import SpendStore
     from offgate.store import Store
 
     with Store.open(f"sqlite:///{database}") as store:
         started = time.perf_counter()
-        summary = reconcile(SpendStore(store), ReconcileSettings(), since=None, now=START + timedelta(seconds=n + 3600))
+        summary = reconcile(store, ReconcileSettings(), since=None, now=START + timedelta(seconds=n + 3600))
         seconds = time.perf_counter() - started
     return {"n": n, "reconcile_seconds": seconds, "calls": summary.calls,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

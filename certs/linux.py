@@ -19,6 +19,7 @@ from certs.trust import (
     Remove,
     Run,
     TrustError,
+    TrustStore,
     find_tool,
     run_tool,
     writable,
@@ -187,8 +188,8 @@ class NSSDatabase:
 def nss_databases(user_home: Path, certutil: str | None) -> Plan:
     """The user's NSS databases: Chromium's (made if missing) and every Firefox profile that has one."""
     notes: list[str] = []
-    stores = [NSSDatabase(user_home / CHROMIUM_DATABASE, "Chromium, Chrome, Brave, Edge", certutil=certutil,
-                          create=True)]
+    stores: list[TrustStore] = [NSSDatabase(user_home / CHROMIUM_DATABASE, "Chromium, Chrome, Brave, Edge",
+                                            certutil=certutil, create=True)]
     snap = NSSDatabase(user_home / CHROMIUM_SNAP_DATABASE, "Chromium snap", certutil=certutil)
     for database in [snap] + [NSSDatabase(path, f"Firefox profile {name}", certutil=certutil)
                               for name, path in firefox_profiles(user_home, notes)]:

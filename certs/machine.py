@@ -49,7 +49,7 @@ class Machine:
 
     def store_for(self, entry: dict) -> TrustStore:
         kind = entry.get("store")
-        fields = ENTRY_FIELDS.get(kind)
+        fields = ENTRY_FIELDS.get(kind) if isinstance(kind, str) else None
         if fields is None:
             raise TrustError(f"unknown store {kind!r}")
         wrong = [name for name, kind_of in fields.items() if not isinstance(entry.get(name), kind_of)]

@@ -28,7 +28,7 @@ from fleet.registry import Device, utc_now
 from fleet.wire import Acknowledgement, AgentReport, Batch
 from offgate.events import UsageEvent
 from offgate.store import Store, naive_utc
-from offgate.store_schema import UsageEventRow
+from offgate.store.schema import UsageEventRow
 
 COLUMNS = tuple(field.column_name for field in UsageEventRow._meta.sorted_fields)  # type: ignore[attr-defined]
 _TS, _DEVICE, _USER = (COLUMNS.index(name) for name in ("ts", "device", "user"))

@@ -18,9 +18,9 @@ from typing import Any
 
 from peewee import JOIN, PostgresqlDatabase
 
-from offgate.fleet_schema import FleetAgentRow, FleetOutboxRow
 from offgate.store import Store
-from offgate.store_schema import UsageEventRow
+from offgate.store.fleet import FleetAgentRow, FleetOutboxRow
+from offgate.store.schema import UsageEventRow
 
 _SQLITE_TRIGGERS = (
     "CREATE TRIGGER IF NOT EXISTS fleet_outbox_put AFTER INSERT ON usage_event "

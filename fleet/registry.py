@@ -12,8 +12,8 @@ from peewee import IntegrityError
 
 from fleet.credentials import CREDENTIAL_PREFIX, TOKEN_PREFIX, new_public_id, new_secret, secret_hash
 from fleet.wire import EnrollRequest, EnrollResponse, ErrorCode
-from offgate.fleet_schema import FleetDeviceRow, FleetTokenRow
 from offgate.store import Store
+from offgate.store.fleet import FleetDeviceRow, FleetTokenRow
 
 
 class Refused(Exception):

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # mitmproxy gives (host, port) for IPv4 and (host, port, flowinfo, scope_id) for IPv6.
-Address = Sequence[object]
+Address = Sequence[str | int]
 
 _HAS_PROC_NET = os.path.exists("/proc/net/tcp")
 TABLE_READS = 3

@@ -16,7 +16,7 @@ from offgate.metering import Metered, ResponseMeter
 
 
 @dataclass(slots=True)
-class Call:
+class InterceptedCall:
     """One intercepted LLM call while it is in flight: an HTTP exchange, or a WebSocket
     session whose responses are recorded one by one."""
 
@@ -42,7 +42,7 @@ class Call:
 class FinishedCall:
     """One reading of a call, with its status and measures."""
 
-    call: Call
+    call: InterceptedCall
     reading: Reading
     status_code: int | None
     metered: Metered

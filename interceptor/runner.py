@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import socket
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 from mitmproxy import exceptions, options
+from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.tools.dump import DumpMaster
 
-from interceptor.addon import OffgateAddon
+from interceptor.addon import offgate_addons
 from interceptor.ca import ca_dir, ensure_ca
 from offgate.errors import BadInputError
 from offgate.stopping import on_stop_signals
@@ -43,12 +45,13 @@ def check_port_free(host: str, port: int) -> None:
 
 def build_master(home: Path, listen_host: str, listen_port: int, gateways: Sequence[str] = (),
                  set_options: Sequence[str] = (), with_termlog: bool = True) -> DumpMaster:
-    """A mitmproxy master with offgate loaded. Call inside a running event loop."""
+    """A mitmproxy master with offgate's addons loaded. Call inside a running event loop.
+    `gateways`: none takes proxy.gateways from the home's config.toml, as the addon script does."""
     ensure_ca(home)
     opts = options.Options(listen_host=listen_host, listen_port=listen_port,
                            confdir=str(ca_dir(home)))
     master = DumpMaster(opts, with_termlog=with_termlog, with_dumper=False)
-    master.addons.add(OffgateAddon())
+    master.addons.add(*offgate_addons())
     try:
         opts.update(offgate_home=str(home), offgate_gateways=list(gateways))
         if set_options:
@@ -68,6 +71,9 @@ def run_proxy(home: Path, listen_host: str, listen_port: int, gateways: Sequence
               set_options: Sequence[str] = ()) -> None:
     """Serve until SIGINT or SIGTERM; every recorded call is flushed before returning."""
     check_port_free(listen_host, listen_port)
+    # mitmproxy's terminal log shows what reaches the root logger, at termlog_verbosity
+    # (info by default): let offgate's own lines through (what the writer stored, at the end).
+    logging.getLogger("offgate").setLevel(logging.INFO)
 
     async def main() -> None:
         master = build_master(home, listen_host, listen_port, gateways, set_options)
@@ -108,6 +114,8 @@ class BackgroundProxy:
                                    ["connection_strategy=lazy", *self.set_options], with_termlog=False)
         self._task = asyncio.ensure_future(self.master.run())
         server = self.master.addons.get("proxyserver")
+        if not isinstance(server, Proxyserver):
+            raise ProxyError("mitmproxy's proxyserver addon is missing")
         for _ in range(500):
             addrs = server.listen_addrs()
             if addrs:

@@ -6,7 +6,7 @@ tls_passthrough example does, once a client fails the TLS handshake for a host, 
 connections to that host pass through untouched, unread, for `offgate_passthrough_minutes`;
 the first one after that is intercepted again, so reading resumes once the client trusts
 the CA. Every such connection, refused or passed through, is counted in the store
-(offgate.unread_store), so unread usage shows in `offgate status` and the report.
+(offgate.store.unread), so unread usage shows in `offgate status` and the report.
 
 "A client" is a program run by a user: its executable and user, as attribution finds them
 from the socket, or its IP address when it finds nothing (a client on another machine).
@@ -26,15 +26,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from mitmproxy import connection, ctx, exceptions, tls
 
 from interceptor.attribution import ProcessCache
-from offgate.config import database_url_for, device_name, load_settings, resolve_home
+from interceptor.fail_open import FailOpen
 from offgate.store import Store, StoreError
-from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
+from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
 
 log = logging.getLogger("offgate")
 
@@ -147,13 +146,13 @@ class CountWriter:
 
 
 class TLSFallback:
-    """The mitmproxy addon (a part of OffgateAddon, sharing its process lookups)."""
+    """The mitmproxy addon (sharing the recorder's process lookups)."""
 
-    def __init__(self, processes: ProcessCache, count_error: Callable[[], None]) -> None:
+    def __init__(self, processes: ProcessCache, fail_open: FailOpen) -> None:
         self.processes = processes
         self.memory = RefusalMemory()
         self.tally = UnreadTally()
-        self._count_error = count_error
+        self._fail_open = fail_open
         self._hosts: dict[str, str] = {}  # client connection id -> the host of its ClientHello
         self._device: str | None = None
         self._writer: CountWriter | None = None
@@ -174,10 +173,8 @@ class TLSFallback:
                 "give minutes, or 0 to never pass through")
 
     def running(self) -> None:
-        home = resolve_home(Path(ctx.options.offgate_home) if ctx.options.offgate_home else None)
-        settings = load_settings(home)
-        url = database_url_for(settings, home)
-        self._device = device_name(settings.device.name)
+        url = ctx.options.offgate_database_url
+        self._device = ctx.options.offgate_device
         self._writer = CountWriter(self.tally, lambda: Store.open(url))
         self._writer.start()
 
@@ -203,7 +200,7 @@ class TLSFallback:
                 data.ignore_connection = True
                 self.tally.note(source, datetime.now(UTC), refused=False)
         except Exception:  # noqa: BLE001 - fail-open: the handshake goes on as without offgate
-            self._count_error()
+            self._fail_open.count()
 
     async def tls_failed_client(self, data: tls.TlsData) -> None:
         try:
@@ -221,7 +218,7 @@ class TLSFallback:
                         "certificates)%s", source.process_name or "a client of unknown process", source.host,
                         f"; its connections there pass through unread for {minutes} minutes" if minutes else "")
         except Exception:  # noqa: BLE001 - fail-open
-            self._count_error()
+            self._fail_open.count()
 
     async def _identify(self, client: connection.Client, host: str) -> tuple[Hashable, UnreadSource]:
         """Who the client is for the memory (see the module's docstring), and its counts' source."""

@@ -23,7 +23,7 @@ class StreamBroken(Exception):
     """The input can no longer be read as frames (cut off, or not native messaging)."""
 
 
-class FrameTooLarge(Exception):
+class MessageTooLarge(Exception):
     """One frame was over the host's limit; it was skipped and the next can be read."""
 
     def __init__(self, size: int, limit: int) -> None:
@@ -43,7 +43,7 @@ def read_frame(stream: BinaryIO, limit: int) -> bytes | None:
         raise StreamBroken(f"length prefix says {size} bytes, more than any browser sends: not native messaging")
     if size > limit:
         _skip(stream, size)
-        raise FrameTooLarge(size, limit)
+        raise MessageTooLarge(size, limit)
     body = _read_exactly(stream, size)
     if len(body) < size:
         raise StreamBroken(f"input ended inside a message ({len(body)} of {size} bytes)")

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pydantic import ValidationError
 
-from native_host.framing import FrameTooLarge, FrameWriter, StreamBroken, read_frame
+from native_host.framing import FrameWriter, MessageTooLarge, StreamBroken, read_frame
 from native_host.messages import (
     MAX_ID_CHARS,
     MAX_MESSAGE_BYTES,
     MODELS,
-    Call,
+    CallMessage,
     Hello,
     NotInCatalog,
     Today,
@@ -84,7 +84,7 @@ class Host:
             while True:
                 try:
                     frame = read_frame(stdin, MAX_MESSAGE_BYTES)
-                except FrameTooLarge as exc:
+                except MessageTooLarge as exc:
                     log.warning("refused: %s", exc)
                     out.write(encode(error_reply("too_large", str(exc))))
                     continue
@@ -129,7 +129,7 @@ class Host:
         except Unavailable as exc:
             log.warning("not recorded, to be sent again: %s message %s: %s", message.type, message.id, exc)
             return error_reply("unavailable", str(exc), message.id)
-        except Exception as exc:  # noqa: BLE001 - the host never dies on one message
+        except Exception as exc:  # the host never dies on one message
             log.exception("could not handle %s message %s", message.type, message.id)
             return error_reply("failed", f"{type(exc).__name__}: {exc}", message.id)
 
@@ -140,13 +140,13 @@ class Host:
             self._recorder.close()
             self._recorder = None
 
-    def _answer(self, message: Hello | Call | WebSocketBatch | Today) -> dict[str, Any]:
+    def _answer(self, message: Hello | CallMessage | WebSocketBatch | Today) -> dict[str, Any]:
         if isinstance(message, Hello):
             log.info("extension %s connected", message.extension_version)
             return {"type": "hello", "id": message.id, "protocol": PROTOCOL_VERSION,
                     "max_message_bytes": MAX_MESSAGE_BYTES}
         recorder = self._ready_recorder()
-        if isinstance(message, Call):
+        if isinstance(message, CallMessage):
             return {"type": "ack", "id": message.id, "event_ids": recorder.record_call(message)}
         if isinstance(message, WebSocketBatch):
             return {"type": "ack", "id": message.id, "event_ids": recorder.record_websocket(message)}
@@ -160,7 +160,7 @@ class Host:
     def _warm(self) -> None:
         try:
             self._recorder = _load_recorder(self._home)
-        except Exception:  # noqa: BLE001 - the next message tries again and reports it
+        except Exception:  # the next message tries again and reports it
             log.exception("could not start recording")
 
     def _ready_recorder(self) -> Recorder:
@@ -169,7 +169,7 @@ class Host:
         if self._recorder is None:
             try:
                 self._recorder = _load_recorder(self._home)
-            except Exception as exc:  # noqa: BLE001 - e.g. broken settings: a later message tries again
+            except Exception as exc:  # e.g. broken settings: a later message tries again
                 raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
         return self._recorder
 

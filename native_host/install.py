@@ -164,14 +164,18 @@ def uninstall(installation: Installation) -> list[str]:
 
 
 def _set_registry_default(key: str, value: str) -> None:
-    import winreg  # Windows only
+    if sys.platform != "win32":  # a guard pyright reads: winreg's types exist on Windows only
+        raise InstallError("the registry can only be written on Windows")
+    import winreg
 
     with winreg.CreateKey(winreg.HKEY_CURRENT_USER, key) as handle:
         winreg.SetValueEx(handle, "", 0, winreg.REG_SZ, value)
 
 
 def _delete_registry_key(key: str) -> bool:
-    import winreg  # Windows only
+    if sys.platform != "win32":
+        raise InstallError("the registry can only be written on Windows")
+    import winreg
 
     try:
         winreg.DeleteKey(winreg.HKEY_CURRENT_USER, key)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic_core import ErrorDetails
 
 # The whole message; the page stops copying a body before it would pass this.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -78,7 +79,7 @@ class ResponseHeaders(BaseModel):
     content_type: str | None = Field(default=None, alias="content-type", max_length=256)
 
 
-class Call(_Message):
+class CallMessage(_Message):
     """One HTTP call; `id` also becomes the event's id, so a call sent twice (after the
     host went away before acknowledging it) is stored once."""
 
@@ -122,11 +123,11 @@ class Today(_Message):
     since: Time
 
 
-Message = Hello | Call | WebSocketBatch | Today
-MODELS: dict[str, type[Message]] = {"hello": Hello, "call": Call, "websocket": WebSocketBatch, "today": Today}
+Message = Hello | CallMessage | WebSocketBatch | Today
+MODELS: dict[str, type[Message]] = {"hello": Hello, "call": CallMessage, "websocket": WebSocketBatch, "today": Today}
 
 
-def describe_errors(errors: list[dict]) -> str:
+def describe_errors(errors: list[ErrorDetails]) -> str:
     """pydantic's first few errors as one line: `field.path: what is wrong`."""
     parts = []
     for error in errors[:3]:

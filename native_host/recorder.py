@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import psutil
 
-from native_host.messages import Call, NotInCatalog, Unavailable, WebSocketBatch
+from native_host.messages import CallMessage, NotInCatalog, Unavailable, WebSocketBatch
 from offgate import recording, tokens
 from offgate.catalog import build_catalog
 from offgate.catalog.base import CallParser, Reading
@@ -70,7 +70,7 @@ class Browser:
 
 
 @dataclass(slots=True)
-class Session:
+class WebSocketSession:
     """A WebSocket session the page is in, and the response under way in it: its time and
     bytes are counted from the previous reading on, as the proxy counts them."""
 
@@ -90,7 +90,7 @@ class Recorder:
         self._web_apps = frozenset(p.name for p in self._catalog.providers if is_web_app(p))
         self._browser = Browser.parent_of_this_process()
         self._device = device_name(settings.device.name)
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._sessions: OrderedDict[str, WebSocketSession] = OrderedDict()
         self._unkept_batches: OrderedDict[str, list[UsageEvent]] = OrderedDict()
         self._reader: Store | None = None
         self._writer = EventWriter(lambda: Store.open(self._url), home)
@@ -99,7 +99,7 @@ class Recorder:
         for model in (None, "gpt-4o"):
             tokens.count_text(model, "offgate")
 
-    def record_call(self, call: Call) -> list[str]:
+    def record_call(self, call: CallMessage) -> list[str]:
         self._check_page(call.page_origin)
         parts = urlsplit(call.url)
         match = self._lookup(parts, websocket=False)
@@ -204,7 +204,7 @@ class Recorder:
         return [event.model_copy(update={"id": _batch_event_id(batch.id, place)})
                 for place, event in enumerate(events + pushed_out)]
 
-    def _session(self, batch: WebSocketBatch) -> tuple[Session, list[UsageEvent]]:
+    def _session(self, batch: WebSocketBatch) -> tuple[WebSocketSession, list[UsageEvent]]:
         """The batch's session, and the events of the one closed (as cut off) to make room for it."""
         session = self._sessions.get(batch.session)
         pushed_out: list[UsageEvent] = []
@@ -215,7 +215,7 @@ class Recorder:
             # As the proxy drives it: the upgrade request has no body, the server answered 101.
             parser.read_request(b"")
             parser.start_response(101, {})
-            session = Session(match, parser, parts.hostname or "", _path(parts))
+            session = WebSocketSession(match, parser, parts.hostname or "", _path(parts))
             if len(self._sessions) >= MAX_SESSIONS:
                 _, oldest = self._sessions.popitem(last=False)
                 pushed_out = self._session_events(oldest, oldest.parser.finish_session(complete=False))
@@ -223,7 +223,7 @@ class Recorder:
         self._sessions.move_to_end(batch.session)
         return session, pushed_out
 
-    def _session_events(self, session: Session, readings: list[Reading]) -> list[UsageEvent]:
+    def _session_events(self, session: WebSocketSession, readings: list[Reading]) -> list[UsageEvent]:
         # A WebSocket upgrade answers 101 before the session's messages flow.
         return [self._event(session.match, reading, 101, session.host, session.path,
                             dict(method="GET", **session.meter.take().facts()))
@@ -243,7 +243,7 @@ class Recorder:
         )
         try:
             return recording.build_event(match, reading, status_code=status_code, **facts)
-        except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
+        except Exception as exc:  # keep the call even if it cannot be read
             log.exception("could not build the event of a call to %s%s", host, path)
             return recording.unreadable_event(match, exc, status_code=status_code, **facts)
 

@@ -20,20 +20,21 @@ import socket
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     InitSettingsSource,
     SettingsConfigDict,
     SettingsError,
-    TomlConfigSettingsSource,
 )
 
 from offgate.errors import BadInputError
+from offgate.vocabulary import ALERT_DIMENSIONS, AlertDimension
 
 HOME_ENV = "OFFGATE_HOME"
 ENV_PREFIX = "OFFGATE_"
@@ -86,16 +87,13 @@ class ReconcileSettings(BaseModel):
         default_factory=lambda: ["litellm"], description="process names of the gateway itself (on its host)")
 
 
-AlertDimension = Literal["user", "device", "app", "provider", "key"]
-
-
 class AlertSettings(BaseModel):
     """What `offgate alerts` and `offgate watch` look for, and how loudly."""
 
     model_config = ConfigDict(extra="forbid")
 
     dimensions: list[AlertDimension] = Field(
-        default_factory=lambda: ["user", "device", "app", "provider", "key"],
+        default_factory=lambda: list(ALERT_DIMENSIONS),
         description="entities whose unmanaged usage is watched")
     false_discovery_rate: float = Field(
         default=0.01, gt=0, lt=1, description="Benjamini-Hochberg q: the share of raised spikes allowed to be false")
@@ -118,7 +116,7 @@ class AlertSettings(BaseModel):
     @field_validator("entity_budgets_usd")
     @classmethod
     def _budget_keys(cls, budgets: dict[str, float]) -> dict[str, float]:
-        dimensions = get_args(AlertDimension)
+        dimensions = ALERT_DIMENSIONS
         for key, amount in budgets.items():
             dimension, _, name = key.partition(":")
             if dimension not in dimensions or not name:
@@ -223,14 +221,13 @@ def load_settings(home: Path, warn: Callable[[str], None] = log.warning, **overr
     `warn` is told of each retired setting the file still has."""
     config_file = home / CONFIG_FILE
     try:
-        from_file = TomlConfigSettingsSource(Settings, toml_file=config_file)
-        _drop_retired(from_file.init_kwargs, config_file, warn)
         sources = (
             InitSettingsSource(Settings, init_kwargs=overrides),
             EnvSettingsSource(Settings),
-            from_file,
+            InitSettingsSource(Settings, init_kwargs=_file_settings(config_file, warn)),
         )
-        return Settings(_build_sources=(sources, overrides))
+        # BaseSettings' own __init__ takes `_build_sources`; pyright sees only the fields' one.
+        return Settings(_build_sources=(sources, overrides))  # pyright: ignore[reportCallIssue]
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_file}: not valid TOML: {exc}") from None
     except OSError as exc:
@@ -247,7 +244,11 @@ def load_settings(home: Path, warn: Callable[[str], None] = log.warning, **overr
 
 def database_url_for(settings: Settings, home: Path) -> str:
     """The store's URL: the configured one, else SQLite in the home directory."""
-    url = settings.database_url or f"sqlite:///{home / DATABASE_FILE}"
+    return checked_database_url(settings.database_url or f"sqlite:///{home / DATABASE_FILE}")
+
+
+def checked_database_url(url: str) -> str:
+    """`url` if offgate can store there; else ConfigError, the password hidden."""
     if not url.startswith(DATABASE_URL_PREFIXES):
         raise ConfigError(
             f"database_url {redact_url(url)!r} is not supported: use sqlite:///PATH "
@@ -269,7 +270,12 @@ def redact_url(url: str) -> str:
     return re.sub(r"(password=)[^&]*", r"\1***", url, flags=re.IGNORECASE)
 
 
-def _drop_retired(values: dict[str, Any], config_file: Path, warn: Callable[[str], None]) -> None:
+def _file_settings(config_file: Path, warn: Callable[[str], None]) -> dict[str, Any]:
+    """The settings `config_file` holds (none when there is no file), the retired ones dropped."""
+    if not config_file.is_file():
+        return {}
+    with config_file.open("rb") as file:
+        values = tomllib.load(file)
     for (section, key), why in RETIRED_SETTINGS.items():
         table = values.get(section)
         if isinstance(table, dict) and key in table:
@@ -277,9 +283,10 @@ def _drop_retired(values: dict[str, Any], config_file: Path, warn: Callable[[str
             if not table:
                 del values[section]
             warn(f"{config_file}: {section}.{key} is no longer a setting and is ignored ({why}); remove it")
+    return values
 
 
-def _describe_problem(error: dict[str, Any], config_file: Path) -> str:
+def _describe_problem(error: ErrorDetails, config_file: Path) -> str:
     """Where and what, never the value: it may be a password or a webhook's secret path."""
     location = tuple(str(part) for part in error["loc"])
     key = ".".join(location)

@@ -1,5 +1,5 @@
 """What offgate's published JSON documents share: the report (analytics/report/document.py)
-and the alert, which is also the generic webhook's payload (offgate/alert_store.py).
+and the alert, which is also the generic webhook's payload (offgate/store/alerts.py).
 
 Each is a pydantic model: `model_dump(mode="json")` is the JSON offgate prints, serves and
 posts, and its JSON Schema is published in docs/schemas/ (analytics/schemas.py writes them).

@@ -198,7 +198,7 @@ def _rates(price_key: str, prompt_tokens: int, at: datetime | None) -> Rates:
     cache_write = _rate(off_peak, "cache_creation_input_token_cost", cache_write)
     # A provider that publishes no cache price bills cached tokens as ordinary input.
     if cache_read is None:
-        cache_read = input_rate * _DEFAULT_CACHE_READ_SHARE.get(entry.get("litellm_provider"), 1.0)
+        cache_read = input_rate * _DEFAULT_CACHE_READ_SHARE.get(entry.get("litellm_provider", ""), 1.0)
     if cache_write is None:
         cache_write = input_rate
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
-from tests import postgres
-from tests.upstream import FakeUpstream
+from tests.support import postgres
+from tests.support.upstream import FakeUpstream
 
 # Property tests see the same examples on every CI run (a failure there is reproducible by
 # anyone) and report a failure as found, unshrunk, so a run stays bounded in time; a
@@ -20,9 +20,24 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
                       or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test for the tier it needs (markers: pyproject.toml). A test on PostgreSQL is
+    found by its fixtures: it asks for `postgres_url`, or a parametrized fixture of it runs on
+    "postgresql" (as `store_url` does). Browser and PostgreSQL tests run real parts, so are e2e too;
+    the other e2e tests are marked by their modules (`pytestmark`)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgresql = callspec is not None and any(
+            isinstance(value, str) and value == "postgresql" for value in callspec.params.values())
+        if on_postgresql or "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("browser") or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database on a real PostgreSQL server (see tests/postgres.py), for the session."""
+    """A database on a real PostgreSQL server (see tests/support/postgres.py), for the session."""
     with postgres.server_or_skip() as url:
         yield url
 
@@ -39,7 +54,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[FakeUpstream]:
-    """A fake LLM provider on loopback (tests/upstream.py), for the module."""
+    """A fake LLM provider on loopback (tests/support/upstream.py), for the module."""
     fake = FakeUpstream().start()
     yield fake
     fake.stop()

@@ -15,12 +15,13 @@ from typer.testing import CliRunner
 from analytics.alerts import evaluate, raise_new_alerts
 from analytics.alerts.series import read_series
 from analytics.spend.rows import record_from_row
-from offgate.alert_store import AlertStore
 from offgate.cli import app
 from offgate.config import AlertSettings
 from offgate.events import UsageEvent
-from offgate.spend_store import SpendStore
 from offgate.store import Store
+from offgate.store.alerts import AlertStore
+from offgate.store.reconciliation import Reconciliations
+from offgate.store.spend import SpendLog
 
 FIRST_MONDAY = datetime(2026, 10, 19, tzinfo=UTC)
 NOW = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # a Tuesday afternoon
@@ -195,7 +196,7 @@ def test_a_rising_unmanaged_share(store: Store) -> None:
         "spend": 10.0, "prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "status": "success"})
         for n, day in enumerate(days)]
     store.add(unmanaged)
-    SpendStore(store).add(logged, "file")
+    SpendLog(store).add(logged, "file")
     [alert] = [a for a in evaluate(store, AlertSettings(), now=NOW) if a.kind == "unmanaged_share"]
     assert (alert.dimension, alert.entity, alert.metric, alert.ts, alert.severity) == (
         "total", "all", "share", change, "critical")
@@ -216,7 +217,7 @@ def test_days_whose_logged_spend_has_no_cost_say_nothing_about_the_share(store: 
         "request_id": f"chatcmpl-{n}", "startTime": (day + timedelta(hours=12)).isoformat(), "model": "gpt-4o",
         "prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100, "status": "success",
         **({"spend": 10.0} if day < change else {})}) for n, day in enumerate(days)]
-    SpendStore(store).add(logged, "file")
+    SpendLog(store).add(logged, "file")
     assert [alert for alert in evaluate(store, AlertSettings(), now=NOW) if alert.kind == "unmanaged_share"] == []
     daily = read_series(store, [], FIRST_MONDAY, NOW).daily
     assert [(day.day.isoformat(), day.managed_cost_usd, day.unpriced_spend_rows) for day in daily[21:23]] == [
@@ -268,7 +269,7 @@ def test_reading_counts_only_unmanaged_calls_in_their_utc_hour(store: Store) -> 
                call("alice", edge, route="gateway", host="litellm.example.com", provider="litellm")])
     reconciled = {"event_id": "upstream-call", "classification": "gateway-upstream", "spend_request_id": None,
                   "matched_by": None}
-    SpendStore(store).save_reconciliation(None, None, [reconciled], [])
+    Reconciliations(store).save(None, None, [reconciled], [])
     data = read_series(store, ["user", "provider"], edge - timedelta(hours=2), NOW)
     users = data.dimensions["user"]
     assert users.entities == ["alice"]  # svc's call is the gateway's own, eve's went through it

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from offgate.alert_store import Alert, AlertStore, UnknownAlertError
 from offgate.store import Store
+from offgate.store.alerts import Alert, AlertStore, UnknownAlertError
 
 NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
 COOLDOWN = timedelta(hours=24)

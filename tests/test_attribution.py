@@ -25,7 +25,9 @@ from interceptor.attribution import (
     _socket_in_table,
     find_client_process,
 )
-from tests.required import unavailable
+from tests.support.required import unavailable
+
+pytestmark = pytest.mark.e2e
 
 NOBODY = ClientProcess(None, None, None, None)
 ME = pwd.getpwuid(os.getuid()).pw_name

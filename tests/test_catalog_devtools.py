@@ -12,8 +12,8 @@ import pytest
 from offgate.catalog import DEFAULT_CATALOG, build_catalog
 from offgate.catalog.apps import app_for
 from offgate.recording import build_event
-from tests.fixtures import chunked, fixture_names, load_fixture, read_call
-from tests.litellm_reference import litellm_cost
+from tests.support.fixture_files import chunked, fixture_names, load_fixture, read_call
+from tests.support.litellm_reference import litellm_cost
 
 
 def event_of(name: str, reading=None, **facts):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from offgate.catalog import DEFAULT_CATALOG
-from tests.fixtures import (
+from tests.support.fixture_files import (
     chunked,
     fixture_names,
     load_fixture,

@@ -7,7 +7,7 @@ from typing import Any
 
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.base import Reading, Usage
-from tests.fixtures import load_fixture, read_call
+from tests.support.fixture_files import load_fixture, read_call
 
 SSE = {"content-type": "text/event-stream"}
 JSON = {"content-type": "application/json"}

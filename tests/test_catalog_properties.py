@@ -24,9 +24,16 @@ from offgate import recording
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.base import MAX_FRAME_BYTES, Reading
 from offgate.catalog.framing import AWSEventStreamReader
-from tests.aws_eventstream import bedrock_event
-from tests.fixtures import Fixture, fixture_names, load_fixture, read_call, read_session, session_fixture_names
-from tests.upstream import WebSocketMessage
+from tests.support.aws_eventstream import bedrock_event
+from tests.support.fixture_files import (
+    Fixture,
+    fixture_names,
+    load_fixture,
+    read_call,
+    read_session,
+    session_fixture_names,
+)
+from tests.support.upstream import WebSocketMessage
 
 EXAMPLES = 30
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,

@@ -14,8 +14,8 @@ from offgate import recording
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.base import MAX_FRAME_BYTES, Reading, Usage
 from offgate.catalog.framing import AWSEventStreamReader, CorruptFrame, FrameTooLarge, StreamException
-from tests.aws_eventstream import aws_event_frame, aws_event_message, bedrock_event
-from tests.fixtures import fixture_names, load_fixture, read_call, reading_view
+from tests.support.aws_eventstream import aws_event_frame, aws_event_message, bedrock_event
+from tests.support.fixture_files import fixture_names, load_fixture, read_call, reading_view
 
 EVENTSTREAM = {"content-type": "application/vnd.amazon.eventstream"}
 SSE = {"content-type": "text/event-stream"}

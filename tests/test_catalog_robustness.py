@@ -10,7 +10,7 @@ import brotli
 import pytest
 
 from offgate.catalog.decoding import zstd
-from tests.fixtures import chunked, load_fixture, read_call, reading_view
+from tests.support.fixture_files import chunked, load_fixture, read_call, reading_view
 
 
 def deflate_raw(data: bytes) -> bytes:
@@ -97,6 +97,25 @@ def test_a_bad_stream_event_spoils_only_itself():
     assert reading.error.startswith("stream: invalid JSON")
     assert reading.usage.prompt_tokens == 15 and reading.usage.completion_tokens == 6
     assert "".join(reading.completion_texts) == "Red, yellow and blue."
+
+
+def test_a_value_of_the_wrong_type_is_named_never_quoted():
+    # `choices` is an array; a string there (it could be prompt text) spoils the body, and the
+    # stored reason names the types, not the value. What was read before it is kept.
+    fixture = load_fixture("openai/chat")
+    body = fixture.response_body.replace(b'"choices": [', b'"choices": "SECRET words", "was": [', 1)
+    reading = read_call(fixture, [body])
+    assert (reading.status, reading.error) == ("partial", "response: expected a JSON array, got string")
+    assert reading.usage is not None and reading.usage.completion_tokens == 26
+
+
+def test_a_stream_event_of_the_wrong_shape_spoils_only_itself():
+    fixture = load_fixture("openai/chat_stream_usage")
+    body = fixture.response_body.replace(b'"delta":{"content":"Red"}', b'"delta":7', 1)
+    reading = read_call(fixture, chunked(body, 11))
+    assert (reading.status, reading.error) == ("partial", "stream: expected a JSON object, got number")
+    assert reading.usage.prompt_tokens == 15 and reading.usage.completion_tokens == 6
+    assert "".join(reading.completion_texts) == ", yellow and blue."
 
 
 def cut_before(body: bytes, marker: bytes, occurrence: int = 1) -> bytes:

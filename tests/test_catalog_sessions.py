@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from offgate.catalog import DEFAULT_CATALOG
-from tests.fixtures import load_fixture, read_session, reading_view
-from tests.upstream import WebSocketMessage
+from tests.support.fixture_files import load_fixture, read_session, reading_view
+from tests.support.upstream import WebSocketMessage
 
 
 def client(message: object) -> WebSocketMessage:

@@ -18,9 +18,16 @@ from offgate.catalog import DEFAULT_CATALOG, patches
 from offgate.catalog.app_models import api_model
 from offgate.catalog.export import content_script_matches, web_app_targets
 from offgate.recording import build_event
-from tests.fixtures import chunked, fixture_names, load_fixture, read_call, read_session, session_fixture_names
-from tests.litellm_reference import litellm_cost
-from tests.upstream import WebSocketMessage
+from tests.support.fixture_files import (
+    chunked,
+    fixture_names,
+    load_fixture,
+    read_call,
+    read_session,
+    session_fixture_names,
+)
+from tests.support.litellm_reference import litellm_cost
+from tests.support.upstream import WebSocketMessage
 
 WEB_APPS = ["chatgpt/conversation_delta", "chatgpt/conversation_snapshots", "claude-web/completion",
             "gemini-web/stream_generate", "gemini-web/stream_generate_pro", "gemini-web/stream_generate_lite",

@@ -33,8 +33,11 @@ from certs.machine import Machine
 from certs.trust import CA, STATE_FILE, Copy, Plan, Run, StateFile, TrustError, find_tool, install, uninstall
 from interceptor.ca import ensure_ca
 from offgate.demo.threaded_server import ThreadedServer
-from tests.required import unavailable
-from tests.web_apps import ThrowawayCA, require, trust_in_nss
+from tests.support.required import unavailable
+from tests.support.web_apps import ThrowawayCA, require, trust_in_nss
+
+# Most tests here run the real certutil on NSS databases.
+pytestmark = pytest.mark.e2e
 
 NOBODY = 65534
 PAGE_TITLE = "offgate trust check"
@@ -434,6 +437,7 @@ def test_fedora_copies_to_the_anchors_and_extracts(tmp_path: Path) -> None:
 # -- the trust is real: Chromium loads a page signed by the CA only while it is installed ------------------
 
 
+@pytest.mark.browser
 def test_chromium_trusts_a_leaf_signed_by_the_ca_only_while_installed(user: User, tmp_path: Path) -> None:
     chromium = require("chromium")
     assert user.run("certs", "install", "--no-system").returncode == 0

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from offgate.catalog import PROVIDERS
 from offgate.cli import app
 from offgate.events import UsageEvent
-from offgate.store_schema import MIGRATIONS
-from tests.fixtures import fixture_names, load_fixture, session_fixture_names
+from offgate.store.schema import MIGRATIONS
+from tests.support.fixture_files import fixture_names, load_fixture, session_fixture_names
 
 # Wide enough that tables do not fold long model names.
 runner = CliRunner(env={"COLUMNS": "200"})
@@ -214,6 +214,7 @@ def test_bad_database_url_is_a_clear_error(tmp_path, monkeypatch):
     assert "mysql://" in result.output and "secret" not in result.output
 
 
+@pytest.mark.e2e
 def test_port_in_use_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -227,6 +228,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
 
 
+@pytest.mark.e2e
 def test_unknown_mitmproxy_option_is_a_clear_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "offgate", "--home", str(tmp_path), "proxy", "--listen-port", "0",
@@ -237,6 +239,7 @@ def test_unknown_mitmproxy_option_is_a_clear_error(tmp_path):
     assert "no_such_option" in result.stderr
 
 
+@pytest.mark.e2e
 def test_negative_passthrough_minutes_is_a_clear_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "offgate", "--home", str(tmp_path), "proxy", "--listen-port", "0",

@@ -13,10 +13,12 @@ import subprocess
 
 import pytest
 
-from tests.fixtures import load_fixture
-from tests.proxy_harness import RunningProxy
-from tests.required import unavailable
-from tests.upstream import FakeUpstream, Received, Scenario
+from tests.support.fixture_files import load_fixture
+from tests.support.proxy_harness import RunningProxy
+from tests.support.required import unavailable
+from tests.support.upstream import FakeUpstream, Received, Scenario
+
+pytestmark = pytest.mark.e2e
 
 CODEX_PACKAGE = "@openai/codex@0.171.0"
 # Codex's own provider settings, but over HTTPS only: the Responses WebSocket would go first.

@@ -18,13 +18,13 @@ from jsonschema.validators import Draft202012Validator
 
 from analytics.notify import channels_from
 from analytics.schemas import SCHEMA_DIR, schema_files
-from offgate.alert_store import AlertStore
 from offgate.cli import app as cli
 from offgate.config import NotifySettings
 from offgate.store import Store
-from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
-from tests.dashboard_world import TOKEN, fill, report_json, runner, serving, utc_now
-from tests.notify_receivers import WebhookReceiver
+from offgate.store.alerts import AlertStore
+from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
+from tests.support.dashboard_world import TOKEN, fill, report_json, runner, serving, utc_now
+from tests.support.notify_receivers import WebhookReceiver
 
 DIMENSIONS = ("user", "device", "app", "provider", "model", "key", "process")
 

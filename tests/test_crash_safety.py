@@ -24,13 +24,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offgate import tokens
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.openai_responder import openai_responder
-from tests.proxy_harness import ProxyProcess
-from tests.upstream import FakeUpstream, Received, Scenario
+from tests.support.openai_responder import openai_responder
+from tests.support.proxy_harness import ProxyProcess
+from tests.support.upstream import FakeUpstream, Received, Scenario
+
+pytestmark = pytest.mark.e2e
 
 EARLY_CALLS = 12
 CALLS = 200

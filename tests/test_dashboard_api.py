@@ -22,14 +22,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from analytics.dashboard import DashboardError, create_app, dashboard_token, exposure_warning
 from analytics.dashboard.api import CALL_FIELDS
 from analytics.dashboard.auth import MAX_SESSIONS, Sessions
-from offgate.alert_store import AlertStore
 from offgate.cli import app as cli
 from offgate.config import load_settings
 from offgate.events import UsageEvent
 from offgate.pac import render_pac
-from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests.dashboard_world import (
+from offgate.store.alerts import AlertStore
+from offgate.store.queries import CallQueries
+from tests.support.dashboard_world import (
     PROXY_ADDRESS,
     TOKEN,
     fill,
@@ -41,7 +41,7 @@ from tests.dashboard_world import (
     without_times,
     world_events,
 )
-from tests.reconcile_data import GATEWAY_HOST
+from tests.support.reconcile_data import GATEWAY_HOST
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GATEWAY = f"https://{GATEWAY_HOST}"
@@ -282,12 +282,12 @@ def test_latest_calls_on_each_backend(store_url: str) -> None:
     fill(store_url, now)
     with Store.open(store_url) as store:
         store.add([UsageEvent(id="tie", ts=world_events(now)[6].ts, route="gateway", host=GATEWAY_HOST, path="/")])
-        latest = SpendStore(store).latest_calls(4)
-    assert [(call["id"], call["classification"], call["reconciled"]) for call in latest] == [
+        latest = CallQueries(store).latest_calls(4)
+    assert [(call.event.id, call.classification, call.reconciled) for call in latest] == [
         ("tie", "gateway", False), ("g-recent", "gateway", True), ("up-by-likeness", "gateway-upstream", True),
         ("u-unpriced", "unmanaged", True)]  # one time: the larger id first, as the order is stable
-    assert latest[1]["ts"] == world_events(now)[6].ts and latest[1]["ts"].tzinfo is UTC
-    assert (latest[1]["tokens_estimated"], latest[1]["prompt_tokens"]) == (False, 1000)
+    assert latest[1].event.ts == world_events(now)[6].ts and latest[1].event.ts.tzinfo is UTC
+    assert (latest[1].event.tokens_estimated, latest[1].event.prompt_tokens) == (False, 1000)
 
 
 def test_alerts_are_listed_and_acknowledged(client: httpx.Client, home: Path, world: dict) -> None:
@@ -383,7 +383,7 @@ def test_an_unexpected_failure_is_500_and_the_dashboard_goes_on(client: httpx.Cl
     def broken(self: object, limit: int) -> list:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("offgate.spend_store.SpendStore.latest_calls", broken)
+    monkeypatch.setattr("offgate.store.queries.CallQueries.latest_calls", broken)
     assert error_of(client.get("/api/calls", headers=AUTH), 500) == "the dashboard failed to answer: its log says why"
     assert client.get("/api/alerts", headers=AUTH).status_code == 200
 
@@ -471,6 +471,7 @@ def test_a_store_that_comes_back_is_used(home: Path) -> None:
 # -- `offgate dashboard` ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_the_command_prints_the_login_link_and_stops_on_sigterm(home: Path, world: dict) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "offgate", "--home", str(home), "dashboard", "--listen-port", "0"],

@@ -15,14 +15,16 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from analytics.report.formatting import count, percent
-from analytics.report.model import DIMENSIONS
-from offgate.alert_store import AlertStore
 from offgate.events import UsageEvent
 from offgate.money import usd
 from offgate.store import Store
-from tests.dashboard_world import TOKEN, fill, report_json, serving, utc_now
-from tests.test_report_html import _TABLE_ROWS, CHROMIUM_ARGS, HOSTILE, exact
-from tests.web_apps import require
+from offgate.store.alerts import AlertStore
+from offgate.vocabulary import DIMENSIONS
+from tests.support.dashboard_world import TOKEN, fill, report_json, serving, utc_now
+from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
+from tests.support.web_apps import require
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 ARTIFACTS = Path(os.environ.get("OFFGATE_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
 WAIT_MS = 20_000  # the feed polls every 3 s
@@ -72,8 +74,8 @@ def shown_report(page: Page) -> dict:
     return {
         "metrics": page.eval_on_selector_all(
             "#summary [data-metric]", "els => els.map(e => [e.dataset.metric, e.dataset.value, e.textContent])"),
-        "rows": page.eval_on_selector_all("#summary table[data-table=rows] tr[data-key]", _TABLE_ROWS),
-        "daily": page.eval_on_selector_all("#summary table[data-table=daily] tr[data-key]", _TABLE_ROWS),
+        "rows": page.eval_on_selector_all("#summary table[data-table=rows] tr[data-key]", TABLE_ROWS),
+        "daily": page.eval_on_selector_all("#summary table[data-table=daily] tr[data-key]", TABLE_ROWS),
         "findings": page.eval_on_selector_all("#summary table[data-table=findings] tr[data-kind]",
                                               "trs => trs.map(tr => tr.dataset.kind)"),
     }

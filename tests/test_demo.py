@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from offgate.cli.demo import DIRECT_TRAFFIC, GATEWAY_TRAFFIC, REPORT_FILE
+
+pytestmark = pytest.mark.e2e
 
 
 def run_demo(demo_home: Path, *extra: str) -> subprocess.CompletedProcess[str]:

@@ -14,11 +14,11 @@ from analytics.spend.source import SpendInputError, SpendSourceError
 from certs.trust import NeedsRoot, TrustError
 from interceptor.runner import ProxyError
 from native_host.install import InstallError
-from offgate.alert_store import UnknownAlertError
 from offgate.cli import app
 from offgate.config import ConfigError
 from offgate.errors import EXIT_BAD_INPUT, EXIT_FAILED, OffgateError
 from offgate.store import StoreError
+from offgate.store.alerts import UnknownAlertError
 from offgate.system_proxy import BadInput, NoDesktop, SystemProxyError
 
 runner = CliRunner(env={"COLUMNS": "200"})

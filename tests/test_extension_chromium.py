@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Worker, sync_playwright
 
 from native_host.extension import chromium_id
-from tests.extension_e2e import (
+from tests.support.extension_e2e import (
     EXPECTED,
     EXPECTED_SESSION,
     User,
@@ -27,7 +27,9 @@ from tests.extension_e2e import (
     service_worker,
     throwaway_user,
 )
-from tests.web_apps import app_hostnames, require
+from tests.support.web_apps import app_hostnames, require
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 WARM_UP_TIMEOUT_MS = 20_000
 
@@ -164,7 +166,7 @@ def test_copies_wait_while_the_host_is_away_and_are_sent_when_it_is_back(browser
 
 
 def test_a_page_script_can_neither_forge_copies_nor_stop_the_real_one(browser: BrowserContext, user: User) -> None:
-    """tests/hostile_page.js runs on the app's page after the tap: it dispatches the DOM events
+    """tests/support/hostile_page.js runs on the app's page after the tap: it dispatches the DOM events
     that used to carry copies and settings, offers a port of its own, and catches every port
     the tap posts on to send forged calls down it. Only the page's real call is recorded."""
     before = user.events()

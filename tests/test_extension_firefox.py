@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from native_host.extension import EXTENSION_DIR, gecko_id
-from tests.bidi import BiDi, firefox
-from tests.extension_e2e import (
+from tests.support.bidi import BiDi, firefox
+from tests.support.extension_e2e import (
     EXPECTED,
     EXPECTED_SESSION,
     User,
@@ -28,7 +28,9 @@ from tests.extension_e2e import (
     expected_facts,
     throwaway_user,
 )
-from tests.web_apps import require
+from tests.support.web_apps import require
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PAGE_TIMEOUT_S = 30
 
@@ -98,7 +100,7 @@ def test_a_websocket_session_is_recorded_per_answer(browser: tuple[BiDi, str], u
 
 
 def test_a_page_script_can_neither_forge_copies_nor_stop_the_real_one(browser: tuple[BiDi, str], user: User) -> None:
-    """As in Chromium: tests/hostile_page.js tries the old DOM events, a port of its own and
+    """As in Chromium: tests/support/hostile_page.js tries the old DOM events, a port of its own and
     catching the tap's port; only the page's real call is recorded."""
     before = user.events()
     assert run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch", hostile=True))["status"] == 200

@@ -14,7 +14,9 @@ import pytest
 
 from native_host.extension import EXTENSION_DIR, HOST_NAME, chromium_id, chromium_origin, gecko_id
 from native_host.install import LINUX_DIRS, InstallError, launcher_text, plan
-from tests.native_host_process import OUR_ORIGIN, HostProcess, hello
+from tests.support.native_host_process import OUR_ORIGIN, HostProcess, hello
+
+pytestmark = pytest.mark.e2e
 
 STORE_ID = "abcdefghijklmnopabcdefghijklmnop"
 

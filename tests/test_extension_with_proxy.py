@@ -11,9 +11,18 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.extension_e2e import EXPECTED, User, chromium_extension_args, run_page, service_worker, throwaway_user
-from tests.proxy_harness import RunningProxy
-from tests.web_apps import require, trust_in_nss
+from tests.support.extension_e2e import (
+    EXPECTED,
+    User,
+    chromium_extension_args,
+    run_page,
+    service_worker,
+    throwaway_user,
+)
+from tests.support.proxy_harness import RunningProxy
+from tests.support.web_apps import require, trust_in_nss
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 BOTH_PATHS_TIMEOUT_S = 20
 
@@ -47,7 +56,8 @@ def test_a_call_seen_by_the_proxy_and_the_extension_is_recorded_once(user: User,
             assert run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch"))["status"] == 200
             # Wait until each path has handed its record to the store.
             deadline = time.monotonic() + BOTH_PATHS_TIMEOUT_S
-            while proxy.addon.writer.written < 1 or service_worker(browser).evaluate("currentStatus()")["recorded"] < 1:
+            writer = proxy.recorder.writer
+            while writer.written < 1 or service_worker(browser).evaluate("currentStatus()")["recorded"] < 1:
                 assert time.monotonic() < deadline, "one of the paths never recorded the call"
                 time.sleep(0.1)
         finally:

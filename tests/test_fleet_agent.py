@@ -17,9 +17,11 @@ from fleet.enrolment import CREDENTIAL_FILE
 from fleet.pusher import backoff
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests import postgres
-from tests.fleet_world import Collector, central_environment, offgate
-from tests.web_apps import ThrowawayCA
+from tests.support import postgres
+from tests.support.fleet_world import Collector, central_environment, offgate
+from tests.support.web_apps import ThrowawayCA
+
+pytestmark = pytest.mark.e2e  # offgate commands and a collector as their own processes
 
 T0 = datetime.now(UTC) - timedelta(hours=2)
 

@@ -21,8 +21,10 @@ from fleet.registry import Registry
 from fleet.wire import ENROLL_PATH, INGEST_PATH, MAX_BATCH_ITEMS, MAX_BODY_BYTES, MAX_INFLATED_BYTES
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests import postgres
-from tests.fleet_world import Collector, central_environment, offgate
+from tests.support import postgres
+from tests.support.fleet_world import Collector, central_environment, offgate
+
+pytestmark = pytest.mark.e2e  # a collector as its own process
 
 T0 = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
 AGENT = {"version": "0.1.0", "running": {"proxy": True, "native_host": False},

@@ -29,10 +29,12 @@ import pytest
 
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests import postgres
-from tests.fleet_world import Collector, Relay, central_environment, offgate, start_offgate, wait_for
-from tests.ports import free_port
-from tests.upstream import FakeUpstream, Scenario
+from tests.support import postgres
+from tests.support.fleet_world import Collector, Relay, central_environment, offgate, start_offgate, wait_for
+from tests.support.ports import free_port
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]  # its own PostgreSQL server, stopped and restarted
 
 CHAT_URL = "https://api.openai.com/v1/chat/completions"
 TOTALS = ("captured_calls", "unmanaged_calls", "unmanaged_prompt_tokens", "unmanaged_completion_tokens")

@@ -24,6 +24,7 @@ def started() -> Iterator[list[subprocess.Popen[bytes]]]:
         process.wait()
 
 
+@pytest.mark.e2e
 def test_a_native_host_and_a_proxy_of_this_home_are_seen_and_those_of_another_are_not(
         started: list[subprocess.Popen[bytes]], tmp_path: Path) -> None:
     mine, other = tmp_path / "mine", tmp_path / "other"

@@ -39,11 +39,11 @@ from offgate.catalog import DEFAULT_CATALOG
 from offgate.catalog.export import is_web_app
 from offgate.journal import REJECTED_FILE, waiting_in_journal
 from offgate.store import Store
-from offgate.store_schema import UsageEventRow
+from offgate.store.schema import UsageEventRow
 from offgate.writer import QUARANTINE_FILE
-from tests import postgres
-from tests.fixtures import load_fixture
-from tests.fuzz_strategies import (
+from tests.support import postgres
+from tests.support.fixture_files import load_fixture
+from tests.support.fuzz_strategies import (
     HOSTILE_TEXT,
     PAGE_URL_CHARACTERS,
     RAW_JSON,
@@ -57,8 +57,8 @@ from tests.fuzz_strategies import (
     session_messages,
     with_hostile_leaves,
 )
-from tests.native_host_process import call_message, frame, hello
-from tests.storable import unstorable_fields
+from tests.support.native_host_process import call_message, frame, hello
+from tests.support.storable import unstorable_fields
 
 CATALOG = DEFAULT_CATALOG
 HTTP_ENDPOINTS = endpoints(CATALOG, websocket=False)

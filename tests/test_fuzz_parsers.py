@@ -37,9 +37,9 @@ from offgate.catalog.registry import Match
 from offgate.events import UsageEvent
 from offgate.fingerprint import path_without_keys
 from offgate.store import Store
-from tests import postgres
-from tests.fixtures import load_fixture, read_call
-from tests.fuzz_strategies import (
+from tests.support import postgres
+from tests.support.fixture_files import load_fixture, read_call
+from tests.support.fuzz_strategies import (
     HOSTILE_TEXT,
     QUERY_STRINGS,
     Address,
@@ -55,7 +55,7 @@ from tests.fuzz_strategies import (
     session_messages,
     spoilt,
 )
-from tests.storable import BIGINT_MAX, RoundTrip
+from tests.support.storable import BIGINT_MAX, RoundTrip
 
 CATALOG = DEFAULT_CATALOG
 HTTP_ENDPOINTS = endpoints(CATALOG, websocket=False)

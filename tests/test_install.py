@@ -13,11 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from packaging.markers import Marker
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
-from tests.required import unavailable
+from tests.support.required import unavailable
+
+pytestmark = pytest.mark.e2e
 
 PROJECT = Path(__file__).resolve().parent.parent
 

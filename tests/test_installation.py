@@ -15,6 +15,8 @@ import pytest
 
 from offgate.installation import ROOMS
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 # A package of another project with a room's name, as Segment's analytics-python has.
 FOREIGN_ANALYTICS = 'VERSION = "2.3.2"\nwrite_key = None\n'

@@ -28,13 +28,15 @@ import pytest
 from typer.testing import CliRunner
 
 from offgate.cli import app
-from offgate.spend_store import SpendStore
-from offgate.store_schema import ReconciledCallRow, SpendLogRow
-from tests.litellm_reference import litellm_cost
-from tests.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
-from tests.ports import free_port
-from tests.proxy_harness import RunningProxy
-from tests.upstream import FakeUpstream
+from offgate.store.schema import ReconciledCallRow, SpendLogRow
+from offgate.store.spend import SpendLog
+from tests.support.litellm_reference import litellm_cost
+from tests.support.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
+from tests.support.ports import free_port
+from tests.support.proxy_harness import RunningProxy
+from tests.support.upstream import FakeUpstream
+
+pytestmark = pytest.mark.e2e
 
 CALLBACK = Path(__file__).parents[1] / "analytics" / "litellm_callback.py"
 START_TIMEOUT_S = 180  # 8-9 s on an idle machine; far more on a busy CI runner
@@ -119,7 +121,7 @@ def test_direct_calls_are_unmanaged_and_every_gateway_call_has_its_spend_row(wor
         spend = {row.request_id: row for row in SpendLogRow.select().execute(database)}
         results = {row.event_id: row for row in ReconciledCallRow.select().execute(database)}
         events = store.events()
-        assert SpendStore(store).count() == len(GATEWAY_CALLS)
+        assert SpendLog(store).count() == len(GATEWAY_CALLS)
     finally:
         store.close()
     assert sorted(spend) == sorted(via_gateway)  # LiteLLM's request_id is the provider's response id
@@ -167,7 +169,7 @@ def _wait_for_spend_rows(proxy: RunningProxy, count: int, timeout: float = 30.0)
     deadline = time.monotonic() + timeout
     store = proxy.store()
     try:
-        while SpendStore(store).count() < count:
+        while SpendLog(store).count() < count:
             assert time.monotonic() < deadline, "LiteLLM's callback did not write its spend rows"
             time.sleep(0.1)
     finally:

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from analytics.alerts.messages import spike_message
 from analytics.notify.text import facts
-from offgate.alert_store import Alert
 from offgate.cli import app
 from offgate.events import UsageEvent
 from offgate.money import usd
 from offgate.store import Store
+from offgate.store.alerts import Alert
 
 NOW = datetime(2026, 11, 29, 13, 5, tzinfo=UTC)
 

@@ -20,8 +20,10 @@ from offgate.events import UsageEvent
 from offgate.journal import JOURNAL_DIR
 from offgate.store import Store
 from offgate.writer import EventWriter, NotDurable
-from tests.fixtures import load_fixture
-from tests.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
+from tests.support.fixture_files import load_fixture
+from tests.support.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
+
+pytestmark = pytest.mark.e2e
 
 CHATGPT = load_fixture("chatgpt/conversation_delta")
 COPILOT = load_fixture("microsoft-copilot/chat")

@@ -10,7 +10,9 @@ import pytest
 from dbus_fast import DBusError, Variant
 from dbus_fast.aio import MessageBus
 
-from tests.notification_daemon import BUS_NAME, OBJECT_PATH, Notification, notification_daemon
+from tests.support.notification_daemon import BUS_NAME, OBJECT_PATH, Notification, notification_daemon
+
+pytestmark = pytest.mark.e2e
 
 
 async def talk_to_the_daemon(address: str) -> dict[str, Any]:

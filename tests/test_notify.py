@@ -13,13 +13,13 @@ import pytest
 from analytics.notify import channels_from
 from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
 from analytics.notify.text import facts, headline
-from offgate.alert_store import Alert, AlertStore
 from offgate.config import ConfigError, NotifySettings, load_settings
 from offgate.store import Store
-from tests.notification_daemon import notification_daemon, private_session_bus
-from tests.notify_receivers import SmtpReceiver, WebhookReceiver
-from tests.ports import free_port
-from tests.web_apps import ThrowawayCA
+from offgate.store.alerts import Alert, AlertStore
+from tests.support.notification_daemon import notification_daemon, private_session_bus
+from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
+from tests.support.ports import free_port
+from tests.support.web_apps import ThrowawayCA
 
 NOW = datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
 HEADLINE = "Warning: cost spike for user alice"
@@ -141,6 +141,7 @@ def test_an_email_goes_through_a_real_smtp_server_over_starttls(sqlite_store, sm
         f"Alert: {alert.id}\n\nAcknowledge it with: offgate alerts ack {alert.id}\n")
 
 
+@pytest.mark.e2e
 def test_a_desktop_notification_reaches_the_session_bus(sqlite_store, receiver):
     with notification_daemon() as daemon:
         raise_alerts(sqlite_store, spike(), spike("bob", severity="critical"))
@@ -280,6 +281,7 @@ def test_without_a_desktop_session_the_desktop_fails_and_the_others_deliver(sqli
     assert "no desktop notification service took it: DBUS_SESSION_BUS_ADDRESS not set" in caplog.messages[0]
 
 
+@pytest.mark.e2e
 def test_on_a_session_bus_without_a_notification_daemon_the_desktop_fails_and_says_why(sqlite_store, receiver,
                                                                                         caplog):
     raise_alerts(sqlite_store, spike())

@@ -8,9 +8,11 @@ import shutil
 import socketserver
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from click.testing import Result
 from playwright.sync_api import Browser, Page, sync_playwright
 from typer.testing import CliRunner
 
@@ -18,7 +20,7 @@ from offgate.catalog import DEFAULT_CATALOG, PROVIDERS
 from offgate.cli import app
 from offgate.demo.threaded_server import ThreadedServer
 from offgate.pac import local_address, render_pac
-from tests.required import unavailable
+from tests.support.required import unavailable
 
 PROXY = "PROXY 127.0.0.1:8080; DIRECT"
 EXACT_HOSTS = sorted(host for provider in PROVIDERS for host in provider.hosts if "*" not in host and ":" not in host)
@@ -57,12 +59,14 @@ def https(host: str) -> tuple[str, str]:
     return f"https://{host}/", host
 
 
+@pytest.mark.browser
 def test_every_catalog_host_goes_to_the_proxy(page: Page) -> None:
     assert len(EXACT_HOSTS) > 150
     answers = find_proxy(page, render_pac("127.0.0.1:8080"), [https(host) for host in EXACT_HOSTS])
     assert dict(zip(EXACT_HOSTS, answers, strict=True)) == dict.fromkeys(EXACT_HOSTS, PROXY)
 
 
+@pytest.mark.browser
 def test_subdomains_of_wildcard_entries_go_to_the_proxy_but_not_the_bare_domain(page: Page) -> None:
     assert "openai.azure.com" in SUBDOMAINS_OF
     requests = [https(f"my-resource.{name}") for name in SUBDOMAINS_OF]
@@ -93,10 +97,12 @@ def test_subdomains_of_wildcard_entries_go_to_the_proxy_but_not_the_bare_domain(
     ("http://__proto__/", "__proto__", "DIRECT"),
     ("http://x.constructor/", "x.constructor", "DIRECT"),
 ])
+@pytest.mark.browser
 def test_what_goes_to_the_proxy(page: Page, url: str, host: str, expected: str) -> None:
     assert find_proxy(page, render_pac("127.0.0.1:8080"), [(url, host)]) == [expected]
 
 
+@pytest.mark.browser
 def test_the_pac_file_agrees_with_the_interceptors_catalog(page: Page) -> None:
     """Every catalog name, its parents and look-alikes: PROXY exactly when the catalog knows the host."""
     names = {*EXACT_HOSTS, *(f"x.{name}" for name in SUBDOMAINS_OF), *SUBDOMAINS_OF}
@@ -109,6 +115,7 @@ def test_the_pac_file_agrees_with_the_interceptors_catalog(page: Page) -> None:
     assert answers.count(PROXY) >= len(EXACT_HOSTS) + len(SUBDOMAINS_OF)
 
 
+@pytest.mark.browser
 def test_gateways_go_to_the_proxy_on_their_port_only(page: Page) -> None:
     pac = render_pac("127.0.0.1:8080", ["https://litellm.corp.example:4000/", "http://gateway.corp.example"])
     assert find_proxy(page, pac, [
@@ -121,6 +128,7 @@ def test_gateways_go_to_the_proxy_on_their_port_only(page: Page) -> None:
     ]) == [PROXY, PROXY, PROXY, "DIRECT", "DIRECT", PROXY]
 
 
+@pytest.mark.browser
 def test_an_ipv6_proxy_address(page: Page) -> None:
     assert find_proxy(page, render_pac("[::1]:8080"), [https("api.anthropic.com")]) == ["PROXY [::1]:8080; DIRECT"]
 
@@ -147,11 +155,11 @@ def test_wildcard_listen_addresses_are_reached_on_loopback() -> None:
 # `offgate pac` ------------------------------------------------------------------------------
 
 
-def offgate_pac(tmp_path, *args: str, env: dict[str, str] | None = None):  # noqa: ANN001, ANN201
+def offgate_pac(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return runner.invoke(app, ["--home", str(tmp_path), "pac", *args], env=env, catch_exceptions=False)
 
 
-def test_offgate_pac_prints_the_file_for_the_configured_proxy(tmp_path) -> None:  # noqa: ANN001
+def test_offgate_pac_prints_the_file_for_the_configured_proxy(tmp_path: Path) -> None:
     result = offgate_pac(tmp_path, env={"OFFGATE_PROXY__LISTEN_HOST": "0.0.0.0", "OFFGATE_PROXY__LISTEN_PORT": "9000",
                                         "OFFGATE_PROXY__GATEWAYS": '["https://litellm.corp.example"]'})
     assert result.exit_code == 0, result.output
@@ -160,13 +168,13 @@ def test_offgate_pac_prints_the_file_for_the_configured_proxy(tmp_path) -> None:
     assert '"litellm.corp.example": {\n  "443": 1\n }' in result.stdout
 
 
-def test_offgate_pac_takes_the_proxy_address_from_the_command_line(tmp_path) -> None:  # noqa: ANN001
+def test_offgate_pac_takes_the_proxy_address_from_the_command_line(tmp_path: Path) -> None:
     result = offgate_pac(tmp_path, "--proxy", "10.1.2.3:3128")
     assert result.exit_code == 0
     assert result.stdout == render_pac("10.1.2.3:3128")
 
 
-def test_offgate_pac_with_a_bad_address_or_gateway_says_so(tmp_path) -> None:  # noqa: ANN001
+def test_offgate_pac_with_a_bad_address_or_gateway_says_so(tmp_path: Path) -> None:
     bad_address = offgate_pac(tmp_path, "--proxy", "proxy.corp.example")
     assert bad_address.exit_code == 2
     assert " ".join(bad_address.output.split()) == (
@@ -238,6 +246,7 @@ def web_server(proxy: RecordingProxy) -> Iterator[int]:
     server.stop()
 
 
+@pytest.mark.browser
 def test_chromium_with_the_pac_url_sends_only_catalog_hosts_to_the_proxy(
         browser: Browser, proxy: RecordingProxy, web_server: int) -> None:
     chromium = browser.browser_type

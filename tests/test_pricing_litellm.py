@@ -31,7 +31,7 @@ import litellm
 import pytest
 
 from offgate.pricing import cost_for_key, price_map
-from tests.litellm_reference import litellm_cost
+from tests.support.litellm_reference import litellm_cost
 
 # litellm's provider modules, loaded lazily, warn about their own ReadOnly TypedDicts.
 pytestmark = pytest.mark.filterwarnings("ignore:.*`ReadOnly` qualifier:UserWarning")
@@ -81,7 +81,7 @@ def _shadowed(key: str, provider: str | None) -> bool:
         return False
     try:
         litellm.get_llm_provider(model=key)
-    except Exception:  # noqa: BLE001 - litellm cannot tell the provider from the key
+    except Exception:  # litellm cannot tell the provider from the key
         return True
     return False
 

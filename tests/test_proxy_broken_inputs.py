@@ -11,8 +11,10 @@ import httpx
 import pytest
 import websockets
 
-from tests.proxy_harness import RunningProxy
-from tests.upstream import FakeUpstream, Scenario, WebSocketMessage
+from tests.support.proxy_harness import RunningProxy
+from tests.support.upstream import FakeUpstream, Scenario, WebSocketMessage
+
+pytestmark = pytest.mark.e2e
 
 CHAT_PATH = "/v1/chat/completions"
 SSE = {"content-type": "text/event-stream"}

@@ -11,11 +11,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.fixtures import Fixture, load_fixture, read_call
-from tests.proxy_harness import RunningProxy
-from tests.test_catalog_terminal_events import STREAMS, terminal_event_start
-from tests.test_proxy_endpoints import check_event, key_headers, sent_with_key, stored_path
-from tests.upstream import FakeUpstream, Scenario
+from tests.support.event_checks import check_event, key_headers, sent_with_key, stored_path
+from tests.support.fixture_files import Fixture, load_fixture, read_call
+from tests.support.proxy_harness import RunningProxy
+from tests.support.terminal_events import STREAMS, terminal_event_start
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

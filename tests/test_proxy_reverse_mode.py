@@ -8,9 +8,11 @@ import socket
 import httpx
 import pytest
 
-from tests.fixtures import load_fixture
-from tests.proxy_harness import RunningProxy
-from tests.upstream import FakeUpstream, Scenario
+from tests.support.fixture_files import load_fixture
+from tests.support.proxy_harness import RunningProxy
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 OLLAMA_PORT = 11434
 

@@ -13,11 +13,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from offgate.store import Store
-from tests.ports import free_port
-from tests.proxy_harness import wait_listening
-from tests.upstream import FakeUpstream, Scenario
+from tests.support.ports import free_port
+from tests.support.proxy_harness import wait_listening
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 CALLS = 100
 
@@ -68,6 +71,10 @@ def test_sigterm_after_concurrent_streams_loses_nothing(tmp_path):
         assert completed == CALLS
         proc.send_signal(signal.SIGTERM)  # at once: the writer may still hold the last batch
         assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
+        # mitmproxy's terminal log shows offgate's INFO lines: what it recorded, and where.
+        said = proc.stdout.read().decode()
+        assert f"offgate: recording to SQLite database {tmp_path / 'offgate.db'}" in said, said
+        assert f"offgate: {CALLS} events written, 0 spooled, 0 addon errors" in said, said
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -24,10 +24,12 @@ from mitmproxy import certs
 from typer.testing import CliRunner
 
 from offgate.cli import app
-from offgate.unread_store import UnreadConnectionStore
-from tests.proxy_harness import RunningProxy
-from tests.required import unavailable
-from tests.upstream import FakeUpstream, Scenario
+from offgate.store.unread import UnreadConnectionStore
+from tests.support.proxy_harness import RunningProxy
+from tests.support.required import unavailable
+from tests.support.upstream import FakeUpstream, Scenario
+
+pytestmark = pytest.mark.e2e
 
 HOST = "api.openai.com"
 CHAT = {"id": "chatcmpl-fallback1", "object": "chat.completion", "model": "gpt-4o-mini-2024-07-18",

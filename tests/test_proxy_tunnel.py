@@ -11,7 +11,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from mitmproxy import certs
 
-from tests.proxy_harness import RunningProxy
+from tests.support.proxy_harness import RunningProxy
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

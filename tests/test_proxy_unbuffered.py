@@ -10,8 +10,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.proxy_harness import RunningProxy
-from tests.upstream import Scenario
+from tests.support.proxy_harness import RunningProxy
+from tests.support.upstream import Scenario
+
+pytestmark = pytest.mark.e2e
 
 FIRST_PIECE = {
     "text/event-stream": b'data: {"type": "conversation_stream_status", "status": "streaming"}\n\n',

@@ -8,10 +8,10 @@ import pytest
 
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.recording import build_event, unreadable_event
-from tests.aws_eventstream import aws_event_message, bedrock_event
-from tests.fixtures import load_fixture, read_call, read_session
-from tests.litellm_reference import litellm_cost
-from tests.upstream import WebSocketMessage
+from tests.support.aws_eventstream import aws_event_message, bedrock_event
+from tests.support.fixture_files import load_fixture, read_call, read_session
+from tests.support.litellm_reference import litellm_cost
+from tests.support.upstream import WebSocketMessage
 
 FACTS = dict(host="contoso-finance.openai.azure.com", path="/openai/deployments/finance-bot/chat/completions")
 

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from analytics.reconcile import reconcile
 from offgate.cli import app
 from offgate.config import ReconcileSettings
-from offgate.spend_store import SpendStore
 from offgate.store import Store
-from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
-from tests.reconcile_data import NOW, T0, gateway_call, spend_row, world
+from offgate.store.spend import SpendLog
+from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
+from tests.support.reconcile_data import NOW, T0, gateway_call, spend_row, world
 
 runner = CliRunner(env={"COLUMNS": "200"})
 SINCE = "2026-01-05T00:00:00"
@@ -31,8 +31,8 @@ def home(tmp_path):
     events, rows = world()
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         store.add(events)
-        SpendStore(store).add(rows, "file")
-        reconcile(SpendStore(store), ReconcileSettings(), since=None, now=NOW)
+        SpendLog(store).add(rows, "file")
+        reconcile(store, ReconcileSettings(), since=None, now=NOW)
     return tmp_path
 
 
@@ -110,8 +110,8 @@ def test_spend_rows_without_a_cost_are_counted_as_unknown_and_in_no_total(tmp_pa
     rows += [spend_row("chatcmpl-10", 1000.1, spend=None), spend_row("chatcmpl-11", 1100, spend=None)]
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         store.add(events)
-        SpendStore(store).add(rows, "file")
-        reconcile(SpendStore(store), ReconcileSettings(), since=None, now=NOW)
+        SpendLog(store).add(rows, "file")
+        reconcile(store, ReconcileSettings(), since=None, now=NOW)
     doc = report_json(tmp_path)
     totals = doc["totals"]
     assert (totals["spend_rows"], totals["unpriced_spend_rows"]) == (9, 2)

@@ -14,14 +14,14 @@ from analytics.report.formatting import count, percent
 from offgate.cli import app
 from offgate.config import ReconcileSettings
 from offgate.money import usd
-from offgate.spend_store import SpendStore
 from offgate.store import Store
-from tests.reconcile_data import NOW, direct_call, world
-from tests.web_apps import require
+from offgate.store.spend import SpendLog
+from tests.support.reconcile_data import NOW, direct_call, world
+from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
+from tests.support.web_apps import require
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
-HOSTILE = "<script>alert('mailed')</script>"
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
 runner = CliRunner(env={"COLUMNS": "200"})
 
 
@@ -31,8 +31,8 @@ def reports(tmp_path) -> tuple[dict, str]:
     events.append(direct_call("u-hostile", 650, user=HOSTILE, process_name="<b>bold</b>", cost_usd=0.0003))
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         store.add(events)
-        SpendStore(store).add(rows, "file")
-        reconcile(SpendStore(store), ReconcileSettings(), since=None, now=NOW)
+        SpendLog(store).add(rows, "file")
+        reconcile(store, ReconcileSettings(), since=None, now=NOW)
     arguments = ["--home", str(tmp_path), "report", "--since", "2026-01-05T00:00:00", "--by", "user"]
     document = json.loads(runner.invoke(app, [*arguments, "--format", "json"], catch_exceptions=False).stdout)
     page = tmp_path / "report.html"
@@ -57,8 +57,8 @@ def read_page(url: str) -> dict:
                 "dialogs": dialogs,
                 "metrics": page.eval_on_selector_all(
                     "[data-metric]", "els => els.map(e => [e.dataset.metric, e.dataset.value, e.textContent])"),
-                "rows": page.eval_on_selector_all("table[data-table=rows] tr[data-key]", _TABLE_ROWS),
-                "daily": page.eval_on_selector_all("table[data-table=daily] tr[data-key]", _TABLE_ROWS),
+                "rows": page.eval_on_selector_all("table[data-table=rows] tr[data-key]", TABLE_ROWS),
+                "daily": page.eval_on_selector_all("table[data-table=daily] tr[data-key]", TABLE_ROWS),
                 "findings": page.eval_on_selector_all("table[data-table=findings] tr[data-kind]",
                                                       "trs => trs.map(tr => tr.dataset.kind)"),
                 "charts": page.eval_on_selector_all("svg[data-chart]", "svgs => svgs.map(s => s.dataset.chart)"),
@@ -69,14 +69,6 @@ def read_page(url: str) -> dict:
             }
         finally:
             browser.close()
-
-
-_TABLE_ROWS = """trs => trs.map(tr => [tr.dataset.key,
-    Object.fromEntries([...tr.querySelectorAll('td[data-field]')].map(td => [td.dataset.field, td.dataset.value]))])"""
-
-
-def exact(text: str) -> object:
-    return None if text == "" else json.loads(text)
 
 
 def test_the_page_shows_the_json_reports_numbers(reports):

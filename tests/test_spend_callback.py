@@ -12,7 +12,7 @@ import time
 from analytics.spend import callback
 from analytics.spend.callback import OffgateSpendLogger
 from offgate.store import Store
-from offgate.store_schema import SpendLogRow
+from offgate.store.schema import SpendLogRow
 
 
 def payload(number: int, **fields: object) -> dict:
@@ -31,7 +31,7 @@ def rows_in(url: str, count: int, timeout: float = 10.0) -> dict[str, dict]:
         try:
             with Store.open(url) as store:
                 found = {row["request_id"]: row for row in SpendLogRow.select().dicts().execute(store.database)}
-        except Exception:  # noqa: BLE001 - the store may not exist yet
+        except Exception:  # the store may not exist yet
             found = {}
         if len(found) >= count or time.monotonic() > deadline:
             return found

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from analytics.spend.rows import SpendRowError, record_from_row, row_from_logging_payload
 from offgate.cli import app
 from offgate.store import Store
-from offgate.store_schema import SpendLogRow
+from offgate.store.schema import SpendLogRow
 
 runner = CliRunner(env={"COLUMNS": "200"})
 

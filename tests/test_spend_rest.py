@@ -1,5 +1,5 @@
 """`offgate spend import --from http://...` against a server answering as LiteLLM's spend
-API does (tests/litellm_spend_api.py): pages, the 10,000-row caps, the old endpoint, errors."""
+API does (tests/support/litellm_spend_api.py): pages, the 10,000-row caps, the old endpoint, errors."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from analytics.spend.rest import RestSpendSource
 from analytics.spend.source import SpendSourceError
 from offgate.cli import app
 from offgate.store import Store
-from offgate.store_schema import SpendLogRow
-from tests.litellm_spend_api import FakeSpendApi
+from offgate.store.schema import SpendLogRow
+from tests.support.litellm_spend_api import FakeSpendApi
 
 KEY = "sk-master-0123456789abcdef"
 runner = CliRunner(env={"COLUMNS": "200"})

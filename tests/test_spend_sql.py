@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from analytics.spend.sql import libpq_url
 from offgate.cli import app
-from offgate.spend_store import SpendStore
 from offgate.store import Store
-from offgate.store_schema import SpendLogRow
-from tests import postgres
-from tests.litellm_schema import apply_litellm_schema, insert_spend_logs
-from tests.openai_responder import openai_responder
+from offgate.store.schema import SpendLogRow
+from offgate.store.spend import SpendLog
+from tests.support import postgres
+from tests.support.litellm_schema import apply_litellm_schema, insert_spend_logs
+from tests.support.openai_responder import openai_responder
 
 runner = CliRunner(env={"COLUMNS": "200"})
 # LiteLLM's proxy modules (for get_logging_payload) build pydantic schemas that warn about themselves.
@@ -42,7 +42,7 @@ def logged_rows(upstream) -> list[dict]:
             super().__init__()
             self.rows: list[dict] = []
 
-        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):  # noqa: ANN001
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
             self.rows.append(dict(get_logging_payload(kwargs, response_obj, start_time, end_time)))
 
     upstream.responder = openai_responder
@@ -89,7 +89,7 @@ def test_litellms_rows_are_imported_exactly(tmp_path, monkeypatch, store_url, li
     assert "imported 3 new spend rows from LiteLLM's database" in result.stdout
     with Store.open(store_url) as store:
         found = {row["request_id"]: row for row in SpendLogRow.select().dicts().execute(store.database)}
-        assert SpendStore(store).count() == 3
+        assert SpendLog(store).count() == 3
     for logged in logged_rows:
         row = found[logged["request_id"]]
         start = logged["startTime"].astimezone(UTC).replace(tzinfo=None)

@@ -16,11 +16,12 @@ import pytest
 from peewee import Database, Table
 
 from offgate.events import UsageEvent
-from offgate.spend_store import SpendRecord, SpendStore
-from offgate.store import TOTALS_DIMENSIONS, Store, StoreError
-from offgate.store_schema import MIGRATIONS, AlertRow, NotificationRow, SpendLogRow, UsageEventRow
-from tests import postgres
-from tests.store_writer import write_at_once
+from offgate.store import Store, StoreError
+from offgate.store.events import TOTALS_DIMENSIONS
+from offgate.store.schema import MIGRATIONS, AlertRow, NotificationRow, SpendLogRow, UsageEventRow
+from offgate.store.spend import SpendLog, SpendRecord
+from tests.support import postgres
+from tests.support.store_writer import write_at_once
 
 T0 = datetime(2025, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
 
@@ -246,13 +247,13 @@ def test_a_version_2_store_lets_spend_be_unknown_and_keeps_its_rows_and_indexes(
     logged = SpendRecord(request_id="logged", start_time=datetime(2026, 11, 2, 9), spend=0.25, prompt_tokens=10,
                          completion_tokens=5, total_tokens=15, raw={}, litellm_call_id="call-1")
     with Store.open(store_url, migrations=MIGRATIONS[:2]) as v2:
-        SpendStore(v2).add([logged], "file")
+        SpendLog(v2).add([logged], "file")
         indexes = {index.name for index in v2.database.get_indexes(SpendLogRow._meta.table_name)}
     with Store.open(store_url) as latest:
         assert latest.schema_version() == len(MIGRATIONS)
         unpriced = replace(logged, request_id="unpriced", spend=None, litellm_call_id="call-2")
-        assert SpendStore(latest).add([unpriced], "callback") == 1
-        spend = SpendStore(latest).spend_columns(None, None)
+        assert SpendLog(latest).add([unpriced], "callback") == 1
+        spend = SpendLog(latest).columns(None, None)
         assert dict(zip(spend["request_id"], spend["spend"], strict=True)) == {"logged": 0.25, "unpriced": None}
         assert {index.name for index in latest.database.get_indexes(SpendLogRow._meta.table_name)} == indexes
 
@@ -279,6 +280,7 @@ def test_threads_write_at_once(store: Store) -> None:
     assert len({e.id for e in store.events()}) == threads * per_thread
 
 
+@pytest.mark.e2e
 def test_processes_write_at_once(store_url: str, tmp_path: Path) -> None:
     """Two processes open the (not yet created) store together and write in small transactions."""
     count = 250

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from offgate.events import UsageEvent
-from offgate.same_call import DUPLICATE_WINDOW
 from offgate.store import Store
-from tests.store_writer import write_at_once
+from offgate.store.same_call import DUPLICATE_WINDOW
+from tests.support.store_writer import write_at_once
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
 
@@ -123,6 +123,7 @@ def test_a_record_sent_again_is_kept_once(store: Store) -> None:
     assert len(store.events()) == 1
 
 
+@pytest.mark.e2e
 def test_two_paths_writing_at_once_record_each_call_once(store_url: str, tmp_path: Path) -> None:
     """The proxy and the native host are separate processes writing the same calls together:
     each call is kept once, as the proxy's record, whichever wrote it first."""

@@ -21,11 +21,13 @@ import pytest
 
 from offgate.journal import JOURNAL_DIR
 from offgate.store import Store
-from tests import postgres
-from tests.openai_responder import openai_responder
-from tests.proxy_harness import RunningProxy
-from tests.required import unavailable
-from tests.upstream import FakeUpstream
+from tests.support import postgres
+from tests.support.openai_responder import openai_responder
+from tests.support.proxy_harness import RunningProxy
+from tests.support.required import unavailable
+from tests.support.upstream import FakeUpstream
+
+pytestmark = pytest.mark.e2e
 
 OUTAGE_S = 30
 
@@ -148,7 +150,7 @@ def test_postgres_stopped_under_load_loses_and_doubles_nothing(tmp_path, pg_serv
                        "the calls of the outage to be stored under traffic")
         wait_until(lambda: sorted(stored_response_ids(pg_server.url)) == sorted(calls.response_ids), 30,
                    "every call to be stored")
-        writer = proxy.addon.writer
+        writer = proxy.recorder.writer
         assert (writer.not_kept, writer.quarantined, writer.not_journaled) == (0, 0, 0)
     finally:
         proxy.stop()
@@ -233,7 +235,7 @@ def test_a_full_disk_loses_no_call_and_journaling_resumes(tmp_path, pg_server, c
                 pg_server.start()
                 wait_until(lambda: len(stored_response_ids(pg_server.url)) == 20, 60,
                            "calls held in memory to be stored")
-                writer = proxy.addon.writer
+                writer = proxy.recorder.writer
                 assert (writer.not_journaled, writer.not_kept) == (20, 0)
                 disk.free()
                 time.sleep(2.5)  # the journal is tried again after 2 s

@@ -10,14 +10,16 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from offgate.cli import app
-from offgate.system_proxy import ProxyTarget
+from offgate.system_proxy import ProxyTarget, SystemProxyError
 from offgate.system_proxy.detect import detected_name
 from offgate.system_proxy.kde import decode, edit_group, encode, read_group
 from offgate.system_proxy.macos import (
@@ -28,9 +30,11 @@ from offgate.system_proxy.macos import (
     web_proxy_settings,
 )
 from offgate.system_proxy.macos import wanted_settings as macos_wanted
-from offgate.system_proxy.windows import registry_writes
+from offgate.system_proxy.windows import Windows, registry_writes
 from offgate.system_proxy.windows import wanted_settings as windows_wanted
-from tests.required import unavailable
+from tests.support.required import unavailable
+
+pytestmark = pytest.mark.e2e
 
 runner = CliRunner(env={"COLUMNS": "250"})
 PAC_URL = "http://127.0.0.1:8765/proxy.pac"
@@ -43,7 +47,7 @@ def offgate(home: Path, *args: str):
     return runner.invoke(app, ["--home", str(home), "system-proxy", *args], catch_exceptions=False)
 
 
-def error_text(result) -> str:  # noqa: ANN001
+def error_text(result: Result) -> str:
     """What the command said, its line wrapping undone (errors wrap at the terminal's width)."""
     return " ".join(result.output.split())
 
@@ -530,3 +534,11 @@ def test_windows_registry_values() -> None:
     ]
     ipv6 = windows_wanted(ProxyTarget("manual", PAC_URL, "::1", 8080))
     assert ipv6["ProxyServer"] == "http=[::1]:8080;https=[::1]:8080"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows has the registry")
+def test_windows_backend_elsewhere_says_it_needs_windows() -> None:
+    with pytest.raises(SystemProxyError, match="^the Windows proxy settings can only be read on Windows$"):
+        Windows().read()
+    with pytest.raises(SystemProxyError, match="^the Windows proxy settings can only be changed on Windows$"):
+        Windows().write({"ProxyEnable": "0"})

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from interceptor.tls_fallback import CountWriter, RefusalMemory, UnreadTally
 from offgate.store import Store
-from offgate.unread_store import UnreadConnectionStore, UnreadSource
-from tests.ports import free_port
+from offgate.store.unread import UnreadConnectionStore, UnreadSource
+from tests.support.ports import free_port
 
 CURL = UnreadSource("api.openai.com", "curl", "/usr/bin/curl", "alice", "alice-laptop")
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

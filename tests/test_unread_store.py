@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from offgate.store import Store
-from offgate.store_schema import MIGRATIONS
-from offgate.unread_store import UnreadConnectionStore, UnreadCount, UnreadSource
+from offgate.store.schema import MIGRATIONS
+from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CURSOR_ALICE = UnreadSource("api2.cursor.sh", "cursor", "/opt/cursor/cursor", "alice", "alice-laptop")

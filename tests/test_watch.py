@@ -22,10 +22,12 @@ from offgate.cli import app
 from offgate.config import load_settings
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.notification_daemon import notification_daemon
-from tests.notify_receivers import SmtpReceiver, WebhookReceiver
-from tests.ports import free_port
-from tests.web_apps import ThrowawayCA
+from tests.support.notification_daemon import notification_daemon
+from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
+from tests.support.ports import free_port
+from tests.support.web_apps import ThrowawayCA
+
+pytestmark = pytest.mark.e2e
 
 runner = CliRunner(env={"COLUMNS": "250"})
 SPIKE_CALLS, SPIKE_CALL_USD = 50, 0.50

@@ -24,7 +24,7 @@ from offgate.events import UsageEvent
 from offgate.journal import JOURNAL_DIR, LEGACY_SPOOL_FILE, REJECTED_FILE, Journal
 from offgate.store import Store
 from offgate.writer import QUARANTINE_FILE, EventWriter, NotDurable
-from tests.ports import free_port
+from tests.support.ports import free_port
 
 # A value no store takes: SQLite and PostgreSQL keep integers in 64 bits.
 TOO_BIG = 2**70
@@ -327,6 +327,7 @@ def test_close_leaves_what_a_slow_store_did_not_take_in_the_journal(tmp_path, ca
     assert journal_lines(tmp_path) == []
 
 
+@pytest.mark.e2e
 def test_two_processes_sharing_a_home_lose_nothing(tmp_path, caplog):
     """Issue 11: one spool.jsonl for every process, read, rewritten and deleted by one while
     others appended to it. Each process has its own segments now, locked while it writes

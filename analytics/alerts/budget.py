@@ -18,8 +18,9 @@ import numpy as np
 from analytics.alerts.detectors import MIN_FORECAST_DAYS, month_end_forecast
 from analytics.alerts.messages import budget_message
 from analytics.alerts.series import UsageSeries
-from offgate.alert_store import Alert, AlertScope
-from offgate.config import AlertDimension, AlertSettings
+from offgate.config import AlertSettings
+from offgate.store.alerts import Alert, AlertScope
+from offgate.vocabulary import AlertDimension
 
 FORECAST_DAYS = 28
 DAY = timedelta(days=1)

@@ -11,9 +11,9 @@ from analytics.alerts.first_seen import first_seen_alerts
 from analytics.alerts.hourly import hourly_alerts
 from analytics.alerts.series import UsageSeries, as_utc, read_series
 from analytics.alerts.share import share_alerts
-from offgate.alert_store import KINDS, Alert, AlertStore
 from offgate.config import AlertSettings
 from offgate.store import Store
+from offgate.store.alerts import KINDS, Alert, AlertStore
 
 
 def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,

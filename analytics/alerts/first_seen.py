@@ -16,8 +16,8 @@ import numpy as np
 
 from analytics.alerts.messages import first_seen_message
 from analytics.alerts.series import UsageSeries
-from offgate.alert_store import Alert
 from offgate.config import AlertSettings
+from offgate.store.alerts import Alert
 
 FIRST_SEEN_DIMENSIONS = ("app", "provider", "key", "device")
 SEVERITY = {"app": "warning", "provider": "warning", "key": "warning", "device": "info"}

@@ -24,8 +24,8 @@ import numpy as np
 from analytics.alerts.detectors import SpikeTest, benjamini_hochberg, spike_test
 from analytics.alerts.messages import spike_message
 from analytics.alerts.series import HourlySeries
-from offgate.alert_store import Alert
 from offgate.config import AlertSettings
+from offgate.store.alerts import Alert
 
 CRITICAL_FACTOR = 10
 SPIKE, SURGE = "spike", "surge"

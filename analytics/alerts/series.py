@@ -18,8 +18,8 @@ import numpy as np
 
 from analytics.report.document import Day
 from analytics.report.model import daily_costs
-from offgate.spend_store import SpendStore
 from offgate.store import Store
+from offgate.store.alerts import UnmanagedSeries
 
 HOUR = timedelta(hours=1)
 
@@ -74,9 +74,9 @@ def read_series(store: Store, dimensions: Sequence[str], start: datetime, end: d
     start = as_utc(start).replace(minute=0, second=0, microsecond=0)
     end = as_utc(end)
     names = list(dict.fromkeys(dimensions))
-    spend = SpendStore(store)
-    hourly = spend.unmanaged_hours(start, end, names) if names else {}
-    firsts = spend.first_unmanaged_calls(names) if names else {"first": ()}
+    unmanaged = UnmanagedSeries(store)
+    hourly = unmanaged.hours(start, end, names) if names else {}
+    firsts = unmanaged.first_calls(names) if names else {"first": ()}
     hours = max(math.ceil((end - start) / HOUR), 0)
     column = np.asarray(hourly.get("hour", ()), dtype=np.int64) - int(start.timestamp()) // 3600
     sums = {name: np.asarray(hourly.get(name, ()), dtype=float) for name in ("calls", "tokens", "cost_usd")}
@@ -85,14 +85,14 @@ def read_series(store: Store, dimensions: Sequence[str], start: datetime, end: d
         for name in names
     }
     first_calls = [float(first) for first in firsts["first"] if first is not None]
-    return UsageSeries(start, end, series, daily_costs(spend, start, end), min(first_calls, default=None))
+    return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None))
 
 
 def _series(dimension: str, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],
             first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
             hours: int) -> HourlySeries:
     entities = sorted({value for value in values if value is not None})
-    index = {entity: row for row, entity in enumerate(entities)}
+    index: dict[str | None, int] = {entity: row for row, entity in enumerate(entities)}
     row = np.fromiter((index.get(value, -1) for value in values), dtype=np.int64, count=len(values))
     known = (row >= 0) & (column >= 0) & (column < hours)
     cell = row[known] * hours + column[known]

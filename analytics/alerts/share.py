@@ -15,8 +15,8 @@ import numpy as np
 from analytics.alerts.detectors import rise_change_point
 from analytics.alerts.messages import share_message
 from analytics.alerts.series import UsageSeries
-from offgate.alert_store import Alert
 from offgate.config import AlertSettings
+from offgate.store.alerts import Alert
 
 MIN_SHARE_RISE = 0.05
 CRITICAL_SHARE_RISE = 0.25

@@ -20,11 +20,13 @@ from aiohttp import web
 from analytics.dashboard.errors import BadQuery
 from analytics.dashboard.reads import reads
 from analytics.report.document import Finding, Report
-from analytics.report.model import DIMENSIONS, build_report
+from analytics.report.model import build_report
 from analytics.report.render_html import render_body
-from offgate.alert_store import AlertStore
-from offgate.spend_store import SpendStore
+from offgate.store.alerts import AlertStore
+from offgate.store.queries import CallQueries, LatestCall
+from offgate.store.reconciliation import Reconciliations
 from offgate.timespan import parse_since
+from offgate.vocabulary import DIMENSIONS
 
 DEFAULT_SINCE = "30d"  # as `offgate report`
 DEFAULT_BY = "provider"
@@ -52,7 +54,7 @@ async def summary_part(request: web.Request) -> web.Response:
 
 async def calls(request: web.Request) -> web.Response:
     limit = _whole_number(request, "limit", CALLS_SHOWN, MAX_CALLS)
-    found = await reads(request).run(lambda store: SpendStore(store).latest_calls(limit))
+    found = await reads(request).run(lambda store: CallQueries(store).latest_calls(limit))
     return web.json_response({"calls": [_call_json(call) for call in found]})
 
 
@@ -79,7 +81,7 @@ async def processes(request: web.Request) -> web.Response:
 
 async def findings(request: web.Request) -> web.Response:
     since = _since(request, DEFAULT_SINCE)
-    found = await reads(request).run(lambda store: SpendStore(store).findings(since, None))
+    found = await reads(request).run(lambda store: Reconciliations(store).findings(since, None))
     return web.json_response({"findings": [Finding.from_stored(finding).model_dump(mode="json") for finding in found]})
 
 
@@ -89,7 +91,7 @@ async def _report(request: web.Request) -> Report:
     if by not in DIMENSIONS:
         raise BadQuery(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
     until = datetime.now(UTC)
-    return await reads(request).run(lambda store: build_report(SpendStore(store), since, until, by))
+    return await reads(request).run(lambda store: build_report(store, since, until, by))
 
 
 async def _seen(request: web.Request, column: str, name: str) -> web.Response:
@@ -101,8 +103,9 @@ async def _seen(request: web.Request, column: str, name: str) -> web.Response:
         for group in found]})
 
 
-def _call_json(call: dict[str, Any]) -> dict[str, Any]:
-    return {name: call[name].isoformat() if name == "ts" else call[name] for name in CALL_FIELDS}
+def _call_json(call: LatestCall) -> dict[str, Any]:
+    fields = {**call.event.model_dump(), "classification": call.classification, "reconciled": call.reconciled}
+    return {name: fields[name].isoformat() if name == "ts" else fields[name] for name in CALL_FIELDS}
 
 
 async def _acked_by(request: web.Request) -> str:

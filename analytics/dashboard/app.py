@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from analytics.dashboard import api, metrics, pages
 from analytics.dashboard.auth import SESSIONS, TOKEN, Sessions, log_out, require_token
@@ -56,7 +57,7 @@ def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -
 
 
 @web.middleware
-async def _security_headers(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def _security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPException as exc:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from analytics.dashboard.errors import json_error
 
@@ -84,7 +85,7 @@ async def log_out(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def require_token(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def require_token(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "POST" and not _same_origin(request):
         return json_error(403, "requests from other sites are refused")
     protected = request.path.startswith(PROTECTED_PREFIXES) or request.path in PROTECTED_PATHS

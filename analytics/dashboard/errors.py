@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from offgate.alert_store import UnknownAlertError
 from offgate.store import StoreError
+from offgate.store.alerts import UnknownAlertError
 
 log = logging.getLogger("offgate.dashboard")
 
@@ -22,7 +23,7 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except BadQuery as exc:

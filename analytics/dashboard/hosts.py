@@ -13,6 +13,7 @@ import ipaddress
 import re
 
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler
 
 from analytics.dashboard.errors import json_error
 
@@ -23,7 +24,7 @@ DEFAULT_HTTP_PORT = 80
 
 
 @web.middleware
-async def known_hosts_only(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def known_hosts_only(request: web.Request, handler: Handler) -> web.StreamResponse:
     host = request.headers.get(hdrs.HOST, "")
     if not _is_known(request, host):
         return json_error(421, f"this dashboard does not answer to the Host {host!r}: "

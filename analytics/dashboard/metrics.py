@@ -15,13 +15,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from analytics.classify import GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
 from analytics.dashboard.reads import reads
 from analytics.report.formatting import label
 from analytics.report.model import build_report
-from offgate.alert_store import SEVERITIES, AlertStore
-from offgate.spend_store import SpendStore
 from offgate.store import Store
+from offgate.store.alerts import SEVERITIES, AlertStore
+from offgate.vocabulary import GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
 
 WINDOW = timedelta(days=30)
 CALLS_BY_CLASS = ((GATEWAY, "gateway_calls"), (GATEWAY_UPSTREAM, "gateway_upstream_calls"),
@@ -47,7 +46,7 @@ class StoreCollector:
         self._now = now
 
     def collect(self) -> Iterator[Metric]:
-        report = build_report(SpendStore(self._store), self._now - WINDOW, self._now, "provider")
+        report = build_report(self._store, self._now - WINDOW, self._now, "provider")
         totals = report.totals
         yield _gauge("offgate_calls", "Captured calls in the last 30 days, by classification "
                      "(as reconciled; calls not reconciled yet by their route).", "classification",
@@ -77,5 +76,5 @@ class StoreCollector:
 def _gauge(name: str, help_text: str, label_name: str | None, samples: list[tuple[str | None, float]]) -> Metric:
     gauge = GaugeMetricFamily(name, help_text, labels=[label_name] if label_name else [])
     for label_value, value in samples:
-        gauge.add_metric([label_value] if label_name else [], value)
+        gauge.add_metric([] if label_value is None else [label_value], value)  # None: the gauge has no label
     return gauge

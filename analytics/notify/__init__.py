@@ -9,8 +9,8 @@ from analytics.notify.base import Channel
 from analytics.notify.desktop import DesktopChannel
 from analytics.notify.mail import EmailChannel
 from analytics.notify.posting import WebhookChannel
-from offgate.alert_store import Alert
 from offgate.config import NotifySettings
+from offgate.store.alerts import Alert
 
 
 def channels_from(settings: NotifySettings) -> list[Channel]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 
 class DeliveryError(Exception):

@@ -13,9 +13,9 @@ from datetime import datetime
 
 from peewee import JOIN
 
-from offgate.alert_store import SEVERITIES
 from offgate.store import Store, naive_utc
-from offgate.store_schema import AlertRow, NotificationRow
+from offgate.store.alerts import SEVERITIES
+from offgate.store.schema import AlertRow, NotificationRow
 
 
 @dataclass(frozen=True)

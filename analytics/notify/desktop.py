@@ -19,7 +19,7 @@ from desktop_notifier import DesktopNotifier, Urgency
 
 from analytics.notify.base import DeliveryError
 from analytics.notify.text import headline
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 APP_NAME = "offgate"
 TIMEOUT_S = 10.0

@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 
 from analytics.notify.base import Channel, DeliveryError
 from analytics.notify.deliveries import Deliveries, Due
-from offgate.alert_store import SEVERITIES, AlertStore
 from offgate.config import NotifySettings
 from offgate.store import Store
+from offgate.store.alerts import SEVERITIES, AlertStore
 
 log = logging.getLogger("offgate.notify")
 

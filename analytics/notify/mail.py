@@ -11,8 +11,8 @@ from email.utils import format_datetime, make_msgid
 
 from analytics.notify.base import DeliveryError
 from analytics.notify.text import ack_hint, facts, headline
-from offgate.alert_store import Alert
 from offgate.config import EmailSettings
+from offgate.store.alerts import Alert
 
 TIMEOUT_S = 20.0
 

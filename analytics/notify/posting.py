@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from analytics.notify.base import DeliveryError
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 TIMEOUT_S = 10.0
 

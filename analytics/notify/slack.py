@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from analytics.notify.text import ack_hint, facts, headline
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 HEADER_MAX_CHARS = 150  # Slack's limit for a header block's text
 

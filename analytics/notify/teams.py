@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from analytics.notify.text import ack_hint, facts, headline
-from offgate.alert_store import Alert
+from offgate.store.alerts import Alert
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from offgate.alert_store import Alert
 from offgate.money import usd
+from offgate.store.alerts import Alert
 
 _WHAT = {
     "spike": "{metric} spike for {who}",

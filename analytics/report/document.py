@@ -120,7 +120,7 @@ class Finding(ReportPart):
 
     @classmethod
     def from_stored(cls, finding: dict[str, Any]) -> Finding:
-        """A finding as the store keeps it (offgate.spend_store)."""
+        """A finding as the store keeps it (offgate.store.reconciliation)."""
         return cls(kind=finding["kind"], ts=finding["ts"], event_id=finding["event_id"],
                    request_id=finding["spend_request_id"], model=finding["model"],
                    our_cost_usd=finding["our_cost_usd"], logged_cost_usd=finding["logged_cost_usd"],

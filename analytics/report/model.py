@@ -16,7 +16,7 @@ not reconciled yet counts by its route (gateway: managed, direct: unmanaged), an
 say so. `unlogged_gateway_calls` counts every gateway call without a spend row, recent and
 failed ones too; the findings list those LiteLLM should have logged by now.
 `unread_connections` are the connections the proxy passed through without reading them,
-because their client refused its certificate (offgate.unread_store), per process and host.
+because their client refused its certificate (offgate.store.unread), per process and host.
 """
 
 from __future__ import annotations
@@ -24,13 +24,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, get_args
+from typing import Any
 
-from analytics.classify import GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
 from analytics.findings import KINDS
 from analytics.report.document import (
     Day,
-    Dimension,
     Estimated,
     Finding,
     FindingCounts,
@@ -40,22 +38,26 @@ from analytics.report.document import (
     Totals,
     UnreadConnection,
 )
-from offgate.spend_store import SpendStore
-from offgate.unread_store import UnreadConnectionStore
+from offgate.store import Store
+from offgate.store.queries import CallGroup, CallQueries
+from offgate.store.reconciliation import Reconciliations
+from offgate.store.spend import SpendDay, SpendLog
+from offgate.store.unread import UnreadConnectionStore
+from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
 
-DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
 TOP_SOURCES = 10
 
 
-def build_report(store: SpendStore, since: datetime | None, until: datetime, by: str) -> Report:
+def build_report(store: Store, since: datetime | None, until: datetime, by: str) -> Report:
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
     web_apps = _web_app_providers()
-    groups = store.call_groups(since, until, [by], web_apps)
-    spend_days = store.spend_by_day(since, until)
+    calls = CallQueries(store)
+    groups = calls.call_groups(since, until, [by], web_apps)
+    spend_days = SpendLog(store).by_day(since, until)
     totals = _totals(groups, spend_days)
-    findings = [Finding.from_stored(finding) for finding in store.findings(since, until)]
+    findings = [Finding.from_stored(finding) for finding in Reconciliations(store).findings(since, until)]
     return Report(
         generated_at=until,
         since=since,
@@ -63,26 +65,26 @@ def build_report(store: SpendStore, since: datetime | None, until: datetime, by:
         by=by,
         totals=totals,
         rows=_rows(groups, by),
-        top_sources=_top_sources(store.call_groups(since, until, list(SOURCE_FIELDS), web_apps)),
-        daily=_daily(store.call_groups(since, until, ["day"], web_apps), spend_days),
+        top_sources=_top_sources(calls.call_groups(since, until, list(SOURCE_FIELDS), web_apps)),
+        daily=_daily(calls.call_groups(since, until, [DAY], web_apps), spend_days),
         findings=findings,
         findings_by_kind=FindingCounts(**{kind: sum(f.kind == kind for f in findings) for kind in KINDS}),
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
-                            UnreadConnectionStore(store.store).by_process_and_host(since, until)],
+                            UnreadConnectionStore(store).by_process_and_host(since, until)],
     )
 
 
-def daily_costs(store: SpendStore, since: datetime | None, until: datetime) -> list[Day]:
+def daily_costs(store: Store, since: datetime | None, until: datetime) -> list[Day]:
     """Managed and unmanaged cost and calls per UTC day, as the report's daily trend counts them."""
-    return _daily(store.call_groups(since, until, ["day"]), store.spend_by_day(since, until))
+    return _daily(CallQueries(store).call_groups(since, until, [DAY]), SpendLog(store).by_day(since, until))
 
 
-def _totals(groups: list[dict[str, Any]], spend_days: list[dict[str, Any]]) -> Totals:
-    unmanaged = [g for g in groups if g["classification"] == UNMANAGED]
-    gateway = [g for g in groups if g["classification"] == GATEWAY]
-    unlogged = [g for g in gateway if g["reconciled"] and not g["matched"]]
-    logged = sum((day["spend"] for day in spend_days), 0.0)
+def _totals(groups: list[CallGroup], spend_days: list[SpendDay]) -> Totals:
+    unmanaged = [g for g in groups if g.classification == UNMANAGED]
+    gateway = [g for g in groups if g.classification == GATEWAY]
+    unlogged = [g for g in gateway if g.reconciled and not g.matched]
+    logged = sum((day.spend for day in spend_days), 0.0)
     unlogged_cost = _sum(unlogged, "cost_usd")
     managed = logged + unlogged_cost
     unmanaged_cost = _sum(unmanaged, "cost_usd")
@@ -92,45 +94,45 @@ def _totals(groups: list[dict[str, Any]], spend_days: list[dict[str, Any]]) -> T
         unmanaged_cost_usd=unmanaged_cost,
         total_cost_usd=total,
         coverage=managed / total if total else None,
-        managed_calls=sum(day["rows"] for day in spend_days) + _sum(unlogged, "calls"),
+        managed_calls=sum(day.rows for day in spend_days) + _sum(unlogged, "calls"),
         unmanaged_calls=_sum(unmanaged, "calls"),
         unmanaged_prompt_tokens=_sum(unmanaged, "prompt_tokens"),
         unmanaged_completion_tokens=_sum(unmanaged, "completion_tokens"),
         logged_spend_usd=logged,
-        spend_rows=sum(day["rows"] for day in spend_days),
-        unpriced_spend_rows=sum(day["unpriced_rows"] for day in spend_days),
+        spend_rows=sum(day.rows for day in spend_days),
+        unpriced_spend_rows=sum(day.unpriced_rows for day in spend_days),
         gateway_calls=_sum(gateway, "calls"),
-        gateway_calls_matched=_sum((g for g in gateway if g["matched"]), "calls"),
-        gateway_upstream_calls=_sum((g for g in groups if g["classification"] == GATEWAY_UPSTREAM), "calls"),
+        gateway_calls_matched=_sum((g for g in gateway if g.matched), "calls"),
+        gateway_upstream_calls=_sum((g for g in groups if g.classification == GATEWAY_UPSTREAM), "calls"),
         unlogged_gateway_calls=_sum(unlogged, "calls"),
         unlogged_gateway_cost_usd=unlogged_cost,
         captured_calls=_sum(groups, "calls"),
-        unreconciled_calls=_sum((g for g in groups if not g["reconciled"]), "calls"),
+        unreconciled_calls=_sum((g for g in groups if not g.reconciled), "calls"),
     )
 
 
-def _rows(groups: list[dict[str, Any]], by: str) -> list[Row]:
+def _rows(groups: list[CallGroup], by: str) -> list[Row]:
     rows: dict[Any, dict[str, Any]] = {}
     for group in groups:
-        if group["classification"] == GATEWAY_UPSTREAM:
+        if group.classification == GATEWAY_UPSTREAM:
             continue  # the gateway's own side of calls its clients made
-        row = rows.setdefault(group[by], {
-            "key": group[by], "unmanaged_calls": 0, "unmanaged_cost_usd": 0.0, "prompt_tokens": 0,
+        row = rows.setdefault(group.keys[by], {
+            "key": group.keys[by], "unmanaged_calls": 0, "unmanaged_cost_usd": 0.0, "prompt_tokens": 0,
             "completion_tokens": 0, "estimated_calls": 0, "unpriced_calls": 0, "managed_calls": 0,
             "managed_unpriced_calls": 0, "managed_cost_usd": 0.0,
         })
-        if group["classification"] == UNMANAGED:
-            row["unmanaged_calls"] += group["calls"]
-            row["unmanaged_cost_usd"] += group["cost_usd"]
-            row["prompt_tokens"] += group["prompt_tokens"]
-            row["completion_tokens"] += group["completion_tokens"]
-            row["estimated_calls"] += group["calls"] if group["estimated"] else 0
-            row["unpriced_calls"] += group["unpriced_calls"]
+        if group.classification == UNMANAGED:
+            row["unmanaged_calls"] += group.calls
+            row["unmanaged_cost_usd"] += group.cost_usd
+            row["prompt_tokens"] += group.prompt_tokens
+            row["completion_tokens"] += group.completion_tokens
+            row["estimated_calls"] += group.calls if group.estimated else 0
+            row["unpriced_calls"] += group.unpriced_calls
         else:
-            row["managed_calls"] += group["calls"]
+            row["managed_calls"] += group.calls
             # What LiteLLM logged for the calls it logged, our estimate for the others.
-            row["managed_cost_usd"] += group["spend"] if group["matched"] else group["cost_usd"]
-            row["managed_unpriced_calls"] += group["unpriced_spend"]
+            row["managed_cost_usd"] += group.spend if group.matched else group.cost_usd
+            row["managed_unpriced_calls"] += group.unpriced_spend
     for row in rows.values():
         spent = row["managed_cost_usd"] + row["unmanaged_cost_usd"]
         row["coverage"] = row["managed_cost_usd"] / spent if spent else None
@@ -139,43 +141,43 @@ def _rows(groups: list[dict[str, Any]], by: str) -> list[Row]:
     return [Row(**row) for row in ranked]
 
 
-def _top_sources(groups: list[dict[str, Any]]) -> list[Source]:
+def _top_sources(groups: list[CallGroup]) -> list[Source]:
     sources: dict[tuple, dict[str, Any]] = {}
     for group in groups:
-        if group["classification"] != UNMANAGED:
+        if group.classification != UNMANAGED:
             continue
-        key = tuple(group[name] for name in SOURCE_FIELDS)
+        key = tuple(group.keys[name] for name in SOURCE_FIELDS)
         source = sources.setdefault(key, {**dict(zip(SOURCE_FIELDS, key, strict=True)), "calls": 0,
                                           "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0})
         for name in ("calls", "prompt_tokens", "completion_tokens", "cost_usd"):
-            source[name] += group[name]
+            source[name] += getattr(group, name)
     ranked = sorted(sources.values(), key=lambda s: (-s["cost_usd"], -s["calls"], str(list(s.values()))))
     return [Source(**source) for source in ranked[:TOP_SOURCES]]
 
 
-def _daily(groups: list[dict[str, Any]], spend_days: list[dict[str, Any]]) -> list[Day]:
+def _daily(groups: list[CallGroup], spend_days: list[SpendDay]) -> list[Day]:
     days: dict[str, dict[str, Any]] = defaultdict(lambda: {"managed_cost_usd": 0.0, "unmanaged_cost_usd": 0.0,
                                                            "managed_calls": 0, "unmanaged_calls": 0,
                                                            "unpriced_spend_rows": 0})
     for day in spend_days:
-        days[day["day"]]["managed_cost_usd"] += day["spend"]
-        days[day["day"]]["managed_calls"] += day["rows"]
-        days[day["day"]]["unpriced_spend_rows"] += day["unpriced_rows"]
+        days[day.day]["managed_cost_usd"] += day.spend
+        days[day.day]["managed_calls"] += day.rows
+        days[day.day]["unpriced_spend_rows"] += day.unpriced_rows
     for group in groups:
-        entry = days[group["day"]]
-        if group["classification"] == UNMANAGED:
-            entry["unmanaged_cost_usd"] += group["cost_usd"]
-            entry["unmanaged_calls"] += group["calls"]
-        elif group["classification"] == GATEWAY and group["reconciled"] and not group["matched"]:
-            entry["managed_cost_usd"] += group["cost_usd"]
-            entry["managed_calls"] += group["calls"]
+        entry = days[group.keys[DAY]]
+        if group.classification == UNMANAGED:
+            entry["unmanaged_cost_usd"] += group.cost_usd
+            entry["unmanaged_calls"] += group.calls
+        elif group.classification == GATEWAY and group.reconciled and not group.matched:
+            entry["managed_cost_usd"] += group.cost_usd
+            entry["managed_calls"] += group.calls
     return [Day(day=date.fromisoformat(day), **days[day]) for day in sorted(days)]
 
 
-def _estimated(groups: list[dict[str, Any]], totals: Totals) -> Estimated:
-    unmanaged = [g for g in groups if g["classification"] == UNMANAGED]
-    estimated = [g for g in unmanaged if g["estimated"]]
-    web_apps = [g for g in unmanaged if g["web_app"]]
+def _estimated(groups: list[CallGroup], totals: Totals) -> Estimated:
+    unmanaged = [g for g in groups if g.classification == UNMANAGED]
+    estimated = [g for g in unmanaged if g.estimated]
+    web_apps = [g for g in unmanaged if g.web_app]
     notes = ["Unmanaged costs are offgate's estimates from LiteLLM's price map; managed costs are what "
              "LiteLLM logged."]
     if totals.spend_rows == 0:
@@ -206,6 +208,6 @@ def _web_app_providers() -> list[str]:
     return [provider.name for provider in PROVIDERS if provider.usage != "reported"]
 
 
-def _sum(groups: Iterable[dict[str, Any]], name: str) -> Any:
+def _sum(groups: Iterable[CallGroup], name: str) -> Any:
     """The sum of one field over groups: a float for money, an int for counts."""
-    return sum((group[name] for group in groups), 0.0 if name in ("cost_usd", "spend") else 0)
+    return sum((getattr(group, name) for group in groups), 0.0 if name in ("cost_usd", "spend") else 0)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from litellm.integrations.custom_logger import CustomLogger
 
 if TYPE_CHECKING:
-    from offgate.spend_store import SpendStore
+    from offgate.store.spend import SpendLog
 
 log = logging.getLogger("offgate.litellm")
 
@@ -61,7 +61,7 @@ class OffgateSpendLogger(CustomLogger):
             payload = kwargs.get("standard_logging_object")
             if isinstance(payload, dict):
                 self.writer.put({k: v for k, v in payload.items() if k not in BULKY_PAYLOAD_FIELDS})
-        except Exception:  # noqa: BLE001 - LiteLLM must never see an error of ours
+        except Exception:  # LiteLLM must never see an error of ours
             log.exception("offgate: could not take a spend payload (LiteLLM unaffected)")
 
 
@@ -105,21 +105,21 @@ class SpendWriter:
     def _run(self) -> None:
         from analytics.spend.rows import record_from_row, row_from_logging_payload
 
-        spend_store = None
+        spend_log = None
         stopping = False
         while not stopping:
             payloads, stopping = self._collect()
             for payload in payloads:
                 try:
                     self._pending.append(record_from_row(row_from_logging_payload(payload)))
-                except Exception as exc:  # noqa: BLE001 - one odd payload must not stop the writer
+                except Exception as exc:  # one odd payload must not stop the writer
                     log.warning("offgate: a LiteLLM payload was not a spend row (%s): %s", payload.get("id"), exc)
             if len(self._pending) > MAX_PENDING:
                 excess = len(self._pending) - MAX_PENDING
                 del self._pending[:excess]
                 log.error("offgate: %d spend rows dropped while the store was unavailable", excess)
             if self._pending and (stopping or time.monotonic() >= self._retry_at):
-                spend_store = self._write(spend_store)
+                spend_log = self._write(spend_log)
 
     def _collect(self) -> tuple[list[dict[str, Any]], bool]:
         payloads: list[dict[str, Any]] = []
@@ -134,20 +134,20 @@ class SpendWriter:
             payloads.append(item)
         return payloads, False
 
-    def _write(self, spend_store: SpendStore | None) -> SpendStore | None:
+    def _write(self, spend_log: SpendLog | None) -> SpendLog | None:
         """Write the pending rows; returns the open store, or None after a failure."""
         from offgate.config import ConfigError, database_url_for, load_settings, resolve_home
-        from offgate.spend_store import SpendStore
         from offgate.store import Store, StoreError
+        from offgate.store.spend import SpendLog
 
         try:
-            if spend_store is None:
+            if spend_log is None:
                 home = resolve_home(None)
-                spend_store = SpendStore(Store.open(self._store_url or database_url_for(load_settings(home), home)))
-            spend_store.add(self._pending, "callback")
+                spend_log = SpendLog(Store.open(self._store_url or database_url_for(load_settings(home), home)))
+            spend_log.add(self._pending, "callback")
         except (StoreError, ConfigError) as exc:
             log.warning("offgate: %d spend rows wait for the store: %s", len(self._pending), exc)
             self._retry_at = time.monotonic() + RETRY_AFTER_S
             return None
         self._pending = []
-        return spend_store
+        return spend_log

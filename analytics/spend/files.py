@@ -17,8 +17,8 @@ from typing import Any, TextIO
 
 from analytics.spend.rows import SpendRowError, record_from_row
 from analytics.spend.source import Progress, SpendInputError
-from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
+from offgate.store.spend import SpendRecord
 
 BATCH_ROWS = 5000
 REQUIRED_CSV_COLUMNS = ("request_id", "startTime")

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from analytics.spend.source import Progress, SpendSource
-from offgate.spend_store import SpendStore
+from offgate.store.spend import SpendLog
 
 
 @dataclass
@@ -40,7 +40,7 @@ def open_source(location: str, *, key: str | None, since: datetime | None,
     return FileSpendSource(Path(location), since=since, until=until)
 
 
-def import_spend(source: SpendSource, store: SpendStore, progress: Progress) -> ImportSummary:
+def import_spend(source: SpendSource, store: SpendLog, progress: Progress) -> ImportSummary:
     summary = ImportSummary()
     for batch in source.batches(progress):
         summary.read += len(batch)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 import httpx
 
 from analytics.spend.rows import SpendRowError, record_from_row
 from analytics.spend.source import Progress, SpendInputError, SpendSourceError
-from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
+from offgate.store.spend import SpendRecord
 
 V2_PATH = "/spend/logs/v2"
 V1_PATH = "/spend/logs"
@@ -125,6 +125,14 @@ class RestSpendSource:
         return self._records(rows)
 
     # -- HTTP ----------------------------------------------------------------------------------
+
+    @overload
+    def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
+             missing_ok: Literal[False]) -> httpx.Response: ...
+
+    @overload
+    def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
+             missing_ok: bool) -> httpx.Response | None: ...
 
     def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
              missing_ok: bool) -> httpx.Response | None:

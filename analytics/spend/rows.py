@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from offgate.spend_store import SpendRecord
+from offgate.store.spend import SpendRecord
 
 # Prompt and reply text (when LiteLLM stores them at all) and the request body: never kept.
 BULKY_COLUMNS = frozenset({"messages", "response", "proxy_server_request"})
@@ -40,7 +40,9 @@ def record_from_row(row: Mapping[str, Any]) -> SpendRecord:
     for column in JSON_COLUMNS:
         if column in raw:
             raw[column] = _json(raw[column], column)
-    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    metadata = raw.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}
     status = _text(row.get("status"))
     spend = _number(row.get("spend"), "spend")
     return SpendRecord(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from offgate.errors import BadInputError, OffgateError
-from offgate.spend_store import SpendRecord
+from offgate.store.spend import SpendRecord
 
 # (done, total): how far a source has got, in its own unit (windows, rows, bytes).
 Progress = Callable[[int, int | None], None]

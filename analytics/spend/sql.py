@@ -8,8 +8,9 @@ through a server-side cursor in time order, so a month of spend never sits in me
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psycopg2
@@ -20,8 +21,8 @@ from psycopg2 import sql
 from analytics.spend.rows import BULKY_COLUMNS, SpendRowError, record_from_row
 from analytics.spend.source import Progress, SpendSourceError
 from offgate.config import redact_url
-from offgate.spend_store import SpendRecord
 from offgate.store import naive_utc
+from offgate.store.spend import SpendRecord
 
 TABLE = "LiteLLM_SpendLogs"
 BATCH_ROWS = 5000
@@ -67,7 +68,8 @@ class SqlSpendSource:
                 raise SpendSourceError(f"{self.describe()} has no {TABLE} table: is it LiteLLM's database?")
             where, parameters = self._where()
             cursor.execute(sql.SQL("SELECT count(*) FROM {} {}").format(sql.Identifier(TABLE), where), parameters)
-            total = cursor.fetchone()[0]
+            counted = cursor.fetchone()
+            total = counted[0] if counted else 0
         query = sql.SQL("SELECT {} FROM {} {} ORDER BY {}, {}").format(
             sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(TABLE), where,
             sql.Identifier("startTime"), sql.Identifier("request_id"),
@@ -95,7 +97,7 @@ class SqlSpendSource:
             return sql.SQL(""), parameters
         return sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions), parameters
 
-    def _records(self, chunk: list[dict]) -> list[SpendRecord]:
+    def _records(self, chunk: Sequence[Mapping[str, Any]]) -> list[SpendRecord]:
         records = []
         for row in chunk:
             try:

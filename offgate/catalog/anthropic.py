@@ -17,16 +17,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, as_int, as_list, as_obj, as_str, obj, objects, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
-def messages_usage(counts: dict[str, Any]) -> Usage:
+def messages_usage(counts: dict[str, object]) -> Usage:
     """LiteLLM's view of Anthropic's `usage` counts."""
     # With server-side compaction the top-level counts leave the compaction step out;
     # `iterations` lists every sampling step, and billing (and LiteLLM) adds them up.
-    iterations = counts.get("iterations")
-    steps = [step for step in iterations or () if isinstance(step, dict)] or [counts]
+    steps = objects(counts.get("iterations")) or [counts]
 
     def total(name: str) -> int | None:
         values = [as_int(step.get(name)) for step in steps]
@@ -35,7 +34,7 @@ def messages_usage(counts: dict[str, Any]) -> Usage:
     uncached = total("input_tokens")
     cache_write = total("cache_creation_input_tokens")
     cache_read = total("cache_read_input_tokens")
-    thinking = as_int((counts.get("output_tokens_details") or {}).get("thinking_tokens"))
+    thinking = as_int(obj(counts.get("output_tokens_details") or {}).get("thinking_tokens"))
     prompt = None if uncached is None else uncached + (cache_write or 0) + (cache_read or 0)
     return Usage(
         prompt_tokens=prompt,
@@ -46,12 +45,12 @@ def messages_usage(counts: dict[str, Any]) -> Usage:
     )
 
 
-def _block_text(block: Any) -> str | None:
+def _block_text(value: object) -> str | None:
     """Text of a content block or a stream delta: `text`, or `thinking` (both are output)."""
-    if not isinstance(block, dict):
+    block = as_obj(value)
+    if block is None:
         return None
-    text = block.get("text", block.get("thinking"))
-    return text if isinstance(text, str) else None
+    return as_str(block.get("text", block.get("thinking")))
 
 
 class Messages(CallParser):
@@ -59,34 +58,35 @@ class Messages(CallParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._usage_counts: dict[str, Any] = {}  # merged message_start + message_delta usage
+        self._usage_counts: dict[str, object] = {}  # merged message_start + message_delta usage
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
         if body.get("system"):
             self.reading.prompt_messages += 1
             self.add_prompt_text(text_of(body["system"]))
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+        messages = objects(body.get("messages"))
         self.reading.prompt_messages += len(messages)
         for message in messages:
             self.add_prompt_text(text_of(message.get("content")))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        message = as_obj(body)
+        if message is None:
             return
-        self._read_message(body)
-        texts = (_block_text(block) for block in body.get("content") or ())
+        self._read_message(message)
+        texts = (_block_text(block) for block in as_list(message.get("content")) or ())
         self.add_completion_text(text for text in texts if text is not None)
 
     def on_event(self, event: str, data: str) -> None:
-        self.read_event(json.loads(data), event)
+        self.read_event(obj(json.loads(data)), event)
 
-    def read_event(self, payload: dict[str, Any], event: str = "") -> None:
+    def read_event(self, payload: dict[str, object], event: str = "") -> None:
         """One stream event, already decoded (Bedrock wraps each in its own framing)."""
         kind = payload.get("type") or event
         if kind == "message_start":
-            self._read_message(payload.get("message") or {})
+            self._read_message(obj(payload.get("message") or {}))
         elif kind == "content_block_delta":
             text = _block_text(payload.get("delta"))
             if text is not None:
@@ -96,15 +96,16 @@ class Messages(CallParser):
         elif kind == "message_stop":
             self.finished_stream = True
 
-    def _read_message(self, message: dict[str, Any]) -> None:
-        message_id = message.get("id")
-        if isinstance(message_id, str) and message_id:
+    def _read_message(self, message: dict[str, object]) -> None:
+        message_id = as_str(message.get("id"))
+        if message_id:
             self.reading.response_id = message_id
         self.set_model(message.get("model"))
         self._merge_usage(message.get("usage"))
 
-    def _merge_usage(self, usage: Any) -> None:
-        if not isinstance(usage, dict):
+    def _merge_usage(self, value: object) -> None:
+        usage = as_obj(value)
+        if usage is None:
             return
         # message_delta may send null for counts it does not repeat: keep the earlier ones.
         self._usage_counts.update((name, value) for name, value in usage.items() if value is not None)

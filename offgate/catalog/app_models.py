@@ -32,7 +32,7 @@ class ApiModel:
 class AppModels:
     vendor: str | None  # the API provider of slugs not in `slugs`
     default: ApiModel | None  # the model of calls that name none
-    slugs: dict[str, ApiModel] = field(default_factory=dict)
+    slugs: dict[str, ApiModel] = field(default_factory=dict[str, ApiModel])
     # The app's slugs are modes, not API model names (Gemini's): one not in `slugs` is
     # priced as the default, and the note says so.
     unknown_as_default: bool = False

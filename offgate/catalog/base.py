@@ -8,6 +8,10 @@ hooks: `on_request`, `on_json` (a whole JSON body, or one element of a JSON stre
 each message through `on_ws_message`, handing out a reading per response it completes
 (sessions.py). No public method raises: whatever goes wrong becomes `Reading.status`
 "partial" or "unparsed" with a reason in `Reading.error`.
+
+The hooks see decoded JSON as `object` and read it through the typed accessors below
+(`obj`, `array`, `string`, `objects`, `as_obj`, `as_list`, `as_str`, `as_int`), so
+pyright checks that every value's type is tested before it is used.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal, cast
 
 from offgate.catalog.decoding import DecodeError, Decoder, make_decoder
 from offgate.catalog.framing import (
@@ -25,6 +29,7 @@ from offgate.catalog.framing import (
     FrameTooLarge,
     JSONArrayReader,
     LineReader,
+    SSEEvent,
     SSEReader,
     StreamException,
 )
@@ -58,6 +63,10 @@ class Usage:
     audio_completion_tokens: int | None = None
 
 
+def _no_texts() -> list[str]:
+    return []  # a typed `list`: `list[str]()` would cost a microsecond per reading
+
+
 @dataclass(slots=True)
 class Reading:
     """What a parser learned about one call. The text lists live in memory only, for
@@ -69,9 +78,9 @@ class Reading:
     usage: Usage | None = None
     response_id: str | None = None
     reported_cost_usd: float | None = None  # a cost the provider reports itself (OpenRouter)
-    prompt_texts: list[str] = field(default_factory=list)
+    prompt_texts: list[str] = field(default_factory=_no_texts)
     prompt_messages: int = 0
-    completion_texts: list[str] = field(default_factory=list)
+    completion_texts: list[str] = field(default_factory=_no_texts)
     status: Status = "ok"
     error: str | None = None
     # Tokens the service says the whole conversation holds after this call (history,
@@ -88,7 +97,69 @@ class Reading:
 MAX_TOKEN_COUNT = 10**12
 
 
-def as_int(value: Any) -> int | None:
+class JSONShapeError(ValueError):
+    """A JSON value is of another type than the API documents for it (its text is never kept)."""
+
+
+# JSON's names of the types json.loads produces, for an error that quotes nothing of a value.
+_JSON_TYPES: dict[type, str] = {
+    type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object",
+}
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+# The accessors every parser reads JSON through. `obj`, `array` and `string` take a value
+# the API documents as an object, an array or a string, and raise JSONShapeError for any
+# other type: the unit (a body, an event, a line) is then reported as not read. A value the
+# API may leave out is passed as `value or {}` (or `[]`, `""`). The `as_*` ones take a value
+# whose type varies and return None for a type they do not read.
+
+
+def obj(value: object) -> dict[str, object]:
+    """`value`, which must be a JSON object."""
+    if isinstance(value, dict):
+        return cast("dict[str, object]", value)
+    raise JSONShapeError(f"expected a JSON object, got {_json_type(value)}")
+
+
+def array(value: object) -> list[object]:
+    """`value`, which must be a JSON array."""
+    if isinstance(value, list):
+        return cast("list[object]", value)
+    raise JSONShapeError(f"expected a JSON array, got {_json_type(value)}")
+
+
+def string(value: object) -> str:
+    """`value`, which must be a JSON string."""
+    if isinstance(value, str):
+        return value
+    raise JSONShapeError(f"expected a JSON string, got {_json_type(value)}")
+
+
+def as_obj(value: object) -> dict[str, object] | None:
+    """`value` if it is a JSON object, else None."""
+    return cast("dict[str, object]", value) if isinstance(value, dict) else None
+
+
+def as_list(value: object) -> list[object] | None:
+    """`value` if it is a JSON array, else None."""
+    return cast("list[object]", value) if isinstance(value, list) else None
+
+
+def objects(value: object) -> list[dict[str, object]]:
+    """The objects in `value` if it is a JSON array; other elements (and other values) are skipped."""
+    return [item for item in map(as_obj, as_list(value) or ()) if item is not None]
+
+
+def as_str(value: object) -> str | None:
+    """`value` if it is a string (empty or not), else None."""
+    return value if isinstance(value, str) else None
+
+
+def as_int(value: object) -> int | None:
     """A token count from JSON: ints (and integral floats) only, never negative nor past
     MAX_TOKEN_COUNT."""
     if isinstance(value, bool):
@@ -98,16 +169,16 @@ def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and 0 <= value <= MAX_TOKEN_COUNT else None
 
 
-def text_of(content: Any) -> Iterator[str]:
+def text_of(content: object) -> Iterator[str]:
     """Strings found in a message content: a string, or a list of parts with `text`."""
     if isinstance(content, str):
         yield content
     elif isinstance(content, list):
-        for part in content:
+        for part in cast("list[object]", content):
             if isinstance(part, str):
                 yield part
             elif isinstance(part, dict):
-                text = part.get("text")
+                text = cast("dict[str, object]", part).get("text")
                 if isinstance(text, str):
                     yield text
 
@@ -139,10 +210,10 @@ class CallParser:
 
     # -- hooks for subclasses -------------------------------------------------------
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         """Read model, stream flag and prompt text from the request JSON."""
 
-    def on_json(self, body: Any) -> None:
+    def on_json(self, body: object) -> None:
         """Read a whole JSON response, or one element of a JSON-array or NDJSON stream."""
 
     def on_event(self, event: str, data: str) -> None:
@@ -151,8 +222,8 @@ class CallParser:
     def on_request_body(self, body: bytes) -> None:
         """Read the decoded request body: JSON, handed to `on_request`, unless the app
         posts a form or multipart body."""
-        parsed = json.loads(body)
-        if not isinstance(parsed, dict):
+        parsed = as_obj(json.loads(body))
+        if parsed is None:
             raise ValueError("request body is not a JSON object")
         self.on_request(parsed)
 
@@ -166,10 +237,11 @@ class CallParser:
 
     # -- helpers for subclasses -----------------------------------------------------
 
-    def read_chat_messages(self, messages: Any, content: Callable[[dict[str, Any]], Any] | None = None) -> None:
+    def read_chat_messages(self, messages: object,
+                           content: Callable[[dict[str, object]], object] | None = None) -> None:
         """Count the chat messages of a request and keep their text for estimates;
         `content` picks a message's content (default: its "content")."""
-        dicts = [m for m in messages or () if isinstance(m, dict)] if isinstance(messages, list) else []
+        dicts = objects(messages)
         self.reading.prompt_messages = len(dicts)
         for message in dicts:
             self.add_prompt_text(text_of(content(message) if content else message.get("content")))
@@ -187,7 +259,7 @@ class CallParser:
             self._text_chars += len(text)
             into.append(text)
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: object) -> None:
         """Take a model name the response reports, unless the path already named one."""
         if isinstance(model, str) and model:
             self.reading.response_model = model
@@ -204,7 +276,7 @@ class CallParser:
             if not decoded.strip():
                 return
             self.on_request_body(decoded)
-        except Exception as exc:  # noqa: BLE001 - a parser never raises past here
+        except Exception as exc:  # a parser never raises past here
             self._fail_on("request", exc)
 
     def start_response(self, status_code: int, headers: Mapping[str, str]) -> None:
@@ -229,7 +301,7 @@ class CallParser:
                 self._framer = JSONArrayReader(MAX_FRAME_BYTES)
             else:
                 self._buffer = bytearray()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._broken = True
             self._fail_on("response", exc)
 
@@ -246,7 +318,7 @@ class CallParser:
                 self._buffer += data
             elif self._framer is not None:
                 self._dispatch(self._framer.feed(data))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._broken = True
             self._fail_on("response", exc)
 
@@ -260,21 +332,21 @@ class CallParser:
                         self.on_json(json.loads(bytes(self._buffer)))
                 elif self._framer is not None:
                     self._dispatch(self._framer.close())
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail_on("response", exc)
         try:
             self.on_finish()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._fail_on("response", exc)
         self._buffer = None
         return self._settle(complete)
 
     # -- internals ------------------------------------------------------------------
 
-    def _dispatch(self, units: Iterable[Any]) -> None:
+    def _dispatch(self, units: Iterable[SSEEvent | bytes]) -> None:
         for unit in units:
             try:
-                if isinstance(self._framer, (SSEReader, AWSEventStreamReader)):
+                if isinstance(unit, SSEEvent):  # from SSEReader or AWSEventStreamReader
                     if unit.data.strip() == "[DONE]":
                         self.finished_stream = True
                     else:
@@ -285,7 +357,7 @@ class CallParser:
                     self.on_json(json.loads(unit))
             except FrameTooLarge:
                 raise
-            except Exception as exc:  # noqa: BLE001 - one bad unit spoils only itself
+            except Exception as exc:  # one bad unit spoils only itself
                 self._fail_on("stream", exc)
 
     def _fail(self, reason: str) -> None:
@@ -333,7 +405,7 @@ class CallParser:
     # `Upgrade: websocket`), then every message of the session through `feed_message`.
     websocket: bool = False
 
-    def on_ws_message(self, from_client: bool, message: Any) -> None:
+    def on_ws_message(self, from_client: bool, message: object) -> None:
         """Read one JSON message of a WebSocket session, sent by the client or the server."""
 
     def feed_message(self, from_client: bool, content: bytes | str) -> None:
@@ -345,7 +417,7 @@ class CallParser:
             text = content.decode("utf-8") if isinstance(content, bytes) else content
             for message in _json_values(text):
                 self.on_ws_message(from_client, message)
-        except Exception as exc:  # noqa: BLE001 - one bad message spoils only its response
+        except Exception as exc:  # one bad message spoils only its response
             self._fail_on("message", exc)
 
     def take_readings(self) -> list[Reading]:
@@ -360,7 +432,7 @@ class CallParser:
 def _reason(exc: Exception) -> str:
     """What went wrong, in words that hold nothing of a body: the messages offgate writes
     itself, else the exception's type (with an AWS exception's own type)."""
-    if isinstance(exc, (DecodeError, FrameTooLarge)):
+    if isinstance(exc, (DecodeError, FrameTooLarge, JSONShapeError)):
         return str(exc)
     if isinstance(exc, CorruptFrame):  # where in the body it broke, not what the body said
         return f"CorruptFrame: {exc}"
@@ -375,7 +447,7 @@ def _reason(exc: Exception) -> str:
 _JSON = json.JSONDecoder()
 
 
-def _json_values(text: str) -> Iterator[Any]:
+def _json_values(text: str) -> Iterator[object]:
     """Every JSON value in `text`, allowing whitespace and record separators between."""
     at = 0
     while True:

@@ -28,10 +28,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from offgate.catalog.anthropic import Messages, messages_usage
-from offgate.catalog.base import CallParser, Usage, text_of
+from offgate.catalog.base import CallParser, Usage, as_list, as_obj, obj, objects, text_of
 from offgate.catalog.openai import ChatCompletions, Responses
 from offgate.catalog.registry import PathRule, Provider
 
@@ -50,9 +49,10 @@ _HEADER_COUNTS = {
 }
 
 
-def converse_usage(usage: Any) -> Usage | None:
+def converse_usage(value: object) -> Usage | None:
     """LiteLLM's view of Converse's `TokenUsage`."""
-    if not isinstance(usage, dict):
+    usage = as_obj(value)
+    if usage is None:
         return None
     return messages_usage({
         "input_tokens": usage.get("inputTokens"),
@@ -79,16 +79,19 @@ class InvokeModel(Messages):
     def on_event(self, event: str, data: str) -> None:
         if event != "chunk":
             return
-        native = json.loads(base64.b64decode(json.loads(data)["bytes"]))
-        if not isinstance(native, dict):
+        encoded = obj(json.loads(data))["bytes"]
+        if not isinstance(encoded, str):
+            raise TypeError("a chunk's bytes are not base64 text")
+        native = as_obj(json.loads(base64.b64decode(encoded)))
+        if native is None:
             return
         self.read_event(native)  # Anthropic's events; other models' carry no `type`
-        metrics = native.get("amazon-bedrock-invocationMetrics")
-        if isinstance(metrics, dict):
+        metrics = as_obj(native.get("amazon-bedrock-invocationMetrics"))
+        if metrics is not None:
             self._fill_usage({name: metrics.get(key) for name, key in _METRICS_COUNTS.items()})
             self.finished_stream = True  # the metrics ride on the last chunk, whatever the model
 
-    def _fill_usage(self, counts: dict[str, Any]) -> None:
+    def _fill_usage(self, counts: Mapping[str, object]) -> None:
         """Bedrock's counts, for whatever the model's own usage did not report."""
         for name, value in counts.items():
             if value is not None:
@@ -104,12 +107,12 @@ class InvokeModelWithResponseStream(InvokeModel):
 class Converse(CallParser):
     endpoint = "converse"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         system = body.get("system")
         if system:
             self.reading.prompt_messages += 1
             self.add_prompt_text(text_of(system))
-        messages = [m for m in body.get("messages") or () if isinstance(m, dict)]
+        messages = objects(body.get("messages"))
         self.reading.prompt_messages += len(messages)
         for message in messages:
             self.add_prompt_text(text_of(message.get("content")))
@@ -118,23 +121,24 @@ class Converse(CallParser):
         super().start_response(status_code, headers)
         self.reading.response_id = headers.get("x-amzn-requestid") or None
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        response = as_obj(body)
+        if response is None:
             return
-        message = (body.get("output") or {}).get("message") or {}
-        for block in message.get("content") or ():
+        message = obj(obj(response.get("output") or {}).get("message") or {})
+        for block in as_list(message.get("content")) or ():
             self.add_completion_text(_block_texts(block))
-        self._read_usage(body.get("usage"))
+        self._read_usage(response.get("usage"))
 
     def on_event(self, event: str, data: str) -> None:
         payload = json.loads(data)
         if event == "contentBlockDelta":
-            self.add_completion_text(_block_texts(payload.get("delta")))
+            self.add_completion_text(_block_texts(obj(payload).get("delta")))
         elif event == "metadata":  # the last event: usage and latency
-            self._read_usage(payload.get("usage"))
+            self._read_usage(obj(payload).get("usage"))
             self.finished_stream = True
 
-    def _read_usage(self, usage: Any) -> None:
+    def _read_usage(self, usage: object) -> None:
         read = converse_usage(usage)
         if read is not None:
             self.reading.usage = read
@@ -144,14 +148,15 @@ class ConverseStream(Converse):
     endpoint = "converse-stream"
 
 
-def _block_texts(block: Any) -> list[str]:
+def _block_texts(value: object) -> list[str]:
     """What the model wrote in a content block or a stream delta: text, reasoning text and
     tool-call input (a JSON string in a delta) are all output tokens."""
-    if not isinstance(block, dict):
+    block = as_obj(value)
+    if block is None:
         return []
-    reasoning = block.get("reasoningContent") or {}
-    texts = [block.get("text"), (reasoning.get("reasoningText") or {}).get("text"), reasoning.get("text"),
-             (block.get("toolUse") or {}).get("input")]
+    reasoning = obj(block.get("reasoningContent") or {})
+    texts = [block.get("text"), obj(reasoning.get("reasoningText") or {}).get("text"), reasoning.get("text"),
+             obj(block.get("toolUse") or {}).get("input")]
     return [text for text in texts if isinstance(text, str)]
 
 

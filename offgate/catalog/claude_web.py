@@ -14,27 +14,24 @@ blaci29/claude-token-tracker snippets/Old/developer-doc.md (event and delta type
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog.anthropic import Messages
-from offgate.catalog.base import text_of
+from offgate.catalog.base import as_obj, objects, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
 class Completion(Messages):
     endpoint = "completion"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(body.get("prompt")))
-        for attachment in body.get("attachments") or ():
-            if isinstance(attachment, dict):
-                self.add_prompt_text(text_of(attachment.get("extracted_content")))
+        for attachment in objects(body.get("attachments")):
+            self.add_prompt_text(text_of(attachment.get("extracted_content")))
 
-    def read_event(self, payload: dict[str, Any], event: str = "") -> None:
-        delta = payload.get("delta")
-        if isinstance(delta, dict) and delta.get("type") == "input_json_delta":
+    def read_event(self, payload: dict[str, object], event: str = "") -> None:
+        delta = as_obj(payload.get("delta"))
+        if delta is not None and delta.get("type") == "input_json_delta":
             # Tool input (an artifact's file, a search query) is written by the model too.
             self.add_completion_text(text_of(delta.get("partial_json")))
         else:

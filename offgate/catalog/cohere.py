@@ -17,22 +17,21 @@ billed unit is given. LiteLLM reads billed units for v1 and tokens for v2.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, as_int, as_list, as_obj, as_str, obj, objects, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
-def cohere_usage(usage: Any) -> Usage | None:
+def cohere_usage(value: object) -> Usage | None:
     """LiteLLM's view of v2 `usage` or v1 `meta`."""
-    if not isinstance(usage, dict):
+    usage = as_obj(value)
+    if usage is None:
         return None
-    billed = usage.get("billed_units") or {}
-    tokens = usage.get("tokens") or {}
+    billed = obj(usage.get("billed_units") or {})
 
     def count(name: str) -> int | None:
         billed_count = as_int(billed.get(name))
-        return billed_count if billed_count is not None else as_int(tokens.get(name))
+        return billed_count if billed_count is not None else as_int(obj(usage.get("tokens") or {}).get(name))
 
     return Usage(prompt_tokens=count("input_tokens"), completion_tokens=count("output_tokens"))
 
@@ -40,20 +39,21 @@ def cohere_usage(usage: Any) -> Usage | None:
 class _CohereChat(CallParser):
     """What both versions share: an id and billed units on the answer."""
 
-    def read_usage(self, usage: Any) -> None:
+    def read_usage(self, usage: object) -> None:
         read = cohere_usage(usage)
         if read is not None:
             self.reading.usage = read
 
-    def read_id(self, value: Any) -> None:
-        if isinstance(value, str) and value:
-            self.reading.response_id = value
+    def read_id(self, value: object) -> None:
+        response_id = as_str(value)
+        if response_id:
+            self.reading.response_id = response_id
 
 
 class ChatV2(_CohereChat):
     endpoint = "chat"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
         self.read_chat_messages(body.get("messages"))
@@ -61,20 +61,22 @@ class ChatV2(_CohereChat):
     def on_event(self, event: str, data: str) -> None:
         self.on_json(json.loads(data))
 
-    def on_json(self, body: Any) -> None:
+    def on_json(self, body: object) -> None:
         """The whole answer, or one stream event (SSE data, or a JSON line)."""
-        if not isinstance(body, dict):
+        answer = as_obj(body)
+        if answer is None:
             return
-        kind = body.get("type")
+        kind = answer.get("type")
         if kind is None:  # the whole answer
-            self.read_id(body.get("id"))
-            self.add_completion_text(_message_texts(body.get("message")))
-            self.read_usage(body.get("usage"))
+            self.read_id(answer.get("id"))
+            self.add_completion_text(_message_texts(answer.get("message")))
+            self.read_usage(answer.get("usage"))
             return
-        delta = body.get("delta") or {}
         if kind == "message-start":
-            self.read_id(body.get("id"))
-        elif kind == "message-end":
+            self.read_id(answer.get("id"))
+            return
+        delta = obj(answer.get("delta") or {})
+        if kind == "message-end":
             self.read_usage(delta.get("usage"))
             self.finished_stream = True
             if delta.get("error"):
@@ -86,10 +88,10 @@ class ChatV2(_CohereChat):
 class ChatV1(_CohereChat):
     endpoint = "chat.v1"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
-        history = [m for m in body.get("chat_history") or () if isinstance(m, dict)]
+        history = objects(body.get("chat_history"))
         preamble = body.get("preamble")
         self.reading.prompt_messages = len(history) + 1 + (1 if preamble else 0)
         self.add_prompt_text(text_of([preamble]))
@@ -97,41 +99,43 @@ class ChatV1(_CohereChat):
             self.add_prompt_text(text_of([message.get("message")]))
         self.add_prompt_text(text_of([body.get("message")]))
 
-    def on_json(self, body: Any) -> None:
+    def on_json(self, body: object) -> None:
         """The whole answer, or one line of a stream."""
-        if not isinstance(body, dict):
+        line = as_obj(body)
+        if line is None:
             return
-        kind = body.get("event_type")
+        kind = line.get("event_type")
         if kind is None:
-            self.read_id(body.get("response_id"))
-            self.add_completion_text(text_of([body.get("text")]))
-            self.read_usage(body.get("meta"))
+            self.read_id(line.get("response_id"))
+            self.add_completion_text(text_of([line.get("text")]))
+            self.read_usage(line.get("meta"))
         elif kind == "text-generation":
-            self.add_completion_text(text_of([body.get("text")]))
+            self.add_completion_text(text_of([line.get("text")]))
         elif kind == "stream-end":
-            response = body.get("response") or {}
+            response = obj(line.get("response") or {})
             self.read_id(response.get("response_id"))
             self.read_usage(response.get("meta"))
             self.finished_stream = True
 
 
-def _message_texts(message: Any) -> list[str]:
+def _message_texts(value: object) -> list[str]:
     """What the model wrote in a v2 message or a stream delta of one: content text and
     thinking (a list of parts in the answer, one part in a delta), the tool plan, and
     tool-call arguments (a list in the answer, one call in a delta)."""
-    if not isinstance(message, dict):
+    message = as_obj(value)
+    if message is None:
         return []
     texts = [message.get("tool_plan")]
-    for part in _as_list(message.get("content")):
+    for part in _one_or_many(message.get("content")):
         texts += [part.get("text"), part.get("thinking")]
-    for call in _as_list(message.get("tool_calls")):
-        texts.append((call.get("function") or {}).get("arguments"))
+    for call in _one_or_many(message.get("tool_calls")):
+        texts.append(obj(call.get("function") or {}).get("arguments"))
     return [text for text in texts if isinstance(text, str) and text]
 
 
-def _as_list(value: Any) -> list[dict[str, Any]]:
-    items = value if isinstance(value, list) else [value]
-    return [item for item in items if isinstance(item, dict)]
+def _one_or_many(value: object) -> list[dict[str, object]]:
+    """The objects of a list, or the one object a stream delta carries instead."""
+    return objects(as_list(value) or [value])
 
 
 PROVIDER = Provider(

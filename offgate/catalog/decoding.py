@@ -5,15 +5,17 @@ A stream is decoded chunk by chunk as it passes, so memory stays flat with body 
 
 from __future__ import annotations
 
+import sys
 import zlib
 from collections.abc import Callable
 
 import brotli
 
-try:  # Python 3.14 ships zstd; before that the backport does (mitmproxy needs it too).
-    from compression import zstd  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - depends on the Python version
-    from backports import zstd  # type: ignore[no-redef]
+# Python 3.14 ships zstd; before that the backport does (mitmproxy needs it too).
+if sys.version_info >= (3, 14):  # pragma: no cover - depends on the Python version
+    from compression import zstd
+else:
+    from backports import zstd
 
 
 class DecodeError(ValueError):
@@ -26,15 +28,15 @@ Decoder = Callable[[bytes], bytes]
 class _Deflate:
     # "deflate" is zlib-wrapped by the RFC, but some servers send raw deflate: try both.
     def __init__(self) -> None:
-        self._inner: zlib._Decompress | None = None
+        self._inner: Decoder | None = None
 
     def __call__(self, chunk: bytes) -> bytes:
         if self._inner is None:
             if not chunk:
                 return b""
             raw = (chunk[0] & 0x0F) != 8
-            self._inner = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
-        return self._inner.decompress(chunk)
+            self._inner = zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS).decompress
+        return self._inner(chunk)
 
 
 def _gzip() -> Decoder:

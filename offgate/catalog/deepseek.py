@@ -12,19 +12,18 @@ add up to `prompt_tokens`: the hits are the cached tokens (newer answers also gi
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog import openai
 from offgate.catalog.anthropic import Messages
-from offgate.catalog.base import Usage, as_int
+from offgate.catalog.base import Usage, as_int, obj
 from offgate.catalog.openai import completion_usage
 from offgate.catalog.registry import PathRule, Provider
 
 
-def deepseek_usage(usage: Any) -> Usage | None:
-    read = completion_usage(usage)
+def deepseek_usage(value: object) -> Usage | None:
+    read = completion_usage(value)
     if read is None:
         return None
+    usage = obj(value)  # completion_usage read it as an object
     hits = as_int(usage.get("prompt_cache_hit_tokens"))
     misses = as_int(usage.get("prompt_cache_miss_tokens"))
     if read.cached_tokens is None:
@@ -42,7 +41,7 @@ class FIMCompletions(openai.Completions):
     endpoint = "fim.completions"
     read_usage = staticmethod(deepseek_usage)
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)  # the prompt
         suffix = body.get("suffix")
         if isinstance(suffix, str):

@@ -27,7 +27,7 @@ import json
 from typing import Any
 
 from offgate.catalog import patches
-from offgate.catalog.base import CallParser, as_int, text_of
+from offgate.catalog.base import CallParser, array, as_int, as_obj, obj, objects, string, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 # Fragments the model wrote: the answer and its reasoning (others echo the request, files, tips).
@@ -39,32 +39,32 @@ class Completion(CallParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._document: Any = {}
+        self._document: object = {}
         self._path: list[str] = []
-        self._op = "SET"
+        self._op: object = "SET"  # as sent: a bad op spoils every event that repeats it
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         if body.get("thinking_enabled") is True:
             self.set_model("deepthink")
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(body.get("prompt")))
 
     def on_event(self, event: str, data: str) -> None:
-        payload = json.loads(data)
-        if not isinstance(payload, dict) or "v" not in payload:
+        payload = as_obj(json.loads(data))
+        if payload is None or "v" not in payload:
             return  # ready, update_session, title and close events
         if "p" in payload:
-            self._path = patches.split_path(payload["p"])
+            self._path = patches.split_path(string(payload["p"] or ""))
         if "o" in payload:
             self._op = payload["o"]
-        self._apply(self._path, self._op, payload["v"])
+        self._apply(self._path, string(self._op), payload["v"])
 
     def on_finish(self) -> None:
-        response = self._document.get("response") if isinstance(self._document, dict) else None
-        if not isinstance(response, dict):
+        response = as_obj((as_obj(self._document) or {}).get("response"))
+        if response is None:
             return
-        for fragment in response.get("fragments") or ():
-            if isinstance(fragment, dict) and fragment.get("type") in WRITTEN_FRAGMENTS:
+        for fragment in objects(response.get("fragments")):
+            if fragment.get("type") in WRITTEN_FRAGMENTS:
                 self.add_completion_text(text_of(fragment.get("content")))
         # 0 until the answer is done: a cut-off stream has not been counted yet.
         self.reading.context_tokens = as_int(response.get("accumulated_token_usage")) or None
@@ -73,10 +73,11 @@ class Completion(CallParser):
         if "FINISHED" in (response.get("status"), response.get("quasi_status")):
             self.finished_stream = True
 
-    def _apply(self, path: list[str], op: str, value: Any) -> None:
+    def _apply(self, path: list[str], op: str, value: object) -> None:
         if op.upper() == "BATCH":
-            for item in value:
-                self._apply(path + patches.split_path(item.get("p", "")), item.get("o", "SET"), item.get("v"))
+            for item in map(obj, array(value)):
+                self._apply(path + patches.split_path(string(item.get("p") or "")), string(item.get("o", "SET")),
+                            item.get("v"))
         else:
             self._document = patches.apply(self._document, path, op, value)
 

@@ -58,7 +58,7 @@ def js_regex(python_regex: str) -> str:
 
 
 def web_app_targets(providers: Iterable[Provider] = PROVIDERS) -> list[Target]:
-    targets = []
+    targets: list[Target] = []
     for provider in providers:
         if not is_web_app(provider):
             continue

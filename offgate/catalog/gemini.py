@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, array, as_int, as_list, as_obj, as_str, obj, objects, text_of
 from offgate.catalog.openai import ChatCompletions, Embeddings
 from offgate.catalog.registry import PathRule, Provider
 from offgate.catalog.sessions import SessionParser
 
 
-def metadata_usage(metadata: dict[str, Any]) -> Usage:
+def metadata_usage(metadata: dict[str, object]) -> Usage:
     """LiteLLM's view of `usageMetadata`."""
     prompt = as_int(metadata.get("promptTokenCount"))
     tool_prompt = as_int(metadata.get("toolUsePromptTokenCount")) or 0
@@ -53,13 +53,13 @@ def metadata_usage(metadata: dict[str, Any]) -> Usage:
     )
 
 
-def audio_count(details: Any) -> int | None:
+def audio_count(value: object) -> int | None:
     """The audio in a per-modality breakdown (`[{modality, tokenCount}]`): 0 when it names
     no AUDIO, None when there is no breakdown."""
-    if not isinstance(details, list):
+    details = as_list(value)
+    if details is None:
         return None
-    return sum(as_int(entry.get("tokenCount")) or 0
-               for entry in details if isinstance(entry, dict) and entry.get("modality") == "AUDIO")
+    return sum(as_int(entry.get("tokenCount")) or 0 for entry in objects(details) if entry.get("modality") == "AUDIO")
 
 
 class GenerateContent(CallParser):
@@ -68,31 +68,33 @@ class GenerateContent(CallParser):
     # documented to carry one, so only a connection that drops early needs it.
     expects_stream_end = False
 
-    def on_request(self, body: dict[str, Any]) -> None:
-        instruction = body.get("systemInstruction")
-        if isinstance(instruction, dict):
+    def on_request(self, body: dict[str, object]) -> None:
+        instruction = as_obj(body.get("systemInstruction"))
+        if instruction is not None:
             self.reading.prompt_messages += 1
             self.add_prompt_text(text_of(instruction.get("parts")))
-        contents = [c for c in body.get("contents") or () if isinstance(c, dict)]
+        contents = objects(body.get("contents"))
         self.reading.prompt_messages += len(contents)
         for content in contents:
             self.add_prompt_text(text_of(content.get("parts")))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        response = as_obj(body)
+        if response is None:
             return
-        response_id = body.get("responseId")
-        if isinstance(response_id, str) and response_id:
+        response_id = as_str(response.get("responseId"))
+        if response_id:
             self.reading.response_id = response_id
-        self.set_model(body.get("modelVersion"))
-        metadata = body.get("usageMetadata")
-        if isinstance(metadata, dict):
+        self.set_model(response.get("modelVersion"))
+        metadata = as_obj(response.get("usageMetadata"))
+        if metadata is not None:
             self.reading.usage = metadata_usage(metadata)
-        for candidate in body.get("candidates") or ():
-            self.add_completion_text(text_of((candidate.get("content") or {}).get("parts")))
+        for value in array(response.get("candidates") or []):
+            candidate = obj(value)
+            self.add_completion_text(text_of(obj(candidate.get("content") or {}).get("parts")))
             if candidate.get("finishReason"):
                 self.finished_stream = True
-        if (body.get("promptFeedback") or {}).get("blockReason"):
+        if obj(response.get("promptFeedback") or {}).get("blockReason"):
             self.finished_stream = True
 
     def on_event(self, event: str, data: str) -> None:
@@ -123,36 +125,38 @@ class BidiGenerateContent(SessionParser):
 
     endpoint = "BidiGenerateContent"
 
-    def on_ws_message(self, from_client: bool, message: Any) -> None:
-        if not isinstance(message, dict):
+    def on_ws_message(self, from_client: bool, message: object) -> None:
+        message = as_obj(message)
+        if message is None:
             return
         if from_client:
             self._read_client_message(message)
             return
-        content = message.get("serverContent") or {}
-        turn = content.get("modelTurn") or {}
-        spoken = (content.get("outputTranscription") or {}).get("text")
+        content = obj(message.get("serverContent") or {})
+        turn: object = content.get("modelTurn") or {}
+        spoken = obj(content.get("outputTranscription") or {}).get("text")
         if turn or spoken or message.get("toolCall"):
             self.response_under_way = True
-        self.add_completion_text(text_of(turn.get("parts")))
+        self.add_completion_text(text_of(obj(turn).get("parts")))
         self.add_completion_text(text_of(spoken))
-        metadata = message.get("usageMetadata")
-        if isinstance(metadata, dict):
+        metadata = as_obj(message.get("usageMetadata"))
+        if metadata is not None:
             output = {"candidatesTokenCount": metadata.get("responseTokenCount"),
                       "candidatesTokensDetails": metadata.get("responseTokensDetails")}
             self.reading.usage = metadata_usage({**metadata, **output})
             self.complete_response()
 
-    def _read_client_message(self, message: dict[str, Any]) -> None:
-        setup = message.get("setup")
-        if isinstance(setup, dict) and isinstance(setup.get("model"), str):
+    def _read_client_message(self, message: dict[str, object]) -> None:
+        setup = as_obj(message.get("setup"))
+        model = as_str(setup.get("model")) if setup is not None else None
+        if model is not None:
             # "models/gemini-..." here; Vertex names "projects/.../publishers/google/models/gemini-...".
-            self.set_model(setup["model"].rsplit("/", 1)[-1])
-        turns = [t for t in (message.get("clientContent") or {}).get("turns") or () if isinstance(t, dict)]
+            self.set_model(model.rsplit("/", 1)[-1])
+        turns = objects(obj(message.get("clientContent") or {}).get("turns"))
         self.reading.prompt_messages += len(turns)
         for turn in turns:
             self.add_prompt_text(text_of(turn.get("parts")))
-        self.add_prompt_text(text_of((message.get("realtimeInput") or {}).get("text")))
+        self.add_prompt_text(text_of(obj(message.get("realtimeInput") or {}).get("text")))
 
 
 _MODEL = r"/(?:v1beta|v1)/(?:models|tunedModels)/(?P<model>[^/:]+)"

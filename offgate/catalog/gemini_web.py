@@ -34,7 +34,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, array, as_list, string, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 MODEL_HEADER = "x-goog-ext-525001261-jspb"
@@ -61,7 +61,7 @@ class StreamGenerate(CallParser):
 
     def on_request_body(self, body: bytes) -> None:
         form = parse_qs(body.decode("utf-8"))
-        request = json.loads(json.loads(form["f.req"][0])[1])
+        request: object = json.loads(string(array(json.loads(form["f.req"][0]))[1]))
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(_at(request, 0, 0)))
         self.set_model(_mode(_header_model_id(self.headers.get(MODEL_HEADER)), _at(request, 79)))
@@ -70,16 +70,18 @@ class StreamGenerate(CallParser):
         line = line.strip()
         if line == b")]}'" or line.isdigit():
             return  # the anti-JSON-hijacking prefix, a frame's length
-        for envelope in json.loads(line):
-            if isinstance(envelope, list) and envelope[:1] == ["wrb.fr"] and isinstance(_at(envelope, 2), str):
-                self._read_payload(json.loads(envelope[2]))
-            elif isinstance(envelope, list) and envelope[:1] == ["e"]:
+        for envelope in array(json.loads(line)):
+            head = _at(envelope, 0)
+            payload = _at(envelope, 2)
+            if head == "wrb.fr" and isinstance(payload, str):
+                self._read_payload(json.loads(payload))
+            elif head == "e":
                 self.finished_stream = True
 
     def on_finish(self) -> None:
         self.add_completion_text(text for text in (self._thoughts, self._reply) if text)
 
-    def _read_payload(self, payload: Any) -> None:
+    def _read_payload(self, payload: object) -> None:
         response_id = _at(payload, 1, 1)
         if isinstance(response_id, str):
             self.reading.response_id = response_id
@@ -100,7 +102,7 @@ def _header_model_id(header: str | None) -> str | None:
     return model_id if isinstance(model_id, str) and model_id else None
 
 
-def _mode(model_id: str | None, field_79: Any) -> str | None:
+def _mode(model_id: str | None, field_79: object) -> str | None:
     number = field_79 if isinstance(field_79, int) and not isinstance(field_79, bool) else None
     known = MODEL_IDS.get(model_id or "") or (MODES.get(number) if number is not None else None)
     if known:
@@ -108,12 +110,13 @@ def _mode(model_id: str | None, field_79: Any) -> str | None:
     return model_id or (f"mode-{number}" if number is not None else None)
 
 
-def _at(value: Any, *indices: int) -> Any:
+def _at(value: object, *indices: int) -> object:
     """value[i][j]... through nested lists, or None where the shape differs."""
     for index in indices:
-        if not isinstance(value, list) or index >= len(value):
+        items = as_list(value)
+        if items is None or index >= len(items):
             return None
-        value = value[index]
+        value = items[index]
     return value
 
 

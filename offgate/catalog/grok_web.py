@@ -13,9 +13,7 @@ Sources: xtekky/gpt4free needs_auth/Grok.py.
 
 from __future__ import annotations
 
-from typing import Any
-
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, as_obj, as_str, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
@@ -23,21 +21,23 @@ class Responses(CallParser):
     endpoint = "responses"
     reads_lines = True
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("modeId") or body.get("modelName"))
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(body.get("message")))
 
-    def on_json(self, body: Any) -> None:
-        result = body.get("result") if isinstance(body, dict) else None
-        if not isinstance(result, dict):
+    def on_json(self, body: object) -> None:
+        result = as_obj((as_obj(body) or {}).get("result"))
+        if result is None:
             return
-        response = result["response"] if isinstance(result.get("response"), dict) else result
+        response = as_obj(result.get("response"))
+        response = result if response is None else response
         self.add_completion_text(text_of(response.get("token")))
-        final = response.get("modelResponse")
-        if isinstance(final, dict):
-            if isinstance(final.get("responseId"), str):
-                self.reading.response_id = final["responseId"]
+        final = as_obj(response.get("modelResponse"))
+        if final is not None:
+            response_id = as_str(final.get("responseId"))
+            if response_id is not None:
+                self.reading.response_id = response_id
             self.finished_stream = True
 
 

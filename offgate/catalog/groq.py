@@ -8,18 +8,17 @@ set; either is read. Groq adds timings (queue_time, prompt_time, ...) to the usa
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog import openai
+from offgate.catalog.base import as_obj
 from offgate.catalog.openai import Responses
 from offgate.catalog.registry import PathRule, Provider
 
 
 class ChatCompletions(openai.ChatCompletions):
-    def read_response_fields(self, body: dict[str, Any]) -> None:
+    def read_response_fields(self, body: dict[str, object]) -> None:
         super().read_response_fields(body)
-        x_groq = body.get("x_groq")
-        usage = self.read_usage(x_groq.get("usage")) if isinstance(x_groq, dict) else None
+        x_groq = as_obj(body.get("x_groq"))
+        usage = self.read_usage(x_groq.get("usage")) if x_groq is not None else None
         if usage is not None:
             self.reading.usage = usage
 

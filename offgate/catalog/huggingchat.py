@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, as_obj, as_str, obj, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
@@ -38,14 +38,15 @@ class ConversationMessage(CallParser):
         self.reading.is_llm_call = True
         message = json.loads(data)
         self.reading.prompt_messages = 1
-        self.add_prompt_text(text_of(message.get("inputs")))
+        self.add_prompt_text(text_of(obj(message).get("inputs")))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        line = as_obj(body)
+        if line is None:
             return
-        kind = body.get("type")
-        if kind in ("stream", "reasoning") and isinstance(body.get("token"), str):
-            self.add_completion_text([body["token"].replace("\x00", "")])
+        kind, token = line.get("type"), as_str(line.get("token"))
+        if kind in ("stream", "reasoning") and token is not None:
+            self.add_completion_text([token.replace("\x00", "")])
         elif kind == "finalAnswer":
             self.finished_stream = True
 
@@ -60,7 +61,8 @@ def multipart_field(body: bytes, name: str) -> bytes | None:
     form = BytesParser(policy=HTTP).parsebytes(header + body)
     for part in form.iter_parts():
         if part.get_param("name", header="content-disposition") == name:
-            return part.get_payload(decode=True)
+            payload = part.get_payload(decode=True)  # bytes for a part that is no multipart itself
+            return payload if isinstance(payload, bytes) else None
     return None
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, as_int, as_list, as_obj, obj, text_of
 from offgate.catalog.openai import ChatCompletions
 from offgate.catalog.registry import PathRule, Provider
 
@@ -32,18 +32,19 @@ class TextGeneration(CallParser):
         super().__init__(*args, **kwargs)
         self._echoed_prompt = ""  # what a full-text answer repeats before the new text
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.reading.streamed = body.get("stream") is True
         inputs = body.get("inputs")
         self.add_prompt_text(text_of(inputs))
-        parameters = body.get("parameters")
-        full_text = not (isinstance(parameters, dict) and parameters.get("return_full_text") is False)
+        parameters = as_obj(body.get("parameters"))
+        full_text = not (parameters is not None and parameters.get("return_full_text") is False)
         if full_text and isinstance(inputs, str):
             self._echoed_prompt = inputs
 
-    def on_json(self, body: Any) -> None:
-        for generation in body if isinstance(body, list) else [body]:
-            if not isinstance(generation, dict):
+    def on_json(self, body: object) -> None:
+        generations = as_list(body)
+        for generation in map(as_obj, generations if generations is not None else [body]):
+            if generation is None:
                 continue
             text = generation.get("generated_text")
             if isinstance(text, str):
@@ -51,16 +52,18 @@ class TextGeneration(CallParser):
             self._read_details(generation.get("details"))
 
     def on_event(self, event: str, data: str) -> None:
-        payload = json.loads(data)
-        token = payload.get("token") or {}
-        if isinstance(token.get("text"), str) and not token.get("special"):
-            self.add_completion_text([token["text"]])
+        payload = obj(json.loads(data))
+        token = obj(payload.get("token") or {})
+        text = token.get("text")
+        if isinstance(text, str) and not token.get("special"):
+            self.add_completion_text([text])
         if payload.get("generated_text") is not None:  # the last event
             self._read_details(payload.get("details"))
             self.finished_stream = True
 
-    def _read_details(self, details: Any) -> None:
-        if isinstance(details, dict) and as_int(details.get("generated_tokens")) is not None:
+    def _read_details(self, value: object) -> None:
+        details = as_obj(value)
+        if details is not None and as_int(details.get("generated_tokens")) is not None:
             # Newer servers also give the prompt's length.
             self.reading.usage = Usage(prompt_tokens=as_int(details.get("input_length")),
                                        completion_tokens=as_int(details["generated_tokens"]))

@@ -15,9 +15,8 @@ internal/server/response_openai.go (stream reading).
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, as_obj, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 # Events whose `content` the model wrote: answer text and tool-call arguments.
@@ -27,17 +26,17 @@ WRITTEN_EVENTS = frozenset({"Content", "ToolCall", "FunctionCall"})
 class ChatStream(CallParser):
     endpoint = "chat.stream"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("profile"))
-        chat = body.get("chat")
-        self.read_chat_messages(chat.get("messages") if isinstance(chat, dict) else None)
+        chat = as_obj(body.get("chat"))
+        self.read_chat_messages(chat.get("messages") if chat is not None else None)
 
     def on_event(self, event: str, data: str) -> None:
         if data.strip() == "end":
             self.finished_stream = True
             return
-        payload = json.loads(data)
-        if not isinstance(payload, dict):
+        payload = as_obj(json.loads(data))
+        if payload is None:
             return
         kind = payload.get("type")
         if kind in WRITTEN_EVENTS:

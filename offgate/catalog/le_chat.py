@@ -30,7 +30,7 @@ import json
 from typing import Any
 
 from offgate.catalog import patches
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, array, as_list, as_obj, obj, string, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 # Line kinds that carry an error: Vercel's data stream's 3, Le Chat's own 6.
@@ -46,9 +46,9 @@ class Chat(CallParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._messages: dict[str, Any] = {}  # message id -> patched message
+        self._messages: dict[str, object] = {}  # message id -> patched message
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         prompt = list(text_of(body.get("messageInput")))
         if prompt:
@@ -62,28 +62,32 @@ class Chat(CallParser):
         if kind == b"0":
             self.add_completion_text(text_of(value))
         elif kind in ERROR_KINDS:
-            detail = value.get("message") if isinstance(value, dict) else value
+            error = as_obj(value)
+            detail = error.get("message") if error is not None else value
             self._fail(f"Le Chat streamed an error: {detail if isinstance(detail, str) else json.dumps(detail)}"[:200])
         elif kind in END_KINDS:
             self.finished_stream = True
-        elif isinstance(value, dict) and isinstance(value.get("json"), dict):
-            self._patch_message(value["json"])
+        else:
+            update = as_obj((as_obj(value) or {}).get("json"))
+            if update is not None:
+                self._patch_message(update)
 
     def on_finish(self) -> None:
-        for message in self._messages.values():
-            if isinstance(message, dict):
+        for value in self._messages.values():
+            message = as_obj(value)
+            if message is not None:
                 self.add_completion_text(text_of(message.get("contentChunks")))
 
-    def _patch_message(self, update: dict[str, Any]) -> None:
+    def _patch_message(self, update: dict[str, object]) -> None:
         if update.get("type") == "status" and update.get("status") == "done":
             self.finished_stream = True
         if update.get("type") != "message":
             return
         key = str(update.get("messageId", ""))
         message = self._messages.get(key, {})
-        for patch in update.get("patches") or ():
-            message = patches.apply(message, patches.split_path(patch.get("path", "")),
-                                    patch.get("op", "replace"), patch.get("value"))
+        for patch in map(obj, array(update.get("patches") or [])):
+            message = patches.apply(message, patches.split_path(string(patch.get("path") or "")),
+                                    string(patch.get("op", "replace")), patch.get("value"))
         self._messages[key] = message
 
 
@@ -94,10 +98,10 @@ class NewChat(CallParser):
     reads_lines = True  # a tRPC batch answer (one JSON line), or its streamed form (JSON lines)
     expects_stream_end = False  # every answer line is whole: the first one ends the call
 
-    def on_request(self, body: dict[str, Any]) -> None:
-        call = body.get("0")  # a batch of one: its input under the position
-        arguments = call.get("json") if isinstance(call, dict) else None
-        if not isinstance(arguments, dict):
+    def on_request(self, body: dict[str, object]) -> None:
+        call = as_obj(body.get("0"))  # a batch of one: its input under the position
+        arguments = as_obj(call.get("json")) if call is not None else None
+        if arguments is None:
             return
         self.set_model(arguments.get("model"))
         prompt = list(text_of(arguments.get("content")))
@@ -106,14 +110,16 @@ class NewChat(CallParser):
             self.add_prompt_text(prompt)
 
     def on_line(self, line: bytes) -> None:
-        value = json.loads(line)
-        for answer in value if isinstance(value, list) else [value]:
-            if isinstance(answer, dict) and ("result" in answer or "error" in answer):
+        value: object = json.loads(line)
+        answers = as_list(value)
+        for answer in map(as_obj, answers if answers is not None else [value]):
+            if answer is not None and ("result" in answer or "error" in answer):
                 self.finished_stream = True
-            error = answer.get("error") if isinstance(answer, dict) else None
-            if isinstance(error, dict):
+            error = as_obj(answer.get("error")) if answer is not None else None
+            if error is not None:
                 # No chat was made, so no message was sent to a model: nothing to estimate.
-                described = error["json"] if isinstance(error.get("json"), dict) else error
+                inner = as_obj(error.get("json"))
+                described = error if inner is None else inner
                 self._fail(f"Le Chat refused the new chat: {described.get('message') or 'no reason given'}"[:200])
                 self.reading.prompt_texts.clear()
 

@@ -19,9 +19,8 @@ capture.
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, as_int, as_obj, as_str, objects, text_of
 from offgate.catalog.ollama import OPENAI_COMPATIBLE_PATHS
 from offgate.catalog.openai import ChatCompletions, Completions, Embeddings
 from offgate.catalog.registry import PathRule, Provider
@@ -30,35 +29,36 @@ from offgate.catalog.registry import PathRule, Provider
 class NativeChat(CallParser):
     endpoint = "chat"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
         self.add_prompt_text(text_of(body.get("system_prompt")))
         items = body.get("input")
-        items = [items] if isinstance(items, str) else [i for i in items or () if isinstance(i, dict)]
-        self.reading.prompt_messages = len(items) + (1 if body.get("system_prompt") else 0)
-        for item in items:
-            self.add_prompt_text(text_of(item if isinstance(item, str) else item.get("content")))
+        contents = [items] if isinstance(items, str) else [item.get("content") for item in objects(items)]
+        self.reading.prompt_messages = len(contents) + (1 if body.get("system_prompt") else 0)
+        for content in contents:
+            self.add_prompt_text(text_of(content))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        answer = as_obj(body)
+        if answer is None:
             return
-        self.set_model(body.get("model_instance_id"))
-        if isinstance(body.get("response_id"), str):
-            self.reading.response_id = body["response_id"]
-        for item in body.get("output") or ():
-            if isinstance(item, dict):
-                self.add_completion_text(text_of(item.get("content")))
-        stats = body.get("stats")
-        if isinstance(stats, dict):
+        self.set_model(answer.get("model_instance_id"))
+        response_id = as_str(answer.get("response_id"))
+        if response_id is not None:
+            self.reading.response_id = response_id
+        for item in objects(answer.get("output")):
+            self.add_completion_text(text_of(item.get("content")))
+        stats = as_obj(answer.get("stats"))
+        if stats is not None:
             self.reading.usage = Usage(prompt_tokens=as_int(stats.get("input_tokens")),
                                        completion_tokens=as_int(stats.get("total_output_tokens")),
                                        reasoning_tokens=as_int(stats.get("reasoning_output_tokens")))
 
     def on_event(self, event: str, data: str) -> None:
-        payload = json.loads(data)
-        if isinstance(payload, dict) and isinstance(payload.get("result"), dict):
-            self.on_json(payload["result"])  # the whole answer, counts included
+        result = as_obj((as_obj(json.loads(data)) or {}).get("result"))
+        if result is not None:
+            self.on_json(result)  # the whole answer, counts included
             self.finished_stream = True
 
 

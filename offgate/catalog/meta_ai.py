@@ -18,7 +18,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, as_obj, as_str, obj, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
@@ -39,21 +39,23 @@ class SendMessage(CallParser):
         self.reading.is_llm_call = True
         variables = json.loads(form["variables"][0])
         self.reading.prompt_messages = 1
-        self.add_prompt_text(text_of((variables.get("message") or {}).get("sensitive_string_value")))
+        self.add_prompt_text(text_of(obj(obj(variables).get("message") or {}).get("sensitive_string_value")))
 
     def on_line(self, line: bytes) -> None:
         if self.reading.is_llm_call:
             super().on_line(line)
 
-    def on_json(self, body: Any) -> None:
-        node = ((body.get("data") or {}).get("node") or {}) if isinstance(body, dict) else {}
-        message = node.get("bot_response_message")
-        if not isinstance(message, dict):
+    def on_json(self, body: object) -> None:
+        line = as_obj(body)
+        node = obj(obj(line.get("data") or {}).get("node") or {}) if line is not None else {}
+        message = as_obj(node.get("bot_response_message"))
+        if message is None:
             return
-        if isinstance(message.get("snippet"), str):
-            self._snippet = message["snippet"]
-        if isinstance(message.get("id"), str):
-            self.reading.response_id = message["id"]
+        snippet, message_id = as_str(message.get("snippet")), as_str(message.get("id"))
+        if snippet is not None:
+            self._snippet = snippet
+        if message_id is not None:
+            self.reading.response_id = message_id
         if message.get("streaming_state") == "OVERALL_DONE":
             self.finished_stream = True
 

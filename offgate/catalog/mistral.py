@@ -10,8 +10,6 @@ server-sent events ending with `data: [DONE]`. The last chunk carries `usage` wi
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog.base import text_of
 from offgate.catalog.openai import ChatCompletions, Embeddings
 from offgate.catalog.registry import PathRule, Provider
@@ -20,7 +18,7 @@ from offgate.catalog.registry import PathRule, Provider
 class FIMCompletions(ChatCompletions):
     endpoint = "fim.completions"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)  # model and stream; a FIM body has no messages
         self.add_prompt_text(text_of([body.get("prompt"), body.get("suffix")]))
 

@@ -20,10 +20,8 @@ anthropic-compatibility.mdx.
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog.anthropic import Messages
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, as_int, as_obj, obj, text_of
 from offgate.catalog.openai import ChatCompletions, Completions, Embeddings, Responses
 from offgate.catalog.registry import PathRule, Provider
 
@@ -32,52 +30,53 @@ class _NativeParser(CallParser):
     """What /api/chat, /api/generate and /api/embed share: `model` and `stream` (on by
     default) in the request, the counts on the final object."""
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream", True) is not False
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        answer = as_obj(body)
+        if answer is None:
             return
-        self.set_model(body.get("model"))
-        self.add_completion_text(self.written(body))
-        if body.get("done") is True or "embeddings" in body:
+        self.set_model(answer.get("model"))
+        self.add_completion_text(self.written(answer))
+        if answer.get("done") is True or "embeddings" in answer:
             self.finished_stream = True
-            self.reading.usage = Usage(prompt_tokens=as_int(body.get("prompt_eval_count")),
-                                       completion_tokens=as_int(body.get("eval_count")) or 0)
+            self.reading.usage = Usage(prompt_tokens=as_int(answer.get("prompt_eval_count")),
+                                       completion_tokens=as_int(answer.get("eval_count")) or 0)
 
-    def written(self, body: dict[str, Any]) -> list[str]:
+    def written(self, body: dict[str, object]) -> list[str]:
         return []
 
 
 class Chat(_NativeParser):
     endpoint = "chat"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)
         self.read_chat_messages(body.get("messages"))
 
-    def written(self, body: dict[str, Any]) -> list[str]:
-        message = body.get("message") or {}
+    def written(self, body: dict[str, object]) -> list[str]:
+        message = obj(body.get("message") or {})
         return [*text_of(message.get("thinking")), *text_of(message.get("content"))]
 
 
 class Generate(_NativeParser):
     endpoint = "generate"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)
         self.add_prompt_text(text_of(body.get("system")))
         self.add_prompt_text(text_of(body.get("prompt")))
 
-    def written(self, body: dict[str, Any]) -> list[str]:
+    def written(self, body: dict[str, object]) -> list[str]:
         return [*text_of(body.get("thinking")), *text_of(body.get("response"))]
 
 
 class Embed(_NativeParser):
     endpoint = "embed"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.add_prompt_text(text_of(body.get("input")))
 

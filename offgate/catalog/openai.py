@@ -15,21 +15,21 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from typing import Any
 
-from offgate.catalog.base import CallParser, Usage, as_int, text_of
+from offgate.catalog.base import CallParser, Usage, array, as_int, as_list, as_obj, as_str, obj, text_of
 from offgate.catalog.openai_realtime import Realtime
 from offgate.catalog.registry import PathRule, Provider
 from offgate.catalog.sessions import SessionParser
 
 
-def completion_usage(usage: Any) -> Usage | None:
+def completion_usage(value: object) -> Usage | None:
     """`CompletionUsage` of Chat Completions and Completions (also on Embeddings); audio
     models (gpt-4o-audio-preview, gpt-audio) count audio in `*_tokens_details.audio_tokens`."""
-    if not isinstance(usage, dict):
+    usage = as_obj(value)
+    if usage is None:
         return None
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
+    prompt_details = obj(usage.get("prompt_tokens_details") or {})
+    completion_details = obj(usage.get("completion_tokens_details") or {})
     return Usage(
         prompt_tokens=as_int(usage.get("prompt_tokens")),
         completion_tokens=as_int(usage.get("completion_tokens")),
@@ -41,12 +41,13 @@ def completion_usage(usage: Any) -> Usage | None:
     )
 
 
-def response_usage(usage: Any) -> Usage | None:
+def response_usage(value: object) -> Usage | None:
     """`ResponseUsage` of the Responses API."""
-    if not isinstance(usage, dict):
+    usage = as_obj(value)
+    if usage is None:
         return None
-    input_details = usage.get("input_tokens_details") or {}
-    output_details = usage.get("output_tokens_details") or {}
+    input_details = obj(usage.get("input_tokens_details") or {})
+    output_details = obj(usage.get("output_tokens_details") or {})
     return Usage(
         prompt_tokens=as_int(usage.get("input_tokens")),
         completion_tokens=as_int(usage.get("output_tokens")),
@@ -56,19 +57,19 @@ def response_usage(usage: Any) -> Usage | None:
     )
 
 
-def no_reported_cost(usage: dict[str, Any]) -> float | None:
+def no_reported_cost(usage: dict[str, object]) -> float | None:
     """OpenAI reports no cost of its own; some OpenAI-compatible APIs do."""
     return None
 
 
-def as_usd(value: Any) -> float | None:
+def as_usd(value: object) -> float | None:
     """A cost from JSON: a finite number, never negative."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) and value >= 0 else None
 
 
-def _message_texts(message: dict[str, Any]) -> Iterator[str]:
+def _message_texts(message: dict[str, object]) -> Iterator[str]:
     """What the model wrote in a chat `message` or a stream `delta`: the reasoning text
     OpenAI-compatible APIs add (DeepSeek and xAI `reasoning_content`, Groq and OpenRouter
     `reasoning`), content, refusal and tool-call arguments are all output tokens."""
@@ -80,8 +81,8 @@ def _message_texts(message: dict[str, Any]) -> Iterator[str]:
     refusal = message.get("refusal")
     if isinstance(refusal, str):
         yield refusal
-    for call in message.get("tool_calls") or ():
-        arguments = (call.get("function") or {}).get("arguments")
+    for call in array(message.get("tool_calls") or []):
+        arguments = obj(obj(call).get("function") or {}).get("arguments")
         if isinstance(arguments, str):
             yield arguments
 
@@ -94,20 +95,20 @@ class _OpenAIParser(CallParser):
     # USD from the `usage` object, for APIs that report the cost (OpenRouter, xAI, Perplexity).
     read_reported_cost = staticmethod(no_reported_cost)
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         self.set_model(body.get("model"))
         self.reading.streamed = body.get("stream") is True
 
-    def read_response_fields(self, body: dict[str, Any]) -> None:
-        response_id = body.get("id")
-        if isinstance(response_id, str) and response_id:
+    def read_response_fields(self, body: dict[str, object]) -> None:
+        response_id = as_str(body.get("id"))
+        if response_id:
             self.reading.response_id = response_id
         self.set_model(body.get("model"))
         # Stream chunks carry `"usage": null` until the final one (include_usage).
         usage = self.read_usage(body.get("usage"))
         if usage is not None:
             self.reading.usage = usage
-            cost = self.read_reported_cost(body["usage"])
+            cost = self.read_reported_cost(obj(body["usage"]))
             if cost is not None:
                 self.reading.reported_cost_usd = cost
 
@@ -122,16 +123,18 @@ class ChatCompletions(_OpenAIParser):
 
     endpoint = "chat.completions"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)
         self.read_chat_messages(body.get("messages"))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        response = as_obj(body)
+        if response is None:
             return
-        self.read_response_fields(body)
-        for choice in body.get("choices") or ():
-            message = choice.get("message") or choice.get("delta") or {}
+        self.read_response_fields(response)
+        for choice in array(response.get("choices") or []):
+            fields = obj(choice)
+            message = obj(fields.get("message") or fields.get("delta") or {})
             self.add_completion_text(_message_texts(message))
 
 
@@ -140,15 +143,16 @@ class Completions(_OpenAIParser):
 
     endpoint = "completions"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)
         self.add_prompt_text(text_of(body.get("prompt")))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        response = as_obj(body)
+        if response is None:
             return
-        self.read_response_fields(body)
-        self.add_completion_text(text_of(body.get("choices")))  # each choice has `text`
+        self.read_response_fields(response)
+        self.add_completion_text(text_of(response.get("choices")))  # each choice has `text`
 
 
 class Embeddings(_OpenAIParser):
@@ -156,14 +160,15 @@ class Embeddings(_OpenAIParser):
 
     endpoint = "embeddings"
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)
         self.add_prompt_text(text_of(body.get("input")))
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        response = as_obj(body)
+        if response is None:
             return
-        self.read_response_fields(body)
+        self.read_response_fields(response)
         if self.reading.usage is not None:
             self.reading.usage.completion_tokens = 0  # embeddings produce no tokens
 
@@ -184,7 +189,7 @@ class Responses(_OpenAIParser):
         "response.reasoning_summary_text.delta",
     })
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         super().on_request(body)
         instructions = body.get("instructions")
         if isinstance(instructions, str):
@@ -194,33 +199,36 @@ class Responses(_OpenAIParser):
         if isinstance(items, str):
             self.reading.prompt_messages += 1
             self.add_prompt_text([items])
-        elif isinstance(items, list):
-            for item in items:
-                if isinstance(item, dict):
+        else:
+            for item in as_list(items) or ():
+                fields = as_obj(item)
+                if fields is not None:
                     self.reading.prompt_messages += 1
-                    self.add_prompt_text(text_of(item.get("content")))
-                    self.add_prompt_text(text_of(item.get("output")))  # tool results
+                    self.add_prompt_text(text_of(fields.get("content")))
+                    self.add_prompt_text(text_of(fields.get("output")))  # tool results
 
-    def on_json(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        response = as_obj(body)
+        if response is None:
             return
-        self.read_response_fields(body)
-        for item in body.get("output") or ():
+        self.read_response_fields(response)
+        for output in array(response.get("output") or []):
+            item = obj(output)
             self.add_completion_text(text_of(item.get("content")))  # messages
             self.add_completion_text(text_of(item.get("summary")))  # reasoning summaries
             self.add_completion_text(text_of(item.get("arguments")))  # function calls
 
     def on_event(self, event: str, data: str) -> None:
-        self.read_event(json.loads(data), event)
+        self.read_event(obj(json.loads(data)), event)
 
-    def read_event(self, payload: dict[str, Any], event: str = "") -> None:
+    def read_event(self, payload: dict[str, object], event: str = "") -> None:
         """One stream event, already decoded (over a WebSocket each message is one)."""
         kind = payload.get("type") or event
         if kind in self.TEXT_DELTA_EVENTS:
             self.add_completion_text(text_of(payload.get("delta")))
-        elif isinstance(payload.get("response"), dict):
+        elif (response := as_obj(payload.get("response"))) is not None:
             # response.created / in_progress name id and model; the terminal ones add usage.
-            self.read_response_fields(payload["response"])
+            self.read_response_fields(response)
         if kind in self.TERMINAL_EVENTS:
             self.finished_stream = True
 
@@ -232,8 +240,9 @@ class ResponsesSession(SessionParser, Responses):
     response ending with response.completed, .incomplete or .failed, or with an `error`
     event when the request is refused."""
 
-    def on_ws_message(self, from_client: bool, message: Any) -> None:
-        if not isinstance(message, dict):
+    def on_ws_message(self, from_client: bool, message: object) -> None:
+        message = as_obj(message)
+        if message is None:
             return
         if from_client:
             if message.get("type") == "response.create":
@@ -241,7 +250,7 @@ class ResponsesSession(SessionParser, Responses):
                 self.reading.streamed = True  # on_request reads `stream`, which is implied here
                 self.response_under_way = True
         elif message.get("type") == "error" and self.response_under_way:
-            self.reject_response(f"request refused: {(message.get('error') or {}).get('message')}")
+            self.reject_response(f"request refused: {obj(message.get('error') or {}).get('message')}")
         else:
             self.read_event(message)
             if self.finished_stream:
@@ -262,15 +271,16 @@ class AssistantsRun(_OpenAIParser):
 
     endpoint = "assistants.runs"
 
-    def on_json(self, body: Any) -> None:
-        if isinstance(body, dict) and body.get("object") == "thread.run":
-            self.read_response_fields(body)
+    def on_json(self, body: object) -> None:
+        run = as_obj(body)
+        if run is not None and run.get("object") == "thread.run":
+            self.read_response_fields(run)
 
     def on_event(self, event: str, data: str) -> None:
         payload = json.loads(data)
         if event == "thread.message.delta":
-            for part in (payload.get("delta") or {}).get("content") or ():
-                text = (part.get("text") or {}).get("value")
+            for part in array(obj(obj(payload).get("delta") or {}).get("content") or []):
+                text = obj(obj(part).get("text") or {}).get("value")
                 if isinstance(text, str):
                     self.add_completion_text([text])
         elif event == "error":

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from offgate.catalog.base import Usage, as_int, text_of
+from offgate.catalog.base import Usage, as_int, as_obj, as_str, obj, text_of
 from offgate.catalog.sessions import SessionParser
 
 
-def realtime_usage(usage: Any) -> Usage | None:
+def realtime_usage(value: object) -> Usage | None:
     """The `usage` of a Realtime `response.done`."""
-    if not isinstance(usage, dict):
+    usage = as_obj(value)
+    if usage is None:
         return None
-    input_details = usage.get("input_token_details") or {}
-    output_details = usage.get("output_token_details") or {}
+    input_details = obj(usage.get("input_token_details") or {})
+    output_details = obj(usage.get("output_token_details") or {})
     return Usage(
         prompt_tokens=as_int(usage.get("input_tokens")),
         completion_tokens=as_int(usage.get("output_tokens")),
@@ -56,19 +57,20 @@ class Realtime(SessionParser):
         else:
             self.reading.model = self.path_model or self.query.get("model") or None
 
-    def on_ws_message(self, from_client: bool, message: Any) -> None:
-        if not isinstance(message, dict):
+    def on_ws_message(self, from_client: bool, message: object) -> None:
+        message = as_obj(message)
+        if message is None:
             return
         kind = message.get("type")
         if from_client:
             if kind == "conversation.item.create":
-                item = message.get("item") or {}
+                item: object = message.get("item") or {}
                 self.reading.prompt_messages += 1
-                self.add_prompt_text(text_of(item.get("content")))
+                self.add_prompt_text(text_of(obj(item).get("content")))
             elif kind == "response.create":
                 self.response_under_way = True
         elif kind in ("session.created", "session.updated"):
-            self.set_model((message.get("session") or {}).get("model"))
+            self.set_model(obj(message.get("session") or {}).get("model"))
         elif kind == "response.created":
             self.response_under_way = True
             self._read_response(message.get("response"))
@@ -79,15 +81,16 @@ class Realtime(SessionParser):
             self._read_response(message.get("response"))
             self.complete_response()
 
-    def _read_response(self, response: Any) -> None:
-        if not isinstance(response, dict):
+    def _read_response(self, value: object) -> None:
+        response = as_obj(value)
+        if response is None:
             return
-        response_id = response.get("id")
-        if isinstance(response_id, str) and response_id:
+        response_id = as_str(response.get("id"))
+        if response_id:
             self.reading.response_id = response_id
         usage = realtime_usage(response.get("usage"))
         if usage is not None:
             self.reading.usage = usage
         if response.get("status") == "failed":
-            error = (response.get("status_details") or {}).get("error") or {}
+            error = obj(obj(response.get("status_details") or {}).get("error") or {})
             self._fail(f"response failed: {error.get('message') or error.get('code') or 'no reason given'}")

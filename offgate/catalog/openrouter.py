@@ -10,14 +10,12 @@ way it is read wherever it comes. Streams may hold `: OPENROUTER PROCESSING` com
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog import openai
 from offgate.catalog.openai import as_usd
 from offgate.catalog.registry import PathRule, Provider
 
 
-def openrouter_reported_cost(usage: dict[str, Any]) -> float | None:
+def openrouter_reported_cost(usage: dict[str, object]) -> float | None:
     return as_usd(usage.get("cost"))
 
 

@@ -10,7 +10,9 @@ ops are JSON Patch's add, replace and remove (DeepSeek's SET is a replace) plus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
+
+from offgate.catalog.base import as_list, as_obj
 
 
 def split_path(path: str) -> list[str]:
@@ -20,7 +22,7 @@ def split_path(path: str) -> list[str]:
     return [token.replace("~1", "/").replace("~0", "~") for token in path.removeprefix("/").split("/")]
 
 
-def apply(document: Any, path: list[str], op: str, value: Any) -> Any:
+def apply(document: object, path: list[str], op: str, value: object) -> object:
     """Apply one op at `path` and return the document (a new one when the op replaces the
     root). Raises ValueError (or LookupError) when the path or op does not fit."""
     op = op.lower()
@@ -30,44 +32,68 @@ def apply(document: Any, path: list[str], op: str, value: Any) -> Any:
         if op == "append":
             return _appended(document, value)
         raise ValueError(f"cannot {op} the whole document")
-    parent = document
+    parent = _container(document)
     for token in path[:-1]:
-        parent = parent[_index(parent, token)]
-    last = path[-1]
-    if op in ("add", "replace", "set"):
-        if isinstance(parent, list) and (last == "-" or (op == "add" and int(last) == len(parent))):
-            parent.append(value)
-        elif isinstance(parent, list) and op == "add":
-            parent.insert(_index(parent, last), value)
-        else:
-            parent[_index(parent, last)] = value
-    elif op == "append":
-        key = _index(parent, last)
-        current = parent.get(key) if isinstance(parent, dict) else parent[key]
-        parent[key] = _appended(current, value)
-    elif op == "remove":
-        del parent[_index(parent, last)]
+        parent = _container(parent[_position(parent, token)] if isinstance(parent, list) else parent[token])
+    if isinstance(parent, list):
+        _apply_in_array(parent, path[-1], op, value)
     else:
-        raise ValueError(f"unknown patch op {op!r}")
+        _apply_in_object(parent, path[-1], op, value)
     return document
 
 
-def _index(container: Any, token: str) -> Any:
-    if isinstance(container, dict):
-        return token
-    if isinstance(container, list):
-        index = int(token)
-        return index + len(container) if index < 0 else index
-    raise ValueError(f"cannot patch inside a {type(container).__name__}")
+def _apply_in_array(items: list[object], token: str, op: str, value: object) -> None:
+    if op in ("add", "replace", "set"):
+        if token == "-" or (op == "add" and int(token) == len(items)):
+            items.append(value)
+        elif op == "add":
+            items.insert(_position(items, token), value)
+        else:
+            items[_position(items, token)] = value
+    elif op == "append":
+        position = _position(items, token)
+        items[position] = _appended(items[position], value)
+    elif op == "remove":
+        del items[_position(items, token)]
+    else:
+        raise ValueError(f"unknown patch op {op!r}")
 
 
-def _appended(current: Any, value: Any) -> Any:
+def _apply_in_object(fields: dict[str, object], key: str, op: str, value: object) -> None:
+    if op in ("add", "replace", "set"):
+        fields[key] = value
+    elif op == "append":
+        fields[key] = _appended(fields.get(key), value)
+    elif op == "remove":
+        del fields[key]
+    else:
+        raise ValueError(f"unknown patch op {op!r}")
+
+
+def _container(value: object) -> dict[str, object] | list[object]:
+    """The object or array a path goes through (one type test per step: web apps patch per token)."""
+    if isinstance(value, dict):
+        return cast("dict[str, object]", value)
+    if isinstance(value, list):
+        return cast("list[object]", value)
+    raise ValueError(f"cannot patch inside a {type(value).__name__}")
+
+
+def _position(items: list[object], token: str) -> int:
+    index = int(token)
+    return index + len(items) if index < 0 else index
+
+
+def _appended(current: object, value: object) -> object:
     if current is None:
         return value
     if isinstance(current, str) and isinstance(value, str):
         return current + value
-    if isinstance(current, list):
-        return current + (value if isinstance(value, list) else [value])
-    if isinstance(current, dict) and isinstance(value, dict):
-        return {**current, **value}
+    items = as_list(current)
+    if items is not None:
+        extra = as_list(value)
+        return items + (extra if extra is not None else [value])
+    fields, extra_fields = as_obj(current), as_obj(value)
+    if fields is not None and extra_fields is not None:
+        return {**fields, **extra_fields}
     raise ValueError(f"cannot append a {type(value).__name__} to a {type(current).__name__}")

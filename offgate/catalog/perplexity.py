@@ -11,33 +11,34 @@ that finishes the answer ends the stream too.
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog import openai
-from offgate.catalog.base import Usage, as_int
+from offgate.catalog.base import Usage, array, as_int, as_obj, obj
 from offgate.catalog.openai import as_usd, completion_usage
 from offgate.catalog.registry import PathRule, Provider
 
 
-def perplexity_usage(usage: Any) -> Usage | None:
+def perplexity_usage(usage: object) -> Usage | None:
     read = completion_usage(usage)
     if read is not None and read.reasoning_tokens is None:
-        read.reasoning_tokens = as_int(usage.get("reasoning_tokens"))
+        read.reasoning_tokens = as_int(obj(usage).get("reasoning_tokens"))
     return read
 
 
-def perplexity_reported_cost(usage: dict[str, Any]) -> float | None:
+def perplexity_reported_cost(usage: dict[str, object]) -> float | None:
     cost = usage.get("cost")
-    return as_usd(cost.get("total_cost") if isinstance(cost, dict) else cost)
+    breakdown = as_obj(cost)
+    return as_usd(breakdown.get("total_cost") if breakdown is not None else cost)
 
 
 class ChatCompletions(openai.ChatCompletions):
     read_usage = staticmethod(perplexity_usage)
     read_reported_cost = staticmethod(perplexity_reported_cost)
 
-    def on_json(self, body: Any) -> None:
+    def on_json(self, body: object) -> None:
         super().on_json(body)
-        if isinstance(body, dict) and any(choice.get("finish_reason") for choice in body.get("choices") or ()):
+        response = as_obj(body)
+        choices = array(response.get("choices") or []) if response is not None else []
+        if any(obj(choice).get("finish_reason") for choice in choices):
             self.finished_stream = True
 
 

@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from offgate.catalog import patches
-from offgate.catalog.base import CallParser, text_of
+from offgate.catalog.base import CallParser, array, as_obj, as_str, obj, string, text_of
 from offgate.catalog.registry import PathRule, Provider
 
 
@@ -32,35 +32,38 @@ class Ask(CallParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._answers: dict[str, Any] = {}  # block name -> markdown document
+        self._answers: dict[object, object] = {}  # block name -> markdown document
 
-    def on_request(self, body: dict[str, Any]) -> None:
-        self.set_model((body.get("params") or {}).get("model_preference"))
+    def on_request(self, body: dict[str, object]) -> None:
+        self.set_model(obj(body.get("params") or {}).get("model_preference"))
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(body.get("query_str")))
 
     def on_event(self, event: str, data: str) -> None:
-        payload = json.loads(data)
-        if not isinstance(payload, dict):
+        payload = as_obj(json.loads(data))
+        if payload is None:
             return
-        if isinstance(payload.get("backend_uuid"), str):
-            self.reading.response_id = payload["backend_uuid"]
+        backend_uuid = as_str(payload.get("backend_uuid"))
+        if backend_uuid is not None:
+            self.reading.response_id = backend_uuid
         if payload.get("final_sse_message") is True or payload.get("status") == "COMPLETED":
             self.finished_stream = True
-        for block in payload.get("blocks") or ():
-            diff = block.get("diff_block") or {}
+        for value in array(payload.get("blocks") or []):
+            block = obj(value)
+            diff = obj(block.get("diff_block") or {})
             if diff.get("field") != "markdown_block":
                 continue
             name = block.get("intended_usage") or "markdown"
             document = self._answers.get(name, {})
-            for patch in diff.get("patches") or ():
-                document = patches.apply(document, patches.split_path(patch.get("path", "")),
-                                         patch.get("op", "replace"), patch.get("value"))
+            for patch in map(obj, array(diff.get("patches") or [])):
+                document = patches.apply(document, patches.split_path(string(patch.get("path") or "")),
+                                         string(patch.get("op", "replace")), patch.get("value"))
             self._answers[name] = document
 
     def on_finish(self) -> None:
-        for document in self._answers.values():
-            if not isinstance(document, dict):
+        for value in self._answers.values():
+            document = as_obj(value)
+            if document is None:
                 continue
             answer = document.get("answer")
             self.add_completion_text([answer] if isinstance(answer, str) and answer

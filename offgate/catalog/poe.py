@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from offgate.catalog.base import MAX_TEXT_CHARS, CallParser, Reading, text_of
+from offgate.catalog.base import MAX_TEXT_CHARS, CallParser, Reading, as_list, as_obj, obj, text_of
 from offgate.catalog.registry import PathRule, Provider
 from offgate.catalog.sessions import SessionParser
 
@@ -51,11 +51,11 @@ class SendMessage(CallParser):
         super().__init__(*args, **kwargs)
         self.reading.is_llm_call = False  # until the body names the send-message mutation
 
-    def on_request(self, body: dict[str, Any]) -> None:
+    def on_request(self, body: dict[str, object]) -> None:
         if not str(body.get("queryName", "")).lower().endswith("sendmessagemutation"):
             return
         self.reading.is_llm_call = True
-        variables = body.get("variables") or {}
+        variables = obj(body.get("variables") or {})
         self.set_model(variables.get("bot"))
         self.reading.prompt_messages = 1
         self.add_prompt_text(text_of(variables.get("query")))
@@ -71,10 +71,11 @@ class Updates(SessionParser):
         self._under_way: dict[str, tuple[str, str]] = {}  # messageId -> (author, text so far)
         self._recorded: dict[str, None] = {}  # messageIds recorded, oldest first
 
-    def on_ws_message(self, from_client: bool, message: Any) -> None:
-        if from_client or not isinstance(message, dict) or not isinstance(message.get("messages"), list):
+    def on_ws_message(self, from_client: bool, message: object) -> None:
+        frame = as_obj(message)
+        if from_client or frame is None:
             return
-        for update in message["messages"]:
+        for update in as_list(frame.get("messages")) or ():
             self._read_update(json.loads(update) if isinstance(update, str) else update)
 
     def finish_session(self, complete: bool = True) -> list[Reading]:
@@ -84,12 +85,13 @@ class Updates(SessionParser):
             self._record(message_id)
         return super().finish_session(complete)
 
-    def _read_update(self, update: Any) -> None:
-        if not isinstance(update, dict) or update.get("message_type") != "subscriptionUpdate":
+    def _read_update(self, value: object) -> None:
+        update = as_obj(value)
+        if update is None or update.get("message_type") != "subscriptionUpdate":
             return
-        payload = update.get("payload") or {}
-        added = (payload.get("data") or {}).get("messageAdded")
-        if payload.get("subscription_name") != "messageAdded" or not isinstance(added, dict):
+        payload = obj(update.get("payload") or {})
+        added = as_obj(obj(payload.get("data") or {}).get("messageAdded"))
+        if payload.get("subscription_name") != "messageAdded" or added is None:
             return
         author, text, state = added.get("author"), added.get("text"), added.get("state")
         message_id = str(added.get("messageId") or added.get("id") or "")

@@ -143,7 +143,7 @@ class Catalog:
         """mitmproxy `allow_hosts` regexes (matched against "host:port"). One alternation:
         mitmproxy tries every pattern on every new connection, LLM traffic or not, and one
         regex runs in C where 180 would each cost a Python-level call."""
-        alternatives = []
+        alternatives: list[str] = []
         for provider in self.providers:
             for host in provider.hosts:
                 if host.startswith("*."):

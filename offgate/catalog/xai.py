@@ -11,27 +11,25 @@ count when the total says so, and so does this. xAI also reports what the call c
 
 from __future__ import annotations
 
-from typing import Any
-
 from offgate.catalog import openai
 from offgate.catalog.anthropic import Messages
-from offgate.catalog.base import Usage, as_int
+from offgate.catalog.base import Usage, as_int, obj
 from offgate.catalog.openai import completion_usage
 from offgate.catalog.registry import PathRule, Provider
 
 USD_TICKS_PER_DOLLAR = 10_000_000_000
 
 
-def xai_chat_usage(usage: Any) -> Usage | None:
+def xai_chat_usage(usage: object) -> Usage | None:
     read = completion_usage(usage)
     if read is None or not read.reasoning_tokens or read.prompt_tokens is None or read.completion_tokens is None:
         return read
-    if as_int(usage.get("total_tokens")) == read.prompt_tokens + read.completion_tokens + read.reasoning_tokens:
+    if as_int(obj(usage).get("total_tokens")) == read.prompt_tokens + read.completion_tokens + read.reasoning_tokens:
         read.completion_tokens += read.reasoning_tokens
     return read
 
 
-def xai_reported_cost(usage: dict[str, Any]) -> float | None:
+def xai_reported_cost(usage: dict[str, object]) -> float | None:
     ticks = as_int(usage.get("cost_in_usd_ticks"))
     return None if ticks is None else ticks / USD_TICKS_PER_DOLLAR
 

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from offgate.catalog.anthropic import Messages
-from offgate.catalog.base import CallParser
+from offgate.catalog.base import CallParser, as_obj, as_str
 from offgate.catalog.gemini import StreamGenerateContent
 from offgate.catalog.openai import ChatCompletions
 from offgate.catalog.registry import PathRule, Provider
@@ -39,26 +39,29 @@ class Completion(CallParser):
         super().__init__(*args, **kwargs)
         self._upstream: CallParser | None = None
 
-    def on_request(self, body: dict[str, Any]) -> None:
-        parser = PROVIDER_PARSERS.get(body.get("provider"))  # type: ignore[arg-type]
+    def on_request(self, body: dict[str, object]) -> None:
+        provider = as_str(body.get("provider"))
+        parser = PROVIDER_PARSERS.get(provider) if provider is not None else None
         if parser is None:
             raise ValueError(f"unknown provider {body.get('provider')!r}")
         self._upstream = parser(query=self.query)
         self._upstream.reading = self.reading  # the provider's parser writes this call's reading
         # Anthropic's stream ends with an event; OpenAI's with SSE's [DONE], which lines lack.
         self.expects_stream_end = parser is Messages
-        if isinstance(body.get("provider_request"), dict):
-            self._upstream.on_request(body["provider_request"])
+        provider_request = as_obj(body.get("provider_request"))
+        if provider_request is not None:
+            self._upstream.on_request(provider_request)
         self.set_model(body.get("model"))
 
-    def on_json(self, body: Any) -> None:
-        if self._upstream is None or not isinstance(body, dict):
+    def on_json(self, body: object) -> None:
+        line = as_obj(body)
+        if self._upstream is None or line is None:
             return
-        if "status" in body and "event" not in body:
+        if "status" in line and "event" not in line:
             return  # Zed's own status message (queue position, usage limits)
-        event = body.get("event", body)
-        kind = event.get("type", "message") if isinstance(event, dict) else "message"
-        self._upstream.on_event(kind, json.dumps(event))
+        event = line.get("event", line)
+        kind = as_str((as_obj(event) or {}).get("type"))
+        self._upstream.on_event(kind or "message", json.dumps(event))
         self.finished_stream = self._upstream.finished_stream
 
 

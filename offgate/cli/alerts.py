@@ -36,7 +36,7 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     from analytics.alerts import raise_new_alerts
-    from offgate.alert_store import AlertStore
+    from offgate.store.alerts import AlertStore
 
     session: Session = ctx.obj
     start = since_from(since)
@@ -61,7 +61,7 @@ def alerts(
 @alerts_app.command("ack")
 def ack(ctx: typer.Context, alert_id: Annotated[str, typer.Argument(metavar="ID", help="The alert's id.")]) -> None:
     """Acknowledge an alert: it leaves the open list and is not notified again."""
-    from offgate.alert_store import AlertStore, UnknownAlertError
+    from offgate.store.alerts import AlertStore, UnknownAlertError
 
     with ctx.obj.store() as store:
         try:

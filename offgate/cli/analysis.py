@@ -14,6 +14,7 @@ import typer
 
 from offgate.cli.common import SinceOption, app, err, fail, out, since_from
 from offgate.errors import EXIT_FAILED
+from offgate.vocabulary import CLASSES, Dimension
 
 # -- spend, reconcile, report --------------------------------------------------------
 
@@ -35,12 +36,12 @@ def spend_import(
     """Copy LiteLLM's spend rows into the store (rows already there are left as they are).
     Without --since: everything, except from the REST API (the last 30 days)."""
     from analytics.spend.importing import import_spend, open_source
-    from offgate.spend_store import SpendStore
+    from offgate.store.spend import SpendLog
 
     start = since_from(since)
     source = open_source(from_, key=key, since=start, until=None)
     with ctx.obj.store() as store, _progress_bar(f"reading {source.describe()}") as progress:
-        summary = import_spend(source, SpendStore(store), progress)
+        summary = import_spend(source, SpendLog(store), progress)
     out.print(f"imported {summary.added} new spend rows from {source.describe()} "
               f"({summary.read - summary.added} already present)", markup=False)
     for warning in summary.warnings:
@@ -72,18 +73,16 @@ def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
     with LiteLLM's spend rows, and record the findings. Without --since: every call. Safe to
     rerun over any window."""
     from analytics.reconcile import reconcile as reconcile_window
-    from offgate.spend_store import SpendStore
 
     start = since_from(since)
     settings = ctx.obj.settings.reconcile
     with ctx.obj.store() as store:
-        summary = reconcile_window(SpendStore(store), settings, since=start)
+        summary = reconcile_window(store, settings, since=start)
     classes, how, found = summary.classes, summary.matched_by, summary.findings
     for line in (
         f"reconciled {summary.calls} calls since {since or 'the beginning'} "
         f"against {summary.spend_rows} LiteLLM spend rows",
-        f"  {classes['gateway']} gateway, {classes['gateway-upstream']} gateway-upstream, "
-        f"{classes['unmanaged']} unmanaged",
+        "  " + ", ".join(f"{classes[name]} {name}" for name in CLASSES),
         f"  paired by response id {how['response_id']}, by LiteLLM call id {how['litellm_call_id']}, "
         f"by time, model and tokens {how['time_model_tokens']}",
         f"  findings: {found['unlogged_gateway_call']} unlogged gateway calls, {found['cost_mismatch']} cost "
@@ -99,21 +98,11 @@ class ReportFormat(StrEnum):
     html = "html"
 
 
-class ReportBy(StrEnum):
-    user = "user"
-    device = "device"
-    app = "app"
-    provider = "provider"
-    model = "model"
-    key = "key"
-    process = "process"
-
-
 @app.command()
 def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
-    by: Annotated[ReportBy, typer.Option("--by", help="Break unmanaged usage down by this.")] = ReportBy.provider,
+    by: Annotated[Dimension, typer.Option("--by", help="Break unmanaged usage down by this.")] = Dimension.provider,
     format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
                                                   dir_okay=False)] = None,
@@ -122,11 +111,10 @@ def report(
     tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
     from analytics.report.formats import render
     from analytics.report.model import build_report
-    from offgate.spend_store import SpendStore
 
     start = since_from(since)
     with ctx.obj.store() as store:
-        document = build_report(SpendStore(store), start, datetime.now(UTC), by.value)
+        document = build_report(store, start, datetime.now(UTC), by.value)
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)

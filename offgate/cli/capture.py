@@ -163,9 +163,9 @@ def status(ctx: typer.Context) -> None:
     from analytics.notify import channels_from
     from fleet.status import status_lines as fleet_status
     from interceptor.ca import ca_dir
-    from offgate.alert_store import AlertStore
     from offgate.journal import waiting_in_journal
-    from offgate.unread_store import UnreadConnectionStore
+    from offgate.store.alerts import AlertStore
+    from offgate.store.unread import UnreadConnectionStore
     from offgate.writer import QUARANTINE_FILE
 
     session: Session = ctx.obj

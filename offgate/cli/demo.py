@@ -25,6 +25,7 @@ import typer
 from offgate.cli.common import app, err, fail, out
 from offgate.config import device_name
 from offgate.errors import EXIT_FAILED
+from offgate.vocabulary import GATEWAY, UNMANAGED
 
 HISTORY_DAYS = 21
 SPEND_SAMPLE = "litellm-spend-sample.jsonl"
@@ -77,8 +78,8 @@ def _tour(world: DemoWorld) -> None:
     from analytics.report.formats import render
     from analytics.report.model import build_report
     from offgate.config import database_url_for, load_settings
-    from offgate.spend_store import SpendStore
     from offgate.store import Store
+    from offgate.store.spend import SpendLog
 
     gateway, provider_port, gateway_url, webhook_url = _start_fakes(world)
     _write_config(world, gateway_url, webhook_url)
@@ -91,13 +92,13 @@ def _tour(world: DemoWorld) -> None:
         direct, via_gateway = _send_traffic(world, provider_port, gateway_url)
         _step(f"3. sent {direct} calls straight to OpenAI and Anthropic and {via_gateway} through the LiteLLM "
               "gateway, all through the interceptor")
-        _import_spend(world, gateway, SpendStore(store))
+        _import_spend(world, gateway, SpendLog(store))
         _step(f"4. imported LiteLLM's spend sample: {len(gateway.spend_rows)} rows ({world.home / SPEND_SAMPLE})")
-        summary = reconcile(SpendStore(store), settings.reconcile)
-        _step(f"5. reconciled {summary.calls} calls: {summary.classes['gateway']} via the gateway, "
-              f"{summary.classes['unmanaged']} unmanaged")
+        summary = reconcile(store, settings.reconcile)
+        _step(f"5. reconciled {summary.calls} calls: {summary.classes[GATEWAY]} via the gateway, "
+              f"{summary.classes[UNMANAGED]} unmanaged")
         now = datetime.now(UTC)
-        document = build_report(SpendStore(store), now - timedelta(days=1), now, "app")
+        document = build_report(store, now - timedelta(days=1), now, "app")
         (world.home / REPORT_FILE).write_text(render(document, "html"), encoding="utf-8")
         _step("6. the unmanaged-usage report for the last day, by app:")
         out.print(render(document, "table"), markup=False)
@@ -144,9 +145,9 @@ def _write_config(world: DemoWorld, gateway_url: str, webhook_url: str) -> None:
 
 def _alert_and_notify(world: DemoWorld, settings: Any) -> None:
     from analytics.watch import Watcher
-    from offgate.alert_store import AlertStore
     from offgate.config import database_url_for
     from offgate.store import Store
+    from offgate.store.alerts import AlertStore
 
     url = database_url_for(settings, world.home)
     watcher = Watcher(url, settings)
@@ -226,12 +227,12 @@ def _call(client: Any, model: str, agent: str, characters: int, max_tokens: int,
     client.post(url, json=body, headers=headers).raise_for_status()
 
 
-def _import_spend(world: DemoWorld, gateway: Any, spend_store: Any) -> None:
+def _import_spend(world: DemoWorld, gateway: Any, spend_log: Any) -> None:
     from analytics.spend.importing import import_spend, open_source
 
     sample = world.home / SPEND_SAMPLE
     sample.write_text("".join(json.dumps(row) + "\n" for row in gateway.spend_rows), encoding="utf-8")
-    import_spend(open_source(str(sample), key=None, since=None, until=None), spend_store, lambda done, total: None)
+    import_spend(open_source(str(sample), key=None, since=None, until=None), spend_log, lambda done, total: None)
 
 
 def _step(text: str) -> None:

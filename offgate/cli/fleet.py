@@ -21,7 +21,8 @@ from rich.table import Table
 from offgate.cli.common import Session, app, err, out, parsed
 from offgate.config import device_name
 from offgate.errors import BadInputError, OffgateError
-from offgate.store import POSTGRES_PREFIXES, Store
+from offgate.store import Store
+from offgate.store.core import POSTGRES_PREFIXES
 from offgate.timespan import parse_span
 
 if TYPE_CHECKING:

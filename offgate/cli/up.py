@@ -50,6 +50,7 @@ def up(
     settings = session.settings
     interval_s = parsed("--interval", lambda: parse_interval(interval))
     parsed("proxy.gateways", lambda: build_catalog(settings.proxy.gateways))
+    session.database_url()  # a bad URL is bad input, said before anything starts
     proxy_port = settings.proxy.listen_port if listen_port is None else listen_port
     dashboard = settings.dashboard.model_copy(
         update={} if dashboard_port is None else {"listen_port": dashboard_port})

@@ -23,7 +23,7 @@ from offgate.pricing import cost_for_key, find_price_key
 
 REPLY_WORD = "ok "
 # How an app answers: the headers its replies carry beyond the body's own.
-EXTRA_HEADERS = web.AppKey("extra_headers", Callable[[web.Request], dict[str, str]])
+EXTRA_HEADERS = web.AppKey[Callable[[web.Request], dict[str, str]]]("extra_headers")
 # What a handler answered (response id, model, prompt and completion tokens), for the gateway's spend log.
 USAGE = web.RequestKey("usage", tuple)
 CALL_ID = web.RequestKey("call_id", str)

@@ -39,12 +39,15 @@ class Desktop(Protocol):
 
     def read(self) -> dict[str, str | None]:
         """Every setting this backend manages, as it is now."""
+        ...
 
     def wanted(self, target: ProxyTarget) -> dict[str, str | None]:
         """The settings that point the desktop at `target` (a pure function)."""
+        ...
 
     def write(self, values: Values) -> None:
         """Set these settings (None: remove it)."""
+        ...
 
 
 class SystemProxyError(OffgateError):

@@ -86,7 +86,7 @@ def commands(values: Values) -> list[list[str]]:
         service, _, what = setting.rpartition(": ")
         if what in (AUTO_URL, WEB, SECURE) and value is None:
             continue  # cannot be blanked; its state (also in `values`) switches it off
-        if what in (WEB, SECURE):
+        if what in (WEB, SECURE) and value is not None:  # (always, after the line above)
             host, _, port = value.rpartition(":")
             arguments = [host, port]
         elif what == BYPASS:

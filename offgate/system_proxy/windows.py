@@ -7,6 +7,7 @@ typed registry operations, a pure function tested on any OS; only `Windows` touc
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Mapping
 from typing import Literal
 
@@ -50,7 +51,9 @@ class Windows:
     title = f"Windows (HKEY_CURRENT_USER\\{KEY})"
 
     def read(self) -> dict[str, str | None]:
-        import winreg  # Windows only
+        if sys.platform != "win32":  # a guard pyright reads: winreg's types exist on Windows only
+            raise SystemProxyError("the Windows proxy settings can only be read on Windows")
+        import winreg
 
         found: dict[str, str | None] = dict.fromkeys(SETTINGS)
         try:
@@ -68,8 +71,10 @@ class Windows:
         return wanted_settings(target)
 
     def write(self, values: Mapping[str, str | None]) -> None:
+        if sys.platform != "win32":
+            raise SystemProxyError("the Windows proxy settings can only be changed on Windows")
         import ctypes
-        import winreg  # Windows only
+        import winreg
 
         try:
             with winreg.CreateKey(winreg.HKEY_CURRENT_USER, KEY) as key:
@@ -81,6 +86,6 @@ class Windows:
                         winreg.SetValueEx(key, name, 0, getattr(winreg, kind), value)
         except OSError as exc:
             raise SystemProxyError(f"cannot write HKEY_CURRENT_USER\\{KEY}: {exc}") from None
-        wininet = ctypes.windll.wininet  # type: ignore[attr-defined]
+        wininet = ctypes.windll.wininet
         wininet.InternetSetOptionW(None, INTERNET_OPTION_SETTINGS_CHANGED, None, 0)
         wininet.InternetSetOptionW(None, INTERNET_OPTION_REFRESH, None, 0)

@@ -1,0 +1,223 @@
+"""Alerts in offgate's store: what was raised, when, and who acknowledged it; and the
+series of unmanaged usage the alerts watch.
+
+An alert is about one thing (its key: kind, dimension, entity, metric) at one time (`ts`,
+the hour or day the anomaly is in, or when something was first seen). Its id comes from
+the key and the time, so evaluating the same data twice raises it once. Alerts with one key
+whose times lie within the cooldown of an earlier alert are folded into that alert (its
+`occurrences` grows) instead of being raised again: few alerts, each worth reading.
+
+`Alert.to_json()` is the alert as every output shows it (`offgate alerts --json`, the
+dashboard's /api/alerts) and the body the generic webhook posts: docs/schemas/alert.schema.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+
+from peewee import JOIN, SQL, fn
+from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
+
+from offgate.contracts import Contract, UtcTime
+from offgate.errors import BadInputError
+from offgate.store.core import Store
+from offgate.store.queries import classification, group_key
+from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
+from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
+from offgate.vocabulary import UNMANAGED, AlertDimension
+
+Severity = Literal["info", "warning", "critical"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share"]
+AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+
+
+class Alert(Contract):
+    """Something unusual in the unmanaged usage, for a person to look at. The generic webhook
+    posts one alert per request, as this."""
+
+    kind: AlertKind
+    severity: Severity
+    dimension: AlertScope
+    """Whose usage: "total" for all unmanaged usage."""
+    entity: str
+    """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call"]
+    """What was measured: "first_call" for first_seen, "share" for unmanaged_share."""
+    ts: UtcTime
+    """The start of the anomalous hour or day, or the first call."""
+    message: str
+    """One plain sentence for a manager."""
+    statistic: float | None = None
+    """What was observed (or forecast)."""
+    baseline: float | None = None
+    """What was expected."""
+    p_value: float | None = None
+    """How likely the statistic is under the entity's usual usage."""
+    q_value: float | None = None
+    """The p-value adjusted for the many entities tested together."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """The figures behind the alert, by kind."""
+    raised_at: UtcTime | None = None
+    """When offgate raised it (set by the store, as are the fields after it)."""
+    last_seen_at: UtcTime | None = None
+    """When the same thing was last seen again, within the cooldown."""
+    occurrences: int = 1
+    """How many times it was seen within the cooldown."""
+    acked_at: UtcTime | None = None
+    """When it was acknowledged; null while it is open."""
+    acked_by: str | None = None
+    """Who acknowledged it."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
+
+    @computed_field
+    @property
+    def id(self) -> str:
+        """From the key and the time: the same alert raised twice has one id."""
+        moment = naive_utc(self.ts).isoformat(timespec="seconds")
+        return hashlib.sha256(f"{self.key}|{moment}".encode()).hexdigest()[:10]
+
+    @computed_field
+    @property
+    def acked(self) -> bool:
+        """Whether it was acknowledged."""
+        return self.acked_at is not None
+
+    # No return annotation: with one, the JSON Schema would say only "an object".
+    @model_serializer(mode="wrap")
+    def _id_first(self, serialize: SerializerFunctionWrapHandler):
+        fields = serialize(self)
+        return {"id": fields.pop("id"), **fields}
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert as JSON-ready fields (times in ISO 8601 UTC), as every output shows it."""
+        return self.model_dump(mode="json")
+
+
+class UnknownAlertError(BadInputError):
+    def __str__(self) -> str:
+        return f"no alert has the id {self.args[0]!r}"
+
+
+class AlertStore:
+    """The alert table of one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._db = store.database
+
+    def raise_alerts(self, alerts: Sequence[Alert], cooldown: timedelta, now: datetime | None = None) -> list[Alert]:
+        """Store the alerts; returns those that are new (to be notified), oldest first. An
+        alert already stored, or within `cooldown` of a stored alert with its key, is not new:
+        that stored alert's `last_seen_at` and `occurrences` are updated instead."""
+        now = naive_utc(now or datetime.now(UTC))
+        new: list[Alert] = []
+        row = AlertRow
+        with self._store.reporting("write alerts to"), self._db.atomic():
+            for alert in sorted(alerts, key=lambda a: (naive_utc(a.ts), a.key)):
+                ts = naive_utc(alert.ts)
+                if row.select().where(row.id == alert.id).exists(self._db):
+                    continue
+                earlier = (row.select().where(row.key == alert.key, row.ts.between(ts - cooldown, ts + cooldown))
+                           .order_by(row.ts).first(self._db))
+                if earlier is not None:
+                    (row.update(last_seen_at=now, occurrences=row.occurrences + 1)
+                     .where(row.id == earlier.id).execute(self._db))
+                    continue
+                alert.raised_at = alert.last_seen_at = now.replace(tzinfo=UTC)
+                row.insert(_row_from(alert, now)).execute(self._db)
+                new.append(alert)
+        return new
+
+    def alerts(self, include_acked: bool = False, since: datetime | None = None,
+               limit: int | None = None) -> list[Alert]:
+        """Stored alerts, newest first (by ts); unacknowledged ones only unless asked."""
+        row = AlertRow
+        query = row.select()
+        if not include_acked:
+            query = query.where(row.acked_at.is_null())
+        if since is not None:
+            query = query.where(row.ts >= naive_utc(since))
+        query = query.order_by(row.ts.desc(), row.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._store.reporting("read alerts from"):
+            return [_alert_from(found) for found in query.dicts().execute(self._db)]
+
+    def get(self, alert_id: str) -> Alert:
+        with self._store.reporting("read alerts from"):
+            found = AlertRow.select().where(AlertRow.id == alert_id).dicts().first(self._db)
+        if found is None:
+            raise UnknownAlertError(alert_id)
+        return _alert_from(found)
+
+    def ack(self, alert_id: str, by: str | None = None, now: datetime | None = None) -> Alert:
+        """Acknowledge an alert (again is harmless: the first time is kept)."""
+        now = naive_utc(now or datetime.now(UTC))
+        with self._store.reporting("acknowledge an alert in"), self._db.atomic():
+            (AlertRow.update(acked_at=now, acked_by=by)
+             .where(AlertRow.id == alert_id, AlertRow.acked_at.is_null()).execute(self._db))
+        return self.get(alert_id)
+
+
+def _row_from(alert: Alert, now: datetime) -> dict[str, Any]:
+    fields = dict(alert)  # the stored fields, as they are
+    fields.update(id=alert.id, key=alert.key, ts=naive_utc(alert.ts), raised_at=now, last_seen_at=now,
+                  details=json.dumps(alert.details, sort_keys=True, default=str))
+    return fields
+
+
+def _alert_from(row: dict[str, Any]) -> Alert:
+    row = dict(row)
+    row.pop("id")
+    row.pop("key")
+    row["details"] = json.loads(row["details"])
+    for name in ("ts", "raised_at", "last_seen_at", "acked_at"):
+        if row[name] is not None:
+            row[name] = row[name].replace(tzinfo=UTC)
+    return Alert(**row)
+
+
+class UnmanagedSeries:
+    """Unmanaged calls (classified as offgate.store.queries counts them) in one Store, per
+    dimension value and hour, as the alerts read them: as columns, a million calls cheaply."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._db = store.database
+
+    def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """Unmanaged calls in [since, until) per value of each dimension in `by` and UTC
+        hour, as columns: those names, `hour` (whole hours since the epoch), `calls`,
+        `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0)."""
+        event = UsageEventRow
+        columns = {name: group_key(name) for name in by}
+        columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
+                       tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
+                       cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
+        query = _unmanaged(event.select(*columns.values()), since, until)
+        with self._store.reporting("total unmanaged calls in"):
+            return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)]), columns)
+
+    def first_calls(self, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """When each combination of values of the dimensions `by` made its first unmanaged
+        call, ever: those names and `first` (UTC epoch seconds), as columns."""
+        event = UsageEventRow
+        columns = {name: group_key(name) for name in by}
+        columns["first"] = fn.MIN(epoch(self._db, event.ts))
+        query = _unmanaged(event.select(*columns.values()), None, None)
+        with self._store.reporting("find first unmanaged calls in"):
+            return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)]), columns)
+
+
+def _unmanaged(query: Any, since: datetime | None, until: datetime | None) -> Any:
+    query = query.join(ReconciledCallRow, JOIN.LEFT_OUTER, on=(ReconciledCallRow.event_id == UsageEventRow.id))
+    return between(query.where(classification() == UNMANAGED), UsageEventRow.ts, since, until)

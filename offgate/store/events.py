@@ -1,0 +1,142 @@
+"""The usage_event table: writing UsageEvents (by the duplicate rule of `same_call`), reading
+them back, counting and totalling them. Functions of one database; Store calls them inside
+its error reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from peewee import SQL, Case, Database, ModelSelect, PostgresqlDatabase, chunked, fn
+
+from offgate.events import UsageEvent
+from offgate.store.same_call import DUPLICATE_WINDOW, Record, RecordedCalls, call_key
+from offgate.store.schema import UsageEventRow
+from offgate.store.sql import between, naive_utc
+
+# SQLite binds at most 32766 parameters per statement: 100 rows of 36 columns stay well under.
+INSERT_BATCH_ROWS = 100
+POSTGRES_DEDUP_LOCK = 0x0FF6A7F  # any fixed number, distinct from the migration lock
+TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpoint")
+
+
+def add_events(database: Database, events: Sequence[UsageEvent]) -> int:
+    """Insert in one transaction; returns how many were inserted. Skipped: events whose
+    id is already stored, and another capture path's record of a call already recorded;
+    a proxy record replaces the extension's record of its call (see `_not_yet_recorded`)."""
+    added = 0
+    with database.atomic():
+        fresh, displaced = _not_yet_recorded(database, events)
+        for batch in chunked(displaced, INSERT_BATCH_ROWS):
+            UsageEventRow.delete().where(UsageEventRow.id.in_(batch)).execute(database)
+        for batch in chunked([_row_from(event) for event in fresh], INSERT_BATCH_ROWS):
+            query = UsageEventRow.insert_many(batch).on_conflict_ignore().as_rowcount()
+            added += query.execute(database)
+    return added
+
+
+def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]) -> tuple[list[UsageEvent], list[str]]:
+    """The events to insert, and the ids of stored records they displace, by the rule in
+    `offgate.store.same_call`: the stored records it needs are found through the
+    (response_id, ts) index (and, before a record displaces another, its own id by the
+    primary key)."""
+    keyed = [event for event in events if event.response_id]
+    if not keyed:
+        return list(events), []
+    if isinstance(database, PostgresqlDatabase):
+        # Writers in other processes check and insert in their own transactions: take turns.
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_DEDUP_LOCK,))
+    row = UsageEventRow
+    recorded = RecordedCalls(lambda event_id: row.select().where(row.id == event_id).exists(database))
+    sources = {event.source for event in keyed}
+    for batch in chunked(keyed, INSERT_BATCH_ROWS):
+        times = [naive_utc(event.ts) for event in batch]
+        query = row.select(row.id, row.host, row.response_id, row.device, row.source, row.ts, row.user).where(
+            row.response_id.in_({event.response_id for event in batch}),
+            row.ts.between(min(times) - DUPLICATE_WINDOW, max(times) + DUPLICATE_WINDOW),
+        )
+        if len(sources) == 1:
+            # A path's own records are never the same call (an app may reuse ids): not read.
+            query = query.where(row.source != next(iter(sources)))
+        for event_id, host, response_id, device, source, ts, user in query.tuples().execute(database):
+            recorded.note_stored(call_key(host, response_id, device), Record(event_id, source, ts, user))
+    fresh: dict[str, UsageEvent] = {}
+    displaced: list[str] = []
+    for event in events:
+        if event.response_id:
+            admitted, replaced = recorded.admit(event, naive_utc(event.ts))
+            if not admitted:
+                continue
+            if replaced is not None and fresh.pop(replaced.id, None) is None:
+                displaced.append(replaced.id)  # stored before this batch
+        fresh.setdefault(event.id, event)
+    return list(fresh.values()), displaced
+
+
+def read_events(database: Database, since: datetime | None, until: datetime | None,
+                limit: int | None) -> list[UsageEvent]:
+    """Events with since <= ts < until, oldest first (ties by id); the first `limit`."""
+    query = _in_window(UsageEventRow.select(), since, until).order_by(UsageEventRow.ts, UsageEventRow.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [UsageEvent.model_validate(row) for row in query.dicts().execute(database)]
+
+
+def count_events(database: Database, since: datetime | None) -> int:
+    return _in_window(UsageEventRow.select(), since, None).count(database)
+
+
+def total_events(database: Database, by: str, since: datetime | None) -> list[dict[str, Any]]:
+    """Per value of `by` (one of TOTALS_DIMENSIONS): see Store.totals."""
+    if by not in TOTALS_DIMENSIONS:
+        raise ValueError(f"cannot total by {by!r}: choose one of {', '.join(TOTALS_DIMENSIONS)}")
+    row = UsageEventRow
+    key = getattr(row, by)
+    calls = fn.COUNT(SQL("*"))
+    cost = fn.SUM(row.cost_usd)
+    query = (
+        row.select(
+            key.alias("key"),
+            calls.alias("calls"),
+            fn.SUM(row.prompt_tokens).alias("prompt_tokens"),
+            fn.SUM(row.completion_tokens).alias("completion_tokens"),
+            cost.alias("cost_usd"),
+            fn.SUM(Case(None, [(row.tokens_estimated, 1)], 0)).alias("estimated_calls"),
+            fn.SUM(Case(None, [(row.cost_usd.is_null(), 1)], 0)).alias("unpriced_calls"),
+            fn.MIN(row.ts).alias("first_seen"),
+            fn.MAX(row.ts).alias("last_seen"),
+        )
+        .group_by(key)
+        .order_by(cost.desc(nulls="LAST"), calls.desc(), key.asc(nulls="LAST"))
+    )
+    groups = list(_in_window(query, since, None).dicts().execute(database))
+    # PostgreSQL sums integers as NUMERIC (Decimal): hand out plain ints and floats.
+    return [
+        {
+            "key": group["key"],
+            "calls": int(group["calls"]),
+            "prompt_tokens": _int_or_none(group["prompt_tokens"]),
+            "completion_tokens": _int_or_none(group["completion_tokens"]),
+            "cost_usd": None if group["cost_usd"] is None else float(group["cost_usd"]),
+            "estimated_calls": int(group["estimated_calls"]),
+            "unpriced_calls": int(group["unpriced_calls"]),
+            "first_seen": group["first_seen"].replace(tzinfo=UTC),
+            "last_seen": group["last_seen"].replace(tzinfo=UTC),
+        }
+        for group in groups
+    ]
+
+
+def _row_from(event: UsageEvent) -> dict[str, Any]:
+    row = event.model_dump()
+    row["ts"] = naive_utc(event.ts)
+    return row
+
+
+def _in_window(query: ModelSelect, since: datetime | None, until: datetime | None) -> ModelSelect:
+    return between(query, UsageEventRow.ts, since, until)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,138 @@
+"""The report's group-bys and the dashboard's feed of calls, read from offgate's store as
+typed rows. A call's class is as reconciled, else by its route (gateway or unmanaged), so
+calls not reconciled yet are counted too."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from peewee import JOIN, SQL, Case, Node, Value, fn
+
+from offgate.events import UsageEvent
+from offgate.store.core import Store
+from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
+from offgate.store.sql import between, flag
+from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, UNMANAGED
+
+
+@dataclass(frozen=True, slots=True)
+class CallGroup:
+    """Captured calls alike in the names grouped by (`keys`: name -> value; "day" is the
+    UTC date, YYYY-MM-DD) and in their class, whether reconciled, whether matched to a
+    spend row, whether their tokens are estimated and whether a web app made them.
+    `spend` sums the matched rows' logged cost; `unpriced_spend` counts the matched rows
+    that logged none (unknown, in no sum)."""
+
+    keys: dict[str, Any]
+    classification: str
+    reconciled: bool
+    matched: bool
+    estimated: bool
+    web_app: bool
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    unpriced_calls: int
+    spend: float
+    unpriced_spend: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatestCall:
+    """One captured call (its `ts` aware UTC), its class as CallGroup counts it, and whether
+    it is reconciled."""
+
+    event: UsageEvent
+    classification: str
+    reconciled: bool
+
+
+_FLAGS = ("reconciled", "matched", "estimated", "web_app")
+_COUNTS = ("calls", "prompt_tokens", "completion_tokens", "unpriced_calls", "unpriced_spend")
+
+
+class CallQueries:
+    """Calls counted for the report, and the newest ones for the dashboard, in one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._db = store.database
+
+    def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
+                    web_app_providers: Sequence[str] = ()) -> list[CallGroup]:
+        """Captured calls in [since, until) counted and summed per value of `by` (dimensions
+        or "day"), class, and the flags of CallGroup."""
+        event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
+        keys = [group_key(name).alias(name) for name in by]
+        flags = [
+            classification().alias("classification"),
+            flag(call.event_id.is_null(False)).alias("reconciled"),
+            flag(call.spend_request_id.is_null(False)).alias("matched"),
+            flag(event.tokens_estimated == True).alias("estimated"),  # noqa: E712 - SQL, not Python
+            (flag(event.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)).alias("web_app"),
+        ]
+        sums = [
+            fn.COUNT(SQL("*")).alias("calls"),
+            fn.SUM(event.prompt_tokens).alias("prompt_tokens"),
+            fn.SUM(event.completion_tokens).alias("completion_tokens"),
+            fn.SUM(event.cost_usd).alias("cost_usd"),
+            fn.SUM(flag(event.cost_usd.is_null())).alias("unpriced_calls"),
+            fn.SUM(spend.spend).alias("spend"),
+            fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null())).alias("unpriced_spend"),
+        ]
+        selected = [*keys, *flags]
+        query = between(
+            event.select(*selected, *sums)
+            .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+            .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id))
+            .group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
+            event.ts, since, until,
+        )
+        with self._store.reporting("total calls in"):
+            groups = list(query.dicts().execute(self._db))
+        return [_call_group(group, by) for group in groups]
+
+    def latest_calls(self, limit: int) -> list[LatestCall]:
+        """The newest `limit` captured calls, newest first."""
+        event, call = UsageEventRow, ReconciledCallRow
+        query = (event.select(event, classification().alias("classification"),
+                              flag(call.event_id.is_null(False)).alias("reconciled"))
+                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                 .order_by(event.ts.desc(), event.id.desc()).limit(limit))
+        with self._store.reporting("read calls from"):
+            calls = list(query.dicts().execute(self._db))
+        return [LatestCall(classification=found.pop("classification"), reconciled=bool(found.pop("reconciled")),
+                           event=UsageEvent.model_validate(found)) for found in calls]
+
+
+def classification() -> Node:
+    """A captured call's class: as reconciled, else by its route (gateway or unmanaged).
+    Queries using it join ReconciledCallRow (left outer) to UsageEventRow."""
+    by_route = Case(None, [(UsageEventRow.route == "gateway", GATEWAY)], UNMANAGED)
+    return fn.COALESCE(ReconciledCallRow.classification, by_route)
+
+
+def group_key(name: str) -> Node:
+    """The usage_event expression a dimension or "day" groups by."""
+    if name == DAY:
+        return fn.DATE(UsageEventRow.ts)
+    if name not in DIMENSION_COLUMNS:
+        raise ValueError(f"cannot group calls by {name!r}: one of {DAY}, {', '.join(DIMENSION_COLUMNS)}")
+    return getattr(UsageEventRow, DIMENSION_COLUMNS[name])
+
+
+def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
+    keys = {name: group[name] for name in by}
+    if DAY in keys:
+        keys[DAY] = str(keys[DAY])[:10]
+    # SQLite's flags are 0/1 and PostgreSQL sums integers as NUMERIC: hand out bools, ints and floats.
+    return CallGroup(
+        keys=keys, classification=group["classification"],
+        **{name: bool(group[name]) for name in _FLAGS},
+        **{name: int(group[name] or 0) for name in _COUNTS},
+        cost_usd=float(group["cost_usd"] or 0.0), spend=float(group["spend"] or 0.0),
+    )

@@ -1,0 +1,381 @@
+"""The store's tables and the migrations that build them, for SQLite and PostgreSQL alike.
+
+The models are not bound to a database: every query names the one it runs on, so stores
+on different databases can live in one process.
+
+`MIGRATIONS[n - 1]` takes a store from version n - 1 to n. They run in order, in one
+transaction, when a store opens, and `schema_version` records each version applied.
+Migrations are history: once released, one is never edited. A migration that creates a
+table does so from the model below, so the first later migration that changes that table
+must first copy the model as it was into the migration that created it, keeping a fresh
+store's history exact (usage_event's copy from version 1 is `_UsageEventRowV1`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    Database,
+    DateField,
+    DateTimeField,
+    DoubleField,
+    IntegerField,
+    Model,
+    PostgresqlDatabase,
+    SchemaManager,
+    TextField,
+    fn,
+)
+from playhouse.migrate import SchemaMigrator, migrate
+
+from offgate.store.fleet import add_fleet_tables
+
+Migration = Callable[[Database], None]
+
+# Any fixed number: concurrent openers of one PostgreSQL store migrate one at a time.
+POSTGRES_MIGRATION_LOCK = 0x0FF6A7E
+
+
+class UsageEventRow(Model):
+    """One UsageEvent; the columns are its fields, `ts` is naive UTC."""
+
+    id = CharField(max_length=64, primary_key=True)
+    ts = DateTimeField(index=True)
+    source = TextField()
+    route = TextField()
+    provider = TextField(null=True)
+    app = TextField(null=True)
+    endpoint = TextField(null=True)
+    host = TextField()
+    method = TextField()
+    path = TextField()
+    model = TextField(null=True)
+    streamed = BooleanField()
+    status_code = IntegerField(null=True)
+    prompt_tokens = BigIntegerField(null=True)
+    completion_tokens = BigIntegerField(null=True)
+    cached_tokens = BigIntegerField(null=True)
+    cache_write_tokens = BigIntegerField(null=True)
+    reasoning_tokens = BigIntegerField(null=True)
+    audio_prompt_tokens = BigIntegerField(null=True)
+    audio_completion_tokens = BigIntegerField(null=True)
+    tokens_estimated = BooleanField()
+    cost_usd = DoubleField(null=True)
+    cost_note = TextField(null=True)
+    provider_cost_usd = DoubleField(null=True)
+    duration_ms = DoubleField(null=True)
+    ttft_ms = DoubleField(null=True)
+    request_bytes = BigIntegerField()
+    response_bytes = BigIntegerField()
+    response_id = TextField(null=True)
+    litellm_call_id = TextField(null=True)
+    process_name = TextField(null=True)
+    pid = BigIntegerField(null=True)
+    exe = TextField(null=True)
+    user = TextField(null=True)
+    device = TextField(null=True)
+    key_fingerprint = TextField(null=True)
+    parse_status = TextField()
+    parse_error = TextField(null=True)
+
+    class Meta:
+        table_name = "usage_event"
+        # (response_id, ts): the duplicate check on every write and reconciliation's join.
+        indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
+
+
+class SpendLogRow(Model):
+    """One row of LiteLLM's `LiteLLM_SpendLogs`, as LiteLLM logged it: the columns
+    reconciliation reads, plus the whole row as JSON (without messages, response and
+    proxy_server_request). Times are naive UTC, as LiteLLM keeps them; `spend` is NULL
+    when the row had no cost (unknown, not $0)."""
+
+    request_id = TextField(primary_key=True)
+    litellm_call_id = TextField(null=True, index=True)
+    start_time = DateTimeField(index=True)
+    end_time = DateTimeField(null=True)
+    call_type = TextField(null=True)
+    model = TextField(null=True)
+    model_group = TextField(null=True)
+    custom_llm_provider = TextField(null=True)
+    api_base = TextField(null=True)
+    api_key = TextField(null=True)
+    user = TextField(null=True)
+    end_user = TextField(null=True)
+    team_id = TextField(null=True)
+    status = TextField(null=True)
+    spend = DoubleField(null=True)
+    prompt_tokens = BigIntegerField()
+    completion_tokens = BigIntegerField()
+    total_tokens = BigIntegerField()
+    source = TextField()
+    raw = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "litellm_spend_log"
+
+
+class ReconciledCallRow(Model):
+    """What `offgate reconcile` decided about one UsageEvent: its class and, for managed
+    calls, the spend row it matched. A spend row matches at most one call of each class."""
+
+    event_id = TextField(primary_key=True)
+    classification = TextField()
+    spend_request_id = TextField(null=True, index=True)
+    matched_by = TextField(null=True)
+    reconciled_at = DateTimeField()
+
+    class Meta:
+        table_name = "reconciled_call"
+        indexes = ((("classification", "spend_request_id"), True),)
+
+
+class FindingRow(Model):
+    """Something reconciliation found; the id is "<kind>:<event id or request id>", so a
+    rerun replaces a finding instead of adding it twice. A finding about a call has its
+    event_id; one about a spend row alone has none. `ts` is the call's time."""
+
+    id = TextField(primary_key=True)
+    kind = TextField(index=True)
+    ts = DateTimeField(index=True)
+    event_id = TextField(null=True)
+    spend_request_id = TextField(null=True)
+    model = TextField(null=True)
+    our_cost_usd = DoubleField(null=True)
+    logged_cost_usd = DoubleField(null=True)
+    detail = TextField()
+    found_at = DateTimeField()
+
+    class Meta:
+        table_name = "finding"
+
+
+class AlertRow(Model):
+    """One alert (offgate.store.alerts.Alert). `key` names what it is about (kind, dimension,
+    entity, metric): the cooldown and deduplication go by it. `details` is JSON."""
+
+    id = TextField(primary_key=True)
+    key = TextField(index=True)
+    kind = TextField()
+    severity = TextField()
+    dimension = TextField()
+    entity = TextField()
+    metric = TextField()
+    ts = DateTimeField(index=True)
+    statistic = DoubleField(null=True)
+    baseline = DoubleField(null=True)
+    p_value = DoubleField(null=True)
+    q_value = DoubleField(null=True)
+    message = TextField()
+    details = TextField()
+    raised_at = DateTimeField(index=True)
+    last_seen_at = DateTimeField()
+    occurrences = IntegerField()
+    acked_at = DateTimeField(null=True)
+    acked_by = TextField(null=True)
+
+    class Meta:
+        table_name = "alert"
+
+
+class NotificationRow(Model):
+    """One alert's delivery on one channel; the id is "<alert id>:<channel>"."""
+
+    id = TextField(primary_key=True)
+    alert_id = TextField(index=True)
+    channel = TextField()
+    status = TextField()  # "sent", "failed" (to retry) or "gave_up"
+    attempts = IntegerField()
+    last_attempt_at = DateTimeField()
+    sent_at = DateTimeField(null=True, index=True)
+    error = TextField(null=True)
+
+    class Meta:
+        table_name = "notification"
+
+
+class UnreadConnectionRow(Model):
+    """Connections the proxy passed through unread because their client refused its
+    certificate for the host (the CA is not trusted, or the client pins certificates),
+    counted per UTC day, device, user, process (name and executable) and host; `id` is
+    those six as a JSON array. Times are naive UTC."""
+
+    id = TextField(primary_key=True)
+    day = DateField(index=True)
+    device = TextField(null=True)
+    user = TextField(null=True)
+    process_name = TextField(null=True)
+    exe = TextField(null=True)
+    host = TextField()
+    handshakes_failed = BigIntegerField()  # connections that failed: the client saw offgate's certificate
+    passed_through = BigIntegerField()  # later connections, passed through untouched
+    first_seen = DateTimeField()
+    last_seen = DateTimeField()
+
+    class Meta:
+        table_name = "unread_connection"
+
+
+class SchemaVersion(Model):
+    """One row per migration applied; the store's version is the highest."""
+
+    version = IntegerField(primary_key=True)
+    applied_at = DateTimeField()
+
+    class Meta:
+        table_name = "schema_version"
+
+
+class SchemaTooNewError(Exception):
+    def __init__(self, found: int, known: int) -> None:
+        super().__init__(f"schema version {found} is newer than this offgate knows ({known})")
+        self.found = found
+        self.known = known
+
+
+# -- the migrations: history, never edited once released ------------------------------
+
+
+class _UsageEventRowV1(Model):
+    """usage_event as version 1 created it, frozen: a fresh store is built as old stores
+    were, then migrated like them (UsageEventRow is the table as it is now)."""
+
+    id = CharField(max_length=64, primary_key=True)
+    ts = DateTimeField(index=True)
+    source = TextField()
+    route = TextField()
+    provider = TextField(null=True)
+    app = TextField(null=True)
+    endpoint = TextField(null=True)
+    host = TextField()
+    method = TextField()
+    path = TextField()
+    model = TextField(null=True)
+    streamed = BooleanField()
+    status_code = IntegerField(null=True)
+    prompt_tokens = BigIntegerField(null=True)
+    completion_tokens = BigIntegerField(null=True)
+    cached_tokens = BigIntegerField(null=True)
+    cache_write_tokens = BigIntegerField(null=True)
+    reasoning_tokens = BigIntegerField(null=True)
+    tokens_estimated = BooleanField()
+    cost_usd = DoubleField(null=True)
+    cost_note = TextField(null=True)
+    provider_cost_usd = DoubleField(null=True)
+    duration_ms = DoubleField(null=True)
+    ttft_ms = DoubleField(null=True)
+    request_bytes = BigIntegerField()
+    response_bytes = BigIntegerField()
+    response_id = TextField(null=True)
+    litellm_call_id = TextField(null=True)
+    process_name = TextField(null=True)
+    pid = BigIntegerField(null=True)
+    exe = TextField(null=True)
+    user = TextField(null=True)
+    device = TextField(null=True)
+    key_fingerprint = TextField(null=True)
+    parse_status = TextField()
+    parse_error = TextField(null=True)
+
+    class Meta:
+        table_name = "usage_event"
+        indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
+
+
+class _SpendLogRowV1(Model):
+    """litellm_spend_log as version 1 created it, frozen (spend NOT NULL)."""
+
+    request_id = TextField(primary_key=True)
+    litellm_call_id = TextField(null=True, index=True)
+    start_time = DateTimeField(index=True)
+    end_time = DateTimeField(null=True)
+    call_type = TextField(null=True)
+    model = TextField(null=True)
+    model_group = TextField(null=True)
+    custom_llm_provider = TextField(null=True)
+    api_base = TextField(null=True)
+    api_key = TextField(null=True)
+    user = TextField(null=True)
+    end_user = TextField(null=True)
+    team_id = TextField(null=True)
+    status = TextField(null=True)
+    spend = DoubleField()
+    prompt_tokens = BigIntegerField()
+    completion_tokens = BigIntegerField()
+    total_tokens = BigIntegerField()
+    source = TextField()
+    raw = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "litellm_spend_log"
+
+
+def create_tables(database: Database) -> None:
+    for model in (_UsageEventRowV1, _SpendLogRowV1, ReconciledCallRow, FindingRow):
+        SchemaManager(model, database).create_all()
+
+
+def add_alerts_and_audio_tokens(database: Database) -> None:
+    for model in (AlertRow, NotificationRow):
+        SchemaManager(model, database).create_all()
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("usage_event", column, BigIntegerField(null=True))
+              for column in ("audio_prompt_tokens", "audio_completion_tokens")))
+
+
+def add_unread_connections(database: Database) -> None:
+    SchemaManager(UnreadConnectionRow, database).create_all()
+
+
+def let_spend_be_unknown(database: Database) -> None:
+    migrate(SchemaMigrator.from_database(database).drop_not_null("litellm_spend_log", "spend"))
+
+
+MIGRATIONS: list[Migration] = [
+    create_tables,
+    add_alerts_and_audio_tokens,
+    add_unread_connections,
+    let_spend_be_unknown,
+    add_fleet_tables,
+]
+
+
+def read_version(database: Database) -> int:
+    if not database.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    return SchemaVersion.select(fn.MAX(SchemaVersion.version)).scalar(database) or 0
+
+
+def upgrade(database: Database, migrations: Sequence[Migration]) -> int:
+    """Bring the store to `len(migrations)`; returns the version. Safe to race: the
+    migrating transaction holds a lock that other openers wait for."""
+    known = len(migrations)
+    version = read_version(database)
+    if version == known:
+        return version
+    if version > known:
+        raise SchemaTooNewError(version, known)
+    with database.atomic():
+        _lock_for_migration(database)
+        SchemaManager(SchemaVersion, database).create_all()
+        version = read_version(database)  # another process may have migrated meanwhile
+        if version > known:
+            raise SchemaTooNewError(version, known)
+        for number in range(version + 1, known + 1):
+            migrations[number - 1](database)
+            SchemaVersion.insert(version=number, applied_at=datetime.now(UTC).replace(tzinfo=None)).execute(database)
+    return known
+
+
+def _lock_for_migration(database: Database) -> None:
+    # SQLite needs nothing here: its transactions begin IMMEDIATE, taking the write lock.
+    if isinstance(database, PostgresqlDatabase):
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_MIGRATION_LOCK,))
+
