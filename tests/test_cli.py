@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from offgate.catalog import PROVIDERS
 from offgate.cli import app
 from offgate.events import UsageEvent
+from offgate.store.schema import MIGRATIONS
 from tests.support.fixture_files import fixture_names, load_fixture, session_fixture_names
 
 # Wide enough that tables do not fold long model names.
@@ -169,7 +170,7 @@ def test_status_says_what_is_collected(home_with_events):
     assert result.exit_code == 0
     assert f"home:      {home_with_events}" in result.output
     assert "not collected: API keys, prompt and reply text" in result.output
-    assert "records:   3 in all, schema version 4" in result.output
+    assert f"records:   3 in all, schema version {len(MIGRATIONS)}" in result.output
     assert "unread:    none in the last 30d" in result.output
     assert "alerts:    0 open (offgate alerts)" in result.output
     assert "dashboard: http://127.0.0.1:8765 (offgate up or offgate dashboard prints the link" in result.output

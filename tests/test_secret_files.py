@@ -13,7 +13,7 @@ import pytest
 
 from analytics.dashboard import dashboard_token
 from offgate.fingerprint import SALT_FILE, load_salt
-from offgate.secret_file import read_or_create
+from offgate.secret_file import read_or_create, replace
 
 RACERS = 6
 ROUNDS = 20
@@ -66,3 +66,12 @@ def test_an_existing_file_is_read_and_never_replaced(tmp_path: Path) -> None:
     assert read_or_create(path, lambda: b"first") == b"first"
     assert read_or_create(path, lambda: b"second") == b"first"
     assert path.read_bytes() == b"first" and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_replace_puts_the_new_content_whole_in_place_privately_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "fleet-credential.json"
+    path.write_bytes(b"the old credential")
+    path.chmod(0o644)
+    replace(path, b"the new credential")
+    assert path.read_bytes() == b"the new credential" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [entry.name for entry in tmp_path.iterdir()] == ["fleet-credential.json"]

@@ -161,6 +161,7 @@ UNREAD_WINDOW = "30d"
 def status(ctx: typer.Context) -> None:
     """Where the data is, what is collected and what is not, and counts."""
     from analytics.notify import channels_from
+    from fleet.status import status_lines as fleet_status
     from interceptor.ca import ca_dir
     from offgate.journal import waiting_in_journal
     from offgate.store.alerts import AlertStore
@@ -199,10 +200,12 @@ def status(ctx: typer.Context) -> None:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
             lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
             lines += _unread_lines(UnreadConnectionStore(store).by_process_and_host(since_from(UNREAD_WINDOW)))
+            lines.extend(fleet_status(session.home, store))
         finally:
             store.close()
     except StoreError as exc:
         lines.append(f"records:   store unavailable: {exc}")
+        lines.extend(fleet_status(session.home, None))
     for line in lines:
         out.print(line, markup=False)
 

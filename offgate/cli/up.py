@@ -79,6 +79,9 @@ async def _run_everything(session: Session, proxy_port: int, dashboard_host: str
     )
     from analytics.dashboard.server import TOKEN_FILE
     from analytics.watch import Watcher
+    from fleet.pusher import Pusher
+    from fleet.running import RunningParts
+    from fleet.status import enrolment_text
     from interceptor.ca import ensure_ca
     from interceptor.runner import build_master, serve_until_signalled
     from offgate.pac import local_address
@@ -95,12 +98,18 @@ async def _run_everything(session: Session, proxy_port: int, dashboard_host: str
     watcher_thread = threading.Thread(target=supervise, name="offgate-watcher", daemon=True,
                                       args=("watcher", lambda: watcher.run(interval_s, stop), stop))
     watcher_thread.start()
+    # The fleet's push: idle until the home is enrolled.
+    pusher = Pusher(home, session.database_url(), RunningParts(home, own=["proxy"]))
+    pusher_thread = threading.Thread(target=supervise, name="offgate-pusher", daemon=True,
+                                     args=("pusher", lambda: pusher.run(stop), stop))
+    pusher_thread.start()
     dashboard = dashboard_url(runner)
     for line in (
         f"proxy:      http://{proxy_address}  (set it as the system proxy; CA: {ca})",
         f"PAC file:   {dashboard}proxy.pac  (sends only LLM hosts to the proxy)",
         f"dashboard:  {dashboard}  (log in with the token in {home / TOKEN_FILE})",
         f"watcher:    every {_duration(interval_s)}",
+        f"fleet:      {enrolment_text(home)}",
         f"data:       {home}",
     ):
         log.info(line)
@@ -116,6 +125,7 @@ async def _run_everything(session: Session, proxy_port: int, dashboard_host: str
         stop.set()
         await runner.cleanup()
         await asyncio.to_thread(watcher_thread.join, 60)
+        await asyncio.to_thread(pusher_thread.join, 60)
 
 
 def supervise(name: str, run: Callable[[], None], stop: threading.Event) -> None:

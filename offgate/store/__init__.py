@@ -8,6 +8,7 @@
     queries         the report's group-bys and the dashboard's feed, as typed rows
     alerts          alerts raised and acknowledged, and the unmanaged series they watch
     unread          connections the proxy could not read
+    fleet           the fleet's tables: enrolment tokens and devices (central), the outbox (workstation)
     sql             query pieces the modules share
 """
 

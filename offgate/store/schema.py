@@ -33,6 +33,8 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from offgate.store.fleet import add_fleet_tables
+
 Migration = Callable[[Database], None]
 
 # Any fixed number: concurrent openers of one PostgreSQL store migrate one at a time.
@@ -341,6 +343,7 @@ MIGRATIONS: list[Migration] = [
     add_alerts_and_audio_tokens,
     add_unread_connections,
     let_spend_be_unknown,
+    add_fleet_tables,
 ]
 
 

@@ -1,0 +1,141 @@
+"""One pushed batch into the central PostgreSQL, whole or not at all.
+
+The records are stamped with the sending device's name (whatever device they name: a
+device can only write its own records) and, when they name no user, with its owner. They
+are copied (COPY, CSV) into a temporary table and inserted from there with one INSERT ...
+ON CONFLICT (id) DO NOTHING, so a record pushed twice is stored once; rendering CSV with
+the csv module costs the collector a fraction of what a parameterised multi-row INSERT
+does. Deletions (the agent's store replaced a record, see offgate.same_call) remove only
+the sender's own records. The device row is locked for the transaction and keeps the
+newest outbox position applied: entries at or before it were applied by an earlier push
+(one retried, or arriving late) and are skipped, so a late retry never brings back a
+record deleted since.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg2
+
+from fleet.registry import Device, utc_now
+from fleet.wire import Acknowledgement, AgentReport, Batch
+from offgate.events import UsageEvent
+from offgate.store import Store, naive_utc
+from offgate.store.schema import UsageEventRow
+
+COLUMNS = tuple(field.column_name for field in UsageEventRow._meta.sorted_fields)  # type: ignore[attr-defined]
+_TS, _DEVICE, _USER = (COLUMNS.index(name) for name in ("ts", "device", "user"))
+_FIELDS = operator.attrgetter(*COLUMNS)
+_COLUMN_LIST = ", ".join(f'"{column}"' for column in COLUMNS)
+_INCOMING = ("CREATE TEMPORARY TABLE IF NOT EXISTS fleet_incoming (LIKE usage_event INCLUDING DEFAULTS) "
+             "ON COMMIT DELETE ROWS")
+_COPY = f"COPY fleet_incoming ({_COLUMN_LIST}) FROM STDIN WITH (FORMAT csv)"
+_INSERT = (f"INSERT INTO usage_event ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM fleet_incoming "
+           "ON CONFLICT (id) DO NOTHING")
+
+
+class RecordsRefused(Exception):
+    """The database refused a value of the batch (a NUL in a text, say): nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    acknowledgement: Acknowledgement
+    impersonated: list[str]  # other enrolled devices' names that records of this batch gave
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    outbox: str | None
+    acked_through: int
+
+
+def apply_batch(store: Store, device: Device, batch: Batch) -> Applied:
+    db = store.database
+    claimed = {record.device for record in batch.records if record.device} - {device.name}
+    with store.reporting("store a pushed batch in"), db.atomic():
+        cursor = db.cursor()
+        position = _lock_position(cursor, device)
+        acked = position.acked_through if position.outbox == batch.outbox else 0  # a new outbox starts over
+        fresh = [record for seq, record in zip(batch.record_seqs, batch.records, strict=True) if seq > acked]
+        try:
+            stored = _insert(cursor, fresh, device)
+        except psycopg2.DataError as exc:
+            raise RecordsRefused(f"the database refused a value: {' '.join(str(exc).split())}") from None
+        doomed = [deletion.id for deletion in batch.deletions if deletion.seq > acked]
+        deleted = _delete(cursor, doomed, device)
+        seqs = [*batch.record_seqs, *(deletion.seq for deletion in batch.deletions)]
+        newest = max([acked, *seqs])
+        _note_push(cursor, device, batch.outbox, newest, batch.agent, stored - deleted)
+        impersonated = _enrolled(cursor, claimed)
+    acknowledgement = Acknowledgement(
+        device=device.name, stored=stored, already_stored=len(fresh) - stored, deleted=deleted,
+        skipped=len(seqs) - len(fresh) - len(doomed),
+        restamped=sum(record.device != device.name for record in batch.records), acked_through=newest)
+    return Applied(acknowledgement, impersonated)
+
+
+def _lock_position(cursor: Any, device: Device) -> _Position:
+    cursor.execute("SELECT outbox, acked_through FROM fleet_device WHERE id = %s FOR UPDATE", (device.id,))
+    outbox, acked_through = cursor.fetchone()
+    return _Position(outbox, acked_through)
+
+
+def _csv(records: list[UsageEvent], device: Device) -> io.StringIO:
+    """The records as COPY's CSV: NULL unquoted, every other value quoted (so "" stays an empty text)."""
+    rows = []
+    for record in records:
+        row = list(_FIELDS(record))
+        row[_TS] = naive_utc(record.ts)
+        row[_DEVICE] = device.name
+        if row[_USER] is None:
+            row[_USER] = device.owner
+        rows.append(row)
+    text = io.StringIO()
+    csv.writer(text, quoting=csv.QUOTE_NOTNULL, lineterminator="\n").writerows(rows)
+    text.seek(0)
+    return text
+
+
+def _insert(cursor: Any, records: list[UsageEvent], device: Device) -> int:
+    if not records:
+        return 0
+    cursor.execute(_INCOMING)
+    cursor.copy_expert(_COPY, _csv(records, device))
+    cursor.execute(_INSERT)
+    return cursor.rowcount
+
+
+def _delete(cursor: Any, ids: list[str], device: Device) -> int:
+    if not ids:
+        return 0
+    cursor.execute('DELETE FROM usage_event WHERE id = ANY(%s) AND "device" = %s', (ids, device.name))
+    return cursor.rowcount
+
+
+def _note_push(cursor: Any, device: Device, outbox: str, acked_through: int, agent: AgentReport,
+               stored_change: int) -> None:
+    running = {**agent.running, "last_records": {source: _iso(moment) for source, moment in agent.last_records.items()}}
+    cursor.execute(
+        "UPDATE fleet_device SET outbox = %s, acked_through = %s, last_seen_at = %s, agent_version = %s, "
+        "running = %s, pending = %s, records_stored = records_stored + %s WHERE id = %s",
+        (outbox, acked_through, utc_now(), agent.version, json.dumps(running), agent.pending, stored_change,
+         device.id))
+
+
+def _enrolled(cursor: Any, names: set[str]) -> list[str]:
+    if not names:
+        return []
+    cursor.execute("SELECT name FROM fleet_device WHERE name = ANY(%s) ORDER BY name", (sorted(names),))
+    return [name for (name,) in cursor.fetchall()]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else naive_utc(moment).isoformat() + "Z"
