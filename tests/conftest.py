@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
+from offgate.store import Store
 from tests.support import postgres
 from tests.support.upstream import FakeUpstream
 
@@ -49,6 +50,14 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'offgate.db'}"
         return
     with postgres.fresh_database(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def central(postgres_url: str) -> Iterator[str]:
+    """A fresh central database for the fleet's collectors, its tables made."""
+    with postgres.fresh_database(postgres_url) as url:
+        Store.open(url).close()
         yield url
 
 

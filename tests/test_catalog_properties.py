@@ -33,6 +33,7 @@ from tests.support.fixture_files import (
     read_session,
     session_fixture_names,
 )
+from tests.support.fuzz_strategies import damaged
 from tests.support.upstream import WebSocketMessage
 
 EXAMPLES = 30
@@ -64,26 +65,7 @@ def check_reading(reading: Reading, fixture: Fixture) -> None:
     assert all(count is None or count >= 0 for count in (event.prompt_tokens, event.completion_tokens))
 
 
-# -- damaging bytes -----------------------------------------------------------------------
-
-
-@st.composite
-def damaged(draw: st.DrawFn, data: bytes) -> bytes:
-    """`data` with one to three flips, cuts, insertions or deletions."""
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["flip", "truncate", "insert", "delete"]))
-        if kind == "flip" and at < len(data):
-            data = data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1:]
-        elif kind == "truncate":
-            data = data[:at]
-        elif kind == "insert":
-            noise = draw(st.binary(max_size=8) | st.sampled_from([b"{", b"}", b'"', b"\n\n", b"\r\n", b"data: ",
-                                                                  b"[DONE]", b"\xff\xfe", b"\x00"]))
-            data = data[:at] + noise + data[at:]
-        elif kind == "delete":
-            data = data[:at] + data[at + draw(st.integers(1, 64)):]
-    return data
+# -- damaging bytes: `damaged` is the fuzz pass's ------------------------------------------
 
 
 @st.composite

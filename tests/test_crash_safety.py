@@ -15,12 +15,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,6 +29,7 @@ from offgate.events import UsageEvent
 from offgate.store import Store
 from tests.support.openai_responder import openai_responder
 from tests.support.proxy_harness import ProxyProcess
+from tests.support.sqlite_lock import sqlite_write_locked
 from tests.support.upstream import FakeUpstream, Received, Scenario
 
 pytestmark = pytest.mark.e2e
@@ -92,18 +91,6 @@ async def call_until_killed(proxy: ProxyProcess, first: int, calls: int) -> dict
     return completed
 
 
-@contextmanager
-def store_busy(home: Path) -> Iterator[None]:
-    """Another writer holds the store's write lock: the proxy's writer waits, then retries."""
-    other = sqlite3.connect(home / "offgate.db", timeout=30, isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
-
-
 def stored(home: Path) -> list[UsageEvent]:
     with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
         return store.events()
@@ -126,7 +113,7 @@ def test_a_killed_proxy_loses_no_call_the_client_saw_complete(tmp_path: Path) ->
         # A few calls are stored first: their lines are still in the journal when it is replayed.
         completed = asyncio.run(call_until_killed(killed, 0, EARLY_CALLS))
         wait_until(lambda: {e.response_id for e in stored(home)} == set(completed), "the early calls")
-        with store_busy(home):  # from here on, only the journal has the calls
+        with sqlite_write_locked(home / "offgate.db"):  # from here on, only the journal has the calls
             completed |= asyncio.run(call_until_killed(killed, EARLY_CALLS, CALLS))
             assert killed.process.wait(30) == -signal.SIGKILL
         assert EARLY_CALLS + KILL_AFTER <= len(completed) < EARLY_CALLS + CALLS, "the kill missed the calls"

@@ -16,21 +16,12 @@ import pytest
 from fleet.enrolment import CREDENTIAL_FILE
 from fleet.pusher import backoff
 from offgate.events import UsageEvent
-from offgate.store import Store
-from tests.support import postgres
 from tests.support.fleet_world import Collector, central_environment, offgate
 from tests.support.web_apps import ThrowawayCA
 
 pytestmark = pytest.mark.e2e  # offgate commands and a collector as their own processes
 
 T0 = datetime.now(UTC) - timedelta(hours=2)
-
-
-@pytest.fixture(scope="module")
-def central(postgres_url: str) -> Iterator[str]:
-    with postgres.fresh_database(postgres_url) as url:
-        Store.open(url).close()
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from fleet.registry import Registry
 from fleet.wire import ENROLL_PATH, INGEST_PATH, MAX_BATCH_ITEMS, MAX_BODY_BYTES, MAX_INFLATED_BYTES
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.support import postgres
 from tests.support.fleet_world import Collector, central_environment, offgate
 
 pytestmark = pytest.mark.e2e  # a collector as its own process
@@ -29,13 +28,6 @@ pytestmark = pytest.mark.e2e  # a collector as its own process
 T0 = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
 AGENT = {"version": "0.1.0", "running": {"proxy": True, "native_host": False},
          "last_records": {"proxy": "2026-05-06T07:08:09Z", "extension": None}, "pending": 0}
-
-
-@pytest.fixture(scope="module")
-def central(postgres_url: str) -> Iterator[str]:
-    with postgres.fresh_database(postgres_url) as url:
-        Store.open(url).close()
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from tests.support.fixture_files import (
     session_fixture_names,
     timed_session,
 )
-from tests.support.proxy_harness import RunningProxy
+from tests.support.proxy_harness import RunningProxy, proxying_to
 from tests.support.upstream import FakeUpstream, Scenario
 
 pytestmark = pytest.mark.e2e
@@ -44,13 +44,7 @@ def proxy(request, tmp_path_factory, upstream):
 
 
 def _run_proxy(home, upstream):
-    running = RunningProxy(
-        home,
-        gateways=[f"http://127.0.0.1:{upstream.port}"],
-        set_options=[f"map_remote=|^https://[^/]+/|http://127.0.0.1:{upstream.port}/"],
-    ).start()
-    yield running
-    running.stop()
+    yield from proxying_to(home, upstream.port, [f"http://127.0.0.1:{upstream.port}"])
 
 
 def replay(fixture: Fixture, upstream: FakeUpstream, name: str,

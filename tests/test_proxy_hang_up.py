@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.event_checks import check_event, key_headers, sent_with_key, stored_path
 from tests.support.fixture_files import Fixture, load_fixture, read_call
-from tests.support.proxy_harness import RunningProxy
+from tests.support.proxy_harness import RunningProxy, proxying_to
 from tests.support.terminal_events import STREAMS, terminal_event_start
 from tests.support.upstream import FakeUpstream, Scenario
 
@@ -22,12 +22,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory, upstream):
-    running = RunningProxy(
-        tmp_path_factory.mktemp("home"),
-        set_options=[f"map_remote=|^https://[^/]+/|http://127.0.0.1:{upstream.port}/"],
-    ).start()
-    yield running
-    running.stop()
+    yield from proxying_to(tmp_path_factory.mktemp("home"), upstream.port)
 
 
 def hang_up_after(proxy: RunningProxy, upstream: FakeUpstream, fixture: Fixture, name: str, body: bytes) -> bytes:

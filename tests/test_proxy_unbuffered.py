@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.support.proxy_harness import RunningProxy
+from tests.support.proxy_harness import proxying_to
 from tests.support.upstream import Scenario
 
 pytestmark = pytest.mark.e2e
@@ -23,12 +23,7 @@ FIRST_PIECE = {
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory, upstream):
-    running = RunningProxy(
-        tmp_path_factory.mktemp("home"),
-        set_options=[f"map_remote=|^https://[^/]+/|http://127.0.0.1:{upstream.port}/"],
-    ).start()
-    yield running
-    running.stop()
+    yield from proxying_to(tmp_path_factory.mktemp("home"), upstream.port)
 
 
 @pytest.mark.parametrize(("url", "content_type"), [

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import stat
 import threading
 import time
@@ -25,6 +24,7 @@ from offgate.journal import JOURNAL_DIR, LEGACY_SPOOL_FILE, REJECTED_FILE, Journ
 from offgate.store import Store
 from offgate.writer import QUARANTINE_FILE, EventWriter, NotDurable
 from tests.support.ports import free_port
+from tests.support.sqlite_lock import sqlite_write_locked
 
 # A value no store takes: SQLite and PostgreSQL keep integers in 64 bits.
 TOO_BIG = 2**70
@@ -62,13 +62,8 @@ def writer_on(url: str, home: Path, **options: object) -> EventWriter:
 def locked(url: str) -> Iterator[None]:
     """Another connection holds SQLite's write lock: writers wait (10 s), then fail."""
     Store.open(url).close()  # the tables exist: opening the store needs no lock
-    other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")
-    try:
+    with sqlite_write_locked(Path(url.removeprefix("sqlite:///"))):
         yield
-    finally:
-        other.execute("ROLLBACK")
-        other.close()
 
 
 def wait_until(condition, timeout: float = 20.0) -> None:

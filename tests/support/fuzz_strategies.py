@@ -227,8 +227,9 @@ def damaged(draw: st.DrawFn, data: bytes) -> bytes:
         elif kind == "truncate":
             data = data[:at]
         elif kind == "insert":
-            noise = draw(st.binary(max_size=8) | st.sampled_from([b"\x00", b"\xed\xa0\x80", b"\xff", b"\n\n", b"\r\n",
-                                                                  b"data: ", b"[DONE]", b'"', b"{"]))
+            noise = draw(st.binary(max_size=8) | st.sampled_from(
+                [b"\x00", b"\xed\xa0\x80", b"\xff", b"\xff\xfe", b"\n\n", b"\r\n", b"data: ", b"[DONE]",
+                 b'"', b"{", b"}"]))
             data = data[:at] + noise + data[at:]
         else:
             data = data[:at] + data[at + draw(st.integers(1, 64)):]

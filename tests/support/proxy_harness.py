@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from interceptor.recorder import Recorder
@@ -23,6 +23,17 @@ from offgate.config import database_url_for, load_settings
 from offgate.events import UsageEvent
 from offgate.store import Store
 from tests.support.ports import free_port
+
+
+def proxying_to(home: Path, port: int, gateways: Sequence[str] = ()) -> Iterator[RunningProxy]:
+    """A proxy in this process that sends every HTTPS host's calls to the fake upstream on
+    `port` (for a module-scoped fixture: `yield from proxying_to(...)`)."""
+    running = RunningProxy(home, gateways=gateways,
+                           set_options=[f"map_remote=|^https://[^/]+/|http://127.0.0.1:{port}/"]).start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 class RunningProxy(BackgroundProxy):
