@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from analytics.report.formatting import count, percent
+from analytics.report.values import count, percent
 from offgate.events import UsageEvent
 from offgate.money import usd
 from offgate.store import Store

@@ -10,7 +10,7 @@ from playwright.sync_api import sync_playwright
 from typer.testing import CliRunner
 
 from analytics.reconcile import reconcile
-from analytics.report.formatting import count, percent
+from analytics.report.values import count, percent
 from offgate.cli import app
 from offgate.config import ReconcileSettings
 from offgate.money import usd

@@ -16,8 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from analytics.dashboard.reads import reads
-from analytics.report.formatting import label
 from analytics.report.model import build_report
+from analytics.report.values import label
 from offgate.store import Store
 from offgate.store.alerts import SEVERITIES, AlertStore
 from offgate.vocabulary import GATEWAY, GATEWAY_UPSTREAM, UNMANAGED

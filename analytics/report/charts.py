@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 
 from analytics.report.document import Day
-from analytics.report.formatting import label, percent
+from analytics.report.values import label, percent
 from offgate.money import usd
 
 MANAGED, UNMANAGED = "managed", "unmanaged"

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
 from analytics.report.document import Day, Estimated, Finding, Report, Source, UnreadConnection
-from analytics.report.formatting import count, label, percent, window
+from analytics.report.values import count, label, percent, window
 from offgate.money import usd
 
 TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))

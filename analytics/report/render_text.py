@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.report.document import Report
-from analytics.report.formatting import count, label, percent, window
+from analytics.report.values import count, label, percent, window
 from offgate.money import usd
 
 WIDTH = 160

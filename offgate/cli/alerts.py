@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offgate.cli.common import Session, SinceOption, app, out, parsed, since_from
+from offgate.cli.common import CommandContext, SinceOption, app, out, parsed, since_from
 from offgate.errors import BadInputError
 
 alerts_app = typer.Typer(help="Alerts: unusual unmanaged usage, new AI tools, budgets at risk.",
@@ -38,11 +38,11 @@ def alerts(
     from analytics.alerts import raise_new_alerts
     from offgate.store.alerts import AlertStore
 
-    session: Session = ctx.obj
+    context: CommandContext = ctx.obj
     start = since_from(since)
-    with session.store() as store:
+    with context.store() as store:
         # A window that ends before it starts is a ValueError: --since made it so.
-        parsed("--since", lambda: raise_new_alerts(store, session.settings.alerts, since=start))
+        parsed("--since", lambda: raise_new_alerts(store, context.settings.alerts, since=start))
         found = AlertStore(store).alerts(include_acked=include_acked, since=start)
     if as_json:
         sys.stdout.write(json.dumps([alert.to_json() for alert in found], indent=1) + "\n")
@@ -82,10 +82,10 @@ def watch(
     line per round; Ctrl-C or SIGTERM stops it after the round in progress."""
     from analytics.watch import Watcher, parse_interval
 
-    session: Session = ctx.obj
+    context: CommandContext = ctx.obj
     interval_s = parsed("--interval", lambda: parse_interval(interval))
     _log_to_stderr()
-    watcher = Watcher(session.database_url(), session.settings)
+    watcher = Watcher(context.database_url(), context.settings)
     log = logging.getLogger("offgate.watch")
     if once:
         try:

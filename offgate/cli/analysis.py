@@ -109,8 +109,8 @@ def report(
 ) -> None:
     """The unmanaged-usage report: spend managed and unmanaged, coverage, unmanaged calls and
     tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
-    from analytics.report.formats import render
     from analytics.report.model import build_report
+    from analytics.report.render import render
 
     start = since_from(since)
     with ctx.obj.store() as store:

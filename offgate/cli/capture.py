@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from offgate.cli.common import Session, SinceOption, app, count_text, err, fail, out, parsed, since_from
+from offgate.cli.common import CommandContext, SinceOption, app, count_text, err, fail, out, parsed, since_from
 from offgate.money import usd
 from offgate.store import Store, StoreError
 
@@ -43,15 +43,15 @@ def proxy(
     from interceptor.runner import run_proxy
     from offgate.catalog import build_catalog
 
-    session: Session = ctx.obj
-    settings = session.settings
+    context: CommandContext = ctx.obj
+    settings = context.settings
     host = listen_host or settings.proxy.listen_host
     port = settings.proxy.listen_port if listen_port is None else listen_port
     gateways = gateway or settings.proxy.gateways
     parsed("--gateway", lambda: build_catalog(gateways))
-    ca = ensure_ca(session.home)
-    err.print(f"offgate proxy on http://{host}:{port}  (CA: {ca})  data: {session.home}", markup=False)
-    run_proxy(session.home, host, port, gateways, set_ or [])
+    ca = ensure_ca(context.home)
+    err.print(f"offgate proxy on http://{host}:{port}  (CA: {ca})  data: {context.home}", markup=False)
+    run_proxy(context.home, host, port, gateways, set_ or [])
 
 
 # -- events --------------------------------------------------------------------------
@@ -168,16 +168,16 @@ def status(ctx: typer.Context) -> None:
     from offgate.store.unread import UnreadConnectionStore
     from offgate.writer import QUARANTINE_FILE
 
-    session: Session = ctx.obj
-    settings = session.settings
-    url = session.database_url()
-    ca_state = ("made; `offgate certs status` says where it is trusted" if ca_dir(session.home).exists()
+    context: CommandContext = ctx.obj
+    settings = context.settings
+    url = context.database_url()
+    ca_state = ("made; `offgate certs status` says where it is trusted" if ca_dir(context.home).exists()
                 else "not made yet: offgate certs install")
     channels = [channel.name for channel in channels_from(settings.notify)]
     lines = [
-        f"home:      {session.home}",
+        f"home:      {context.home}",
         f"database:  {Store.describe(url)}",
-        f"CA:        {ca_dir(session.home)} ({ca_state})",
+        f"CA:        {ca_dir(context.home)} ({ca_state})",
         f"gateways:  {', '.join(settings.proxy.gateways) or 'none configured'}",
         f"dashboard: http://{settings.dashboard.listen_host}:{settings.dashboard.listen_port} (offgate up or "
         "offgate dashboard prints the link that logs you in)",
@@ -187,10 +187,10 @@ def status(ctx: typer.Context) -> None:
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
         "not collected: API keys, prompt and reply text",
     ]
-    waiting = waiting_in_journal(session.home)
+    waiting = waiting_in_journal(context.home)
     if waiting:
-        lines.append(f"journal:   {waiting} calls waiting to be stored in {session.home / 'journal'}")
-    quarantine = session.home / QUARANTINE_FILE
+        lines.append(f"journal:   {waiting} calls waiting to be stored in {context.home / 'journal'}")
+    quarantine = context.home / QUARANTINE_FILE
     if quarantine.exists():
         lines.append(f"quarantine: {len(quarantine.read_text().splitlines())} events the store refused, kept in "
                      f"{quarantine}")
@@ -200,12 +200,12 @@ def status(ctx: typer.Context) -> None:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
             lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
             lines += _unread_lines(UnreadConnectionStore(store).by_process_and_host(since_from(UNREAD_WINDOW)))
-            lines.extend(fleet_status(session.home, store))
+            lines.extend(fleet_status(context.home, store))
         finally:
             store.close()
     except StoreError as exc:
         lines.append(f"records:   store unavailable: {exc}")
-        lines.extend(fleet_status(session.home, None))
+        lines.extend(fleet_status(context.home, None))
     for line in lines:
         out.print(line, markup=False)
 

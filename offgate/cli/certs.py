@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from offgate.cli.common import Session, app, err, fail, out
+from offgate.cli.common import CommandContext, app, err, fail, out
 from offgate.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
@@ -52,9 +52,9 @@ def certs_install(ctx: typer.Context, system: SystemOption = True, user: UserOpt
     from certs import trust
     from interceptor.ca import ensure_ca
 
-    session: Session = ctx.obj
-    machine, state = _trust_places(session)
-    ca = trust.CA.load(ensure_ca(session.home))
+    context: CommandContext = ctx.obj
+    machine, state = _trust_places(context)
+    ca = trust.CA.load(ensure_ca(context.home))
     out.print(f"CA {ca.path} (SHA-256 {ca.sha256})", markup=False)
     plan = machine.plan(system=system, user=user)
     for note in plan.notes:
@@ -62,7 +62,7 @@ def certs_install(ctx: typer.Context, system: SystemOption = True, user: UserOpt
     outcomes = trust.install(ca, plan, state, say=_say, dry_run=dry_run)
     if not plan.stores:
         out.print("no store to trust the CA in", markup=False)
-    _conclude(outcomes, session, "install", dry_run)
+    _conclude(outcomes, context, "install", dry_run)
     if not dry_run and state.path.exists():
         out.print(f"recorded in {state.path}; `offgate certs uninstall` undoes it", markup=False)
 
@@ -73,8 +73,8 @@ def certs_uninstall(ctx: typer.Context, system: SystemOption = True, user: UserO
     """Remove the CA from exactly the stores `install` recorded (tolerating what was removed by hand)."""
     from certs import trust
 
-    session: Session = ctx.obj
-    machine, state = _trust_places(session)
+    context: CommandContext = ctx.obj
+    machine, state = _trust_places(context)
     if not state.load():
         out.print(f"nothing to uninstall: no store is recorded in {state.path}", markup=False)
         return
@@ -83,7 +83,7 @@ def certs_uninstall(ctx: typer.Context, system: SystemOption = True, user: UserO
     left = state.load()
     if left and not dry_run:
         out.print(f"{len(left)} still recorded in {state.path}", markup=False)
-    _conclude(outcomes, session, "uninstall", dry_run)
+    _conclude(outcomes, context, "uninstall", dry_run)
 
 
 @certs_app.command("status")
@@ -92,11 +92,11 @@ def certs_status(ctx: typer.Context) -> None:
     from certs import trust
     from interceptor.ca import ca_dir, ensure_ca
 
-    session: Session = ctx.obj
-    machine, state = _trust_places(session)
+    context: CommandContext = ctx.obj
+    machine, state = _trust_places(context)
     recorded = state.load()
-    if ca_dir(session.home).exists():
-        ca = trust.CA.load(ensure_ca(session.home))
+    if ca_dir(context.home).exists():
+        ca = trust.CA.load(ensure_ca(context.home))
         out.print(f"CA {ca.path} (SHA-256 {ca.sha256})", markup=False)
         plan = machine.plan(system=True, user=True)
         for trusted, where in trust.status(ca, plan):
@@ -113,21 +113,21 @@ def certs_status(ctx: typer.Context) -> None:
             out.print(f"  {json.dumps(entry)} ({exc})", markup=False)
 
 
-def _trust_places(session: Session) -> tuple[Machine, StateFile]:
+def _trust_places(context: CommandContext) -> tuple[Machine, StateFile]:
     from certs.machine import Machine
     from certs.trust import STATE_FILE, StateFile
 
-    return Machine.current(), StateFile(session.home / STATE_FILE)
+    return Machine.current(), StateFile(context.home / STATE_FILE)
 
 
 def _say(line: str) -> None:
     out.print(line, markup=False)
 
 
-def _conclude(outcomes: list, session: Session, command: str, dry_run: bool) -> None:
+def _conclude(outcomes: list, context: CommandContext, command: str, dry_run: bool) -> None:
     """Exit 1 when a store was not changed as asked; for one that needs root, the exact sudo command."""
     if any(outcome.needs_root for outcome in outcomes):
-        again = [*_offgate_command(), "--home", str(session.home), "certs", command, "--system", "--no-user",
+        again = [*_offgate_command(), "--home", str(context.home), "certs", command, "--system", "--no-user",
                  *(["--dry-run"] if dry_run else [])]
         err.print(f"offgate: the system store needs root; run: sudo {shlex.join(again)}", markup=False)
     failed = [outcome for outcome in outcomes if not outcome.done]

@@ -1,4 +1,4 @@
-"""What every command shares: the Typer app, the session (home and settings), options,
+"""What every command shares: the Typer app, the command context (home and settings), options,
 consoles and the way a command fails: any OffgateError a command raises ends it here, once for
 all, with its message and its exit code."""
 
@@ -49,7 +49,7 @@ err = Console(stderr=True, highlight=False)
 
 
 @dataclass
-class Session:
+class CommandContext:
     """What every command needs: the home directory and settings, resolved on first use."""
 
     home_arg: Path | None
@@ -107,7 +107,7 @@ SinceOption = Annotated[str | None, typer.Option("--since", help="Window start: 
 
 @app.callback()
 def main(ctx: typer.Context, home: HomeOption = None) -> None:
-    ctx.obj = Session(home)
+    ctx.obj = CommandContext(home)
 
 
 def count_text(value: int | None) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import Session, app, err, fail, out, warn
+from offgate.cli.common import CommandContext, app, err, fail, out, warn
 from offgate.stopping import on_stop_signals
 
 
@@ -34,14 +34,14 @@ def dashboard(
     from offgate.config import DashboardSettings
     from offgate.pac import local_address
 
-    session: Session = ctx.obj
-    host = listen_host or session.settings.dashboard.listen_host
-    port = session.settings.dashboard.listen_port if listen_port is None else listen_port
-    settings = session.settings.model_copy(update={"dashboard": DashboardSettings(listen_host=host, listen_port=port)})
-    token = dashboard_token(session.home)
+    context: CommandContext = ctx.obj
+    host = listen_host or context.settings.dashboard.listen_host
+    port = context.settings.dashboard.listen_port if listen_port is None else listen_port
+    settings = context.settings.model_copy(update={"dashboard": DashboardSettings(listen_host=host, listen_port=port)})
+    token = dashboard_token(context.home)
     proxy_address = local_address(settings.proxy.listen_host, settings.proxy.listen_port)
     try:
-        dashboard_app = create_app(session.home, settings, token, proxy_address)
+        dashboard_app = create_app(context.home, settings, token, proxy_address)
     except ValueError as exc:  # a gateway or proxy address the PAC file cannot name
         fail(str(exc))
 
@@ -52,7 +52,7 @@ def dashboard(
             if exposed:
                 warn(exposed)
             err.print(f"offgate dashboard on {runner.addresses[0][0]}:{runner.addresses[0][1]}  "
-                      f"data: {session.home}  (Ctrl-C stops it)", markup=False)
+                      f"data: {context.home}  (Ctrl-C stops it)", markup=False)
             out.print(f"open {login_url(runner, token)}", markup=False)
             await _until_stopped()
         finally:

@@ -75,8 +75,8 @@ def demo(
 
 def _tour(world: DemoWorld) -> None:
     from analytics.reconcile import reconcile
-    from analytics.report.formats import render
     from analytics.report.model import build_report
+    from analytics.report.render import render
     from offgate.config import database_url_for, load_settings
     from offgate.store import Store
     from offgate.store.spend import SpendLog

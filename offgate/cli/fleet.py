@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from offgate.cli.common import Session, app, err, out, parsed
+from offgate.cli.common import CommandContext, app, err, out, parsed
 from offgate.config import device_name
 from offgate.errors import BadInputError, OffgateError
 from offgate.store import Store
@@ -39,9 +39,9 @@ token_app = typer.Typer(help="Enrolment tokens: each enrols workstations until i
 fleet_app.add_typer(token_app, name="token")
 
 
-def central_store(session: Session) -> Store:
+def central_store(context: CommandContext) -> Store:
     """The central database: PostgreSQL, named by OFFGATE_DATABASE_URL (or database_url)."""
-    url = session.settings.database_url
+    url = context.settings.database_url
     if not url or not url.startswith(POSTGRES_PREFIXES):
         raise BadInputError("this works on the central PostgreSQL database: set OFFGATE_DATABASE_URL=postgresql://"
                             "USER:PASSWORD@HOST/DATABASE (or database_url in config.toml)")
@@ -66,7 +66,7 @@ def serve(
     PostgreSQL (OFFGATE_DATABASE_URL). Stateless: run as many as you like on one database."""
     from fleet.collector import serve_until_stopped
 
-    session: Session = ctx.obj
+    context: CommandContext = ctx.obj
     if (tls_cert is None) != (tls_key is None):
         raise BadInputError("--tls-cert and --tls-key go together")
     if tls_cert is None and listen_host not in LOOPBACK and not allow_plain_http:
@@ -76,10 +76,10 @@ def serve(
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
     def started(url: str) -> None:
-        err.print(f"offgate collector on {url}  database: {Store.describe(session.settings.database_url or '')}  "
+        err.print(f"offgate collector on {url}  database: {Store.describe(context.settings.database_url or '')}  "
                   "(Ctrl-C stops it)", markup=False)
 
-    with central_store(session) as store:
+    with central_store(context) as store:
         try:
             asyncio.run(serve_until_stopped(store, listen_host, listen_port, ssl_context, started))
         except OSError as exc:
@@ -121,19 +121,19 @@ def enroll(
     from fleet.pusher import Pusher, PushFailed, agent_version
     from fleet.transport import collector_url
 
-    session: Session = ctx.obj
-    device = name or device_name(session.settings.device.name)
+    context: CommandContext = ctx.obj
+    device = name or device_name(context.settings.device.name)
     collector_url(url, allow_plain_http)  # a URL refused here is bad input, before any connection
     enrolment = enroll_at(url, token, device, owner or _login(), agent_version(), ca_file, allow_plain_http)
-    with session.store() as store:
+    with context.store() as store:
         Outbox(store).start()
-    path = save_enrolment(session.home, enrolment)
+    path = save_enrolment(context.home, enrolment)
     out.print(f"enrolled as device {enrolment.device_name} at {enrolment.collector}; credential in {path}",
               markup=False)
     if not push:
         return
     try:
-        out.print(_pushed_text(Pusher(session.home, session.database_url()).push_once(), enrolment.collector),
+        out.print(_pushed_text(Pusher(context.home, context.database_url()).push_once(), enrolment.collector),
                   markup=False)
     except PushFailed as exc:
         err.print(f"offgate: warning: nothing pushed yet: {exc}; `offgate up` or `offgate push` will try again",
@@ -151,12 +151,12 @@ def push(
     from fleet.enrolment import load_enrolment
     from fleet.pusher import Pusher
 
-    session: Session = ctx.obj
+    context: CommandContext = ctx.obj
     interval_s = parsed("--interval", lambda: parse_span(interval)).total_seconds()
-    if load_enrolment(session.home) is None:
-        raise BadInputError(f"this home ({session.home}) is not enrolled: run `offgate enroll URL --token SECRET` "
+    if load_enrolment(context.home) is None:
+        raise BadInputError(f"this home ({context.home}) is not enrolled: run `offgate enroll URL --token SECRET` "
                             "first")
-    pusher = Pusher(session.home, session.database_url())
+    pusher = Pusher(context.home, context.database_url())
     if once:
         try:
             summary = pusher.push_once()
@@ -168,7 +168,7 @@ def push(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    err.print(f"offgate push: pushing every {interval} until Ctrl-C  data: {session.home}", markup=False)
+    err.print(f"offgate push: pushing every {interval} until Ctrl-C  data: {context.home}", markup=False)
     pusher.run(stop, interval_s)
 
 

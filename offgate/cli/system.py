@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import Session, app, fail, out
+from offgate.cli.common import CommandContext, app, fail, out
 from offgate.config import Settings
 from offgate.system_proxy import (
     DESKTOPS,
@@ -68,15 +68,15 @@ def system_proxy_on(
     dry_run: DryRunOption = False,
 ) -> None:
     """Point the desktop at the interceptor; the settings from before are saved for `off`."""
-    session: Session = ctx.obj
-    target = proxy_target(session.settings, manual=not pac)
-    chosen = desktop_for(session, desktop)
-    changes = turn_on(chosen, target, session.home, datetime.now(UTC), dry_run)
+    context: CommandContext = ctx.obj
+    target = proxy_target(context.settings, manual=not pac)
+    chosen = desktop_for(context, desktop)
+    changes = turn_on(chosen, target, context.home, datetime.now(UTC), dry_run)
     out.print(f"{chosen.title}: {target.describe()}", markup=False)
     print_changes(changes, dry_run)
     if dry_run:
         return
-    out.print(f"saved the previous settings in {state_path(session.home)}: `offgate system-proxy off` puts them back",
+    out.print(f"saved the previous settings in {state_path(context.home)}: `offgate system-proxy off` puts them back",
               markup=False)
     if target.mode == "pac":
         out.print("the PAC file is served by `offgate up` (or `offgate dashboard`); while neither runs, browsers "
@@ -86,24 +86,24 @@ def system_proxy_on(
 @system_proxy_app.command("off")
 def system_proxy_off(ctx: typer.Context, desktop: DesktopOption = None, dry_run: DryRunOption = False) -> None:
     """Put back the proxy settings saved by `on`."""
-    session: Session = ctx.obj
-    chosen = desktop_for(session, desktop)
-    changes = turn_off(chosen, session.home, dry_run)
+    context: CommandContext = ctx.obj
+    chosen = desktop_for(context, desktop)
+    changes = turn_off(chosen, context.home, dry_run)
     if changes is None:
         out.print("offgate has not set the system proxy: nothing to restore", markup=False)
         return
     out.print(f"{chosen.title}: the settings from before `offgate system-proxy on`", markup=False)
     print_changes(changes, dry_run)
     if not dry_run:
-        out.print(f"removed {state_path(session.home)}", markup=False)
+        out.print(f"removed {state_path(context.home)}", markup=False)
 
 
 @system_proxy_app.command("status")
 def system_proxy_status(ctx: typer.Context, desktop: DesktopOption = None) -> None:
     """Show the desktop's proxy settings and whether offgate set them."""
-    session: Session = ctx.obj
-    chosen = desktop_for(session, desktop)
-    found = status(chosen, session.home)
+    context: CommandContext = ctx.obj
+    chosen = desktop_for(context, desktop)
+    found = status(chosen, context.home)
     out.print(chosen.title, markup=False)
     for setting, value in found.current.items():
         out.print(f"  {setting}: {value_text(value)}", markup=False)
@@ -115,7 +115,7 @@ def system_proxy_status(ctx: typer.Context, desktop: DesktopOption = None) -> No
         out.print(f"set by offgate: yes ({since}), but changed since: {', '.join(found.changed_since)}", markup=False)
     else:
         out.print(f"set by offgate: yes ({since})", markup=False)
-    out.print(f"`offgate system-proxy off` restores the settings saved in {state_path(session.home)}", markup=False)
+    out.print(f"`offgate system-proxy off` restores the settings saved in {state_path(context.home)}", markup=False)
 
 
 def proxy_target(settings: Settings, manual: bool) -> ProxyTarget:
@@ -139,13 +139,13 @@ def pac_url(settings: Settings) -> str | None:
     return f"http://{local_address(dashboard.listen_host, dashboard.listen_port)}/proxy.pac"
 
 
-def desktop_for(session: Session, name: DesktopName | None) -> Desktop:
+def desktop_for(context: CommandContext, name: DesktopName | None) -> Desktop:
     """The desktop to change: --desktop, else the one offgate set, else the one detected."""
-    saved = None if name else load_state(session.home)
+    saved = None if name else load_state(context.home)
     try:
         return find_desktop(name.value if name else saved.desktop if saved else None, os.environ)
     except NoDesktop as exc:
-        fail(f"{exc}\n{by_hand(session.settings)}")
+        fail(f"{exc}\n{by_hand(context.settings)}")
 
 
 def by_hand(settings: Settings) -> str:

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import Session, app, out, parsed
+from offgate.cli.common import CommandContext, app, out, parsed
 from offgate.errors import EXIT_FAILED, OffgateError
 
 log = logging.getLogger("offgate.up")
@@ -46,18 +46,18 @@ def up(
     from interceptor.runner import check_port_free
     from offgate.catalog import build_catalog
 
-    session: Session = ctx.obj
-    settings = session.settings
+    context: CommandContext = ctx.obj
+    settings = context.settings
     interval_s = parsed("--interval", lambda: parse_interval(interval))
     parsed("proxy.gateways", lambda: build_catalog(settings.proxy.gateways))
-    session.database_url()  # a bad URL is bad input, said before anything starts
+    context.database_url()  # a bad URL is bad input, said before anything starts
     proxy_port = settings.proxy.listen_port if listen_port is None else listen_port
     dashboard = settings.dashboard.model_copy(
         update={} if dashboard_port is None else {"listen_port": dashboard_port})
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     try:
         check_port_free(settings.proxy.listen_host, proxy_port)
-        asyncio.run(_run_everything(session, proxy_port, dashboard.listen_host, dashboard.listen_port,
+        asyncio.run(_run_everything(context, proxy_port, dashboard.listen_host, dashboard.listen_port,
                                     interval_s, set_ or []))
     except OffgateError:
         raise  # says what went wrong: the command line prints it
@@ -67,7 +67,7 @@ def up(
     log.info("stopped")
 
 
-async def _run_everything(session: Session, proxy_port: int, dashboard_host: str, dashboard_port: int,
+async def _run_everything(context: CommandContext, proxy_port: int, dashboard_host: str, dashboard_port: int,
                           interval_s: float, set_options: list[str]) -> None:
     from analytics.dashboard import (
         create_app,
@@ -86,7 +86,7 @@ async def _run_everything(session: Session, proxy_port: int, dashboard_host: str
     from interceptor.runner import build_master, serve_until_signalled
     from offgate.pac import local_address
 
-    home, settings = session.home, session.settings
+    home, settings = context.home, context.settings
     proxy_host = settings.proxy.listen_host
     ca = ensure_ca(home)
     master = build_master(home, proxy_host, proxy_port, settings.proxy.gateways, set_options, with_termlog=False)
@@ -94,12 +94,12 @@ async def _run_everything(session: Session, proxy_port: int, dashboard_host: str
     proxy_address = local_address(proxy_host, proxy_port)
     runner = await start_dashboard(create_app(home, settings, token, proxy_address), dashboard_host, dashboard_port)
     stop = threading.Event()
-    watcher = Watcher(session.database_url(), settings)
+    watcher = Watcher(context.database_url(), settings)
     watcher_thread = threading.Thread(target=supervise, name="offgate-watcher", daemon=True,
                                       args=("watcher", lambda: watcher.run(interval_s, stop), stop))
     watcher_thread.start()
     # The fleet's push: idle until the home is enrolled.
-    pusher = Pusher(home, session.database_url(), RunningParts(home, own=["proxy"]))
+    pusher = Pusher(home, context.database_url(), RunningParts(home, own=["proxy"]))
     pusher_thread = threading.Thread(target=supervise, name="offgate-pusher", daemon=True,
                                      args=("pusher", lambda: pusher.run(stop), stop))
     pusher_thread.start()
