@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import SinceOption, app, err, fail, out, since_from
+from offgate.cli.common import DeviceOption, SinceOption, UserOption, app, call_filter, err, fail, out, since_from
 from offgate.errors import EXIT_FAILED
 from offgate.vocabulary import CLASSES, Dimension
 
@@ -102,10 +102,13 @@ class ReportFormat(StrEnum):
 def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
-    by: Annotated[Dimension, typer.Option("--by", help="Break unmanaged usage down by this.")] = Dimension.provider,
+    by: Annotated[Dimension, typer.Option("--by", help="Break usage down by this (user: the person, team: "
+                                                       "theirs, by `offgate people import`).")] = Dimension.provider,
     format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
                                                   dir_okay=False)] = None,
+    device: DeviceOption = None,
+    user: UserOption = None,
 ) -> None:
     """The unmanaged-usage report: spend managed and unmanaged, coverage, unmanaged calls and
     tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
@@ -114,7 +117,7 @@ def report(
 
     start = since_from(since)
     with ctx.obj.store() as store:
-        document = build_report(store, start, datetime.now(UTC), by.value)
+        document = build_report(store, start, datetime.now(UTC), by.value, call_filter(device, user))
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)
