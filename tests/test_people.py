@@ -6,6 +6,7 @@ PostgreSQL alike."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from offgate.store import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.people import People, Person
 from offgate.store.spend import SpendLog
+from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
 from tests.support.litellm_spend_api import FakeSpendApi
 from tests.support.reconcile_data import NOW, T0, spend_row, world
 
@@ -81,18 +83,28 @@ def test_without_people_a_user_is_a_login_and_uncaptured_spend_has_no_row(store_
     }
 
 
-def test_device_and_user_filters_count_only_those_calls_and_their_spend_rows(store_url):
+def test_device_and_user_filters_count_only_those_calls_and_what_is_theirs(store_url):
     reconciled_world(store_url, PEOPLE)
     with Store.open(store_url) as store:
-        bobs = build_report(store, T0, NOW, "provider", CallFilter(devices=("bob-desktop",))).totals
-        alices = build_report(store, T0, NOW, "provider", CallFilter(users=("alice",))).totals
+        seen = T0 + timedelta(hours=3)
+        cursor = UnreadSource("api2.cursor.sh", "cursor", "/opt/cursor/cursor", "alice", "alice-laptop")
+        UnreadConnectionStore(store).add([UnreadCount(cursor, seen.date(), seen, seen, 1, 2)])
+        everyone = build_report(store, T0, NOW, "provider")
+        bobs = build_report(store, T0, NOW, "provider", CallFilter(devices=("bob-desktop",)))
+        alices = build_report(store, T0, NOW, "provider", CallFilter(users=("alice",)))
         nobodys = build_report(store, T0, NOW, "provider", CallFilter(users=("alice",), devices=("bob-desktop",)))
-    assert (bobs.unmanaged_calls, bobs.unmanaged_cost_usd, bobs.spend_rows, bobs.managed_cost_usd) == (
-        2, pytest.approx(BOB_UNMANAGED, rel=1e-12), 0, 0.0)
+    assert (everyone.totals.captured_calls, len(everyone.findings), len(everyone.unread_connections)) == (12, 4, 1)
+    assert (bobs.totals.unmanaged_calls, bobs.totals.unmanaged_cost_usd, bobs.totals.spend_rows,
+            bobs.totals.managed_cost_usd, bobs.findings, bobs.unread_connections) == (
+        2, pytest.approx(BOB_UNMANAGED, rel=1e-12), 0, 0.0, [], [])
     # alice's four paired spend rows (not the one no agent saw), and her two unlogged calls' estimate
-    assert (alices.unmanaged_calls, alices.spend_rows, alices.logged_spend_usd, alices.managed_cost_usd) == (
+    assert (alices.totals.unmanaged_calls, alices.totals.spend_rows, alices.totals.logged_spend_usd,
+            alices.totals.managed_cost_usd) == (
         0, 4, pytest.approx(0.00021 * 3 + 0.00042, rel=1e-12), pytest.approx(ALICE_CAPTURED, rel=1e-12))
-    assert (nobodys.totals.captured_calls, nobodys.totals.spend_rows, nobodys.rows) == (0, 0, [])
+    assert sorted((finding.kind, finding.event_id) for finding in alices.findings) == [
+        ("cost_mismatch", "g-mismatch"), ("unlogged_gateway_call", "g-unlogged")]
+    assert [entry.connections for entry in alices.unread_connections] == [3]
+    assert (nobodys.totals.captured_calls, nobodys.totals.spend_rows, nobodys.rows, nobodys.findings) == (0, 0, [], [])
 
 
 def offgate(home: Path, *args: str):

@@ -1,6 +1,7 @@
 """The JSON API, and the page's summary (the report's HTML body) built from the same report.
 
-GET  /api/summary?since=30d&by=provider   what `offgate report --format json` prints
+GET  /api/summary?since=30d&by=provider   what `offgate report --format json` prints; &device=NAME and
+                                          &user=LOGIN (each repeatable, or a comma list) as its filters
 GET  /api/calls?limit=50                  the newest calls, newest first
 GET  /api/alerts[?all=1][&limit=N]        open alerts (all=1: acknowledged ones too), newest first
 POST /api/alerts/{id}/ack                 acknowledge one; body {"by": NAME} optional
@@ -23,6 +24,7 @@ from analytics.report.document import Finding, Report
 from analytics.report.model import build_report
 from analytics.report.render_html import render_body
 from offgate.store.alerts import AlertStore
+from offgate.store.filters import CallFilter
 from offgate.store.queries import CallQueries, LatestCall
 from offgate.store.reconciliation import Reconciliations
 from offgate.timespan import parse_since
@@ -90,8 +92,9 @@ async def _report(request: web.Request) -> Report:
     by = request.query.get("by", DEFAULT_BY)
     if by not in DIMENSIONS:
         raise BadQuery(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
+    only = CallFilter(devices=_names(request, "device"), users=_names(request, "user"))
     until = datetime.now(UTC)
-    return await reads(request).run(lambda store: build_report(store, since, until, by))
+    return await reads(request).run(lambda store: build_report(store, since, until, by, only))
 
 
 async def _seen(request: web.Request, column: str, name: str) -> web.Response:
@@ -129,6 +132,14 @@ def _since(request: web.Request, default: str | None) -> datetime | None:
         return parse_since(text)
     except ValueError as exc:
         raise BadQuery(f"since: {exc}") from None
+
+
+def _names(request: web.Request, name: str) -> tuple[str, ...]:
+    """A parameter given any number of times, each a comma list: its names, once each, in order."""
+    names = [part.strip() for value in request.query.getall(name, []) for part in value.split(",") if part.strip()]
+    if any(len(found) > MAX_NAME for found in names):
+        raise BadQuery(f"{name}: a name is at most {MAX_NAME} characters")
+    return tuple(dict.fromkeys(names))
 
 
 def _whole_number(request: web.Request, name: str, default: int, largest: int) -> int:

@@ -175,7 +175,8 @@ class Report(ReportPart):
     """The dimension the rows break unmanaged usage down by ("user": the person, through the
     people mapping where one is imported; "team": theirs)."""
     devices: list[str] = []
-    """Only the calls of these devices (all devices when empty), and the spend rows paired with them."""
+    """Only the calls of these devices (all devices when empty), the spend rows paired with them,
+    their findings and their unread connections."""
     users: list[str] = []
     """Only the calls of these workstation logins (all when empty), and the spend rows paired with them."""
     totals: Totals

@@ -64,7 +64,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: str,
     totals = _totals(groups, spend_days)
     # A person's LiteLLM spend no agent captured: on their row, and already in the totals.
     people_spend = calls.uncaptured_spend(since, until) if by in PERSON_KEYS and not only else []
-    findings = [Finding.from_stored(finding) for finding in Reconciliations(store).findings(since, until)]
+    findings = [Finding.from_stored(finding) for finding in Reconciliations(store).findings(since, until, only)]
     return Report(
         generated_at=until,
         since=since,
@@ -80,7 +80,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: str,
         findings_by_kind=FindingCounts(**{kind: sum(f.kind == kind for f in findings) for kind in KINDS}),
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
-                            UnreadConnectionStore(store).by_process_and_host(since, until)],
+                            UnreadConnectionStore(store).by_process_and_host(since, until, only)],
     )
 
 

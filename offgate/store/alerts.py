@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL, Node, fn
 from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 
 from offgate.contracts import Contract, UtcTime
 from offgate.errors import BadInputError
 from offgate.store.core import Store
+from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import classification, group_key
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
 from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
@@ -138,10 +139,14 @@ class AlertStore:
         return new
 
     def alerts(self, include_acked: bool = False, since: datetime | None = None,
-               limit: int | None = None) -> list[Alert]:
-        """Stored alerts, newest first (by ts); unacknowledged ones only unless asked."""
+               limit: int | None = None, about: CallFilter = ALL_CALLS) -> list[Alert]:
+        """Stored alerts, newest first (by ts); unacknowledged ones only unless asked. With
+        `about`: only the alerts about one of its devices or users."""
         row = AlertRow
         query = row.select()
+        if about:
+            query = query.where(((row.dimension == "device") & row.entity.in_(list(about.devices)))
+                                | ((row.dimension == "user") & row.entity.in_(list(about.users))))
         if not include_acked:
             query = query.where(row.acked_at.is_null())
         if since is not None:
@@ -199,7 +204,7 @@ class UnmanagedSeries:
         hour, as columns: those names, `hour` (whole hours since the epoch), `calls`,
         `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0)."""
         event = UsageEventRow
-        columns = {name: group_key(name) for name in by}
+        columns: dict[str, Node] = {name: group_key(name) for name in by}
         columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
                        tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
                        cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
@@ -211,7 +216,7 @@ class UnmanagedSeries:
         """When each combination of values of the dimensions `by` made its first unmanaged
         call, ever: those names and `first` (UTC epoch seconds), as columns."""
         event = UsageEventRow
-        columns = {name: group_key(name) for name in by}
+        columns: dict[str, Node] = {name: group_key(name) for name in by}
         columns["first"] = fn.MIN(epoch(self._db, event.ts))
         query = _unmanaged(event.select(*columns.values()), None, None)
         with self._store.reporting("find first unmanaged calls in"):

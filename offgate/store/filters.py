@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from peewee import Field
+
 from offgate.store.schema import UsageEventRow
 
 
@@ -18,12 +20,13 @@ class CallFilter:
     def __bool__(self) -> bool:
         return bool(self.devices or self.users)
 
-    def apply(self, query: Any) -> Any:
-        """The query over usage_event limited to these calls."""
+    def apply(self, query: Any, device: Field = UsageEventRow.device, user: Field = UsageEventRow.user) -> Any:
+        """The query limited to these calls: over usage_event, or over another table's
+        device and user columns."""
         if self.devices:
-            query = query.where(UsageEventRow.device.in_(list(self.devices)))
+            query = query.where(device.in_(list(self.devices)))
         if self.users:
-            query = query.where(UsageEventRow.user.in_(list(self.users)))
+            query = query.where(user.in_(list(self.users)))
         return query
 
     def describe(self) -> str:
