@@ -32,15 +32,15 @@ from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
-AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 
 class Alert(Contract):
-    """Something unusual in the unmanaged usage, for a person to look at. The generic webhook
-    posts one alert per request, as this."""
+    """Something unusual in the unmanaged usage, or a device fallen silent, for a person to look
+    at. The generic webhook posts one alert per request, as this."""
 
     kind: AlertKind
     severity: Severity
@@ -48,10 +48,11 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call"]
-    """What was measured: "first_call" for first_seen, "share" for unmanaged_share."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "last_report"]
+    """What was measured: "first_call" for first_seen, "share" for unmanaged_share, "last_report"
+    (hours since, as the statistic) for silent_device and proxy_silent."""
     ts: UtcTime
-    """The start of the anomalous hour or day, or the first call."""
+    """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str
     """One plain sentence for a manager."""
     statistic: float | None = None
