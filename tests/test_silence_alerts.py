@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +17,7 @@ from analytics.notify.text import facts, headline
 from offgate.cli import app
 from offgate.config import AlertSettings
 from offgate.store import Store
-from offgate.store.fleet import FleetDeviceRow
+from tests.support.fleet_devices import device_row, enrol
 
 NOW = datetime(2026, 11, 21, 15, 30, tzinfo=UTC)  # a Saturday afternoon
 ALICE_LAST_SEEN = datetime(2026, 11, 20, 9, 15, tzinfo=UTC)  # 30 hours and 15 minutes before
@@ -31,38 +30,20 @@ PROXY_SILENT = ("The proxy on device bob-desktop (bob's) has recorded no call si
                 "the proxy may be switched off or bypassed.")
 
 
-def device(name: str, owner: str | None, last_seen: datetime | None, proxy: datetime | None = None,
-           extension: datetime | None = None, proxy_running: bool = True, revoked: bool = False) -> dict[str, Any]:
-    naive = {"last_seen_at": last_seen, "revoked_at": NOW - timedelta(days=1) if revoked else None,
-             "enrolled_at": NOW - timedelta(days=60)}
-    running = {"proxy": proxy_running, "native_host": extension is not None,
-               "last_records": {"proxy": proxy and proxy.isoformat(), "extension": extension and extension.isoformat()}}
-    return {"id": f"id-{name}", "name": name, "owner": owner, "credential_hash": f"hash-{name}", "token_id": None,
-            "agent_version": "0.1.0", "running": json.dumps(running), "pending": 0, "records_stored": 100,
-            "outbox": None, "acked_through": 0,
-            **{key: value and value.astimezone(UTC).replace(tzinfo=None) for key, value in naive.items()}}
-
-
 FLEET = [
-    device("alice-laptop", "alice", ALICE_LAST_SEEN, proxy=ALICE_LAST_SEEN, extension=ALICE_LAST_SEEN),
-    device("bob-desktop", "bob", NOW - timedelta(minutes=5), proxy=BOB_PROXY_LAST, extension=BOB_EXTENSION_LAST,
-           proxy_running=False),
-    device("carol-mac", "carol", NOW - timedelta(minutes=10), proxy=NOW - timedelta(hours=2),
-           extension=NOW - timedelta(hours=1)),
-    device("dave-old", "dave", NOW - timedelta(days=10), revoked=True),  # cut off on purpose
-    device("erin-new", "erin", None),  # enrolled, never pushed yet
-    device("frank-ci", None, NOW - timedelta(minutes=1), proxy=NOW - timedelta(days=5)),  # no extension at all
+    device_row("alice-laptop", "alice", ALICE_LAST_SEEN, proxy=ALICE_LAST_SEEN, extension=ALICE_LAST_SEEN),
+    device_row("bob-desktop", "bob", NOW - timedelta(minutes=5), proxy=BOB_PROXY_LAST,
+               extension=BOB_EXTENSION_LAST, proxy_running=False),
+    device_row("carol-mac", "carol", NOW - timedelta(minutes=10), proxy=NOW - timedelta(hours=2),
+               extension=NOW - timedelta(hours=1)),
+    device_row("dave-old", "dave", NOW - timedelta(days=10), revoked_at=NOW - timedelta(days=1)),  # cut off on purpose
+    device_row("erin-new", "erin", None),  # enrolled, never pushed yet
+    device_row("frank-ci", None, NOW - timedelta(minutes=1), proxy=NOW - timedelta(days=5)),  # no extension at all
 ]
 
 
-def enrolled(url: str) -> None:
-    with Store.open(url) as store:
-        for row in FLEET:
-            FleetDeviceRow.insert(row).execute(store.database)
-
-
 def test_a_silent_device_and_a_silent_proxy_raise_one_alert_each(store_url: str) -> None:
-    enrolled(store_url)
+    enrol(store_url, FLEET)
     with Store.open(store_url) as store:
         raised = raise_new_alerts(store, AlertSettings(), now=NOW)
         again = raise_new_alerts(store, AlertSettings(), now=NOW + timedelta(hours=1))
@@ -82,7 +63,7 @@ def test_a_silent_device_and_a_silent_proxy_raise_one_alert_each(store_url: str)
 
 
 def test_the_time_of_silence_is_a_setting(store_url: str) -> None:
-    enrolled(store_url)
+    enrol(store_url, FLEET)
     with Store.open(store_url) as store:
         two_days = raise_new_alerts(store, AlertSettings(device_silent_after="2d"), now=NOW)
         off = raise_new_alerts(store, AlertSettings(device_silent_after=None), now=NOW + timedelta(days=3))
@@ -91,7 +72,7 @@ def test_the_time_of_silence_is_a_setting(store_url: str) -> None:
 
 
 def test_offgate_alerts_lists_the_silences_and_refuses_a_bad_setting(tmp_path: Path) -> None:
-    enrolled(f"sqlite:///{tmp_path / 'offgate.db'}")
+    enrol(f"sqlite:///{tmp_path / 'offgate.db'}", FLEET)
     (tmp_path / "config.toml").write_text('[alerts]\ndevice_silent_after = "1d"\n')
     runner = CliRunner(env={"COLUMNS": "400"})
     listed = runner.invoke(app, ["--home", str(tmp_path), "alerts", "--json", "--device", "alice-laptop"],

@@ -82,13 +82,13 @@ async def processes(request: web.Request) -> web.Response:
 
 
 async def findings(request: web.Request) -> web.Response:
-    since = _since(request, DEFAULT_SINCE)
+    since = since_of(request, DEFAULT_SINCE)
     found = await reads(request).run(lambda store: Reconciliations(store).findings(since, None))
     return web.json_response({"findings": [Finding.from_stored(finding).model_dump(mode="json") for finding in found]})
 
 
 async def _report(request: web.Request) -> Report:
-    since = _since(request, DEFAULT_SINCE)
+    since = since_of(request, DEFAULT_SINCE)
     by = request.query.get("by", DEFAULT_BY)
     if by not in DIMENSIONS:
         raise BadQuery(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
@@ -98,7 +98,7 @@ async def _report(request: web.Request) -> Report:
 
 
 async def _seen(request: web.Request, column: str, name: str) -> web.Response:
-    since = _since(request, None)
+    since = since_of(request, None)
     found = await reads(request).run(lambda store: store.totals(column, since))
     return web.json_response({name: [
         {"name": group["key"], **{field: group[field] for field in SEEN_FIELDS},
@@ -124,7 +124,8 @@ async def _acked_by(request: web.Request) -> str:
     return by.strip()
 
 
-def _since(request: web.Request, default: str | None) -> datetime | None:
+def since_of(request: web.Request, default: str | None) -> datetime | None:
+    """The `since` parameter (a span back from now or an ISO time), else `default`; BadQuery if it is neither."""
     text = request.query.get("since", default)
     if text is None:
         return None
