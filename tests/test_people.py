@@ -172,3 +172,16 @@ def test_people_from_litellms_user_and_team_lists(tmp_path):
     assert people["svc-batch"] == Person("svc-batch", None, "svc-batch", None)
     listed = offgate(tmp_path, "people", "list")
     assert listed.stdout.strip().endswith("131 people")
+
+
+def test_reconcile_tells_of_the_filtered_calls_after_reconciling_them_all(tmp_path):
+    reconciled_world(f"sqlite:///{tmp_path / 'offgate.db'}")
+    result = offgate(tmp_path, "reconcile", "--user", "alice")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "reconciled 12 calls since the beginning against 8 LiteLLM spend rows",
+        "of them, the 7 calls of users alice, paired with 4 spend rows:",
+        "  7 gateway, 0 gateway-upstream, 0 unmanaged",
+        "  paired by response id 2, by LiteLLM call id 1, by time, model and tokens 1",
+        "  findings: 2 unlogged gateway calls, 1 cost mismatches, 0 spend rows no agent saw",
+    ]

@@ -68,20 +68,28 @@ def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None
 
 
 @app.command()
-def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
+def reconcile(ctx: typer.Context, since: SinceOption = None, device: DeviceOption = None,
+              user: UserOption = None) -> None:
     """Classify captured calls (gateway, gateway-upstream, unmanaged), pair the managed ones
     with LiteLLM's spend rows, and record the findings. Without --since: every call. Safe to
-    rerun over any window."""
+    rerun over any window. With --device or --user, every call is still reconciled (a spend
+    row names no device) and the summary tells of theirs."""
+    from analytics.reconcile import narrowed
     from analytics.reconcile import reconcile as reconcile_window
 
     start = since_from(since)
+    only = call_filter(device, user)
     settings = ctx.obj.settings.reconcile
     with ctx.obj.store() as store:
         summary = reconcile_window(store, settings, since=start)
-    classes, how, found = summary.classes, summary.matched_by, summary.findings
+        told = narrowed(store, summary, only) if only else summary
+    out.print(f"reconciled {summary.calls} calls since {since or 'the beginning'} "
+              f"against {summary.spend_rows} LiteLLM spend rows", markup=False)
+    if only:
+        out.print(f"of them, the {told.calls} calls of {only.describe()}, paired with {told.spend_rows} spend rows:",
+                  markup=False)
+    classes, how, found = told.classes, told.matched_by, told.findings
     for line in (
-        f"reconciled {summary.calls} calls since {since or 'the beginning'} "
-        f"against {summary.spend_rows} LiteLLM spend rows",
         "  " + ", ".join(f"{classes[name]} {name}" for name in CLASSES),
         f"  paired by response id {how['response_id']}, by LiteLLM call id {how['litellm_call_id']}, "
         f"by time, model and tokens {how['time_model_tokens']}",
