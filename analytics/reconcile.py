@@ -23,6 +23,7 @@ from analytics.findings import KINDS, find
 from analytics.matching import MatchedBy
 from offgate.config import ReconcileSettings
 from offgate.store import Store
+from offgate.store.filters import CallFilter
 from offgate.store.reconciliation import Reconciliations
 from offgate.store.spend import SpendLog
 from offgate.vocabulary import CLASSES
@@ -63,6 +64,20 @@ def reconcile(store: Store, settings: ReconcileSettings, since: datetime | None 
     decision = decide(calls, spend, held, settings, since, until)
     reconciliations.save(since, until, _results(calls, spend, decision.classified), decision.findings)
     return _summary(since, until, spend, decision)
+
+
+def narrowed(store: Store, summary: ReconcileSummary, only: CallFilter) -> ReconcileSummary:
+    """The summary of a run told of the calls `only` keeps (pairing is global: a spend row
+    names no device, so every call is reconciled and a filter narrows what is told);
+    spend_rows: the rows paired with them."""
+    reconciliations = Reconciliations(store)
+    decided = reconciliations.decided(summary.since, summary.until, only)
+    classes = {name: sum(calls for klass, _, calls in decided if klass == name) for name in CLASSES}
+    matched_by = {how.label: sum(calls for _, label, calls in decided if label == how.label) for how in MatchedBy}
+    kinds = Counter(finding["kind"] for finding in reconciliations.findings(summary.since, summary.until, only))
+    return ReconcileSummary(since=summary.since, until=summary.until, calls=sum(classes.values()),
+                            spend_rows=sum(matched_by.values()), classes=classes, matched_by=matched_by,
+                            findings={kind: kinds[kind] for kind in KINDS})
 
 
 def decide(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence[Any]],

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ from peewee import IntegrityError
 from fleet.credentials import CREDENTIAL_PREFIX, TOKEN_PREFIX, new_public_id, new_secret, secret_hash
 from fleet.wire import EnrollRequest, EnrollResponse, ErrorCode
 from offgate.store import Store
+from offgate.store.devices import devices
 from offgate.store.fleet import FleetDeviceRow, FleetTokenRow
 
 
@@ -143,14 +143,7 @@ class Registry:
 
     def devices(self) -> list[dict[str, Any]]:
         """Every device, by name: what it last said of itself, and how many records it gave."""
-        row = FleetDeviceRow
-        query = row.select(row.id, row.name, row.owner, row.enrolled_at, row.revoked_at, row.last_seen_at,
-                           row.agent_version, row.running, row.pending, row.records_stored).order_by(row.name)
-        with self._store.reporting("read the devices in"):
-            found = list(query.dicts().execute(self._db))
-        for device in found:
-            device["running"] = json.loads(device["running"]) if device["running"] else None
-        return found
+        return [device.as_dict() for device in devices(self._store)]
 
     def revoke(self, device: str) -> str | None:
         """Revoke the device named `device` (or with that id); its name, or None if there is none."""

@@ -19,6 +19,7 @@ import re
 import socket
 import tomllib
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +35,7 @@ from pydantic_settings import (
 )
 
 from offgate.errors import BadInputError
+from offgate.timespan import parse_span
 from offgate.vocabulary import ALERT_DIMENSIONS, AlertDimension
 
 HOME_ENV = "OFFGATE_HOME"
@@ -112,6 +114,22 @@ class AlertSettings(BaseModel):
     budget_probability: float = Field(
         default=0.8, gt=0, lt=1, description="raise a budget alert when the chance of passing it reaches this")
     first_seen: bool = Field(default=True, description="alert on a new app, provider, key or device")
+    device_silent_after: str | None = Field(
+        default="26h", description="alert when an enrolled device has not reported for this long (30m, 26h, 2d), "
+                                   "or its proxy recorded nothing that long while its browser extension did; "
+                                   "unset: no silence alerts")
+
+    @field_validator("device_silent_after")
+    @classmethod
+    def _silence_span(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_span(text)  # a ValueError says what is accepted
+        return text
+
+    @property
+    def device_silence(self) -> timedelta | None:
+        """device_silent_after as a length of time (None: off)."""
+        return None if self.device_silent_after is None else parse_span(self.device_silent_after)
 
     @field_validator("entity_budgets_usd")
     @classmethod

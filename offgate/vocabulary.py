@@ -26,11 +26,15 @@ class Dimension(StrEnum):
     model = "model"
     key = "key"
     process = "process"
+    team = "team"
 
 
 DIMENSIONS = tuple(str(dimension) for dimension in Dimension)
+# A user's team is no column: it comes from the people mapping (offgate.store.people).
+TEAM = "team"
 # Dimension -> the usage_event column it reads (the others read the column of their name).
-DIMENSION_COLUMNS = {name: {"key": "key_fingerprint", "process": "process_name"}.get(name, name) for name in DIMENSIONS}
+DIMENSION_COLUMNS = {name: {"key": "key_fingerprint", "process": "process_name"}.get(name, name)
+                     for name in DIMENSIONS if name != TEAM}
 DAY = "day"
 
 # The dimensions alerts can watch: those that name someone or something to tell.

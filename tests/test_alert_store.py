@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from offgate.store import Store
-from offgate.store.alerts import Alert, AlertStore, UnknownAlertError
+from offgate.store.alerts import Alert, AlertScope, AlertStore, UnknownAlertError
+from offgate.store.filters import CallFilter
 
 NOON = datetime(2026, 11, 20, 12, tzinfo=UTC)
 COOLDOWN = timedelta(hours=24)
@@ -20,8 +22,8 @@ def alerts(store_url: str) -> Iterator[AlertStore]:
         yield AlertStore(store)
 
 
-def spike(ts: datetime = NOON, entity: str = "alice", **fields: object) -> Alert:
-    return Alert(kind="spike", severity="warning", dimension="user", entity=entity, metric="cost_usd", ts=ts,
+def spike(ts: datetime = NOON, entity: str = "alice", dimension: AlertScope = "user", **fields: Any) -> Alert:
+    return Alert(kind="spike", severity="warning", dimension=dimension, entity=entity, metric="cost_usd", ts=ts,
                  message=f"{entity} spent $12.00 in one hour, 6 times the usual.", statistic=12.0, baseline=2.0,
                  p_value=1e-6, q_value=1e-4, details={"hour_of_week": 36}, **fields)
 
@@ -56,3 +58,15 @@ def test_acknowledged_alerts_leave_the_open_list(alerts: AlertStore) -> None:
 def test_acknowledging_an_unknown_id_says_so(alerts: AlertStore) -> None:
     with pytest.raises(UnknownAlertError, match="no alert has the id 'nope'"):
         alerts.ack("nope")
+
+
+def test_alerts_about_some_devices_or_users(alerts: AlertStore) -> None:
+    laptop = spike(entity="alice-laptop", dimension="device")
+    app = spike(entity="cursor", dimension="app")
+    alerts.raise_alerts([spike(), spike(entity="bob"), laptop, app], COOLDOWN, NOON)
+    about = {(found.dimension, found.entity) for found in alerts.alerts(about=CallFilter(users=("bob",)))}
+    assert about == {("user", "bob")}
+    about = {(found.dimension, found.entity)
+             for found in alerts.alerts(about=CallFilter(devices=("alice-laptop", "nowhere"), users=("alice",)))}
+    assert about == {("device", "alice-laptop"), ("user", "alice")}
+    assert len(alerts.alerts()) == 4

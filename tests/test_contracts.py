@@ -26,7 +26,7 @@ from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSourc
 from tests.support.dashboard_world import TOKEN, fill, report_json, runner, serving, utc_now
 from tests.support.notify_receivers import WebhookReceiver
 
-DIMENSIONS = ("user", "device", "app", "provider", "model", "key", "process")
+DIMENSIONS = ("user", "device", "app", "provider", "model", "key", "process", "team")
 
 
 def strict_validator(schema_file: str) -> Draft202012Validator:
@@ -106,7 +106,7 @@ def test_the_strict_reading_finds_what_a_typed_reader_would_stumble_on(home: Pat
     document["findings"][0]["ts"] = "2026-01-05T10:03:00"
     document["by"] = "colour"
     assert sorted(invalid("report.schema.json", document)) == [
-        "by: 'colour' is not one of ['user', 'device', 'app', 'provider', 'model', 'key', 'process']",
+        "by: 'colour' is not one of ['user', 'device', 'app', 'provider', 'model', 'key', 'process', 'team']",
         "daily/0: 'managed_calls' is a required property",
         "findings/0/ts: '2026-01-05T10:03:00' is not a 'date-time'",
         "rows/0: Additional properties are not allowed ('colour' was unexpected)",

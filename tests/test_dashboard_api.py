@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from datetime import UTC, timedelta
 from html import unescape
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -85,9 +86,10 @@ def error_of(response: httpx.Response, status: int) -> str:
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
 def test_every_route_but_the_login_wants_the_token(client: httpx.Client, method: str, path: str) -> None:
-    for credentials in ({}, {"headers": {"Authorization": "Bearer wrong-token"}},
-                        {"headers": {"Authorization": f"Basic {TOKEN}"}}, {"headers": cookie("wrong")},
-                        {"headers": cookie(TOKEN[:-1])}):
+    attempts: tuple[dict[str, Any], ...] = (
+        {}, {"headers": {"Authorization": "Bearer wrong-token"}}, {"headers": {"Authorization": f"Basic {TOKEN}"}},
+        {"headers": cookie("wrong")}, {"headers": cookie(TOKEN[:-1])})
+    for credentials in attempts:
         client.cookies.clear()
         response = client.request(method, path, **credentials)
         assert "log in with the dashboard's token" in error_of(response, 401), credentials
@@ -249,7 +251,15 @@ def test_summary_is_what_the_report_prints(any_store_home: Path) -> None:
         default = client.get("/api/summary").json()
         by_user = client.get("/api/summary", params={"since": since, "by": "user"}).json()
         by_process = client.get("/api/summary", params={"by": "process", "since": "30d"}).json()
+        filtered = client.get("/api/summary", params=[("by", "user"), ("device", "bob-desktop,carol-mac"),
+                                                      ("user", "bob"), ("user", "carol")]).json()
+        too_long = client.get("/api/summary", params={"device": "d" * 201})
     assert without_times(default) == without_times(report_json(home))
+    assert without_times(filtered) == without_times(report_json(home, "--by", "user", "--device", "bob-desktop",
+                                                                "--device", "carol-mac", "--user", "bob,carol"))
+    assert (filtered["devices"], filtered["users"]) == (["bob-desktop", "carol-mac"], ["bob", "carol"])
+    assert (filtered["totals"]["captured_calls"], [row["key"] for row in filtered["rows"]]) == (3, ["bob", "carol"])
+    assert (too_long.status_code, too_long.json()["error"]) == (400, "device: a name is at most 200 characters")
     assert (default["by"], default["totals"]["captured_calls"], default["totals"]["unmanaged_calls"]) == (
         "provider", 12, 3)
     assert default["findings_by_kind"] == {"unlogged_gateway_call": 1, "cost_mismatch": 1, "spend_not_captured": 1}
@@ -476,6 +486,7 @@ def test_the_command_prints_the_login_link_and_stops_on_sigterm(home: Path, worl
     process = subprocess.Popen(
         [sys.executable, "-m", "offgate", "--home", str(home), "dashboard", "--listen-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert process.stdout is not None and process.stderr is not None
     try:
         line = process.stdout.readline()
         assert line.startswith("open http://127.0.0.1:"), process.stderr.read() if process.poll() is not None else line

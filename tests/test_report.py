@@ -176,9 +176,9 @@ def test_unreconciled_calls_count_by_route_and_say_so(tmp_path):
 
 
 def test_bad_dimension_is_a_clear_error(tmp_path):
-    result = offgate(tmp_path, "report", "--by", "team")
+    result = offgate(tmp_path, "report", "--by", "planet")
     assert result.exit_code == 2
-    assert "team" in result.output
+    assert "planet" in result.output
 
 
 UNREAD = "3 connections from cursor to api2.cursor.sh could not be read (certificate not trusted or pinned)"

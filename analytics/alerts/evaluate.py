@@ -1,5 +1,6 @@
-"""One evaluation: read what the alerts need from the store, run every detector, and (for
-the watcher) keep the alerts in the store, deduplicated and cooled down by AlertStore."""
+"""One evaluation: read what the alerts need from the store, run every detector (the usage
+detectors and the enrolled devices' silences), and (for the watcher) keep the alerts in the
+store, deduplicated and cooled down by AlertStore."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from analytics.alerts.first_seen import first_seen_alerts
 from analytics.alerts.hourly import hourly_alerts
 from analytics.alerts.series import UsageSeries, as_utc, read_series
 from analytics.alerts.share import share_alerts
+from analytics.alerts.silence import silence_alerts
 from offgate.config import AlertSettings
 from offgate.store import Store
 from offgate.store.alerts import KINDS, Alert, AlertStore
+from offgate.store.devices import devices
 
 
 def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
@@ -25,7 +28,8 @@ def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
     budget_dimensions = [key.split(":", 1)[0] for key in settings.entity_budgets_usd]
     data = read_series(store, [*settings.dimensions, *budget_dimensions],
                        since - timedelta(weeks=BASELINE_WEEKS), now)
-    return find_alerts(data, settings, now, since)
+    silences = silence_alerts(devices(store), settings.device_silence, now)
+    return in_order([*find_alerts(data, settings, now, since), *silences], settings)
 
 
 def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None = None,
@@ -46,6 +50,11 @@ def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since
         *budget_alerts(data, settings, now),
         *share_alerts(data, settings, now),
     ]
+    return in_order(alerts, settings)
+
+
+def in_order(alerts: list[Alert], settings: AlertSettings) -> list[Alert]:
+    """Oldest first, then by kind, by the order of the dimensions in the settings, and by entity."""
     dimensions = {dimension: position for position, dimension in enumerate(settings.dimensions)}
     return sorted(alerts, key=lambda alert: (alert.ts, KINDS.index(alert.kind),
                                              dimensions.get(alert.dimension, len(dimensions)), alert.entity))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from offgate.money import usd
 
@@ -94,3 +94,27 @@ def budget_message(dimension: str, entity: str, month: datetime, month_to_date: 
 def share_message(before: float, after: float, change: datetime, now: datetime) -> str:
     return (f"The unmanaged share of AI spend rose from {before:.0%} to {after:.0%} of each day's spend, "
             f"from {day_phrase(change, now)} on.")
+
+
+def silent_device_message(device: str, owner: str | None, last_seen: datetime, now: datetime) -> str:
+    return (f"Device {_device(device, owner)} has not reported since {time_phrase(last_seen, now)} "
+            f"({_span(now - last_seen)}): offgate may have been removed or switched off there.")
+
+
+def proxy_silent_message(device: str, owner: str | None, proxy_last: datetime, extension_last: datetime,
+                         now: datetime) -> str:
+    return (f"The proxy on device {_device(device, owner)} has recorded no call since {time_phrase(proxy_last, now)}, "
+            f"while its browser extension still reports (last at {time_phrase(extension_last, now)}): "
+            "the proxy may be switched off or bypassed.")
+
+
+def _device(name: str, owner: str | None) -> str:
+    return f"{name} ({owner}'s)" if owner else name
+
+
+def _span(length: timedelta) -> str:
+    """"30 hours", "3 days": how long, rounded down, as a person says it."""
+    hours = int(length.total_seconds() // 3600)
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{hours // 24} days"

@@ -1,6 +1,7 @@
 """The JSON API, and the page's summary (the report's HTML body) built from the same report.
 
-GET  /api/summary?since=30d&by=provider   what `offgate report --format json` prints
+GET  /api/summary?since=30d&by=provider   what `offgate report --format json` prints; &device=NAME and
+                                          &user=LOGIN (each repeatable, or a comma list) as its filters
 GET  /api/calls?limit=50                  the newest calls, newest first
 GET  /api/alerts[?all=1][&limit=N]        open alerts (all=1: acknowledged ones too), newest first
 POST /api/alerts/{id}/ack                 acknowledge one; body {"by": NAME} optional
@@ -23,6 +24,7 @@ from analytics.report.document import Finding, Report
 from analytics.report.model import build_report
 from analytics.report.render_html import render_body
 from offgate.store.alerts import AlertStore
+from offgate.store.filters import CallFilter
 from offgate.store.queries import CallQueries, LatestCall
 from offgate.store.reconciliation import Reconciliations
 from offgate.timespan import parse_since
@@ -80,22 +82,23 @@ async def processes(request: web.Request) -> web.Response:
 
 
 async def findings(request: web.Request) -> web.Response:
-    since = _since(request, DEFAULT_SINCE)
+    since = since_of(request, DEFAULT_SINCE)
     found = await reads(request).run(lambda store: Reconciliations(store).findings(since, None))
     return web.json_response({"findings": [Finding.from_stored(finding).model_dump(mode="json") for finding in found]})
 
 
 async def _report(request: web.Request) -> Report:
-    since = _since(request, DEFAULT_SINCE)
+    since = since_of(request, DEFAULT_SINCE)
     by = request.query.get("by", DEFAULT_BY)
     if by not in DIMENSIONS:
         raise BadQuery(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
+    only = CallFilter(devices=_names(request, "device"), users=_names(request, "user"))
     until = datetime.now(UTC)
-    return await reads(request).run(lambda store: build_report(store, since, until, by))
+    return await reads(request).run(lambda store: build_report(store, since, until, by, only))
 
 
 async def _seen(request: web.Request, column: str, name: str) -> web.Response:
-    since = _since(request, None)
+    since = since_of(request, None)
     found = await reads(request).run(lambda store: store.totals(column, since))
     return web.json_response({name: [
         {"name": group["key"], **{field: group[field] for field in SEEN_FIELDS},
@@ -121,7 +124,8 @@ async def _acked_by(request: web.Request) -> str:
     return by.strip()
 
 
-def _since(request: web.Request, default: str | None) -> datetime | None:
+def since_of(request: web.Request, default: str | None) -> datetime | None:
+    """The `since` parameter (a span back from now or an ISO time), else `default`; BadQuery if it is neither."""
     text = request.query.get("since", default)
     if text is None:
         return None
@@ -129,6 +133,14 @@ def _since(request: web.Request, default: str | None) -> datetime | None:
         return parse_since(text)
     except ValueError as exc:
         raise BadQuery(f"since: {exc}") from None
+
+
+def _names(request: web.Request, name: str) -> tuple[str, ...]:
+    """A parameter given any number of times, each a comma list: its names, once each, in order."""
+    names = [part.strip() for value in request.query.getall(name, []) for part in value.split(",") if part.strip()]
+    if any(len(found) > MAX_NAME for found in names):
+        raise BadQuery(f"{name}: a name is at most {MAX_NAME} characters")
+    return tuple(dict.fromkeys(names))
 
 
 def _whole_number(request: web.Request, name: str, default: int, largest: int) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from analytics.dashboard import api, metrics, pages
+from analytics.dashboard import api, fleet, metrics, pages
 from analytics.dashboard.auth import SESSIONS, TOKEN, Sessions, log_out, require_token
 from analytics.dashboard.errors import json_errors
 from analytics.dashboard.hosts import LISTEN_HOST, known_hosts_only
@@ -38,7 +38,9 @@ def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -
     app[LISTEN_HOST] = settings.dashboard.listen_host
     app[STORE_READS] = StoreReads(database_url_for(settings, home))
     app[pages.PAC] = render_pac(proxy_address, settings.proxy.gateways)
+    app[fleet.SILENCE] = settings.alerts.device_silence
     app.router.add_get("/", pages.index)
+    app.router.add_get("/fleet", fleet.page)
     app.router.add_post("/login", pages.log_in)
     app.router.add_post("/logout", log_out)
     app.router.add_get("/static/{name}", pages.asset)
@@ -52,6 +54,7 @@ def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -
     app.router.add_get("/api/apps", api.apps)
     app.router.add_get("/api/processes", api.processes)
     app.router.add_get("/api/findings", api.findings)
+    app.router.add_get("/api/fleet", fleet.fleet_json)
     app.on_cleanup.append(_close)
     return app
 

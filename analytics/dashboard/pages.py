@@ -30,9 +30,9 @@ async def index(request: web.Request) -> web.Response:
     if given is not None:
         if token_matches(given, request.app[TOKEN]):
             return logged_in(request)
-        return _login_page("The link's token is not this dashboard's: use the link `offgate dashboard` prints.", 401)
+        return login_page("The link's token is not this dashboard's: use the link `offgate dashboard` prints.", 401)
     if not authorized(request):
-        return _login_page()
+        return login_page()
     return web.Response(text=DASHBOARD_PAGE, content_type="text/html")
 
 
@@ -40,7 +40,7 @@ async def log_in(request: web.Request) -> web.Response:
     given = (await request.post()).get("token")
     if isinstance(given, str) and given.strip() and token_matches(given.strip(), request.app[TOKEN]):
         return logged_in(request)
-    return _login_page("That is not this dashboard's token.", 401)
+    return login_page("That is not this dashboard's token.", 401)
 
 
 async def asset(request: web.Request) -> web.Response:
@@ -56,6 +56,6 @@ async def proxy_pac(request: web.Request) -> web.Response:
     return web.Response(text=request.app[PAC], content_type=PAC_CONTENT_TYPE)
 
 
-def _login_page(problem: str = "", status: int = 200) -> web.Response:
+def login_page(problem: str = "", status: int = 200) -> web.Response:
     message = f'<p class="problem" id="login-problem" role="alert">{escape(problem)}</p>' if problem else ""
     return web.Response(text=LOGIN_PAGE.substitute(message=message), status=status, content_type="text/html")

@@ -14,6 +14,8 @@ _WHAT = {
     "budget": "budget at risk for {who}",
     "first_seen": "new {who}",
     "unmanaged_share": "unmanaged share rising for {who}",
+    "silent_device": "{who} has stopped reporting",
+    "proxy_silent": "the proxy on {who} has stopped recording",
 }
 _METRIC_NAMES = {"cost_usd": "cost", "calls": "calls", "tokens": "tokens", "share": "unmanaged share"}
 
@@ -31,6 +33,8 @@ _FIGURES = {
     "budget": ("Month-end forecast", "Budget"),
     "unmanaged_share": ("Share now", "Share before"),
     "first_seen": ("Calls so far", None),
+    "silent_device": ("Silent for", None),
+    "proxy_silent": ("Silent for", None),
 }
 
 
@@ -61,4 +65,6 @@ def metric_value(value: float, metric: str) -> str:
         return f"{value:.0%}"
     if metric in ("calls", "tokens", "first_call"):
         return f"{value:,.0f}"
+    if metric == "last_report":
+        return f"{value:,.0f} hours"
     return f"{value:g}"

@@ -16,7 +16,7 @@ from pydantic import ConfigDict
 from analytics.findings import FindingKind
 from offgate.contracts import Contract, UtcTime
 
-Dimension = Literal["user", "device", "app", "provider", "model", "key", "process"]
+Dimension = Literal["user", "device", "app", "provider", "model", "key", "process", "team"]
 
 
 class ReportPart(Contract):
@@ -172,7 +172,13 @@ class Report(ReportPart):
     """The window's start; null: since the first call."""
     until: UtcTime
     by: Dimension
-    """The dimension the rows break unmanaged usage down by."""
+    """The dimension the rows break unmanaged usage down by ("user": the person, through the
+    people mapping where one is imported; "team": theirs)."""
+    devices: list[str] = []
+    """Only the calls of these devices (all devices when empty), the spend rows paired with them,
+    their findings and their unread connections."""
+    users: list[str] = []
+    """Only the calls of these workstation logins (all when empty), and the spend rows paired with them."""
     totals: Totals
     rows: list[Row]
     """One per value of `by`, most unmanaged spend first."""

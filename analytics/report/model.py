@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from analytics.findings import KINDS
 from analytics.report.document import (
@@ -38,40 +38,49 @@ from analytics.report.document import (
     Totals,
     UnreadConnection,
 )
+from analytics.report.document import Dimension as ReportDimension
 from offgate.store import Store
-from offgate.store.queries import CallGroup, CallQueries
+from offgate.store.filters import ALL_CALLS, CallFilter
+from offgate.store.queries import PERSON_KEYS, CallGroup, CallQueries, PersonSpend
 from offgate.store.reconciliation import Reconciliations
 from offgate.store.spend import SpendDay, SpendLog
 from offgate.store.unread import UnreadConnectionStore
-from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
+from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, TEAM, UNMANAGED
 
 SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
 TOP_SOURCES = 10
 
 
-def build_report(store: Store, since: datetime | None, until: datetime, by: str) -> Report:
+def build_report(store: Store, since: datetime | None, until: datetime, by: str,
+                 only: CallFilter = ALL_CALLS) -> Report:
+    """The report of [since, until) by `by`, of the calls `only` keeps."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
+    dimension = cast(ReportDimension, by)  # checked just above
     web_apps = _web_app_providers()
     calls = CallQueries(store)
-    groups = calls.call_groups(since, until, [by], web_apps)
-    spend_days = SpendLog(store).by_day(since, until)
+    groups = calls.call_groups(since, until, [by], web_apps, only)
+    spend_days = SpendLog(store).by_day(since, until, only)
     totals = _totals(groups, spend_days)
-    findings = [Finding.from_stored(finding) for finding in Reconciliations(store).findings(since, until)]
+    # A person's LiteLLM spend no agent captured: on their row, and already in the totals.
+    people_spend = calls.uncaptured_spend(since, until) if by in PERSON_KEYS and not only else []
+    findings = [Finding.from_stored(finding) for finding in Reconciliations(store).findings(since, until, only)]
     return Report(
         generated_at=until,
         since=since,
         until=until,
-        by=by,
+        by=dimension,
+        devices=list(only.devices),
+        users=list(only.users),
         totals=totals,
-        rows=_rows(groups, by),
-        top_sources=_top_sources(calls.call_groups(since, until, list(SOURCE_FIELDS), web_apps)),
-        daily=_daily(calls.call_groups(since, until, [DAY], web_apps), spend_days),
+        rows=_rows(groups, by, people_spend),
+        top_sources=_top_sources(calls.call_groups(since, until, list(SOURCE_FIELDS), web_apps, only)),
+        daily=_daily(calls.call_groups(since, until, [DAY], web_apps, only), spend_days),
         findings=findings,
         findings_by_kind=FindingCounts(**{kind: sum(f.kind == kind for f in findings) for kind in KINDS}),
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
-                            UnreadConnectionStore(store).by_process_and_host(since, until)],
+                            UnreadConnectionStore(store).by_process_and_host(since, until, only)],
     )
 
 
@@ -111,16 +120,25 @@ def _totals(groups: list[CallGroup], spend_days: list[SpendDay]) -> Totals:
     )
 
 
-def _rows(groups: list[CallGroup], by: str) -> list[Row]:
+def _rows(groups: list[CallGroup], by: str, people_spend: list[PersonSpend]) -> list[Row]:
     rows: dict[Any, dict[str, Any]] = {}
-    for group in groups:
-        if group.classification == GATEWAY_UPSTREAM:
-            continue  # the gateway's own side of calls its clients made
-        row = rows.setdefault(group.keys[by], {
-            "key": group.keys[by], "unmanaged_calls": 0, "unmanaged_cost_usd": 0.0, "prompt_tokens": 0,
+
+    def row_of(key: Any) -> dict[str, Any]:
+        return rows.setdefault(key, {
+            "key": key, "unmanaged_calls": 0, "unmanaged_cost_usd": 0.0, "prompt_tokens": 0,
             "completion_tokens": 0, "estimated_calls": 0, "unpriced_calls": 0, "managed_calls": 0,
             "managed_unpriced_calls": 0, "managed_cost_usd": 0.0,
         })
+
+    for spent in people_spend:
+        row = row_of(spent.team if by == TEAM else spent.person)
+        row["managed_calls"] += spent.rows
+        row["managed_cost_usd"] += spent.spend
+        row["managed_unpriced_calls"] += spent.unpriced_rows
+    for group in groups:
+        if group.classification == GATEWAY_UPSTREAM:
+            continue  # the gateway's own side of calls its clients made
+        row = row_of(group.keys[by])
         if group.classification == UNMANAGED:
             row["unmanaged_calls"] += group.calls
             row["unmanaged_cost_usd"] += group.cost_usd

@@ -20,6 +20,10 @@ def render_text(report: Report) -> str:
     console = Console(file=buffer, width=WIDTH, highlight=False, soft_wrap=True, color_system=None)
     totals = report.totals
     console.print(f"Unmanaged LLM usage, {window(report.since, report.until)}", markup=False)
+    only = "; ".join(f"{name} {', '.join(values)}" for name, values in (("devices", report.devices),
+                                                                           ("users", report.users)) if values)
+    if only:
+        console.print(f"Only the calls of {only}", markup=False)
     console.print(f"Total spend {usd(totals.total_cost_usd)} = managed {usd(totals.managed_cost_usd)} "
                   f"+ unmanaged {usd(totals.unmanaged_cost_usd)}; coverage {percent(totals.coverage)}",
                   markup=False)

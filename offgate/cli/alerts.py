@@ -14,7 +14,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offgate.cli.common import CommandContext, SinceOption, app, out, parsed, since_from
+from offgate.cli.common import (
+    CommandContext,
+    DeviceOption,
+    SinceOption,
+    UserOption,
+    app,
+    call_filter,
+    out,
+    parsed,
+    since_from,
+)
 from offgate.errors import BadInputError
 
 alerts_app = typer.Typer(help="Alerts: unusual unmanaged usage, new AI tools, budgets at risk.",
@@ -30,9 +40,12 @@ def alerts(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of alerts.")] = False,
     include_acked: Annotated[bool, typer.Option("--all", help="Include acknowledged alerts.")] = False,
     since: SinceOption = None,
+    device: DeviceOption = None,
+    user: UserOption = None,
 ) -> None:
     """Look for new alerts in the data as it is (default: the last alerts.lookback_hours),
-    then list the open ones, newest first. `offgate alerts ack ID` acknowledges one."""
+    then list the open ones, newest first (with --device or --user: those about one of
+    them). `offgate alerts ack ID` acknowledges one."""
     if ctx.invoked_subcommand is not None:
         return
     from analytics.alerts import raise_new_alerts
@@ -43,7 +56,7 @@ def alerts(
     with context.store() as store:
         # A window that ends before it starts is a ValueError: --since made it so.
         parsed("--since", lambda: raise_new_alerts(store, context.settings.alerts, since=start))
-        found = AlertStore(store).alerts(include_acked=include_acked, since=start)
+        found = AlertStore(store).alerts(include_acked=include_acked, since=start, about=call_filter(device, user))
     if as_json:
         sys.stdout.write(json.dumps([alert.to_json() for alert in found], indent=1) + "\n")
         return

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import SinceOption, app, err, fail, out, since_from
+from offgate.cli.common import DeviceOption, SinceOption, UserOption, app, call_filter, err, fail, out, since_from
 from offgate.errors import EXIT_FAILED
 from offgate.vocabulary import CLASSES, Dimension
 
@@ -68,20 +68,28 @@ def _progress_bar(description: str) -> Iterator[Callable[[int, int | None], None
 
 
 @app.command()
-def reconcile(ctx: typer.Context, since: SinceOption = None) -> None:
+def reconcile(ctx: typer.Context, since: SinceOption = None, device: DeviceOption = None,
+              user: UserOption = None) -> None:
     """Classify captured calls (gateway, gateway-upstream, unmanaged), pair the managed ones
     with LiteLLM's spend rows, and record the findings. Without --since: every call. Safe to
-    rerun over any window."""
+    rerun over any window. With --device or --user, every call is still reconciled (a spend
+    row names no device) and the summary tells of theirs."""
+    from analytics.reconcile import narrowed
     from analytics.reconcile import reconcile as reconcile_window
 
     start = since_from(since)
+    only = call_filter(device, user)
     settings = ctx.obj.settings.reconcile
     with ctx.obj.store() as store:
         summary = reconcile_window(store, settings, since=start)
-    classes, how, found = summary.classes, summary.matched_by, summary.findings
+        told = narrowed(store, summary, only) if only else summary
+    out.print(f"reconciled {summary.calls} calls since {since or 'the beginning'} "
+              f"against {summary.spend_rows} LiteLLM spend rows", markup=False)
+    if only:
+        out.print(f"of them, the {told.calls} calls of {only.describe()}, paired with {told.spend_rows} spend rows:",
+                  markup=False)
+    classes, how, found = told.classes, told.matched_by, told.findings
     for line in (
-        f"reconciled {summary.calls} calls since {since or 'the beginning'} "
-        f"against {summary.spend_rows} LiteLLM spend rows",
         "  " + ", ".join(f"{classes[name]} {name}" for name in CLASSES),
         f"  paired by response id {how['response_id']}, by LiteLLM call id {how['litellm_call_id']}, "
         f"by time, model and tokens {how['time_model_tokens']}",
@@ -102,10 +110,13 @@ class ReportFormat(StrEnum):
 def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
-    by: Annotated[Dimension, typer.Option("--by", help="Break unmanaged usage down by this.")] = Dimension.provider,
+    by: Annotated[Dimension, typer.Option("--by", help="Break usage down by this (user: the person, team: "
+                                                       "theirs, by `offgate people import`).")] = Dimension.provider,
     format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
                                                   dir_okay=False)] = None,
+    device: DeviceOption = None,
+    user: UserOption = None,
 ) -> None:
     """The unmanaged-usage report: spend managed and unmanaged, coverage, unmanaged calls and
     tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
@@ -114,7 +125,7 @@ def report(
 
     start = since_from(since)
     with ctx.obj.store() as store:
-        document = build_report(store, start, datetime.now(UTC), by.value)
+        document = build_report(store, start, datetime.now(UTC), by.value, call_filter(device, user))
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)

@@ -18,6 +18,7 @@ from offgate.config import Settings, database_url_for, load_settings, resolve_ho
 from offgate.errors import EXIT_BAD_INPUT, BadInputError, OffgateError
 from offgate.installation import installation_problem
 from offgate.store import Store
+from offgate.store.filters import CallFilter
 from offgate.timespan import parse_since
 
 
@@ -97,6 +98,18 @@ def since_from(text: str | None) -> datetime | None:
     return None if text is None else parsed("--since", lambda: parse_since(text))
 
 
+def call_filter(devices: list[str] | None, users: list[str] | None) -> CallFilter:
+    """--device and --user as a CallFilter: each repeatable, each value a comma list."""
+    def names(values: list[str] | None) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(name.strip() for value in values or () for name in value.split(",") if name.strip()))
+
+    return CallFilter(devices=names(devices), users=names(users))
+
+
+DeviceOption = Annotated[list[str] | None, typer.Option(
+    "--device", help="Only these devices' calls: repeat it, or give a comma list.")]
+UserOption = Annotated[list[str] | None, typer.Option(
+    "--user", help="Only these workstation logins' calls: repeat it, or give a comma list.")]
 HomeOption = Annotated[
     Path | None,
     typer.Option("--home", help="Data directory (default: $OFFGATE_HOME or the platform's user data dir).",

@@ -19,27 +19,28 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL, Node, fn
 from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
 
 from offgate.contracts import Contract, UtcTime
 from offgate.errors import BadInputError
 from offgate.store.core import Store
+from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import classification, group_key
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
 from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
-AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
 
 
 class Alert(Contract):
-    """Something unusual in the unmanaged usage, for a person to look at. The generic webhook
-    posts one alert per request, as this."""
+    """Something unusual in the unmanaged usage, or a device fallen silent, for a person to look
+    at. The generic webhook posts one alert per request, as this."""
 
     kind: AlertKind
     severity: Severity
@@ -47,10 +48,11 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call"]
-    """What was measured: "first_call" for first_seen, "share" for unmanaged_share."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "last_report"]
+    """What was measured: "first_call" for first_seen, "share" for unmanaged_share, "last_report"
+    (hours since, as the statistic) for silent_device and proxy_silent."""
     ts: UtcTime
-    """The start of the anomalous hour or day, or the first call."""
+    """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str
     """One plain sentence for a manager."""
     statistic: float | None = None
@@ -138,10 +140,14 @@ class AlertStore:
         return new
 
     def alerts(self, include_acked: bool = False, since: datetime | None = None,
-               limit: int | None = None) -> list[Alert]:
-        """Stored alerts, newest first (by ts); unacknowledged ones only unless asked."""
+               limit: int | None = None, about: CallFilter = ALL_CALLS) -> list[Alert]:
+        """Stored alerts, newest first (by ts); unacknowledged ones only unless asked. With
+        `about`: only the alerts about one of its devices or users."""
         row = AlertRow
         query = row.select()
+        if about:
+            query = query.where(((row.dimension == "device") & row.entity.in_(list(about.devices)))
+                                | ((row.dimension == "user") & row.entity.in_(list(about.users))))
         if not include_acked:
             query = query.where(row.acked_at.is_null())
         if since is not None:
@@ -199,7 +205,7 @@ class UnmanagedSeries:
         hour, as columns: those names, `hour` (whole hours since the epoch), `calls`,
         `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0)."""
         event = UsageEventRow
-        columns = {name: group_key(name) for name in by}
+        columns: dict[str, Node] = {name: group_key(name) for name in by}
         columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
                        tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
                        cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
@@ -211,7 +217,7 @@ class UnmanagedSeries:
         """When each combination of values of the dimensions `by` made its first unmanaged
         call, ever: those names and `first` (UTC epoch seconds), as columns."""
         event = UsageEventRow
-        columns = {name: group_key(name) for name in by}
+        columns: dict[str, Node] = {name: group_key(name) for name in by}
         columns["first"] = fn.MIN(epoch(self._db, event.ts))
         query = _unmanaged(event.select(*columns.values()), None, None)
         with self._store.reporting("find first unmanaged calls in"):

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, SQL, Case, Node, Value, fn
+from peewee import JOIN, SQL, Case, ColumnBase, Value, fn
 
 from offgate.events import UsageEvent
 from offgate.store.core import Store
+from offgate.store.filters import ALL_CALLS, CallFilter
+from offgate.store.people import ON_ANY_DEVICE, ON_DEVICE, PersonRow, call_person, call_team, person_of_call
 from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, flag
-from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, UNMANAGED
+from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
+
+PERSON_KEYS = frozenset({"user", TEAM})  # read through the people mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +55,6 @@ class LatestCall:
     reconciled: bool
 
 
-_FLAGS = ("reconciled", "matched", "estimated", "web_app")
 _COUNTS = ("calls", "prompt_tokens", "completion_tokens", "unpriced_calls", "unpriced_spend")
 
 
@@ -63,11 +66,12 @@ class CallQueries:
         self._db = store.database
 
     def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
-                    web_app_providers: Sequence[str] = ()) -> list[CallGroup]:
-        """Captured calls in [since, until) counted and summed per value of `by` (dimensions
-        or "day"), class, and the flags of CallGroup."""
+                    web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
+        """Captured calls in [since, until) (those `only` keeps) counted and summed per value
+        of `by` (dimensions or "day"; "user" is the person, "team" theirs: offgate.store.people),
+        class, and the flags of CallGroup."""
         event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
-        keys = [group_key(name).alias(name) for name in by]
+        keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
         flags = [
             classification().alias("classification"),
             flag(call.event_id.is_null(False)).alias("reconciled"),
@@ -85,16 +89,41 @@ class CallQueries:
             fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null())).alias("unpriced_spend"),
         ]
         selected = [*keys, *flags]
-        query = between(
-            event.select(*selected, *sums)
-            .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-            .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id))
-            .group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
-            event.ts, since, until,
-        )
+        query = (event.select(*selected, *sums)
+                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                 .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
+        if PERSON_KEYS.intersection(by):
+            on_device, on_any_device = person_of_call(event.user, event.device)
+            query = (query.join_from(event, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+                     .join_from(event, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+        query = only.apply(between(query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
+                                   event.ts, since, until))
         with self._store.reporting("total calls in"):
             groups = list(query.dicts().execute(self._db))
         return [_call_group(group, by) for group in groups]
+
+    def uncaptured_spend(self, since: datetime | None, until: datetime | None) -> list[PersonSpend]:
+        """Spend rows starting in [since, until) whose LiteLLM user is someone's in the people
+        mapping and that no captured gateway call was paired with (those count with their
+        call), per person and their team."""
+        spend, call = SpendLogRow, ReconciledCallRow
+        person = PersonRow
+        teams = (person.select(person.litellm_user_id, fn.MIN(person.team).alias("team"))
+                 .where(person.litellm_user_id.is_null(False)).group_by(person.litellm_user_id).alias("teams"))
+        paired = call.select(call.spend_request_id).where((call.classification == GATEWAY)
+                                                          & call.spend_request_id.is_null(False))
+        query = between(
+            spend.select(spend.user, teams.c.team, fn.COUNT(SQL("*")), fn.SUM(spend.spend),
+                         fn.SUM(flag(spend.spend.is_null())))
+            .join(teams, on=(teams.c.litellm_user_id == spend.user))
+            .where(spend.request_id.not_in(paired))
+            .group_by(SQL("1"), SQL("2")),
+            spend.start_time, since, until,
+        )
+        with self._store.reporting("total people's spend in"):
+            found = list(query.tuples().execute(self._db))
+        return [PersonSpend(user, team, int(rows), float(total or 0.0), int(unpriced))
+                for user, team, rows, total, unpriced in found]
 
     def latest_calls(self, limit: int) -> list[LatestCall]:
         """The newest `limit` captured calls, newest first."""
@@ -109,14 +138,29 @@ class CallQueries:
                            event=UsageEvent.model_validate(found)) for found in calls]
 
 
-def classification() -> Node:
+@dataclass(frozen=True, slots=True)
+class PersonSpend:
+    """LiteLLM spend rows of one person (their LiteLLM user id) no agent saw the call of."""
+
+    person: str
+    team: str | None
+    rows: int
+    spend: float
+    unpriced_rows: int
+
+
+def classification() -> ColumnBase:
     """A captured call's class: as reconciled, else by its route (gateway or unmanaged).
     Queries using it join ReconciledCallRow (left outer) to UsageEventRow."""
     by_route = Case(None, [(UsageEventRow.route == "gateway", GATEWAY)], UNMANAGED)
     return fn.COALESCE(ReconciledCallRow.classification, by_route)
 
 
-def group_key(name: str) -> Node:
+def _person_key(name: str) -> ColumnBase:
+    return call_person(UsageEventRow.user) if name == "user" else call_team()
+
+
+def group_key(name: str) -> ColumnBase:
     """The usage_event expression a dimension or "day" groups by."""
     if name == DAY:
         return fn.DATE(UsageEventRow.ts)
@@ -132,7 +176,7 @@ def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
     # SQLite's flags are 0/1 and PostgreSQL sums integers as NUMERIC: hand out bools, ints and floats.
     return CallGroup(
         keys=keys, classification=group["classification"],
-        **{name: bool(group[name]) for name in _FLAGS},
-        **{name: int(group[name] or 0) for name in _COUNTS},
+        reconciled=bool(group["reconciled"]), matched=bool(group["matched"]), estimated=bool(group["estimated"]),
+        web_app=bool(group["web_app"]), **{name: int(group[name] or 0) for name in _COUNTS},
         cost_usd=float(group["cost_usd"] or 0.0), spend=float(group["spend"] or 0.0),
     )

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
+from peewee import SQL, fn
+
 from offgate.store.core import Store
+from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.schema import FindingRow, ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, epoch, insert_rows, naive_utc, read_columns
 
@@ -80,10 +83,25 @@ class Reconciliations:
             # the window's edge from its stored time: replace rather than fail on it.
             insert_rows(self._db, finding, finding_rows, existing="replace")
 
-    def findings(self, since: datetime | None, until: datetime | None) -> list[dict[str, Any]]:
-        """Findings timed in [since, until), oldest first."""
+    def decided(self, since: datetime | None, until: datetime | None,
+                about: CallFilter) -> list[tuple[str, str | None, int]]:
+        """What reconciliation decided for the calls in [since, until) that `about` keeps:
+        (class, how paired or None, calls) per class and way of pairing."""
+        call, event = ReconciledCallRow, UsageEventRow
+        query = about.apply(between(call.select(call.classification, call.matched_by, fn.COUNT(SQL("*")))
+                                    .join(event, on=(event.id == call.event_id))
+                                    .group_by(call.classification, call.matched_by), event.ts, since, until))
+        with self._store.reporting("read reconciled calls from"):
+            return [(klass, how, int(calls)) for klass, how, calls in query.tuples().execute(self._db)]
+
+    def findings(self, since: datetime | None, until: datetime | None,
+                 about: CallFilter = ALL_CALLS) -> list[dict[str, Any]]:
+        """Findings timed in [since, until), oldest first; with `about`, only those about the
+        calls it keeps (a spend row no agent saw is nobody's call)."""
         row = FindingRow
         query = between(row.select(), row.ts, since, until).order_by(row.ts, row.id)
+        if about:
+            query = query.where(row.event_id.in_(about.apply(UsageEventRow.select(UsageEventRow.id))))
         with self._store.reporting("read findings from"):
             found = list(query.dicts().execute(self._db))
         for finding in found:

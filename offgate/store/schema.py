@@ -114,7 +114,7 @@ class SpendLogRow(Model):
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
     source = TextField()
-    raw = TextField()
+    raw = TextField()  # pyright: ignore[reportAssignmentType] - the column shadows Model.raw(), unused here
     imported_at = DateTimeField()
 
     class Meta:
@@ -222,6 +222,22 @@ class UnreadConnectionRow(Model):
         table_name = "unread_connection"
 
 
+class PersonRow(Model):
+    """Who a workstation login is (offgate.store.people.Person); `id` is "<device>\\x1f<login>",
+    the device empty for a mapping that holds on every device: one mapping each."""
+
+    id = TextField(primary_key=True)
+    login = TextField(index=True)
+    device = TextField(null=True)
+    litellm_user_id = TextField(null=True, index=True)
+    team = TextField(null=True)
+    source = TextField()  # the CSV file or the LiteLLM URL it came from
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "person"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -310,7 +326,7 @@ class _SpendLogRowV1(Model):
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
     source = TextField()
-    raw = TextField()
+    raw = TextField()  # pyright: ignore[reportAssignmentType] - as above
     imported_at = DateTimeField()
 
     class Meta:
@@ -338,12 +354,17 @@ def let_spend_be_unknown(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).drop_not_null("litellm_spend_log", "spend"))
 
 
+def add_people_table(database: Database) -> None:
+    SchemaManager(PersonRow, database).create_all()
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
     add_unread_connections,
     let_spend_be_unknown,
     add_fleet_tables,
+    add_people_table,
 ]
 
 

@@ -16,9 +16,10 @@ from typing import Any
 from peewee import SQL, fn
 
 from offgate.store.core import Store
-from offgate.store.schema import SpendLogRow
+from offgate.store.filters import ALL_CALLS, CallFilter
+from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, epoch, flag, insert_rows, read_columns
-from offgate.vocabulary import SPEND_SOURCES
+from offgate.vocabulary import GATEWAY, SPEND_SOURCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +93,9 @@ class SpendLog:
         with self._store.reporting("read spend rows from"):
             return read_columns(self._db, query.order_by(row.start_time, row.request_id), columns)
 
-    def by_day(self, since: datetime | None, until: datetime | None) -> list[SpendDay]:
-        """Spend rows starting in [since, until) per UTC day, oldest first."""
+    def by_day(self, since: datetime | None, until: datetime | None, only: CallFilter = ALL_CALLS) -> list[SpendDay]:
+        """Spend rows starting in [since, until) per UTC day, oldest first. With a filter: the
+        rows paired with the gateway calls it keeps (a spend row names no device nor login)."""
         row = SpendLogRow
         query = between(
             row.select(fn.DATE(row.start_time).alias("day"), fn.COUNT(SQL("*")).alias("rows"),
@@ -101,6 +103,11 @@ class SpendLog:
             .group_by(SQL("1")).order_by(SQL("1")),
             row.start_time, since, until,
         )
+        if only:
+            call, event = ReconciledCallRow, UsageEventRow
+            paired = only.apply(call.select(call.spend_request_id).join(event, on=(event.id == call.event_id))
+                                .where((call.classification == GATEWAY) & call.spend_request_id.is_null(False)))
+            query = query.where(row.request_id.in_(paired))
         with self._store.reporting("total spend rows in"):
             days = list(query.tuples().execute(self._db))
         return [SpendDay(str(day)[:10], int(rows), float(spend or 0.0), int(unpriced))

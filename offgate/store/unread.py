@@ -20,6 +20,7 @@ from typing import Any
 from peewee import EXCLUDED, Case, fn
 
 from offgate.store.core import Store
+from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.schema import UnreadConnectionRow
 from offgate.store.sql import naive_utc
 
@@ -81,16 +82,18 @@ class UnreadConnectionStore:
         with self._store.reporting("write unread connections to"), self._db.atomic():
             query.execute(self._db)
 
-    def by_process_and_host(self, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
+    def by_process_and_host(self, since: datetime | None = None, until: datetime | None = None,
+                            about: CallFilter = ALL_CALLS) -> list[dict[str, Any]]:
         """Per process and host, the connections that could not be read on the days seen
-        within [since, until) (a day counts whole once any of it is), most first. Each has
-        its sentence in `message`."""
+        within [since, until) (a day counts whole once any of it is), most first; with
+        `about`, those of its devices and users. Each has its sentence in `message`."""
         row = UnreadConnectionRow
         failed, passed = fn.SUM(row.handshakes_failed), fn.SUM(row.passed_through)
         query = (row.select(row.process_name, row.host, failed.alias("handshakes_failed"),
                             passed.alias("passed_through"), fn.MIN(row.first_seen).alias("first_seen"),
                             fn.MAX(row.last_seen).alias("last_seen"))
                  .group_by(row.process_name, row.host))
+        query = about.apply(query, row.device, row.user)
         if since is not None:
             query = query.where(row.last_seen >= naive_utc(since))
         if until is not None:

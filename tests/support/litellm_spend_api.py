@@ -7,7 +7,10 @@ logs here: it needs Prisma's engine). It answers as litellm 1.108's
   {data, total, page, page_size, total_pages, total_is_capped}, the total capped at 10,000;
 - `GET /spend/logs?start_date&end_date&summarize=false`: dates only, newest first, at most
   10,000 rows, with `x-litellm-spend-logs-truncated: true` when it stopped there;
-- 401 without the right bearer key, in LiteLLM's error shape; 404 for v2 on an older proxy.
+- 401 without the right bearer key, in LiteLLM's error shape; 404 for v2 on an older proxy;
+- `GET /user/list?page&page_size` ({users, total, page, page_size, total_pages}, as
+  `internal_user_endpoints.get_users`) and `GET /team/list` (a list of teams, as
+  `team_endpoints.list_team`), from `users` and `teams`.
 
 `failures` holds statuses to answer before answering properly, one per request; `broken`
 makes a path's answers "html" (not JSON) or of the wrong "shape".
@@ -35,6 +38,8 @@ class FakeSpendApi:
     failures: list[int] = field(default_factory=list)
     broken: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    teams: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -48,6 +53,8 @@ class FakeSpendApi:
         app = web.Application()
         app.router.add_get("/spend/logs/v2", self._v2)
         app.router.add_get("/spend/logs", self._v1)
+        app.router.add_get("/user/list", self._users)
+        app.router.add_get("/team/list", self._teams)
         self.port = self._server.serve(app)
         return self
 
@@ -96,6 +103,20 @@ class FakeSpendApi:
         chosen = sorted((row for row in self.rows if start <= _moment(row) <= end), key=_moment, reverse=True)
         headers = {"x-litellm-spend-logs-truncated": "true"} if len(chosen) >= ROW_CAP else {}
         return web.json_response(chosen[:ROW_CAP], headers=headers)
+
+
+    async def _users(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        page, page_size = int(request.query.get("page", 1)), min(int(request.query.get("page_size", 25)), 100)
+        return web.json_response({"users": self.users[(page - 1) * page_size: page * page_size],
+                                  "total": len(self.users), "page": page, "page_size": page_size,
+                                  "total_pages": max(math.ceil(len(self.users) / page_size), 1)})
+
+    async def _teams(self, request: web.Request) -> web.Response:
+        refused = self._refusal(request)
+        return refused if refused is not None else web.json_response(self.teams)
 
 
 def _parse(text: str) -> datetime:
