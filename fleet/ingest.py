@@ -125,9 +125,9 @@ def _note_push(cursor: Any, device: Device, outbox: str, acked_through: int, age
     running = {**agent.running, "last_records": {source: _iso(moment) for source, moment in agent.last_records.items()}}
     cursor.execute(
         "UPDATE fleet_device SET outbox = %s, acked_through = %s, last_seen_at = %s, agent_version = %s, "
-        "running = %s, pending = %s, records_stored = records_stored + %s WHERE id = %s",
-        (outbox, acked_through, utc_now(), agent.version, json.dumps(running), agent.pending, stored_change,
-         device.id))
+        "running = %s, pending = %s, quarantined = %s, records_stored = records_stored + %s WHERE id = %s",
+        (outbox, acked_through, utc_now(), agent.version, json.dumps(running), agent.pending, agent.quarantined,
+         stored_change, device.id))
 
 
 def _enrolled(cursor: Any, names: set[str]) -> list[str]:

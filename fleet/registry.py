@@ -145,7 +145,8 @@ class Registry:
         """Every device, by name: what it last said of itself, and how many records it gave."""
         row = FleetDeviceRow
         query = row.select(row.id, row.name, row.owner, row.enrolled_at, row.revoked_at, row.last_seen_at,
-                           row.agent_version, row.running, row.pending, row.records_stored).order_by(row.name)
+                           row.agent_version, row.running, row.pending, row.quarantined,
+                           row.records_stored).order_by(row.name)
         with self._store.reporting("read the devices in"):
             found = list(query.dicts().execute(self._db))
         for device in found:

@@ -84,6 +84,7 @@ class AgentReport(_Request):
     last_records: dict[Literal["proxy", "extension"], datetime | None] = Field(
         description="the newest local record of each capture path")
     pending: int = Field(ge=0, description="outbox entries still waiting after this batch")
+    quarantined: int = Field(default=0, ge=0, description="outbox entries the collector refused, kept on the device")
 
 
 class Deletion(_Request):

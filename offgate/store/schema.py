@@ -33,7 +33,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
-from offgate.store.fleet import add_fleet_tables
+from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 
 Migration = Callable[[Database], None]
 
@@ -344,6 +344,7 @@ MIGRATIONS: list[Migration] = [
     add_unread_connections,
     let_spend_be_unknown,
     add_fleet_tables,
+    add_fleet_quarantine,
 ]
 
 
