@@ -86,7 +86,9 @@ class UsageEventRow(Model):
     class Meta:
         table_name = "usage_event"
         # (response_id, ts): the duplicate check on every write and reconciliation's join.
-        indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
+        # (device, ts), (user, ts): one device's or person's calls in a central store of millions.
+        indexes = ((("provider", "model"), False), (("response_id", "ts"), False), (("device", "ts"), False),
+                   (("user", "ts"), False))
 
 
 class SpendLogRow(Model):
@@ -338,6 +340,11 @@ def let_spend_be_unknown(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).drop_not_null("litellm_spend_log", "spend"))
 
 
+def index_calls_by_device_and_user(database: Database) -> None:
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_index("usage_event", (column, "ts"), False) for column in ("device", "user")))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -345,6 +352,7 @@ MIGRATIONS: list[Migration] = [
     let_spend_be_unknown,
     add_fleet_tables,
     add_fleet_quarantine,
+    index_calls_by_device_and_user,
 ]
 
 
