@@ -127,7 +127,8 @@ def drop_device_index(url: str) -> None:
 def table_size(url: str) -> str:
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('usage_event'))")
-        return cursor.fetchone()[0]
+        (size,) = cursor.fetchone() or ("?",)
+        return size
 
 
 def measure(server: str, devices: int, calls_per_day: int, days: int, home: Path) -> dict[str, Any]:
@@ -162,7 +163,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--devices", default="0,100,1000,10000",
                         help="comma-separated fleet sizes (0: an empty store, what starting the commands costs)")
     parser.add_argument("--calls-per-day", type=int, default=200)
