@@ -253,7 +253,8 @@ def token_revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(hel
 @fleet_app.command("devices")
 def devices(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The enrolled devices: last seen, agent version, what runs there (proxy, native host,
-    the extension's last record), records waiting there and stored here, revoked or not."""
+    the extension's last record), records waiting there, quarantined there (refused by the
+    collector, kept on the device) and stored here, revoked or not."""
     from fleet.registry import Registry
 
     with central_store(ctx.obj) as store:
