@@ -6,7 +6,8 @@ very transaction that writes the record, by whichever process writes it (proxy, 
 host, imports), and the Store needs no part in it. Only an enrolled store has the
 triggers: a store that is not enrolled pays nothing. Entries are numbered in order and the
 numbers are never reused; the push sends them oldest first and deletes them once the
-collector acknowledged them.
+collector acknowledged them. An entry the collector refuses even alone moves to the
+quarantine (kept, with the collector's reason) so the entries after it go on.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 from peewee import JOIN, PostgresqlDatabase
 
 from offgate.store import Store
-from offgate.store.fleet import FleetAgentRow, FleetOutboxRow
+from offgate.store.fleet import FleetAgentRow, FleetOutboxRow, FleetQuarantineRow
 from offgate.store.schema import UsageEventRow
 
 _SQLITE_TRIGGERS = (
@@ -44,6 +45,12 @@ _POSTGRES_TRIGGERS = (
 _EVENT_FIELDS = UsageEventRow._meta.sorted_fields  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    entries: int
+    newest_reason: str | None
+
+
 @dataclass
 class OutboxBatch:
     """The oldest entries, as the wire's Batch wants them: the records still stored (as
@@ -64,10 +71,11 @@ class Outbox:
     def start(self) -> str:
         """Begin recording for a new enrolment: a new outbox id, the triggers, and every
         record stored so far, in one transaction (so a record written meanwhile is in it
-        once). Entries still waiting from an earlier enrolment are dropped: all is sent anew."""
+        once). Entries still waiting or quarantined from an earlier enrolment are dropped: all
+        is sent anew."""
         with self._store.reporting("start the fleet outbox in"), self._db.atomic():
-            FleetAgentRow.delete().execute(self._db)
-            FleetOutboxRow.delete().execute(self._db)
+            for table in (FleetAgentRow, FleetOutboxRow, FleetQuarantineRow):
+                table.delete().execute(self._db)
             outbox = self._create()
         return outbox
 
@@ -123,6 +131,25 @@ class Outbox:
         """The collector has every entry up to `through_seq`: they need not wait any longer."""
         with self._store.reporting("update the fleet outbox in"):
             FleetOutboxRow.delete().where(FleetOutboxRow.seq <= through_seq).execute(self._db)
+
+    def quarantine(self, seq: int, reason: str) -> None:
+        """Move the entry at `seq` out of the outbox, keeping it and why the collector refused it."""
+        entry = FleetOutboxRow
+        with self._store.reporting("quarantine a fleet outbox entry in"), self._db.atomic():
+            found = entry.select(entry.event_id, entry.deleted).where(entry.seq == seq).tuples().first(self._db)
+            if found is None:
+                return
+            event_id, deleted = found
+            FleetQuarantineRow.insert(seq=seq, event_id=event_id, deleted=deleted, reason=reason,
+                                      quarantined_at=_utc_now()).execute(self._db)
+            entry.delete().where(entry.seq == seq).execute(self._db)
+
+    def quarantined(self) -> Quarantine:
+        row = FleetQuarantineRow
+        with self._store.reporting("count the fleet quarantine in"):
+            entries = row.select().count(self._db)
+            newest = row.select(row.reason).order_by(row.seq.desc()).scalar(self._db) if entries else None
+        return Quarantine(entries, newest)
 
     def pending(self) -> int:
         with self._store.reporting("count the fleet outbox in"):

@@ -9,6 +9,13 @@ all at once, up to 5 minutes; meanwhile records keep being recorded locally, and
 offline for days sends its whole backlog, batch after batch, when it is back. A credential
 the collector refuses (revoked) stops the pushing with one clear log line until the
 device is enrolled again; `offgate status` says so.
+
+A batch the collector refuses never blocks the outbox. Too large (413): it is halved until
+taken. Refused as invalid (422): it is halved too, the good halves going out, down to the
+one entry refused alone; if the collector takes an empty batch from this agent, that entry
+is the fault and is quarantined (kept here, counted in every push, shown by `offgate
+status` and the admin's `offgate fleet devices`); if not, the fault is the agent's and the
+push fails as any other.
 """
 
 from __future__ import annotations
@@ -82,6 +89,8 @@ class PushSummary:
     already_stored: int = 0
     deleted: int = 0
     pending: int = 0
+    quarantined: int = 0
+    quarantine_reason: str | None = None  # the collector's, for the last entry quarantined
 
     def add(self, batch: OutboxBatch, acknowledgement: Acknowledgement) -> None:
         self.batches += 1
@@ -202,6 +211,11 @@ class Pusher:
                 response = self._post(enrolment, _body(outbox_id, batch, report, summary.pending - batch.entries))
                 if response.status_code == 413 and size > 1:
                     size //= 2  # this collector takes smaller batches
+                elif response.status_code == 422 and batch.entries > 1:
+                    size = batch.entries // 2  # look for the entry it refuses
+                elif response.status_code == 422 and batch.entries == 1:
+                    self._quarantine(enrolment, outbox, outbox_id, batch, report, response, summary)
+                    size = self._batch_records
                 else:
                     acknowledgement = self._acknowledgement(enrolment, response)
                     self._posted_at = time.monotonic()
@@ -217,6 +231,21 @@ class Pusher:
             self._drop_store()
             raise PushFailed(str(exc)) from None
 
+    def _quarantine(self, enrolment: Enrolment, outbox: Outbox, outbox_id: str, batch: OutboxBatch,
+                    report: dict[str, Any], refused: httpx.Response, summary: PushSummary) -> None:
+        """Quarantine the one entry of `batch` the collector refused, if the fault is that
+        entry's: the collector takes an empty batch (else PushFailed, nothing quarantined)."""
+        empty = OutboxBatch(last_seq=batch.last_seq)
+        self._acknowledgement(enrolment, self._post(enrolment, _body(outbox_id, empty, report, summary.pending)))
+        _, reason = refusal(refused)
+        outbox.quarantine(batch.last_seq, reason)
+        summary.pending -= 1
+        summary.quarantined += 1
+        summary.quarantine_reason = reason
+        report["quarantined"] += 1
+        log.warning("the collector refused outbox entry %d (%s): quarantined, kept here; the rest goes on",
+                    batch.last_seq, reason)
+
     def _outbox(self, enrolment: Enrolment) -> tuple[Outbox, str]:
         """The local outbox and its id, checked (triggers in place) once per store and enrolment."""
         if self._outbox_for is None or self._outbox_for[0] != enrolment.device_id:
@@ -230,7 +259,8 @@ class Pusher:
         last = outbox.last_records()
         return {"version": self._version, "running": self._parts.now(),
                 "last_records": {source: None if moment is None else moment.isoformat()
-                                 for source, moment in last.items()}}
+                                 for source, moment in last.items()},
+                "quarantined": outbox.quarantined().entries}
 
     def _post(self, enrolment: Enrolment, body: bytes) -> httpx.Response:
         try:

@@ -35,7 +35,7 @@ def status_lines(home: Path, store: Store | None) -> list[str]:
     lines.append(f"pushed:    last {pushed}; {waiting}")
     if state is not None and state.last_error and not state.refused:
         lines.append(f"push error: {state.last_error}")
-    return lines
+    return lines + _quarantined(store)
 
 
 def _waiting(store: Store | None) -> str:
@@ -45,6 +45,19 @@ def _waiting(store: Store | None) -> str:
         return f"{Outbox(store).pending()} outbox entries waiting"
     except StoreError as exc:
         return f"records waiting: unknown ({exc})"
+
+
+def _quarantined(store: Store | None) -> list[str]:
+    if store is None:
+        return []
+    try:
+        quarantine = Outbox(store).quarantined()
+    except StoreError:
+        return []  # the line above says the store is unavailable
+    if not quarantine.entries:
+        return []
+    return [f"quarantined: {quarantine.entries} outbox entries the collector refused (newest: "
+            f"{quarantine.newest_reason}); they stay in this store and are not pushed again"]
 
 
 def _when(moment: datetime) -> str:

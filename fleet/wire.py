@@ -14,12 +14,14 @@ add to them.
 
 from __future__ import annotations
 
+import types
+import typing
 from datetime import datetime
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
-from offgate.events import UsageEvent
+from offgate.events import LONG_TEXT_CHARS, MAX_TEXT_CHARS, UsageEvent
 
 ENROLL_PATH = "/v1/enroll"
 INGEST_PATH = "/v1/ingest"
@@ -59,6 +61,30 @@ class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _pushed_record() -> type[BaseModel]:
+    """UsageEvent as the collector takes it: the same fields, defaults and bounds, but every
+    check runs in pydantic's core, none in Python (half the collector's cost per record). A
+    text the store cannot hold (a NUL) or longer than UsageEvent keeps is refused, not
+    cleaned: the agent's own UsageEvent cleaned what it recorded, so only a damaged record
+    has one, and the agent quarantines it. Times are made naive UTC where they are stored."""
+    fields: dict[str, Any] = {}
+    for name, field in UsageEvent.model_fields.items():
+        annotation = field.annotation
+        if annotation is str or (isinstance(annotation, types.UnionType) and str in typing.get_args(annotation)):
+            limit = LONG_TEXT_CHARS.get(name, MAX_TEXT_CHARS) if name != "id" else 64
+            text: Any = Annotated[str, StringConstraints(max_length=limit, pattern=_STORABLE)]
+            annotation = text if annotation is str else text | None
+        fields[name] = (annotation, field)
+    return create_model("PushedRecord", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+_STORABLE = "^[^\\x00]*$"  # PostgreSQL's text holds no NUL
+if TYPE_CHECKING:
+    PushedRecord = UsageEvent  # the same fields; the checks differ
+else:
+    PushedRecord = _pushed_record()
+
+
 class _Reply(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -84,6 +110,7 @@ class AgentReport(_Request):
     last_records: dict[Literal["proxy", "extension"], datetime | None] = Field(
         description="the newest local record of each capture path")
     pending: int = Field(ge=0, description="outbox entries still waiting after this batch")
+    quarantined: int = Field(default=0, ge=0, description="outbox entries the collector refused, kept on the device")
 
 
 class Deletion(_Request):
@@ -96,7 +123,7 @@ class Batch(_Request):
     `outbox` names the device's outbox; `record_seqs[i]` is the position of `records[i]` in it."""
 
     outbox: str = Field(min_length=1, max_length=64)
-    records: list[UsageEvent] = Field(max_length=MAX_BATCH_ITEMS)
+    records: list[PushedRecord] = Field(max_length=MAX_BATCH_ITEMS)
     record_seqs: list[int] = Field(max_length=MAX_BATCH_ITEMS)
     deletions: list[Deletion] = Field(max_length=MAX_BATCH_ITEMS)
     agent: AgentReport

@@ -160,6 +160,25 @@ def test_a_device_deletes_only_its_own_records(collector: Collector, token: str,
     assert [row[0] for row in stored(central, device="keeper")] == [kept["id"]]
 
 
+def test_every_value_of_a_record_is_stored_as_pushed_its_time_in_utc(collector: Collector, token: str,
+                                                                     central: str) -> None:
+    credential = credential_for(collector, token, "exact-laptop")
+    full = record("exact-laptop", source="extension", route="gateway",
+                  app="chatgpt", endpoint="chat", method="PUT", streamed=True, status_code=429, cached_tokens=3,
+                  cache_write_tokens=4, reasoning_tokens=1, audio_prompt_tokens=2, audio_completion_tokens=0,
+                  tokens_estimated=True, cost_usd=0.1 + 0.2, cost_note="it's \"quoted\", with, commas\n",
+                  provider_cost_usd=1e-9, duration_ms=12.5, ttft_ms=0.0, request_bytes=2**40, response_bytes=7,
+                  response_id="resp_1", litellm_call_id="call-1", process_name="python3", pid=4242,
+                  exe="C:\\Program Files\\app.exe", user="bob", key_fingerprint="0123456789ab",
+                  parse_status="partial", parse_error="")
+    full["ts"] = "2026-05-06T09:08:09.123456+02:00"  # an agent may give any offset
+    assert push(collector, credential, batch([full])).json()["stored"] == 1
+    with Store.open(central) as store:
+        [back] = [event for event in store.events() if event.id == full["id"]]
+    assert back.ts == datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    assert back.model_dump(mode="json", exclude={"ts"}) == {k: v for k, v in full.items() if k != "ts"}
+
+
 def test_the_devices_list_shows_what_each_device_said_with_its_last_push(collector: Collector, token: str,
                                                                         central: str) -> None:
     credential = credential_for(collector, token, "reporting-laptop")
@@ -241,6 +260,12 @@ BAD_BATCHES = {
     "positions that do not match the records": (lambda good, r: {**batch([*good, r]), "record_seqs": [1] * 50}, 422,
                                                 "invalid", "body: Value error, record_seqs has 50 entries for 51 "
                                                 "records (1 problems in all): nothing was stored"),
+    "a NUL the database cannot keep": (lambda good, r: batch([*good, {**r, "model": "gpt\u00004o"}]), 422, "invalid",
+                                      "records.50.model: String should match pattern '^[^\\x00]*$' (1 problems in "
+                                      "all): nothing was stored"),
+    "a text longer than a record keeps": (lambda good, r: batch([*good, {**r, "model": "m" * 257}]), 422, "invalid",
+                                          "records.50.model: String should have at most 256 characters (1 problems "
+                                          "in all): nothing was stored"),
     "a count the database cannot keep": (lambda good, r: batch([*good, {**r, "prompt_tokens": 2**64}]), 422,
                                          "invalid", None),
     "too many records": (lambda good, r: batch([*good, *[r] * (MAX_BATCH_ITEMS - 49)]), 413, "too_large",

@@ -183,7 +183,14 @@ def _login() -> str | None:
 def _pushed_text(summary: PushSummary, collector: str = "the collector") -> str:
     return (f"pushed {summary.entries} outbox entries in {summary.batches} batches to {collector}: "
             f"{summary.stored} records new there, {summary.already_stored} it had already, {summary.deleted} "
-            f"deleted; {max(summary.pending, 0)} waiting")
+            f"deleted; {max(summary.pending, 0)} waiting") + _quarantined_text(summary)
+
+
+def _quarantined_text(summary: PushSummary) -> str:
+    if not summary.quarantined:
+        return ""
+    which = "it" if summary.quarantined == 1 else "them, the last"
+    return f"; {summary.quarantined} quarantined (the collector refused {which}: {summary.quarantine_reason})"
 
 
 # -- the admin's side ---------------------------------------------------------------------------
@@ -246,7 +253,8 @@ def token_revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument(hel
 @fleet_app.command("devices")
 def devices(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """The enrolled devices: last seen, agent version, what runs there (proxy, native host,
-    the extension's last record), records waiting there and stored here, revoked or not."""
+    the extension's last record), records waiting there, quarantined there (refused by the
+    collector, kept on the device) and stored here, revoked or not."""
     from fleet.registry import Registry
 
     with central_store(ctx.obj) as store:
@@ -254,11 +262,12 @@ def devices(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", 
     if as_json:
         sys.stdout.write(json.dumps(found, indent=1, default=_iso) + "\n")
         return
-    table = Table("device", "owner", "last seen (UTC)", "agent", "running", "waiting", "records", "state")
+    table = Table("device", "owner", "last seen (UTC)", "agent", "running", "waiting", "quarantined", "records",
+                  "state")
     for device in found:
         table.add_row(device["name"], device["owner"] or "", _minute(device["last_seen_at"]) or "never",
-                      device["agent_version"] or "", _running_text(device["running"]),
-                      "" if device["pending"] is None else f"{device['pending']:,}", f"{device['records_stored']:,}",
+                      device["agent_version"] or "", _running_text(device["running"]), _count(device["pending"]),
+                      _count(device["quarantined"]), f"{device['records_stored']:,}",
                       "revoked" if device["revoked_at"] else "active")
     out.print(table)
     out.print(f"{len(found)} devices", markup=False)
@@ -285,6 +294,10 @@ def _running_text(running: dict[str, object] | None) -> str:
     if extension:
         parts.append(f"extension (last record {str(extension)[:16]})")
     return ", ".join(parts) or "nothing"
+
+
+def _count(count: int | None) -> str:
+    return "" if count is None else f"{count:,}"
 
 
 def _minute(moment: object) -> str:

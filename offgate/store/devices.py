@@ -28,6 +28,7 @@ class DeviceHealth:
     agent_version: str | None
     running: dict[str, Any] | None
     pending: int | None
+    quarantined: int | None
     records_stored: int
 
     def last_record(self, source: str) -> datetime | None:
@@ -54,7 +55,8 @@ def devices(store: Store) -> list[DeviceHealth]:
     """Every enrolled device, revoked ones too, by name."""
     row = FleetDeviceRow
     query = row.select(row.id, row.name, row.owner, row.enrolled_at, row.revoked_at, row.last_seen_at,
-                       row.agent_version, row.running, row.pending, row.records_stored).order_by(row.name)
+                       row.agent_version, row.running, row.pending, row.quarantined,
+                       row.records_stored).order_by(row.name)
     with store.reporting("read the devices in"):
         found = list(query.dicts().execute(store.database))
     return [DeviceHealth(**{**device, "running": json.loads(device["running"]) if device["running"] else None})

@@ -2,7 +2,8 @@
 
 Central side (the collector's PostgreSQL): enrolment tokens and enrolled devices, each
 with the hash of its credential, never the secret. Workstation side: the outbox, the
-ids of records written or deleted since they were last pushed. Outbox rows are added by
+ids of records written or deleted since they were last pushed, and the quarantine, the
+entries the collector refused (kept, counted, never pushed again). Outbox rows are added by
 triggers on usage_event that `offgate enroll` installs (fleet/outbox.py), so they are
 written in the transaction that writes the records, by whichever process writes them.
 """
@@ -20,6 +21,7 @@ from peewee import (
     SchemaManager,
     TextField,
 )
+from playhouse.migrate import SchemaMigrator, migrate
 
 
 class FleetTokenRow(Model):
@@ -55,6 +57,29 @@ class FleetDeviceRow(Model):
     agent_version = TextField(null=True)
     running = TextField(null=True)  # JSON, as the agent reported it
     pending = BigIntegerField(null=True)
+    quarantined = BigIntegerField(null=True)  # entries the collector refused, kept on the device
+    records_stored = BigIntegerField()
+    outbox = TextField(null=True)
+    acked_through = BigIntegerField()
+
+    class Meta:
+        table_name = "fleet_device"
+
+
+class _FleetDeviceRowV5(Model):
+    """fleet_device as version 5 (add_fleet_tables) created it, frozen."""
+
+    id = TextField(primary_key=True)
+    name = TextField(unique=True)
+    owner = TextField(null=True)
+    credential_hash = TextField(unique=True)
+    token_id = TextField(null=True)
+    enrolled_at = DateTimeField()
+    revoked_at = DateTimeField(null=True)
+    last_seen_at = DateTimeField(null=True)
+    agent_version = TextField(null=True)
+    running = TextField(null=True)
+    pending = BigIntegerField(null=True)
     records_stored = BigIntegerField()
     outbox = TextField(null=True)
     acked_through = BigIntegerField()
@@ -72,6 +97,20 @@ class FleetOutboxRow(Model):
 
     class Meta:
         table_name = "fleet_outbox"
+
+
+class FleetQuarantineRow(Model):
+    """An outbox entry the collector refused even alone (a record it cannot take): out of
+    the outbox so the rest goes on, kept with the collector's reason for the user to see."""
+
+    seq = BigIntegerField(primary_key=True)
+    event_id = TextField()
+    deleted = BooleanField()
+    reason = TextField()
+    quarantined_at = DateTimeField()
+
+    class Meta:
+        table_name = "fleet_quarantine"
 
 
 class FleetAgentRow(Model):
@@ -96,6 +135,12 @@ _OUTBOX_DDL = {
 
 
 def add_fleet_tables(database: Database) -> None:
-    for model in (FleetTokenRow, FleetDeviceRow, FleetAgentRow):
+    for model in (FleetTokenRow, _FleetDeviceRowV5, FleetAgentRow):
         SchemaManager(model, database).create_all()
     database.execute_sql(_OUTBOX_DDL["postgresql" if isinstance(database, PostgresqlDatabase) else "sqlite"])
+
+
+def add_fleet_quarantine(database: Database) -> None:
+    SchemaManager(FleetQuarantineRow, database).create_all()
+    migrate(SchemaMigrator.from_database(database).add_column("fleet_device", "quarantined",
+                                                              BigIntegerField(null=True)))

@@ -33,7 +33,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
-from offgate.store.fleet import add_fleet_tables
+from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 
 Migration = Callable[[Database], None]
 
@@ -86,7 +86,9 @@ class UsageEventRow(Model):
     class Meta:
         table_name = "usage_event"
         # (response_id, ts): the duplicate check on every write and reconciliation's join.
-        indexes = ((("provider", "model"), False), (("response_id", "ts"), False))
+        # (device, ts), (user, ts): one device's or person's calls in a central store of millions.
+        indexes = ((("provider", "model"), False), (("response_id", "ts"), False), (("device", "ts"), False),
+                   (("user", "ts"), False))
 
 
 class SpendLogRow(Model):
@@ -358,6 +360,11 @@ def add_people_table(database: Database) -> None:
     SchemaManager(PersonRow, database).create_all()
 
 
+def index_calls_by_device_and_user(database: Database) -> None:
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_index("usage_event", (column, "ts"), False) for column in ("device", "user")))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -365,6 +372,8 @@ MIGRATIONS: list[Migration] = [
     let_spend_be_unknown,
     add_fleet_tables,
     add_people_table,
+    add_fleet_quarantine,
+    index_calls_by_device_and_user,
 ]
 
 

@@ -1,0 +1,187 @@
+"""The central store at fleet scale: `offgate report` and the alert round over a month of a
+simulated fleet in PostgreSQL.
+
+    uv run python bench/fleet_scale_bench.py [--devices 0,100,1000,10000] [--calls-per-day 200] [--days 30]
+
+For each number of devices, a fresh database on a throw-away PostgreSQL (tests/support/postgres.py)
+gets DEVICES x CALLS_PER_DAY x DAYS usage records, generated inside PostgreSQL (one INSERT ...
+SELECT over generate_series: no row crosses from Python), as the collector stores them: each device
+with its owner (one user per device), calls evenly spread over the days up to now, 70% straight to
+a provider (unmanaged), 30% through the gateway, four models at their usual prices. Then, timed as
+a user runs them (their own processes, on OFFGATE_DATABASE_URL):
+
+- `offgate report --by user --since 30d`: the whole month per person (teams: by user, until the
+  people-to-team mapping lands; a team is a coarser GROUP BY over the same rows);
+- `offgate alerts --json`: one alert round (every detector, its baseline weeks read back);
+- one device's month, as `--device` filters will read it: a SQL aggregate for one device, with the
+  (device, ts) index the store's migration adds and without it (dropped for the second timing).
+
+Results: a markdown table on stdout and bench/results/fleet-scale-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))
+
+from offgate.store import Store  # noqa: E402
+from tests.support.postgres import fresh_database, postgres_server  # noqa: E402
+
+GOAL_S = 10.0
+
+# Four models with their providers, hosts and an average cost per call (USD): index = g % 4.
+_GENERATE = """
+INSERT INTO usage_event (id, ts, source, route, provider, endpoint, host, method, path, model, streamed,
+                         status_code, prompt_tokens, completion_tokens, tokens_estimated, cost_usd,
+                         duration_ms, request_bytes, response_bytes, process_name, "user", device, parse_status)
+SELECT md5(g::text || %(seed)s),
+       %(start)s::timestamp + make_interval(secs => (g / %(devices)s) * %(spacing)s + (g %% %(devices)s) %% 400),
+       'proxy',
+       CASE WHEN g %% 10 < 3 THEN 'gateway' ELSE 'direct' END,
+       (ARRAY['openai', 'openai', 'anthropic', 'gemini'])[g %% 4 + 1],
+       'chat',
+       CASE WHEN g %% 10 < 3 THEN 'litellm.example.com'
+            ELSE (ARRAY['api.openai.com', 'api.openai.com', 'api.anthropic.com',
+                        'generativelanguage.googleapis.com'])[g %% 4 + 1] END,
+       'POST', '/v1/chat/completions',
+       (ARRAY['gpt-4o-mini', 'gpt-4o', 'claude-sonnet-4-5', 'gemini-2.5-flash'])[g %% 4 + 1],
+       g %% 2 = 0, 200, 200 + g %% 1800, 20 + g %% 400, false,
+       (ARRAY[0.0004, 0.006, 0.009, 0.0008])[g %% 4 + 1] * (1 + (g %% 7) / 7.0),
+       300 + g %% 4000, 1500 + g %% 9000, 900 + g %% 5000,
+       (ARRAY['python3', 'node', 'cursor', 'curl'])[(g / 7) %% 4 + 1],
+       'user-' || lpad((g %% %(devices)s)::text, 5, '0'),
+       'device-' || lpad((g %% %(devices)s)::text, 5, '0'),
+       'ok'
+FROM generate_series(%(first)s, %(last)s) AS g
+"""
+GENERATE_CHUNK = 2_000_000  # rows per INSERT: one transaction each, so progress shows
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def generate(url: str, devices: int, calls_per_day: int, days: int) -> int:
+    rows = devices * calls_per_day * days
+    spacing = days * 86400 / (calls_per_day * days)  # seconds between one device's calls
+    start = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=days)
+    began = time.perf_counter()
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        for first in range(0, rows, GENERATE_CHUNK):
+            cursor.execute(_GENERATE, {"seed": str(devices), "start": start, "devices": devices, "spacing": spacing,
+                                       "first": first, "last": min(first + GENERATE_CHUNK, rows) - 1})
+            connection.commit()
+            log(f"  {min(first + GENERATE_CHUNK, rows):,} of {rows:,} rows")
+    vacuum = psycopg2.connect(url)
+    try:
+        vacuum.autocommit = True  # VACUUM runs outside a transaction
+        vacuum.cursor().execute("VACUUM ANALYZE usage_event")
+    finally:
+        vacuum.close()
+    log(f"  generated and analysed in {time.perf_counter() - began:.0f} s")
+    return rows
+
+
+def timed_command(url: str, home: Path, *arguments: str) -> tuple[float, str]:
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("OFFGATE_")},
+                   "OFFGATE_DATABASE_URL": url, "COLUMNS": "200"}
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "offgate", "--home", str(home), *arguments], env=environment,
+                          capture_output=True, text=True, timeout=3600)
+    elapsed = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"offgate {' '.join(arguments)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return elapsed, done.stdout
+
+
+def one_device_month(url: str) -> float:
+    query = ("SELECT model, count(*), sum(cost_usd) FROM usage_event WHERE device = 'device-00001' "
+             "AND ts >= now() - interval '30 days' GROUP BY model")
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(query)  # warm: the second run is what a dashboard's refresh sees
+        began = time.perf_counter()
+        cursor.execute(query)
+        cursor.fetchall()
+        return time.perf_counter() - began
+
+
+def drop_device_index(url: str) -> None:
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP INDEX usage_event_device_ts")
+
+
+def table_size(url: str) -> str:
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('usage_event'))")
+        (size,) = cursor.fetchone() or ("?",)
+        return size
+
+
+def measure(server: str, devices: int, calls_per_day: int, days: int, home: Path) -> dict[str, Any]:
+    with fresh_database(server) as url:
+        Store.open(url).close()  # every migration: the indexes are there before the rows
+        log(f"{devices:,} devices: generating")
+        rows = generate(url, devices, calls_per_day, days)
+        log("  offgate report --by user")
+        report_s, _ = timed_command(url, home, "report", "--by", "user", "--since", f"{days}d")
+        log(f"  report: {report_s:.1f} s; offgate alerts")
+        alerts_s, alerts = timed_command(url, home, "alerts", "--json")
+        log(f"  alerts: {alerts_s:.1f} s ({len(json.loads(alerts))} alerts)")
+        indexed_s = one_device_month(url)
+        size = table_size(url)
+        drop_device_index(url)
+        unindexed_s = one_device_month(url)
+        log(f"  one device's month: {indexed_s * 1000:.1f} ms indexed, {unindexed_s * 1000:.0f} ms without")
+    return {"devices": devices, "rows": rows, "table_size": size, "report_s": report_s, "alerts_s": alerts_s,
+            "alerts": len(json.loads(alerts)), "one_device_indexed_s": indexed_s,
+            "one_device_unindexed_s": unindexed_s}
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = ["| devices | records | table + indexes | `report --by user` | alert round | one device's month "
+             "(index / none) |", "|---:|---:|---:|---:|---:|---:|"]
+    for result in results:
+        lines.append(f"| {result['devices']:,} | {result['rows']:,} | {result['table_size']} | "
+                     f"{result['report_s']:.1f} s | {result['alerts_s']:.1f} s | "
+                     f"{result['one_device_indexed_s'] * 1000:.1f} ms / "
+                     f"{result['one_device_unindexed_s'] * 1000:.0f} ms |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--devices", default="0,100,1000,10000",
+                        help="comma-separated fleet sizes (0: an empty store, what starting the commands costs)")
+    parser.add_argument("--calls-per-day", type=int, default=200)
+    parser.add_argument("--days", type=int, default=30)
+    options = parser.parse_args()
+    sizes = [int(size) for size in options.devices.split(",")]
+    results = []
+    with postgres_server() as server, tempfile.TemporaryDirectory() as home:
+        for devices in sizes:
+            results.append(measure(server, devices, options.calls_per_day, options.days, Path(home)))
+            print(markdown(results[-1:]), flush=True)
+    print(markdown(results))
+    out = BENCH / "results" / f"fleet-scale-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "goal_s": GOAL_S,
+                               "load_before": os.getloadavg(), "results": results}, indent=1) + "\n")
+    log(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
