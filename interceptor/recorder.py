@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from mitmproxy import ctx, http
@@ -155,7 +156,7 @@ class Recorder:
         downstream = response.stream  # keep another addon's stream function working
         length = _declared_length(response)
 
-        def tap(data: bytes) -> bytes:
+        def tap(data: bytes) -> Iterable[bytes] | bytes:  # what a stream function may return
             # Called for every chunk (b"" at the end); the bytes go on unchanged.
             try:
                 if data:

@@ -43,13 +43,13 @@ from offgate.store.queries import CallGroup, CallQueries
 from offgate.store.reconciliation import Reconciliations
 from offgate.store.spend import SpendDay, SpendLog
 from offgate.store.unread import UnreadConnectionStore
-from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, UNMANAGED
+from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, UNMANAGED, Dimension
 
 SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
 TOP_SOURCES = 10
 
 
-def build_report(store: Store, since: datetime | None, until: datetime, by: str) -> Report:
+def build_report(store: Store, since: datetime | None, until: datetime, by: Dimension) -> Report:
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
     web_apps = _web_app_providers()

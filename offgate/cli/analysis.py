@@ -102,7 +102,7 @@ class ReportFormat(StrEnum):
 def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
-    by: Annotated[Dimension, typer.Option("--by", help="Break unmanaged usage down by this.")] = Dimension.provider,
+    by: Annotated[Dimension, typer.Option("--by", help="Break unmanaged usage down by this.")] = "provider",
     format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
                                                   dir_okay=False)] = None,
@@ -114,7 +114,7 @@ def report(
 
     start = since_from(since)
     with ctx.obj.store() as store:
-        document = build_report(store, start, datetime.now(UTC), by.value)
+        document = build_report(store, start, datetime.now(UTC), by)
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)
