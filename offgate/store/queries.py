@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, SQL, Case, Node, Value, fn
+from peewee import JOIN, SQL, Case, ColumnBase, Value, fn
 
 from offgate.events import UsageEvent
 from offgate.store.core import Store
@@ -109,14 +109,14 @@ class CallQueries:
                            event=UsageEvent.model_validate(found)) for found in calls]
 
 
-def classification() -> Node:
+def classification() -> ColumnBase:
     """A captured call's class: as reconciled, else by its route (gateway or unmanaged).
     Queries using it join ReconciledCallRow (left outer) to UsageEventRow."""
     by_route = Case(None, [(UsageEventRow.route == "gateway", GATEWAY)], UNMANAGED)
     return fn.COALESCE(ReconciledCallRow.classification, by_route)
 
 
-def group_key(name: str) -> Node:
+def group_key(name: str) -> ColumnBase:
     """The usage_event expression a dimension or "day" groups by."""
     if name == DAY:
         return fn.DATE(UsageEventRow.ts)
@@ -130,9 +130,7 @@ def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
     if DAY in keys:
         keys[DAY] = str(keys[DAY])[:10]
     # SQLite's flags are 0/1 and PostgreSQL sums integers as NUMERIC: hand out bools, ints and floats.
-    return CallGroup(
-        keys=keys, classification=group["classification"],
-        **{name: bool(group[name]) for name in _FLAGS},
-        **{name: int(group[name] or 0) for name in _COUNTS},
-        cost_usd=float(group["cost_usd"] or 0.0), spend=float(group["spend"] or 0.0),
-    )
+    values: dict[str, Any] = {name: bool(group[name]) for name in _FLAGS} | {
+        name: int(group[name] or 0) for name in _COUNTS}
+    return CallGroup(keys=keys, classification=group["classification"], cost_usd=float(group["cost_usd"] or 0.0),
+                     spend=float(group["spend"] or 0.0), **values)

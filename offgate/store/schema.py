@@ -114,7 +114,7 @@ class SpendLogRow(Model):
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
     source = TextField()
-    raw = TextField()
+    raw_json = TextField(column_name="raw")  # not `raw`: that is Model.raw, peewee's raw-SQL query
     imported_at = DateTimeField()
 
     class Meta:
@@ -310,7 +310,7 @@ class _SpendLogRowV1(Model):
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
     source = TextField()
-    raw = TextField()
+    raw_json = TextField(column_name="raw")  # not `raw`: that is Model.raw, peewee's raw-SQL query
     imported_at = DateTimeField()
 
     class Meta:
