@@ -86,7 +86,7 @@ class Recorder:
             # waits at most this long, and the event loop never does.
             try:
                 await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
-            except Exception:  # noqa: BLE001 - fail-open
+            except Exception:  # fail-open
                 self.fail_open.count()
             self.fail_open.run(self._tap_response, call, flow)
         self.fail_open.run(self._pass_unbuffered, flow)
@@ -166,7 +166,7 @@ class Recorder:
                         # The client has the whole body once these bytes go out, before the
                         # response hook runs: journal the call first.
                         self._finish(call, flow, True)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.fail_open.count()
             return downstream(data) if callable(downstream) else data
 
