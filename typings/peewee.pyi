@@ -1,8 +1,7 @@
-# peewee's own stub (peewee-stubs/__init__.pyi of peewee 4.5.3, MIT licence), with the methods offgate's
-# store calls filled in where the stub leaves them unannotated (each such line ends "# offgate: filled in"):
-# pyright's strict mode (pyproject.toml) reports every call through an unannotated parameter. pyright
-# reads this folder (its stubPath) before site-packages. tests/test_typings.py fails when the installed
-# stub differs in another line: after upgrading peewee, copy its stub again and fill in the same methods.
+# peewee's own stub (peewee-stubs/__init__.pyi of peewee 4.5.3, MIT licence), with the methods
+# offgate's store calls filled in where it leaves them unannotated (each such line ends "# offgate: filled in"):
+# pyright's strict mode reports every call through an unannotated parameter. pyright reads this folder
+# (its stubPath) before site-packages. Written by typings/peewee_stub.py; do not edit by hand.
 import re
 import threading
 from _typeshed import Incomplete, SupportsKeysAndGetItem
