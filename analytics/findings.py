@@ -23,6 +23,7 @@ import numpy as np
 
 from analytics.classify import Classified, numbers
 from offgate.config import ReconcileSettings
+from offgate.money import usd
 from offgate.vocabulary import CLASSES, GATEWAY_UPSTREAM
 
 FindingKind = Literal["unlogged_gateway_call", "cost_mismatch", "spend_not_captured"]
@@ -70,8 +71,8 @@ def _mismatches(calls: Mapping[str, Sequence[Any]], spend: Mapping[str, Sequence
         found.append(_finding(MISMATCH, calls["id"][i], calls["ts"][i], event_id=calls["id"][i],
                               spend_request_id=spend["request_id"][j], model=calls["model"][i],
                               our_cost_usd=float(ours[k]), logged_cost_usd=float(logged[k]),
-                              detail=f"LiteLLM logged {logged[k]:.6f} USD, offgate estimates "
-                                     f"{ours[k]:.6f} USD{change}"))
+                              detail=f"LiteLLM logged {usd(float(logged[k]))}, offgate estimates "
+                                     f"{usd(float(ours[k]))}{change}"))
     return found
 
 
@@ -88,7 +89,7 @@ def _not_captured(spend: Mapping[str, Sequence[Any]], classified: Classified, he
         if request_id in held or spend["status"][j] == "failure":
             continue
         model, cost = spend["model"][j] or spend["model_group"][j], spend["spend"][j]
-        logged = "cost unknown" if cost is None else f"{cost:.6f} USD"
+        logged = "cost unknown" if cost is None else usd(cost)
         found.append(_finding(NOT_CAPTURED, request_id, start[j], spend_request_id=request_id, model=model,
                               logged_cost_usd=cost,
                               detail=f"LiteLLM logged {model or 'a call'} ({logged}) that no agent saw"))

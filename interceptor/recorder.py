@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from mitmproxy import ctx, http
@@ -85,7 +86,7 @@ class Recorder:
             # waits at most this long, and the event loop never does.
             try:
                 await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
-            except Exception:  # noqa: BLE001 - fail-open
+            except Exception:  # fail-open
                 self.fail_open.count()
             self.fail_open.run(self._tap_response, call, flow)
         self.fail_open.run(self._pass_unbuffered, flow)
@@ -155,7 +156,7 @@ class Recorder:
         downstream = response.stream  # keep another addon's stream function working
         length = _declared_length(response)
 
-        def tap(data: bytes) -> bytes:
+        def tap(data: bytes) -> Iterable[bytes] | bytes:  # what a stream function may return
             # Called for every chunk (b"" at the end); the bytes go on unchanged.
             try:
                 if data:
@@ -165,7 +166,7 @@ class Recorder:
                         # The client has the whole body once these bytes go out, before the
                         # response hook runs: journal the call first.
                         self._finish(call, flow, True)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 self.fail_open.count()
             return downstream(data) if callable(downstream) else data
 

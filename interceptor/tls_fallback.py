@@ -199,7 +199,7 @@ class TLSFallback:
             if self.memory.passes(who, time.monotonic()):
                 data.ignore_connection = True
                 self.tally.note(source, datetime.now(UTC), refused=False)
-        except Exception:  # noqa: BLE001 - fail-open: the handshake goes on as without offgate
+        except Exception:  # fail-open: the handshake goes on as without offgate
             self._fail_open.count()
 
     async def tls_failed_client(self, data: tls.TlsData) -> None:
@@ -217,7 +217,7 @@ class TLSFallback:
             log.warning("offgate: %s refused offgate's certificate for %s (it does not trust the CA, or pins "
                         "certificates)%s", source.process_name or "a client of unknown process", source.host,
                         f"; its connections there pass through unread for {minutes} minutes" if minutes else "")
-        except Exception:  # noqa: BLE001 - fail-open
+        except Exception:  # fail-open
             self._fail_open.count()
 
     async def _identify(self, client: connection.Client, host: str) -> tuple[Hashable, UnreadSource]:

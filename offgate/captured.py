@@ -70,7 +70,7 @@ class CapturedCall(BaseModel):
                       path_model=None, route=self.route, usage=self.usage)
         try:
             return recording.build_event(match, self.reading, status_code=self.status_code, id=self.id, **self.facts)
-        except Exception as exc:  # noqa: BLE001 - keep the call even if it cannot be read
+        except Exception as exc:  # keep the call even if it cannot be read
             log.exception("could not make the event of a call to %s%s", self.facts.get("host"), self.facts.get("path"))
             return recording.unreadable_event(match, exc, status_code=self.status_code, id=self.id, **self.facts)
 

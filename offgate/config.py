@@ -21,7 +21,7 @@ import tomllib
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -141,6 +141,14 @@ class AlertSettings(BaseModel):
                 raise ValueError(f"{key!r} is not \"dimension:name\" with a dimension of {', '.join(dimensions)}")
             if amount <= 0:
                 raise ValueError(f"the budget for {key!r} must be above 0, got {amount}")
+        return budgets
+
+    def entity_budgets(self) -> list[tuple[AlertDimension, str, float]]:
+        """entity_budgets_usd as (dimension, entity, monthly budget in USD)."""
+        budgets: list[tuple[AlertDimension, str, float]] = []
+        for key, amount in self.entity_budgets_usd.items():
+            dimension, _, entity = key.partition(":")
+            budgets.append((cast(AlertDimension, dimension), entity, amount))  # the validator checked it
         return budgets
 
 

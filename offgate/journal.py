@@ -313,6 +313,8 @@ class UnheldSegment:
 
     @classmethod
     def take(cls, path: Path, journal: Journal) -> UnheldSegment | None:
+        if fcntl is None:
+            return None  # nothing to lock it with
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:

@@ -171,7 +171,7 @@ class EventWriter:
             try:
                 self._work()
                 break
-            except Exception:  # noqa: BLE001 - the writer must not die
+            except Exception:  # the writer must not die
                 self.restarts += 1
                 log.exception("the writer failed; starting over (%d restarts)", self.restarts)
                 self._give_back(self._batch)
@@ -261,7 +261,7 @@ class EventWriter:
                 if isinstance(item, CapturedCall) and self._fill_in is not None and item.client_id is not None:
                     self._fill_in(item)
                 events.append(_event_of(item))
-            except Exception as exc:  # noqa: BLE001 - a bug in one call must not stop the rest
+            except Exception as exc:  # a bug in one call must not stop the rest
                 if not self._set_aside(item.id, f"cannot make its event: {exc}", call=_kept_form(item)):
                     unbuildable.append(pending)
         return events, unbuildable
@@ -279,7 +279,7 @@ class EventWriter:
         try:
             store = self._store or self._open_store()
             self._store = store
-        except Exception as exc:  # noqa: BLE001 - however the store fails to open, it is unavailable
+        except Exception as exc:  # however the store fails to open, it is unavailable
             self._store_failed(exc)
             return False
         try:
@@ -289,7 +289,7 @@ class EventWriter:
                 self._store_failed(exc)
                 return False
             return self._bisect(events, exc)
-        except Exception as exc:  # noqa: BLE001 - a value the driver cannot send (NUL, an int too big)
+        except Exception as exc:  # a value the driver cannot send (NUL, an int too big)
             return self._bisect(events, exc)
         self.written += len(events)
         if self._store_down_since is not None:

@@ -83,6 +83,19 @@ def test_events_since_filters(home_with_events):
     assert "2 calls" in table.output
 
 
+def test_the_events_table_writes_token_counts_with_the_reports_one_formatter(tmp_path):
+    from analytics.report.values import count
+    from offgate.cli import common
+
+    big = UsageEvent(id="big", ts=datetime.now(UTC), provider="openai", host="api.openai.com", path="/v1/responses",
+                     model="gpt-4o", prompt_tokens=1_234_567, completion_tokens=None)
+    (tmp_path / "in.jsonl").write_text(big.model_dump_json() + "\n")
+    offgate(tmp_path, "events", "import", str(tmp_path / "in.jsonl"))
+    (row,) = [line.split("│") for line in offgate(tmp_path, "events").stdout.splitlines() if "gpt-4o" in line]
+    assert [row[5].strip(), row[6].strip()] == [count(1_234_567), count(None)] == ["1,234,567", "-"]
+    assert not hasattr(common, "count_text")  # the command line had a copy of it
+
+
 def test_import_reports_bad_lines_and_keeps_good_ones(tmp_path):
     good = sample_events()[0].model_dump_json()
     (tmp_path / "mixed.jsonl").write_text(f'{good}\n{{"id": "x", "host": 5}}\nnot json\n')

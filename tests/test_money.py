@@ -5,6 +5,7 @@ and the same amount reads the same in an alert's sentence and in its notificatio
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -46,7 +47,7 @@ def test_a_notification_states_the_usual_spend_as_the_alert_sentence_does() -> N
     assert dict(facts(alert))["Observed"] == "$2.39"
 
 
-def test_the_events_table_writes_costs_as_the_report_does(tmp_path) -> None:  # noqa: ANN001
+def test_the_events_table_writes_costs_as_the_report_does(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         store.add([UsageEvent(id=f"e{n}", ts=NOW, provider="openai", host="api.openai.com", path="/v1/responses",
                               model="gpt-4o", prompt_tokens=10, completion_tokens=5, cost_usd=cost)

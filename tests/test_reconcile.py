@@ -69,8 +69,11 @@ def test_every_call_is_classified_and_paired(world_store):
     assert summary.classes == {"gateway": 7, "gateway-upstream": 2, "unmanaged": 3}
     assert summary.matched_by == {"response_id": 3, "litellm_call_id": 1, "time_model_tokens": 2}
     assert summary.findings == {"unlogged_gateway_call": 1, "cost_mismatch": 1, "spend_not_captured": 1}
-    (mismatch,) = [f for f in Reconciliations(world_store).findings(None, None) if f["kind"] == "cost_mismatch"]
-    assert mismatch["detail"] == "LiteLLM logged 0.000420 USD, offgate estimates 0.000210 USD (+100.0%)"
+    found = {f["id"]: f for f in Reconciliations(world_store).findings(None, None)}
+    mismatch = found["cost_mismatch:g-mismatch"]
+    assert mismatch["detail"] == "LiteLLM logged $0.000420, offgate estimates $0.000210 (+100.0%)"
+    assert found["spend_not_captured:chatcmpl-8"]["detail"] == (
+        "LiteLLM logged openai/gpt-4o-mini ($0.001000) that no agent saw")
     assert mismatch["ts"] == T0 + timedelta(seconds=240)
 
 

@@ -67,9 +67,9 @@ def test_an_export_is_imported_exactly_and_once(tmp_path, kind):
         7.35e-06, 21, 7, 28)
     assert (first["litellm_call_id"], first["model"], first["model_group"], first["api_base"], first["source"]) == (
         "3f2a-call", "openai/gpt-4o-mini", "gpt-4o-mini", "https://api.openai.com/v1", "file")
-    raw = json.loads(first["raw"])
+    raw = json.loads(first["raw_json"])
     assert raw["metadata"]["user_api_key_alias"] == "alice-key" and raw["request_tags"] == ["workstation-42"]
-    assert "messages" not in raw and "SECRET" not in first["raw"]
+    assert "messages" not in raw and "SECRET" not in first["raw_json"]
     assert rows["chatcmpl-a2"]["litellm_call_id"] == "9c1e-call"
     assert rows["chatcmpl-a2"]["team_id"] is None  # absent, not ""
 
@@ -137,7 +137,7 @@ def test_bad_csv_records_are_named_by_the_line_they_start_on(tmp_path):
     ]
     rows = stored(tmp_path)
     assert set(rows) == {"r1", "r5", "r6"}  # a negative spend is LiteLLM's to explain
-    assert (rows["r1"]["end_user"], json.loads(rows["r1"]["raw"])["metadata"]) == ("two\nlines", {"note": 1})
+    assert (rows["r1"]["end_user"], json.loads(rows["r1"]["raw_json"])["metadata"]) == ("two\nlines", {"note": 1})
 
 
 @pytest.mark.parametrize(("content", "message"), [

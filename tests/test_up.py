@@ -143,6 +143,17 @@ def test_up_refuses_a_busy_port_clearly(tmp_path: Path) -> None:
     assert f"port {port} on 127.0.0.1 is already in use" in refused.stderr
 
 
+def test_up_refuses_proxy_port_0_clearly(tmp_path: Path) -> None:
+    # The PAC file and the system proxy name the proxy's port: one picked anew each run cannot be named
+    # (proxy.listen_port refuses 0 alike).
+    refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--listen-port", "0",
+                              "--dashboard-port", "0"], capture_output=True, text=True, timeout=60,
+                             env={**_without_offgate_settings(), "COLUMNS": "200"})
+    assert refused.returncode == 2
+    assert "Invalid value for '--listen-port': Input should be greater than or equal to 1" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_up_refuses_a_bad_interval(tmp_path: Path) -> None:
     refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--interval", "soon"],
                              capture_output=True, text=True, timeout=60)

@@ -11,7 +11,6 @@ month's first hour), so each budget raises at most one alert a month.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import cast
 
 import numpy as np
 
@@ -20,7 +19,6 @@ from analytics.alerts.messages import budget_message
 from analytics.alerts.series import UsageSeries
 from offgate.config import AlertSettings
 from offgate.store.alerts import Alert, AlertScope
-from offgate.vocabulary import AlertDimension
 
 FORECAST_DAYS = 28
 DAY = timedelta(days=1)
@@ -29,9 +27,7 @@ DAY = timedelta(days=1)
 def budget_alerts(data: UsageSeries, settings: AlertSettings, now: datetime) -> list[Alert]:
     budgets: list[tuple[AlertScope, str, float]] = (
         [("total", "all", settings.monthly_budget_usd)] if settings.monthly_budget_usd else [])
-    for key, amount in settings.entity_budgets_usd.items():
-        dimension, entity = key.split(":", 1)
-        budgets.append((cast(AlertDimension, dimension), entity, amount))  # a dimension the settings checked
+    budgets.extend(settings.entity_budgets())
     alerts = []
     for dimension, entity, budget in budgets:
         spend = _daily_spend(data, dimension, entity, now)

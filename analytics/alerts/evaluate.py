@@ -17,6 +17,7 @@ from offgate.config import AlertSettings
 from offgate.store import Store
 from offgate.store.alerts import KINDS, Alert, AlertStore
 from offgate.store.devices import devices
+from offgate.vocabulary import AlertDimension
 
 
 def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
@@ -25,9 +26,8 @@ def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
     now - settings.lookback_hours), not stored. Baselines use the history before (as far
     back as needed). Naive times are taken as UTC."""
     now, since = _window(settings, now, since)
-    budget_dimensions = [key.split(":", 1)[0] for key in settings.entity_budgets_usd]
-    data = read_series(store, [*settings.dimensions, *budget_dimensions],
-                       since - timedelta(weeks=BASELINE_WEEKS), now)
+    budgeted: list[AlertDimension] = [dimension for dimension, _, _ in settings.entity_budgets()]
+    data = read_series(store, settings.dimensions + budgeted, since - timedelta(weeks=BASELINE_WEEKS), now)
     silences = silence_alerts(devices(store), settings.device_silence, now)
     return in_order([*find_alerts(data, settings, now, since), *silences], settings)
 

@@ -17,10 +17,10 @@ import numpy as np
 from analytics.alerts.messages import first_seen_message
 from analytics.alerts.series import UsageSeries
 from offgate.config import AlertSettings
-from offgate.store.alerts import Alert
+from offgate.store.alerts import Alert, Severity
 
 FIRST_SEEN_DIMENSIONS = ("app", "provider", "key", "device")
-SEVERITY = {"app": "warning", "provider": "warning", "key": "warning", "device": "info"}
+SEVERITY: dict[str, Severity] = {"app": "warning", "provider": "warning", "key": "warning", "device": "info"}
 
 
 def first_seen_alerts(data: UsageSeries, settings: AlertSettings, since: datetime, now: datetime) -> list[Alert]:

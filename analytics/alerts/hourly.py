@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 
@@ -25,12 +26,12 @@ from analytics.alerts.detectors import SpikeTest, benjamini_hochberg, spike_test
 from analytics.alerts.messages import spike_message
 from analytics.alerts.series import HourlySeries
 from offgate.config import AlertSettings
-from offgate.store.alerts import Alert
+from offgate.store.alerts import Alert, AlertKind, Severity
 
 CRITICAL_FACTOR = 10
-SPIKE, SURGE = "spike", "surge"
-METRICS = ("cost_usd", "calls", "tokens")  # in the order an hour's alert picks them
-KIND = {"cost_usd": SPIKE, "calls": SURGE, "tokens": SPIKE}
+Metric = Literal["cost_usd", "calls", "tokens"]
+METRICS: tuple[Metric, ...] = ("cost_usd", "calls", "tokens")  # in the order an hour's alert picks them
+KIND: dict[Metric, AlertKind] = {"cost_usd": "spike", "calls": "surge", "tokens": "spike"}
 
 
 @dataclass
@@ -105,8 +106,9 @@ def _alerts(tests: _Tests, settings: AlertSettings, now: datetime) -> list[tuple
     tenfold = cost >= CRITICAL_FACTOR * usual_cost
     alerts = []
     for at, hour in enumerate(hours.tolist()):
-        found = [name for name in METRICS if name in tests.metrics and hour in tests.metrics[name].discoveries]
-        raised = [name for name in found if name != "cost_usd" or excess[at] >= settings.min_cost_usd]
+        found: list[Metric] = [name for name in METRICS
+                               if name in tests.metrics and hour in tests.metrics[name].discoveries]
+        raised: list[Metric] = [name for name in found if name != "cost_usd" or excess[at] >= settings.min_cost_usd]
         if raised:
             severity = _severity(raised[0], float(excess[at]), bool(tenfold[at]), settings)
             alert = _alert(tests, raised[0], hour, found, severity, float(cost[at]), now)
@@ -115,7 +117,7 @@ def _alerts(tests: _Tests, settings: AlertSettings, now: datetime) -> list[tuple
     return alerts
 
 
-def _alert(tests: _Tests, metric: str, hour: int, found: list[str], severity: str, cost: float,
+def _alert(tests: _Tests, metric: Metric, hour: int, found: list[Metric], severity: Severity, cost: float,
            now: datetime) -> Alert:
     series, chosen = tests.series, tests.metrics[metric]
     entity = series.entities[chosen.test.rows[hour]]
@@ -137,7 +139,7 @@ def _alert(tests: _Tests, metric: str, hour: int, found: list[str], severity: st
     )
 
 
-def _severity(metric: str, cost_excess: float, tenfold: bool, settings: AlertSettings) -> str:
+def _severity(metric: Metric, cost_excess: float, tenfold: bool, settings: AlertSettings) -> Severity:
     if metric == "tokens":
         return "warning"  # unpriced: the spend cannot say how much it matters
     if cost_excess < settings.min_cost_usd:

@@ -20,6 +20,7 @@ from analytics.report.document import Day
 from analytics.report.model import daily_costs
 from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
+from offgate.vocabulary import AlertDimension
 
 HOUR = timedelta(hours=1)
 
@@ -30,7 +31,7 @@ class HourlySeries:
     starts t hours after `start`. Entities without a name (e.g. calls with no user) are
     left out: there is no one to tell about them."""
 
-    dimension: str
+    dimension: AlertDimension
     entities: list[str]
     start: datetime  # aware UTC, on the hour
     cost_usd: np.ndarray
@@ -69,7 +70,7 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def read_series(store: Store, dimensions: Sequence[str], start: datetime, end: datetime) -> UsageSeries:
+def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datetime, end: datetime) -> UsageSeries:
     """Usage from the hour `start` falls in up to `end` (exclusive)."""
     start = as_utc(start).replace(minute=0, second=0, microsecond=0)
     end = as_utc(end)
@@ -88,7 +89,7 @@ def read_series(store: Store, dimensions: Sequence[str], start: datetime, end: d
     return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None))
 
 
-def _series(dimension: str, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],
+def _series(dimension: AlertDimension, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],
             first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
             hours: int) -> HourlySeries:
     entities = sorted({value for value in values if value is not None})

@@ -21,7 +21,10 @@ class EmailChannel:
     name = "email"
 
     def __init__(self, settings: EmailSettings) -> None:
+        if not settings.host:
+            raise ValueError("email is off: email.host is unset")
         self._settings = settings
+        self._host = settings.host
         self._where = f"the SMTP server {settings.host}:{settings.port}"
 
     def send(self, alert: Alert) -> None:
@@ -53,9 +56,9 @@ class EmailChannel:
     def _connect(self) -> smtplib.SMTP:
         settings = self._settings
         if settings.security == "ssl":
-            return smtplib.SMTP_SSL(settings.host, settings.port, timeout=TIMEOUT_S,
+            return smtplib.SMTP_SSL(self._host, settings.port, timeout=TIMEOUT_S,
                                     context=ssl.create_default_context())
-        return smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT_S)
+        return smtplib.SMTP(self._host, settings.port, timeout=TIMEOUT_S)
 
 
 def compose(alert: Alert, sender: str, to: list[str]) -> EmailMessage:

@@ -9,14 +9,13 @@ in UTC. A dimension's value is null for the calls that lack one.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict
 
 from analytics.findings import FindingKind
 from offgate.contracts import Contract, UtcTime
-
-Dimension = Literal["user", "device", "app", "provider", "model", "key", "process", "team"]
+from offgate.vocabulary import Dimension
 
 
 class ReportPart(Contract):

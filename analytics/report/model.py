@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 from analytics.findings import KINDS
 from analytics.report.document import (
@@ -38,25 +38,23 @@ from analytics.report.document import (
     Totals,
     UnreadConnection,
 )
-from analytics.report.document import Dimension as ReportDimension
 from offgate.store import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import PERSON_KEYS, CallGroup, CallQueries, PersonSpend
 from offgate.store.reconciliation import Reconciliations
 from offgate.store.spend import SpendDay, SpendLog
 from offgate.store.unread import UnreadConnectionStore
-from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, TEAM, UNMANAGED
+from offgate.vocabulary import DAY, DIMENSIONS, GATEWAY, GATEWAY_UPSTREAM, TEAM, UNMANAGED, Dimension
 
 SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
 TOP_SOURCES = 10
 
 
-def build_report(store: Store, since: datetime | None, until: datetime, by: str,
+def build_report(store: Store, since: datetime | None, until: datetime, by: Dimension,
                  only: CallFilter = ALL_CALLS) -> Report:
     """The report of [since, until) by `by`, of the calls `only` keeps."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
-    dimension = cast(ReportDimension, by)  # checked just above
     web_apps = _web_app_providers()
     calls = CallQueries(store)
     groups = calls.call_groups(since, until, [by], web_apps, only)
@@ -69,7 +67,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: str,
         generated_at=until,
         since=since,
         until=until,
-        by=dimension,
+        by=by,
         devices=list(only.devices),
         users=list(only.users),
         totals=totals,

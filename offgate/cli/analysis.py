@@ -111,7 +111,7 @@ def report(
     ctx: typer.Context,
     since: SinceOption = "30d",
     by: Annotated[Dimension, typer.Option("--by", help="Break usage down by this (user: the person, team: "
-                                                       "theirs, by `offgate people import`).")] = Dimension.provider,
+                                                       "theirs, by `offgate people import`).")] = "provider",
     format: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html.")] = ReportFormat.table,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.",
                                                   dir_okay=False)] = None,
@@ -125,7 +125,7 @@ def report(
 
     start = since_from(since)
     with ctx.obj.store() as store:
-        document = build_report(store, start, datetime.now(UTC), by.value, call_filter(device, user))
+        document = build_report(store, start, datetime.now(UTC), by, call_filter(device, user))
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)

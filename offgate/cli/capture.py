@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from offgate.cli.common import CommandContext, SinceOption, app, count_text, err, fail, out, parsed, since_from
+from offgate.cli.common import CommandContext, SinceOption, app, err, fail, out, parsed, since_from
 from offgate.money import usd
 from offgate.store import Store, StoreError
 
@@ -65,6 +65,8 @@ def events(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many (the newest).")] = None,
 ) -> None:
     """List recorded calls (`offgate events import FILE` loads JSON lines)."""
+    from analytics.report.values import count
+
     if ctx.invoked_subcommand is not None:
         return
     start = since_from(since)
@@ -80,7 +82,7 @@ def events(
         tokens_mark = "~" if r.tokens_estimated else ""
         table.add_row(
             r.ts.strftime("%Y-%m-%d %H:%M:%S"), r.route, r.provider or "", r.model or "",
-            f"{tokens_mark}{count_text(r.prompt_tokens)}", f"{tokens_mark}{count_text(r.completion_tokens)}",
+            f"{tokens_mark}{count(r.prompt_tokens)}", f"{tokens_mark}{count(r.completion_tokens)}",
             usd(r.cost_usd), r.process_name or "", r.parse_status,
         )
     out.print(table)

@@ -123,6 +123,3 @@ def main(ctx: typer.Context, home: HomeOption = None) -> None:
     ctx.obj = CommandContext(home)
 
 
-def count_text(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,7 +11,6 @@ import typer
 from offgate.cli.common import CommandContext, app, fail, out
 from offgate.config import Settings
 from offgate.system_proxy import (
-    DESKTOPS,
     Change,
     Desktop,
     NoDesktop,
@@ -23,6 +21,7 @@ from offgate.system_proxy import (
     turn_off,
     turn_on,
 )
+from offgate.system_proxy.detect import DesktopName
 from offgate.system_proxy.state import load_state
 
 
@@ -47,9 +46,6 @@ system_proxy_app = typer.Typer(
     help="Point the desktop's proxy settings at the interceptor (GNOME, KDE, macOS, Windows), and back.",
     no_args_is_help=True)
 app.add_typer(system_proxy_app, name="system-proxy")
-
-
-DesktopName = StrEnum("DesktopName", {name: name for name in DESKTOPS})
 
 
 DesktopOption = Annotated[DesktopName | None, typer.Option(
@@ -143,7 +139,7 @@ def desktop_for(context: CommandContext, name: DesktopName | None) -> Desktop:
     """The desktop to change: --desktop, else the one offgate set, else the one detected."""
     saved = None if name else load_state(context.home)
     try:
-        return find_desktop(name.value if name else saved.desktop if saved else None, os.environ)
+        return find_desktop(name if name else saved.desktop if saved else None, os.environ)
     except NoDesktop as exc:
         fail(f"{exc}\n{by_hand(context.settings)}")
 

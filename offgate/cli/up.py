@@ -30,7 +30,8 @@ RESTART_PAUSES_S = (1, 5, 30, 60)  # after the first, second, third... failure; 
 def up(
     ctx: typer.Context,
     listen_port: Annotated[
-        int | None, typer.Option(min=0, max=65535, help="The proxy's port [config proxy.listen_port, 8080].")
+        # Not 0 (a new port each run): the PAC file and the system proxy name this port.
+        int | None, typer.Option(min=1, max=65535, help="The proxy's port [config proxy.listen_port, 8080].")
     ] = None,
     dashboard_port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="The dashboard's port [config dashboard.listen_port, 8765].")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -151,7 +151,7 @@ class Store:
         return self._db
 
     @contextmanager
-    def reporting(self, action: str) -> Iterator[None]:
+    def reporting(self, action: str) -> Generator[None]:
         """Turn any database error inside the block into a StoreError saying what failed."""
         try:
             yield
@@ -174,8 +174,9 @@ def _database_for(url: str) -> Database:
     if url.startswith(POSTGRES_PREFIXES):
         # libpq reads the whole URL (query options such as sslmode included).
         dsn = "postgresql://" + url.split("://", 1)[1]
-        timeout = {} if "connect_timeout=" in dsn else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
-        return PostgresqlDatabase(dsn, **timeout)
+        if "connect_timeout=" in dsn:
+            return PostgresqlDatabase(dsn)
+        return PostgresqlDatabase(dsn, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
     raise StoreError(
         f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from offgate.store.core import Store
 from offgate.store.fleet import FleetDeviceRow
@@ -34,7 +34,7 @@ class DeviceHealth:
     def last_record(self, source: str) -> datetime | None:
         """When the device's newest record from `source` ("proxy", "extension") was made, aware UTC."""
         last = (self.running or {}).get("last_records")
-        moment = last.get(source) if isinstance(last, dict) else None
+        moment = cast(dict[str, Any], last).get(source) if isinstance(last, dict) else None
         if not isinstance(moment, str):
             return None
         try:
@@ -59,5 +59,8 @@ def devices(store: Store) -> list[DeviceHealth]:
                        row.records_stored).order_by(row.name)
     with store.reporting("read the devices in"):
         found = list(query.dicts().execute(store.database))
-    return [DeviceHealth(**{**device, "running": json.loads(device["running"]) if device["running"] else None})
-            for device in found]
+    return [DeviceHealth(**_decoded(device)) for device in found]
+
+
+def _decoded(device: dict[str, Any]) -> dict[str, Any]:
+    return {**device, "running": json.loads(device["running"]) if device["running"] else None}

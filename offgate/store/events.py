@@ -134,7 +134,8 @@ def _row_from(event: UsageEvent) -> dict[str, Any]:
     return row
 
 
-def _in_window(query: ModelSelect, since: datetime | None, until: datetime | None) -> ModelSelect:
+def _in_window(query: ModelSelect[UsageEventRow], since: datetime | None,
+               until: datetime | None) -> ModelSelect[UsageEventRow]:
     return between(query, UsageEventRow.ts, since, until)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from peewee import Case, ColumnBase, Node, fn
 
@@ -66,8 +67,9 @@ class People:
 
 # -- what queries join: a call's person and team, a spend row's ---------------------
 
-ON_DEVICE = PersonRow.alias("person_on_device")
-ON_ANY_DEVICE = PersonRow.alias("person_on_any_device")
+# A ModelAlias answers its model's fields: typed as the model, so its columns keep their types.
+ON_DEVICE = cast(type[PersonRow], PersonRow.alias("person_on_device"))
+ON_ANY_DEVICE = cast(type[PersonRow], PersonRow.alias("person_on_any_device"))
 
 
 def person_of_call(login: Node, device: Node) -> tuple[Node, Node]:

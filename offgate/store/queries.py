@@ -55,6 +55,7 @@ class LatestCall:
     reconciled: bool
 
 
+_FLAGS = ("reconciled", "matched", "estimated", "web_app")
 _COUNTS = ("calls", "prompt_tokens", "completion_tokens", "unpriced_calls", "unpriced_spend")
 
 
@@ -174,9 +175,7 @@ def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
     if DAY in keys:
         keys[DAY] = str(keys[DAY])[:10]
     # SQLite's flags are 0/1 and PostgreSQL sums integers as NUMERIC: hand out bools, ints and floats.
-    return CallGroup(
-        keys=keys, classification=group["classification"],
-        reconciled=bool(group["reconciled"]), matched=bool(group["matched"]), estimated=bool(group["estimated"]),
-        web_app=bool(group["web_app"]), **{name: int(group[name] or 0) for name in _COUNTS},
-        cost_usd=float(group["cost_usd"] or 0.0), spend=float(group["spend"] or 0.0),
-    )
+    values: dict[str, Any] = {name: bool(group[name]) for name in _FLAGS} | {
+        name: int(group[name] or 0) for name in _COUNTS}
+    return CallGroup(keys=keys, classification=group["classification"], cost_usd=float(group["cost_usd"] or 0.0),
+                     spend=float(group["spend"] or 0.0), **values)

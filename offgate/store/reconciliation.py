@@ -3,13 +3,12 @@ each call's class and matched spend row (ReconciledCallRow), and the findings (F
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import reduce
 from typing import Any
 
-from peewee import SQL, fn
+from peewee import SQL, Expression, fn
 
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
@@ -44,7 +43,7 @@ class Reconciliations:
         """(request_id, classification) of spend rows starting in [spend_start, spend_end)
         that calls outside [since, until) were matched to: a rerun must leave them taken."""
         call, event, spend = ReconciledCallRow, UsageEventRow, SpendLogRow
-        outside = []
+        outside: list[Expression] = []
         if since is not None:
             outside.append(event.ts < naive_utc(since))
         if until is not None:
@@ -55,7 +54,7 @@ class Reconciliations:
             call.select(call.spend_request_id, call.classification)
             .join(event, on=(event.id == call.event_id))
             .join(spend, on=(spend.request_id == call.spend_request_id), src=call)
-            .where(reduce(operator.or_, outside)),
+            .where(reduce(lambda either, other: either | other, outside)),
             spend.start_time, spend_start, spend_end,
         )
         with self._store.reporting("read reconciliation results from"):

@@ -116,7 +116,7 @@ class SpendLogRow(Model):
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
     source = TextField()
-    raw = TextField()  # pyright: ignore[reportAssignmentType] - the column shadows Model.raw(), unused here
+    raw_json = TextField(column_name="raw")  # not `raw`: that is Model.raw, peewee's raw-SQL query
     imported_at = DateTimeField()
 
     class Meta:
@@ -328,7 +328,7 @@ class _SpendLogRowV1(Model):
     completion_tokens = BigIntegerField()
     total_tokens = BigIntegerField()
     source = TextField()
-    raw = TextField()  # pyright: ignore[reportAssignmentType] - as above
+    raw_json = TextField(column_name="raw")  # not `raw`: that is Model.raw, peewee's raw-SQL query
     imported_at = DateTimeField()
 
     class Meta:

@@ -116,5 +116,5 @@ class SpendLog:
 
 def _spend_row(record: SpendRecord, source: str, now: datetime) -> dict[str, Any]:
     row = asdict(record)
-    row["raw"] = json.dumps(record.raw, default=str, separators=(",", ":"))
+    row["raw_json"] = json.dumps(row.pop("raw"), default=str, separators=(",", ":"))
     return {**row, "source": source, "imported_at": now}

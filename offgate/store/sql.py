@@ -3,11 +3,11 @@ epoch seconds computed by the database, fast many-row inserts and reads as colum
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from peewee import SQL, Case, Database, Field, Model, Node, NodeList, PostgresqlDatabase, chunked, fn
+from peewee import SQL, Case, ColumnBase, Database, Field, Model, Node, NodeList, PostgresqlDatabase, chunked, fn
 
 # Rows per INSERT: the widest table written here has 22 columns, 11,000 parameters: under SQLite's 32,766.
 INSERT_BATCH_ROWS = 500
@@ -32,7 +32,7 @@ def flag(condition: Node) -> Case:
     return Case(None, [(condition, 1)], 0)
 
 
-def epoch(database: Database, column: Field) -> Node:
+def epoch(database: Database, column: Field) -> ColumnBase:
     """UTC epoch seconds of a naive-UTC timestamp column, computed by the database."""
     if isinstance(database, PostgresqlDatabase):
         return NodeList((SQL("EXTRACT(EPOCH FROM"), column, SQL(")"))).cast("float8")
@@ -40,7 +40,7 @@ def epoch(database: Database, column: Field) -> Node:
     return fn.strftime("%s", column).cast("REAL") + fn.substr(column, 20).cast("REAL")
 
 
-def hour(database: Database, column: Field) -> Node:
+def hour(database: Database, column: Field) -> ColumnBase:
     """Whole UTC hours since the epoch of a naive-UTC timestamp column."""
     if isinstance(database, PostgresqlDatabase):
         return fn.FLOOR(epoch(database, column) / 3600).cast("bigint")
@@ -65,7 +65,10 @@ def insert_rows(database: Database, model: type[Model], rows: Iterable[dict[str,
 def _insert_statement(database: Database, model: type[Model], names: list[str], rows: int, existing: str) -> str:
     opening, closing = database.quote
     columns = [f"{opening}{model._meta.fields[name].column_name}{closing}" for name in names]
-    key = f"{opening}{model._meta.primary_key.column_name}{closing}"
+    primary_key = model._meta.primary_key
+    if not primary_key:
+        raise ValueError(f"{model.__name__} has no primary key to resolve conflicts on")
+    key = f"{opening}{primary_key.column_name}{closing}"
     updates = ", ".join(f"{column} = excluded.{column}" for column in columns if column != key)
     conflict = {"fail": "", "keep": " ON CONFLICT DO NOTHING",
                 "replace": f" ON CONFLICT ({key}) DO UPDATE SET {updates}"}[existing]
@@ -74,7 +77,7 @@ def _insert_statement(database: Database, model: type[Model], names: list[str], 
             f"VALUES {', '.join([row] * rows)}{conflict}")
 
 
-def read_columns(database: Database, query: Any, columns: dict[str, Node]) -> dict[str, tuple[Any, ...]]:
+def read_columns(database: Database, query: Any, columns: Mapping[str, Node]) -> dict[str, tuple[Any, ...]]:
     """Run a query selecting `columns` (in order); one tuple per column, the values as
     the driver gives them (numbers, text, SQLite's 0/1 for booleans): converting each of
     a million rows through peewee would cost more than reading them."""

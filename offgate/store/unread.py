@@ -100,7 +100,7 @@ class UnreadConnectionStore:
             query = query.where(row.first_seen < naive_utc(until))
         with self._store.reporting("read unread connections from"):
             groups = list(query.dicts().execute(self._db))
-        found = []
+        found: list[dict[str, Any]] = []
         for group in groups:
             # PostgreSQL sums integers as NUMERIC (Decimal): hand out plain ints.
             failed_count, passed_count = int(group["handshakes_failed"]), int(group["passed_through"])

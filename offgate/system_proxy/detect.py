@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from typing import Literal, get_args
 
 from offgate.system_proxy.base import BadInput, Desktop
 
@@ -12,7 +13,8 @@ from offgate.system_proxy.base import BadInput, Desktop
 class NoDesktop(BadInput):
     """Neither --desktop nor the environment names a desktop offgate can set."""
 
-DESKTOPS = ("gnome", "kde", "macos", "windows")
+DesktopName = Literal["gnome", "kde", "macos", "windows"]
+DESKTOPS: tuple[DesktopName, ...] = get_args(DesktopName)
 # XDG_CURRENT_DESKTOP names whose proxy settings live in GNOME's gsettings schema.
 GNOME_FAMILY = frozenset({"GNOME", "UNITY", "CINNAMON", "X-CINNAMON", "BUDGIE", "PANTHEON", "DEEPIN", "UKUI",
                           "XFCE"})
