@@ -102,20 +102,19 @@ class TableKeeper:
         _closed(store)
 
     def _write_holds(self, store: Store) -> None:
-        holds: dict[str, Hold] = {}
+        holds: list[Hold] = []
         while True:
             try:
-                hold = self._holds.get_nowait()
+                holds.append(self._holds.get_nowait())
             except queue.Empty:
                 break
             self._queued -= 1
-            holds[hold.request_id] = hold
         if not holds:
             return
         try:
-            fresh = ApprovalStore(store).ask(list(holds.values()), HOOK_ACTOR, datetime.now(UTC))
+            fresh = ApprovalStore(store).ask(holds, HOOK_ACTOR, datetime.now(UTC))
         except StoreError:
-            for hold in holds.values():  # try again next round
+            for hold in holds:  # try again next round
                 self.ask(hold)
             raise
         for request_id in fresh:
