@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Action = Literal["allow", "coach", "block", "require_approval"]
 MATCH_FIELDS = ("app", "provider", "model", "user", "team", "device")
@@ -112,6 +112,13 @@ class PolicySettings(BaseModel):
     refresh_s: float = Field(default=30.0, gt=0, description="how often the hook re-reads spend and approvals")
     stale_after_s: float = Field(default=300.0, gt=0, description="the hook's table is stale after this long")
     fail_open: bool = Field(default=True, description="with a stale table, let calls through (and log it)")
+    # member (lower-case) -> their first team: the hook asks for every call, among thousands of people
+    _team_of_member: dict[str, str] = PrivateAttr(default_factory=dict[str, str])
+
+    def model_post_init(self, context: object, /) -> None:
+        for team, members in self.teams.items():
+            for member in members:
+                self._team_of_member.setdefault(member.lower(), team)
 
     @field_validator("rules")
     @classmethod
@@ -125,10 +132,7 @@ class PolicySettings(BaseModel):
 
     def team_of(self, user: str | None) -> str | None:
         """The first team listing `user` (case-insensitive), or None."""
-        if user is None:
-            return None
-        wanted = user.lower()
-        return next((team for team, members in self.teams.items() if wanted in (m.lower() for m in members)), None)
+        return None if user is None else self._team_of_member.get(user.lower())
 
     def deciding_rule(self, call: CallFacts) -> PolicyRule | None:
         """The rule a workstation acts on: the first allow, coach or block rule that matches."""
