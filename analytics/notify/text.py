@@ -14,6 +14,7 @@ _WHAT = {
     "budget": "budget at risk for {who}",
     "first_seen": "new {who}",
     "unmanaged_share": "unmanaged share rising for {who}",
+    "approval_request": "approval asked for {who}'s call at the gateway",
 }
 _METRIC_NAMES = {"cost_usd": "cost", "calls": "calls", "tokens": "tokens", "share": "unmanaged share"}
 

@@ -31,7 +31,7 @@ from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
-AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "approval_request"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
@@ -47,8 +47,9 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call"]
-    """What was measured: "first_call" for first_seen, "share" for unmanaged_share."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "approval"]
+    """What was measured: "first_call" for first_seen, "share" for unmanaged_share, "approval" for
+    approval_request (a call the gateway held under the policy, for an approver to decide)."""
     ts: UtcTime
     """The start of the anomalous hour or day, or the first call."""
     message: str

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from offgate.errors import BadInputError
+from offgate.store.alerts import Alert, AlertStore
 from offgate.store.core import Store
 from offgate.store.schema import ApprovalAuditRow, ApprovalRequestRow
 from offgate.store.sql import naive_utc
@@ -142,18 +143,22 @@ class ApprovalStore:
             return [AuditEntry(row.request_id, row.at, row.actor, row.action, row.detail)
                     for row in query.execute(self._db)]
 
-    def unnotified(self) -> list[Approval]:
-        """Pending requests the approvers were not told about yet."""
+    def raise_request_alerts(self, now: datetime | None = None) -> list[Alert]:
+        """An alert for each pending request the approvers were not told about, for the
+        notification channels to carry (offgate watch, offgate up); the requests are then
+        marked notified. A request pending again after its approval expired is told again."""
+        at = naive_utc(now or datetime.now(UTC))
         query = ApprovalRequestRow.select().where(
             (ApprovalRequestRow.status == PENDING) & ApprovalRequestRow.notified_at.is_null())
         with self._store.reporting("read approval requests from"):
-            return [_approval(row) for row in query.execute(self._db)]
-
-    def mark_notified(self, request_ids: Sequence[str], now: datetime | None = None) -> None:
-        at = naive_utc(now or datetime.now(UTC))
+            waiting = [_approval(row) for row in query.execute(self._db)]
+        if not waiting:
+            return []
+        raised = AlertStore(self._store).raise_alerts([_alert(request) for request in waiting], timedelta(0), at)
         with self._store.reporting("update approval requests in"):
-            ApprovalRequestRow.update(notified_at=at).where(ApprovalRequestRow.id.in_(list(request_ids))).execute(
-                self._db)
+            ApprovalRequestRow.update(notified_at=at).where(
+                ApprovalRequestRow.id.in_([request.id for request in waiting])).execute(self._db)
+        return raised
 
     def _decide(self, request_id: str, by: str, status: str, at: datetime, detail: str | None, *,
                 expires_at: datetime | None, amount_usd: float | None, note: str | None) -> Approval:
@@ -175,6 +180,18 @@ class ApprovalStore:
     def _audit(self, request_id: str, at: datetime, actor: str, action: str, detail: str | None) -> None:
         ApprovalAuditRow.insert(request_id=request_id, at=at, actor=actor, action=action, detail=detail).execute(
             self._db)
+
+
+def _alert(request: Approval) -> Alert:
+    who = request.user or "someone"
+    return Alert(
+        kind="approval_request", severity="warning", dimension="user", entity=who, metric="approval",
+        ts=request.requested_at.replace(tzinfo=UTC),
+        message=(f"The gateway held {who}'s call to {request.model or 'a model'} under rule {request.rule!r} "
+                 f"({request.reason}): `offgate approvals approve {request.id}` lets it through, "
+                 f"`offgate approvals deny {request.id}` refuses it"),
+        details={"request_id": request.id, "rule": request.rule, "team": request.team, "model": request.model,
+                 "estimated_cost_usd": request.estimated_cost_usd})
 
 
 def _approval(row: ApprovalRequestRow) -> Approval:
