@@ -4,6 +4,7 @@ hook records (docs/governance.md)."""
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -121,3 +122,43 @@ def _approver(context: CommandContext) -> str:
     if approvers and me.lower() not in (name.lower() for name in approvers):
         raise BadInputError(f"{me} is not among the policy's approvers ({', '.join(approvers)})")
     return me
+
+
+ROUTE_TOOLS = ("claude-code", "codex", "gemini-cli", "openai-sdk", "anthropic-sdk")
+
+
+@app.command()
+def route(
+    ctx: typer.Context,
+    tool: Annotated[str, typer.Argument(help=f"One of {', '.join(ROUTE_TOOLS)}.")],
+    apply_: Annotated[bool, typer.Option("--apply", help="Write the settings (the file is kept first).")] = False,
+    undo_: Annotated[bool, typer.Option("--undo", help="Put the file back exactly as it was before --apply.")] = False,
+    gateway: Annotated[str | None, typer.Option(help="The gateway's URL (default: the first proxy.gateways).")] = None,
+    user: Annotated[str | None, typer.Option(help="Whose spend it is (default: this account's name).")] = None,
+) -> None:
+    """Print the settings that send TOOL through the company's LiteLLM gateway (with LiteLLM's
+    customer id header naming you, where the tool can send headers); --apply writes them,
+    --undo restores the file byte for byte."""
+    from governance import route as routing
+
+    context: CommandContext = ctx.obj
+    if tool not in ROUTE_TOOLS:
+        raise BadInputError(f"no tool {tool!r}: one of {', '.join(ROUTE_TOOLS)}")
+    if apply_ and undo_:
+        raise BadInputError("--apply and --undo go one at a time")
+    backups = context.home / "route"
+    if undo_:
+        out.print(f"put back {routing.undo(tool, backups)} as it was", markup=False)
+        return
+    url = gateway or next(iter(context.settings.proxy.gateways), None)
+    if not url:
+        raise BadInputError("no gateway: give --gateway URL, or set proxy.gateways in config.toml")
+    planned = routing.route_for(tool, url, user or getpass.getuser(), Path.home())
+    if not apply_:
+        out.print(f"# {planned.file} would read (`offgate route {tool} --apply` writes it):", markup=False)
+        out.print(planned.content, markup=False, end="")
+        out.print(f"# then {planned.key_hint}", markup=False)
+        return
+    backup = routing.apply(planned, backups)
+    out.print(f"wrote {planned.file} (as it was is kept in {backup}; `offgate route {tool} --undo` puts it back); "
+              f"now {planned.key_hint}", markup=False)
