@@ -31,8 +31,8 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402  (after the offline switch above)
-from litellm.caching.dual_cache import DualCache  # noqa: E402
 from litellm.proxy._types import UserAPIKeyAuth  # noqa: E402
+from litellm.proxy.common_utils.user_api_key_cache import UserApiKeyCache  # noqa: E402
 from litellm.proxy.utils import ProxyLogging  # noqa: E402
 
 from governance.hook import GovernanceHook  # noqa: E402
@@ -51,14 +51,14 @@ ROUND = 1_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=20_000)
     args = parser.parse_args()
     users = [f"user{i:06d}" for i in range(args.users)]
     policy = PolicySettings(
-        rules=(PolicyRule(name="big calls", action="require_approval", model="gpt-4o*", max_cost_per_request=1.0),
-               PolicyRule(name="team budget", action="require_approval", team="*", monthly_budget_usd=1_000_000,
+        rules=(PolicyRule(name="big calls", action="require_approval", model=("gpt-4o*",), max_cost_per_request=1.0),
+               PolicyRule(name="team budget", action="require_approval", team=("*",), monthly_budget_usd=1_000_000,
                           budget_for="team")),
         teams={f"team{t:04d}": tuple(users[t::TEAMS]) for t in range(TEAMS)}, refresh_s=3600, stale_after_s=7200)
     with tempfile.TemporaryDirectory() as folder:
@@ -66,7 +66,7 @@ def main() -> None:
         fill_store(url, users)
         settings = Settings(policy=policy)
         with Store.open(url) as store:
-            load = measure_load(store, policy)
+            load = measure_load(store, policy, len(users))
         keeper = TableKeeper(lambda: (settings, Path(folder)), store_url=url)
         keeper.start().wait(600)
         hook = GovernanceHook(keeper)
@@ -101,7 +101,7 @@ def fill_store(url: str, users: list[str]) -> None:
             approvals.approve(hold.request_id, "bench", timedelta(days=1), None)
 
 
-def measure_load(store: Store, policy: PolicySettings) -> dict[str, float]:
+def measure_load(store: Store, policy: PolicySettings, users: int) -> dict[str, float]:
     started = time.perf_counter()
     load_table(store, policy, time.monotonic())
     seconds = time.perf_counter() - started  # timed apart: tracemalloc slows Python down several times
@@ -109,12 +109,12 @@ def measure_load(store: Store, policy: PolicySettings) -> dict[str, float]:
     table = load_table(store, policy, time.monotonic())
     kept, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert len(table.user_spend) >= len(policy.teams) and table.approvals
+    assert len(table.user_spend) == users and len(table.approvals) == min(users, APPROVALS)
     return {"load_s": seconds, "table_mb": kept / 1e6, "load_peak_mb": peak / 1e6}
 
 
 async def measure_latency(hook: GovernanceHook, users: list[str], calls: int) -> dict[str, float]:
-    proxy_logging = ProxyLogging(user_api_key_cache=DualCache())
+    proxy_logging = ProxyLogging(user_api_key_cache=UserApiKeyCache())
     key = UserAPIKeyAuth(user_id="default_user_id")
     without: list[float] = []
     with_hook: list[float] = []
