@@ -23,6 +23,7 @@ from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
 from analytics.reconcile import reconcile
 from offgate.config import Settings
 from offgate.store import Store, StoreError
+from offgate.store.approvals import ApprovalStore
 from offgate.timespan import parse_span
 from offgate.vocabulary import UNMANAGED
 
@@ -72,6 +73,7 @@ class Watcher:
         window = timedelta(hours=self._settings.alerts.lookback_hours)
         reconciled = reconcile(self._store, self._settings.reconcile, since=now - window, now=now)
         new = raise_new_alerts(self._store, self._settings.alerts, now=now)
+        new += ApprovalStore(self._store).raise_request_alerts(now)  # held at the gateway: the approvers are told
         sent = self._dispatcher.deliver(now)
         return TickSummary(now, reconciled.calls, reconciled.classes[UNMANAGED], len(new), sent)
 

@@ -35,6 +35,7 @@ from pydantic_settings import (
 )
 
 from offgate.errors import BadInputError
+from offgate.policy import PolicySettings, key_line
 from offgate.timespan import parse_span
 from offgate.vocabulary import ALERT_DIMENSIONS, AlertDimension
 
@@ -218,6 +219,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
 
 
 def resolve_home(explicit: Path | None) -> Path:
@@ -317,7 +319,23 @@ def _describe_problem(error: ErrorDetails, config_file: Path) -> str:
     location = tuple(str(part) for part in error["loc"])
     key = ".".join(location)
     what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
-    return f"  {_source_of(location, config_file)}: {key}: {what}"
+    source = _source_of(location, config_file)
+    if source == str(config_file):
+        source += _rule_line(location, config_file)
+    return f"  {source}: {key}: {what}"
+
+
+def _rule_line(location: tuple[str, ...], config_file: Path) -> str:
+    """", line N" for a problem inside a `[[policy.rules]]` table of the file, else ""."""
+    if location[:2] != ("policy", "rules") or len(location) < 3 or not location[2].isdigit():
+        return ""
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    key = location[3] if len(location) > 3 else ""
+    line = key_line(text, int(location[2]), key)
+    return "" if line is None else f", line {line}"
 
 
 def _source_of(location: tuple[str, ...], config_file: Path) -> str:

@@ -17,8 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +28,7 @@ from typer.testing import CliRunner
 from offgate.cli import app
 from offgate.store.schema import ReconciledCallRow, SpendLogRow
 from offgate.store.spend import SpendLog
+from tests.support.litellm_gateway import running_litellm
 from tests.support.litellm_reference import litellm_cost
 from tests.support.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
 from tests.support.ports import free_port
@@ -39,7 +38,6 @@ from tests.support.upstream import FakeUpstream
 pytestmark = pytest.mark.e2e
 
 CALLBACK = Path(__file__).parents[1] / "analytics" / "litellm_callback.py"
-START_TIMEOUT_S = 180  # 8-9 s on an idle machine; far more on a busy CI runner
 MASTER_KEY = "sk-offgate-e2e-" + secrets.token_hex(8)
 runner = CliRunner(env={"COLUMNS": "200"})
 
@@ -75,17 +73,10 @@ def world(tmp_path_factory, upstream: FakeUpstream) -> Iterator[tuple[RunningPro
     environment = {**os.environ, "OFFGATE_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                    # LiteLLM reaches the provider through the interceptor, trusting its CA.
                    "HTTPS_PROXY": proxy.url, "NO_PROXY": "127.0.0.1,localhost", "SSL_CERT_FILE": str(proxy.ca_file)}
-    log = (config_dir / "litellm.log").open("w")
-    command = [str(Path(sys.executable).with_name("litellm")), "--config", str(config_dir / "config.yaml"),
-               "--host", "127.0.0.1", "--port", str(port)]
-    litellm = subprocess.Popen(command, env=environment, cwd=config_dir, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_until_live(gateway, litellm, config_dir / "litellm.log")
-        yield proxy, gateway
+        with running_litellm(config_dir, environment, port):
+            yield proxy, gateway
     finally:
-        litellm.terminate()
-        litellm.wait(30)
-        log.close()
         proxy.stop()
 
 
@@ -174,18 +165,3 @@ def _wait_for_spend_rows(proxy: RunningProxy, count: int, timeout: float = 30.0)
             time.sleep(0.1)
     finally:
         store.close()
-
-
-def _wait_until_live(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"litellm exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"litellm did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
-

@@ -22,6 +22,7 @@ from offgate.cli import app
 from offgate.config import load_settings
 from offgate.events import UsageEvent
 from offgate.store import Store
+from offgate.store.approvals import ApprovalStore, Hold
 from tests.support.notification_daemon import notification_daemon
 from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.ports import free_port
@@ -218,6 +219,26 @@ def test_alerts_raised_by_offgate_alerts_are_notified_by_the_next_watch(tmp_path
     result = offgate_process(tmp_path, "watch", "--once")
     assert "new alerts 0; notifications sent 1," in result.stderr
     assert receiver.delivered("hook") == [alert]
+
+
+def test_a_call_held_at_the_gateway_is_notified_once_to_the_approvers(tmp_path, receiver):
+    write_config(tmp_path, f'[notify]\ndesktop = false\nwebhook.url = "{receiver.url("hook")}"\n')
+    hold = Hold(rule="big calls", reason="estimated cost $0.012000 is over the $0.005000 per-request ceiling",
+                user="alice", team="data", model="gpt-4o-mini", estimated_cost_usd=0.012)
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        ApprovalStore(store).ask([hold], "gateway hook")
+    first = offgate_process(tmp_path, "watch", "--once")
+    again = offgate_process(tmp_path, "watch", "--once")
+    assert "new alerts 1; notifications sent 1," in first.stderr, first.stderr
+    assert "new alerts 0; notifications sent 0," in again.stderr
+    [alert] = receiver.delivered("hook")
+    assert (alert["kind"], alert["dimension"], alert["entity"], alert["metric"]) == (
+        "approval_request", "user", "alice", "approval")
+    assert alert["message"] == (
+        "The gateway held alice's call to gpt-4o-mini under rule 'big calls' (estimated cost $0.012000 is over the "
+        f"$0.005000 per-request ceiling): `offgate approvals approve {hold.request_id}` lets it through, "
+        f"`offgate approvals deny {hold.request_id}` refuses it")
+    assert alert["details"]["request_id"] == hold.request_id
 
 
 def test_alerts_since_a_future_time_is_a_clear_error(tmp_path):

@@ -16,6 +16,7 @@ _WHAT = {
     "unmanaged_share": "unmanaged share rising for {who}",
     "silent_device": "{who} has stopped reporting",
     "proxy_silent": "the proxy on {who} has stopped recording",
+    "approval_request": "approval asked for {who}'s call at the gateway",
 }
 _METRIC_NAMES = {"cost_usd": "cost", "calls": "calls", "tokens": "tokens", "share": "unmanaged share"}
 

@@ -32,7 +32,8 @@ from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
-AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent",
+                    "approval_request"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
@@ -48,9 +49,10 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "last_report"]
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "last_report", "approval"]
     """What was measured: "first_call" for first_seen, "share" for unmanaged_share, "last_report"
-    (hours since, as the statistic) for silent_device and proxy_silent."""
+    (hours since, as the statistic) for silent_device and proxy_silent, "approval" for
+    approval_request (a call the gateway held under the policy, for an approver to decide)."""
     ts: UtcTime
     """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str

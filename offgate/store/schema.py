@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from peewee import (
+    AutoField,
     BigIntegerField,
     BooleanField,
     CharField,
@@ -240,6 +241,45 @@ class PersonRow(Model):
         table_name = "person"
 
 
+class ApprovalRequestRow(Model):
+    """One request: a rule held someone's calls (on one model) and they need an approver."""
+
+    id = TextField(primary_key=True)
+    rule = TextField()
+    reason = TextField()  # why the rule held the call, as the refusal said
+    user = TextField(null=True)
+    team = TextField(null=True)
+    model = TextField(null=True)
+    estimated_cost_usd = DoubleField(null=True)
+    status = TextField(index=True)
+    requested_at = DateTimeField()
+    last_requested_at = DateTimeField()
+    times_requested = IntegerField()
+    decided_by = TextField(null=True)
+    decided_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+    amount_usd = DoubleField(null=True)
+    note = TextField(null=True)  # the approver's reason
+    notified_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "approval_request"
+
+
+class ApprovalAuditRow(Model):
+    """One thing that happened to a request: requested, approved or denied, by whom, why."""
+
+    seq = AutoField()
+    request_id = TextField(index=True)
+    at = DateTimeField()
+    actor = TextField()
+    action = TextField()
+    detail = TextField(null=True)
+
+    class Meta:
+        table_name = "approval_audit"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -365,6 +405,11 @@ def index_calls_by_device_and_user(database: Database) -> None:
     migrate(*(migrator.add_index("usage_event", (column, "ts"), False) for column in ("device", "user")))
 
 
+def add_approvals(database: Database) -> None:
+    for model in (ApprovalRequestRow, ApprovalAuditRow):
+        SchemaManager(model, database).create_all()
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -374,6 +419,7 @@ MIGRATIONS: list[Migration] = [
     add_people_table,
     add_fleet_quarantine,
     index_calls_by_device_and_user,
+    add_approvals,
 ]
 
 
