@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-ROOMS = ("interceptor", "native_host", "analytics", "certs", "fleet")
+ROOMS = ("interceptor", "native_host", "analytics", "certs", "fleet", "workstation")
 MARKER = "OFFGATE_ROOM = "
 
 

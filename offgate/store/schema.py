@@ -34,6 +34,7 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from offgate.store.fleet import add_fleet_tables
+from offgate.store.workstation_tables import add_workstation_tables
 
 Migration = Callable[[Database], None]
 
@@ -344,6 +345,7 @@ MIGRATIONS: list[Migration] = [
     add_unread_connections,
     let_spend_be_unknown,
     add_fleet_tables,
+    add_workstation_tables,
 ]
 
 
