@@ -106,7 +106,10 @@ class WorkstationStore:
             if not keys:
                 return
             process.insert_many([{"id": key, "device": device, "cpu_seconds": s.cpu_seconds, "seen_at": seen}
-                                 for key, s in keys.items()]).on_conflict_replace().execute(self._db)
+                                 for key, s in keys.items()]).on_conflict(
+                conflict_target=[process.id],
+                update={process.cpu_seconds: EXCLUDED.cpu_seconds, process.seen_at: EXCLUDED.seen_at},
+            ).execute(self._db)
             per_app: dict[str, list[float]] = {}
             for key, sample in keys.items():
                 used = max(sample.cpu_seconds - before.get(key, 0.0), 0.0)
@@ -193,9 +196,13 @@ class WorkstationStore:
                                message=key.message).on_conflict(
                     conflict_target=[finding.id],
                     update={finding.times: finding.times + 1, finding.last_seen: _later(finding)}).execute(self._db)
-            ShellHistoryFileRow.insert(id=file_id, offset=position.offset, anchor=position.anchor,
-                                       last_entry_ts=position.last_entry_ts, read_at=seen
-                                       ).on_conflict_replace().execute(self._db)
+            history = ShellHistoryFileRow
+            history.insert(id=file_id, offset=position.offset, anchor=position.anchor,
+                           last_entry_ts=position.last_entry_ts, read_at=seen).on_conflict(
+                conflict_target=[history.id],
+                update={history.offset: EXCLUDED.offset, history.anchor: EXCLUDED.anchor,
+                        history.last_entry_ts: EXCLUDED.last_entry_ts, history.read_at: EXCLUDED.read_at},
+            ).execute(self._db)
 
     def tool_runs(self, since: date | None = None) -> list[dict[str, Any]]:
         """Runs per day, device, user and tool (shells together), oldest day first."""
