@@ -16,7 +16,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+from typer.testing import CliRunner
 
+from offgate.cli import app
 from offgate.store import Store
 from offgate.store.workstation import FoundApp, ProcessSample, WorkstationStore
 from workstation.inventory import scan_inventory
@@ -190,3 +192,19 @@ def test_other_users_processes_are_not_this_homes(agent_processes: list[subproce
     nobody = running_apps("no-such-user-here")
     assert {process.pid for process in agent_processes} <= mine
     assert nobody == []
+
+
+def test_offgate_inventory_lists_what_it_found_and_keeps_it(home: Path, tmp_path: Path) -> None:
+    runner = CliRunner(env={"COLUMNS": "200"})
+    arguments = ["--home", str(tmp_path / "offgate-home"), "inventory", "--user-home", str(home)]
+    first = runner.invoke(app, [*arguments, "--json"], catch_exceptions=False)
+    table = runner.invoke(app, arguments, catch_exceptions=False)
+    listed = json.loads(first.stdout)
+    apps = {entry["app"]: entry for entry in listed["apps"]}
+    assert first.exit_code == 0 and table.exit_code == 0
+    # This machine's own desktop entries and processes may add apps; the home's are all there.
+    assert {"cline", "continue", "cursor", "github-copilot", "lm-studio", "roo-code"} <= set(listed["new_apps"])
+    assert sorted(f["in"] for f in apps["github-copilot"]["found"]) == ["jetbrains:PyCharm2024.3", "vscode", "vscodium"]
+    assert apps["cline"]["new"] and apps["cline"]["kind"] == "ide-extension"
+    assert "github-copilot" in table.stdout and "jetbrains:PyCharm2024.3, vscode, vscodium" in table.stdout
+    assert "cline (new)" not in table.stdout  # the second run saw nothing new

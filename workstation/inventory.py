@@ -21,6 +21,7 @@ from offgate.config import device_name
 from offgate.store import Store
 from offgate.store.workstation import FoundApp, ProcessSample, WorkstationStore
 from workstation import installed
+from workstation.home import home_owner
 from workstation.processes import running_apps
 
 MACOS_APP_DIRS = ("/Applications",)
@@ -68,13 +69,6 @@ def scan_inventory(user_home: Path, store: Store, now: datetime, *, device: str 
     summary.new_apps = workstation.record_apps(summary.device, user, found, now)
     workstation.record_processes(summary.device, user, [sample for _, sample in samples], now)
     return summary
-
-
-def home_owner(user_home: Path) -> str | None:
-    try:
-        return user_home.owner()
-    except (OSError, KeyError, NotImplementedError):
-        return None
 
 
 def _per_app(samples: list[tuple[AppSignature, ProcessSample]]) -> list[RunningApp]:
