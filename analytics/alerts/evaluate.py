@@ -3,17 +3,20 @@ the watcher) keep the alerts in the store, deduplicated and cooled down by Alert
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from analytics.alerts.budget import budget_alerts
 from analytics.alerts.detectors import BASELINE_WEEKS
-from analytics.alerts.first_seen import first_seen_alerts
+from analytics.alerts.first_seen import first_seen_alerts, found_app_alerts
 from analytics.alerts.hourly import hourly_alerts
 from analytics.alerts.series import UsageSeries, as_utc, read_series
 from analytics.alerts.share import share_alerts
 from offgate.config import AlertSettings
 from offgate.store import Store
 from offgate.store.alerts import KINDS, Alert, AlertStore
+from offgate.store.workstation import WorkstationStore
 
 
 def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
@@ -25,7 +28,8 @@ def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
     budget_dimensions = [key.split(":", 1)[0] for key in settings.entity_budgets_usd]
     data = read_series(store, [*settings.dimensions, *budget_dimensions],
                        since - timedelta(weeks=BASELINE_WEEKS), now)
-    return find_alerts(data, settings, now, since)
+    found_apps = WorkstationStore(store).apps()
+    return find_alerts(data, settings, now, since, found_apps)
 
 
 def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None = None,
@@ -36,13 +40,16 @@ def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None
     return AlertStore(store).raise_alerts(alerts, timedelta(hours=settings.cooldown_hours), now)
 
 
-def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since: datetime) -> list[Alert]:
-    """The alerts in data already read (what `evaluate` does after reading): oldest first,
-    then by kind, by the order of the dimensions in the settings, and by entity."""
+def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since: datetime,
+                found_apps: Sequence[dict[str, Any]] = ()) -> list[Alert]:
+    """The alerts in data already read (what `evaluate` does after reading; `found_apps`: the
+    workstations' inventory): oldest first, then by kind, by the order of the dimensions in the
+    settings, and by entity."""
     hourly = [series for dimension, series in data.dimensions.items() if dimension in settings.dimensions]
     alerts = [
         *hourly_alerts(hourly, settings, since, now),
         *first_seen_alerts(data, settings, since, now),
+        *found_app_alerts(found_apps, settings, since, now),
         *budget_alerts(data, settings, now),
         *share_alerts(data, settings, now),
     ]

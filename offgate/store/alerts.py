@@ -47,8 +47,9 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call"]
-    """What was measured: "first_call" for first_seen, "share" for unmanaged_share."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "first_found"]
+    """What was measured: "first_call" for first_seen (or "first_found": an app first found installed or
+    running on a workstation), "share" for unmanaged_share."""
     ts: UtcTime
     """The start of the anomalous hour or day, or the first call."""
     message: str

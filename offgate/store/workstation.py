@@ -157,16 +157,6 @@ class WorkstationStore:
                          last_seen=entry["last_seen"].replace(tzinfo=UTC).isoformat())
         return sorted(apps.values(), key=lambda e: (e["last_seen"], e["app"]), reverse=True)
 
-    def first_inventory(self, device: str | None = None) -> datetime | None:
-        """When the inventory was first taken (on `device`): apps first seen then were already there."""
-        row = WorkstationAppRow
-        query = row.select(fn.MIN(row.first_seen))
-        if device is not None:
-            query = query.where(row.device == device)
-        with self._store.reporting("read the inventory from"):
-            first = query.scalar(self._db)
-        return first.replace(tzinfo=UTC) if first else None
-
     # -- shell history ----------------------------------------------------------------------
 
     def history_position(self, file_id: str) -> HistoryPosition | None:
