@@ -31,8 +31,9 @@ const [home, url, now] = process.argv.slice(2);
 (async () => {
   try {
     const state = await dashboard.readDashboard(url, dashboard.readToken(dashboard.offgateHome(home)), new Date(now));
-    console.log(JSON.stringify({text: dashboard.statusText(state.figures), tooltip: dashboard.statusTooltip(state.figures),
-                                figures: state.figures, html: dashboard.panelHtml(state)}));
+    console.log(JSON.stringify({text: dashboard.statusText(state.figures),
+                                tooltip: dashboard.statusTooltip(state.figures), figures: state.figures,
+                                html: dashboard.panelHtml(state)}));
   } catch (error) {
     console.log(JSON.stringify({problem: error.short, message: error.message}));
   }
@@ -81,7 +82,8 @@ def test_the_status_bar_shows_today_as_the_report_counts_it(node: str, world: tu
     assert calls > 0 and 0 < share < 1  # the world has both kinds today
     assert shown["figures"] == {"calls": calls, "spend": totals["total_cost_usd"],
                                 "unmanagedSpend": totals["unmanaged_cost_usd"], "unmanagedShare": share}
-    assert shown["text"] == f"$(pulse) {calls:,} calls · ${totals['total_cost_usd']:.2f} · {round(share * 100)}% unmanaged"
+    spend = totals["total_cost_usd"]
+    assert shown["text"] == f"$(pulse) {calls:,} calls · ${spend:.2f} · {round(share * 100)}% unmanaged"
     assert shown["tooltip"].startswith(f"offgate today (UTC): {calls:,} LLM calls, ")
 
 
@@ -103,11 +105,12 @@ def test_each_failure_says_why(node: str, world: tuple[Path, str, datetime], tmp
     down = read_as_extension(node, home, f"http://127.0.0.1:{free_port()}", now)
     (tmp_path / "other").mkdir()
     no_token = read_as_extension(node, tmp_path / "other", url, now)
-    (tmp_path / "other" / "dashboard-token").write_text("someone-elses-token-000000\n")
+    token_file = tmp_path / "other" / "dashboard-token"
+    token_file.write_text("someone-elses-token-000000\n")
     refused = read_as_extension(node, tmp_path / "other", url, now)
     assert down["problem"] == "not running" and "start offgate (offgate up)" in down["message"]
-    assert no_token == {"problem": "no token", "message": f"no dashboard token at {tmp_path / 'other' / 'dashboard-token'}"
-                                                          ": start offgate (offgate up) once"}
+    assert no_token == {"problem": "no token", "message": f"no dashboard token at {token_file}: start offgate "
+                                                          "(offgate up) once"}
     assert refused["problem"] == "token refused"
 
 
