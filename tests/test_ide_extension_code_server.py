@@ -45,13 +45,15 @@ def code_server() -> Path:
     if shutil.which("npm") is None or shutil.which("node") is None:
         unavailable("node and npm are not installed", "code-server needs node and npm: apt-get install nodejs npm")
     prefix.mkdir(parents=True, exist_ok=True)
-    # Its postinstall refuses to run as root unless told it may.
+    # Its postinstall builds VS Code's native modules (node-gyp: apt-get install build-essential
+    # pkg-config python3 libkrb5-dev) and refuses to run as root unless told it may.
     installed = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
                                 f"code-server@{CODE_SERVER_VERSION}"], capture_output=True, text=True, timeout=1800,
                                env={**os.environ, "npm_config_unsafe_perm": "true"})
     if installed.returncode != 0 or not entry.exists():
-        unavailable(f"npm could not install code-server: {installed.stderr[-800:]}",
-                    f"npm could not install code-server@{CODE_SERVER_VERSION}: {installed.stderr[-800:]}")
+        problem = (f"npm could not install code-server@{CODE_SERVER_VERSION} (its native modules need "
+                   f"build-essential, pkg-config, python3 and libkrb5-dev): {installed.stderr[-800:]}")
+        unavailable(problem, problem)
     (prefix / "installed").touch()
     return entry
 
