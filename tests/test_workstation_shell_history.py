@@ -184,6 +184,7 @@ def test_the_store_keeps_no_command_line_key_or_path(home: Path, tmp_path: Path)
     ("git commit -m 'claude helped'", []),
     ("vim claude.md", []),
     ("echo \"unclosed quote; claude", ["claude-code"]),
+    ("OPENAI_API_KEY=\"sk-x y\" 'claude' -p \"a b\"", ["claude-code"]),
 ])
 def test_which_tools_a_command_runs(command: str, tools: list[str]) -> None:
     assert tools_in(command) == tools

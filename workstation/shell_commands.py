@@ -9,14 +9,13 @@ httpie, xh, wget) counts when it calls a host of a catalog provider.
 from __future__ import annotations
 
 import re
-import shlex
-from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from offgate.catalog import DEFAULT_CATALOG
-from offgate.catalog.app_signatures import app_for_command, app_for_package
+from offgate.catalog.app_signatures import APP_SIGNATURES, app_for_command, app_for_package
 
 _SEGMENTS = re.compile(r"\|\|?|&&|;|&|\n|\$\(|`|\(|\)")
+_WORD = re.compile(r"""(?:'[^']*'?|"(?:\\.|[^"\\])*"?|[^\s'"]+)+""")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 WRAPPERS = frozenset({"sudo", "env", "time", "nohup", "exec", "command", "builtin", "noglob", "nice", "caffeinate"})
 RUNNERS = (("npx",), ("bunx",), ("pnpx",), ("uvx",), ("pipx", "run"), ("pnpm", "dlx"), ("yarn", "dlx"),
@@ -57,8 +56,18 @@ _PREFIXED_KEYS = tuple((re.compile(rf"(?<![A-Za-z0-9_\-])({pattern})"), provider
 ))
 
 
+# Words without which a command line can run no tool or type no key: most history lines
+# (git, ls, cd) are passed over by one search instead of being split into words.
+_TOOL_WORDS = re.compile(r"(?<![\w.-])(?:{})(?![\w.-])".format("|".join(sorted({
+    re.escape(word) for word in (*(command.split()[0] for app in APP_SIGNATURES for command in app.commands),
+                                 *(runner[0] for runner in RUNNERS), *HTTP_CLIENTS)}))))
+_MAYBE_KEY = re.compile(r"API_KEY|_TOKEN|(?i:bearer|api-key)|sk-|AIza|gsk_|xai-|pplx-|hf_")
+
+
 def tools_in(command: str) -> list[str]:
     """The AI tools a command line runs, once per run (`claude; claude` ran it twice)."""
+    if not _TOOL_WORDS.search(command):
+        return []
     tools = []
     for segment in _SEGMENTS.split(command):
         tool = _tool_of(_words(segment))
@@ -71,6 +80,8 @@ def keys_in(command: str) -> dict[str, str | None]:
     """Each provider key typed in the command line, with its provider when the variable, the
     key's prefix or the host called says (in that order), else None."""
     found: dict[str, str | None] = {}
+    if not _MAYBE_KEY.search(command):
+        return found
     for pattern in (_EXPORTED_KEY, _FISH_SET_KEY):
         for match in pattern.finditer(command):
             found.setdefault(match[3], KEY_VARIABLES[match[1]])
@@ -96,10 +107,8 @@ def _called_provider(command: str) -> str | None:
 
 
 def _words(segment: str) -> list[str]:
-    try:
-        return shlex.split(segment)
-    except ValueError:  # an unclosed quote: history keeps what was typed
-        return segment.split()
+    """The segment's words, quotes removed: enough to find the command, at a tenth of shlex's cost."""
+    return [word.replace("'", "").replace('"', "") for word in _WORD.findall(segment)]
 
 
 def _tool_of(words: list[str]) -> str | None:
@@ -111,7 +120,7 @@ def _tool_of(words: list[str]) -> str | None:
             package = next((word for word in words[len(runner):] if not word.startswith("-")), None)
             app = app_for_package(package) if package else None
             return app.name if app else None
-    program = PurePath(words[0]).name
+    program = words[0].rsplit("/", 1)[-1]
     if program in HTTP_CLIENTS:
         provider = next(filter(None, map(_provider_of_url, words[1:])), None)
         return f"{program} to {provider}" if provider else None

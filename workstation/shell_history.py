@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -71,7 +71,7 @@ def scan_shell_history(user_home: Path, store: Store, now: datetime, *, salt: by
         start, only_after = _resume(data, known)
         end = _complete_end(data, shell)
         runs: Counter[tuple[date, str]] = Counter()
-        keys = []
+        keys: dict[str, KeySighting] = {}
         newest = known.last_entry_ts if known else None
         for entry in parse_entries(shell, data[start:end]):
             if entry.ts is not None and only_after is not None and entry.ts <= only_after:
@@ -81,14 +81,17 @@ def scan_shell_history(user_home: Path, store: Store, now: datetime, *, salt: by
                 runs[(day, tool)] += 1
                 summary.runs[tool] += 1
             for key, provider in keys_in(entry.command).items():
+                fingerprint = key_fingerprint(key, salt)
+                seen = keys.get(fingerprint)
                 label = PROVIDER_LABELS.get(provider or "", provider or "API")
-                keys.append(KeySighting(provider, key_fingerprint(key, salt),
-                                        f"a raw {label} key was used in a shell on {summary.device}"))
+                keys[fingerprint] = replace(seen, times=seen.times + 1) if seen else KeySighting(
+                    provider, fingerprint, f"a raw {label} key was used in a shell on {summary.device}")
             newest = entry.ts if entry.ts is not None and (newest is None or entry.ts > newest) else newest
             summary.entries += 1
         position = HistoryPosition(end, anchor_before(data, end), newest)
-        workstation.record_history(summary.device, user, shell, file_id, position, dict(runs), keys, now)
-        summary.keys += keys
+        workstation.record_history(summary.device, user, shell, file_id, position, dict(runs), list(keys.values()),
+                                   now)
+        summary.keys += keys.values()
         summary.files_read += 1
     return summary
 

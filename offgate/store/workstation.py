@@ -61,6 +61,7 @@ class KeySighting:
     provider: str | None
     fingerprint: str
     message: str
+    times: int = 1
 
 
 def _later(row: Any) -> Case:
@@ -182,10 +183,11 @@ class WorkstationStore:
             finding = ShellKeyFindingRow
             for key in keys:
                 finding.insert(id=_key(device, key.fingerprint), device=device, user=user, provider=key.provider,
-                               key_fingerprint=key.fingerprint, times=1, first_seen=seen, last_seen=seen,
+                               key_fingerprint=key.fingerprint, times=key.times, first_seen=seen, last_seen=seen,
                                message=key.message).on_conflict(
                     conflict_target=[finding.id],
-                    update={finding.times: finding.times + 1, finding.last_seen: _later(finding)}).execute(self._db)
+                    update={finding.times: finding.times + EXCLUDED.times, finding.last_seen: _later(finding)},
+                ).execute(self._db)
             history = ShellHistoryFileRow
             history.insert(id=file_id, offset=position.offset, anchor=position.anchor,
                            last_entry_ts=position.last_entry_ts, read_at=seen).on_conflict(
