@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,6 +32,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 CODE_SERVER_VERSION = "4.100.3"  # the newest line that runs on Debian's node 20
 CACHE = Path(os.environ.get("OFFGATE_TEST_CACHE") or Path.home() / ".cache" / "offgate-tests")
+# What code-server 4.100.3's VS Code locks: @vscode/ripgrep 1.15.11, which fetches ripgrep v13.0.0-10.
+RIPGREP_PACKAGE, RIPGREP_RELEASE = "1.15.11", "v13.0.0-10"
 EXTENSION = Path(__file__).resolve().parent.parent / "ide_extension"
 WAIT_MS = 120_000  # code-server's first start in a fresh profile is slow
 
@@ -44,18 +47,32 @@ def code_server() -> Path:
         return entry
     if shutil.which("npm") is None or shutil.which("node") is None:
         unavailable("node and npm are not installed", "code-server needs node and npm: apt-get install nodejs npm")
+    if shutil.which("rg") is None:
+        unavailable("ripgrep is not installed", "code-server's install needs Debian's ripgrep: apt-get install ripgrep")
     prefix.mkdir(parents=True, exist_ok=True)
     # Its postinstall builds VS Code's native modules (node-gyp: apt-get install build-essential
     # pkg-config python3 libkrb5-dev) and refuses to run as root unless told it may.
     installed = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
                                 f"code-server@{CODE_SERVER_VERSION}"], capture_output=True, text=True, timeout=1800,
-                               env={**os.environ, "npm_config_unsafe_perm": "true"})
+                               env={**os.environ, "npm_config_unsafe_perm": "true",
+                                    "TMPDIR": str(_ripgrep_download_cache(prefix / "tmp"))})
     if installed.returncode != 0 or not entry.exists():
         problem = (f"npm could not install code-server@{CODE_SERVER_VERSION} (its native modules need "
                    f"build-essential, pkg-config, python3 and libkrb5-dev): {installed.stderr[-800:]}")
         unavailable(problem, problem)
     (prefix / "installed").touch()
     return entry
+
+
+def _ripgrep_download_cache(tmp: Path) -> Path:
+    """A temporary directory holding what @vscode/ripgrep's postinstall would download from
+    GitHub (not reachable here): Debian's rg, where it looks for its cached download."""
+    name = f"ripgrep-{RIPGREP_RELEASE}-x86_64-unknown-linux-musl.tar.gz"
+    archive = tmp / f"vscode-ripgrep-cache-{RIPGREP_PACKAGE}" / name
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as bundle:
+        bundle.add(shutil.which("rg") or "rg", arcname="rg")
+    return tmp
 
 
 @pytest.fixture
