@@ -130,10 +130,16 @@ def test_a_rescan_counts_only_what_was_added(home: Path, tmp_path: Path) -> None
         with bash.open("a") as history:
             history.write(f"ni -p 'x'\n#{T2}\n")
         completed = scan_shell_history(home, store, NOW, salt=SALT, device="ws-17")
+        with bash.open("a") as history:  # the same key, typed twice more: one finding, three times
+            history.write(f"export OPENAI_API_KEY={OPENAI_KEY}\nexport OPENAI_API_KEY='{OPENAI_KEY}'\n")
+        scan_shell_history(home, store, NOW, salt=SALT, device="ws-17")
         counted = runs(store)
+        typed = [(f["times"], f["provider"]) for f in WorkstationStore(store).key_findings()
+                 if f["key_fingerprint"] == key_fingerprint(OPENAI_KEY, SALT)]
     assert (partial.entries, dict(partial.runs)) == (1, {"codex-cli": 1})
     assert (completed.entries, dict(completed.runs)) == (1, {"gemini-cli": 1})
     assert counted[("2026-03-03", "codex-cli")] == 1 and counted[("2026-03-03", "gemini-cli")] == 1
+    assert typed == [(3, "openai")]
 
 
 def test_a_rewritten_history_is_not_counted_twice(home: Path, tmp_path: Path) -> None:
