@@ -51,10 +51,11 @@ def code_server() -> Path:
         unavailable("ripgrep is not installed", "code-server's install needs Debian's ripgrep: apt-get install ripgrep")
     prefix.mkdir(parents=True, exist_ok=True)
     # Its postinstall builds VS Code's native modules (node-gyp: apt-get install build-essential
-    # pkg-config python3 libkrb5-dev) and refuses to run as root unless told it may.
+    # pkg-config python3 libkrb5-dev; node-pty's runs `npx node-gyp`, which must not ask) and
+    # refuses to run as root unless told it may.
     installed = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
                                 f"code-server@{CODE_SERVER_VERSION}"], capture_output=True, text=True, timeout=1800,
-                               env={**os.environ, "npm_config_unsafe_perm": "true",
+                               env={**os.environ, "npm_config_unsafe_perm": "true", "npm_config_yes": "true",
                                     "TMPDIR": str(_ripgrep_download_cache(prefix / "tmp"))})
     if installed.returncode != 0 or not entry.exists():
         problem = (f"npm could not install code-server@{CODE_SERVER_VERSION} (its native modules need "
