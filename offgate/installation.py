@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-ROOMS = ("interceptor", "native_host", "analytics", "certs", "fleet", "governance")
+ROOMS = ("interceptor", "native_host", "analytics", "certs", "fleet", "governance", "workstation")
 MARKER = "OFFGATE_ROOM = "
 
 

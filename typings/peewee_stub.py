@@ -23,6 +23,7 @@ HEADER = f"""\
 """
 METHODS = frozenset({
     "__iter__", "alias", "asc", "atomic", "between", "cast", "count", "create_all", "cursor", "delete", "desc",
+    "distinct",
     "dicts", "execute", "execute_sql", "first", "group_by", "in_", "insert", "insert_many", "join", "join_from",
     "limit", "on_conflict", "order_by", "returning", "scalar", "select", "table_exists", "tuples", "update", "where",
 })

@@ -4,11 +4,13 @@ store, deduplicated and cooled down by AlertStore."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from analytics.alerts.budget import budget_alerts
 from analytics.alerts.detectors import BASELINE_WEEKS
-from analytics.alerts.first_seen import first_seen_alerts
+from analytics.alerts.first_seen import first_seen_alerts, found_app_alerts
 from analytics.alerts.hourly import hourly_alerts
 from analytics.alerts.series import UsageSeries, as_utc, read_series
 from analytics.alerts.share import share_alerts
@@ -17,6 +19,7 @@ from offgate.config import AlertSettings
 from offgate.store import Store
 from offgate.store.alerts import KINDS, Alert, AlertStore
 from offgate.store.devices import devices
+from offgate.store.workstation import WorkstationStore
 from offgate.vocabulary import AlertDimension
 
 
@@ -29,7 +32,8 @@ def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
     budgeted: list[AlertDimension] = [dimension for dimension, _, _ in settings.entity_budgets()]
     data = read_series(store, settings.dimensions + budgeted, since - timedelta(weeks=BASELINE_WEEKS), now)
     silences = silence_alerts(devices(store), settings.device_silence, now)
-    return in_order([*find_alerts(data, settings, now, since), *silences], settings)
+    found_apps = WorkstationStore(store).apps()
+    return in_order([*find_alerts(data, settings, now, since, found_apps), *silences], settings)
 
 
 def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None = None,
@@ -40,13 +44,16 @@ def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None
     return AlertStore(store).raise_alerts(alerts, timedelta(hours=settings.cooldown_hours), now)
 
 
-def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since: datetime) -> list[Alert]:
-    """The alerts in data already read (what `evaluate` does after reading): oldest first,
-    then by kind, by the order of the dimensions in the settings, and by entity."""
+def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since: datetime,
+                found_apps: Sequence[dict[str, Any]] = ()) -> list[Alert]:
+    """The alerts in data already read (what `evaluate` does after reading; `found_apps`: the
+    workstations' inventory): oldest first, then by kind, by the order of the dimensions in the
+    settings, and by entity."""
     hourly = [series for dimension, series in data.dimensions.items() if dimension in settings.dimensions]
     alerts = [
         *hourly_alerts(hourly, settings, since, now),
         *first_seen_alerts(data, settings, since, now),
+        *found_app_alerts(found_apps, settings, since, now),
         *budget_alerts(data, settings, now),
         *share_alerts(data, settings, now),
     ]

@@ -10,11 +10,13 @@ so nothing is until the store has learnt what is usual.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
-from analytics.alerts.messages import first_seen_message
+from analytics.alerts.messages import first_seen_message, found_app_message
 from analytics.alerts.series import UsageSeries
 from offgate.config import AlertSettings
 from offgate.store.alerts import Alert, Severity
@@ -46,4 +48,28 @@ def first_seen_alerts(data: UsageSeries, settings: AlertSettings, since: datetim
                 statistic=calls, baseline=0.0,
                 details={"calls": calls, "cost_usd": cost, "tokens": float(series.tokens[row, since_first].sum())},
             ))
+    return alerts
+
+
+def found_app_alerts(apps: Sequence[dict[str, Any]], settings: AlertSettings, since: datetime,
+                     now: datetime) -> list[Alert]:
+    """`apps`: the inventory as offgate.store.workstation.WorkstationStore.apps gives it."""
+    if not settings.first_seen or "app" not in settings.dimensions:
+        return []
+    first_inventory: dict[str, datetime] = {}
+    for entry in apps:
+        first = datetime.fromisoformat(entry["first_seen"])
+        first_inventory[entry["device"]] = min(first_inventory.get(entry["device"], first), first)
+    alerts = []
+    for entry in apps:
+        first = datetime.fromisoformat(entry["first_seen"])
+        learnt = first_inventory[entry["device"]] + timedelta(days=settings.min_history_days)
+        if not max(since, learnt) <= first < now:
+            continue
+        places = sorted({f"{found['in']}: {found['item']}" for found in entry["found"]})
+        alerts.append(Alert(
+            kind="first_seen", severity=SEVERITY["app"], dimension="app", entity=entry["app"], metric="first_found",
+            ts=first, message=found_app_message(entry["app"], entry["device"], places, first, now),
+            details={"device": entry["device"], "kind": entry["kind"], "found": places},
+        ))
     return alerts

@@ -78,6 +78,10 @@ def first_seen_message(dimension: str, entity: str, first: datetime, calls: floa
     return f"{_NEW[dimension].format(entity=entity)} at {time_phrase(first, now)}: {spent}."
 
 
+def found_app_message(app: str, device: str, places: list[str], first: datetime, now: datetime) -> str:
+    return f"A new AI app, {app}, was found on {device} at {time_phrase(first, now)} ({', '.join(places)})."
+
+
 def budget_message(dimension: str, entity: str, month: datetime, month_to_date: float, expected: float,
                    low: float, high: float, budget: float, probability: float) -> str:
     spend = f"Unmanaged AI spend {who(dimension, entity)}"

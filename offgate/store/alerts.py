@@ -49,10 +49,11 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "last_report", "approval"]
-    """What was measured: "first_call" for first_seen, "share" for unmanaged_share, "last_report"
-    (hours since, as the statistic) for silent_device and proxy_silent, "approval" for
-    approval_request (a call the gateway held under the policy, for an approver to decide)."""
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "first_found", "last_report", "approval"]
+    """What was measured: "first_call" for first_seen (or "first_found": an app first found installed or
+    running on a workstation), "share" for unmanaged_share, "last_report" (hours since, as the
+    statistic) for silent_device and proxy_silent, "approval" for approval_request (a call the
+    gateway held under the policy, for an approver to decide)."""
     ts: UtcTime
     """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str

@@ -35,6 +35,7 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
+from offgate.store.workstation_tables import add_workstation_tables
 
 Migration = Callable[[Database], None]
 
@@ -420,6 +421,7 @@ MIGRATIONS: list[Migration] = [
     add_fleet_quarantine,
     index_calls_by_device_and_user,
     add_approvals,
+    add_workstation_tables,
 ]
 
 
