@@ -12,26 +12,25 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import psycopg2
 from peewee import (
     Database,
     DataError,
     IntegrityError,
     OperationalError,
     PeeweeException,
-    PostgresqlDatabase,
     SqliteDatabase,
 )
 
 from offgate.config import redact_url
 from offgate.errors import OffgateError
 from offgate.events import UsageEvent
+from offgate.store.driver import PostgresqlDatabase, driver_errors
 from offgate.store.events import add_events, count_events, read_events, total_events
 from offgate.store.schema import MIGRATIONS, Migration, SchemaTooNewError, read_version, upgrade
 
@@ -41,7 +40,6 @@ SQLITE_BUSY_TIMEOUT_S = 10
 SQLITE_PRAGMAS = (("journal_mode", "wal"), ("synchronous", "normal"))
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
-_DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
 
 
 # SQLSTATE classes that blame the values written, not the server: data exception,
@@ -151,11 +149,11 @@ class Store:
         return self._db
 
     @contextmanager
-    def reporting(self, action: str) -> Iterator[None]:
+    def reporting(self, action: str) -> Generator[None]:
         """Turn any database error inside the block into a StoreError saying what failed."""
         try:
             yield
-        except _DATABASE_ERRORS as exc:
+        except (PeeweeException, sqlite3.Error, *driver_errors()) as exc:
             # One line (libpq's messages span several), and never the password.
             reason = _without_password(" ".join(str(exc).split()) or type(exc).__name__, self._url)
             raise StoreError(f"cannot {action} {self.describe(self._url)}: {reason}",
@@ -174,7 +172,7 @@ def _database_for(url: str) -> Database:
     if url.startswith(POSTGRES_PREFIXES):
         # libpq reads the whole URL (query options such as sslmode included).
         dsn = "postgresql://" + url.split("://", 1)[1]
-        timeout = {} if "connect_timeout=" in dsn else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
+        timeout: dict[str, Any] = {} if "connect_timeout=" in dsn else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}
         return PostgresqlDatabase(dsn, **timeout)
     raise StoreError(
         f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH or postgresql://..."
