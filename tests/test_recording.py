@@ -8,6 +8,7 @@ import pytest
 
 from offgate.catalog import DEFAULT_CATALOG
 from offgate.recording import build_event, unreadable_event
+from offgate.tokens import count_text
 from tests.support.aws_eventstream import aws_event_message, bedrock_event
 from tests.support.fixture_files import load_fixture, read_call, read_session
 from tests.support.litellm_reference import litellm_cost
@@ -133,3 +134,24 @@ def test_offgates_own_failure_is_stored_by_its_type_only():
     match = DEFAULT_CATALOG.lookup("api.openai.com", 443, "/v1/chat/completions")
     event = unreadable_event(match, KeyError(SECRET), status_code=200, host="api.openai.com", path="/")
     assert (event.parse_status, event.parse_error) == ("unparsed", "offgate: KeyError")
+
+
+def test_a_long_stream_without_usage_keeps_little_text_and_still_estimates_all_of_it():
+    """Issue 17: a stream without usage keeps at most 64 Ki characters a side for its
+    estimate and counts the rest, instead of holding megabytes until its event is written."""
+    match = DEFAULT_CATALOG.lookup("api.openai.com", 443, "/v1/chat/completions")
+    parser = match.new_parser()
+    parser.read_request(json.dumps({"model": "gpt-4o", "stream": True,
+                                    "messages": [{"role": "user", "content": "Tell a long story"}]}).encode())
+    parser.start_response(200, {"content-type": "text/event-stream"})
+    piece = "The cat sat on the mat and looked at the moon. " * 100
+    for _ in range(200):  # 940,000 characters of reply
+        delta = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+        parser.feed(b"data: " + json.dumps(delta).encode() + b"\n\n")
+    parser.feed(b"data: [DONE]\n\n")
+    reading = parser.finish()
+    assert sum(map(len, reading.completion_texts)) == 64 * 1024
+    assert reading.completion_chars_not_kept == 200 * len(piece) - 64 * 1024
+    event = build_event(match, reading, status_code=200, host="api.openai.com", path="/v1/chat/completions")
+    whole = count_text("gpt-4o", piece * 200)
+    assert event.tokens_estimated and abs(event.completion_tokens - whole) <= whole // 1000
