@@ -44,7 +44,7 @@ def thread_cpu(native_id: int | None) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="The writer's CPU per call, apart from the proxy.")
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=1000.0, help="calls per second handed to the writer")
     args = parser.parse_args()
