@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlsplit
 import psutil
 
 from native_host.messages import CallMessage, NotInCatalog, Unavailable, WebSocketBatch
-from offgate import recording, tokens
+from offgate import recording
 from offgate.catalog import build_catalog
 from offgate.catalog.base import CallParser, Reading
 from offgate.catalog.export import is_web_app
@@ -95,9 +95,6 @@ class Recorder:
         self._reader: Store | None = None
         self._writer = EventWriter(lambda: Store.open(self._url), home)
         self._writer.start()
-        # The web apps' models count with these encodings: load them now, not on the first call.
-        for model in (None, "gpt-4o"):
-            tokens.count_text(model, "offgate")
 
     def record_call(self, call: CallMessage) -> list[str]:
         self._check_page(call.page_origin)

@@ -31,13 +31,24 @@ def settle_usage(reading: Reading, status_code: int | None,
     usage = replace(reported)
     model = tokenizer_model or reading.model
     if usage.completion_tokens is None:
-        usage.completion_tokens = tokens.estimate_completion(model, reading.completion_texts)
+        counted = tokens.estimate_completion(model, reading.completion_texts)
+        usage.completion_tokens = counted + _not_kept(counted, reading.completion_texts,
+                                                      reading.completion_chars_not_kept)
     if usage.prompt_tokens is None and reading.context_tokens is not None:
         # The service counted the whole conversation: the prompt is what the reply leaves.
         usage.prompt_tokens = max(reading.context_tokens - usage.completion_tokens, 0)
     elif usage.prompt_tokens is None:
         usage.prompt_tokens = tokens.estimate_prompt(model, reading.prompt_texts, reading.prompt_messages)
+        if reading.prompt_chars_not_kept:
+            texts_only = tokens.estimate_prompt(model, reading.prompt_texts, 0)
+            usage.prompt_tokens += _not_kept(texts_only, reading.prompt_texts, reading.prompt_chars_not_kept)
     return usage, True
+
+
+def _not_kept(kept_tokens: int, kept: list[str], chars: int) -> int:
+    """Tokens of the `chars` characters a parser counted past its cap, at the kept text's rate."""
+    kept_chars = sum(map(len, kept))
+    return round(kept_tokens * chars / kept_chars) if chars and kept_chars else 0
 
 
 def needs_texts(reading: Reading, status_code: int | None) -> bool:

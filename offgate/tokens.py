@@ -10,8 +10,10 @@ Set OFFGATE_TIKTOKEN_CACHE_DIR to use another directory of tiktoken cache files
 instead of LiteLLM's; a TIKTOKEN_CACHE_DIR already in the environment is overridden,
 as LiteLLM itself does, since an empty or foreign value would make tiktoken download.
 
-The first count with an encoding loads it (o200k_base about 0.3 s, cl100k_base about
-0.15 s); after that a count is an in-memory encode, about 10 us for 300 characters.
+tiktoken itself is imported when a model's encoding is first looked up (a call without
+usage): a proxy whose calls all report their usage never loads it. The first count with
+an encoding loads it (o200k_base about 0.3 s, cl100k_base about 0.15 s); after that a
+count is an in-memory encode, about 10 us for 300 characters.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import importlib.util
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tiktoken
-import tiktoken.model
+if TYPE_CHECKING:
+    import tiktoken
 
 CACHE_DIR_ENV = "OFFGATE_TIKTOKEN_CACHE_DIR"
 
@@ -79,6 +82,8 @@ def _encoding_name_wanted(model: str | None) -> str:
     # "openai/gpt-4o", "azure/gpt-4o", "models/gemini-2.5-flash": the name is the last part.
     # An Azure deployment named freely ("prod-chat") says nothing and gets the default.
     name = model.rsplit("/", 1)[-1].strip().lower()
+    import tiktoken.model  # here: a proxy whose calls all report usage never loads tiktoken
+
     try:
         return tiktoken.model.encoding_name_for_model(name)
     except KeyError:
@@ -93,6 +98,8 @@ def _encoding(name: str) -> tiktoken.Encoding:
     if not _is_bundled(name):
         raise FileNotFoundError(f"no {name} tokenizer file in {_cache_dir()}")
     os.environ["TIKTOKEN_CACHE_DIR"] = str(_cache_dir())
+    import tiktoken
+
     return tiktoken.get_encoding(name)
 
 

@@ -101,6 +101,9 @@ class EventWriter:
         self._replayed_at_start = False
         self._counts_lock = threading.Lock()
         self._stop = threading.Event()
+        # Set when a whole batch waits or the writer closes: otherwise the thread sleeps out
+        # `interval`, so a burst of calls wakes it once, not once per call.
+        self._wake = threading.Event()
         self._deadline = float("inf")
         self._thread = threading.Thread(target=self._supervise, name="offgate-writer", daemon=True)
         self.written = 0  # events stored by this writer
@@ -127,7 +130,10 @@ class EventWriter:
                 self.not_journaled += 1
             kept = self._enqueue(_Pending(item, None))
             raise NotDurable(f"cannot journal the call: {exc}", kept) from None
-        if not self._enqueue(_Pending(item, segment)):
+        if self._enqueue(_Pending(item, segment)):
+            if self._queue.qsize() >= self._batch_size and not self._wake.is_set():
+                self._wake.set()
+        else:
             if self._overflowed == 0:
                 log.warning("the writer is behind: more than %d calls in memory; new calls are read back "
                             "from the journal instead", self._max_in_memory)
@@ -140,6 +146,7 @@ class EventWriter:
         self._closed = True
         self._deadline = time.monotonic() + timeout
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout + 1.0)
             if self._thread.is_alive():
@@ -206,13 +213,15 @@ class EventWriter:
         return self._queue.empty() and not (self._held and self._store_may_answer())
 
     def _take_batch(self) -> list[_Pending]:
+        """Up to a batch of what is queued, every `interval` (at once when a whole batch
+        waits or the writer is closing)."""
+        if not self._stop.is_set() and self._queue.qsize() < self._batch_size:
+            self._wake.wait(self._interval)
+        self._wake.clear()
         batch: list[_Pending] = []
-        deadline = time.monotonic() + self._interval
-        while len(batch) < self._batch_size:
-            try:
-                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
+        with contextlib.suppress(queue.Empty):
+            while len(batch) < self._batch_size:
+                batch.append(self._queue.get_nowait())
         return batch
 
     def _write_batch(self) -> None:

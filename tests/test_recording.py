@@ -7,7 +7,9 @@ import json
 import pytest
 
 from offgate.catalog import DEFAULT_CATALOG
+from offgate.catalog.registry import Match
 from offgate.recording import build_event, unreadable_event
+from offgate.tokens import count_text
 from tests.support.aws_eventstream import aws_event_message, bedrock_event
 from tests.support.fixture_files import load_fixture, read_call, read_session
 from tests.support.litellm_reference import litellm_cost
@@ -16,9 +18,15 @@ from tests.support.upstream import WebSocketMessage
 FACTS = dict(host="contoso-finance.openai.azure.com", path="/openai/deployments/finance-bot/chat/completions")
 
 
+def lookup(host: str, port: int, path: str, websocket: bool = False) -> Match:
+    match = DEFAULT_CATALOG.lookup(host, port, path, websocket=websocket)
+    assert match is not None, f"the catalog does not know {host}{path}"
+    return match
+
+
 def test_azure_deployment_with_its_own_name_is_priced_by_the_model_it_answered_with():
     fixture = load_fixture("azure/deployment_chat")
-    match = DEFAULT_CATALOG.lookup(FACTS["host"], 443, FACTS["path"])
+    match = lookup(FACTS["host"], 443, FACTS["path"])
     parser = match.new_parser()
     parser.read_request(fixture.request_body)
     parser.start_response(200, fixture.response_headers)
@@ -37,7 +45,7 @@ def test_unknown_model_has_no_cost_and_says_why():
     reading = read_call(fixture)
     reading.model = "house-model-7"
     reading.response_model = None
-    match = DEFAULT_CATALOG.lookup("api.openai.com", 443, "/v1/chat/completions")
+    match = lookup("api.openai.com", 443, "/v1/chat/completions")
     event = build_event(match, reading, status_code=200, host="api.openai.com", path="/v1/chat/completions")
     assert event.cost_usd is None
     assert event.cost_note == "no price for model house-model-7"
@@ -55,7 +63,7 @@ def test_unknown_model_has_no_cost_and_says_why():
 ])
 def test_audio_tokens_are_kept_and_priced_at_the_audio_rates(name, price_key, counts, audio, text_only_cost):
     fixture = load_fixture(name)
-    match = DEFAULT_CATALOG.lookup(fixture.host, 443, fixture.path, websocket=fixture.websocket)
+    match = lookup(fixture.host, 443, fixture.path, websocket=fixture.websocket)
     (reading,) = read_session(fixture) if fixture.websocket else (read_call(fixture),)
     event = build_event(match, reading, status_code=fixture.status, host=fixture.host, path=fixture.path)
     assert (event.prompt_tokens, event.completion_tokens) == counts
@@ -81,7 +89,7 @@ def websocket_message(from_client: bool, message: dict) -> WebSocketMessage:
 
 def test_a_provider_error_is_stored_without_its_text():
     realtime = load_fixture("openai/realtime")
-    match = DEFAULT_CATALOG.lookup(realtime.host, 443, realtime.path, websocket=True)
+    match = lookup(realtime.host, 443, realtime.path, websocket=True)
     failed = {"id": "resp_F", "status": "failed", "status_details": {"error": {
         "type": "invalid_request_error", "message": f"Your request about {SECRET} was flagged"}}}
     only_code = {"id": "resp_G", "status": "failed", "status_details": {"error": {"code": "rate_limit_exceeded"}}}
@@ -95,7 +103,7 @@ def test_a_provider_error_is_stored_without_its_text():
         "response failed", "response failed: rate_limit_exceeded"]
 
     responses = load_fixture("openai/responses_websocket")
-    match = DEFAULT_CATALOG.lookup(responses.host, 443, responses.path, websocket=True)
+    match = lookup(responses.host, 443, responses.path, websocket=True)
     refused, *_ = read_session(responses, [
         websocket_message(True, {"type": "response.create", "model": "gpt-4o", "input": SECRET}),
         websocket_message(False, {"type": "error", "error": {"message": f"No: '{SECRET}' breaks the policy"}}),
@@ -107,13 +115,13 @@ def test_a_streamed_error_is_stored_without_its_text():
     chat = load_fixture("le-chat/chat_start")
     line = json.dumps({"message": f"Sorry, I cannot discuss the {SECRET}."}).encode()
     le_chat = read_call(chat, [chat.response_body.split(b"16:")[0], b"6:" + line + b"\n"])
-    assert stored_error(DEFAULT_CATALOG.lookup(chat.host, 443, chat.path), le_chat) == "Le Chat streamed an error"
+    assert stored_error(lookup(chat.host, 443, chat.path), le_chat) == "Le Chat streamed an error"
 
     run = load_fixture("openai/assistants_run_stream")
     error = json.dumps({"code": "server_error", "message": f"Failed on {SECRET}"}).encode()
     body = run.response_body.split(b"event: thread.run.step.completed")[0] + b"event: error\ndata: " + error + b"\n\n"
     assistants = read_call(run, [body + b"event: done\ndata: [DONE]\n\n"])
-    assert stored_error(DEFAULT_CATALOG.lookup(run.host, 443, run.path), assistants) == "stream: ValueError"
+    assert stored_error(lookup(run.host, 443, run.path), assistants) == "stream: ValueError"
 
 
 def test_an_aws_exception_is_stored_by_its_type_only():
@@ -121,7 +129,7 @@ def test_an_aws_exception_is_stored_by_its_type_only():
         {":exception-type": "throttlingException", ":content-type": "application/json", ":message-type": "exception"},
         json.dumps({"message": f"Too many tokens in '{SECRET}'"}).encode())
     host, path = "bedrock-runtime.us-east-1.amazonaws.com", "/model/amazon.nova-lite-v1:0/converse-stream"
-    match = DEFAULT_CATALOG.lookup(host, 443, path)
+    match = lookup(host, 443, path)
     parser = match.new_parser()
     parser.read_request(json.dumps({"messages": [{"role": "user", "content": [{"text": SECRET}]}]}).encode())
     parser.start_response(200, {"content-type": "application/vnd.amazon.eventstream"})
@@ -130,6 +138,28 @@ def test_an_aws_exception_is_stored_by_its_type_only():
 
 
 def test_offgates_own_failure_is_stored_by_its_type_only():
-    match = DEFAULT_CATALOG.lookup("api.openai.com", 443, "/v1/chat/completions")
+    match = lookup("api.openai.com", 443, "/v1/chat/completions")
     event = unreadable_event(match, KeyError(SECRET), status_code=200, host="api.openai.com", path="/")
     assert (event.parse_status, event.parse_error) == ("unparsed", "offgate: KeyError")
+
+
+def test_a_long_stream_without_usage_keeps_little_text_and_still_estimates_all_of_it():
+    """Issue 17: a stream without usage keeps at most 64 Ki characters a side for its
+    estimate and counts the rest, instead of holding megabytes until its event is written."""
+    match = lookup("api.openai.com", 443, "/v1/chat/completions")
+    parser = match.new_parser()
+    parser.read_request(json.dumps({"model": "gpt-4o", "stream": True,
+                                    "messages": [{"role": "user", "content": "Tell a long story"}]}).encode())
+    parser.start_response(200, {"content-type": "text/event-stream"})
+    piece = "The cat sat on the mat and looked at the moon. " * 100
+    for _ in range(200):  # 940,000 characters of reply
+        delta = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+        parser.feed(b"data: " + json.dumps(delta).encode() + b"\n\n")
+    parser.feed(b"data: [DONE]\n\n")
+    reading = parser.finish()
+    assert sum(map(len, reading.completion_texts)) == 64 * 1024
+    assert reading.completion_chars_not_kept == 200 * len(piece) - 64 * 1024
+    event = build_event(match, reading, status_code=200, host="api.openai.com", path="/v1/chat/completions")
+    whole = count_text("gpt-4o", piece * 200)
+    assert event.tokens_estimated and event.completion_tokens is not None
+    assert abs(event.completion_tokens - whole) <= whole // 1000

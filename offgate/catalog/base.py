@@ -39,8 +39,12 @@ from offgate.catalog.framing import (
 MAX_BUFFERED_BYTES = 16 * 1024 * 1024
 # One streamed unit (an SSE event, a JSON line or array element) may be at most this big.
 MAX_FRAME_BYTES = 4 * 1024 * 1024
-# Text kept in memory for token estimates, per side; beyond it the rest is not estimated.
+# The most text a parser holds for one unit of an app's own framing (poe, Microsoft Copilot).
 MAX_TEXT_CHARS = 4 * 1024 * 1024
+# Text kept in memory for token estimates, per side of a call. Past it only the characters
+# are counted, and the estimate grows in proportion (recording.settle_usage): a long stream
+# without usage holds 64 Ki characters, not megabytes, until its event is written.
+KEPT_TEXT_CHARS = 64 * 1024
 # A provider's error code or type ("rate_limit_exceeded", "throttlingException"): kept in a
 # failure's reason, where free text from a body never is.
 _ERROR_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}", re.ASCII)
@@ -81,6 +85,9 @@ class Reading:
     prompt_texts: list[str] = field(default_factory=_no_texts)
     prompt_messages: int = 0
     completion_texts: list[str] = field(default_factory=_no_texts)
+    # Characters past KEPT_TEXT_CHARS, counted and not kept, on each side.
+    prompt_chars_not_kept: int = 0
+    completion_chars_not_kept: int = 0
     status: Status = "ok"
     error: str | None = None
     # Tokens the service says the whole conversation holds after this call (history,
@@ -183,6 +190,22 @@ def text_of(content: object) -> Iterator[str]:
                     yield text
 
 
+def _keep_texts(kept: list[str], texts: Iterable[str], room: int) -> tuple[int, int]:
+    """Append `texts` to `kept` while `room` characters are left (the text that crosses the
+    line is cut there); returns the room left and how many characters were only counted."""
+    counted = 0
+    for text in texts:
+        if len(text) <= room:
+            kept.append(text)
+            room -= len(text)
+        else:
+            if room:
+                kept.append(text[:room])
+            counted += len(text) - room
+            room = 0
+    return room, counted
+
+
 class CallParser:
     """Reads one call. Subclasses set `endpoint` and implement the hooks they need."""
 
@@ -205,8 +228,8 @@ class CallParser:
         self._framer: SSEReader | LineReader | JSONArrayReader | AWSEventStreamReader | None = None
         self._buffer: bytearray | None = None
         self._broken = False  # the response can no longer be parsed
-        self._text_chars = 0
         self._failures: list[str] = []
+        self.reset_text_room()
 
     # -- hooks for subclasses -------------------------------------------------------
 
@@ -247,17 +270,16 @@ class CallParser:
             self.add_prompt_text(text_of(content(message) if content else message.get("content")))
 
     def add_prompt_text(self, texts: Iterable[str]) -> None:
-        self._add_text(self.reading.prompt_texts, texts)
+        self._prompt_room, counted = _keep_texts(self.reading.prompt_texts, texts, self._prompt_room)
+        self.reading.prompt_chars_not_kept += counted
 
     def add_completion_text(self, texts: Iterable[str]) -> None:
-        self._add_text(self.reading.completion_texts, texts)
+        self._completion_room, counted = _keep_texts(self.reading.completion_texts, texts, self._completion_room)
+        self.reading.completion_chars_not_kept += counted
 
-    def _add_text(self, into: list[str], texts: Iterable[str]) -> None:
-        for text in texts:
-            if self._text_chars + len(text) > 2 * MAX_TEXT_CHARS:
-                return
-            self._text_chars += len(text)
-            into.append(text)
+    def reset_text_room(self) -> None:
+        """A new reading starts (a session's next response): it may keep KEPT_TEXT_CHARS again."""
+        self._prompt_room = self._completion_room = KEPT_TEXT_CHARS
 
     def set_model(self, model: object) -> None:
         """Take a model name the response reports, unless the path already named one."""

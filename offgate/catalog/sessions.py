@@ -39,7 +39,7 @@ class SessionParser(CallParser):
         self.reading = Reading(model=done.model, response_model=done.response_model, streamed=True)
         self.response_under_way = False
         self._failures = []
-        self._text_chars = 0
+        self.reset_text_room()
 
     def reject_response(self, reason: str) -> None:
         """The provider answered the request under way with an error instead: recorded,

@@ -10,8 +10,10 @@
     unread          connections the proxy could not read
     fleet           the fleet's tables: enrolment tokens and devices (central), the outbox (workstation)
     sql             query pieces the modules share
+    driver          peewee, with PostgreSQL's driver loaded when a PostgreSQL store opens
 """
 
+import offgate.store.driver  # noqa: F401  # pyright: ignore[reportUnusedImport] - first: peewee without its drivers
 from offgate.store.core import Store, StoreError
 from offgate.store.sql import naive_utc
 

@@ -18,20 +18,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import psycopg2
 from peewee import (
     Database,
     DataError,
     IntegrityError,
     OperationalError,
     PeeweeException,
-    PostgresqlDatabase,
     SqliteDatabase,
 )
 
 from offgate.config import redact_url
 from offgate.errors import OffgateError
 from offgate.events import UsageEvent
+from offgate.store.driver import PostgresqlDatabase, driver_errors
 from offgate.store.events import add_events, count_events, read_events, total_events
 from offgate.store.schema import MIGRATIONS, Migration, SchemaTooNewError, read_version, upgrade
 
@@ -41,7 +40,6 @@ SQLITE_BUSY_TIMEOUT_S = 10
 SQLITE_PRAGMAS = (("journal_mode", "wal"), ("synchronous", "normal"))
 POSTGRES_CONNECT_TIMEOUT_S = 10
 
-_DATABASE_ERRORS = (PeeweeException, sqlite3.Error, psycopg2.Error)
 
 
 # SQLSTATE classes that blame the values written, not the server: data exception,
@@ -155,7 +153,7 @@ class Store:
         """Turn any database error inside the block into a StoreError saying what failed."""
         try:
             yield
-        except _DATABASE_ERRORS as exc:
+        except (PeeweeException, sqlite3.Error, *driver_errors()) as exc:
             # One line (libpq's messages span several), and never the password.
             reason = _without_password(" ".join(str(exc).split()) or type(exc).__name__, self._url)
             raise StoreError(f"cannot {action} {self.describe(self._url)}: {reason}",

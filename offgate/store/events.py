@@ -16,7 +16,9 @@ from offgate.store.schema import UsageEventRow
 from offgate.store.sql import between, naive_utc
 
 # SQLite binds at most 32766 parameters per statement: 100 rows of 36 columns stay well under.
+# (Deletes and the duplicate check's reads; inserts take up to INSERT_ROWS rows at once.)
 INSERT_BATCH_ROWS = 100
+INSERT_ROWS = 800
 POSTGRES_DEDUP_LOCK = 0x0FF6A7F  # any fixed number, distinct from the migration lock
 TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpoint")
 
@@ -30,10 +32,29 @@ def add_events(database: Database, events: Sequence[UsageEvent]) -> int:
         fresh, displaced = _not_yet_recorded(database, events)
         for batch in chunked(displaced, INSERT_BATCH_ROWS):
             UsageEventRow.delete().where(UsageEventRow.id.in_(batch)).execute(database)
-        for batch in chunked([_row_from(event) for event in fresh], INSERT_BATCH_ROWS):
-            query = UsageEventRow.insert_many(batch).on_conflict_ignore().as_rowcount()
-            added += query.execute(database)
+        for batch in chunked(fresh, INSERT_ROWS):
+            added += _insert_new(database, batch)
     return added
+
+
+def _insert_new(database: Database, events: Sequence[UsageEvent]) -> int:
+    """One multi-row INSERT of the events whose id is not stored yet; how many it inserted.
+
+    The statement is written here, not by peewee's insert_many: building it value by value
+    took three quarters of the writer's CPU (issue 17). The values go through each field's
+    db_value as peewee's would, and a known id is skipped the way peewee's on_conflict_ignore
+    does it (INSERT OR IGNORE on SQLite, ON CONFLICT DO NOTHING on PostgreSQL)."""
+    fields = UsageEventRow._meta.sorted_fields
+    postgres = isinstance(database, PostgresqlDatabase)
+    columns = ", ".join(f'"{field.column_name}"' for field in fields)
+    row = "(" + ", ".join([database.param] * len(fields)) + ")"
+    sql = (f'INSERT {"" if postgres else "OR IGNORE "}INTO "{UsageEventRow._meta.table_name}" '
+           f"({columns}) VALUES {', '.join([row] * len(events))}{' ON CONFLICT DO NOTHING' if postgres else ''}")
+    values: list[Any] = []
+    for event in events:
+        data = _row_from(event)
+        values += [field.db_value(data[field.name]) for field in fields]
+    return database.execute_sql(sql, values).rowcount
 
 
 def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]) -> tuple[list[UsageEvent], list[str]]:
