@@ -133,3 +133,21 @@ def test_offgates_own_failure_is_stored_by_its_type_only():
     match = DEFAULT_CATALOG.lookup("api.openai.com", 443, "/v1/chat/completions")
     event = unreadable_event(match, KeyError(SECRET), status_code=200, host="api.openai.com", path="/")
     assert (event.parse_status, event.parse_error) == ("unparsed", "offgate: KeyError")
+
+
+def test_a_retired_model_keeps_its_last_listed_price_and_says_so():
+    # LiteLLM's map in the lock dropped claude-sonnet-4-20250514; Claude Code 2.1 still calls it.
+    fixture = load_fixture("anthropic/messages")
+    reading = read_call(fixture)
+    reading.model = "claude-sonnet-4-20250514"
+    match = DEFAULT_CATALOG.lookup("api.anthropic.com", 443, "/v1/messages")
+    event = build_event(match, reading, status_code=200, host="api.anthropic.com", path="/v1/messages")
+    usage = reading.usage
+    assert usage is not None and usage.prompt_tokens and usage.completion_tokens
+    # Its last listed rates (litellm 1.100.0): $3 in, $15 out per million tokens.
+    uncached = usage.prompt_tokens - (usage.cached_tokens or 0) - (usage.cache_write_tokens or 0)
+    assert event.cost_usd == pytest.approx(uncached * 3e-6 + (usage.cached_tokens or 0) * 3e-7
+                                           + (usage.cache_write_tokens or 0) * 3.75e-6
+                                           + usage.completion_tokens * 15e-6, rel=1e-9)
+    assert event.cost_note == ("retired model: last listed price (litellm 1.100.0, 2026-09-06); "
+                               "LiteLLM's current price map no longer has it")
