@@ -1,6 +1,6 @@
 """Where offgate's rooms are imported from, and a clear stop when another package took a name.
 
-The rooms are top-level import packages (interceptor, native_host, analytics, certs, fleet), as
+The rooms are top-level import packages (interceptor, native_host, analytics, certs, fleet, workstation), as
 they are top-level folders of the repository: their names are in users' files (LiteLLM's
 config.yaml names `analytics.litellm_callback`, `mitmdump -s interceptor/addon.py`). A name
 like `analytics` is also the import name of another package (Segment's analytics-python), so
@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-ROOMS = ("interceptor", "native_host", "analytics", "certs", "fleet")
+ROOMS = ("interceptor", "native_host", "analytics", "certs", "fleet", "workstation")
 MARKER = "OFFGATE_ROOM = "
 
 
