@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from offgate.config import Settings
+from offgate.events import UsageEvent
 from offgate.store import Store
 from tests.support.agent_log_homes import (
     COMMAND,
@@ -158,3 +160,16 @@ def test_the_store_keeps_no_prompt_command_line_key_or_home_path_from_the_logs(t
     needles = [PROMPT, COMMAND, "hunter2", *KEYS, *HOME_PATHS, str(tmp_path), "6f1c2b9e-3d4a", "rollout-2026"]
     assert [needle for needle in needles if needle.encode() in stored] == []
 
+
+
+def test_a_log_line_written_minutes_after_the_proxy_saw_the_request_start_is_the_same_call(
+        store: Store, tmp_path: Path) -> None:
+    # A long streamed reply: the proxy records the request's start, Claude Code the reply's end.
+    started = datetime(2026, 12, 1, 0, 0, 12, tzinfo=UTC) - timedelta(minutes=6)
+    store.add([UsageEvent(ts=started, host="api.anthropic.com", path="/v1/messages", provider="anthropic",
+                          model="claude-sonnet-4-5-20250929", response_id="msg_01AcmeB", device="ws-17",
+                          prompt_tokens=5 + 16420 + 640, completion_tokens=981)])
+    scan_home(store, agent_home(tmp_path, "claude-code"))
+    same_call = [event for event in store.events() if event.response_id == "msg_01AcmeB"]
+    assert [(event.source, event.witnesses) for event in same_call] == [("proxy", "agent-log,proxy")]
+    assert store.count() == 7

@@ -32,9 +32,10 @@ def agent_home(tmp_path: Path, agent: str) -> Path:
     return home
 
 
-def scan_home(store: Store, home: Path, settings: Settings | None = None) -> ScanResult:
-    context = ScanContext(user_home=home, env={}, store=store, settings=settings or Settings(), device="ws-17",
-                          user="alice", now=datetime.now(UTC))
+def scan_home(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
+              user: str = "alice") -> ScanResult:
+    context = ScanContext(user_home=home, env={}, store=store, settings=settings or Settings(), device=device,
+                          user=user, now=datetime.now(UTC))
     [result] = run_scan(context, SCANNERS)
     return result
 
