@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from offgate.cli import app
 from offgate.config import Settings
 from offgate.events import UsageEvent
 from offgate.store import Store
@@ -173,3 +176,24 @@ def test_a_log_line_written_minutes_after_the_proxy_saw_the_request_start_is_the
     same_call = [event for event in store.events() if event.response_id == "msg_01AcmeB"]
     assert [(event.source, event.witnesses) for event in same_call] == [("proxy", "agent-log,proxy")]
     assert store.count() == 7
+
+
+def test_offgate_scan_says_what_it_read_and_status_says_when(tmp_path: Path) -> None:
+    user_home = agent_home(tmp_path, "claude-code")
+    offgate_home = tmp_path / "offgate-home"
+    runner = CliRunner()
+    scanned = runner.invoke(app, ["--home", str(offgate_home), "scan", "--user-home", str(user_home), "--json"],
+                            catch_exceptions=False)
+    assert scanned.exit_code == 0, scanned.output
+    assert json.loads(scanned.stdout) == [{
+        "scanner": "agent-logs", "read": {"claude-code files": 3, "claude-code lines": 12},
+        "kept": {"claude-code calls": 7}, "error": None,
+        "notes": ["claude-code runs on a subscription plan: its costs are API-equivalent"]}]
+    again = runner.invoke(app, ["--home", str(offgate_home), "scan", "--user-home", str(user_home)],
+                          catch_exceptions=False)
+    assert again.stdout.splitlines()[0] == ("agent-logs: read 0 claude-code files, 0 claude-code lines; "
+                                            "new records: 0 claude-code calls")
+    status = runner.invoke(app, ["--home", str(offgate_home), "status"], catch_exceptions=False).stdout
+    assert re.search(r"^           claude-code: 3 files, 7 calls kept, last read \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$",
+                     status, re.MULTILINE), status
+    assert "never their text, commands, file paths or project names" in status

@@ -9,12 +9,16 @@ import os
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from offgate.cli.common import CommandContext, app, out
 from offgate.config import device_name
+from offgate.store import Store
+
+if TYPE_CHECKING:
+    from workstation.scan import ScanContext
 
 
 @app.command()
@@ -28,18 +32,12 @@ def scan(
 ) -> None:
     """Read the coding agents' own usage logs (Claude Code, Codex CLI) once: each call they
     logged becomes a record with its exact tokens, counted once even if the proxy saw it too."""
-    from workstation.scan import ScanContext, run_scan
+    from workstation.scan import run_scan
     from workstation.scanners import SCANNERS
 
     context: CommandContext = ctx.obj
     with context.store() as store:
-        scan_context = ScanContext(
-            user_home=(user_home or Path.home()).resolve(),
-            env={} if user_home else dict(os.environ),  # another user's environment is unknown
-            store=store, settings=context.settings, device=device_name(context.settings.device.name),
-            user=_owner(user_home) if user_home else getpass.getuser(), now=datetime.now(UTC),
-        )
-        results = run_scan(scan_context, SCANNERS)
+        results = run_scan(scan_context(context, store, user_home), SCANNERS)
     if as_json:
         out.print(json.dumps([asdict(result) for result in results], indent=1), markup=False)
         return
@@ -52,6 +50,18 @@ def scan(
         out.print(f"{result.scanner}: read {read}; new records: {kept}", markup=False)
         for note in result.notes:
             out.print(f"  {note}", markup=False)
+
+
+def scan_context(context: CommandContext, store: Store, user_home: Path | None = None) -> ScanContext:
+    """A scan of `user_home` (default: this user's own home, with this environment)."""
+    from workstation.scan import ScanContext
+
+    return ScanContext(
+        user_home=(user_home or Path.home()).resolve(),
+        env={} if user_home else dict(os.environ),  # another user's environment is unknown
+        store=store, settings=context.settings, device=device_name(context.settings.device.name),
+        user=_owner(user_home) if user_home else getpass.getuser(), now=datetime.now(UTC),
+    )
 
 
 def _owner(home: Path) -> str | None:

@@ -76,7 +76,8 @@ class AgentLogStore:
         """Per agent: files read, records taken from them, and the last read (naive UTC)."""
         row = AgentLogFileRow
         with self._store.reporting("read agent log positions"):
-            query = (row.select(row.agent, fn.COUNT(row.id), fn.SUM(row.records), fn.MAX(row.read_at))
+            query = (row.select(row.agent, fn.COUNT(row.id), fn.SUM(row.records),
+                                fn.MAX(row.read_at).python_value(row.read_at.python_value))
                      .group_by(row.agent).order_by(row.agent).tuples())
             return [{"agent": agent, "files": int(files), "records": int(records or 0), "last_read": last}
                     for agent, files, records, last in query.execute(self._store.database)]
