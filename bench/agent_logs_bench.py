@@ -82,7 +82,8 @@ def append_calls(home: Path, count: int) -> None:
 
 
 def timed(command: list[str]) -> dict[str, float | str]:
-    """Run `command`: its wall and CPU seconds (the machine may be shared), its own peak RSS (wait4 reports that child's alone) and first line."""
+    """Run `command`: its wall and CPU seconds (the machine may be shared), its own peak RSS
+    (wait4 reports that child's alone) and its output's first line."""
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert child.stdout is not None
