@@ -98,6 +98,23 @@ def timed(command: list[str]) -> dict[str, float | str]:
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "output": first}
 
 
+def rescan_in_process(offgate_home: Path, user_home: Path) -> dict[str, float | str]:
+    """The scan alone, as `offgate up` runs it every few minutes: no interpreter or CLI start."""
+    from offgate.config import Settings, database_url_for, load_settings
+    from offgate.store import Store
+    from workstation.scan import ScanContext, run_scan
+    from workstation.scanners import SCANNERS
+
+    settings: Settings = load_settings(offgate_home)
+    with Store.open(database_url_for(settings, offgate_home)) as store:
+        context = ScanContext(user_home=user_home, env={}, store=store, settings=settings, device="bench",
+                              user="bench", now=datetime.now(UTC))
+        started, cpu = time.perf_counter(), time.process_time()
+        [result] = run_scan(context, SCANNERS)
+        return {"seconds": round(time.perf_counter() - started, 3), "cpu_seconds": round(time.process_time() - cpu, 3),
+                "peak_rss_mb": "-", "output": f"read {result.read}, kept {result.kept}"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=5000)
@@ -114,6 +131,7 @@ def main() -> None:
         runs = {"offgate first scan": timed(scan), "offgate rescan, nothing new": timed(scan)}
         append_calls(user_home, 10)
         runs["offgate rescan, 10 files appended"] = timed(scan)
+        runs["offgate rescan in-process, nothing new (no CLI start)"] = rescan_in_process(offgate_home, user_home)
         if args.ccusage:
             runs["ccusage claude daily (full read)"] = timed(
                 ["env", "-i", f"HOME={user_home}", "TZ=UTC", args.ccusage, "claude", "daily", "--json", "--offline"])
