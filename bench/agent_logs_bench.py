@@ -101,6 +101,7 @@ def timed(command: list[str]) -> dict[str, float | str]:
 def rescan_in_process(offgate_home: Path, user_home: Path) -> dict[str, float | str]:
     """The scan alone, as `offgate up` runs it every few minutes: no interpreter or CLI start."""
     from offgate.config import Settings, database_url_for, load_settings
+    from offgate.fingerprint import load_salt
     from offgate.store import Store
     from workstation.scan import ScanContext, run_scan
     from workstation.scanners import SCANNERS
@@ -108,7 +109,7 @@ def rescan_in_process(offgate_home: Path, user_home: Path) -> dict[str, float | 
     settings: Settings = load_settings(offgate_home)
     with Store.open(database_url_for(settings, offgate_home)) as store:
         context = ScanContext(user_home=user_home, env={}, store=store, settings=settings, device="bench",
-                              user="bench", now=datetime.now(UTC))
+                              user="bench", now=datetime.now(UTC), salt=load_salt(offgate_home))
         started, cpu = time.perf_counter(), time.process_time()
         [result] = run_scan(context, SCANNERS)
         return {"seconds": round(time.perf_counter() - started, 3), "cpu_seconds": round(time.process_time() - cpu, 3),

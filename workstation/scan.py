@@ -32,6 +32,7 @@ class ScanContext:
     device: str
     user: str | None
     now: datetime
+    salt: bytes  # this offgate home's secret salt: what names a file in the store is a keyed hash
 
 
 @dataclass(slots=True)

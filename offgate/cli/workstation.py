@@ -15,6 +15,7 @@ import typer
 
 from offgate.cli.common import CommandContext, app, out
 from offgate.config import device_name
+from offgate.fingerprint import load_salt
 from offgate.store import Store
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def scan_context(context: CommandContext, store: Store, user_home: Path | None =
         env={} if user_home else dict(os.environ),  # another user's environment is unknown
         store=store, settings=context.settings, device=device_name(context.settings.device.name),
         user=_owner(user_home) if user_home else getpass.getuser(), now=datetime.now(UTC),
+        salt=load_salt(context.home),
     )
 
 

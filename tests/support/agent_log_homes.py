@@ -35,7 +35,7 @@ def agent_home(tmp_path: Path, agent: str) -> Path:
 def scan_home(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
               user: str = "alice") -> ScanResult:
     context = ScanContext(user_home=home, env={}, store=store, settings=settings or Settings(), device=device,
-                          user=user, now=datetime.now(UTC))
+                          user=user, now=datetime.now(UTC), salt=b"agent-log-tests")
     [result] = run_scan(context, SCANNERS)
     return result
 
@@ -53,9 +53,10 @@ def daily_totals(events: list[UsageEvent]) -> DailyTotals:
     return dict(totals)
 
 
-def ccusage_totals(report: dict) -> DailyTotals:
-    """The same totals from `ccusage claude daily --json --breakdown` or `ccusage codex daily --json`."""
-    totals: DailyTotals = {}
+def ccusage_totals(report: dict) -> dict[tuple[str, str], list[float | None]]:
+    """The same totals from `ccusage claude daily --json --breakdown` or `ccusage codex daily --json`
+    (which gives Codex's cost per day only: None per model)."""
+    totals: dict[tuple[str, str], list[float | None]] = {}
     for day in report["daily"]:
         if "modelBreakdowns" in day:
             for model in day["modelBreakdowns"]:

@@ -46,7 +46,7 @@ def scan_agent_logs(context: ScanContext) -> ScanResult:
         known = logs.positions(reader.agent)
         read = lines = added = 0
         for path in files:
-            key = file_key(reader.agent, path)
+            key = file_key(reader.agent, path, context.salt)
             new = read_new_lines(path, known.get(key))
             if new is None:
                 continue

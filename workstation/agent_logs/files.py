@@ -10,6 +10,7 @@ without its newline is still being written, and waits for the next scan.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,10 @@ class NewLines:
     afresh: bool
 
 
-def file_key(agent: str, path: Path) -> str:
-    """The store's name for a log file: a hash, never its path (it lies under a home)."""
-    return hashlib.sha256(f"{agent}\0{path.resolve()}".encode()).hexdigest()[:32]
+def file_key(agent: str, path: Path, salt: bytes) -> str:
+    """The store's name for a log file: a keyed hash, never its path (it lies under a home),
+    so a guessed path cannot be confirmed from the store without the home's salt."""
+    return hmac.new(salt, f"{agent}\0{path.resolve()}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def read_new_lines(path: Path, known: FilePosition | None) -> NewLines | None:
