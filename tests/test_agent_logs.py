@@ -25,8 +25,11 @@ from tests.support.agent_log_homes import (
     PROMPT,
     agent_home,
     daily_totals,
+    scan_context,
     scan_home,
 )
+from workstation.scan import ScanContext, ScanResult, run_scan
+from workstation.scanners import SCANNERS
 
 CLAUDE_PROJECT = Path(".claude/projects/-home-alice-src-acme-payments")
 CLAUDE_SESSION = CLAUDE_PROJECT / "6f1c2b9e-3d4a-4c55-9a0e-2b7d1e8f4a10.jsonl"
@@ -197,3 +200,12 @@ def test_offgate_scan_says_what_it_read_and_status_says_when(tmp_path: Path) -> 
     assert re.search(r"^           claude-code: 3 files, 7 calls kept, last read \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$",
                      status, re.MULTILINE), status
     assert "never their text, commands, file paths or project names" in status
+
+
+def test_a_failing_scanner_is_reported_and_the_others_still_run(store: Store, tmp_path: Path) -> None:
+    def broken(context: ScanContext) -> ScanResult:
+        raise OSError("the disk went away")
+
+    results = run_scan(scan_context(store, agent_home(tmp_path, "claude-code")), [("broken", broken), *SCANNERS])
+    assert [(result.scanner, result.error, result.kept) for result in results] == [
+        ("broken", "OSError: the disk went away", {}), ("agent-logs", None, {"claude-code calls": 7})]

@@ -32,11 +32,15 @@ def agent_home(tmp_path: Path, agent: str) -> Path:
     return home
 
 
+def scan_context(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
+                 user: str = "alice") -> ScanContext:
+    return ScanContext(user_home=home, env={}, store=store, settings=settings or Settings(), device=device,
+                       user=user, now=datetime.now(UTC), salt=b"agent-log-tests")
+
+
 def scan_home(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
               user: str = "alice") -> ScanResult:
-    context = ScanContext(user_home=home, env={}, store=store, settings=settings or Settings(), device=device,
-                          user=user, now=datetime.now(UTC), salt=b"agent-log-tests")
-    [result] = run_scan(context, SCANNERS)
+    [result] = run_scan(scan_context(store, home, settings, device=device, user=user), SCANNERS)
     return result
 
 
