@@ -209,3 +209,18 @@ def test_a_failing_scanner_is_reported_and_the_others_still_run(store: Store, tm
     results = run_scan(scan_context(store, agent_home(tmp_path, "claude-code")), [("broken", broken), *SCANNERS])
     assert [(result.scanner, result.error, result.kept) for result in results] == [
         ("broken", "OSError: the disk went away", {}), ("agent-logs", None, {"claude-code calls": 7})]
+
+
+def test_codex_through_its_configured_gateway_on_a_chatgpt_plan_is_managed_and_api_equivalent(
+        store: Store, tmp_path: Path) -> None:
+    home = agent_home(tmp_path, "codex")
+    (home / ".codex" / "config.toml").write_text(
+        'model_provider = "acme"\n[model_providers.acme]\nname = "Acme LiteLLM"\n'
+        'base_url = "https://litellm.acme.internal:4000/v1"\n')
+    (home / ".codex" / "auth.json").write_text(json.dumps({"auth_mode": "chatgpt"}))
+    result = scan_home(store, home, Settings.model_validate({"proxy": {"gateways": ["https://litellm.acme.internal:4000"]}}))
+    events = store.events()
+    assert {(event.route, event.host, event.path) for event in events} == {
+        ("gateway", "litellm.acme.internal", "/v1/responses")}
+    assert all((event.cost_note or "").startswith("api-equivalent (subscription)") for event in events)
+    assert result.notes == ["codex runs on a subscription plan: its costs are API-equivalent"]

@@ -43,9 +43,9 @@ class AgentSetup:
 
     agent: str
     provider: str
-    api_host: str
-    api_path: str
-    base_url: str | None = None
+    default_base_url: str  # the provider's API, as the agent's SDK names it
+    api_path: str  # what the SDK appends to the base URL
+    base_url: str | None = None  # set by the user (a gateway, a proxy)
     subscription: bool = False
 
 
@@ -55,13 +55,11 @@ def record_id(agent: str, key: str) -> str:
 
 def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, device: str,
                user: str | None) -> UsageEvent:
-    host, path, route = setup.api_host, setup.api_path, "direct"
-    if setup.base_url:
-        base = urlsplit(setup.base_url)
-        host = base.hostname or host
-        path = (base.path.rstrip("/") + path) if base.path.strip("/") else path
-        if any(_same_origin(setup.base_url, gateway) for gateway in gateways):
-            route = "gateway"
+    base_url = setup.base_url or setup.default_base_url
+    base = urlsplit(base_url)
+    host = base.hostname or urlsplit(setup.default_base_url).hostname or ""
+    path = base.path.rstrip("/") + setup.api_path
+    route = "gateway" if any(_same_origin(base_url, gateway) for gateway in gateways) else "direct"
     usage = Usage(
         prompt_tokens=call.input_tokens + call.cache_read_tokens + call.cache_write_tokens,
         completion_tokens=call.output_tokens,

@@ -62,7 +62,7 @@ def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
             value = settings_env.get("ANTHROPIC_BASE_URL")  # type: ignore[union-attr]
             base_url = value if isinstance(value, str) else None
     account = _json_file(user_home / ".claude.json")
-    return AgentSetup(AGENT, "anthropic", "api.anthropic.com", "/v1/messages", base_url or None,
+    return AgentSetup(AGENT, "anthropic", "https://api.anthropic.com", "/v1/messages", base_url or None,
                       subscription=bool(account.get("oauthAccount")))
 
 

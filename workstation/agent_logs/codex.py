@@ -59,8 +59,8 @@ def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
     except (OSError, ValueError):
         auth = {}
     subscription = isinstance(auth, dict) and auth.get("auth_mode") == "chatgpt"
-    return AgentSetup(AGENT, "openai", "chatgpt.com" if subscription else "api.openai.com", "/v1/responses",
-                      base_url or None, subscription=subscription)
+    default = "https://chatgpt.com/backend-api/codex" if subscription else "https://api.openai.com/v1"
+    return AgentSetup(AGENT, "openai", default, "/responses", base_url or None, subscription=subscription)
 
 
 def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]:
