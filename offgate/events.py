@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-Source = Literal["proxy", "extension", "import"]
+Source = Literal["proxy", "extension", "import", "agent-log"]
 Route = Literal["direct", "gateway"]
 ParseStatus = Literal["ok", "partial", "unparsed"]
 
@@ -87,10 +87,12 @@ class UsageEvent(BaseModel):
     key_fingerprint: str | None = None
     parse_status: ParseStatus = "ok"
     parse_error: str | None = None
+    witnesses: str | None = Field(default=None, description="every source that saw this call, comma-separated, "
+                                  "when more than the one that recorded it")
 
     @field_validator("provider", "app", "endpoint", "host", "method", "path", "model", "cost_note",
                      "response_id", "litellm_call_id", "process_name", "exe", "user", "device",
-                     "key_fingerprint", "parse_error")
+                     "key_fingerprint", "parse_error", "witnesses")
     @classmethod
     def _storable(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:

@@ -18,6 +18,10 @@ Rates are chosen the way LiteLLM chooses them:
 Service tiers (flex, priority, batch), regional uplifts, cached audio and image or video
 tokens are not priced apart: the calls offgate sees report none of them.
 
+Models the map has dropped (`claude-sonnet-4-20250514`, ...) keep their last listed price
+from `retired_prices.json` (written by tools/retired_prices.py from earlier litellm wheels),
+on every capture path, and the cost's note says so.
+
 The map loads once, lazily (json.load, about 20 ms); after that a cost is a few dict
 lookups (5-10 us), with each model name resolved to its key once.
 """
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
     from offgate.catalog.base import Usage
 
 PRICE_MAP_FILE = "model_prices_and_context_window_backup.json"
+RETIRED_PRICES_FILE = "retired_prices.json"
 
 # offgate provider names that differ from LiteLLM's; None: no provider to prefer
 # (a gateway's model names are its own aliases).
@@ -97,6 +102,7 @@ def cost_usd(
         return None, f"no price for model {model}"
     if not _prices_tokens(price_map()[key]):
         return None, f"no token price for model {model}"
+    note = retired_note(key)
     cost = cost_for_key(
         key,
         usage.prompt_tokens or 0,
@@ -109,10 +115,23 @@ def cost_usd(
         at=at,
     )
     if usage.prompt_tokens is None:
-        return cost, "prompt tokens unknown"
+        return cost, _joined("prompt tokens unknown", note)
     if usage.completion_tokens is None:
-        return cost, "completion tokens unknown"
-    return cost, None
+        return cost, _joined("completion tokens unknown", note)
+    return cost, note
+
+
+def retired_note(price_key: str) -> str | None:
+    """What a cost priced by a retired model's last known price says, else None."""
+    entry = price_map()[price_key]
+    if "last_listed" not in entry:
+        return None
+    return (f"retired model: last listed price ({entry['last_listed_in']}, {entry['last_listed']}); "
+            "LiteLLM's current price map no longer has it")
+
+
+def _joined(*notes: str | None) -> str | None:
+    return "; ".join(note for note in notes if note) or None
 
 
 def cost_for_key(
@@ -223,7 +242,16 @@ def _rates(price_key: str, prompt_tokens: int, at: datetime | None) -> Rates:
 
 @functools.cache
 def price_map() -> dict[str, dict[str, Any]]:
-    """LiteLLM's bundled price map, loaded once."""
+    """LiteLLM's bundled price map, with the retired models' last known prices beside its
+    own (an entry from there has `last_listed`), loaded once."""
+    with open(Path(__file__).with_name(RETIRED_PRICES_FILE), encoding="utf-8") as file:
+        retired: dict[str, dict[str, Any]] = json.load(file)["models"]
+    return {**retired, **current_price_map()}
+
+
+@functools.cache
+def current_price_map() -> dict[str, dict[str, Any]]:
+    """LiteLLM's bundled price map alone, loaded once."""
     with open(_litellm_dir() / PRICE_MAP_FILE, encoding="utf-8") as file:
         entries = json.load(file)
     entries.pop("sample_spec", None)  # documents the fields, prices nothing

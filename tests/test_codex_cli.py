@@ -8,14 +8,13 @@ directory by this module; node and npm come from Debian (`apt-get install nodejs
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 
 import pytest
 
 from tests.support.fixture_files import load_fixture
+from tests.support.npm_tools import npm_tool
 from tests.support.proxy_harness import RunningProxy
-from tests.support.required import unavailable
 from tests.support.upstream import FakeUpstream, Received, Scenario
 
 pytestmark = pytest.mark.e2e
@@ -35,16 +34,7 @@ PROVIDER = {
 @pytest.fixture(scope="module")
 def codex(tmp_path_factory) -> str:
     """The codex executable, installed from the npm registry."""
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        unavailable("node and npm are not installed",
-                    "the Codex CLI test needs node and npm: apt-get install nodejs npm")
-    prefix = tmp_path_factory.mktemp("codex")
-    installed = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix), CODEX_PACKAGE],
-                               capture_output=True, text=True, timeout=600)
-    if installed.returncode != 0:
-        unavailable(f"npm could not install {CODEX_PACKAGE}: {installed.stderr[-500:]}",
-                    f"npm could not install {CODEX_PACKAGE} from the registry: {installed.stderr[-500:]}")
-    return str(prefix / "node_modules" / ".bin" / "codex")
+    return npm_tool(tmp_path_factory.mktemp("codex"), CODEX_PACKAGE, "codex")
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,8 @@ from typing import Any
 import litellm
 import pytest
 
-from offgate.pricing import cost_for_key, price_map
+from offgate.pricing import cost_for_key
+from offgate.pricing import current_price_map as price_map  # litellm knows only these
 from tests.support.litellm_reference import litellm_cost
 
 # litellm's provider modules, loaded lazily, warn about their own ReadOnly TypedDicts.

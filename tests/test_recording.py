@@ -163,3 +163,21 @@ def test_a_long_stream_without_usage_keeps_little_text_and_still_estimates_all_o
     whole = count_text("gpt-4o", piece * 200)
     assert event.tokens_estimated and event.completion_tokens is not None
     assert abs(event.completion_tokens - whole) <= whole // 1000
+
+
+def test_a_retired_model_keeps_its_last_listed_price_and_says_so():
+    # LiteLLM's map in the lock dropped claude-sonnet-4-20250514; Claude Code 2.1 still calls it.
+    fixture = load_fixture("anthropic/messages")
+    reading = read_call(fixture)
+    reading.model = "claude-sonnet-4-20250514"
+    match = DEFAULT_CATALOG.lookup("api.anthropic.com", 443, "/v1/messages")
+    event = build_event(match, reading, status_code=200, host="api.anthropic.com", path="/v1/messages")
+    usage = reading.usage
+    assert usage is not None and usage.prompt_tokens and usage.completion_tokens
+    # Its last listed rates (litellm 1.100.0): $3 in, $15 out per million tokens.
+    uncached = usage.prompt_tokens - (usage.cached_tokens or 0) - (usage.cache_write_tokens or 0)
+    assert event.cost_usd == pytest.approx(uncached * 3e-6 + (usage.cached_tokens or 0) * 3e-7
+                                           + (usage.cache_write_tokens or 0) * 3.75e-6
+                                           + usage.completion_tokens * 15e-6, rel=1e-9)
+    assert event.cost_note == ("retired model: last listed price (litellm 1.100.0, 2026-09-06); "
+                               "LiteLLM's current price map no longer has it")

@@ -220,6 +220,19 @@ def test_migrations_upgrade_an_old_store_and_keep_its_rows(store_url: str) -> No
 
 
 AUDIO_COLUMNS = {"audio_prompt_tokens", "audio_completion_tokens"}
+LATER_COLUMNS = {"witnesses"}  # added by later versions
+
+
+def insert_as_written_then(database: Database, written: UsageEvent, columns_missing: set[str]) -> None:
+    """Insert the event as a writer of an older version did: without the columns it lacked."""
+    row = {**written.model_dump(exclude=columns_missing), "ts": written.ts.replace(tzinfo=None)}
+    Table("usage_event", list(row)).bind(database).insert(row).execute()
+
+
+def columns_of(database: Database, columns: tuple[str, ...]) -> list[tuple[object, ...]]:
+    """The columns of every record as stored, read without the model (a store of an older version lacks some)."""
+    table = Table("usage_event", [*columns, "ts"]).bind(database)
+    return list(table.select(*(getattr(table, column) for column in columns)).order_by(table.ts).tuples())
 
 
 def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_its_calls(store_url: str) -> None:
@@ -227,18 +240,18 @@ def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_it
         columns = {column.name for column in v1.database.get_columns("usage_event")}
         assert not columns & AUDIO_COLUMNS and "reasoning_tokens" in columns
         # Written as version 1's writer wrote it: no audio columns to fill.
-        old = event(id="before-alerts", ts=T0, prompt_tokens=12, completion_tokens=3)
-        row = {**old.model_dump(exclude=AUDIO_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
-        Table("usage_event", list(row)).bind(v1.database).insert(row).execute()
+        insert_as_written_then(v1.database, event(id="before-alerts", ts=T0, prompt_tokens=12, completion_tokens=3),
+                               AUDIO_COLUMNS | LATER_COLUMNS)
         assert not v1.database.table_exists(AlertRow._meta.table_name)
     with Store.open(store_url, migrations=MIGRATIONS[:2]) as v2:
         assert v2.schema_version() == 2
-        assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [
-            ("before-alerts", 12, None, None)]
-        assert {column.name for column in v2.database.get_columns("usage_event")} == set(UsageEvent.model_fields)
-        v2.add([event(id="with-audio", ts=T0 + timedelta(seconds=1), audio_prompt_tokens=900,
-                      audio_completion_tokens=40)])
-        assert [(e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [(None, None), (900, 40)]
+        audio = ("id", "prompt_tokens", "audio_prompt_tokens", "audio_completion_tokens")
+        assert columns_of(v2.database, audio) == [("before-alerts", 12, None, None)]
+        assert ({column.name for column in v2.database.get_columns("usage_event")}
+                == set(UsageEvent.model_fields) - LATER_COLUMNS)
+        insert_as_written_then(v2.database, event(id="with-audio", ts=T0 + timedelta(seconds=1),
+                                                  audio_prompt_tokens=900, audio_completion_tokens=40), LATER_COLUMNS)
+        assert [row[2:] for row in columns_of(v2.database, audio)] == [(None, None), (900, 40)]
         assert v2.database.table_exists(AlertRow._meta.table_name)
         assert v2.database.table_exists(NotificationRow._meta.table_name)
 

@@ -52,7 +52,7 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
     (home / "config.toml").write_text(
         "[notify]\nmin_severity = \"info\"\ndesktop = false\n"
         f"[notify.webhook]\nurl = \"{receiver.url('hook')}\"\n", encoding="utf-8")
-    environment = _without_offgate_settings()
+    environment = _without_offgate_settings(tmp_path)
     # Three weeks of history with Anthropic only: the first OpenAI call is news.
     history = tmp_path / "history.jsonl"
     history.write_text(UsageEvent(ts=datetime.now(UTC) - timedelta(days=21), provider="anthropic",
@@ -98,7 +98,8 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
     assert up.returncode == 0, output
     for line in (f"proxy:      http://127.0.0.1:{proxy_port}",
                  f"dashboard:  {dashboard}/  (log in with the token in {token_file})",
-                 "watcher:    every 1s", "offgate: 1 events written, 0 spooled, 0 addon errors", "stopped"):
+                 "watcher:    every 1s", "scan:       the coding agents' usage logs, every 5m",
+                 "offgate: 1 events written, 0 spooled, 0 addon errors", "stopped"):
         assert line in output, output
     assert token not in output  # a log file or a pipe never gets the token
     assert "beyond this machine" not in output
@@ -106,7 +107,7 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
 
 def test_up_shows_the_login_link_on_its_terminal_and_not_in_its_log(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    environment = _without_offgate_settings()
+    environment = _without_offgate_settings(tmp_path)
     proxy_port, dashboard_port = free_port(), free_port()
     terminal, terminal_end = pty.openpty()
     up = subprocess.Popen(
@@ -172,15 +173,20 @@ def test_up_says_what_is_wrong_with_the_store_instead_of_a_traceback(
     refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--listen-port",
                               str(free_port()), "--dashboard-port", "0"],
                              capture_output=True, text=True, timeout=60,
-                             env={**_without_offgate_settings(), "COLUMNS": "200"})
+                             env={**_without_offgate_settings(tmp_path), "COLUMNS": "200"})
     assert refused.returncode == exit_code
     assert message in refused.stderr
     assert "Traceback" not in refused.stderr and "unexpected error" not in refused.stderr
 
 
-def _without_offgate_settings() -> dict[str, str]:
-    """This process's environment without OFFGATE_* variables: the test's home decides."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_")}
+def _without_offgate_settings(tmp_path: Path) -> dict[str, str]:
+    """This process's environment without OFFGATE_* variables (the test's home decides), and
+    with a user home of its own, without agent logs (`offgate up` scans the user's home)."""
+    user_home = tmp_path / "user-home"
+    user_home.mkdir(exist_ok=True)
+    agents = ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_CONFIG_HOME")
+    return {**{key: value for key, value in os.environ.items() if not key.startswith("OFFGATE_") and key not in agents},
+            "HOME": str(user_home)}
 
 
 def _read_all(terminal: int) -> str:

@@ -23,9 +23,9 @@ HEADER = f"""\
 """
 METHODS = frozenset({
     "__iter__", "alias", "asc", "atomic", "between", "cast", "count", "create_all", "cursor", "delete", "desc",
-    "distinct",
-    "dicts", "execute", "execute_sql", "first", "group_by", "in_", "insert", "insert_many", "join", "join_from",
-    "limit", "on_conflict", "order_by", "returning", "scalar", "select", "table_exists", "tuples", "update", "where",
+    "dicts", "distinct", "execute", "execute_sql", "first", "group_by", "in_", "insert", "insert_many", "join",
+    "join_from", "limit", "on_conflict", "order_by", "python_value", "returning", "scalar", "select", "table_exists",
+    "tuples", "update", "where",
 })
 # Parameters that are names or SQL text; any other is an expression or a value (peewee takes either).
 TEXT_PARAMETERS = frozenset({"alias", "as_type", "collation", "join_type", "name", "nulls", "sql", "table_name",

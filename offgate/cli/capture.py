@@ -166,6 +166,7 @@ def status(ctx: typer.Context) -> None:
     from fleet.status import status_lines as fleet_status
     from interceptor.ca import ca_dir
     from offgate.journal import waiting_in_journal
+    from offgate.store.agent_logs import AgentLogStore
     from offgate.store.alerts import AlertStore
     from offgate.store.unread import UnreadConnectionStore
     from offgate.writer import QUARANTINE_FILE
@@ -188,6 +189,8 @@ def status(ctx: typer.Context) -> None:
         "collected: time, host, path, model, token counts, estimated cost, response id, "
         "LiteLLM call id, process (pid, name, exe), user, device, a salted fingerprint of the API key",
         "not collected: API keys, prompt and reply text",
+        "agent logs: from the coding agents' own usage logs, each call's time, model and token counts; "
+        "never their text, commands, file paths or project names (a log file is known by a hash of its path)",
     ]
     waiting = waiting_in_journal(context.home)
     if waiting:
@@ -201,6 +204,7 @@ def status(ctx: typer.Context) -> None:
         try:
             lines.append(f"records:   {store.count()} in all, schema version {store.schema_version()}")
             lines.append(f"alerts:    {len(AlertStore(store).alerts())} open (offgate alerts)")
+            lines += _agent_log_lines(AgentLogStore(store).summary())
             lines += _unread_lines(UnreadConnectionStore(store).by_process_and_host(since_from(UNREAD_WINDOW)))
             lines.extend(fleet_status(context.home, store))
         finally:
@@ -210,6 +214,13 @@ def status(ctx: typer.Context) -> None:
         lines.extend(fleet_status(context.home, None))
     for line in lines:
         out.print(line, markup=False)
+
+
+def _agent_log_lines(summary: list[dict[str, Any]]) -> list[str]:
+    if not summary:
+        return ["agent logs: none read yet (offgate scan; offgate up reads them every 5 minutes)"]
+    return ["agent logs:", *(f"           {entry['agent']}: {entry['files']} files, {entry['records']} calls kept, "
+                             f"last read {entry['last_read']:%Y-%m-%d %H:%M:%S}Z" for entry in summary)]
 
 
 def _unread_lines(unread: list[dict[str, Any]]) -> list[str]:

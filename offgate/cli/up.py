@@ -37,6 +37,9 @@ def up(
         int | None, typer.Option(min=0, max=65535, help="The dashboard's port [config dashboard.listen_port, 8765].")
     ] = None,
     interval: Annotated[str, typer.Option(help="How often the watcher looks for alerts: 30s, 5m, 1h.")] = "5m",
+    scan_interval: Annotated[
+        str, typer.Option(help="How often the coding agents' own usage logs are read (offgate scan): 30s, 5m, 1h.")
+    ] = "5m",
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Any mitmproxy option, as OPTION=VALUE (repeatable).")
     ] = None,
@@ -50,6 +53,7 @@ def up(
     context: CommandContext = ctx.obj
     settings = context.settings
     interval_s = parsed("--interval", lambda: parse_interval(interval))
+    scan_interval_s = parsed("--scan-interval", lambda: parse_interval(scan_interval))
     parsed("proxy.gateways", lambda: build_catalog(settings.proxy.gateways))
     context.database_url()  # a bad URL is bad input, said before anything starts
     proxy_port = settings.proxy.listen_port if listen_port is None else listen_port
@@ -59,7 +63,7 @@ def up(
     try:
         check_port_free(settings.proxy.listen_host, proxy_port)
         asyncio.run(_run_everything(context, proxy_port, dashboard.listen_host, dashboard.listen_port,
-                                    interval_s, set_ or []))
+                                    interval_s, scan_interval_s, set_ or []))
     except OffgateError:
         raise  # says what went wrong: the command line prints it
     except Exception:
@@ -69,7 +73,7 @@ def up(
 
 
 async def _run_everything(context: CommandContext, proxy_port: int, dashboard_host: str, dashboard_port: int,
-                          interval_s: float, set_options: list[str]) -> None:
+                          interval_s: float, scan_interval_s: float, set_options: list[str]) -> None:
     from analytics.dashboard import (
         create_app,
         dashboard_token,
@@ -104,12 +108,16 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
     pusher_thread = threading.Thread(target=supervise, name="offgate-pusher", daemon=True,
                                      args=("pusher", lambda: pusher.run(stop), stop))
     pusher_thread.start()
+    scanner_thread = threading.Thread(target=supervise, name="offgate-scanner", daemon=True,
+                                      args=("scanner", lambda: _scan_every(context, scan_interval_s, stop), stop))
+    scanner_thread.start()
     dashboard = dashboard_url(runner)
     for line in (
         f"proxy:      http://{proxy_address}  (set it as the system proxy; CA: {ca})",
         f"PAC file:   {dashboard}proxy.pac  (sends only LLM hosts to the proxy)",
         f"dashboard:  {dashboard}  (log in with the token in {home / TOKEN_FILE})",
         f"watcher:    every {_duration(interval_s)}",
+        f"scan:       the coding agents' usage logs, every {_duration(scan_interval_s)}",
         f"fleet:      {enrolment_text(home)}",
         f"data:       {home}",
     ):
@@ -127,6 +135,22 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
         await runner.cleanup()
         await asyncio.to_thread(watcher_thread.join, 60)
         await asyncio.to_thread(pusher_thread.join, 60)
+        await asyncio.to_thread(scanner_thread.join, 60)
+
+
+def _scan_every(context: CommandContext, interval_s: float, stop: threading.Event) -> None:
+    """`offgate scan` of this user's home, then again every `interval_s`, until `stop`."""
+    from offgate.cli.workstation import scan_context
+    from workstation.scan import run_scan
+    from workstation.scanners import SCANNERS
+
+    with context.store() as store:
+        while not stop.is_set():
+            for result in run_scan(scan_context(context, store), SCANNERS):
+                if result.error or any(result.kept.values()):
+                    log.info("scan: %s read %s, kept %s%s", result.scanner, result.read, result.kept,
+                             f", failed: {result.error}" if result.error else "")
+            stop.wait(interval_s)
 
 
 def supervise(name: str, run: Callable[[], None], stop: threading.Event) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from peewee import SQL, Case, Database, ModelSelect, PostgresqlDatabase, chunked, fn
 
 from offgate.events import UsageEvent
-from offgate.store.same_call import DUPLICATE_WINDOW, Record, RecordedCalls, call_key
+from offgate.store.same_call import AGENT_LOG_WINDOW, Record, RecordedCalls, call_key
 from offgate.store.schema import UsageEventRow
 from offgate.store.sql import between, naive_utc
 
@@ -26,10 +26,13 @@ TOTALS_DIMENSIONS = ("provider", "model", "app", "process_name", "route", "endpo
 def add_events(database: Database, events: Sequence[UsageEvent]) -> int:
     """Insert in one transaction; returns how many were inserted. Skipped: events whose
     id is already stored, and another capture path's record of a call already recorded;
-    a proxy record replaces the extension's record of its call (see `_not_yet_recorded`)."""
+    a proxy record replaces the extension's record of its call (see `_not_yet_recorded`).
+    The record kept of a call seen twice names both sources in `witnesses`."""
     added = 0
     with database.atomic():
-        fresh, displaced = _not_yet_recorded(database, events)
+        fresh, displaced, witnessed = _not_yet_recorded(database, events)
+        fresh = [_with_witnesses(event, witnessed.pop(event.id, set())) for event in fresh]
+        _add_witnesses(database, witnessed)
         for batch in chunked(displaced, INSERT_BATCH_ROWS):
             UsageEventRow.delete().where(UsageEventRow.id.in_(batch)).execute(database)
         for batch in chunked(fresh, INSERT_ROWS):
@@ -57,14 +60,37 @@ def _insert_new(database: Database, events: Sequence[UsageEvent]) -> int:
     return database.execute_sql(sql, values).rowcount
 
 
-def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]) -> tuple[list[UsageEvent], list[str]]:
-    """The events to insert, and the ids of stored records they displace, by the rule in
+def _with_witnesses(event: UsageEvent, others: set[str]) -> UsageEvent:
+    if not others:
+        return event
+    return event.model_copy(update={"witnesses": _witnesses_text(event.witnesses or event.source, others)})
+
+
+def _witnesses_text(current: str, others: set[str]) -> str:
+    return ",".join(sorted(set(current.split(",")) | others))
+
+
+def _add_witnesses(database: Database, witnessed: dict[str, set[str]]) -> None:
+    """Note the other sources that saw stored records' calls."""
+    row = UsageEventRow
+    for batch in chunked(list(witnessed), INSERT_BATCH_ROWS):
+        for event_id, source, current in (row.select(row.id, row.source, row.witnesses)
+                                          .where(row.id.in_(batch)).tuples().execute(database)):
+            text = _witnesses_text(current or source, witnessed[event_id])
+            if text != current:
+                row.update(witnesses=text).where(row.id == event_id).execute(database)
+
+
+def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]
+                      ) -> tuple[list[UsageEvent], list[str], dict[str, set[str]]]:
+    """The events to insert, the ids of stored records they displace, and the other sources
+    that saw a kept record's call (by record id), by the rule in
     `offgate.store.same_call`: the stored records it needs are found through the
     (response_id, ts) index (and, before a record displaces another, its own id by the
     primary key)."""
     keyed = [event for event in events if event.response_id]
     if not keyed:
-        return list(events), []
+        return list(events), [], {}
     if isinstance(database, PostgresqlDatabase):
         # Writers in other processes check and insert in their own transactions: take turns.
         database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_DEDUP_LOCK,))
@@ -75,7 +101,7 @@ def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]) -> tuple
         times = [naive_utc(event.ts) for event in batch]
         query = row.select(row.id, row.host, row.response_id, row.device, row.source, row.ts, row.user).where(
             row.response_id.in_({event.response_id for event in batch}),
-            row.ts.between(min(times) - DUPLICATE_WINDOW, max(times) + DUPLICATE_WINDOW),
+            row.ts.between(min(times) - AGENT_LOG_WINDOW, max(times) + AGENT_LOG_WINDOW),  # the widest window
         )
         if len(sources) == 1:
             # A path's own records are never the same call (an app may reuse ids): not read.
@@ -92,7 +118,7 @@ def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]) -> tuple
             if replaced is not None and fresh.pop(replaced.id, None) is None:
                 displaced.append(replaced.id)  # stored before this batch
         fresh.setdefault(event.id, event)
-    return list(fresh.values()), displaced
+    return list(fresh.values()), displaced, recorded.witnessed
 
 
 def read_events(database: Database, since: datetime | None, until: datetime | None,

@@ -7,10 +7,16 @@ Only other sources count: some apps number answers per conversation (DeepSeek us
 integers), so one path's equal ids can be different calls, and on another device or for
 another user they are always different calls.
 
+A coding agent's own log (source "agent-log") names the provider's message id, which the
+proxy read as the response id: the log's line is written as the reply streams, up to
+AGENT_LOG_WINDOW after the request started, and such ids are unique to the provider, so
+the window with an agent-log record is wider.
+
 Of the two, a record that is not the extension's is kept: the extension's copy comes from
 inside a page, where a page script can replay a real response id, so an extension record
 never displaces another, and the proxy's record replaces the extension's when it comes
-second. Between two other sources (proxy and import) the first one stored stays.
+second. Between two other sources (proxy, import, agent-log) the first one stored stays.
+The record kept notes the other source among its `witnesses` (`RecordedCalls.witnessed`).
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from offgate.events import UsageEvent
 # The two paths' start times differ by milliseconds; apps that number answers per
 # conversation make a wide window risky.
 DUPLICATE_WINDOW = timedelta(minutes=2)
+AGENT_LOG_WINDOW = timedelta(minutes=30)
 EXTENSION = "extension"
+AGENT_LOG = "agent-log"
 
 # host (lower case), response id, device
 CallKey = tuple[str, str, str | None]
@@ -40,6 +48,11 @@ class Record:
     user: str | None
 
 
+def window(one_source: str, other_source: str) -> timedelta:
+    """How far apart two sources' records of one call may start."""
+    return AGENT_LOG_WINDOW if AGENT_LOG in (one_source, other_source) else DUPLICATE_WINDOW
+
+
 def call_key(host: str, response_id: str, device: str | None) -> CallKey:
     return host.lower(), response_id, device
 
@@ -52,6 +65,8 @@ class RecordedCalls:
         self._is_stored = is_stored
         self._by_call: dict[CallKey, dict[str, list[Record]]] = {}
         self._ids: set[str] = set()
+        # record id -> the other sources that saw its call
+        self.witnessed: dict[str, set[str]] = {}
 
     def note_stored(self, key: CallKey, record: Record) -> None:
         self._by_call.setdefault(key, {}).setdefault(record.source, []).append(record)
@@ -66,8 +81,10 @@ class RecordedCalls:
         by_source = self._by_call.setdefault(call_key(event.host, event.response_id, event.device), {})
         same_call = [record for source, records in by_source.items() if source != event.source
                      for record in records
-                     if abs(record.ts - ts) <= DUPLICATE_WINDOW and _same_user(record.user, event.user)]
-        if any(record.source != EXTENSION for record in same_call):
+                     if abs(record.ts - ts) <= window(source, event.source) and _same_user(record.user, event.user)]
+        kept = next((record for record in same_call if record.source != EXTENSION), None)
+        if kept is not None:
+            self.witnessed.setdefault(kept.id, set()).add(event.source)
             return False, None
         # Left: the extension's records of this call, and `event` comes from another source.
         displaced = min(same_call, key=lambda record: abs(record.ts - ts), default=None)
@@ -76,6 +93,7 @@ class RecordedCalls:
                 return False, None  # written again (a spool replayed): it displaces nothing
             by_source[EXTENSION].remove(displaced)
             self._ids.discard(displaced.id)
+            self.witnessed.setdefault(event.id, set()).add(EXTENSION)
         by_source.setdefault(event.source, []).append(Record(event.id, event.source, ts, event.user))
         self._ids.add(event.id)
         return True, displaced

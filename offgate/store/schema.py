@@ -84,6 +84,7 @@ class UsageEventRow(Model):
     key_fingerprint = TextField(null=True)
     parse_status = TextField()
     parse_error = TextField(null=True)
+    witnesses = TextField(null=True)
 
     class Meta:
         table_name = "usage_event"
@@ -281,6 +282,26 @@ class ApprovalAuditRow(Model):
         table_name = "approval_audit"
 
 
+class AgentLogFileRow(Model):
+    """How far offgate has read one coding agent's log file. `id` is a hash of the file's
+    path (no path under a home is stored); `head_hash` hashes the file's first bytes, so a
+    file rewritten in place (same inode, new start) or cut short is read again from the
+    start; `state` is the reader's JSON carried between reads (Codex's running totals)."""
+
+    id = TextField(primary_key=True)
+    agent = TextField()
+    inode = BigIntegerField()
+    size = BigIntegerField()
+    offset = BigIntegerField()
+    head_hash = TextField()
+    state = TextField(null=True)
+    records = BigIntegerField()
+    read_at = DateTimeField(index=True)
+
+    class Meta:
+        table_name = "agent_log_file"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -411,6 +432,11 @@ def add_approvals(database: Database) -> None:
         SchemaManager(model, database).create_all()
 
 
+def add_agent_logs(database: Database) -> None:
+    SchemaManager(AgentLogFileRow, database).create_all()
+    migrate(SchemaMigrator.from_database(database).add_column("usage_event", "witnesses", TextField(null=True)))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -422,6 +448,7 @@ MIGRATIONS: list[Migration] = [
     index_calls_by_device_and_user,
     add_approvals,
     add_workstation_tables,
+    add_agent_logs,
 ]
 
 

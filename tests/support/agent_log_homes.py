@@ -1,0 +1,74 @@
+"""The coding agents' fixture homes (tests/fixtures/agent_logs/), copied where a test may
+change them, a scan of one into a store, and the store's records totalled per day and model
+the way ccusage's `daily --json` totals them."""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from offgate.config import Settings
+from offgate.events import UsageEvent
+from offgate.store import Store
+from workstation.scan import ScanContext, ScanResult, run_scan
+from workstation.scanners import SCANNERS
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "agent_logs"
+# What the fixtures hold that the store must never (see their README).
+PROMPT = "Refactor the invoice matcher in acme-payments so refunds reconcile"
+COMMAND = "psql postgresql://billing:hunter2@db.acme.internal/ledger -c 'select 1'"
+KEYS = ("sk-ant-api03-FIXTUREkeyNEVERstored", "sk-proj-FIXTUREkeyNEVERstored")
+HOME_PATHS = ("/home/alice/src/acme-payments", "-home-alice-src-acme-payments", "acme-payments", "-home-alice-notes")
+
+# (day, model) -> [uncached input, output, cache creation, cache read, cost]
+DailyTotals = dict[tuple[str, str], list[float]]
+
+
+def agent_home(tmp_path: Path, agent: str) -> Path:
+    home = tmp_path / f"{agent}-home"
+    shutil.copytree(FIXTURES / agent / "home", home)
+    return home
+
+
+def scan_context(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
+                 user: str = "alice") -> ScanContext:
+    return ScanContext(user_home=home, env={}, store=store, settings=settings or Settings(), device=device,
+                       user=user, now=datetime.now(UTC), salt=b"agent-log-tests")
+
+
+def scan_home(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
+              user: str = "alice") -> ScanResult:
+    [result] = run_scan(scan_context(store, home, settings, device=device, user=user), SCANNERS)
+    return result
+
+
+def daily_totals(events: list[UsageEvent]) -> DailyTotals:
+    totals: DailyTotals = defaultdict(lambda: [0, 0, 0, 0, 0.0])
+    for event in events:
+        cached, written = event.cached_tokens or 0, event.cache_write_tokens or 0
+        row = totals[(event.ts.astimezone(UTC).date().isoformat(), event.model or "")]
+        row[0] += (event.prompt_tokens or 0) - cached - written
+        row[1] += event.completion_tokens or 0
+        row[2] += written
+        row[3] += cached
+        row[4] += event.cost_usd or 0.0
+    return dict(totals)
+
+
+def ccusage_totals(report: dict) -> dict[tuple[str, str], list[float | None]]:
+    """The same totals from `ccusage claude daily --json --breakdown` or `ccusage codex daily --json`
+    (which gives Codex's cost per day only: None per model)."""
+    totals: dict[tuple[str, str], list[float | None]] = {}
+    for day in report["daily"]:
+        if "modelBreakdowns" in day:
+            for model in day["modelBreakdowns"]:
+                totals[(day["date"], model["modelName"])] = [
+                    model["inputTokens"], model["outputTokens"], model["cacheCreationTokens"],
+                    model["cacheReadTokens"], model["cost"]]
+        else:  # codex: per-model tokens, the cost per day
+            for name, model in day["models"].items():
+                totals[(day["date"], name)] = [model["inputTokens"], model["outputTokens"],
+                                               model["cacheCreationTokens"], model["cacheReadTokens"], None]
+    return totals

@@ -1,0 +1,65 @@
+"""Parity with ccusage, the tool coding agents' users already trust: on the same fixture homes,
+offgate's daily tokens per model equal `ccusage claude daily --json` and `ccusage codex daily
+--json` exactly, and the cost is within 1%.
+
+ccusage is pinned to 20.0.24, the newest version whose native linux-x64 binary
+(@ccusage/ccusage-linux-x64) is on the registry (20.0.26's is not published). It runs
+offline (its bundled prices) in UTC, with nothing in its environment but the fixture home.
+Subagent logs (<session>/subagents/): ccusage was reported to skip them; 20.0.24 walks the
+projects folder recursively and counts them, as offgate does, and the test shows both count
+them (the subagent's calls are in the haiku totals of both).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from offgate.store import Store
+from tests.support.agent_log_homes import agent_home, ccusage_totals, daily_totals, scan_home
+from tests.support.npm_tools import npm_tool
+
+pytestmark = pytest.mark.e2e
+
+CCUSAGE_PACKAGE = "ccusage@20.0.24"
+SUBAGENT_HAIKU_TOKENS = (2400 + 900, 310 + 150)  # the subagent log's two calls: input, output
+
+
+@pytest.fixture(scope="module")
+def ccusage(tmp_path_factory) -> str:
+    return npm_tool(tmp_path_factory.mktemp("ccusage"), CCUSAGE_PACKAGE, "ccusage")
+
+
+def run_ccusage(ccusage: str, home: Path, *command: str) -> dict:
+    environment = {"PATH": os.environ["PATH"], "HOME": str(home), "TZ": "UTC"}
+    finished = subprocess.run([ccusage, *command, "--json", "--offline", "--timezone", "UTC"], env=environment,
+                              capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(finished.stdout)
+
+
+@pytest.mark.parametrize(("agent", "command"), [
+    ("claude-code", ("claude", "daily", "--breakdown")),
+    ("codex", ("codex", "daily")),
+])
+def test_daily_tokens_per_model_equal_ccusages_and_cost_is_within_one_percent(
+        ccusage: str, tmp_path: Path, agent: str, command: tuple[str, ...]) -> None:
+    home = agent_home(tmp_path, agent)
+    report = run_ccusage(ccusage, home, *command)
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        scan_home(store, home)
+        ours = daily_totals(store.events())
+    theirs = ccusage_totals(report)
+    assert {key: row[:4] for key, row in ours.items()} == {key: row[:4] for key, row in theirs.items()}
+    if agent == "claude-code":
+        for key, row in theirs.items():
+            assert ours[key][4] == pytest.approx(row[4], rel=0.01), key
+        haiku = ours[("2026-12-01", "claude-haiku-4-5-20251001")]
+        assert (haiku[0], haiku[1]) == (800 + SUBAGENT_HAIKU_TOKENS[0], 120 + SUBAGENT_HAIKU_TOKENS[1])
+    else:  # ccusage gives Codex's cost per day
+        for day in report["daily"]:
+            our_cost = sum(row[4] for (date, _model), row in ours.items() if date == day["date"])
+            assert our_cost == pytest.approx(day["costUSD"], rel=0.01), day["date"]

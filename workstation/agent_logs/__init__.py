@@ -1,0 +1,65 @@
+"""Coding agents' own usage logs -> UsageEvents with their exact tokens (`source: agent-log`).
+
+One module per agent (claude_code, codex) gives its log files, its setup (base URL, plan)
+and the calls in a run of lines; `scan_agent_logs` reads each file from where the last scan
+stopped (files) and stores the calls with the new position in one transaction, so a call is
+never lost nor counted twice, whatever the scans' timing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from offgate.store.agent_logs import AgentLogStore
+from workstation.agent_logs import claude_code, codex
+from workstation.agent_logs.calls import AgentCall, AgentSetup, event_from
+from workstation.agent_logs.files import file_key, read_new_lines
+from workstation.scan import ScanContext, ScanResult
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogReader:
+    agent: str
+    log_files: Callable[[Path, Mapping[str, str]], list[Path]]
+    setup: Callable[[Path, Mapping[str, str]], AgentSetup]
+    read_calls: Callable[[list[bytes], dict[str, Any]], Iterator[AgentCall]]
+
+
+READERS = (
+    AgentLogReader(claude_code.AGENT, claude_code.log_files, claude_code.setup, claude_code.read_calls),
+    AgentLogReader(codex.AGENT, codex.log_files, codex.setup, codex.read_calls),
+)
+
+
+def scan_agent_logs(context: ScanContext) -> ScanResult:
+    result = ScanResult("agent-logs")
+    logs = AgentLogStore(context.store)
+    for reader in READERS:
+        files = reader.log_files(context.user_home, context.env)
+        if not files:
+            continue
+        setup = reader.setup(context.user_home, context.env)
+        known = logs.positions(reader.agent)
+        read = lines = added = 0
+        for path in files:
+            key = file_key(reader.agent, path, context.salt)
+            new = read_new_lines(path, known.get(key))
+            if new is None:
+                continue
+            read += 1
+            lines += len(new.lines)
+            state: dict[str, Any] = json.loads(new.position.state) if new.position.state else {}
+            events = [event_from(call, setup, context.settings.proxy.gateways, device=context.device,
+                                 user=context.user) for call in reader.read_calls(new.lines, state)]
+            position = replace(new.position, state=json.dumps(state) if state else None)
+            added += logs.save(reader.agent, key, position, events, context.now)
+        result.read[f"{reader.agent} files"] = read
+        result.read[f"{reader.agent} lines"] = lines
+        result.kept[f"{reader.agent} calls"] = added
+        if setup.subscription:
+            result.notes.append(f"{reader.agent} runs on a subscription plan: its costs are API-equivalent")
+    return result

@@ -1,0 +1,85 @@
+"""A call as an agent's log tells it, and the record offgate keeps of it.
+
+Tokens follow the store's convention (offgate.events): the prompt counts every input token,
+cache reads and writes included. The record's id is a hash of the agent and the call's own
+key (Claude Code's message and request ids; Codex's time and counts, as ccusage dedupes), so
+reading a log again, or a copy of it, never counts a call twice. A call made through a
+configured gateway is `route: gateway`, like the proxy's. An agent signed in with a Claude or
+ChatGPT plan pays a seat, not tokens: its cost is the API-equivalent, and the note says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from offgate import pricing
+from offgate.catalog.base import Usage
+from offgate.events import UsageEvent
+
+SUBSCRIPTION_NOTE = "api-equivalent (subscription): the agent runs on a plan, priced as the API would bill it"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentCall:
+    """One call an agent logged. `key` identifies it among the agent's calls."""
+
+    key: str
+    ts: datetime
+    model: str
+    input_tokens: int  # uncached input
+    output_tokens: int  # reasoning included
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int | None = None
+    response_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSetup:
+    """How an agent was set up on this home: where it sends calls, and whether on a plan."""
+
+    agent: str
+    provider: str
+    default_base_url: str  # the provider's API, as the agent's SDK names it
+    api_path: str  # what the SDK appends to the base URL
+    base_url: str | None = None  # set by the user (a gateway, a proxy)
+    subscription: bool = False
+
+
+def record_id(agent: str, key: str) -> str:
+    return hashlib.sha256(f"agent-log\0{agent}\0{key}".encode()).hexdigest()[:32]
+
+
+def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, device: str,
+               user: str | None) -> UsageEvent:
+    base_url = setup.base_url or setup.default_base_url
+    base = urlsplit(base_url)
+    host = base.hostname or urlsplit(setup.default_base_url).hostname or ""
+    path = base.path.rstrip("/") + setup.api_path
+    route = "gateway" if any(_same_origin(base_url, gateway) for gateway in gateways) else "direct"
+    usage = Usage(
+        prompt_tokens=call.input_tokens + call.cache_read_tokens + call.cache_write_tokens,
+        completion_tokens=call.output_tokens,
+        cached_tokens=call.cache_read_tokens,
+        cache_write_tokens=call.cache_write_tokens,
+        reasoning_tokens=call.reasoning_tokens,
+    )
+    cost, note = pricing.cost_usd(call.model, setup.provider, usage, at=call.ts)
+    if setup.subscription and cost is not None:
+        note = "; ".join(part for part in (SUBSCRIPTION_NOTE, note) if part)
+    return UsageEvent(
+        id=record_id(setup.agent, call.key), ts=call.ts, source="agent-log", route=route, provider=setup.provider,
+        app=setup.agent, endpoint="agent-log", host=host, path=path, model=call.model, streamed=True,
+        status_code=200, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+        cached_tokens=usage.cached_tokens, cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens, cost_usd=cost, cost_note=note, response_id=call.response_id,
+        process_name=setup.agent, device=device, user=user,
+    )
+
+
+def _same_origin(url: str, gateway: str) -> bool:
+    one, other = urlsplit(url), urlsplit(gateway)
+    return (one.hostname, one.port) == (other.hostname, other.port) and bool(one.hostname)

@@ -1,0 +1,86 @@
+"""Reading an agent's append-only log file from where the last read stopped.
+
+A file is the same file as last time when its inode is the same, it is no shorter than where
+the read stopped, and its first bytes hash the same; otherwise it was rewritten or cut (an
+agent compacting a session, a restore from backup) and is read again from the start, its
+calls recognised by their ids so none counts twice. A file whose inode and size are as
+they were is not opened at all (a rescan of thousands of files costs their stat calls). Only
+whole lines are read: a last line
+without its newline is still being written, and waits for the next scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from offgate.store.agent_logs import FilePosition
+
+HEAD_BYTES = 4096
+
+
+@dataclass(slots=True)
+class NewLines:
+    """The whole lines added since `start` (0 when the file is read afresh), and where the next read starts."""
+
+    lines: list[bytes]
+    start: int
+    position: FilePosition
+    afresh: bool
+
+
+def file_key(agent: str, path: Path, salt: bytes) -> str:
+    """The store's name for a log file: a keyed hash, never its path (it lies under a home),
+    so a guessed path cannot be confirmed from the store without the home's salt."""
+    return hmac.new(salt, f"{agent}\0{path.resolve()}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def read_new_lines(path: Path, known: FilePosition | None) -> NewLines | None:
+    """What was appended to `path` since `known`; None when nothing was (or it cannot be read)."""
+    try:
+        if known is not None and _unchanged(os.stat(path), known):
+            return None  # the common case on a rescan: no need to open the file
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            start = known.offset if known is not None and _same_file(file, stat, known) else 0
+            if known is not None and start == known.offset and stat.st_size == known.size:
+                return None
+            file.seek(start)
+            lines, end = _whole_lines(file, start)
+            head = _head_hash(file, end)
+    except OSError:
+        return None
+    state = known.state if known is not None and start > 0 else None
+    return NewLines(lines, start, FilePosition(stat.st_ino, stat.st_size, end, head, state), afresh=start == 0)
+
+
+def _unchanged(stat: os.stat_result, known: FilePosition) -> bool:
+    # A file rewritten to exactly its old size under its old inode waits until it changes
+    # size; its calls keep their ids, so nothing is counted twice meanwhile.
+    return stat.st_ino == known.inode and stat.st_size == known.size
+
+
+def _same_file(file: BinaryIO, stat: os.stat_result, known: FilePosition) -> bool:
+    return (stat.st_ino == known.inode and stat.st_size >= known.offset
+            and _head_hash(file, known.offset) == known.head_hash)
+
+
+def _whole_lines(file: BinaryIO, start: int) -> tuple[list[bytes], int]:
+    lines = []
+    end = start
+    for line in file:
+        if not line.endswith(b"\n"):
+            break  # still being written
+        end += len(line)
+        lines.append(line)
+    return lines, end
+
+
+def _head_hash(file: BinaryIO, read_up_to: int) -> str:
+    """Hash of the first bytes the last read covered (at most HEAD_BYTES)."""
+    file.seek(0)
+    return hashlib.sha256(file.read(min(HEAD_BYTES, read_up_to))).hexdigest()
