@@ -28,8 +28,8 @@ from tests.support.agent_log_homes import (
     scan_context,
     scan_home,
 )
+from workstation.agent_logs import scan_agent_logs
 from workstation.scan import ScanContext, ScanResult, run_scan
-from workstation.scanners import SCANNERS
 
 CLAUDE_PROJECT = Path(".claude/projects/-home-alice-src-acme-payments")
 CLAUDE_SESSION = CLAUDE_PROJECT / "6f1c2b9e-3d4a-4c55-9a0e-2b7d1e8f4a10.jsonl"
@@ -188,10 +188,13 @@ def test_offgate_scan_says_what_it_read_and_status_says_when(tmp_path: Path) -> 
     scanned = runner.invoke(app, ["--home", str(offgate_home), "scan", "--user-home", str(user_home), "--json"],
                             catch_exceptions=False)
     assert scanned.exit_code == 0, scanned.output
-    assert json.loads(scanned.stdout) == [{
+    said = json.loads(scanned.stdout)
+    assert [result["scanner"] for result in said] == ["agent-logs", "inventory", "shell-history"]
+    assert said[0] == {
         "scanner": "agent-logs", "read": {"claude-code files": 3, "claude-code lines": 12},
         "kept": {"claude-code calls": 7}, "error": None,
-        "notes": ["claude-code runs on a subscription plan: its costs are API-equivalent"]}]
+        "notes": ["claude-code runs on a subscription plan: its costs are API-equivalent"]}
+    assert said[2]["read"] == {"history files": 0, "history entries": 0}
     again = runner.invoke(app, ["--home", str(offgate_home), "scan", "--user-home", str(user_home)],
                           catch_exceptions=False)
     assert again.stdout.splitlines()[0] == ("agent-logs: read 0 claude-code files, 0 claude-code lines; "
@@ -206,7 +209,8 @@ def test_a_failing_scanner_is_reported_and_the_others_still_run(store: Store, tm
     def broken(context: ScanContext) -> ScanResult:
         raise OSError("the disk went away")
 
-    results = run_scan(scan_context(store, agent_home(tmp_path, "claude-code")), [("broken", broken), *SCANNERS])
+    context = scan_context(store, agent_home(tmp_path, "claude-code"))
+    results = run_scan(context, [("broken", broken), ("agent-logs", scan_agent_logs)])
     assert [(result.scanner, result.error, result.kept) for result in results] == [
         ("broken", "OSError: the disk went away", {}), ("agent-logs", None, {"claude-code calls": 7})]
 

@@ -149,7 +149,7 @@ def test_up_refuses_proxy_port_0_clearly(tmp_path: Path) -> None:
     # (proxy.listen_port refuses 0 alike).
     refused = subprocess.run([sys.executable, "-m", "offgate", "--home", str(tmp_path), "up", "--listen-port", "0",
                               "--dashboard-port", "0"], capture_output=True, text=True, timeout=60,
-                             env={**_without_offgate_settings(), "COLUMNS": "200"})
+                             env={**_without_offgate_settings(tmp_path), "COLUMNS": "200"})
     assert refused.returncode == 2
     assert "Invalid value for '--listen-port': Input should be greater than or equal to 1" in refused.stderr
     assert "Traceback" not in refused.stderr

@@ -12,8 +12,8 @@ from pathlib import Path
 from offgate.config import Settings
 from offgate.events import UsageEvent
 from offgate.store import Store
+from workstation.agent_logs import scan_agent_logs
 from workstation.scan import ScanContext, ScanResult, run_scan
-from workstation.scanners import SCANNERS
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "agent_logs"
 # What the fixtures hold that the store must never (see their README).
@@ -40,7 +40,8 @@ def scan_context(store: Store, home: Path, settings: Settings | None = None, *, 
 
 def scan_home(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
               user: str = "alice") -> ScanResult:
-    [result] = run_scan(scan_context(store, home, settings, device=device, user=user), SCANNERS)
+    context = scan_context(store, home, settings, device=device, user=user)
+    [result] = run_scan(context, [("agent-logs", scan_agent_logs)])
     return result
 
 
