@@ -19,7 +19,9 @@ from typing import Annotated
 import typer
 
 from offgate.cli.common import CommandContext, app, out, parsed
+from offgate.config import Settings
 from offgate.errors import EXIT_FAILED, OffgateError
+from offgate.store import Store
 
 log = logging.getLogger("offgate.up")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
@@ -104,6 +106,7 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
     pusher_thread = threading.Thread(target=supervise, name="offgate-pusher", daemon=True,
                                      args=("pusher", lambda: pusher.run(stop), stop))
     pusher_thread.start()
+    export_thread = start_exporting(settings, context.database_url(), stop)
     dashboard = dashboard_url(runner)
     for line in (
         f"proxy:      http://{proxy_address}  (set it as the system proxy; CA: {ca})",
@@ -111,6 +114,7 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
         f"dashboard:  {dashboard}  (log in with the token in {home / TOKEN_FILE})",
         f"watcher:    every {_duration(interval_s)}",
         f"fleet:      {enrolment_text(home)}",
+        f"export:     {settings.export.logs_url or 'off'}",
         f"data:       {home}",
     ):
         log.info(line)
@@ -127,6 +131,25 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
         await runner.cleanup()
         await asyncio.to_thread(watcher_thread.join, 60)
         await asyncio.to_thread(pusher_thread.join, 60)
+        if export_thread is not None:
+            await asyncio.to_thread(export_thread.join, 60)
+
+
+def start_exporting(settings: Settings, database_url: str, stop: threading.Event) -> threading.Thread | None:
+    """The OTLP export's thread, supervised, draining until `stop` is set; None when no
+    export is configured. The exporter (opentelemetry) is imported in that thread only."""
+    if settings.export.otlp_endpoint is None:
+        return None
+
+    def run() -> None:
+        from analytics.export.otlp import OtlpExport
+
+        with Store.open(database_url) as store:
+            OtlpExport(store, settings.export).run(stop, settings.export.interval_s)
+
+    thread = threading.Thread(target=supervise, name="offgate-export", daemon=True, args=("export", run, stop))
+    thread.start()
+    return thread
 
 
 def supervise(name: str, run: Callable[[], None], stop: threading.Event) -> None:

@@ -34,6 +34,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 from offgate.store.workstation_tables import add_workstation_tables
 
@@ -422,6 +423,7 @@ MIGRATIONS: list[Migration] = [
     index_calls_by_device_and_user,
     add_approvals,
     add_workstation_tables,
+    add_export_outbox,
 ]
 
 
