@@ -59,9 +59,12 @@ class ExportOutbox:
 
     def ensure(self) -> None:
         """The trigger in place; the first time, every record stored so far queued with it."""
+        postgres = isinstance(self._db, PostgresqlDatabase)
         with self._store.reporting("start the export outbox in"), self._db.atomic():
+            if postgres:  # two collectors starting at once: one installs, the other waits and finds it done
+                self._db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_DRAIN_LOCK,))
             started = ExportStateRow.select().exists(self._db)
-            for statement in _POSTGRES_TRIGGER if isinstance(self._db, PostgresqlDatabase) else (_SQLITE_TRIGGER,):
+            for statement in _POSTGRES_TRIGGER if postgres else (_SQLITE_TRIGGER,):
                 self._db.execute_sql(statement)
             if not started:
                 row = UsageEventRow

@@ -4,6 +4,7 @@ It can be stopped and started again on the same port (a receiver that is down, t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ class ReceivedLog:
 class OtlpReceiver:
     def __init__(self) -> None:
         self.logs: list[ReceivedLog] = []
-        self.requests: list[dict[str, str]] = []  # the headers of each request
+        self.requests: list[Mapping[str, str]] = []  # the headers of each request (any case)
         self.port = 0
         self._server: ThreadedServer | None = None
         self.start()
@@ -56,7 +57,7 @@ class OtlpReceiver:
     async def _take(self, request: web.Request) -> web.Response:
         if request.content_type != "application/x-protobuf":
             return web.Response(status=415, text="protobuf only")
-        self.requests.append(dict(request.headers))
+        self.requests.append(request.headers)
         message = ExportLogsServiceRequest.FromString(await request.read())
         for resource_logs in message.resource_logs:
             resource = _attributes(resource_logs.resource.attributes)
