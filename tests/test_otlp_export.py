@@ -119,6 +119,7 @@ def test_while_one_process_drains_another_waits_its_turn(store: Store, store_url
     store.add([event("only")])
     first, second = exporter(store, receiver), exporter(store, receiver)
     first.drain()  # starts the export
+    assert second.drain().sent == 0  # each has started (starting waits for a drain under way)
     store.add([event("next")])
     holding, release = threading.Event(), threading.Event()
 
