@@ -154,3 +154,16 @@ def test_export_settings_are_checked(tmp_path: Path) -> None:
     assert (export.logs_url, export.headers, export.interval_s) == (
         "https://otel.example.com:4318/v1/logs", {"dd-api-key": "k"}, 60.0)
     assert load_settings(tmp_path, export={"otlp_endpoint": None}).export.logs_url is None
+
+
+def test_stopping_drops_the_queue_and_queues_nothing_more(store: Store, receiver: OtlpReceiver) -> None:
+    export = exporter(store, receiver)
+    export.drain()
+    store.add([event("waiting")])
+    outbox = ExportOutbox(store)
+    assert outbox.stop() == 1
+    store.add([event("after-stop", ts=T0 + timedelta(seconds=1))])
+    assert outbox.pending() == 0
+    assert exporter(store, receiver).drain().sent == 2  # started again: everything stored, anew
+    assert receiver.record_ids() == ["waiting", "after-stop"]
+    export.close()

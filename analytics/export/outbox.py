@@ -3,9 +3,9 @@
 A cursor on `ts` would miss a record that reaches the store late (an agent offline for days
 pushes its backlog to the collector), so every record written gets an outbox entry in the
 transaction that writes it, whoever writes it. The trigger is installed when an export first
-runs, and then every record stored so far is queued once: a store that exports nothing pays
-nothing. A record deleted before it is sent (the proxy's record replacing the extension's
-copy of the same call) is skipped, so a call is exported once.
+runs (and every record stored so far is queued once), and dropped by `offgate export --stop`:
+a store that exports nothing pays nothing. A record deleted before it is sent (the proxy's
+record replacing the extension's copy of the same call) is skipped, so a call goes out once.
 
 Only one drain runs at a time per store, so no entry is sent twice by two processes: on
 PostgreSQL (several collectors on one database) a transaction-level advisory lock, on
@@ -39,6 +39,9 @@ _POSTGRES_TRIGGER = (
     "CREATE OR REPLACE TRIGGER export_outbox_put AFTER INSERT ON usage_event "
     "FOR EACH ROW EXECUTE FUNCTION export_outbox_put()",
 )
+_SQLITE_STOP = ("DROP TRIGGER IF EXISTS export_outbox_put",)
+_POSTGRES_STOP = ("DROP TRIGGER IF EXISTS export_outbox_put ON usage_event",
+                  "DROP FUNCTION IF EXISTS export_outbox_put()")
 _DRAIN_LOCK = 0x6F_66_67_65_78_70  # "ofgexp": one advisory lock id for every offgate drain
 _EVENT_FIELDS = UsageEventRow._meta.sorted_fields  # type: ignore[attr-defined]
 
@@ -71,6 +74,19 @@ class ExportOutbox:
                 ExportOutboxRow.insert_from(row.select(row.id).order_by(row.ts, row.id),
                                             [ExportOutboxRow.event_id]).execute(self._db)
                 ExportStateRow.insert(started_at=datetime.now(UTC).replace(tzinfo=None)).execute(self._db)
+
+    def stop(self) -> int:
+        """No more queuing: the trigger dropped, the entries waiting dropped (their count
+        returned). Starting again later sends every record then stored, anew."""
+        postgres = isinstance(self._db, PostgresqlDatabase)
+        with self._store.reporting("stop the export outbox in"), self._db.atomic():
+            if postgres:
+                self._db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_DRAIN_LOCK,))
+            for statement in _POSTGRES_STOP if postgres else _SQLITE_STOP:
+                self._db.execute_sql(statement)
+            dropped = ExportOutboxRow.delete().execute(self._db)
+            ExportStateRow.delete().execute(self._db)
+        return dropped
 
     @contextmanager
     def draining(self) -> Iterator[bool]:

@@ -14,18 +14,27 @@ from offgate.cli.common import CommandContext, app, err, out
 from offgate.cli.up import LOG_FORMAT
 from offgate.errors import BadInputError
 
+STOP_HELP = "Stop queuing records for the export, dropping what waits (a later export sends every record anew)."
+
 
 @app.command()
 def export(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Send what waits now, then exit (from cron, say).")] = False,
+    stop: Annotated[bool, typer.Option("--stop", help=STOP_HELP)] = False,
 ) -> None:
     """Send the usage records to the OpenTelemetry receiver set in [export] otlp_endpoint, as
     OTLP log records with the GenAI semantic conventions' attributes; each record once, however
     late it was stored. Without --once, every [export] interval until Ctrl-C."""
     from analytics.export.otlp import OtlpExport
+    from analytics.export.outbox import ExportOutbox
 
     context: CommandContext = ctx.obj
+    if stop:
+        with context.store() as store:
+            dropped = ExportOutbox(store).stop()
+        out.print(f"export stopped: no more records are queued for it; {dropped} waiting were dropped", markup=False)
+        return
     settings = context.settings.export
     if settings.otlp_endpoint is None:
         raise BadInputError("no export is configured: set [export] otlp_endpoint = \"http://HOST:4318\" in "
