@@ -50,9 +50,9 @@ def export(
                       + (" (another offgate is exporting this store now)" if summary.busy else ""), markup=False)
             return
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-        stop = threading.Event()
+        interrupted = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, lambda *_: interrupted.set())
         err.print(f"offgate export: to {settings.logs_url} every {settings.interval} until Ctrl-C", markup=False)
-        exporter.run(stop, settings.interval_s)
+        exporter.run(interrupted, settings.interval_s)
 
