@@ -38,7 +38,7 @@ def export_config(home: Path, receiver: OtlpReceiver) -> None:
 
 
 @pytest.mark.e2e
-def test_export_once_sends_what_waits_and_says_so(tmp_path: Path, receiver: OtlpReceiver) -> None:
+def test_export_once_sends_what_waits_and_stop_drops_the_queue(tmp_path: Path, receiver: OtlpReceiver) -> None:
     home = tmp_path / "home"
     unconfigured = offgate(home, "export", "--once")
     assert unconfigured.returncode != 0
@@ -52,6 +52,10 @@ def test_export_once_sends_what_waits_and_says_so(tmp_path: Path, receiver: Otlp
     assert offgate(home, "export", "--once").stdout.strip().startswith("exported 0 records")
     assert receiver.record_ids() == ["call-0", "call-1", "call-2"]
     assert {log.attributes["gen_ai.provider.name"] for log in receiver.logs} == {"anthropic"}
+    with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+        store.add(calls("unsent", 2, start=T0 + timedelta(hours=1)))
+    stopped = offgate(home, "export", "--stop")
+    assert stopped.stdout.strip() == "export stopped: no more records are queued for it; 2 waiting were dropped"
 
 
 @pytest.mark.e2e

@@ -236,4 +236,6 @@ def wait_for(probe: Callable[[], Any], what: str, process: subprocess.Popen,
 
 
 def _log(process: subprocess.Popen) -> IO[str]:
-    return process.stdout or process.stderr
+    log = process.stdout or process.stderr
+    assert log is not None, "offgate up was started without a pipe for its log"
+    return log
