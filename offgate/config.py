@@ -207,6 +207,44 @@ class DashboardSettings(BaseModel):
     listen_port: int = Field(default=8765, ge=0, le=65535)
 
 
+class ExportSettings(BaseModel):
+    """Where the usage records also go: an OpenTelemetry receiver (collector, Grafana, Datadog)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP base URL, e.g. http://collector:4318 (logs go to /v1/logs); "
+                                  "unset: no export")
+    headers: dict[str, str] = Field(default_factory=dict, description="HTTP headers sent with every export")
+    interval: str = Field(default="30s", description="how often `offgate up` and `offgate serve` export (30s, 5m)")
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_base_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", url):
+            raise ValueError("must be an http:// or https:// URL such as http://collector:4318")
+        return url
+
+    @field_validator("interval")
+    @classmethod
+    def _interval_span(cls, text: str) -> str:
+        if parse_span(text).total_seconds() <= 0:
+            raise ValueError("must be longer than nothing")
+        return text
+
+    @property
+    def interval_s(self) -> float:
+        return parse_span(self.interval).total_seconds()
+
+    @property
+    def logs_url(self) -> str | None:
+        """The logs signal's URL: the base URL with /v1/logs, unless it names that path already."""
+        if self.otlp_endpoint is None:
+            return None
+        base = self.otlp_endpoint.rstrip("/")
+        return base if base.endswith("/v1/logs") else base + "/v1/logs"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid"
@@ -220,6 +258,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
 
 
 def resolve_home(explicit: Path | None) -> Path:

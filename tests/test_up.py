@@ -1,7 +1,7 @@
 """`offgate up` as a user runs it: one process with the interceptor, the watcher and the
 dashboard. A call through its proxy shows up in the dashboard's feed, the watcher raises the
-first-seen alert and posts it to a webhook, the PAC file names the LLM hosts, and SIGTERM
-stops everything cleanly with every call written."""
+first-seen alert and posts it to a webhook, the export sends it to an OTLP receiver, the PAC
+file names the LLM hosts, and SIGTERM stops everything cleanly with every call written."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from offgate.demo.provider import provider_app
 from offgate.demo.threaded_server import ThreadedServer
 from offgate.events import UsageEvent
 from tests.support.notify_receivers import WebhookReceiver
+from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
@@ -45,13 +46,21 @@ def receiver() -> Iterator[WebhookReceiver]:
     receiver.stop()
 
 
+@pytest.fixture
+def otlp() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.stop()
+
+
 def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
-        tmp_path: Path, provider: int, receiver: WebhookReceiver) -> None:
+        tmp_path: Path, provider: int, receiver: WebhookReceiver, otlp: OtlpReceiver) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
         "[notify]\nmin_severity = \"info\"\ndesktop = false\n"
-        f"[notify.webhook]\nurl = \"{receiver.url('hook')}\"\n", encoding="utf-8")
+        f"[notify.webhook]\nurl = \"{receiver.url('hook')}\"\n"
+        f"[export]\notlp_endpoint = \"{otlp.endpoint}\"\ninterval = \"1s\"\n", encoding="utf-8")
     environment = _without_offgate_settings(tmp_path)
     # Three weeks of history with Anthropic only: the first OpenAI call is news.
     history = tmp_path / "history.jsonl"
@@ -90,6 +99,11 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
         wait_for(lambda: receiver.delivered("hook"), "the watcher's webhook post about openai", up,
                  accept=lambda posted: ("first_seen", "provider", "openai") in {
                      (alert["kind"], alert["dimension"], alert["entity"]) for alert in posted})
+        # The imported history and the call, each once, as OTLP log records.
+        exported = wait_for(lambda: otlp.logs, "the export of both records", up, accept=lambda logs: len(logs) >= 2)
+        assert sorted(log.attributes["gen_ai.provider.name"] for log in exported) == ["anthropic", "openai"]
+        assert [log.attributes["gen_ai.usage.output_tokens"] for log in exported
+                if log.attributes["gen_ai.provider.name"] == "openai"] == [30]
         pac = httpx.get(dashboard + "/proxy.pac").text
         assert '"api.openai.com"' in pac and f"PROXY 127.0.0.1:{proxy_port}" in pac
     finally:
@@ -98,11 +112,14 @@ def test_up_runs_the_proxy_the_watcher_and_the_dashboard_and_stops_cleanly(
     assert up.returncode == 0, output
     for line in (f"proxy:      http://127.0.0.1:{proxy_port}",
                  f"dashboard:  {dashboard}/  (log in with the token in {token_file})",
-                 "watcher:    every 1s", "scan:       the coding agents' usage logs, every 5m",
+                 "watcher:    every 1s",
+                 "scan:       the coding agents' usage logs, AI apps and shell history, every 5m",
+                 f"export:     {otlp.endpoint}/v1/logs",
                  "offgate: 1 events written, 0 spooled, 0 addon errors", "stopped"):
         assert line in output, output
     assert token not in output  # a log file or a pipe never gets the token
     assert "beyond this machine" not in output
+    assert len(otlp.logs) == 2
 
 
 def test_up_shows_the_login_link_on_its_terminal_and_not_in_its_log(tmp_path: Path) -> None:
@@ -226,4 +243,6 @@ def wait_for(probe: Callable[[], Any], what: str, process: subprocess.Popen,
 
 
 def _log(process: subprocess.Popen) -> IO[str]:
-    return process.stdout or process.stderr
+    log = process.stdout or process.stderr
+    assert log is not None, "offgate up was started without a pipe for its log"
+    return log

@@ -19,6 +19,7 @@ import typer
 from rich.table import Table
 
 from offgate.cli.common import CommandContext, app, err, out, parsed
+from offgate.cli.up import start_exporting
 from offgate.config import device_name
 from offgate.errors import BadInputError, OffgateError
 from offgate.store import Store
@@ -79,11 +80,17 @@ def serve(
         err.print(f"offgate collector on {url}  database: {Store.describe(context.settings.database_url or '')}  "
                   "(Ctrl-C stops it)", markup=False)
 
+    stop_exporting = threading.Event()
     with central_store(context) as store:
+        exporting = start_exporting(context.settings, context.database_url(), stop_exporting)
         try:
             asyncio.run(serve_until_stopped(store, listen_host, listen_port, ssl_context, started))
         except OSError as exc:
             raise OffgateError(f"cannot listen on {listen_host}:{listen_port}: {exc.strerror or exc}") from None
+        finally:
+            stop_exporting.set()
+            if exporting is not None:
+                exporting.join(60)
 
 
 def _server_tls(cert: Path, key: Path) -> ssl.SSLContext:

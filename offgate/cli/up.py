@@ -19,7 +19,9 @@ from typing import Annotated
 import typer
 
 from offgate.cli.common import CommandContext, app, out, parsed
+from offgate.config import Settings
 from offgate.errors import EXIT_FAILED, OffgateError
+from offgate.store import Store
 
 log = logging.getLogger("offgate.up")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
@@ -111,14 +113,16 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
     scanner_thread = threading.Thread(target=supervise, name="offgate-scanner", daemon=True,
                                       args=("scanner", lambda: _scan_every(context, scan_interval_s, stop), stop))
     scanner_thread.start()
+    export_thread = start_exporting(settings, context.database_url(), stop)
     dashboard = dashboard_url(runner)
     for line in (
         f"proxy:      http://{proxy_address}  (set it as the system proxy; CA: {ca})",
         f"PAC file:   {dashboard}proxy.pac  (sends only LLM hosts to the proxy)",
         f"dashboard:  {dashboard}  (log in with the token in {home / TOKEN_FILE})",
         f"watcher:    every {_duration(interval_s)}",
-        f"scan:       the coding agents' usage logs, every {_duration(scan_interval_s)}",
+        f"scan:       the coding agents' usage logs, AI apps and shell history, every {_duration(scan_interval_s)}",
         f"fleet:      {enrolment_text(home)}",
+        f"export:     {settings.export.logs_url or 'off'}",
         f"data:       {home}",
     ):
         log.info(line)
@@ -136,6 +140,8 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
         await asyncio.to_thread(watcher_thread.join, 60)
         await asyncio.to_thread(pusher_thread.join, 60)
         await asyncio.to_thread(scanner_thread.join, 60)
+        if export_thread is not None:
+            await asyncio.to_thread(export_thread.join, 60)
 
 
 def _scan_every(context: CommandContext, interval_s: float, stop: threading.Event) -> None:
@@ -151,6 +157,23 @@ def _scan_every(context: CommandContext, interval_s: float, stop: threading.Even
                     log.info("scan: %s read %s, kept %s%s", result.scanner, result.read, result.kept,
                              f", failed: {result.error}" if result.error else "")
             stop.wait(interval_s)
+
+
+def start_exporting(settings: Settings, database_url: str, stop: threading.Event) -> threading.Thread | None:
+    """The OTLP export's thread, supervised, draining until `stop` is set; None when no
+    export is configured. The exporter (opentelemetry) is imported in that thread only."""
+    if settings.export.otlp_endpoint is None:
+        return None
+
+    def run() -> None:
+        from analytics.export.otlp import OtlpExport
+
+        with Store.open(database_url) as store:
+            OtlpExport(store, settings.export).run(stop, settings.export.interval_s)
+
+    thread = threading.Thread(target=supervise, name="offgate-export", daemon=True, args=("export", run, stop))
+    thread.start()
+    return thread
 
 
 def supervise(name: str, run: Callable[[], None], stop: threading.Event) -> None:

@@ -1,0 +1,1 @@
+"""The usage records sent on to pipelines a company already runs (OpenTelemetry)."""
