@@ -87,10 +87,11 @@ class UsageEvent(BaseModel):
     key_fingerprint: str | None = None
     parse_status: ParseStatus = "ok"
     parse_error: str | None = None
+    key_hint: str | None = Field(default=None, description="the key as its provider's console shows it")
 
     @field_validator("provider", "app", "endpoint", "host", "method", "path", "model", "cost_note",
                      "response_id", "litellm_call_id", "process_name", "exe", "user", "device",
-                     "key_fingerprint", "parse_error")
+                     "key_fingerprint", "key_hint", "parse_error")
     @classmethod
     def _storable(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:

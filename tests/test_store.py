@@ -228,17 +228,21 @@ def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_it
         assert not columns & AUDIO_COLUMNS and "reasoning_tokens" in columns
         # Written as version 1's writer wrote it: no audio columns to fill.
         old = event(id="before-alerts", ts=T0, prompt_tokens=12, completion_tokens=3)
-        row = {**old.model_dump(exclude=AUDIO_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
+        row = {**old.model_dump(exclude=AUDIO_COLUMNS | {"key_hint"}), "ts": old.ts.replace(tzinfo=None)}
         Table("usage_event", list(row)).bind(v1.database).insert(row).execute()
         assert not v1.database.table_exists(AlertRow._meta.table_name)
     with Store.open(store_url, migrations=MIGRATIONS[:2]) as v2:
         assert v2.schema_version() == 2
-        assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [
-            ("before-alerts", 12, None, None)]
-        assert {column.name for column in v2.database.get_columns("usage_event")} == set(UsageEvent.model_fields)
-        v2.add([event(id="with-audio", ts=T0 + timedelta(seconds=1), audio_prompt_tokens=900,
-                      audio_completion_tokens=40)])
-        assert [(e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [(None, None), (900, 40)]
+        audio = Table("usage_event", ["id", "prompt_tokens", "audio_prompt_tokens", "audio_completion_tokens"]
+                      ).bind(v2.database)
+        assert list(audio.select().order_by(audio.id).tuples()) == [("before-alerts", 12, None, None)]
+        assert {column.name for column in v2.database.get_columns("usage_event")} == set(UsageEvent.model_fields) - {
+            "key_hint"}  # a later version's column
+        new = event(id="with-audio", ts=T0 + timedelta(seconds=1), audio_prompt_tokens=900, audio_completion_tokens=40)
+        row = {**new.model_dump(exclude={"key_hint"}), "ts": new.ts.replace(tzinfo=None)}
+        Table("usage_event", list(row)).bind(v2.database).insert(row).execute()
+        assert list(audio.select(audio.audio_prompt_tokens, audio.audio_completion_tokens).order_by(audio.id).tuples()
+                    ) == [(None, None), (900, 40)]
         assert v2.database.table_exists(AlertRow._meta.table_name)
         assert v2.database.table_exists(NotificationRow._meta.table_name)
 

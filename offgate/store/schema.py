@@ -82,6 +82,7 @@ class UsageEventRow(Model):
     key_fingerprint = TextField(null=True)
     parse_status = TextField()
     parse_error = TextField(null=True)
+    key_hint = TextField(null=True)
 
     class Meta:
         table_name = "usage_event"
@@ -222,6 +223,34 @@ class UnreadConnectionRow(Model):
         table_name = "unread_connection"
 
 
+class BillLineRow(Model):
+    """One line of a provider's bill: what one key cost on one UTC day for one model, with the
+    tokens billed by class. `id` is the line's natural key (provider, account, day, model, key,
+    line), so a re-import replaces a line instead of adding it twice. Keys appear as the
+    provider's id and hint only. `cost_usd` is NULL when the source gave tokens but no cost."""
+
+    id = TextField(primary_key=True)
+    provider = TextField()
+    day = DateField(index=True)
+    model = TextField(null=True)
+    key_id = TextField(null=True)
+    key_hint = TextField(null=True)
+    account = TextField(null=True)  # the project, workspace, subscription or account it was billed to
+    requests = BigIntegerField(null=True)
+    input_tokens = BigIntegerField()  # uncached input
+    cache_read_tokens = BigIntegerField()
+    cache_write_tokens = BigIntegerField()
+    output_tokens = BigIntegerField()
+    batch = BooleanField()
+    cost_usd = DoubleField(null=True)
+    source = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "bill_line"
+        indexes = ((("provider", "day"), False),)
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -338,12 +367,18 @@ def let_spend_be_unknown(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).drop_not_null("litellm_spend_log", "spend"))
 
 
+def add_bills_and_key_hints(database: Database) -> None:
+    SchemaManager(BillLineRow, database).create_all()
+    migrate(SchemaMigrator.from_database(database).add_column("usage_event", "key_hint", TextField(null=True)))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
     add_unread_connections,
     let_spend_be_unknown,
     add_fleet_tables,
+    add_bills_and_key_hints,
 ]
 
 
