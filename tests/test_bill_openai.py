@@ -33,7 +33,8 @@ def cost(value: float, line_item: str) -> dict:
 def fake() -> FakeOpenAiAdmin:
     return FakeOpenAiAdmin(
         key=ADMIN,
-        usage={D1: [usage("key_gw", "gpt-4o-mini-2024-07-18", 30_000), usage("key_al", "gpt-4o-mini-2024-07-18", 10_000)],
+        usage={D1: [usage("key_gw", "gpt-4o-mini-2024-07-18", 30_000),
+                    usage("key_al", "gpt-4o-mini-2024-07-18", 10_000)],
                D2: [usage("key_gw", "gpt-4o-2024-08-06", 1000, cached=500)]},
         costs={D1: [cost(0.006, "gpt-4o-mini-2024-07-18, input"), cost(0.002, "gpt-4o-mini-2024-07-18, output")],
                D2: [cost(0.5, "gpt-4o-2024-08-06, input")]},
@@ -76,5 +77,6 @@ def test_a_provider_that_keeps_failing_is_given_up_on_saying_so():
 
     with fake() as api, httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {ADMIN}"}) as client:
         api.failures = [500] * 10
-        with pytest.raises(BillSourceError, match=r"answered 500 to /v1/organization/projects: .* \(gave up after 3 attempts\)"):
+        gave_up = r"answered 500 to /v1/organization/projects: .* \(gave up after 3 attempts\)"
+        with pytest.raises(BillSourceError, match=gave_up):
             get_json(client, "/v1/organization/projects", {}, describe="OpenAI", retries=2, retry_delay=0)

@@ -16,7 +16,7 @@ from analytics.bill.source import BillInputError, BillSource
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLog
 
-ADMIN_KEY_VARIABLES = {"openai": "OPENAI_ADMIN_KEY"}
+ADMIN_KEY_VARIABLES = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY"}
 PROVIDERS = tuple(ADMIN_KEY_VARIABLES)
 
 
@@ -42,6 +42,10 @@ def open_bill_source(name: str, *, key_file: Path | None, since: datetime, until
         from analytics.bill.openai import BASE_URL, OpenAiBillSource
 
         return OpenAiBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+    if name == "anthropic":
+        from analytics.bill.anthropic import BASE_URL, AnthropicBillSource
+
+        return AnthropicBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
     raise BillInputError(f"no bill source {name!r}: one of {', '.join(PROVIDERS)}")
 
 

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 
 from analytics.bill.http import TIMEOUT_S, get_json
+from analytics.bill.sharing import Cell, cell_of, share_costs
 from analytics.bill.source import BillInputError, BillSourceError
 from analytics.spend.source import Progress
-from offgate.pricing import rates_for
 from offgate.store.bill import BillLine
 
 BASE_URL = "https://api.openai.com"
@@ -98,25 +97,15 @@ class OpenAiBillSource:
 
 def _priced(usage: list[tuple[date, dict[str, Any]]], costs: list[tuple[date, dict[str, Any]]],
             hints: dict[str, str], problems: list[str]) -> list[BillLine]:
-    billed: dict[tuple[date, str | None, str], float] = defaultdict(float)
+    billed: dict[Cell, float] = defaultdict(float)
     for day, cost in costs:
-        model = str(cost.get("line_item") or "").partition(", ")[0]
         amount = cost.get("amount") or {}
         if str(amount.get("currency", "usd")).lower() != "usd":
             problems.append(f"{day}: a cost in {amount.get('currency')}, not USD, left out")
             continue
-        billed[(day, cost.get("project_id"), model)] += float(amount.get("value") or 0.0)
-    lines = [_line(day, result, hints) for day, result in usage]
-    weights = [_list_price(line) for line in lines]
-    totals: dict[tuple[date, str | None, str], float] = defaultdict(float)
-    for line, weight in zip(lines, weights, strict=True):
-        totals[(line.day, line.account, line.model or "")] += weight
-    priced = []
-    for line, weight in zip(lines, weights, strict=True):
-        cell = (line.day, line.account, line.model or "")
-        share = weight / totals[cell] if totals[cell] else 0.0
-        priced.append(replace(line, cost_usd=billed[cell] * share if cell in billed else None))
-    return priced
+        model = str(cost.get("line_item") or "").partition(", ")[0]
+        billed[cell_of(day, cost.get("project_id"), model)] += float(amount.get("value") or 0.0)
+    return share_costs([_line(day, result, hints) for day, result in usage], billed)
 
 
 def _line(day: date, result: dict[str, Any], hints: dict[str, str]) -> BillLine:
@@ -127,12 +116,3 @@ def _line(day: date, result: dict[str, Any], hints: dict[str, str]) -> BillLine:
                     input_tokens=int(result.get("input_tokens") or 0) - cached, cache_read_tokens=cached,
                     output_tokens=int(result.get("output_tokens") or 0),
                     requests=result.get("num_model_requests"), batch=bool(result.get("batch")))
-
-
-def _list_price(line: BillLine) -> float:
-    rates = rates_for(line.model, "openai") if line.model else None
-    tokens = line.input_tokens + line.cache_read_tokens + line.output_tokens
-    if rates is None:
-        return float(tokens)
-    return (line.input_tokens * rates.input + line.cache_read_tokens * rates.cache_read
-            + line.output_tokens * rates.output) or float(tokens)

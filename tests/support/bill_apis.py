@@ -47,8 +47,9 @@ class FakeOpenAiAdmin:
     def _refusal(self, request: web.Request) -> web.Response | None:
         self.requests.append(request.path_qs)
         if request.headers.get("authorization") != f"Bearer {self.key}":
-            return web.json_response({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                                                "code": "invalid_api_key"}}, status=401)
+            error = {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                     "code": "invalid_api_key"}
+            return web.json_response({"error": error}, status=401)
         if self.failures:
             status = self.failures.pop(0)
             return web.json_response({"error": {"message": "Rate limit reached", "type": "requests"}}, status=status,
@@ -87,7 +88,8 @@ class FakeOpenAiAdmin:
     async def _keys(self, request: web.Request) -> web.Response:
         if (refused := self._refusal(request)) is not None:
             return refused
-        keys = [{"object": "organization.project.api_key", **key} for key in self.api_keys[request.match_info["project"]]]
+        project = request.match_info["project"]
+        keys = [{"object": "organization.project.api_key", **key} for key in self.api_keys[project]]
         return web.json_response(_listed(keys, request))
 
 
@@ -98,3 +100,73 @@ def _listed(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]
     page = items[start:start + 1]
     return {"object": "list", "data": page, "first_id": page[0]["id"] if page else None,
             "last_id": page[-1]["id"] if page else None, "has_more": start + 1 < len(items)}
+
+
+@dataclass
+class FakeAnthropicAdmin:
+    """Anthropic's usage report, cost report and API key list, in their documented shapes: one
+    bucket (or key) per page, `failures` first (429 with `retry-after: 0`), 401 for a wrong key."""
+
+    key: str
+    usage: dict[date, list[dict[str, Any]]]
+    costs: dict[date, list[dict[str, Any]]]  # amounts in cents, as decimal strings
+    api_keys: list[dict[str, Any]]
+    failures: list[int] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._server = ThreadedServer()
+
+    def __enter__(self) -> FakeAnthropicAdmin:
+        app = web.Application()
+        app.router.add_get("/v1/organizations/usage_report/messages", self._usage)
+        app.router.add_get("/v1/organizations/cost_report", self._costs)
+        app.router.add_get("/v1/organizations/api_keys", self._keys)
+        self.port = self._server.serve(app)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        self.requests.append(request.path_qs)
+        if request.headers.get("x-api-key") != self.key or request.headers.get("anthropic-version") != "2023-06-01":
+            return web.json_response({"type": "error", "error": {"type": "authentication_error",
+                                                                 "message": "invalid x-api-key"}}, status=401)
+        if self.failures:
+            status = self.failures.pop(0)
+            return web.json_response({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+                                     status=status, headers={"retry-after": "0"} if status == 429 else {})
+        return None
+
+    async def _usage(self, request: web.Request) -> web.Response:
+        return self._buckets(request, self.usage)
+
+    async def _costs(self, request: web.Request) -> web.Response:
+        return self._buckets(request, self.costs)
+
+    def _buckets(self, request: web.Request, results: dict[date, list[dict[str, Any]]]) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        start = datetime.fromisoformat(request.query["starting_at"].replace("Z", "+00:00")).date()
+        days = sorted(day for day in results if day >= start)
+        index = int(request.query.get("page", "0"))
+        day = days[index]
+        bucket = {"starting_at": f"{day}T00:00:00Z", "ending_at": f"{day}T23:59:59Z", "results": results[day]}
+        more = index + 1 < len(days)
+        return web.json_response({"data": [bucket], "has_more": more, "next_page": str(index + 1) if more else None})
+
+    async def _keys(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        ids = [key["id"] for key in self.api_keys]
+        start = ids.index(request.query["after_id"]) + 1 if "after_id" in request.query else 0
+        page = [{"type": "api_key", "status": "active", **key} for key in self.api_keys[start:start + 1]]
+        return web.json_response({"data": page, "has_more": start + 1 < len(ids),
+                                  "first_id": page[0]["id"] if page else None,
+                                  "last_id": page[-1]["id"] if page else None})
