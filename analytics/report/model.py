@@ -22,10 +22,12 @@ because their client refused its certificate (offgate.store.unread), per process
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from analytics.bill.gateway_keys import GatewayKey
+from analytics.bill.summary import bill_part
 from analytics.findings import KINDS
 from analytics.report.document import (
     Day,
@@ -49,7 +51,10 @@ SOURCE_FIELDS = ("user", "device", "process", "app", "provider")
 TOP_SOURCES = 10
 
 
-def build_report(store: Store, since: datetime | None, until: datetime, by: str) -> Report:
+def build_report(store: Store, since: datetime | None, until: datetime, by: str,
+                 gateway_keys: Sequence[GatewayKey] = ()) -> Report:
+    """`gateway_keys`: the gateway's upstream keys (analytics.bill.gateway_keys), which the
+    bill's reconciliation credits LiteLLM's spend to."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
     web_apps = _web_app_providers()
@@ -72,6 +77,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: str)
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
                             UnreadConnectionStore(store).by_process_and_host(since, until)],
+        bill=bill_part(store, since, until, gateway_keys),
     )
 
 

@@ -57,7 +57,8 @@ class BillLog:
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = {line.id: {**asdict(line), "id": line.id, "source": source, "imported_at": now} for line in lines}
         with self._store.reporting("write bill lines to"), self._db.atomic():
-            stored = {row.id: row for row in BillLineRow.select().where(BillLineRow.id.in_(list(rows))).execute(self._db)}
+            query = BillLineRow.select().where(BillLineRow.id.in_(list(rows)))
+            stored = {row.id: row for row in query.execute(self._db)}
             changed = [row for key, row in rows.items() if key not in stored or _differs(stored[key], row)]
             insert_rows(self._db, BillLineRow, changed, existing="replace")
         return len(changed)
