@@ -85,6 +85,13 @@ def render_text(report: Report) -> str:
     return buffer.getvalue()
 
 
+def render_bill(bill: Bill | None) -> str:
+    """The bill part alone, as the report's text shows it."""
+    buffer = io.StringIO()
+    _bill(Console(file=buffer, width=WIDTH, highlight=False, soft_wrap=True, color_system=None), bill)
+    return buffer.getvalue()
+
+
 def _bill(console: Console, bill: Bill | None) -> None:
     if bill is None:
         console.print("The providers' bills: none imported for these days (offgate bill import)", markup=False)
