@@ -93,7 +93,7 @@ class AnthropicBillSource:
         while True:
             body = self._get(client, "/v1/organizations/api_keys",
                              {"limit": LIST_PAGE, **({"after_id": after} if after else {})})
-            hints.update({key["id"]: key.get("partial_key_hint") for key in body.get("data") or []})
+            hints.update({str(key["id"]): str(key.get("partial_key_hint") or "") for key in body.get("data") or []})
             after = body.get("last_id")
             if not body.get("has_more") or not after:
                 return hints
@@ -104,7 +104,7 @@ def _line(day: date, result: dict[str, Any], hints: dict[str, str]) -> BillLine:
     key_id = result.get("api_key_id")
     return BillLine(
         provider="anthropic", day=day, model=result.get("model"), key_id=key_id,
-        key_hint=hints.get(key_id) if key_id else None, account=result.get("workspace_id"),
+        key_hint=hints.get(key_id) or None if key_id else None, account=result.get("workspace_id"),
         input_tokens=int(result.get("uncached_input_tokens") or 0),
         cache_read_tokens=int(result.get("cache_read_input_tokens") or 0),
         cache_write_tokens=int(creation.get("ephemeral_5m_input_tokens") or 0)

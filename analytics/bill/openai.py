@@ -91,7 +91,8 @@ class OpenAiBillSource:
                 return
 
     def _key_hints(self, client: httpx.Client) -> dict[str, str]:
-        return {key["id"]: key.get("redacted_value") for project in self._listed(client, "/v1/organization/projects")
+        projects = self._listed(client, "/v1/organization/projects")
+        return {str(key["id"]): str(key.get("redacted_value") or "") for project in projects
                 for key in self._listed(client, f"/v1/organization/projects/{project['id']}/api_keys")}
 
 
@@ -112,7 +113,7 @@ def _line(day: date, result: dict[str, Any], hints: dict[str, str]) -> BillLine:
     cached = int(result.get("input_cached_tokens") or 0)
     key_id = result.get("api_key_id")
     return BillLine(provider="openai", day=day, model=result.get("model"), key_id=key_id,
-                    key_hint=hints.get(key_id) if key_id else None, account=result.get("project_id"),
+                    key_hint=hints.get(key_id) or None if key_id else None, account=result.get("project_id"),
                     input_tokens=int(result.get("input_tokens") or 0) - cached, cache_read_tokens=cached,
                     output_tokens=int(result.get("output_tokens") or 0),
                     requests=result.get("num_model_requests"), batch=bool(result.get("batch")))

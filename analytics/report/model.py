@@ -27,8 +27,8 @@ from datetime import date, datetime
 from typing import Any
 
 from analytics.bill.gateway_keys import GatewayKey
-from analytics.bill.summary import bill_part
 from analytics.findings import KINDS
+from analytics.report.bill import bill_part
 from analytics.report.document import (
     Day,
     Estimated,

@@ -47,7 +47,7 @@ def bill_import(
 def bill_show(ctx: typer.Context, since: SinceOption = "30d") -> None:
     """The bills against the gateway and the agents: billed, explained by each, unexplained,
     per provider and key, and what they show (the report's bill part)."""
-    from analytics.bill.summary import bill_part
+    from analytics.report.bill import bill_part
     from analytics.report.render_text import render_bill
 
     until = datetime.now(UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from peewee import JOIN, SQL, fn
 
@@ -73,9 +74,9 @@ class BillLog:
             query = query.where(row.day < until)
         fields = BillLine.__dataclass_fields__
         with self._store.reporting("read bill lines from"):
-            found = list(query.order_by(row.day, row.id).dicts().execute(self._db))
-        return [BillLine(**{name: value for name, value in found_row.items() if name in fields} | {
-            "day": _as_date(found_row["day"])}) for found_row in found]
+            found: list[dict[str, Any]] = list(query.order_by(row.day, row.id).dicts().execute(self._db))
+        return [BillLine(**{name: found_row[name] for name in fields if name != "day"}, day=_as_date(found_row["day"]))
+                for found_row in found]
 
 
 def _differs(stored: BillLineRow, row: dict[str, object]) -> bool:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from analytics.bill.gateway_keys import GatewayKey
 from analytics.bill.reconcile import LedgerRow, reconcile_bill
-from analytics.report.document import Bill, BillFinding, BillKey, BillProvider
+from analytics.report.document import Bill, BillFinding, BillKey, BillProvider, BillTotals
 from offgate.store import Store
 from offgate.store.bill import BillLog, logged_costs, unmanaged_costs
 
@@ -40,11 +41,12 @@ def bill_part(store: Store, since: datetime | None, until: datetime, gateway: Se
     )
 
 
-def _totals(rows: Iterable[LedgerRow]) -> dict[str, float | None]:
+def _totals(rows: Iterable[LedgerRow]) -> dict[str, Any]:
     rows = list(rows)
     billed = sum(row.billed_usd for row in rows)
     gateway = sum(row.explained_by_gateway_usd for row in rows)
     agents = sum(row.explained_by_agents_usd for row in rows)
     unexplained = sum(row.unexplained_usd for row in rows)
-    return {"billed_usd": billed, "explained_by_gateway_usd": gateway, "explained_by_agents_usd": agents,
-            "unexplained_usd": unexplained, "coverage": (gateway + agents) / billed if billed else None}
+    totals = BillTotals(billed_usd=billed, explained_by_gateway_usd=gateway, explained_by_agents_usd=agents,
+                        unexplained_usd=unexplained, coverage=(gateway + agents) / billed if billed else None)
+    return totals.model_dump()
