@@ -3,36 +3,39 @@ the watcher) keep the alerts in the store, deduplicated and cooled down by Alert
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from analytics.alerts.bill import unexplained_bill_alerts
 from analytics.alerts.budget import budget_alerts
 from analytics.alerts.detectors import BASELINE_WEEKS
 from analytics.alerts.first_seen import first_seen_alerts
 from analytics.alerts.hourly import hourly_alerts
 from analytics.alerts.series import UsageSeries, as_utc, read_series
 from analytics.alerts.share import share_alerts
+from analytics.bill.gateway_keys import GatewayKey
 from offgate.config import AlertSettings
 from offgate.store import Store
 from offgate.store.alerts import KINDS, Alert, AlertStore
 
 
 def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
-             since: datetime | None = None) -> list[Alert]:
+             since: datetime | None = None, gateway_keys: Sequence[GatewayKey] = ()) -> list[Alert]:
     """Every alert the data supports for anomalies timed in [since, now) (default since =
     now - settings.lookback_hours), not stored. Baselines use the history before (as far
     back as needed). Naive times are taken as UTC."""
     now, since = _window(settings, now, since)
     budget_dimensions = [key.split(":", 1)[0] for key in settings.entity_budgets_usd]
     data = read_series(store, [*settings.dimensions, *budget_dimensions],
-                       since - timedelta(weeks=BASELINE_WEEKS), now)
+                       since - timedelta(weeks=BASELINE_WEEKS), now, gateway_keys)
     return find_alerts(data, settings, now, since)
 
 
 def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None = None,
-                     since: datetime | None = None) -> list[Alert]:
+                     since: datetime | None = None, gateway_keys: Sequence[GatewayKey] = ()) -> list[Alert]:
     """evaluate, then store the alerts: returns the new ones (to notify), oldest first."""
     now, since = _window(settings, now, since)
-    alerts = evaluate(store, settings, now, since)
+    alerts = evaluate(store, settings, now, since, gateway_keys)
     return AlertStore(store).raise_alerts(alerts, timedelta(hours=settings.cooldown_hours), now)
 
 
@@ -45,6 +48,7 @@ def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since
         *first_seen_alerts(data, settings, since, now),
         *budget_alerts(data, settings, now),
         *share_alerts(data, settings, now),
+        *unexplained_bill_alerts(data.bill_days, settings, now),
     ]
     dimensions = {dimension: position for position, dimension in enumerate(settings.dimensions)}
     return sorted(alerts, key=lambda alert: (alert.ts, KINDS.index(alert.kind),

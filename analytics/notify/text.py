@@ -14,6 +14,7 @@ _WHAT = {
     "budget": "budget at risk for {who}",
     "first_seen": "new {who}",
     "unmanaged_share": "unmanaged share rising for {who}",
+    "unexplained_bill": "unexplained bill spend rising",
 }
 _METRIC_NAMES = {"cost_usd": "cost", "calls": "calls", "tokens": "tokens", "share": "unmanaged share"}
 
@@ -30,6 +31,7 @@ def headline(alert: Alert) -> str:
 _FIGURES = {
     "budget": ("Month-end forecast", "Budget"),
     "unmanaged_share": ("Share now", "Share before"),
+    "unexplained_bill": ("Unexplained share now", "Unexplained share before"),
     "first_seen": ("Calls so far", None),
 }
 

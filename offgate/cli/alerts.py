@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from offgate.cli.common import CommandContext, SinceOption, app, out, parsed, since_from
+from offgate.cli.common import CommandContext, SinceOption, app, gateway_keys, out, parsed, since_from
 from offgate.errors import BadInputError
 
 alerts_app = typer.Typer(help="Alerts: unusual unmanaged usage, new AI tools, budgets at risk.",
@@ -42,7 +42,8 @@ def alerts(
     start = since_from(since)
     with context.store() as store:
         # A window that ends before it starts is a ValueError: --since made it so.
-        parsed("--since", lambda: raise_new_alerts(store, context.settings.alerts, since=start))
+        keys = gateway_keys(context)
+        parsed("--since", lambda: raise_new_alerts(store, context.settings.alerts, since=start, gateway_keys=keys))
         found = AlertStore(store).alerts(include_acked=include_acked, since=start)
     if as_json:
         sys.stdout.write(json.dumps([alert.to_json() for alert in found], indent=1) + "\n")

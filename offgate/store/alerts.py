@@ -31,7 +31,7 @@ from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
-AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share"]
+AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "unexplained_bill"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
