@@ -17,6 +17,7 @@ so billed = gateway + agents + unexplained on every row. Findings:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captu
         key = line.key_hint or line.key_id or UNKNOWN_KEY
         hints[line.provider].add(key)
         billed[(line.provider, line.day, _model(line.model), key)] += line.cost_usd or 0.0
-    gateway_hint = {key.fingerprint: _billed_as(hints[key.provider], key.hint) for key in gateway}
+    billed_as = _BilledAs(hints)
+    gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
     logged_at: dict[_Cell, float] = defaultdict(float)
     for cost in logged:
         serving = _serving(gateway, cost.provider, cost.model)
@@ -94,7 +96,7 @@ def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captu
     for cost in captured:
         if not cost.provider:
             continue
-        key = _billed_as(hints[cost.provider], cost.key_hint)
+        key = billed_as(cost.provider, cost.key_hint)
         captured_at[(cost.provider, cost.day, _model(cost.model), key)] += cost.cost_usd
         if cost.key_fingerprint in gateway_fingerprints:
             off_gateway[(cost.provider, key)].append(cost)
@@ -185,11 +187,22 @@ def _explaining_class(gap: float, lines: Sequence[BillLine]) -> str | None:
     return min(explaining)[1] if explaining else None
 
 
-def _billed_as(billed_hints: set[str], hint: str | None) -> str:
-    """The bill's name for a key offgate knows by its hint (its own hint if the bill has none)."""
-    if hint is None:
-        return UNKNOWN_KEY
-    return next((billed for billed in sorted(billed_hints) if hints_agree(hint, billed)), hint)
+class _BilledAs:
+    """The bill's name for a key offgate knows by its hint (its own hint if the bill has none),
+    each hint looked up once."""
+
+    def __init__(self, hints: dict[str, set[str]]) -> None:
+        self._hints = {provider: sorted(names) for provider, names in hints.items()}
+        self._known: dict[tuple[str, str], str] = {}
+
+    def __call__(self, provider: str, hint: str | None) -> str:
+        if hint is None:
+            return UNKNOWN_KEY
+        known = self._known.get((provider, hint))
+        if known is None:
+            billed = self._hints.get(provider, [])
+            known = self._known[(provider, hint)] = next((name for name in billed if hints_agree(hint, name)), hint)
+        return known
 
 
 def _serving(gateway: Sequence[GatewayKey], provider: str | None, model: str | None) -> GatewayKey | None:
@@ -199,6 +212,7 @@ def _serving(gateway: Sequence[GatewayKey], provider: str | None, model: str | N
                 candidates[0] if candidates else None)
 
 
+@functools.lru_cache(maxsize=4096)
 def _model(model: str | None) -> str | None:
     return without_release_date(model) if model else None
 

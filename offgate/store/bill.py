@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 from peewee import JOIN, SQL, fn
 
@@ -19,6 +18,8 @@ from offgate.store.queries import classification
 from offgate.store.schema import BillLineRow, ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, insert_rows
 from offgate.vocabulary import UNMANAGED
+
+LOOKUP_BATCH = 5000  # ids per IN (...): well under SQLite's limit on parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +58,11 @@ class BillLog:
         were new or changed."""
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = {line.id: {**asdict(line), "id": line.id, "source": source, "imported_at": now} for line in lines}
+        ids = list(rows)
         with self._store.reporting("write bill lines to"), self._db.atomic():
-            query = BillLineRow.select().where(BillLineRow.id.in_(list(rows)))
-            stored = {row.id: row for row in query.execute(self._db)}
+            stored = {row.id: row for start in range(0, len(ids), LOOKUP_BATCH)
+                      for row in BillLineRow.select().where(BillLineRow.id.in_(ids[start:start + LOOKUP_BATCH]))
+                      .execute(self._db)}
             changed = [row for key, row in rows.items() if key not in stored or _differs(stored[key], row)]
             insert_rows(self._db, BillLineRow, changed, existing="replace")
         return len(changed)
@@ -72,11 +75,16 @@ class BillLog:
             query = query.where(row.day >= since)
         if until is not None:
             query = query.where(row.day < until)
-        fields = BillLine.__dataclass_fields__
+        # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
+        query = query.select(*(getattr(row, name) for name in _LINE_FIELDS)).order_by(row.day, row.id)
         with self._store.reporting("read bill lines from"):
-            found: list[dict[str, Any]] = list(query.order_by(row.day, row.id).dicts().execute(self._db))
-        return [BillLine(**{name: found_row[name] for name in fields if name != "day"}, day=_as_date(found_row["day"]))
-                for found_row in found]
+            found = self._db.execute(query).fetchall()  # the driver's values: no per-value conversion
+        days: dict[object, date] = {}
+        return [BillLine(provider, days.get(day) or days.setdefault(day, _as_date(day)), *rest)
+                for provider, day, *rest in found]
+
+
+_LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
 
 
 def _differs(stored: BillLineRow, row: dict[str, object]) -> bool:
@@ -117,7 +125,7 @@ def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None
         .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
         event.ts, since, until)
     with store.reporting("total unmanaged calls in"):
-        found = list(query.tuples().execute(store.database))
+        found = store.database.execute(query).fetchall()
     return [KeyedCost(_as_date(day), provider, model, fingerprint, hint, int(calls), float(cost or 0.0))
             for day, provider, model, fingerprint, hint, calls, cost in found]
 
@@ -131,6 +139,6 @@ def logged_costs(store: Store, since: datetime | None, until: datetime | None) -
         .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
         row.start_time, since, until)
     with store.reporting("total spend rows in"):
-        found = list(query.tuples().execute(store.database))
+        found = store.database.execute(query).fetchall()
     return [KeyedCost(_as_date(day), provider, model, None, None, int(rows), float(spend or 0.0))
             for day, provider, model, rows, spend in found]
