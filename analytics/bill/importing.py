@@ -46,7 +46,11 @@ def open_bill_source(name: str, *, key_file: Path | None, since: datetime, until
         from analytics.bill.anthropic import BASE_URL, AnthropicBillSource
 
         return AnthropicBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
-    raise BillInputError(f"no bill source {name!r}: one of {', '.join(PROVIDERS)}")
+    if Path(name).is_file():
+        from analytics.bill.files import FileBillSource
+
+        return FileBillSource(Path(name), since=since, until=until)
+    raise BillInputError(f"no bill source {name!r}: one of {', '.join(PROVIDERS)}, or a billing export file")
 
 
 def import_bill(source: BillSource, log: BillLog, progress: Progress) -> BillImportSummary:
