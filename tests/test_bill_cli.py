@@ -106,6 +106,10 @@ def test_the_bill_splits_into_three_columns_and_three_findings(tmp_path, monkeyp
     assert "The providers' bills: billed" in table and "gateway_mispriced" in table
     csv_text = offgate(home, "report", "--format", "csv", "--since", "7d").output
     assert f"openai,{key_hint(NOBODY_KEY)},False,7.25,0.0,0.0,7.25,0.0" in csv_text
+    # The HTML report (and so the dashboard, which shows its body) carries the same figures.
+    html = offgate(home, "report", "--format", "html", "--since", "7d").output
+    assert f'data-metric="explained_by_agents_usd" data-value="{1.5!r}"' in html
+    assert html.count('data-kind="gateway_mispriced"') == 1 and 'data-table="bill-keys"' in html
     # Neither the admin key nor any upstream key is in any byte of the store.
     stored = b"".join(path.read_bytes() for path in home.glob("offgate.db*"))
     for secret in (ADMIN, GATEWAY_KEY, ALICE_KEY, NOBODY_KEY, "BILLTESTADMIN", "gatewaygateway"):

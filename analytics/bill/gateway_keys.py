@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from analytics.bill.source import BillInputError
-from offgate.fingerprint import key_fingerprint, key_hint
+from offgate.config import Settings
+from offgate.fingerprint import key_fingerprint, key_hint, load_salt
 
 ENVIRONMENT_REFERENCE = "os.environ/"
 
@@ -52,6 +53,12 @@ def gateway_keys(config: Path, salt: bytes) -> list[GatewayKey]:
             found.setdefault((provider, key), set()).add(model)
     return [GatewayKey(provider, frozenset(models), key_hint(key), key_fingerprint(key, salt))
             for (provider, key), models in found.items()]
+
+
+def configured_gateway_keys(settings: Settings, home: Path) -> list[GatewayKey]:
+    """The gateway's keys from the config named by `reconcile.litellm_config`; none if it names none."""
+    config = settings.reconcile.litellm_config
+    return gateway_keys(config, load_salt(home)) if config is not None else []
 
 
 def _resolve(value: Any, provider: str) -> str | None:

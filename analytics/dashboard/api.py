@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from analytics.dashboard.errors import BadQuery
-from analytics.dashboard.reads import reads
+from analytics.dashboard.reads import GATEWAY_KEYS, reads
 from analytics.report.document import Finding, Report
 from analytics.report.model import build_report
 from analytics.report.render_html import render_body
@@ -91,7 +91,8 @@ async def _report(request: web.Request) -> Report:
     if by not in DIMENSIONS:
         raise BadQuery(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
     until = datetime.now(UTC)
-    return await reads(request).run(lambda store: build_report(store, since, until, by))
+    keys = request.app[GATEWAY_KEYS]
+    return await reads(request).run(lambda store: build_report(store, since, until, by, keys))
 
 
 async def _seen(request: web.Request, column: str, name: str) -> web.Response:

@@ -115,13 +115,9 @@ def count_text(value: int | None) -> str:
 
 
 
-def gateway_keys(context: CommandContext) -> list[Any]:
-    """The gateway's upstream keys from LiteLLM's config (reconcile.litellm_config), as
-    analytics.bill.gateway_keys reads them; none while no config is named."""
-    config = context.settings.reconcile.litellm_config
-    if config is None:
-        return []
-    from analytics.bill.gateway_keys import gateway_keys as read_gateway_keys
-    from offgate.fingerprint import load_salt
 
-    return list(read_gateway_keys(config, load_salt(context.home)))
+def gateway_keys(context: CommandContext) -> list[Any]:
+    """The gateway's upstream keys from LiteLLM's config (reconcile.litellm_config)."""
+    from analytics.bill.gateway_keys import configured_gateway_keys
+
+    return list(configured_gateway_keys(context.settings, context.home))
