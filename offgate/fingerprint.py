@@ -77,7 +77,7 @@ def key_hint(key: str) -> str | None:
     characters after it, "...", and its last four (Anthropic's `partial_key_hint`
     "sk-ant-api03-R2D...igAA", OpenRouter's key `label` "sk-or-v1-0e6...1c96", OpenAI's
     `redacted_value`). None for a key too short to hint at without giving it away."""
-    prefix = next((prefix for prefix in _KEY_PREFIXES if key.startswith(prefix)), "")
+    prefix = _prefix(key)
     secret = key[len(prefix):]
     if len(secret) < _SHORTEST_HINTED:
         return None
@@ -89,5 +89,12 @@ def hints_agree(ours: str, theirs: str) -> bool:
     different lengths (OpenAI's "sk-abc...def" against "sk-proj-abc...wdef")."""
     head, _, tail = ours.partition("...")
     their_head, _, their_tail = theirs.partition("...")
-    return ((head.startswith(their_head) or their_head.startswith(head))
+    prefix, their_prefix = _prefix(head), _prefix(their_head)
+    start, their_start = head[len(prefix):], their_head[len(their_prefix):]
+    return ((prefix.startswith(their_prefix) or their_prefix.startswith(prefix))
+            and (start.startswith(their_start) or their_start.startswith(start))
             and (tail.endswith(their_tail) or their_tail.endswith(tail)))
+
+
+def _prefix(key: str) -> str:
+    return next((prefix for prefix in _KEY_PREFIXES if key.startswith(prefix)), "")
