@@ -3,8 +3,8 @@
 
     uv run python bench/bill_bench.py [--keys 1000] [--models 50] [--days 30] [--calls 1000000] [--rows 1000000]
 
-It writes the bill lines, calls and spend rows to a fresh SQLite store as offgate does
-(BillLog.add, Store.add, SpendLog.add: not timed), then, in a process of its own, times the
+It writes the bill lines, calls and spend rows to a fresh SQLite store in bulk (rows as
+offgate's tables hold them; not timed), then, in a process of its own, times the
 report's bill part (analytics.report.bill.bill_part: read the lines, total the calls and
 spend rows per day, provider, model and key in SQL, reconcile, build the document) and
 reports the child's peak RSS. The goal: under 10 s and 2 GB.
@@ -16,6 +16,7 @@ hints, so the captured side joins through hints as in real use.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
@@ -23,8 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +38,9 @@ sys.path.insert(0, str(BENCH.parent))
 from analytics.bill.gateway_keys import GatewayKey  # noqa: E402
 from offgate.events import UsageEvent  # noqa: E402
 from offgate.store import Store  # noqa: E402
-from offgate.store.bill import BillLine, BillLog  # noqa: E402
-from offgate.store.spend import SpendLog, SpendRecord  # noqa: E402
+from offgate.store.bill import BillLine  # noqa: E402
+from offgate.store.schema import BillLineRow, SpendLogRow, UsageEventRow  # noqa: E402
+from offgate.store.sql import insert_rows  # noqa: E402
 
 START = date(2026, 10, 1)
 GATEWAY_KEYS = 10
@@ -53,31 +58,36 @@ def model(number: int) -> str:
 
 
 def fill(url: str, keys: int, models: int, days: int, calls: int, rows: int) -> None:
+    """The store as a month of imports and captures leaves it, written in bulk (not timed)."""
     rng = np.random.default_rng(7)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    begin = datetime.combine(START, datetime.min.time())
+    seconds = rng.integers(0, days * 86400, size=max(calls, rows))
+    call_keys = rng.integers(GATEWAY_KEYS, keys, size=calls)
+    call_models = rng.integers(0, models, size=calls)
+    spend_models = rng.integers(0, models, size=rows)
+    event = UsageEvent(ts=begin.replace(tzinfo=UTC), provider="openai", host="api.openai.com",
+                       path="/v1/chat/completions", cost_usd=0.0001).model_dump()
     with Store.open(url) as store:
-        lines = [BillLine(provider="openai", day=START + timedelta(days=d), model=model(m), key_id=f"key_{k}",
-                          key_hint=hint(k), account="proj", input_tokens=1000, output_tokens=100, cost_usd=0.01)
-                 for d in range(days) for k in range(keys) for m in range(models)]
-        log = BillLog(store)
-        for start in range(0, len(lines), BATCH):
-            log.add(lines[start:start + BATCH], "openai")
-        begin = datetime.combine(START, datetime.min.time())
-        seconds = rng.integers(0, days * 86400, size=max(calls, rows))
-        call_keys = rng.integers(GATEWAY_KEYS, keys, size=calls)
-        call_models = rng.integers(0, models, size=calls)
-        for start in range(0, calls, BATCH):
-            store.add([UsageEvent(id=f"c{i}", ts=(begin + timedelta(seconds=int(seconds[i]))).replace(tzinfo=UTC),
-                                  provider="openai", host="api.openai.com", path="/v1/chat/completions",
-                                  model=model(int(call_models[i])), cost_usd=0.0001, key_fingerprint=f"f{call_keys[i]}",
-                                  key_hint=hint(int(call_keys[i])))
-                       for i in range(start, min(start + BATCH, calls))])
-        spend_models = rng.integers(0, models, size=rows)
-        spend = SpendLog(store)
-        for start in range(0, rows, BATCH):
-            spend.add([SpendRecord(request_id=f"r{i}", start_time=begin + timedelta(seconds=int(seconds[i])),
-                                   spend=0.0001, prompt_tokens=10, completion_tokens=1, total_tokens=11, raw={},
-                                   model=model(int(spend_models[i])), custom_llm_provider="openai")
-                       for i in range(start, min(start + BATCH, rows))], "file")
+        database = store.database
+
+        def bulk(model: type, generated: Iterator[dict[str, Any]]) -> None:
+            while batch := list(itertools.islice(generated, BATCH)):
+                with database.atomic():
+                    insert_rows(database, model, batch)
+
+        bulk(BillLineRow, ({**asdict(line), "id": line.id, "source": "openai", "imported_at": now}
+                           for d in range(days) for k in range(keys) for m in range(models)
+                           for line in (BillLine(provider="openai", day=START + timedelta(days=d), model=model(m),
+                                                 key_id=f"key_{k}", key_hint=hint(k), account="proj",
+                                                 input_tokens=1000, output_tokens=100, cost_usd=0.01),)))
+        bulk(UsageEventRow, ({**event, "id": f"c{i}", "ts": begin + timedelta(seconds=int(seconds[i])),
+                              "model": model(int(call_models[i])), "key_fingerprint": f"f{call_keys[i]}",
+                              "key_hint": hint(int(call_keys[i]))} for i in range(calls)))
+        bulk(SpendLogRow, ({"request_id": f"r{i}", "start_time": begin + timedelta(seconds=int(seconds[i])),
+                            "spend": 0.0001, "prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11,
+                            "model": model(int(spend_models[i])), "custom_llm_provider": "openai", "source": "file",
+                            "raw": "{}", "imported_at": now} for i in range(rows)))
 
 
 def measure(url: str, models: int, days: int) -> dict[str, float]:
