@@ -16,7 +16,8 @@ from analytics.bill.source import BillInputError, BillSource
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLog
 
-ADMIN_KEY_VARIABLES = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY"}
+ADMIN_KEY_VARIABLES = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY",
+                       "openrouter": "OPENROUTER_MANAGEMENT_KEY"}
 PROVIDERS = tuple(ADMIN_KEY_VARIABLES)
 
 
@@ -46,6 +47,10 @@ def open_bill_source(name: str, *, key_file: Path | None, since: datetime, until
         from analytics.bill.anthropic import BASE_URL, AnthropicBillSource
 
         return AnthropicBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+    if name == "openrouter":
+        from analytics.bill.openrouter import BASE_URL, OpenRouterBillSource
+
+        return OpenRouterBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
     if Path(name).is_file():
         from analytics.bill.files import FileBillSource
 

@@ -18,10 +18,12 @@ DEFAULT_WINDOW = timedelta(days=30)
 @bill_app.command("import")
 def bill_import(
     ctx: typer.Context,
-    from_: Annotated[str, typer.Option("--from", help="openai or anthropic: its usage and cost APIs.")],
+    from_: Annotated[str, typer.Option("--from", help="openai, anthropic or openrouter (their usage and cost APIs), "
+                                 "or a cloud's billing export (CSV).")],
     key_file: Annotated[Path | None, typer.Option(
         "--key-file", dir_okay=False,
-        help="A file holding the admin key (else OPENAI_ADMIN_KEY or ANTHROPIC_ADMIN_KEY); never stored.")] = None,
+        help="A file holding the admin key (else OPENAI_ADMIN_KEY, ANTHROPIC_ADMIN_KEY or "
+             "OPENROUTER_MANAGEMENT_KEY); never stored.")] = None,
     since: SinceOption = "30d",
     url: Annotated[str | None, typer.Option("--url", help="The API's base URL, if not the provider's.")] = None,
 ) -> None:

@@ -170,3 +170,54 @@ class FakeAnthropicAdmin:
         return web.json_response({"data": page, "has_more": start + 1 < len(ids),
                                   "first_id": page[0]["id"] if page else None,
                                   "last_id": page[-1]["id"] if page else None})
+
+
+@dataclass
+class FakeOpenRouterAdmin:
+    """OpenRouter's key list (paged by offset, one key a page) and per-key activity, with
+    `failures` first (429 with `retry-after: 0`)."""
+
+    key: str
+    keys: list[dict[str, Any]]  # {hash, label, name}
+    activity: dict[str, list[dict[str, Any]]]  # key hash -> its activity items
+    failures: list[int] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self._server = ThreadedServer()
+
+    def __enter__(self) -> FakeOpenRouterAdmin:
+        app = web.Application()
+        app.router.add_get("/api/v1/keys", self._keys)
+        app.router.add_get("/api/v1/activity", self._activity)
+        self.port = self._server.serve(app)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        self.requests.append(request.path_qs)
+        if request.headers.get("authorization") != f"Bearer {self.key}":
+            return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
+        if self.failures:
+            status = self.failures.pop(0)
+            return web.json_response({"error": {"code": status, "message": "Rate limit exceeded"}}, status=status,
+                                     headers={"retry-after": "0"} if status == 429 else {})
+        return None
+
+    async def _keys(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        offset = int(request.query.get("offset", "0"))
+        return web.json_response({"data": self.keys[offset:offset + 1]})
+
+    async def _activity(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        return web.json_response({"data": self.activity.get(request.query["api_key_hash"], [])})
