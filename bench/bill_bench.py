@@ -110,7 +110,7 @@ def measure(url: str, models: int, days: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--days", type=int, default=30)
