@@ -31,7 +31,8 @@ def test_the_bill_splits_into_gateway_agents_and_unexplained_with_three_findings
     lines = [gateway_line, line(ALICE_KEY, 1.5), line(NOBODY_KEY, 7.25)]
     gateway = [GatewayKey("openai", frozenset({"gpt-4o-mini"}), key_hint(GATEWAY_KEY), "f-gateway")]
     # LiteLLM logged the gateway's calls but priced its cache reads at $0.
-    logged = [KeyedCost(DAY, "openai", "gpt-4o-mini", None, None, 40, 4.0)]
+    # As LiteLLM logs it: the deployment's model, provider first.
+    logged = [KeyedCost(DAY, "openai", "openai/gpt-4o-mini", None, None, 40, 4.0)]
     captured = [KeyedCost(DAY, "openai", "gpt-4o-mini", "f-alice", key_hint(ALICE_KEY), 3, 1.5),
                 KeyedCost(DAY, "openai", "gpt-4o-mini", "f-gateway", key_hint(GATEWAY_KEY), 1, 0.0)]
 

@@ -187,7 +187,7 @@ def test_the_bill_against_the_gateway_and_the_agents_three_columns_and_three_fin
         store.close()
     # What the bill's reconciliation joins LiteLLM's rows by: the upstream provider and model.
     assert {(row.custom_llm_provider, row.model, row.start_time.date()) for row in rows} == {
-        ("openai", "gpt-4o-mini", datetime.now(UTC).date())}
+        ("openai", "openai/gpt-4o-mini", datetime.now(UTC).date())}
     alice = sum(e.cost_usd or 0.0 for e in direct if e.key_hint == key_hint(ALICE_KEY))
     copied = sum(e.cost_usd or 0.0 for e in direct if e.key_hint == key_hint(GATEWAY_KEY))
     assert alice > 0 and copied > 0

@@ -87,9 +87,11 @@ def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captu
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
     logged_at: dict[_Cell, float] = defaultdict(float)
     for cost in logged:
-        serving = _serving(gateway, cost.provider, cost.model)
+        # LiteLLM logs the deployment's model as configured: "openai/gpt-4o-mini".
+        model = cost.model.removeprefix(f"{cost.provider}/") if cost.model and cost.provider else cost.model
+        serving = _serving(gateway, cost.provider, model)
         if cost.provider and serving is not None:
-            logged_at[(cost.provider, cost.day, _model(cost.model), gateway_hint[serving.fingerprint])] += cost.cost_usd
+            logged_at[(cost.provider, cost.day, _model(model), gateway_hint[serving.fingerprint])] += cost.cost_usd
     captured_at: dict[_Cell, float] = defaultdict(float)
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
     gateway_fingerprints = {key.fingerprint: key for key in gateway}
