@@ -195,7 +195,9 @@ class _BilledAs:
 
     def __init__(self, hints: dict[str, set[str]]) -> None:
         self._hints = {provider: sorted(names) for provider, names in hints.items()}
-        self._known: dict[tuple[str, str], str] = {}
+        # The same console shows the same hint: most hints are found as they are, without a scan.
+        self._known: dict[tuple[str, str], str] = {(provider, name): name for provider, names in hints.items()
+                                                   for name in names}
 
     def __call__(self, provider: str, hint: str | None) -> str:
         if hint is None:
