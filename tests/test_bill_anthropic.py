@@ -51,8 +51,8 @@ def source(api: FakeAnthropicAdmin, key: str = ADMIN) -> AnthropicBillSource:
                                retry_delay=0)
 
 
-def test_the_reports_become_lines_per_day_model_and_key_and_a_rerun_changes_nothing(tmp_path):
-    with fake() as api, Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+def test_the_reports_become_lines_per_day_model_and_key_and_a_rerun_changes_nothing(store_url):
+    with fake() as api, Store.open(store_url) as store:
         first = import_bill(source(api), BillLog(store), lambda done, total: None)
         again = import_bill(source(api), BillLog(store), lambda done, total: None)
         lines = BillLog(store).lines()
