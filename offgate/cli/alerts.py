@@ -86,7 +86,7 @@ def watch(
     context: CommandContext = ctx.obj
     interval_s = parsed("--interval", lambda: parse_interval(interval))
     _log_to_stderr()
-    watcher = Watcher(context.database_url(), context.settings)
+    watcher = Watcher(context.database_url(), context.settings, gateway_keys(context))
     log = logging.getLogger("offgate.watch")
     if once:
         try:
