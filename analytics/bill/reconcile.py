@@ -175,7 +175,7 @@ def _explaining_class(gap: float, lines: Sequence[BillLine]) -> str | None:
     """The token class whose billed tokens, at list price, cost the gap (or the batch discount)."""
     costs: dict[str, float] = defaultdict(float)
     for line in lines:
-        rates = rates_for(line.model, line.provider) if line.model else None
+        rates = _rates(line.model, line.provider) if line.model else None
         if rates is None:
             continue
         costs["cache reads"] += line.cache_read_tokens * rates.cache_read
@@ -214,6 +214,9 @@ def _serving(gateway: Sequence[GatewayKey], provider: str | None, model: str | N
     wanted = _model(model)
     return next((key for key in candidates if wanted in {_model(m) for m in key.models}),
                 candidates[0] if candidates else None)
+
+
+_rates = functools.lru_cache(maxsize=4096)(rates_for)  # a model without a price is looked for once
 
 
 @functools.lru_cache(maxsize=4096)
