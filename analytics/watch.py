@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from analytics.alerts import raise_new_alerts
+from analytics.bill.gateway_keys import GatewayKey
 from analytics.notify import channels_from
 from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
 from analytics.reconcile import reconcile
@@ -58,8 +60,11 @@ class TickSummary:
 class Watcher:
     """One store, one set of channels. Safe to run in a thread of its own (`offgate up`)."""
 
-    def __init__(self, store_url: str, settings: Settings) -> None:
+    def __init__(self, store_url: str, settings: Settings, gateway_keys: Sequence[GatewayKey] = ()) -> None:
+        """`gateway_keys`: the gateway's upstream keys, which the bills' reconciliation credits
+        LiteLLM's spend to (analytics.bill.gateway_keys)."""
         self._settings = settings
+        self._gateway_keys = gateway_keys
         self._store = Store.open(store_url)
         self._dispatcher = Dispatcher(self._store, settings.notify, channels_from(settings.notify))
 
@@ -72,7 +77,7 @@ class Watcher:
         now = now or datetime.now(UTC)
         window = timedelta(hours=self._settings.alerts.lookback_hours)
         reconciled = reconcile(self._store, self._settings.reconcile, since=now - window, now=now)
-        new = raise_new_alerts(self._store, self._settings.alerts, now=now)
+        new = raise_new_alerts(self._store, self._settings.alerts, now=now, gateway_keys=self._gateway_keys)
         new += ApprovalStore(self._store).raise_request_alerts(now)  # held at the gateway: the approvers are told
         sent = self._dispatcher.deliver(now)
         return TickSummary(now, reconciled.calls, reconciled.classes[UNMANAGED], len(new), sent)

@@ -29,6 +29,7 @@ class InterceptedCall:
     meter: ResponseMeter
     app: str | None = None
     key_fingerprint: str | None = None
+    key_hint: str | None = None
     litellm_call_id: str | None = None
     done: bool = False
 
@@ -56,5 +57,6 @@ class FinishedCall:
         return CapturedCall.of(
             call.match, self.reading, self.status_code, app=call.app, client_id=call.client_id,
             **self.metered.facts(), source="proxy", host=call.host, method=call.method, path=call.path,
-            litellm_call_id=call.litellm_call_id, key_fingerprint=call.key_fingerprint, device=device, **known,
+            litellm_call_id=call.litellm_call_id, key_fingerprint=call.key_fingerprint, key_hint=call.key_hint,
+            device=device, **known,
         )

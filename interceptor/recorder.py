@@ -22,7 +22,7 @@ from interceptor.decrypt_policy import DecryptPolicy
 from interceptor.fail_open import FailOpen
 from offgate.captured import CapturedCall
 from offgate.catalog.apps import app_for
-from offgate.fingerprint import api_key_from, key_fingerprint, load_salt, path_without_keys
+from offgate.fingerprint import api_key_from, key_fingerprint, key_hint, load_salt, path_without_keys
 from offgate.metering import ResponseMeter
 from offgate.store import Store
 from offgate.writer import EventWriter, NotDurable
@@ -144,6 +144,7 @@ class Recorder:
         key = api_key_from(request.headers, request.query)
         if key:
             call.key_fingerprint = key_fingerprint(key, self._salt)
+            call.key_hint = key_hint(key)
         call.parser.read_request(body, request.headers.get("content-encoding"))
 
     def _tap_response(self, call: InterceptedCall, flow: http.HTTPFlow) -> None:

@@ -88,6 +88,9 @@ class ReconcileSettings(BaseModel):
         default=300.0, ge=0, description="how long LiteLLM may take to log a call before it counts as unlogged")
     gateway_processes: list[str] = Field(
         default_factory=lambda: ["litellm"], description="process names of the gateway itself (on its host)")
+    litellm_config: Path | None = Field(
+        default=None, description="LiteLLM's config.yaml: the gateway's upstream keys, which the bills are "
+                                  "reconciled against (read for their hints and fingerprints only)")
 
 
 class AlertSettings(BaseModel):

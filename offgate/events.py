@@ -89,10 +89,11 @@ class UsageEvent(BaseModel):
     parse_error: str | None = None
     witnesses: str | None = Field(default=None, description="every source that saw this call, comma-separated, "
                                   "when more than the one that recorded it")
+    key_hint: str | None = Field(default=None, description="the key as its provider's console shows it")
 
     @field_validator("provider", "app", "endpoint", "host", "method", "path", "model", "cost_note",
                      "response_id", "litellm_call_id", "process_name", "exe", "user", "device",
-                     "key_fingerprint", "parse_error", "witnesses")
+                     "key_fingerprint", "key_hint", "parse_error", "witnesses")
     @classmethod
     def _storable(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:

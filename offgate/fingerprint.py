@@ -1,4 +1,5 @@
-"""API keys are never stored: only a short salted hash that groups calls by key."""
+"""API keys are never stored: only a short salted hash that groups calls by key, and the
+short hint the provider's own console shows for it (how a bill names the key)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,37 @@ def load_salt(home: Path) -> bytes:
 def key_fingerprint(key: str, salt: bytes) -> str:
     """A 12-hex-digit salted HMAC: the same key gives the same value; the key stays unknown."""
     return hmac.new(salt, key.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+# The prefixes providers put before a key's secret, longest first: a hint keeps the prefix whole.
+_KEY_PREFIXES = ("sk-ant-admin01-", "sk-ant-api03-", "sk-or-v1-", "sk-svcacct-", "sk-proj-", "sk-admin-", "sk-")
+HINT_HEAD, HINT_TAIL = 3, 4
+_SHORTEST_HINTED = 16  # a shorter "key" would be given away by its hint
+
+
+def key_hint(key: str) -> str | None:
+    """The key as the providers' consoles and admin APIs show it: its prefix and the first three
+    characters after it, "...", and its last four (Anthropic's `partial_key_hint`
+    "sk-ant-api03-R2D...igAA", OpenRouter's key `label` "sk-or-v1-0e6...1c96", OpenAI's
+    `redacted_value`). None for a key too short to hint at without giving it away."""
+    prefix = _prefix(key)
+    secret = key[len(prefix):]
+    if len(secret) < _SHORTEST_HINTED:
+        return None
+    return f"{prefix}{secret[:HINT_HEAD]}...{secret[-HINT_TAIL:]}"
+
+
+def hints_agree(ours: str, theirs: str) -> bool:
+    """Whether two hints can name one key: each shows a start and an end of it, maybe of
+    different lengths (OpenAI's "sk-abc...def" against "sk-proj-abc...wdef")."""
+    head, _, tail = ours.partition("...")
+    their_head, _, their_tail = theirs.partition("...")
+    prefix, their_prefix = _prefix(head), _prefix(their_head)
+    start, their_start = head[len(prefix):], their_head[len(their_prefix):]
+    return ((prefix.startswith(their_prefix) or their_prefix.startswith(prefix))
+            and (start.startswith(their_start) or their_start.startswith(start))
+            and (tail.endswith(their_tail) or their_tail.endswith(tail)))
+
+
+def _prefix(key: str) -> str:
+    return next((prefix for prefix in _KEY_PREFIXES if key.startswith(prefix)), "")

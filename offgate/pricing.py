@@ -413,3 +413,11 @@ def _litellm_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("litellm is not installed; offgate reads its bundled price map")
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def rates_for(model: str, provider: str | None) -> Rates | None:
+    """The list rates of a model (short prompts, standard tier), None if the map has none."""
+    key = find_price_key(model, provider)
+    if key is None or not _prices_tokens(price_map()[key]):
+        return None
+    return _rates(key, 0, None)

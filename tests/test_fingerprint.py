@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from offgate.fingerprint import api_key_from, key_fingerprint, path_without_keys
+from offgate.fingerprint import api_key_from, hints_agree, key_fingerprint, key_hint, path_without_keys
 
 
 @pytest.mark.parametrize(("headers", "query", "key"), [
@@ -40,3 +40,21 @@ def test_the_fingerprint_is_stable_and_salted():
     assert key_fingerprint("sk-abc", b"salt") == key_fingerprint("sk-abc", b"salt")
     assert key_fingerprint("sk-abc", b"salt") != key_fingerprint("sk-abc", b"pepper")
     assert len(key_fingerprint("sk-abc", b"salt")) == 12
+
+
+@pytest.mark.parametrize(("key", "hint"), [
+    ("sk-ant-api03-R2D8xxxxxxxxxxxxxxxxxxxxxxxxxxxxigAA", "sk-ant-api03-R2D...igAA"),  # Anthropic's partial_key_hint
+    ("sk-or-v1-0e6fxxxxxxxxxxxxxxxxxxxxxxxxxxxx1c96", "sk-or-v1-0e6...1c96"),  # OpenRouter's key label
+    ("sk-proj-abcdxxxxxxxxxxxxxxxxxxxxxxxxxxxxwxyz", "sk-proj-abc...wxyz"),  # OpenAI's redacted_value
+    ("AIzaSyA1xxxxxxxxxxxxxxxxxxxxxxxxxxxxQ9z0", "AIz...Q9z0"),  # no known prefix: the first three
+    ("sk-short-key", None),  # too short to hint at without giving it away
+])
+def test_the_hint_is_what_the_providers_consoles_show(key, hint):
+    assert key_hint(key) == hint
+
+
+def test_hints_of_different_lengths_agree_when_their_ends_do():
+    assert hints_agree("sk-proj-abc...wxyz", "sk-abc...xyz")  # OpenAI's shorter redacted form
+    assert hints_agree("sk-proj-abc...wxyz", "sk-proj-abc...wxyz")
+    assert not hints_agree("sk-proj-abc...wxyz", "sk-proj-abd...wxyz")
+    assert not hints_agree("sk-proj-abc...wxyz", "sk-proj-abc...wxy0")

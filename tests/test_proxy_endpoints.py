@@ -196,8 +196,13 @@ def test_api_key_is_never_stored(proxy, upstream):
     events = proxy.wait_for_events(lambda e: e.key_fingerprint is not None)
     stored = json.dumps([e.model_dump(mode="json") for e in events])
     # The key in a header, and the keys in WebSocket URLs (Gemini Live's, Copilot's token).
-    secrets = ["TOPSECRET", "TESTKEY", "TESTTOKEN"]
+    # Nor any eight characters in a row of the key's end (its start, "0123456789", is in ids
+    # elsewhere): a hint keeps three characters after the prefix, and the last four.
+    tail = API_KEY.removeprefix("sk-test-0123456789")
+    secrets = ["TOPSECRET", "TESTKEY", "TESTTOKEN", *(tail[i:i + 8] for i in range(len(tail) - 7))]
     assert events and not [secret for secret in secrets if secret in stored]
+    header_keyed = [e for e in events if e.key_hint and e.key_hint.startswith("sk-")]
+    assert header_keyed and {e.key_hint[:9] for e in header_keyed} == {"sk-tes..."}
     database = proxy.home / "offgate.db"
     if database.exists():  # SQLite: not in any byte of the files either
         with sqlite3.connect(database) as db:

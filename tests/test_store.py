@@ -220,7 +220,7 @@ def test_migrations_upgrade_an_old_store_and_keep_its_rows(store_url: str) -> No
 
 
 AUDIO_COLUMNS = {"audio_prompt_tokens", "audio_completion_tokens"}
-LATER_COLUMNS = {"witnesses"}  # added by later versions
+LATER_COLUMNS = {"witnesses", "key_hint"}  # added by later versions
 
 
 def insert_as_written_then(database: Database, written: UsageEvent, columns_missing: set[str]) -> None:

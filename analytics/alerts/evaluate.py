@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from analytics.alerts.bill import unexplained_bill_alerts
 from analytics.alerts.budget import budget_alerts
 from analytics.alerts.detectors import BASELINE_WEEKS
 from analytics.alerts.first_seen import first_seen_alerts, found_app_alerts
@@ -15,6 +16,7 @@ from analytics.alerts.hourly import hourly_alerts
 from analytics.alerts.series import UsageSeries, as_utc, read_series
 from analytics.alerts.share import share_alerts
 from analytics.alerts.silence import silence_alerts
+from analytics.bill.gateway_keys import GatewayKey
 from offgate.config import AlertSettings
 from offgate.store import Store
 from offgate.store.alerts import KINDS, Alert, AlertStore
@@ -24,23 +26,24 @@ from offgate.vocabulary import AlertDimension
 
 
 def evaluate(store: Store, settings: AlertSettings, now: datetime | None = None,
-             since: datetime | None = None) -> list[Alert]:
+             since: datetime | None = None, gateway_keys: Sequence[GatewayKey] = ()) -> list[Alert]:
     """Every alert the data supports for anomalies timed in [since, now) (default since =
     now - settings.lookback_hours), not stored. Baselines use the history before (as far
     back as needed). Naive times are taken as UTC."""
     now, since = _window(settings, now, since)
     budgeted: list[AlertDimension] = [dimension for dimension, _, _ in settings.entity_budgets()]
-    data = read_series(store, settings.dimensions + budgeted, since - timedelta(weeks=BASELINE_WEEKS), now)
+    data = read_series(store, settings.dimensions + budgeted, since - timedelta(weeks=BASELINE_WEEKS), now,
+                       gateway_keys)
     silences = silence_alerts(devices(store), settings.device_silence, now)
     found_apps = WorkstationStore(store).apps()
     return in_order([*find_alerts(data, settings, now, since, found_apps), *silences], settings)
 
 
 def raise_new_alerts(store: Store, settings: AlertSettings, now: datetime | None = None,
-                     since: datetime | None = None) -> list[Alert]:
+                     since: datetime | None = None, gateway_keys: Sequence[GatewayKey] = ()) -> list[Alert]:
     """evaluate, then store the alerts: returns the new ones (to notify), oldest first."""
     now, since = _window(settings, now, since)
-    alerts = evaluate(store, settings, now, since)
+    alerts = evaluate(store, settings, now, since, gateway_keys)
     return AlertStore(store).raise_alerts(alerts, timedelta(hours=settings.cooldown_hours), now)
 
 
@@ -56,6 +59,7 @@ def find_alerts(data: UsageSeries, settings: AlertSettings, now: datetime, since
         *found_app_alerts(found_apps, settings, since, now),
         *budget_alerts(data, settings, now),
         *share_alerts(data, settings, now),
+        *unexplained_bill_alerts(data.bill_days, settings, now),
     ]
     return in_order(alerts, settings)
 

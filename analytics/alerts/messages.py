@@ -95,6 +95,11 @@ def budget_message(dimension: str, entity: str, month: datetime, month_to_date: 
             f"{probability:.0%} likely to pass it.")
 
 
+def unexplained_bill_message(before: float, after: float, change: datetime, now: datetime) -> str:
+    return (f"Unexplained bill spend is rising: the share of each day's provider bill that neither LiteLLM nor "
+            f"the agents explain rose from {before:.0%} to {after:.0%}, from {day_phrase(change, now)} on.")
+
+
 def share_message(before: float, after: float, change: datetime, now: datetime) -> str:
     return (f"The unmanaged share of AI spend rose from {before:.0%} to {after:.0%} of each day's spend, "
             f"from {day_phrase(change, now)} on.")

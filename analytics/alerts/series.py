@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from analytics.alerts.bill import BillDay
+from analytics.bill.gateway_keys import GatewayKey
+from analytics.bill.reconcile import reconcile_bill
 from analytics.report.document import Day
 from analytics.report.model import daily_costs
 from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
+from offgate.store.bill import BillLog, logged_costs, unmanaged_costs
 from offgate.vocabulary import AlertDimension
 
 HOUR = timedelta(hours=1)
@@ -63,6 +68,7 @@ class UsageSeries:
     dimensions: dict[str, HourlySeries]
     daily: list[Day] = field(default_factory=list)  # per day, as the report's daily trend
     first_call: float | None = None  # the store's first unmanaged call, UTC epoch seconds
+    bill_days: list[BillDay] = field(default_factory=list)  # the providers' bills per day, reconciled
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -70,8 +76,10 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datetime, end: datetime) -> UsageSeries:
-    """Usage from the hour `start` falls in up to `end` (exclusive)."""
+def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datetime, end: datetime,
+                gateway_keys: Sequence[GatewayKey] = ()) -> UsageSeries:
+    """Usage from the hour `start` falls in up to `end` (exclusive); the bills are reconciled
+    crediting LiteLLM's spend to `gateway_keys`."""
     start = as_utc(start).replace(minute=0, second=0, microsecond=0)
     end = as_utc(end)
     names = list(dict.fromkeys(dimensions))
@@ -86,7 +94,24 @@ def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datet
         for name in names
     }
     first_calls = [float(first) for first in firsts["first"] if first is not None]
-    return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None))
+    return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None),
+                       bill_days(store, start, end, gateway_keys))
+
+
+def bill_days(store: Store, start: datetime, end: datetime, gateway_keys: Sequence[GatewayKey]) -> list[BillDay]:
+    """Each day's bill and how much of it nobody explains, oldest first."""
+    lines = BillLog(store).lines(start.date(), end.date() + timedelta(days=1))
+    if not lines:
+        return []
+    naive_start = datetime.combine(start.date(), datetime.min.time())
+    naive_end = datetime.combine(end.date() + timedelta(days=1), datetime.min.time())
+    rows = reconcile_bill(lines, logged_costs(store, naive_start, naive_end),
+                          unmanaged_costs(store, naive_start, naive_end), gateway_keys).rows
+    billed: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in rows:
+        billed[row.day][0] += row.billed_usd
+        billed[row.day][1] += row.unexplained_usd
+    return [BillDay(day, total, unexplained) for day, (total, unexplained) in sorted(billed.items())]
 
 
 def _series(dimension: AlertDimension, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],

@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from analytics.dashboard.errors import BadQuery
-from analytics.dashboard.reads import reads
+from analytics.dashboard.reads import GATEWAY_KEYS, reads
 from analytics.report.document import Finding, Report
 from analytics.report.model import build_report
 from analytics.report.render_html import render_body
@@ -94,7 +94,8 @@ async def _report(request: web.Request) -> Report:
         raise BadQuery(f"by: {by!r} is not one of {', '.join(DIMENSIONS)}")
     only = CallFilter(devices=_names(request, "device"), users=_names(request, "user"))
     until = datetime.now(UTC)
-    return await reads(request).run(lambda store: build_report(store, since, until, by, only))
+    keys = request.app[GATEWAY_KEYS]
+    return await reads(request).run(lambda store: build_report(store, since, until, by, only, keys))
 
 
 async def _seen(request: web.Request, column: str, name: str) -> web.Response:

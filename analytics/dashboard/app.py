@@ -7,11 +7,12 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from analytics.bill.gateway_keys import configured_gateway_keys
 from analytics.dashboard import api, fleet, metrics, pages
 from analytics.dashboard.auth import SESSIONS, TOKEN, Sessions, log_out, require_token
 from analytics.dashboard.errors import json_errors
 from analytics.dashboard.hosts import LISTEN_HOST, known_hosts_only
-from analytics.dashboard.reads import STORE_READS, StoreReads
+from analytics.dashboard.reads import GATEWAY_KEYS, STORE_READS, StoreReads
 from offgate.config import Settings, database_url_for
 from offgate.pac import render_pac
 
@@ -37,6 +38,7 @@ def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -
     app[SESSIONS] = Sessions()
     app[LISTEN_HOST] = settings.dashboard.listen_host
     app[STORE_READS] = StoreReads(database_url_for(settings, home))
+    app[GATEWAY_KEYS] = configured_gateway_keys(settings, home)
     app[pages.PAC] = render_pac(proxy_address, settings.proxy.gateways)
     app[fleet.SILENCE] = settings.alerts.device_silence
     app.router.add_get("/", pages.index)

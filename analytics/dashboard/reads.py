@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from analytics.bill.gateway_keys import GatewayKey
 from offgate.store import Store, StoreError
 
 READ_THREADS = 4
@@ -51,6 +52,8 @@ class StoreReads:
 
 
 STORE_READS = web.AppKey("store_reads", StoreReads)
+# The gateway's upstream keys (LiteLLM's config), which the report's bill part credits LiteLLM's spend to.
+GATEWAY_KEYS = web.AppKey("gateway_keys", list[GatewayKey])
 
 
 def reads(request: web.Request) -> StoreReads:

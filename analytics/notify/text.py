@@ -17,6 +17,7 @@ _WHAT = {
     "silent_device": "{who} has stopped reporting",
     "proxy_silent": "the proxy on {who} has stopped recording",
     "approval_request": "approval asked for {who}'s call at the gateway",
+    "unexplained_bill": "unexplained bill spend rising",
 }
 _METRIC_NAMES = {"cost_usd": "cost", "calls": "calls", "tokens": "tokens", "share": "unmanaged share"}
 
@@ -33,6 +34,7 @@ def headline(alert: Alert) -> str:
 _FIGURES = {
     "budget": ("Month-end forecast", "Budget"),
     "unmanaged_share": ("Share now", "Share before"),
+    "unexplained_bill": ("Unexplained share now", "Unexplained share before"),
     "first_seen": ("Calls so far", None),
     "silent_device": ("Silent for", None),
     "proxy_silent": ("Silent for", None),

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ConfigDict
 
+from analytics.bill.reconcile import BillFindingKind
 from analytics.findings import FindingKind
 from offgate.contracts import Contract, UtcTime
 from offgate.vocabulary import Dimension
@@ -163,6 +164,57 @@ class UnreadConnection(ReportPart):
     message: str
 
 
+class BillTotals(ReportPart):
+    """What a provider billed for the window, and who explains it: billed = explained by the
+    gateway + explained by the agents + unexplained."""
+
+    billed_usd: float
+    explained_by_gateway_usd: float
+    """What LiteLLM logged for the gateway's own keys, up to what was billed."""
+    explained_by_agents_usd: float
+    """What the agents captured going around the gateway, up to what is left of the bill."""
+    unexplained_usd: float
+    coverage: float | None
+    """explained / billed; null while nothing was billed."""
+
+
+class BillProvider(BillTotals):
+    provider: str
+
+
+class BillKey(BillTotals):
+    provider: str
+    key: str
+    """The key as the provider's console shows it (its hint), or its id."""
+    gateway_key: bool
+    """One of the gateway's own upstream keys (from LiteLLM's config)."""
+
+
+class BillFinding(ReportPart):
+    """What the bill shows that someone should look at."""
+
+    kind: BillFindingKind
+    provider: str
+    key: str
+    day: date | None
+    """The (first) day it is about."""
+    model: str | None
+    billed_usd: float | None
+    logged_usd: float | None
+    token_class: str | None
+    """For gateway_mispriced: the billed token class whose list price explains the gap, if one does."""
+    detail: str
+
+
+class Bill(BillTotals):
+    """The providers' bills of the window's days against the gateway and the agents."""
+
+    providers: list[BillProvider]
+    keys: list[BillKey]
+    """Most unexplained first."""
+    findings: list[BillFinding]
+
+
 class Report(ReportPart):
     """The unmanaged-usage report of one window, broken down by one dimension."""
 
@@ -190,3 +242,5 @@ class Report(ReportPart):
     estimated: Estimated
     unread_connections: list[UnreadConnection]
     """Per process and host, most connections first."""
+    bill: Bill | None = None
+    """The providers' bills against the gateway and the agents; null while no bill is imported."""

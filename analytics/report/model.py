@@ -22,11 +22,13 @@ because their client refused its certificate (offgate.store.unread), per process
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from analytics.bill.gateway_keys import GatewayKey
 from analytics.findings import KINDS
+from analytics.report.bill import bill_part
 from analytics.report.document import (
     Day,
     Estimated,
@@ -51,8 +53,10 @@ TOP_SOURCES = 10
 
 
 def build_report(store: Store, since: datetime | None, until: datetime, by: Dimension,
-                 only: CallFilter = ALL_CALLS) -> Report:
-    """The report of [since, until) by `by`, of the calls `only` keeps."""
+                 only: CallFilter = ALL_CALLS, gateway_keys: Sequence[GatewayKey] = ()) -> Report:
+    """The report of [since, until) by `by`, of the calls `only` keeps. `gateway_keys`: the
+    gateway's upstream keys (analytics.bill.gateway_keys), which the bill's reconciliation
+    credits LiteLLM's spend to."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
     web_apps = _web_app_providers()
@@ -79,6 +83,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: Dime
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
                             UnreadConnectionStore(store).by_process_and_host(since, until, only)],
+        bill=None if only else bill_part(store, since, until, gateway_keys),  # a bill is per key, never per device
     )
 
 

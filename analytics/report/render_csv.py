@@ -1,5 +1,6 @@
 """The report's rows for the chosen dimension as CSV, one line per value, for spreadsheets.
-If some connections could not be read, their table follows after an empty line."""
+If a bill was imported, its keys follow after an empty line, then, if some connections could
+not be read, their table."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from analytics.report.document import Report
 
 COLUMNS = ("unmanaged_calls", "unmanaged_cost_usd", "prompt_tokens", "completion_tokens", "estimated_calls",
            "unpriced_calls", "managed_calls", "managed_unpriced_calls", "managed_cost_usd", "coverage")
+BILL_COLUMNS = ("key", "gateway_key", "billed_usd", "explained_by_gateway_usd", "explained_by_agents_usd",
+                "unexplained_usd", "coverage")
 UNREAD_COLUMNS = ("process", "host", "connections", "handshakes_failed", "passed_through", "first_seen",
                   "last_seen", "message")
 
@@ -23,6 +26,11 @@ def render_csv(report: Report) -> str:
     for row in document["rows"]:
         writer.writerow(["" if row["key"] is None else row["key"],
                          *("" if row[name] is None else repr(row[name]) for name in COLUMNS)])
+    if document["bill"]:
+        writer.writerow([])
+        writer.writerow(["bill_provider", *BILL_COLUMNS])
+        for key in document["bill"]["keys"]:
+            writer.writerow([key["provider"], *("" if key[name] is None else str(key[name]) for name in BILL_COLUMNS)])
     if document["unread_connections"]:
         writer.writerow([])
         writer.writerow([f"unread_{UNREAD_COLUMNS[0]}", *UNREAD_COLUMNS[1:]])

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
-from analytics.report.document import Day, Estimated, Finding, Report, Source, UnreadConnection
+from analytics.report.document import Bill, Day, Estimated, Finding, Report, Source, UnreadConnection
 from analytics.report.values import count, label, percent, window
 from offgate.money import usd
 
@@ -80,6 +80,8 @@ def render_body(report: Report) -> str:
         _estimated(report.estimated),
         "<h2>Connections offgate could not read</h2>",
         _unread(report.unread_connections),
+        "<h2>The providers' bills</h2>",
+        _bill(report.bill),
     ))
 
 
@@ -179,6 +181,31 @@ def _unread(unread: list[UnreadConnection]) -> str:
         lines.append(f"<tr><td>{escape(label(entry.process))}</td><td>{escape(entry.host)}</td>"
                      f"{_cell(entry, 'connections', count)}<td>{entry.last_seen:%Y-%m-%d %H:%M:%S}</td>"
                      f"<td>{escape(entry.message)}</td></tr>")
+    return "\n".join([*lines, "</table>"])
+
+
+BILL_COLUMNS = (("billed_usd", "billed", usd), ("explained_by_gateway_usd", "by the gateway", usd),
+                ("explained_by_agents_usd", "by the agents", usd), ("unexplained_usd", "unexplained", usd),
+                ("coverage", "coverage", percent))
+
+
+def _bill(bill: Bill | None) -> str:
+    if bill is None:
+        return "<p>No bill imported for these days (offgate bill import).</p>"
+    head = "".join(f'<th class="number">{escape(title)}</th>' for _, title, _ in BILL_COLUMNS)
+    lines = ['<div class="kpis">' + "".join(_kpi(bill, name, title, shown) for name, title, shown in BILL_COLUMNS)
+             + "</div>",
+             f'<table data-table="bill-keys"><tr><th>provider</th><th>key</th><th>gateway key</th>{head}</tr>']
+    for key in bill.keys:
+        cells = "".join(_cell(key, name, shown) for name, _, shown in BILL_COLUMNS)
+        lines.append(f'<tr data-key="{escape(key.provider)}:{escape(key.key)}"><td>{escape(key.provider)}</td>'
+                     f'<td>{escape(key.key)}</td><td>{"yes" if key.gateway_key else ""}</td>{cells}</tr>')
+    lines.append('</table>\n<table data-table="bill-findings"><tr><th>kind</th><th>provider</th><th>key</th>'
+                 "<th>detail</th></tr>")
+    for finding in bill.findings:
+        kind = escape(finding.kind)
+        lines.append(f'<tr data-kind="{kind}"><td class="kind-{kind}">{kind}</td><td>{escape(finding.provider)}</td>'
+                     f"<td>{escape(finding.key)}</td><td>{escape(finding.detail)}</td></tr>")
     return "\n".join([*lines, "</table>"])
 
 

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from analytics.report.document import Report
+from analytics.report.document import Bill, Report
 from analytics.report.values import count, label, percent, window
 from offgate.money import usd
 
@@ -85,4 +85,32 @@ def render_text(report: Report) -> str:
     console.print("Connections offgate could not read:" + ("" if unread else " none"), markup=False)
     for entry in unread:
         console.print(f"  {entry.message}", markup=False)
+    _bill(console, report.bill)
     return buffer.getvalue()
+
+
+def render_bill(bill: Bill | None) -> str:
+    """The bill part alone, as the report's text shows it."""
+    buffer = io.StringIO()
+    _bill(Console(file=buffer, width=WIDTH, highlight=False, soft_wrap=True, color_system=None), bill)
+    return buffer.getvalue()
+
+
+def _bill(console: Console, bill: Bill | None) -> None:
+    if bill is None:
+        console.print("The providers' bills: none imported for these days (offgate bill import)", markup=False)
+        return
+    console.print(f"The providers' bills: billed {usd(bill.billed_usd)} = by the gateway "
+                  f"{usd(bill.explained_by_gateway_usd)} + by the agents {usd(bill.explained_by_agents_usd)} "
+                  f"+ unexplained {usd(bill.unexplained_usd)}; coverage {percent(bill.coverage)}", markup=False)
+    keys = Table("provider", "key", "gateway key", "billed $", "by the gateway $", "by the agents $",
+                 "unexplained $", "coverage", title="the bills by key")
+    for key in bill.keys:
+        keys.add_row(key.provider, key.key, "yes" if key.gateway_key else "", usd(key.billed_usd),
+                     usd(key.explained_by_gateway_usd), usd(key.explained_by_agents_usd), usd(key.unexplained_usd),
+                     percent(key.coverage))
+    console.print(keys)
+    findings = Table("kind", "provider", "key", "detail", title=f"what the bills show: {len(bill.findings)} findings")
+    for finding in bill.findings:
+        findings.add_row(finding.kind, finding.provider, finding.key, finding.detail)
+    console.print(findings)

@@ -21,6 +21,7 @@ from offgate.cli.common import (
     UserOption,
     app,
     call_filter,
+    gateway_keys,
     out,
     parsed,
     since_from,
@@ -55,7 +56,8 @@ def alerts(
     start = since_from(since)
     with context.store() as store:
         # A window that ends before it starts is a ValueError: --since made it so.
-        parsed("--since", lambda: raise_new_alerts(store, context.settings.alerts, since=start))
+        keys = gateway_keys(context)
+        parsed("--since", lambda: raise_new_alerts(store, context.settings.alerts, since=start, gateway_keys=keys))
         found = AlertStore(store).alerts(include_acked=include_acked, since=start, about=call_filter(device, user))
     if as_json:
         sys.stdout.write(json.dumps([alert.to_json() for alert in found], indent=1) + "\n")
@@ -98,7 +100,7 @@ def watch(
     context: CommandContext = ctx.obj
     interval_s = parsed("--interval", lambda: parse_interval(interval))
     _log_to_stderr()
-    watcher = Watcher(context.database_url(), context.settings)
+    watcher = Watcher(context.database_url(), context.settings, gateway_keys(context))
     log = logging.getLogger("offgate.watch")
     if once:
         try:

@@ -12,7 +12,18 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import DeviceOption, SinceOption, UserOption, app, call_filter, err, fail, out, since_from
+from offgate.cli.common import (
+    DeviceOption,
+    SinceOption,
+    UserOption,
+    app,
+    call_filter,
+    err,
+    fail,
+    gateway_keys,
+    out,
+    since_from,
+)
 from offgate.errors import EXIT_FAILED
 from offgate.vocabulary import CLASSES, Dimension
 
@@ -125,7 +136,7 @@ def report(
 
     start = since_from(since)
     with ctx.obj.store() as store:
-        document = build_report(store, start, datetime.now(UTC), by, call_filter(device, user))
+        document = build_report(store, start, datetime.now(UTC), by, call_filter(device, user), gateway_keys(ctx.obj))
     text = render(document, format.value)
     if out_file is None:
         sys.stdout.write(text)

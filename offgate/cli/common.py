@@ -123,3 +123,8 @@ def main(ctx: typer.Context, home: HomeOption = None) -> None:
     ctx.obj = CommandContext(home)
 
 
+def gateway_keys(context: CommandContext) -> list[Any]:
+    """The gateway's upstream keys from LiteLLM's config (reconcile.litellm_config)."""
+    from analytics.bill.gateway_keys import configured_gateway_keys
+
+    return list(configured_gateway_keys(context.settings, context.home))

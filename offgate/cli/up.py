@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from offgate.cli.common import CommandContext, app, out, parsed
+from offgate.cli.common import CommandContext, app, gateway_keys, out, parsed
 from offgate.config import Settings
 from offgate.errors import EXIT_FAILED, OffgateError
 from offgate.store import Store
@@ -101,7 +101,7 @@ async def _run_everything(context: CommandContext, proxy_port: int, dashboard_ho
     proxy_address = local_address(proxy_host, proxy_port)
     runner = await start_dashboard(create_app(home, settings, token, proxy_address), dashboard_host, dashboard_port)
     stop = threading.Event()
-    watcher = Watcher(context.database_url(), settings)
+    watcher = Watcher(context.database_url(), settings, gateway_keys(context))
     watcher_thread = threading.Thread(target=supervise, name="offgate-watcher", daemon=True,
                                       args=("watcher", lambda: watcher.run(interval_s, stop), stop))
     watcher_thread.start()

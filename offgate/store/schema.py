@@ -86,6 +86,7 @@ class UsageEventRow(Model):
     parse_status = TextField()
     parse_error = TextField(null=True)
     witnesses = TextField(null=True)
+    key_hint = TextField(null=True)
 
     class Meta:
         table_name = "usage_event"
@@ -303,6 +304,34 @@ class AgentLogFileRow(Model):
         table_name = "agent_log_file"
 
 
+class BillLineRow(Model):
+    """One line of a provider's bill: what one key cost on one UTC day for one model, with the
+    tokens billed by class. `id` is the line's natural key (provider, account, day, model, key,
+    line), so a re-import replaces a line instead of adding it twice. Keys appear as the
+    provider's id and hint only. `cost_usd` is NULL when the source gave tokens but no cost."""
+
+    id = TextField(primary_key=True)
+    provider = TextField()
+    day = DateField(index=True)
+    model = TextField(null=True)
+    key_id = TextField(null=True)
+    key_hint = TextField(null=True)
+    account = TextField(null=True)  # the project, workspace, subscription or account it was billed to
+    requests = BigIntegerField(null=True)
+    input_tokens = BigIntegerField()  # uncached input
+    cache_read_tokens = BigIntegerField()
+    cache_write_tokens = BigIntegerField()
+    output_tokens = BigIntegerField()
+    batch = BooleanField()
+    cost_usd = DoubleField(null=True)
+    source = TextField()
+    imported_at = DateTimeField()
+
+    class Meta:
+        table_name = "bill_line"
+        indexes = ((("provider", "day"), False),)
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -438,6 +467,11 @@ def add_agent_logs(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).add_column("usage_event", "witnesses", TextField(null=True)))
 
 
+def add_bills_and_key_hints(database: Database) -> None:
+    SchemaManager(BillLineRow, database).create_all()
+    migrate(SchemaMigrator.from_database(database).add_column("usage_event", "key_hint", TextField(null=True)))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -451,6 +485,7 @@ MIGRATIONS: list[Migration] = [
     add_workstation_tables,
     add_agent_logs,
     add_export_outbox,
+    add_bills_and_key_hints,
 ]
 
 

@@ -1,0 +1,67 @@
+"""`offgate bill import --from ...`: pick the bill source the name says, copy its lines in.
+
+The admin key is read from a file or the environment, never from the command line (it would
+sit in the shell's history) and never stored. Storing is idempotent by each line's natural
+key, so an import can simply be rerun: lines already stored as they are count as unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from analytics.bill.source import BillInputError, BillSource
+from analytics.spend.source import Progress
+from offgate.store.bill import BillLog
+
+ADMIN_KEY_VARIABLES = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY",
+                       "openrouter": "OPENROUTER_MANAGEMENT_KEY"}
+PROVIDERS = tuple(ADMIN_KEY_VARIABLES)
+
+
+@dataclass
+class BillImportSummary:
+    read: int = 0
+    changed: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def admin_key(provider: str, key_file: Path | None) -> str | None:
+    if key_file is not None:
+        try:
+            return key_file.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise BillInputError(f"cannot read the admin key from {key_file}: {exc.strerror}") from None
+    return os.environ.get(ADMIN_KEY_VARIABLES[provider]) or None
+
+
+def open_bill_source(name: str, *, key_file: Path | None, since: datetime, until: datetime,
+                     base_url: str | None = None) -> BillSource:
+    if name == "openai":
+        from analytics.bill.openai import BASE_URL, OpenAiBillSource
+
+        return OpenAiBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+    if name == "anthropic":
+        from analytics.bill.anthropic import BASE_URL, AnthropicBillSource
+
+        return AnthropicBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+    if name == "openrouter":
+        from analytics.bill.openrouter import BASE_URL, OpenRouterBillSource
+
+        return OpenRouterBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+    if Path(name).is_file():
+        from analytics.bill.files import FileBillSource
+
+        return FileBillSource(Path(name), since=since, until=until)
+    raise BillInputError(f"no bill source {name!r}: one of {', '.join(PROVIDERS)}, or a billing export file")
+
+
+def import_bill(source: BillSource, log: BillLog, progress: Progress) -> BillImportSummary:
+    summary = BillImportSummary()
+    for lines in source.lines(progress):
+        summary.read += len(lines)
+        summary.changed += log.add(lines, source.kind)
+    summary.problems = source.problems
+    return summary

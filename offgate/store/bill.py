@@ -1,0 +1,144 @@
+"""The providers' bills in offgate's store (table BillLineRow): one line per provider, UTC
+day, model, key and billed account, as imported by `offgate bill import`.
+
+A line's id is its natural key, so importing a bill again replaces its lines (a provider may
+still revise a recent day) and adds none twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+
+from peewee import JOIN, SQL, fn
+
+from offgate.store.core import Store
+from offgate.store.queries import classification
+from offgate.store.schema import BillLineRow, ReconciledCallRow, SpendLogRow, UsageEventRow
+from offgate.store.sql import between, insert_rows
+from offgate.vocabulary import UNMANAGED
+
+LOOKUP_BATCH = 5000  # ids per IN (...): well under SQLite's limit on parameters
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """What one key cost on one day for one model, tokens by the class they were billed at."""
+
+    provider: str
+    day: date
+    model: str | None
+    key_id: str | None
+    key_hint: str | None
+    account: str | None
+    input_tokens: int = 0  # uncached
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    output_tokens: int = 0
+    requests: int | None = None
+    batch: bool = False
+    cost_usd: float | None = None
+
+    @property
+    def id(self) -> str:
+        return ":".join((self.provider, self.account or "-", self.day.isoformat(), self.model or "-",
+                         self.key_id or self.key_hint or "-", "batch" if self.batch else "sync"))
+
+
+class BillLog:
+    """The bill lines of one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._db = store.database
+
+    def add(self, lines: Sequence[BillLine], source: str) -> int:
+        """Store lines in one transaction, replacing those stored already; returns how many
+        were new or changed."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows = {line.id: {**asdict(line), "id": line.id, "source": source, "imported_at": now} for line in lines}
+        ids = list(rows)
+        with self._store.reporting("write bill lines to"), self._db.atomic():
+            stored = {row.id: row for start in range(0, len(ids), LOOKUP_BATCH)
+                      for row in BillLineRow.select().where(BillLineRow.id.in_(ids[start:start + LOOKUP_BATCH]))
+                      .execute(self._db)}
+            changed = [row for key, row in rows.items() if key not in stored or _differs(stored[key], row)]
+            insert_rows(self._db, BillLineRow, changed, existing="replace")
+        return len(changed)
+
+    def lines(self, since: date | None = None, until: date | None = None) -> list[BillLine]:
+        """The lines of days in [since, until), oldest first."""
+        row = BillLineRow
+        query = row.select()
+        if since is not None:
+            query = query.where(row.day >= since)
+        if until is not None:
+            query = query.where(row.day < until)
+        # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
+        query = query.select(*(getattr(row, name) for name in _LINE_FIELDS)).order_by(row.day, row.id)
+        with self._store.reporting("read bill lines from"):
+            found = self._db.execute(query).fetchall()  # the driver's values: no per-value conversion
+        days: dict[object, date] = {}
+        return [BillLine(provider, days.get(day) or days.setdefault(day, _as_date(day)), *rest)
+                for provider, day, *rest in found]
+
+
+_LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
+
+
+def _differs(stored: BillLineRow, row: Mapping[str, object]) -> bool:
+    return any(getattr(stored, name) != row[name] for name in BillLine.__dataclass_fields__ if name != "day") or (
+        _as_date(stored.day) != row["day"])
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+@dataclass(frozen=True, slots=True)
+class KeyedCost:
+    """Cost summed per UTC day, provider, model and key: unmanaged calls the agents captured
+    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None)."""
+
+    day: date
+    provider: str | None
+    model: str | None
+    key_fingerprint: str | None
+    key_hint: str | None
+    calls: int
+    cost_usd: float
+
+
+def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
+    """The unmanaged calls of [since, until) per day, provider, model and key."""
+    event, call = UsageEventRow, ReconciledCallRow
+    keys = [fn.DATE(event.ts), event.provider, event.model, event.key_fingerprint, event.key_hint]
+    query = between(
+        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(event.cost_usd))
+        .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+        .where(classification() == UNMANAGED)
+        .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
+        event.ts, since, until)
+    with store.reporting("total unmanaged calls in"):
+        found = store.database.execute(query).fetchall()
+    return [KeyedCost(_as_date(day), provider, model, fingerprint, hint, int(calls), float(cost or 0.0))
+            for day, provider, model, fingerprint, hint, calls, cost in found]
+
+
+def logged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
+    """LiteLLM's spend rows of [since, until) per day, upstream provider and model."""
+    row = SpendLogRow
+    keys = [fn.DATE(row.start_time), row.custom_llm_provider, row.model]
+    query = between(
+        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(row.spend))
+        .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
+        row.start_time, since, until)
+    with store.reporting("total spend rows in"):
+        found = store.database.execute(query).fetchall()
+    return [KeyedCost(_as_date(day), provider, model, None, None, int(rows), float(spend or 0.0))
+            for day, provider, model, rows, spend in found]

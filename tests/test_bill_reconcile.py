@@ -1,0 +1,63 @@
+"""Three-way reconciliation of a bill: billed = explained by the gateway + by the agents +
+unexplained on every row, and the three findings exact."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from analytics.bill.gateway_keys import GatewayKey
+from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill
+from offgate.fingerprint import key_hint
+from offgate.pricing import rates_for
+from offgate.store.bill import BillLine, KeyedCost
+
+DAY = date(2026, 11, 2)
+GATEWAY_KEY = "sk-proj-GATEWAYgatewaygatewaygateway0001"
+ALICE_KEY = "sk-proj-ALICEalicealicealicealice0002"
+NOBODY_KEY = "sk-proj-NOBODYnobodynobodynobody0003"
+
+
+def line(key: str, cost: float, model: str = "gpt-4o-mini-2024-07-18", **tokens: int) -> BillLine:
+    return BillLine(provider="openai", day=DAY, model=model, key_id=f"key_{key[-4:]}", key_hint=key_hint(key),
+                    account="proj_1", cost_usd=cost, **tokens)
+
+
+def test_the_bill_splits_into_gateway_agents_and_unexplained_with_three_findings():
+    rates = rates_for("gpt-4o-mini", "openai")
+    assert rates is not None
+    cache_reads = 2_000_000
+    cache_cost = cache_reads * rates.cache_read
+    gateway_line = line(GATEWAY_KEY, 4.0 + cache_cost, cache_read_tokens=cache_reads)
+    lines = [gateway_line, line(ALICE_KEY, 1.5), line(NOBODY_KEY, 7.25)]
+    gateway = [GatewayKey("openai", frozenset({"gpt-4o-mini"}), key_hint(GATEWAY_KEY), "f-gateway")]
+    # LiteLLM logged the gateway's calls but priced its cache reads at $0.
+    # As LiteLLM logs it: the deployment's model, provider first.
+    logged = [KeyedCost(DAY, "openai", "openai/gpt-4o-mini", None, None, 40, 4.0)]
+    captured = [KeyedCost(DAY, "openai", "gpt-4o-mini", "f-alice", key_hint(ALICE_KEY), 3, 1.5),
+                KeyedCost(DAY, "openai", "gpt-4o-mini", "f-gateway", key_hint(GATEWAY_KEY), 1, 0.0)]
+
+    result = reconcile_bill(lines, logged, captured, gateway)
+
+    by_key = {row.key: row for row in result.rows}
+    gateway_row = by_key[key_hint(GATEWAY_KEY)]
+    assert (gateway_row.gateway_key, gateway_row.explained_by_gateway_usd, gateway_row.explained_by_agents_usd) == (
+        True, 4.0, 0.0)
+    assert round(gateway_row.unexplained_usd, 9) == round(cache_cost, 9)
+    alice = by_key[key_hint(ALICE_KEY)]
+    assert (alice.billed_usd, alice.explained_by_agents_usd, alice.unexplained_usd) == (1.5, 1.5, 0.0)
+    nobody = by_key[key_hint(NOBODY_KEY)]
+    assert (nobody.billed_usd, nobody.explained_by_gateway_usd, nobody.explained_by_agents_usd,
+            nobody.unexplained_usd) == (7.25, 0.0, 0.0, 7.25)
+    assert [(f.kind, f.key, f.token_class) for f in result.findings] == [
+        (NOT_SEEN, key_hint(NOBODY_KEY), None),
+        (OFF_GATEWAY, key_hint(GATEWAY_KEY), None),
+        (MISPRICED, key_hint(GATEWAY_KEY), "cache reads"),
+    ]
+    assert result.findings[0].billed_usd == 7.25
+
+
+def test_a_bill_that_everyone_explains_has_no_findings():
+    lines = [line(ALICE_KEY, 1.5)]
+    captured = [KeyedCost(DAY, "openai", "gpt-4o-mini", "f-alice", key_hint(ALICE_KEY), 3, 1.5)]
+    result = reconcile_bill(lines, [], captured, [])
+    assert result.findings == [] and [row.unexplained_usd for row in result.rows] == [0.0]
