@@ -228,19 +228,38 @@ def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_it
         assert not columns & AUDIO_COLUMNS and "reasoning_tokens" in columns
         # Written as version 1's writer wrote it: no audio columns to fill.
         old = event(id="before-alerts", ts=T0, prompt_tokens=12, completion_tokens=3)
-        row = {**old.model_dump(exclude=AUDIO_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
+        row = {**old.model_dump(exclude=AUDIO_COLUMNS | POLICY_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
         Table("usage_event", list(row)).bind(v1.database).insert(row).execute()
         assert not v1.database.table_exists(AlertRow._meta.table_name)
     with Store.open(store_url, migrations=MIGRATIONS[:2]) as v2:
         assert v2.schema_version() == 2
-        assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [
-            ("before-alerts", 12, None, None)]
-        assert {column.name for column in v2.database.get_columns("usage_event")} == set(UsageEvent.model_fields)
-        v2.add([event(id="with-audio", ts=T0 + timedelta(seconds=1), audio_prompt_tokens=900,
-                      audio_completion_tokens=40)])
-        assert [(e.audio_prompt_tokens, e.audio_completion_tokens) for e in v2.events()] == [(None, None), (900, 40)]
+        assert {column.name for column in v2.database.get_columns("usage_event")} == (
+            set(UsageEvent.model_fields) - POLICY_COLUMNS)
         assert v2.database.table_exists(AlertRow._meta.table_name)
         assert v2.database.table_exists(NotificationRow._meta.table_name)
+    with Store.open(store_url) as current:  # today's reader and writer use every column
+        assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens)
+                for e in current.events()] == [("before-alerts", 12, None, None)]
+        current.add([event(id="with-audio", ts=T0 + timedelta(seconds=1), audio_prompt_tokens=900,
+                           audio_completion_tokens=40)])
+        assert [(e.audio_prompt_tokens, e.audio_completion_tokens) for e in current.events()] == [
+            (None, None), (900, 40)]
+
+
+POLICY_COLUMNS = {"policy_outcome", "policy_rule"}
+
+
+def test_a_store_before_the_policy_gains_its_columns_and_keeps_its_calls(store_url: str) -> None:
+    with Store.open(store_url, migrations=MIGRATIONS[:-1]) as before:
+        assert not {column.name for column in before.database.get_columns("usage_event")} & POLICY_COLUMNS
+        old = event(id="before-policy", ts=T0, prompt_tokens=12)
+        row = {**old.model_dump(exclude=POLICY_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
+        Table("usage_event", list(row)).bind(before.database).insert(row).execute()
+    with Store.open(store_url) as after:
+        after.add([event(id="blocked", ts=T0 + timedelta(seconds=1), status_code=403, policy_outcome="blocked",
+                         policy_rule="direct-calls")])
+        assert [(e.id, e.prompt_tokens, e.policy_outcome, e.policy_rule) for e in after.events()] == [
+            ("before-policy", 12, None, None), ("blocked", None, "blocked", "direct-calls")]
 
 
 def test_a_version_2_store_lets_spend_be_unknown_and_keeps_its_rows_and_indexes(store_url: str) -> None:

@@ -84,6 +84,8 @@ class UsageEventRow(Model):
     key_fingerprint = TextField(null=True)
     parse_status = TextField()
     parse_error = TextField(null=True)
+    policy_outcome = TextField(null=True)
+    policy_rule = TextField(null=True)
 
     class Meta:
         table_name = "usage_event"
@@ -411,6 +413,12 @@ def add_approvals(database: Database) -> None:
         SchemaManager(model, database).create_all()
 
 
+def add_policy_outcome(database: Database) -> None:
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("usage_event", column, TextField(null=True))
+              for column in ("policy_outcome", "policy_rule")))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -422,6 +430,7 @@ MIGRATIONS: list[Migration] = [
     index_calls_by_device_and_user,
     add_approvals,
     add_workstation_tables,
+    add_policy_outcome,
 ]
 
 
