@@ -77,6 +77,8 @@ def full_event() -> UsageEvent:
         key_fingerprint="0123456789ab",
         parse_status="partial",
         parse_error="unexpected end of stream: Ünïcødé 🚀 'quotes' \"and\" ;--",
+        policy_outcome="coached",
+        policy_rule="coach: Ünïcødé 🚀",
     )
 
 

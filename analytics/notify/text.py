@@ -17,6 +17,7 @@ _WHAT = {
     "silent_device": "{who} has stopped reporting",
     "proxy_silent": "the proxy on {who} has stopped recording",
     "approval_request": "approval asked for {who}'s call at the gateway",
+    "coaching": "{who} called an AI provider around the gateway",
 }
 _METRIC_NAMES = {"cost_usd": "cost", "calls": "calls", "tokens": "tokens", "share": "unmanaged share"}
 
