@@ -18,7 +18,7 @@ from interceptor.calls import InterceptedCall
 from interceptor.decrypt_policy import DecryptPolicy
 from interceptor.fail_open import FailOpen
 from interceptor.home_config import HomeConfig
-from interceptor.policy_gate import PolicyGate
+from interceptor.policy_gate import PolicyGate, provider_error
 from interceptor.tls_fallback import TLSFallback
 from offgate.catalog.registry import Catalog
 from offgate.metering import ResponseMeter
@@ -229,3 +229,12 @@ def test_a_bad_policy_option_is_refused_by_name_and_changes_nothing():
         with pytest.raises(exceptions.OptionsError, match="offgate_policy"):
             tctx.configure(gate, offgate_policy='{"rules": [{"name": "x", "action": "shout"}]}')
         assert gate.policy.enforce_block and tctx.options.offgate_policy == '{"enforce_block": true}'
+
+
+@pytest.mark.parametrize(("provider", "body"), [
+    ("gemini", {"error": {"code": 403, "message": "No.", "status": "PERMISSION_DENIED"}}),
+    ("anthropic", {"type": "error", "error": {"type": "permission_error", "message": "No."}}),
+    ("mistral", {"error": {"message": "No.", "type": "permission_error", "param": None, "code": "blocked_by_policy"}}),
+])
+def test_a_refusal_has_the_providers_own_error_shape(provider, body):
+    assert provider_error(provider, "No.") == body
