@@ -65,9 +65,9 @@ def received_paths(upstream: FakeUpstream) -> list[str]:
 
 def test_the_openai_sdk_raises_its_permission_error_with_offgates_message(proxy, upstream):
     before = received_paths(upstream)
-    http = openai.DefaultHttpxClient(proxy=proxy.url, verify=proxy.ssl_context(), timeout=30)
-    sdk = openai.OpenAI(api_key="sk-test-block", http_client=http, max_retries=0)
-    with pytest.raises(openai.PermissionDeniedError) as raised:
+    with openai.OpenAI(api_key="sk-test-block", max_retries=0, http_client=openai.DefaultHttpxClient(
+            proxy=proxy.url, verify=proxy.ssl_context(), timeout=30)) as sdk, \
+            pytest.raises(openai.PermissionDeniedError) as raised:
         sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}])
     assert raised.value.status_code == 403
     message = GATEWAY_MESSAGE.format(provider="openai", gateway=gateway(upstream))
