@@ -17,12 +17,10 @@ from pydantic import ValidationError
 from interceptor.attribution import UNKNOWN, ProcessCache
 from interceptor.calls import InterceptedCall
 from interceptor.fail_open import FailOpen
+from interceptor.recorder import ATTRIBUTION_WAIT  # a rule may name the user: wait as the recorder does
 from offgate.policy import CallFacts, PolicyRule, PolicySettings
 
 log = logging.getLogger("offgate")
-
-# How long a call may wait for its client's process lookup: a rule may name the user.
-ATTRIBUTION_WAIT = 0.1
 
 
 class PolicyGate:
