@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from analytics.alerts import raise_new_alerts
+from analytics.alerts.coaching import raise_coaching_alerts
 from analytics.bill.gateway_keys import GatewayKey
 from analytics.notify import channels_from
 from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
@@ -79,6 +80,7 @@ class Watcher:
         reconciled = reconcile(self._store, self._settings.reconcile, since=now - window, now=now)
         new = raise_new_alerts(self._store, self._settings.alerts, now=now, gateway_keys=self._gateway_keys)
         new += ApprovalStore(self._store).raise_request_alerts(now)  # held at the gateway: the approvers are told
+        new += raise_coaching_alerts(self._store, self._settings.policy, self._settings.proxy.gateways, now)
         sent = self._dispatcher.deliver(now)
         return TickSummary(now, reconciled.calls, reconciled.classes[UNMANAGED], len(new), sent)
 

@@ -4,6 +4,7 @@
     DecryptPolicy       offgate_gateways, offgate_decrypt_only_catalog -> allow_hosts, the catalog
     TLSFallback         clients that refuse the certificate pass through, counted
     Recorder            HTTP and WebSocket calls -> journal -> store
+    PolicyGate          offgate_policy -> direct calls under block refused, under coach marked
     ProcessAttribution  which process sent each client connection
 
 `offgate proxy` adds `offgate_addons()` to its master; `mitmdump -s interceptor/addon.py`
@@ -19,6 +20,7 @@ from interceptor.client_processes import ProcessAttribution
 from interceptor.decrypt_policy import DecryptPolicy
 from interceptor.fail_open import FailOpen
 from interceptor.home_config import HomeConfig
+from interceptor.policy_gate import PolicyGate
 from interceptor.recorder import Recorder
 from interceptor.tls_fallback import TLSFallback
 
@@ -35,6 +37,7 @@ def offgate_addons() -> list[Any]:
         policy,
         TLSFallback(processes, fail_open),
         Recorder(policy, processes, fail_open),
+        PolicyGate(processes, fail_open),  # after the recorder, which reads the request's model
         ProcessAttribution(processes, fail_open),
     ]
 

@@ -31,6 +31,9 @@ class InterceptedCall:
     key_fingerprint: str | None = None
     key_hint: str | None = None
     litellm_call_id: str | None = None
+    # What the policy gate did to this call ("blocked", "coached") and under which rule.
+    policy_outcome: str | None = None
+    policy_rule: str | None = None
     done: bool = False
 
     def finished(self, reading: Reading, status_code: int | None, ended: float) -> FinishedCall:
@@ -58,5 +61,5 @@ class FinishedCall:
             call.match, self.reading, self.status_code, app=call.app, client_id=call.client_id,
             **self.metered.facts(), source="proxy", host=call.host, method=call.method, path=call.path,
             litellm_call_id=call.litellm_call_id, key_fingerprint=call.key_fingerprint, key_hint=call.key_hint,
-            device=device, **known,
+            device=device, policy_outcome=call.policy_outcome, policy_rule=call.policy_rule, **known,
         )

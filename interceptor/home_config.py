@@ -56,6 +56,7 @@ class HomeConfig:
                 "offgate_gateways": settings.proxy.gateways,
                 "offgate_device": device_name(settings.device.name),
                 "offgate_database_url": database_url_for(settings, home),
+                "offgate_policy": settings.policy.model_dump_json(),
             }
         except ConfigError as exc:
             raise exceptions.OptionsError(f"offgate_home: {exc}") from exc

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 Source = Literal["proxy", "extension", "import", "agent-log"]
 Route = Literal["direct", "gateway"]
 ParseStatus = Literal["ok", "partial", "unparsed"]
+PolicyOutcome = Literal["blocked", "coached"]
 
 # NUL (PostgreSQL text cannot hold it) and UTF-16 surrogates (no UTF-8 for them alone).
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -90,10 +91,13 @@ class UsageEvent(BaseModel):
     witnesses: str | None = Field(default=None, description="every source that saw this call, comma-separated, "
                                   "when more than the one that recorded it")
     key_hint: str | None = Field(default=None, description="the key as its provider's console shows it")
+    policy_outcome: PolicyOutcome | None = Field(
+        default=None, description="what the capture path did under the policy: refused the call, or coached")
+    policy_rule: str | None = Field(default=None, description="the name of the policy rule it acted on")
 
     @field_validator("provider", "app", "endpoint", "host", "method", "path", "model", "cost_note",
                      "response_id", "litellm_call_id", "process_name", "exe", "user", "device",
-                     "key_fingerprint", "key_hint", "parse_error", "witnesses")
+                     "key_fingerprint", "key_hint", "parse_error", "witnesses", "policy_rule")
     @classmethod
     def _storable(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:

@@ -112,6 +112,8 @@ class PolicySettings(BaseModel):
     refresh_s: float = Field(default=30.0, gt=0, description="how often the hook re-reads spend and approvals")
     stale_after_s: float = Field(default=300.0, gt=0, description="the hook's table is stale after this long")
     fail_open: bool = Field(default=True, description="with a stale table, let calls through (and log it)")
+    enforce_block: bool = Field(
+        default=False, description="let the interceptor refuse direct calls under a block rule (off: they are coached)")
     # member (lower-case) -> their first team: the hook asks for every call, among thousands of people
     _team_of_member: dict[str, str] = PrivateAttr(default_factory=dict[str, str])
 

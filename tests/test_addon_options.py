@@ -3,20 +3,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
 from pathlib import Path
 
 import pytest
-from mitmproxy import exceptions
-from mitmproxy.test import taddons
+from mitmproxy import exceptions, http
+from mitmproxy.test import taddons, tflow, tutils
 
 from interceptor.attribution import ProcessCache
+from interceptor.calls import InterceptedCall
 from interceptor.decrypt_policy import DecryptPolicy
 from interceptor.fail_open import FailOpen
 from interceptor.home_config import HomeConfig
+from interceptor.policy_gate import PolicyGate, provider_error
 from interceptor.tls_fallback import TLSFallback
+from offgate.catalog.registry import Catalog
+from offgate.metering import ResponseMeter
 
 GATEWAY = "https://litellm.example.com"
 CHAT = "/v1/chat/completions"
@@ -181,3 +186,55 @@ def test_passthrough_minutes_take_zero_and_refuse_a_negative_by_name():
         with pytest.raises(exceptions.OptionsError, match=r"^offgate_passthrough_minutes: -5 is negative"):
             tctx.configure(fallback, offgate_passthrough_minutes=-5)
         assert tctx.options.offgate_passthrough_minutes == 0
+
+
+# -- PolicyGate --------------------------------------------------------------------------------
+
+BLOCK_OPENAI = '[[policy.rules]]\nname = "no-openai"\naction = "block"\nprovider = "openai"\n'
+
+
+def openai_call(catalog: Catalog) -> http.HTTPFlow:
+    """A direct chat call to OpenAI as the recorder leaves it for the gate."""
+    flow = tflow.tflow(req=tutils.treq(host="api.openai.com", port=443, scheme=b"https", path=CHAT.encode(),
+                                       content=b'{"model": "gpt-4o-mini", "messages": []}'))
+    match = catalog.lookup("api.openai.com", 443, CHAT)
+    assert match is not None
+    call = InterceptedCall(match=match, parser=match.new_parser(), client_id=flow.client_conn.id,
+                           host="api.openai.com", path=CHAT, method="POST", meter=ResponseMeter(started=0.0))
+    call.parser.read_request(flow.request.content or b"", None)
+    flow.metadata["offgate"] = call
+    return flow
+
+
+@pytest.mark.parametrize(("policy", "status", "outcome"), [
+    (BLOCK_OPENAI, None, "coached"),  # enforce_block is off by default: the call passes, coached
+    ("[policy]\nenforce_block = true\n" + BLOCK_OPENAI, 403, "blocked"),
+])
+def test_the_gate_blocks_only_when_the_home_enforces_blocking(tmp_path, policy, status, outcome):
+    home = write_config(tmp_path / "home", policy)
+    config, decrypt, gate = HomeConfig(), DecryptPolicy(), PolicyGate(ProcessCache(), FailOpen())
+    with taddons.context(config, decrypt, gate) as tctx:
+        tctx.configure(config, offgate_home=str(home))
+        flow = openai_call(decrypt.catalog)
+        asyncio.run(gate.request(flow))
+        assert (flow.response.status_code if flow.response else None) == status
+        call: InterceptedCall = flow.metadata["offgate"]
+        assert (call.policy_outcome, call.policy_rule) == (outcome, "no-openai")
+
+
+def test_a_bad_policy_option_is_refused_by_name_and_changes_nothing():
+    gate = PolicyGate(ProcessCache(), FailOpen())
+    with taddons.context(gate) as tctx:
+        tctx.configure(gate, offgate_policy='{"enforce_block": true}')
+        with pytest.raises(exceptions.OptionsError, match="offgate_policy"):
+            tctx.configure(gate, offgate_policy='{"rules": [{"name": "x", "action": "shout"}]}')
+        assert gate.policy.enforce_block and tctx.options.offgate_policy == '{"enforce_block": true}'
+
+
+@pytest.mark.parametrize(("provider", "body"), [
+    ("gemini", {"error": {"code": 403, "message": "No.", "status": "PERMISSION_DENIED"}}),
+    ("anthropic", {"type": "error", "error": {"type": "permission_error", "message": "No."}}),
+    ("mistral", {"error": {"message": "No.", "type": "permission_error", "param": None, "code": "blocked_by_policy"}}),
+])
+def test_a_refusal_has_the_providers_own_error_shape(provider, body):
+    assert provider_error(provider, "No.") == body

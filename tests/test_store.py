@@ -77,6 +77,8 @@ def full_event() -> UsageEvent:
         key_fingerprint="0123456789ab",
         parse_status="partial",
         parse_error="unexpected end of stream: Ünïcødé 🚀 'quotes' \"and\" ;--",
+        policy_outcome="coached",
+        policy_rule="coach: Ünïcødé 🚀",
     )
 
 
@@ -220,7 +222,7 @@ def test_migrations_upgrade_an_old_store_and_keep_its_rows(store_url: str) -> No
 
 
 AUDIO_COLUMNS = {"audio_prompt_tokens", "audio_completion_tokens"}
-LATER_COLUMNS = {"witnesses", "key_hint"}  # added by later versions
+LATER_COLUMNS = {"witnesses", "key_hint", "policy_outcome", "policy_rule"}  # added by later versions
 
 
 def insert_as_written_then(database: Database, written: UsageEvent, columns_missing: set[str]) -> None:
@@ -254,6 +256,25 @@ def test_a_version_1_store_gains_the_alert_tables_and_audio_columns_and_keeps_it
         assert [row[2:] for row in columns_of(v2.database, audio)] == [(None, None), (900, 40)]
         assert v2.database.table_exists(AlertRow._meta.table_name)
         assert v2.database.table_exists(NotificationRow._meta.table_name)
+    with Store.open(store_url) as current:  # today's reader reads what older writers wrote
+        assert [(e.id, e.prompt_tokens, e.audio_prompt_tokens, e.audio_completion_tokens)
+                for e in current.events()] == [("before-alerts", 12, None, None), ("with-audio", None, 900, 40)]
+
+
+POLICY_COLUMNS = {"policy_outcome", "policy_rule"}
+
+
+def test_a_store_before_the_policy_gains_its_columns_and_keeps_its_calls(store_url: str) -> None:
+    with Store.open(store_url, migrations=MIGRATIONS[:-1]) as before:
+        assert not {column.name for column in before.database.get_columns("usage_event")} & POLICY_COLUMNS
+        old = event(id="before-policy", ts=T0, prompt_tokens=12)
+        row = {**old.model_dump(exclude=POLICY_COLUMNS), "ts": old.ts.replace(tzinfo=None)}
+        Table("usage_event", list(row)).bind(before.database).insert(row).execute()
+    with Store.open(store_url) as after:
+        after.add([event(id="blocked", ts=T0 + timedelta(seconds=1), status_code=403, policy_outcome="blocked",
+                         policy_rule="direct-calls")])
+        assert [(e.id, e.prompt_tokens, e.policy_outcome, e.policy_rule) for e in after.events()] == [
+            ("before-policy", 12, None, None), ("blocked", None, "blocked", "direct-calls")]
 
 
 def test_a_version_2_store_lets_spend_be_unknown_and_keeps_its_rows_and_indexes(store_url: str) -> None:

@@ -33,7 +33,7 @@ from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
 AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent",
-                    "approval_request", "unexplained_bill"]
+                    "approval_request", "unexplained_bill", "coaching"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
@@ -49,11 +49,13 @@ class Alert(Contract):
     """Whose usage: "total" for all unmanaged usage."""
     entity: str
     """Which user, device, app, provider or API key fingerprint ("all" for the total)."""
-    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "first_found", "last_report", "approval"]
+    metric: Literal["cost_usd", "calls", "tokens", "share", "first_call", "first_found", "last_report", "approval",
+                    "policy"]
     """What was measured: "first_call" for first_seen (or "first_found": an app first found installed or
     running on a workstation), "share" for unmanaged_share, "last_report" (hours since, as the
     statistic) for silent_device and proxy_silent, "approval" for approval_request (a call the
-    gateway held under the policy, for an approver to decide)."""
+    gateway held under the policy, for an approver to decide), "policy" for coaching (an app's direct
+    calls the proxy blocked or coached under the policy: the person is told how to use the gateway)."""
     ts: UtcTime
     """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str

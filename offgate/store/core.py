@@ -31,7 +31,7 @@ from offgate.config import redact_url
 from offgate.errors import OffgateError
 from offgate.events import UsageEvent
 from offgate.store.driver import PostgresqlDatabase, driver_errors
-from offgate.store.events import add_events, count_events, read_events, total_events
+from offgate.store.events import acted_on_calls, add_events, count_events, read_events, total_events
 from offgate.store.schema import MIGRATIONS, Migration, SchemaTooNewError, read_version, upgrade
 
 SQLITE_PREFIX = "sqlite:///"
@@ -116,6 +116,11 @@ class Store:
         Naive times are taken as UTC."""
         with self.reporting("read events from"):
             return read_events(self._db, since, until, limit)
+
+    def acted_on_calls(self, since: datetime, until: datetime) -> list[UsageEvent]:
+        """The calls blocked or coached under the policy, since <= ts < until, oldest first."""
+        with self.reporting("read events from"):
+            return acted_on_calls(self._db, since, until)
 
     def count(self, since: datetime | None = None) -> int:
         with self.reporting("count events in"):

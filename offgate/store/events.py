@@ -121,6 +121,13 @@ def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]
     return list(fresh.values()), displaced, recorded.witnessed
 
 
+def acted_on_calls(database: Database, since: datetime, until: datetime) -> list[UsageEvent]:
+    """The calls a capture path blocked or coached under the policy, since <= ts < until, oldest first."""
+    query = _in_window(UsageEventRow.select(), since, until).where(UsageEventRow.policy_outcome.is_null(False))
+    rows = query.order_by(UsageEventRow.ts, UsageEventRow.id).dicts().execute(database)
+    return [UsageEvent.model_validate(row) for row in rows]
+
+
 def read_events(database: Database, since: datetime | None, until: datetime | None,
                 limit: int | None) -> list[UsageEvent]:
     """Events with since <= ts < until, oldest first (ties by id); the first `limit`."""

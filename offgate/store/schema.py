@@ -87,6 +87,8 @@ class UsageEventRow(Model):
     parse_error = TextField(null=True)
     witnesses = TextField(null=True)
     key_hint = TextField(null=True)
+    policy_outcome = TextField(null=True)
+    policy_rule = TextField(null=True)
 
     class Meta:
         table_name = "usage_event"
@@ -472,6 +474,12 @@ def add_bills_and_key_hints(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).add_column("usage_event", "key_hint", TextField(null=True)))
 
 
+def add_policy_outcome(database: Database) -> None:
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("usage_event", column, TextField(null=True))
+              for column in ("policy_outcome", "policy_rule")))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -486,6 +494,7 @@ MIGRATIONS: list[Migration] = [
     add_agent_logs,
     add_export_outbox,
     add_bills_and_key_hints,
+    add_policy_outcome,
 ]
 
 
