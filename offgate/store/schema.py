@@ -34,6 +34,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from offgate.store.coaching_tables import add_coaching_events
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 from offgate.store.workstation_tables import add_workstation_tables
 
@@ -449,6 +450,7 @@ MIGRATIONS: list[Migration] = [
     add_approvals,
     add_workstation_tables,
     add_agent_logs,
+    add_coaching_events,
 ]
 
 
