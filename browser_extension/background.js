@@ -219,11 +219,22 @@ function localDay(date = new Date()) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-// The rule to show on a page of `app`, at most once per app per (local) day, or null.
-async function coachingFor(app) {
+async function ruleFor(app) {
   connect();
   if (!state.coaching || Date.now() - state.coaching.at > COACHING_REFRESH_MS) await refreshCoaching();
-  const rule = state.coaching?.rules.get(app) ?? null;
+  return state.coaching?.rules.get(app) ?? null;
+}
+
+// The rule to show on a page of `app` (in `tab`), at most once per app per (local) day, or
+// null. A blocked app's tab goes to the extension's own page saying why, every time.
+async function coachingFor(app, tab, pageUrl) {
+  const rule = await ruleFor(app);
+  if (rule && rule.action === "block") {
+    await api.tabs.update(tab.id, { url: api.runtime.getURL(`blocked.html?app=${encodeURIComponent(app)}`) });
+    coached(rule.app, rule.rule, "shown", pageUrl);
+    state.coachAnswers.push({ app, shown: false, blocked: true });
+    return null;
+  }
   let shown = false;
   if (rule && rule.action === "coach") {
     const { coachedOn } = await api.storage.local.get({ coachedOn: {} });
@@ -268,8 +279,12 @@ api.runtime.onMessage.addListener((request, sender, sendResponse) => {
     capture(request.message, sender.url);
     return false;
   }
-  if (request.kind === "coaching" && sender.tab && typeof request.app === "string") {
-    coachingFor(request.app).then(sendResponse, () => sendResponse(null));
+  if (request.kind === "coaching" && sender.tab && sender.url && typeof request.app === "string") {
+    coachingFor(request.app, sender.tab, sender.url).then(sendResponse, () => sendResponse(null));
+    return true;
+  }
+  if (request.kind === "blocked" && sender.url?.startsWith(api.runtime.getURL("blocked.html"))) {
+    ruleFor(request.app).then((rule) => sendResponse(rule?.action === "block" ? rule : null), () => sendResponse(null));
     return true;
   }
   if (request.kind === "coached" && sender.tab && sender.url && ["shown", "clicked"].includes(request.event)) {

@@ -1,7 +1,8 @@
 """Coaching in the browser, end to end in Debian's Chromium with the real extension and host
-(issue 15): the policy in config.toml coaches ChatGPT and says nothing of Claude (allowed).
-On a coached app's page the extension shows its notice, in a closed shadow root, at most
-once per app per day; the host stores every show and every click on the alternative's link.
+(issue 15): the policy in config.toml coaches ChatGPT, blocks Microsoft Copilot and says
+nothing of Claude (allowed). On a coached app's page the extension shows its notice, in a
+closed shadow root, at most once per app per day; a blocked app's tab goes to the extension's
+own page; the host stores every show and every click on the alternative's link.
 
 Playwright's selectors do not enter closed shadow roots; the tests read the notice as the
 browser renders it, through the DevTools protocol (DOM.getDocument with pierce)."""
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from native_host.extension import chromium_id
 from offgate.store import Store
 from offgate.store.coaching import CoachingCount, CoachingStore
 from tests.support.extension_e2e import User, chromium_with_extension, service_worker, throwaway_user
@@ -29,6 +31,13 @@ name = "coach chatgpt"
 action = "coach"
 app = "chatgpt"
 message = "{MESSAGE}"
+alternative_url = "https://{COMPANY_CHAT}/"
+
+[[policy.rules]]
+name = "no copilot"
+action = "block"
+app = "microsoft-copilot"
+message = "Copilot's web chat is not approved for company data."
 alternative_url = "https://{COMPANY_CHAT}/"
 """
 NOTICE = f"A word from your company's AI policy {MESSAGE} Use the recommended tool Dismiss"
@@ -117,6 +126,22 @@ def test_the_page_can_neither_read_nor_remove_the_notice_and_a_click_is_counted(
     page.close()
 
 
+def test_a_blocked_app_gives_way_to_the_extensions_page_saying_why(browser: BrowserContext, user: User) -> None:
+    page = browser.new_page()
+    page.goto(user.apps.page_url("microsoft-copilot/chat", "websocket"))
+    page.wait_for_url(f"chrome-extension://{chromium_id()}/blocked.html?app=microsoft-copilot")
+    page.wait_for_function("document.getElementById('message').textContent !== ''")
+    assert page.inner_text("#why") == ('Your company\'s AI policy ("no copilot") blocks microsoft-copilot '
+                                       "on this computer.")
+    assert page.inner_text("#message") == "Copilot's web chat is not approved for company data."
+    assert page.get_attribute("#alternative a", "href") == f"https://{COMPANY_CHAT}/"
+    page.close()
+    deadline = time.monotonic() + TIMEOUT_S
+    while CoachingCount("microsoft-copilot", "no copilot", 1, 0) not in counts(user):
+        assert time.monotonic() < deadline, counts(user)
+        time.sleep(0.1)
+
+
 # -- helpers -------------------------------------------------------------------------------
 
 
@@ -200,7 +225,7 @@ def wait_for_counts(user: User, before: list[CoachingCount], *, shown: int, clic
     was = next((count for count in before if count.app == "chatgpt"), CoachingCount("chatgpt", "coach chatgpt", 0, 0))
     want = [CoachingCount("chatgpt", "coach chatgpt", was.shown + shown, was.clicked + clicked)]
     deadline = time.monotonic() + TIMEOUT_S
-    while (now := counts(user)) != want and time.monotonic() < deadline:
+    while (now := [count for count in counts(user) if count.app == "chatgpt"]) != want and time.monotonic() < deadline:
         time.sleep(0.1)
     assert now == want
     return now
