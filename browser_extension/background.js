@@ -19,6 +19,7 @@ const LAST_RETRY_MS = 25_000;
 const QUESTION_TIMEOUT_MS = 5000;
 // The policy's coaching rules are asked for when the host says hello and again when older.
 const COACHING_REFRESH_MS = 10 * 60 * 1000;
+const MAX_ANSWERS_KEPT = 100;
 
 const state = {
   port: null,
@@ -27,7 +28,7 @@ const state = {
   keptChars: 0,
   questions: new Map(), // id -> resolve, for "today" and "coaching"
   coaching: null, // {rules: Map app -> rule, at}: the host's last answer, validated
-  coachAnswers: [], // {app, shown}: what each page that asked was told (tests read it)
+  coachAnswers: [], // {app, shown}: what the last pages that asked were told (tests read it)
   retryMs: FIRST_RETRY_MS, // reopening the port
   retryTimer: null,
   holdMs: FIRST_RETRY_MS, // after a retryable error: nothing is sent until the hold ends
@@ -232,7 +233,7 @@ async function coachingFor(app, tab, pageUrl) {
   if (rule && rule.action === "block") {
     await api.tabs.update(tab.id, { url: api.runtime.getURL(`blocked.html?app=${encodeURIComponent(app)}`) });
     coached(rule.app, rule.rule, "shown", pageUrl);
-    state.coachAnswers.push({ app, shown: false, blocked: true });
+    answered({ app, shown: false, blocked: true });
     return null;
   }
   let shown = false;
@@ -243,8 +244,13 @@ async function coachingFor(app, tab, pageUrl) {
       shown = true;
     }
   }
-  state.coachAnswers.push({ app, shown });
+  answered({ app, shown });
   return shown ? rule : null;
+}
+
+function answered(answer) {
+  state.coachAnswers.push(answer);
+  if (state.coachAnswers.length > MAX_ANSWERS_KEPT) state.coachAnswers.shift();
 }
 
 // A notice shown or its link clicked: kept and sent until the host has stored it, as copies are.
