@@ -2,7 +2,8 @@
 
 Replies are JSON objects: `{"type": "ack", "id", "event_ids"}` for a recorded call or
 WebSocket batch, sent only once every event of it is durable (the writer's put() returned),
-`{"type": "hello", ...}` and `{"type": "today", ...}` for those questions, and
+`{"type": "hello", ...}`, `{"type": "today", ...}` and `{"type": "coaching", "id", "rules"}` for
+those questions, `{"type": "ack", "id", "event_ids": []}` for a `coached` notice once it is kept, and
 `{"type": "error", "id", "error", "retryable", "message"}` for anything refused, where
 `error` is a fixed code (listed in ERRORS), `message` says what was wrong, and `retryable`
 says whether the same message may succeed later (send it again) or never will.
@@ -27,6 +28,8 @@ from native_host.messages import (
     MAX_MESSAGE_BYTES,
     MODELS,
     CallMessage,
+    Coached,
+    Coaching,
     Hello,
     NotInCatalog,
     Today,
@@ -140,7 +143,7 @@ class Host:
             self._recorder.close()
             self._recorder = None
 
-    def _answer(self, message: Hello | CallMessage | WebSocketBatch | Today) -> dict[str, Any]:
+    def _answer(self, message: Hello | CallMessage | WebSocketBatch | Today | Coaching | Coached) -> dict[str, Any]:
         if isinstance(message, Hello):
             log.info("extension %s connected", message.extension_version)
             return {"type": "hello", "id": message.id, "protocol": PROTOCOL_VERSION,
@@ -150,6 +153,11 @@ class Host:
             return {"type": "ack", "id": message.id, "event_ids": recorder.record_call(message)}
         if isinstance(message, WebSocketBatch):
             return {"type": "ack", "id": message.id, "event_ids": recorder.record_websocket(message)}
+        if isinstance(message, Coaching):
+            return {"type": "coaching", "id": message.id, "rules": recorder.coaching_rules()}
+        if isinstance(message, Coached):
+            recorder.record_coached(message)
+            return {"type": "ack", "id": message.id, "event_ids": []}
         return {"type": "today", "id": message.id, **recorder.today(message.since)}
 
     def _start_warm_up(self) -> None:

@@ -9,6 +9,10 @@ Every message is a JSON object with a `type` and an `id` the reply repeats:
 - `websocket`: the messages of one WebSocket session since the last batch; a session is
   long-lived, so it comes in batches keyed by `session`.
 - `today`: how many web-app calls are recorded since `since` and their estimated cost.
+- `coaching`: the policy's coach and block rules for the AI web apps (the extension asks at
+  start and refreshes).
+- `coached`: a coaching notice was shown on an app's page, or its alternative's link clicked;
+  `id` becomes the row's, so one sent again is kept once.
 
 No message carries cookies or request headers: the one response header taken is the
 content type (the parsers choose their framing by it), and unknown fields are refused.
@@ -123,8 +127,22 @@ class Today(_Message):
     since: Time
 
 
-Message = Hello | CallMessage | WebSocketBatch | Today
-MODELS: dict[str, type[Message]] = {"hello": Hello, "call": CallMessage, "websocket": WebSocketBatch, "today": Today}
+class Coaching(_Message):
+    type: Literal["coaching"]
+
+
+class Coached(_Message):
+    type: Literal["coached"]
+    app: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    rule: str = Field(min_length=1, max_length=200)
+    event: Literal["shown", "clicked"]
+    at: Time
+    page_origin: Origin
+
+
+Message = Hello | CallMessage | WebSocketBatch | Today | Coaching | Coached
+MODELS: dict[str, type[Message]] = {"hello": Hello, "call": CallMessage, "websocket": WebSocketBatch, "today": Today,
+                                    "coaching": Coaching, "coached": Coached}
 
 
 def describe_errors(errors: list[ErrorDetails]) -> str:

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import psutil
 
-from native_host.messages import CallMessage, NotInCatalog, Unavailable, WebSocketBatch
+from native_host.messages import CallMessage, Coached, NotInCatalog, Unavailable, WebSocketBatch
 from offgate import recording
 from offgate.catalog import build_catalog
 from offgate.catalog.base import CallParser, Reading
@@ -39,7 +39,9 @@ from offgate.config import database_url_for, device_name, load_settings, resolve
 from offgate.events import UsageEvent
 from offgate.fingerprint import path_without_keys
 from offgate.metering import ResponseMeter
+from offgate.policy import CallFacts
 from offgate.store import Store, StoreError
+from offgate.store.coaching import CoachingEvent, CoachingStore
 from offgate.writer import EventWriter, NotDurable
 
 log = logging.getLogger("offgate.native_host")
@@ -84,6 +86,7 @@ class WebSocketSession:
 class Recorder:
     def __init__(self, home: Path) -> None:
         home = resolve_home(home)
+        self._home = home
         settings = load_settings(home)
         self._url = database_url_for(settings, home)
         self._catalog = build_catalog(settings.proxy.gateways)
@@ -149,6 +152,36 @@ class Recorder:
             "cost_usd": round(sum(row["cost_usd"] or 0.0 for row in rows), 6),
             "by_app": [{"app": row["key"], "calls": row["calls"], "cost_usd": row["cost_usd"]} for row in rows],
         }
+
+    def coaching_rules(self) -> list[dict[str, Any]]:
+        """The coach and block rules deciding for each AI web app, for this browser's user and
+        device. config.toml is read again, so the extension's refresh brings a changed policy."""
+        try:
+            policy = load_settings(self._home).policy
+        except Exception as exc:  # a broken config.toml: the extension keeps what it has and asks again
+            raise Unavailable(f"cannot read the policy: {exc}") from exc
+        user = self._browser.user
+        rules = []
+        for app in sorted(self._web_apps):
+            call = CallFacts(app=app, provider=app, user=user, team=policy.team_of(user), device=self._device)
+            rule = policy.deciding_rule(call)
+            if rule is not None and rule.action in ("coach", "block"):
+                rules.append({"app": app, "rule": rule.name, "action": rule.action, "message": rule.message,
+                              "alternative_url": rule.alternative_url})
+        return rules
+
+    def record_coached(self, coached: Coached) -> None:
+        """Keep a notice shown or clicked; it must come from the page of the app it names."""
+        provider = self._catalog.provider_for_host(urlsplit(coached.page_origin).hostname or "")
+        if provider is None or provider.name != coached.app or coached.app not in self._web_apps:
+            raise NotInCatalog(f"{coached.page_origin} is not the page of the AI web app {coached.app!r}")
+        event = CoachingEvent(coached.id, coached.at, coached.app, coached.rule, coached.event,
+                              self._browser.user, self._device)
+        try:
+            self._reader = self._reader or Store.open(self._url)
+            CoachingStore(self._reader).record(event)
+        except StoreError as exc:
+            raise Unavailable(str(exc)) from exc
 
     def close(self) -> None:
         """Record what open sessions owe (as cut off), then write everything queued."""

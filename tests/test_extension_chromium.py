@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import psutil
 import pytest
-from playwright.sync_api import BrowserContext, Worker, sync_playwright
+from playwright.sync_api import BrowserContext, Worker
 
 from native_host.extension import chromium_id
 from tests.support.extension_e2e import (
@@ -20,18 +20,15 @@ from tests.support.extension_e2e import (
     EXPECTED_SESSION,
     User,
     check_fetch_recorded,
-    chromium_extension_args,
+    chromium_with_extension,
     event_facts,
     expected_facts,
     run_page,
     service_worker,
     throwaway_user,
 )
-from tests.support.web_apps import app_hostnames, require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-WARM_UP_TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
@@ -43,30 +40,8 @@ def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
 
 @pytest.fixture(scope="module")
 def browser(user: User) -> Iterator[BrowserContext]:
-    chromium = require("chromium")
-    user_data_dir = user.home / "chromium-profile"
-    installed = user.install_host("chromium", "--user-data-dir", str(user_data_dir))
-    assert f"{user_data_dir}/NativeMessagingHosts/dev.offgate.native_host.json" in installed
-    rules = ", ".join(f"MAP {host} 127.0.0.1:{user.apps.port}" for host in app_hostnames())
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(user_data_dir), executable_path=chromium, headless=True, env=user.env,
-            args=[*chromium_extension_args(), f"--host-resolver-rules={rules}"],
-        )
-        try:
-            # The worker runs before its listeners are ready: wait until it has said hello to the host.
-            status = service_worker(context).evaluate(f"""async () => {{
-                const until = Date.now() + {WARM_UP_TIMEOUT_MS};
-                for (;;) {{
-                    const status = await currentStatus();
-                    if (status.connected || Date.now() > until) return status;
-                    await new Promise((wake) => setTimeout(wake, 100));
-                }}
-            }}""")
-            assert status["connected"], status
-            yield context
-        finally:
-            context.close()
+    with chromium_with_extension(user) as context:
+        yield context
 
 
 @pytest.mark.parametrize("fixture_name", ["chatgpt/conversation_delta", "claude-web/completion"])
@@ -138,7 +113,7 @@ def test_the_popup_shows_what_is_recorded_today(browser: BrowserContext, user: U
         page.goto(f"chrome-extension://{chromium_id()}/popup.html")
         page.wait_for_function("document.getElementById('today').textContent.includes('calls to AI web apps')")
         assert page.inner_text("#host").startswith("Recording to offgate.")
-        cost = sum(event.cost_usd for event in recorded)
+        cost = sum(event.cost_usd or 0.0 for event in recorded)
         assert page.inner_text("#today") == (f"{len(recorded)} calls to AI web apps, about ${cost:.4f} "
                                              "at API prices (estimated).")
         assert "Not stored:" in page.inner_text("body")
@@ -210,7 +185,7 @@ def test_calls_made_while_the_host_is_killed_or_unavailable_are_recorded_once(br
         config.unlink()
     wait_for_status(worker, lambda status: status["queued"] == status["inFlight"] == 0, timeout=60)
     new = user.wait_for_new_events(before, 2)
-    assert sorted(event.provider for event in new) == ["chatgpt", "claude-web"]
+    assert sorted(event.provider or "" for event in new) == ["chatgpt", "claude-web"]
     assert len(user.events()) == len(before) + 2
 
 

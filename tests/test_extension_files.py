@@ -36,11 +36,14 @@ def test_the_manifest_asks_for_the_least_it_needs() -> None:
     assert manifest["permissions"] == ["nativeMessaging", "storage"]
     assert "host_permissions" not in manifest and "optional_permissions" not in manifest
     assert manifest["browser_specific_settings"]["gecko"]["id"] == "offgate@offgate.dev"
-    main_world, isolated = manifest["content_scripts"]
+    main_world, isolated, coach = manifest["content_scripts"]
     assert (main_world["world"], main_world["js"], main_world["run_at"]) == (
         "MAIN", ["generated/targets.js", "tap.js"], "document_start")
     assert isolated["js"] == ["bridge.js"] and "world" not in isolated
-    assert main_world["matches"] == isolated["matches"]
+    assert main_world["matches"] == isolated["matches"] == coach["matches"]
+    # The coaching notice: the extension's own world, once the page is there.
+    assert (coach["js"], coach["run_at"]) == (["generated/targets.js", "coach.js"], "document_idle")
+    assert "world" not in coach
     assert "https://chatgpt.com/*" in main_world["matches"] and "https://claude.ai/*" in main_world["matches"]
 
 

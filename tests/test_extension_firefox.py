@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from native_host.extension import EXTENSION_DIR, gecko_id
+from offgate.store import Store
+from offgate.store.coaching import CoachingCount, CoachingStore
 from tests.support.bidi import BiDi, firefox
 from tests.support.extension_e2e import (
     EXPECTED,
@@ -33,11 +35,21 @@ from tests.support.web_apps import require
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PAGE_TIMEOUT_S = 30
+# ChatGPT is coached (tests/test_extension_coaching.py has the whole story, in Chromium).
+COACH_CHATGPT = """
+[[policy.rules]]
+name = "coach chatgpt"
+action = "coach"
+app = "chatgpt"
+message = "Please use the company's chat."
+"""
 
 
 @pytest.fixture(scope="module")
 def user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[User]:
     with throwaway_user(tmp_path_factory.mktemp("firefox")) as user:
+        user.offgate_home.mkdir()
+        (user.offgate_home / "config.toml").write_text(COACH_CHATGPT)
         yield user
 
 
@@ -78,6 +90,28 @@ def run_page(browser: tuple[BiDi, str], url: str) -> dict:
         assert time.monotonic() < deadline, "the page never finished its call"
         time.sleep(0.05)
     return json.loads(bidi.evaluate(context, "JSON.stringify(window.offgateTestResult)"))
+
+
+def test_the_first_chatgpt_page_of_the_day_shows_the_coaching_notice_out_of_the_pages_reach(
+        browser: tuple[BiDi, str], user: User) -> None:
+    """Runs first: no ChatGPT page has been opened yet today."""
+    bidi, context = browser
+    run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch"))
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while coaching_counts(user) != [CoachingCount("chatgpt", "coach chatgpt", shown=1, clicked=0)]:
+        assert time.monotonic() < deadline, coaching_counts(user)
+        time.sleep(0.1)
+    # The page's own script finds the element, and nothing in it.
+    seen = bidi.evaluate(context, """JSON.stringify((() => {
+        const element = document.querySelector('offgate-notice');
+        return {shadowRoot: element.shadowRoot, html: element.innerHTML, text: element.textContent};
+    })())""")
+    assert json.loads(seen) == {"shadowRoot": None, "html": "", "text": ""}
+
+
+def coaching_counts(user: User) -> list[CoachingCount]:
+    with Store.open(f"sqlite:///{user.offgate_home / 'offgate.db'}") as store:
+        return CoachingStore(store).counts()
 
 
 @pytest.mark.parametrize("fixture_name", ["chatgpt/conversation_delta", "claude-web/completion"])

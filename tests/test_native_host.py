@@ -19,7 +19,7 @@ from native_host.messages import MAX_MESSAGE_BYTES
 from offgate.events import UsageEvent
 from offgate.journal import JOURNAL_DIR
 from offgate.store import Store
-from offgate.writer import EventWriter, NotDurable
+from offgate.writer import EventWriter, Item, NotDurable
 from tests.support.fixture_files import load_fixture
 from tests.support.native_host_process import OUR_ORIGIN, HostProcess, call_message, frame, hello
 
@@ -72,6 +72,7 @@ def test_input_that_is_no_longer_frames_gets_one_error_and_a_clean_exit(home: Pa
     message = call_message(CHATGPT)
     host.send(frame(message) + data)
     assert host.reply()["type"] == "ack"  # what came before the damage is kept
+    assert host.process.stdin is not None
     host.process.stdin.close()  # nothing more comes
     reply = host.reply()
     assert (reply["type"], reply["error"]) == ("error", "broken_stream")
@@ -89,7 +90,8 @@ def test_input_that_is_no_longer_frames_gets_one_error_and_a_clean_exit(home: Pa
         (b'{"type": "hello", "id": "\xff"}', "bad_json", "not UTF-8 JSON"),
         (b"[1, 2]", "not_an_object", "expected a JSON object, got list"),
         (b'"hello"', "not_an_object", "expected a JSON object, got str"),
-        (b'{"id": "x1"}', "invalid_message", "type: expected one of hello, call, websocket, today, got None"),
+        (b'{"id": "x1"}', "invalid_message",
+         "type: expected one of hello, call, websocket, today, coaching, coached, got None"),
         (b'{"type": "exec", "id": "x1"}', "invalid_message", "got 'exec'"),
         (b'{"type": ["call"], "id": "x1"}', "invalid_message", "got ['call']"),
         (b'{"type": "call", "id": "x1"}', "invalid_message", "transport: Field required; url: Field required"),
@@ -289,7 +291,7 @@ class RefusingPuts:
         self.puts = 0
         put = EventWriter.put
 
-        def refusing_put(writer: EventWriter, item: object) -> None:
+        def refusing_put(writer: EventWriter, item: Item) -> None:
             self.puts += 1
             if self.puts in self.refused:
                 raise NotDurable("no space left on device", kept=True)
@@ -331,7 +333,7 @@ def test_a_websocket_batch_not_all_kept_is_recorded_once_when_sent_again(home: P
     assert ack["type"] == "ack" and len(ack["event_ids"]) == 2
     assert puts.puts == 4  # the first answer's event was put again: the store keeps it once
     host.close()
-    events = sorted(stored(home), key=lambda event: event.model)
+    events = sorted(stored(home), key=lambda event: event.model or "")
     assert [(event.id, event.model, event.completion_tokens) for event in events] == [
         (ack["event_ids"][0], "chat", 26), (ack["event_ids"][1], "reasoning", 37)]
 

@@ -18,7 +18,7 @@ from peewee import Database, Table
 from offgate.events import UsageEvent
 from offgate.store import Store, StoreError
 from offgate.store.events import TOTALS_DIMENSIONS
-from offgate.store.schema import MIGRATIONS, AlertRow, NotificationRow, SpendLogRow, UsageEventRow
+from offgate.store.schema import MIGRATIONS, AlertRow, NotificationRow, SpendLogRow, UsageEventRow, add_policy_outcome
 from offgate.store.spend import SpendLog, SpendRecord
 from tests.support import postgres
 from tests.support.store_writer import write_at_once
@@ -265,7 +265,7 @@ POLICY_COLUMNS = {"policy_outcome", "policy_rule"}
 
 
 def test_a_store_before_the_policy_gains_its_columns_and_keeps_its_calls(store_url: str) -> None:
-    with Store.open(store_url, migrations=MIGRATIONS[:-1]) as before:
+    with Store.open(store_url, migrations=MIGRATIONS[:MIGRATIONS.index(add_policy_outcome)]) as before:
         assert not {column.name for column in before.database.get_columns("usage_event")} & POLICY_COLUMNS
         old = event(id="before-policy", ts=T0, prompt_tokens=12)
         row = {**old.model_dump(exclude=POLICY_COLUMNS), "ts": old.ts.replace(tzinfo=None)}

@@ -34,6 +34,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from offgate.store.coaching_tables import add_coaching_events
 from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 from offgate.store.workstation_tables import add_workstation_tables
@@ -494,6 +495,7 @@ MIGRATIONS: list[Migration] = [
     add_agent_logs,
     add_export_outbox,
     add_bills_and_key_hints,
+    add_coaching_events,
     add_policy_outcome,
 ]
 

@@ -13,14 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import BrowserContext, Worker
+from playwright.sync_api import BrowserContext, Worker, sync_playwright
 
 from native_host.extension import EXTENSION_DIR
 from offgate.events import UsageEvent
 from offgate.store import Store
-from tests.support.web_apps import ThrowawayCA, WebApps, app_hostnames
+from tests.support.web_apps import ThrowawayCA, WebApps, app_hostnames, require
 
 EVENT_TIMEOUT_S = 20
+WARM_UP_TIMEOUT_MS = 20_000
 
 
 @dataclass
@@ -67,6 +68,37 @@ class User:
 def chromium_extension_args() -> list[str]:
     """Chromium loads the repository's extension, unpacked, and no other."""
     return [f"--disable-extensions-except={EXTENSION_DIR}", f"--load-extension={EXTENSION_DIR}"]
+
+
+@contextmanager
+def chromium_with_extension(user: User, *more_hosts: str) -> Iterator[BrowserContext]:
+    """Headless Chromium with the extension, the host installed for its profile, the fake apps
+    (and `more_hosts`) reached by name; yielded once the worker has said hello to the host."""
+    chromium = require("chromium")
+    user_data_dir = user.home / "chromium-profile"
+    installed = user.install_host("chromium", "--user-data-dir", str(user_data_dir))
+    assert f"{user_data_dir}/NativeMessagingHosts/dev.offgate.native_host.json" in installed
+    rules = ", ".join(f"MAP {host} 127.0.0.1:{user.apps.port}" for host in [*app_hostnames(), *more_hosts])
+    env: dict[str, str | float | bool] = {**user.env}
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(user_data_dir), executable_path=chromium, headless=True, env=env,
+            args=[*chromium_extension_args(), f"--host-resolver-rules={rules}"],
+        )
+        try:
+            # The worker runs before its listeners are ready: wait until it has said hello to the host.
+            status = service_worker(context).evaluate(f"""async () => {{
+                const until = Date.now() + {WARM_UP_TIMEOUT_MS};
+                for (;;) {{
+                    const status = await currentStatus();
+                    if (status.connected || Date.now() > until) return status;
+                    await new Promise((wake) => setTimeout(wake, 100));
+                }}
+            }}""")
+            assert status["connected"], status
+            yield context
+        finally:
+            context.close()
 
 
 def service_worker(context: BrowserContext) -> Worker:
@@ -159,6 +191,6 @@ def check_fetch_recorded(user: User, fixture_name: str, result: dict, calls_befo
     (event,) = user.wait_for_new_events(events_before, 1)
     assert event_facts(event) == expected_facts(EXPECTED[fixture_name], host=fixture.host, path=fixture.path,
                                                 method="POST", status_code=200)
-    assert browser in event.process_name  # the browser that started the host
+    assert browser in (event.process_name or "")  # the browser that started the host
     assert (event.request_bytes, event.response_bytes) == (len(fixture.request_body), len(fixture.response_body))
     return event
