@@ -22,7 +22,7 @@ COMMAND = "psql postgresql://billing:hunter2@db.acme.internal/ledger -c 'select 
 KEYS = ("sk-ant-api03-FIXTUREkeyNEVERstored", "sk-proj-FIXTUREkeyNEVERstored")
 HOME_PATHS = ("/home/alice/src/acme-payments", "-home-alice-src-acme-payments", "acme-payments", "-home-alice-notes")
 
-# (day, model) -> [uncached input, output, cache creation, cache read, cost]
+# (day, model) -> [uncached input, output, cache creation, cache read, cost, reasoning (in the output)]
 DailyTotals = dict[tuple[str, str], list[float]]
 
 
@@ -46,7 +46,7 @@ def scan_home(store: Store, home: Path, settings: Settings | None = None, *, dev
 
 
 def daily_totals(events: list[UsageEvent]) -> DailyTotals:
-    totals: DailyTotals = defaultdict(lambda: [0, 0, 0, 0, 0.0])
+    totals: DailyTotals = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0])
     for event in events:
         cached, written = event.cached_tokens or 0, event.cache_write_tokens or 0
         row = totals[(event.ts.astimezone(UTC).date().isoformat(), event.model or "")]
@@ -55,12 +55,13 @@ def daily_totals(events: list[UsageEvent]) -> DailyTotals:
         row[2] += written
         row[3] += cached
         row[4] += event.cost_usd or 0.0
+        row[5] += event.reasoning_tokens or 0
     return dict(totals)
 
 
 def ccusage_totals(report: dict) -> dict[tuple[str, str], list[float | None]]:
-    """The same totals from `ccusage claude daily --json --breakdown` or `ccusage codex daily --json`
-    (which gives Codex's cost per day only: None per model)."""
+    """The same totals from `ccusage claude daily --json --breakdown`, `ccusage gemini daily --json` or
+    `ccusage codex daily --json` (which gives Codex's cost per day only: None per model)."""
     totals: dict[tuple[str, str], list[float | None]] = {}
     for day in report["daily"]:
         if "modelBreakdowns" in day:

@@ -1,6 +1,6 @@
 """Coding agents' own usage logs -> UsageEvents with their exact tokens (`source: agent-log`).
 
-One module per agent (claude_code, codex) gives its log files, its setup (base URL, plan)
+One module per agent (claude_code, codex, gemini) gives its log files, its setup (base URL, plan)
 and the calls in a run of lines; `scan_agent_logs` reads each file from where the last scan
 stopped (files) and stores the calls with the new position in one transaction, so a call is
 never lost nor counted twice, whatever the scans' timing.
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import AgentLogStore
-from workstation.agent_logs import claude_code, codex
+from workstation.agent_logs import claude_code, codex, gemini
 from workstation.agent_logs.calls import AgentCall, AgentSetup, event_from
-from workstation.agent_logs.files import file_key, read_new_lines
+from workstation.agent_logs.files import file_key, read_new_lines, read_whole_file
 from workstation.scan import ScanContext, ScanResult
 
 
@@ -27,11 +27,13 @@ class AgentLogReader:
     log_files: Callable[[Path, Mapping[str, str]], list[Path]]
     setup: Callable[[Path, Mapping[str, str]], AgentSetup]
     read_calls: Callable[[list[bytes], dict[str, Any]], Iterator[AgentCall]]
+    whole_file_suffix: str | None = None  # files the agent rewrites whole rather than appends to
 
 
 READERS = (
     AgentLogReader(claude_code.AGENT, claude_code.log_files, claude_code.setup, claude_code.read_calls),
     AgentLogReader(codex.AGENT, codex.log_files, codex.setup, codex.read_calls),
+    AgentLogReader(gemini.AGENT, gemini.log_files, gemini.setup, gemini.read_calls, gemini.WHOLE_FILE_SUFFIX),
 )
 
 
@@ -47,7 +49,8 @@ def scan_agent_logs(context: ScanContext) -> ScanResult:
         read = lines = added = 0
         for path in files:
             key = file_key(reader.agent, path, context.salt)
-            new = read_new_lines(path, known.get(key))
+            read_file = read_whole_file if path.suffix == reader.whole_file_suffix else read_new_lines
+            new = read_file(path, known.get(key))
             if new is None:
                 continue
             read += 1

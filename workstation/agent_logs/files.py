@@ -7,6 +7,10 @@ calls recognised by their ids so none counts twice. A file whose inode and size 
 they were is not opened at all (a rescan of thousands of files costs their stat calls). Only
 whole lines are read: a last line
 without its newline is still being written, and waits for the next scan.
+
+Some agents (Gemini CLI) rewrite one whole JSON file per session instead of appending:
+`read_whole_file` reads such a file again only when its inode or size changed, and hands
+back all of it; its calls' ids keep the counts exact.
 """
 
 from __future__ import annotations
@@ -56,6 +60,21 @@ def read_new_lines(path: Path, known: FilePosition | None) -> NewLines | None:
         return None
     state = known.state if known is not None and start > 0 else None
     return NewLines(lines, start, FilePosition(stat.st_ino, stat.st_size, end, head, state), afresh=start == 0)
+
+
+def read_whole_file(path: Path, known: FilePosition | None) -> NewLines | None:
+    """All of `path` as one "line" when it changed since `known`; None when it did not (or cannot be read)."""
+    try:
+        if known is not None and _unchanged(os.stat(path), known):
+            return None
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            content = file.read()
+    except OSError:
+        return None
+    # The size read, not the size stat saw: a file caught mid-rewrite is read again once whole.
+    head = hashlib.sha256(content[:HEAD_BYTES]).hexdigest()
+    return NewLines([content], 0, FilePosition(stat.st_ino, len(content), len(content), head, None), afresh=True)
 
 
 def _unchanged(stat: os.stat_result, known: FilePosition) -> bool:
