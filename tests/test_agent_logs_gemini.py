@@ -39,7 +39,8 @@ def gemini_tokens(store: Store) -> dict[tuple[str, str], list[float]]:
 def test_gemini_cli_calls_are_counted_once_each_with_their_exact_tokens(store: Store, tmp_path: Path) -> None:
     home = agent_home(tmp_path, "gemini-cli")
     result = scan_home(store, home)
-    assert result.read == {"gemini-cli files": 2, "gemini-cli lines": 1 + 5}  # the whole .json, the .jsonl's lines
+    # Two whole .json files (a session; logs.json, the prompts alone: no call) and the .jsonl's lines.
+    assert result.read == {"gemini-cli files": 3, "gemini-cli lines": 1 + 1 + 5}
     assert result.kept == {"gemini-cli calls": 5}
     assert gemini_tokens(store) == GEMINI_DAILY
     events = store.events()
