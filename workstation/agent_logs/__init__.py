@@ -17,7 +17,7 @@ from typing import Any
 from offgate.store.agent_logs import AgentLogStore
 from workstation.agent_logs import claude_code, codex, gemini
 from workstation.agent_logs.calls import AgentCall, AgentSetup, event_from
-from workstation.agent_logs.files import file_key, read_new_lines, read_whole_file
+from workstation.agent_logs.files import FileRead, file_key, read_new_lines
 from workstation.scan import ScanContext, ScanResult
 
 
@@ -27,13 +27,13 @@ class AgentLogReader:
     log_files: Callable[[Path, Mapping[str, str]], list[Path]]
     setup: Callable[[Path, Mapping[str, str]], AgentSetup]
     read_calls: Callable[[list[bytes], dict[str, Any]], Iterator[AgentCall]]
-    whole_file_suffix: str | None = None  # files the agent rewrites whole rather than appends to
+    read_file: FileRead = read_new_lines  # how the agent's files are read (appended lines, whole files, ...)
 
 
 READERS = (
     AgentLogReader(claude_code.AGENT, claude_code.log_files, claude_code.setup, claude_code.read_calls),
     AgentLogReader(codex.AGENT, codex.log_files, codex.setup, codex.read_calls),
-    AgentLogReader(gemini.AGENT, gemini.log_files, gemini.setup, gemini.read_calls, gemini.WHOLE_FILE_SUFFIX),
+    AgentLogReader(gemini.AGENT, gemini.log_files, gemini.setup, gemini.read_calls, gemini.read_file),
 )
 
 
@@ -49,8 +49,7 @@ def scan_agent_logs(context: ScanContext) -> ScanResult:
         read = lines = added = 0
         for path in files:
             key = file_key(reader.agent, path, context.salt)
-            read_file = read_whole_file if path.suffix == reader.whole_file_suffix else read_new_lines
-            new = read_file(path, known.get(key))
+            new = reader.read_file(path, known.get(key))
             if new is None:
                 continue
             read += 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,6 +36,9 @@ class NewLines:
     start: int
     position: FilePosition
     afresh: bool
+
+
+FileRead = Callable[[Path, FilePosition | None], NewLines | None]  # what changed in a file since its last read
 
 
 def file_key(agent: str, path: Path, salt: bytes) -> str:

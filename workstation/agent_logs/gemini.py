@@ -25,10 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from offgate.store.agent_logs import FilePosition
 from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.files import NewLines, read_new_lines, read_whole_file
 
 AGENT = "gemini-cli"
-WHOLE_FILE_SUFFIX = ".json"
 TOKEN_FIELDS = {
     "input": ("input", "prompt", "input_tokens", "prompt_tokens"),
     "output": ("output", "candidates", "output_tokens", "candidates_tokens"),
@@ -47,6 +48,10 @@ def data_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
 def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
     return sorted({path for folder in data_dirs(user_home, env) for pattern in ("*.json", "*.jsonl")
                    for path in folder.rglob(pattern) if path.is_file()})
+
+
+def read_file(path: Path, known: FilePosition | None) -> NewLines | None:
+    return (read_whole_file if path.suffix == ".json" else read_new_lines)(path, known)
 
 
 def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
