@@ -4,8 +4,11 @@ the way ccusage's `daily --json` totals them."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 from collections import defaultdict
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +32,23 @@ DailyTotals = dict[tuple[str, str], list[float]]
 def agent_home(tmp_path: Path, agent: str) -> Path:
     home = tmp_path / f"{agent}-home"
     shutil.copytree(FIXTURES / agent / "home", home)
+    if agent == "opencode":
+        opencode_database(home / ".local" / "share" / "opencode" / "opencode.db",
+                          (FIXTURES / "opencode" / "database.jsonl").read_text().splitlines())
     return home
+
+
+def opencode_database(path: Path, rows: list[str]) -> None:
+    """OpenCode's SQLite database (its `message` table, packages/opencode/src/session/session.sql.ts,
+    in WAL mode as OpenCode opens it) holding `rows` ({"id", "session_id", "data"} JSON lines)."""
+    with closing(sqlite3.connect(path)) as database, database:
+        database.execute("PRAGMA journal_mode = WAL")
+        database.execute("CREATE TABLE IF NOT EXISTS message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, "
+                         "time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL)")
+        for row in map(json.loads, rows):
+            created = row["data"]["time"]["created"]
+            database.execute("INSERT OR REPLACE INTO message VALUES (?, ?, ?, ?, ?)",
+                             (row["id"], row["session_id"], created, created, json.dumps(row["data"])))
 
 
 def scan_context(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",

@@ -1,0 +1,139 @@
+"""OpenCode's messages: `OPENCODE_DATA_DIR` (comma-separated) when set, else
+~/.local/share/opencode (ccusage's adapter/opencode/paths.rs). Its SQLite database
+(opencode.db, else the first opencode-<channel>.db) holds them in `message` (`id`,
+`session_id`, `data`: the message as JSON); older versions wrote one JSON file per message
+under storage/message/<session>/ (both read, as ccusage's adapter/opencode/loader.rs does; a
+message in both counts once, by its id).
+
+An assistant message's `tokens` ({`input`, `output`, `reasoning`, `cache`: {`read`,
+`write`}, `total`}) are one call on `modelID` of `providerID` (OpenCode calls several
+providers), at `time.created` (ms). ccusage (adapter/opencode/parser.rs,
+`message_value_to_entry`) leaves `reasoning` out unless `total` includes it; offgate counts
+it in the output, as for every agent. The database is read again whole when it or its
+write-ahead log changed; a message file when it changed.
+
+Nothing else is read: no message text (the `part` table, storage/part/), no paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from offgate.store.agent_logs import FilePosition
+from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.files import NewLines, read_whole_file
+
+AGENT = "opencode"
+# OpenCode's provider ids (models.dev's) that name a provider offgate's catalog knows otherwise.
+PROVIDERS = {"google": "gemini", "google-vertex": "vertex", "amazon-bedrock": "bedrock", "azure": "azure",
+             "togetherai": "together", "fireworks-ai": "fireworks"}
+
+
+def data_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
+    if env.get("OPENCODE_DATA_DIR"):
+        return [Path(part.strip()).expanduser() for part in env["OPENCODE_DATA_DIR"].split(",") if part.strip()]
+    return [user_home / ".local" / "share" / "opencode"]
+
+
+def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
+    files: list[Path] = []
+    for folder in data_dirs(user_home, env):
+        databases = [folder / "opencode.db"] if (folder / "opencode.db").is_file() else sorted(
+            path for path in folder.glob("opencode-*.db") if path.is_file())
+        files += databases[:1]
+        files += sorted((folder / "storage" / "message").rglob("*.json"))
+    return files
+
+
+def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
+    # Each call names its provider; this is the fallback for a call that names none OpenCode knows.
+    return AgentSetup(AGENT, "opencode", "https://opencode.ai", "")
+
+
+def read_file(path: Path, known: FilePosition | None) -> NewLines | None:
+    return _read_database(path, known) if path.suffix == ".db" else read_whole_file(path, known)
+
+
+def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]:
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        call = _call(message) if isinstance(message, dict) else None
+        if call is not None:
+            yield call
+
+
+def _call(message: dict[str, Any]) -> AgentCall | None:
+    tokens, model, provider = message.get("tokens"), message.get("modelID"), message.get("providerID")
+    if not isinstance(tokens, dict) or not isinstance(model, str) or not model or not isinstance(provider, str) \
+            or not provider:
+        return None
+    message_id = message.get("id")
+    cache = tokens.get("cache")
+    cache = cache if isinstance(cache, dict) else {}
+    uncached, output, reasoning = (_count(tokens.get(name)) for name in ("input", "output", "reasoning"))
+    read, written = _count(cache.get("read")), _count(cache.get("write"))
+    # `total` beyond the parts ccusage reads is output when there is none, else reasoning (as ccusage's fallback).
+    missing = max(_count(tokens.get("total")) - (uncached + output + read + written), 0)
+    if missing and not output:
+        output, reasoning = missing, 0
+    else:
+        reasoning = max(reasoning, missing)
+    if not (uncached or output or read or written or reasoning):
+        return None
+    time = message.get("time")
+    created = time.get("created") if isinstance(time, dict) else None
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        return None
+    ts = datetime.fromtimestamp(created / 1000, UTC)
+    key = str(message_id) if isinstance(message_id, str) and message_id else \
+        "\0".join(map(str, (message.get("sessionID"), created, model, uncached, output, read, written)))
+    return AgentCall(key, ts, model, uncached, output + reasoning, cache_read_tokens=read,
+                     cache_write_tokens=written, reasoning_tokens=reasoning,
+                     provider=PROVIDERS.get(provider, provider))
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        return 0
+    return max(int(value), 0)
+
+
+def _read_database(path: Path, known: FilePosition | None) -> NewLines | None:
+    """Every message row, when the database or its write-ahead log changed since `known`
+    (their sizes and times, hashed, stand for the file's head)."""
+    try:
+        stats = [os.stat(path)]
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and (wal_stat := os.stat(wal)).st_size:  # an empty log comes and goes with each reader
+            stats.append(wal_stat)
+    except OSError:
+        return None
+    mark = hashlib.sha256(repr([(stat.st_ino, stat.st_size, stat.st_mtime_ns) for stat in stats]).encode()).hexdigest()
+    if known is not None and known.head_hash == mark:
+        return None
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            rows = connection.execute("SELECT id, session_id, data FROM message").fetchall()
+    except sqlite3.Error:
+        return None
+    lines = []
+    for message_id, session_id, data in rows:
+        try:
+            message = json.loads(data)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(message, dict) and "tokens" in message:
+            lines.append(json.dumps({**message, "id": message_id, "sessionID": session_id}).encode())
+    size = stats[0].st_size
+    return NewLines(lines, 0, FilePosition(stats[0].st_ino, size, size, mark, None), afresh=True)
