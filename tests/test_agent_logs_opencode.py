@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from offgate.config import Settings
 from offgate.store import Store
 from tests.support.agent_log_homes import agent_home, daily_totals, opencode_database, scan_home
 
@@ -62,3 +63,24 @@ def test_a_message_opencode_adds_to_its_database_is_read_on_the_next_scan(store:
     gpt5 = opencode_tokens(store)[("2026-12-01", "gpt-5")]
     assert gpt5 == [5000 + 900, 1000 + 100, 0, 2000, 300]
     assert store.count() == 5
+
+
+def test_opencode_calls_through_a_provider_configured_on_the_gateway_are_managed(store: Store, tmp_path: Path) -> None:
+    home = agent_home(tmp_path, "opencode")
+    config = home / ".config" / "opencode" / "opencode.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"$schema": "https://opencode.ai/config.json", "provider": {
+        "acme": {"npm": "@ai-sdk/openai-compatible", "options": {"baseURL": "https://litellm.acme.internal:4000/v1"}},
+        "anthropic": {"options": {"baseURL": "https://litellm.acme.internal:4000/anthropic"}}}}))
+    through_gateway = {"role": "assistant", "time": {"created": 1796122800000}, "modelID": "gpt-5",
+                       "providerID": "acme", "cost": 0,
+                       "tokens": {"input": 900, "output": 100, "reasoning": 0, "cache": {"read": 0, "write": 0}}}
+    opencode_database(home / DATABASE, [json.dumps({"id": "msg_5a6b7c8d0007", "session_id": "ses_5a6b7c8dAcmeDb",
+                                                    "data": through_gateway})])
+    scan_home(store, home, Settings.model_validate({"proxy": {"gateways": ["https://litellm.acme.internal:4000"]}}))
+    routes = {(event.model, event.provider, event.host, event.route) for event in store.events()}
+    assert routes == {
+        ("claude-sonnet-4-5-20250929", "anthropic", "litellm.acme.internal", "gateway"),
+        ("gpt-5", "openai", "api.openai.com", "direct"),
+        ("gpt-5", "acme", "litellm.acme.internal", "gateway"),
+        ("gemini-2.5-flash", "gemini", "generativelanguage.googleapis.com", "direct")}

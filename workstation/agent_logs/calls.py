@@ -11,7 +11,8 @@ ChatGPT plan pays a seat, not tokens: its cost is the API-equivalent, and the no
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -49,6 +50,7 @@ class AgentSetup:
     api_path: str  # what the SDK appends to the base URL
     base_url: str | None = None  # set by the user (a gateway, a proxy)
     subscription: bool = False
+    provider_base_urls: Mapping[str, str] = field(default_factory=dict)  # set per provider (OpenCode)
 
 
 def record_id(agent: str, key: str) -> str:
@@ -85,10 +87,11 @@ def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, devic
 
 
 def _for_provider(setup: AgentSetup, provider: str) -> AgentSetup:
-    """The agent's setup for a call to another provider: that provider's API host, as the catalog knows it."""
+    """The agent's setup for a call to another provider: the base URL the user set for it, else
+    that provider's API host as the catalog knows it."""
     hosts = [host for known in PROVIDERS if known.name == provider for host in known.hosts if "*" not in host]
     return replace(setup, provider=provider, default_base_url=f"https://{hosts[0]}" if hosts else "", api_path="",
-                   base_url=None)
+                   base_url=setup.provider_base_urls.get(provider))
 
 
 def _same_origin(url: str, gateway: str) -> bool:

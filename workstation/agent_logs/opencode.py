@@ -54,8 +54,22 @@ def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
 
 
 def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
-    # Each call names its provider; this is the fallback for a call that names none OpenCode knows.
-    return AgentSetup(AGENT, "opencode", "https://opencode.ai", "")
+    """Each call names its provider; the base URLs the user set per provider come from the
+    global config's `provider.<id>.options.baseURL` (nothing else of it is read)."""
+    config_dir = Path(env["XDG_CONFIG_HOME"]) if env.get("XDG_CONFIG_HOME") else user_home / ".config"
+    base_urls: dict[str, str] = {}
+    for name in ("config.json", "opencode.json", "opencode.jsonc"):  # later files override, as OpenCode merges them
+        try:
+            config = json.loads((config_dir / "opencode" / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # absent, or JSONC with comments: not read
+        providers = config.get("provider") if isinstance(config, dict) else None
+        for provider_id, provider in (providers.items() if isinstance(providers, dict) else ()):
+            options = provider.get("options") if isinstance(provider, dict) else None
+            base_url = options.get("baseURL") if isinstance(options, dict) else None
+            if isinstance(base_url, str) and base_url:
+                base_urls[PROVIDERS.get(str(provider_id)) or str(provider_id)] = base_url
+    return AgentSetup(AGENT, "opencode", "https://opencode.ai", "", provider_base_urls=base_urls)
 
 
 def read_file(path: Path, known: FilePosition | None) -> NewLines | None:
