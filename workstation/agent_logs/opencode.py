@@ -17,19 +17,15 @@ Nothing else is read: no message text (the `part` table, storage/part/), no path
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import FilePosition
 from workstation.agent_logs.calls import AgentCall, AgentSetup
-from workstation.agent_logs.files import NewLines, read_whole_file
+from workstation.agent_logs.files import NewLines, read_database_rows, read_whole_file
 
 AGENT = "opencode"
 # OpenCode's provider ids (models.dev's) that name a provider offgate's catalog knows otherwise.
@@ -73,14 +69,20 @@ def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
 
 
 def read_file(path: Path, known: FilePosition | None) -> NewLines | None:
-    return _read_database(path, known) if path.suffix == ".db" else read_whole_file(path, known)
+    if path.suffix == ".db":
+        return read_database_rows(path, known, "SELECT id, session_id, data FROM message WHERE data LIKE '%tokens%'")
+    return read_whole_file(path, known)
 
 
 def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]:
+    """The calls in message files (a JSON object each) or database rows ([id, session id, data])."""
     for line in lines:
         try:
             message = json.loads(line)
-        except ValueError:
+            if isinstance(message, list) and len(message) == 3:
+                message_id, session_id, data = message
+                message = {**json.loads(data), "id": message_id, "sessionID": session_id}
+        except (TypeError, ValueError):
             continue
         call = _call(message) if isinstance(message, dict) else None
         if call is not None:
@@ -121,33 +123,3 @@ def _count(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
         return 0
     return max(int(value), 0)
-
-
-def _read_database(path: Path, known: FilePosition | None) -> NewLines | None:
-    """Every message row, when the database or its write-ahead log changed since `known`
-    (their sizes and times, hashed, stand for the file's head)."""
-    try:
-        stats = [os.stat(path)]
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and (wal_stat := os.stat(wal)).st_size:  # an empty log comes and goes with each reader
-            stats.append(wal_stat)
-    except OSError:
-        return None
-    mark = hashlib.sha256(repr([(stat.st_ino, stat.st_size, stat.st_mtime_ns) for stat in stats]).encode()).hexdigest()
-    if known is not None and known.head_hash == mark:
-        return None
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
-            rows = connection.execute("SELECT id, session_id, data FROM message").fetchall()
-    except sqlite3.Error:
-        return None
-    lines = []
-    for message_id, session_id, data in rows:
-        try:
-            message = json.loads(data)
-        except (TypeError, ValueError):
-            continue
-        if isinstance(message, dict) and "tokens" in message:
-            lines.append(json.dumps({**message, "id": message_id, "sessionID": session_id}).encode())
-    size = stats[0].st_size
-    return NewLines(lines, 0, FilePosition(stats[0].st_ino, size, size, mark, None), afresh=True)
