@@ -25,6 +25,10 @@ COMMAND = "psql postgresql://billing:hunter2@db.acme.internal/ledger -c 'select 
 KEYS = ("sk-ant-api03-FIXTUREkeyNEVERstored", "sk-proj-FIXTUREkeyNEVERstored")
 HOME_PATHS = ("/home/alice/src/acme-payments", "-home-alice-src-acme-payments", "acme-payments", "-home-alice-notes")
 
+GOOSE_COLUMNS = ("name", "working_dir", "created_at", "provider_name", "model_config_json", "total_tokens",
+                 "input_tokens", "output_tokens", "accumulated_total_tokens", "accumulated_input_tokens",
+                 "accumulated_output_tokens")
+
 # (day, model) -> [uncached input, output, cache creation, cache read, cost, reasoning (in the output)]
 DailyTotals = dict[tuple[str, str], list[float]]
 
@@ -35,6 +39,9 @@ def agent_home(tmp_path: Path, agent: str) -> Path:
     if agent == "opencode":
         opencode_database(home / ".local" / "share" / "opencode" / "opencode.db",
                           (FIXTURES / "opencode" / "database.jsonl").read_text().splitlines())
+    if agent == "goose":
+        goose_database(home / ".local" / "share" / "goose" / "sessions" / "sessions.db",
+                       (FIXTURES / "goose" / "sessions.jsonl").read_text().splitlines())
     return home
 
 
@@ -62,6 +69,18 @@ def scan_home(store: Store, home: Path, settings: Settings | None = None, *, dev
     context = scan_context(store, home, settings, device=device, user=user)
     [result] = run_scan(context, [("agent-logs", scan_agent_logs)])
     return result
+
+
+def goose_database(path: Path, rows: list[str]) -> None:
+    """Goose's SQLite database (its `sessions` table, crates/goose/src/session/session_manager.rs,
+    the columns ccusage reads and a few it does not) holding `rows` (JSON objects, one a line)."""
+    with closing(sqlite3.connect(path)) as database, database:
+        database.execute("PRAGMA journal_mode = WAL")
+        database.execute(f"CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, {', '.join(GOOSE_COLUMNS)})")
+        names = ["id", *GOOSE_COLUMNS]
+        insert = f"INSERT OR REPLACE INTO sessions ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        for row in map(json.loads, rows):
+            database.execute(insert, [row.get(name) for name in names])
 
 
 def daily_totals(events: list[UsageEvent]) -> DailyTotals:
