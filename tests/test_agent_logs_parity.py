@@ -1,9 +1,8 @@
 """Parity with ccusage, the tool coding agents' users already trust: on the same fixture homes,
 offgate's daily tokens per model equal `ccusage claude daily --json`, `ccusage codex daily
---json`, `ccusage gemini daily --json`, `ccusage opencode daily --json` and `ccusage goose daily
---json` exactly, and the cost is within 1%. ccusage shows Gemini CLI's, OpenCode's and Goose's
-reasoning apart from their output (and prices it as output); offgate counts it in the output,
-as for the other agents: the test takes it out again to compare.
+--json` and `ccusage gemini|opencode|goose|amp daily --json` exactly, and the cost is within 1%.
+ccusage shows those four agents' reasoning apart from their output (and prices it as output);
+offgate counts it in the output, as for the other agents: the test takes it out again to compare.
 
 ccusage is pinned to 20.0.24, the newest version whose native linux-x64 binary
 (@ccusage/ccusage-linux-x64) is on the registry (20.0.26's is not published). It runs
@@ -50,6 +49,7 @@ def run_ccusage(ccusage: str, home: Path, *command: str) -> dict:
     ("gemini-cli", ("gemini", "daily")),
     ("opencode", ("opencode", "daily")),
     ("goose", ("goose", "daily")),
+    ("amp", ("amp", "daily")),
 ])
 def test_daily_tokens_per_model_equal_ccusages_and_cost_is_within_one_percent(
         ccusage: str, tmp_path: Path, agent: str, command: tuple[str, ...]) -> None:
@@ -59,7 +59,7 @@ def test_daily_tokens_per_model_equal_ccusages_and_cost_is_within_one_percent(
         scan_home(store, home)
         ours = daily_totals(store.events())
     theirs = ccusage_totals(report)
-    reasoning_apart = agent in ("gemini-cli", "opencode", "goose")
+    reasoning_apart = agent in ("gemini-cli", "opencode", "goose", "amp")
     assert {key: [row[0], row[1] - (row[5] if reasoning_apart else 0), row[2], row[3]] for key, row in ours.items()} \
         == {key: row[:4] for key, row in theirs.items()}
     if agent != "codex":

@@ -1,6 +1,6 @@
 """Coding agents' own usage logs -> UsageEvents with their exact tokens (`source: agent-log`).
 
-One module per agent (claude_code, codex, gemini, opencode, goose) gives its log files, its setup (base URL, plan)
+One module per agent (claude_code, codex, gemini, opencode, goose, amp) gives its log files, its setup (base URL, plan)
 and the calls in a run of lines; `scan_agent_logs` reads each file from where the last scan
 stopped (files) and stores the calls with the new position in one transaction, so a call is
 never lost nor counted twice, whatever the scans' timing.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import AgentLogStore
-from workstation.agent_logs import claude_code, codex, gemini, goose, opencode
+from workstation.agent_logs import amp, claude_code, codex, gemini, goose, opencode
 from workstation.agent_logs.calls import AgentCall, AgentSetup, event_from
 from workstation.agent_logs.files import FileRead, file_key, read_new_lines
 from workstation.scan import ScanContext, ScanResult
@@ -36,6 +36,7 @@ READERS = (
     AgentLogReader(gemini.AGENT, gemini.log_files, gemini.setup, gemini.read_calls, gemini.read_file),
     AgentLogReader(opencode.AGENT, opencode.log_files, opencode.setup, opencode.read_calls, opencode.read_file),
     AgentLogReader(goose.AGENT, goose.log_files, goose.setup, goose.read_calls, goose.read_file),
+    AgentLogReader(amp.AGENT, amp.log_files, amp.setup, amp.read_calls, amp.read_file),
 )
 
 

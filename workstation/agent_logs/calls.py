@@ -53,6 +53,13 @@ class AgentSetup:
     provider_base_urls: Mapping[str, str] = field(default_factory=dict)  # set per provider (OpenCode)
 
 
+def token_count(value: object) -> int | None:
+    """A token count as a log gives it (a JSON number, cut to a whole one, at least 0); None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        return None
+    return max(int(value), 0)
+
+
 def record_id(agent: str, key: str) -> str:
     return hashlib.sha256(f"agent-log\0{agent}\0{key}".encode()).hexdigest()[:32]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import FilePosition
-from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
 from workstation.agent_logs.files import NewLines, read_new_lines, read_whole_file
 
 AGENT = "gemini-cli"
@@ -109,11 +109,11 @@ def _call(message: dict[str, Any], session: str, model_hint: str | None,
     ts = _timestamp(message, "timestamp") or _timestamp(message, "created_at") or fallback_ts
     if not isinstance(tokens, dict) or not model or ts is None:
         return None
-    counts = {name: next((value for key in keys if (value := _count(tokens.get(key))) is not None), 0)
+    counts = {name: next((value for key in keys if (value := token_count(tokens.get(key))) is not None), 0)
               for name, keys in TOKEN_FIELDS.items()}
-    total = _count(tokens.get("total"))
+    total = token_count(tokens.get("total"))
     if total is None:
-        total = _count(tokens.get("total_tokens"))
+        total = token_count(tokens.get("total_tokens"))
     uncached, cached = counts["input"], counts["cached"]
     parts = uncached + counts["output"] + counts["thoughts"] + counts["tool"]
     if cached and total == parts and total != parts + cached:  # `input` included the cached tokens
@@ -132,12 +132,6 @@ def _call(message: dict[str, Any], session: str, model_hint: str | None,
                         (session, ts.isoformat(), model, uncached, output, cached, reasoning)))
     return AgentCall(key, ts, model, uncached, output + reasoning, cache_read_tokens=cached,
                      reasoning_tokens=reasoning)
-
-
-def _count(value: object) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        return None
-    return max(int(value), 0) if abs(value) != float("inf") else None
 
 
 def _text(record: dict[str, Any], key: str) -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import FilePosition
-from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
 from workstation.agent_logs.files import NewLines, read_database_rows
 
 AGENT = "goose"
@@ -65,7 +65,7 @@ def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]
 
 def _session(row: list[Any]) -> AgentCall | None:
     session_id, model_config, provider, created_at, *counts = row
-    total, uncached, output, total_so_far, input_so_far, output_so_far = (_count(value) for value in counts)
+    total, uncached, output, total_so_far, input_so_far, output_so_far = (_tokens(value) for value in counts)
     uncached, output = input_so_far or uncached, output_so_far or output
     total = total_so_far or total or uncached + output
     reasoning = max(total - uncached - output, 0)
@@ -76,10 +76,6 @@ def _session(row: list[Any]) -> AgentCall | None:
     provider = provider.strip() if isinstance(provider, str) and provider.strip() else None
     return AgentCall(session_id, ts, model, uncached, output + reasoning, reasoning_tokens=reasoning,
                      provider=PROVIDERS.get(provider, provider) if provider else None)
-
-
-def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _model(model_config: object) -> str | None:
@@ -102,3 +98,7 @@ def _timestamp(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _tokens(value: object) -> int:
+    return token_count(value) or 0

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import FilePosition
-from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
 from workstation.agent_logs.files import NewLines, read_database_rows, read_whole_file
 
 AGENT = "opencode"
@@ -97,10 +97,10 @@ def _call(message: dict[str, Any]) -> AgentCall | None:
     message_id = message.get("id")
     cache = tokens.get("cache")
     cache = cache if isinstance(cache, dict) else {}
-    uncached, output, reasoning = (_count(tokens.get(name)) for name in ("input", "output", "reasoning"))
-    read, written = _count(cache.get("read")), _count(cache.get("write"))
+    uncached, output, reasoning = (_tokens(tokens.get(name)) for name in ("input", "output", "reasoning"))
+    read, written = _tokens(cache.get("read")), _tokens(cache.get("write"))
     # `total` beyond the parts ccusage reads is output when there is none, else reasoning (as ccusage's fallback).
-    missing = max(_count(tokens.get("total")) - (uncached + output + read + written), 0)
+    missing = max(_tokens(tokens.get("total")) - (uncached + output + read + written), 0)
     if missing and not output:
         output, reasoning = missing, 0
     else:
@@ -119,7 +119,5 @@ def _call(message: dict[str, Any]) -> AgentCall | None:
                      provider=PROVIDERS.get(provider, provider))
 
 
-def _count(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
-        return 0
-    return max(int(value), 0)
+def _tokens(value: object) -> int:
+    return token_count(value) or 0
