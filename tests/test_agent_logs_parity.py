@@ -28,6 +28,7 @@ from tests.support.npm_tools import npm_tool
 pytestmark = pytest.mark.e2e
 
 CCUSAGE_PACKAGE = "ccusage@20.0.24"
+QWEN_INPUT_PRICE = 1e-6  # qwen3-coder-plus's first tier on DashScope, per input token
 SUBAGENT_HAIKU_TOKENS = (2400 + 900, 310 + 150)  # the subagent log's two calls: input, output
 
 
@@ -72,3 +73,21 @@ def test_daily_tokens_per_model_equal_ccusages_and_cost_is_within_one_percent(
         for day in report["daily"]:
             our_cost = sum(row[4] for (date, _model), row in ours.items() if date == day["date"])
             assert our_cost == pytest.approx(day["costUSD"], rel=0.01), day["date"]
+
+
+def test_qwen_codes_daily_tokens_equal_ccusages_but_for_the_cached_tokens_it_counts_twice(
+        ccusage: str, tmp_path: Path) -> None:
+    """Qwen Code's prompt count includes its cached tokens; ccusage adds them again as cache
+    reads (and bills them at both prices): its input is offgate's plus the cached tokens, its
+    cost more by the cached tokens at the input price. Where nothing was cached, both agree."""
+    home = agent_home(tmp_path, "qwen-code")
+    report = run_ccusage(ccusage, home, "qwen", "daily")
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        scan_home(store, home)
+        ours = daily_totals(store.events())
+    theirs = ccusage_totals(report)
+    assert {key: [row[0] + row[3], row[1] - row[5], row[2], row[3]] for key, row in ours.items()} \
+        == {key: row[:4] for key, row in theirs.items()}
+    for key, row in theirs.items():
+        assert row[4] == pytest.approx(ours[key][4] + ours[key][3] * QWEN_INPUT_PRICE, rel=0.01), key
+    assert theirs[("2026-11-30", "qwen3-coder-plus")][:4] == ours[("2026-11-30", "qwen3-coder-plus")][:4]
