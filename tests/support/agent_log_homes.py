@@ -4,8 +4,11 @@ the way ccusage's `daily --json` totals them."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import sqlite3
 from collections import defaultdict
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,14 +25,37 @@ COMMAND = "psql postgresql://billing:hunter2@db.acme.internal/ledger -c 'select 
 KEYS = ("sk-ant-api03-FIXTUREkeyNEVERstored", "sk-proj-FIXTUREkeyNEVERstored")
 HOME_PATHS = ("/home/alice/src/acme-payments", "-home-alice-src-acme-payments", "acme-payments", "-home-alice-notes")
 
-# (day, model) -> [uncached input, output, cache creation, cache read, cost]
+GOOSE_COLUMNS = ("name", "working_dir", "created_at", "provider_name", "model_config_json", "total_tokens",
+                 "input_tokens", "output_tokens", "accumulated_total_tokens", "accumulated_input_tokens",
+                 "accumulated_output_tokens")
+
+# (day, model) -> [uncached input, output, cache creation, cache read, cost, reasoning (in the output)]
 DailyTotals = dict[tuple[str, str], list[float]]
 
 
 def agent_home(tmp_path: Path, agent: str) -> Path:
     home = tmp_path / f"{agent}-home"
     shutil.copytree(FIXTURES / agent / "home", home)
+    if agent == "opencode":
+        opencode_database(home / ".local" / "share" / "opencode" / "opencode.db",
+                          (FIXTURES / "opencode" / "database.jsonl").read_text().splitlines())
+    if agent == "goose":
+        goose_database(home / ".local" / "share" / "goose" / "sessions" / "sessions.db",
+                       (FIXTURES / "goose" / "sessions.jsonl").read_text().splitlines())
     return home
+
+
+def opencode_database(path: Path, rows: list[str]) -> None:
+    """OpenCode's SQLite database (its `message` table, packages/opencode/src/session/session.sql.ts,
+    in WAL mode as OpenCode opens it) holding `rows` ({"id", "session_id", "data"} JSON lines)."""
+    with closing(sqlite3.connect(path)) as database, database:
+        database.execute("PRAGMA journal_mode = WAL")
+        database.execute("CREATE TABLE IF NOT EXISTS message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL, "
+                         "time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL)")
+        for row in map(json.loads, rows):
+            created = row["data"]["time"]["created"]
+            database.execute("INSERT OR REPLACE INTO message VALUES (?, ?, ?, ?, ?)",
+                             (row["id"], row["session_id"], created, created, json.dumps(row["data"])))
 
 
 def scan_context(store: Store, home: Path, settings: Settings | None = None, *, device: str = "ws-17",
@@ -45,8 +71,20 @@ def scan_home(store: Store, home: Path, settings: Settings | None = None, *, dev
     return result
 
 
+def goose_database(path: Path, rows: list[str]) -> None:
+    """Goose's SQLite database (its `sessions` table, crates/goose/src/session/session_manager.rs,
+    the columns ccusage reads and a few it does not) holding `rows` (JSON objects, one a line)."""
+    with closing(sqlite3.connect(path)) as database, database:
+        database.execute("PRAGMA journal_mode = WAL")
+        database.execute(f"CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, {', '.join(GOOSE_COLUMNS)})")
+        names = ["id", *GOOSE_COLUMNS]
+        insert = f"INSERT OR REPLACE INTO sessions ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        for row in map(json.loads, rows):
+            database.execute(insert, [row.get(name) for name in names])
+
+
 def daily_totals(events: list[UsageEvent]) -> DailyTotals:
-    totals: DailyTotals = defaultdict(lambda: [0, 0, 0, 0, 0.0])
+    totals: DailyTotals = defaultdict(lambda: [0, 0, 0, 0, 0.0, 0])
     for event in events:
         cached, written = event.cached_tokens or 0, event.cache_write_tokens or 0
         row = totals[(event.ts.astimezone(UTC).date().isoformat(), event.model or "")]
@@ -55,12 +93,13 @@ def daily_totals(events: list[UsageEvent]) -> DailyTotals:
         row[2] += written
         row[3] += cached
         row[4] += event.cost_usd or 0.0
+        row[5] += event.reasoning_tokens or 0
     return dict(totals)
 
 
 def ccusage_totals(report: dict) -> dict[tuple[str, str], list[float | None]]:
-    """The same totals from `ccusage claude daily --json --breakdown` or `ccusage codex daily --json`
-    (which gives Codex's cost per day only: None per model)."""
+    """The same totals from `ccusage claude daily --json --breakdown`, `ccusage gemini daily --json` or
+    `ccusage codex daily --json` (which gives Codex's cost per day only: None per model)."""
     totals: dict[tuple[str, str], list[float | None]] = {}
     for day in report["daily"]:
         if "modelBreakdowns" in day:

@@ -1,9 +1,10 @@
 """Coding agents' own usage logs -> UsageEvents with their exact tokens (`source: agent-log`).
 
-One module per agent (claude_code, codex) gives its log files, its setup (base URL, plan)
-and the calls in a run of lines; `scan_agent_logs` reads each file from where the last scan
-stopped (files) and stores the calls with the new position in one transaction, so a call is
-never lost nor counted twice, whatever the scans' timing.
+One module per agent (claude_code, codex, gemini, qwen, opencode, goose, amp) gives its log
+files, how they are read (appended lines, files rewritten whole, a database's rows: files),
+its setup (base URL, plan) and the calls in what was read; `scan_agent_logs` reads each file
+from where the last scan stopped and stores the calls with the new position in one
+transaction, so a call is never lost nor counted twice, whatever the scans' timing.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from offgate.store.agent_logs import AgentLogStore
-from workstation.agent_logs import claude_code, codex
+from workstation.agent_logs import amp, claude_code, codex, gemini, goose, opencode, qwen
 from workstation.agent_logs.calls import AgentCall, AgentSetup, event_from
-from workstation.agent_logs.files import file_key, read_new_lines
+from workstation.agent_logs.files import FileRead, file_key, read_new_lines
 from workstation.scan import ScanContext, ScanResult
 
 
@@ -27,11 +28,17 @@ class AgentLogReader:
     log_files: Callable[[Path, Mapping[str, str]], list[Path]]
     setup: Callable[[Path, Mapping[str, str]], AgentSetup]
     read_calls: Callable[[list[bytes], dict[str, Any]], Iterator[AgentCall]]
+    read_file: FileRead = read_new_lines  # how the agent's files are read (appended lines, whole files, ...)
 
 
 READERS = (
     AgentLogReader(claude_code.AGENT, claude_code.log_files, claude_code.setup, claude_code.read_calls),
     AgentLogReader(codex.AGENT, codex.log_files, codex.setup, codex.read_calls),
+    AgentLogReader(gemini.AGENT, gemini.log_files, gemini.setup, gemini.read_calls, gemini.read_file),
+    AgentLogReader(qwen.AGENT, qwen.log_files, qwen.setup, qwen.read_calls),
+    AgentLogReader(opencode.AGENT, opencode.log_files, opencode.setup, opencode.read_calls, opencode.read_file),
+    AgentLogReader(goose.AGENT, goose.log_files, goose.setup, goose.read_calls, goose.read_file),
+    AgentLogReader(amp.AGENT, amp.log_files, amp.setup, amp.read_calls, amp.read_file),
 )
 
 
@@ -47,7 +54,7 @@ def scan_agent_logs(context: ScanContext) -> ScanResult:
         read = lines = added = 0
         for path in files:
             key = file_key(reader.agent, path, context.salt)
-            new = read_new_lines(path, known.get(key))
+            new = reader.read_file(path, known.get(key))
             if new is None:
                 continue
             read += 1

@@ -11,11 +11,13 @@ ChatGPT plan pays a seat, not tokens: its cost is the API-equivalent, and the no
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from offgate import pricing
+from offgate.catalog import PROVIDERS
 from offgate.catalog.base import Usage
 from offgate.events import UsageEvent
 
@@ -35,6 +37,7 @@ class AgentCall:
     cache_write_tokens: int = 0
     reasoning_tokens: int | None = None
     response_id: str | None = None
+    provider: str | None = None  # the call's own provider, for an agent that calls several (OpenCode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,14 @@ class AgentSetup:
     api_path: str  # what the SDK appends to the base URL
     base_url: str | None = None  # set by the user (a gateway, a proxy)
     subscription: bool = False
+    provider_base_urls: Mapping[str, str] = field(default_factory=dict)  # set per provider (OpenCode)
+
+
+def token_count(value: object) -> int | None:
+    """A token count as a log gives it (a JSON number, cut to a whole one, at least 0); None when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        return None
+    return max(int(value), 0)
 
 
 def record_id(agent: str, key: str) -> str:
@@ -55,6 +66,8 @@ def record_id(agent: str, key: str) -> str:
 
 def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, device: str,
                user: str | None) -> UsageEvent:
+    if call.provider is not None and call.provider != setup.provider:
+        setup = _for_provider(setup, call.provider)
     base_url = setup.base_url or setup.default_base_url
     base = urlsplit(base_url)
     host = base.hostname or urlsplit(setup.default_base_url).hostname or ""
@@ -78,6 +91,14 @@ def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, devic
         reasoning_tokens=usage.reasoning_tokens, cost_usd=cost, cost_note=note, response_id=call.response_id,
         process_name=setup.agent, device=device, user=user,
     )
+
+
+def _for_provider(setup: AgentSetup, provider: str) -> AgentSetup:
+    """The agent's setup for a call to another provider: the base URL the user set for it, else
+    that provider's API host as the catalog knows it."""
+    hosts = [host for known in PROVIDERS if known.name == provider for host in known.hosts if "*" not in host]
+    return replace(setup, provider=provider, default_base_url=f"https://{hosts[0]}" if hosts else "", api_path="",
+                   base_url=setup.provider_base_urls.get(provider))
 
 
 def _same_origin(url: str, gateway: str) -> bool:

@@ -7,13 +7,23 @@ calls recognised by their ids so none counts twice. A file whose inode and size 
 they were is not opened at all (a rescan of thousands of files costs their stat calls). Only
 whole lines are read: a last line
 without its newline is still being written, and waits for the next scan.
+
+Some agents (Gemini CLI) rewrite one whole JSON file per session instead of appending:
+`read_whole_file` reads such a file again only when its inode or size changed, and hands
+back all of it; its calls' ids keep the counts exact. Others (OpenCode, Goose) keep a SQLite
+database: `read_database_rows` runs a query again only when the database or its write-ahead
+log changed, each row one "line" (a JSON array).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -31,6 +41,9 @@ class NewLines:
     start: int
     position: FilePosition
     afresh: bool
+
+
+FileRead = Callable[[Path, FilePosition | None], NewLines | None]  # what changed in a file since its last read
 
 
 def file_key(agent: str, path: Path, salt: bytes) -> str:
@@ -56,6 +69,44 @@ def read_new_lines(path: Path, known: FilePosition | None) -> NewLines | None:
         return None
     state = known.state if known is not None and start > 0 else None
     return NewLines(lines, start, FilePosition(stat.st_ino, stat.st_size, end, head, state), afresh=start == 0)
+
+
+def read_whole_file(path: Path, known: FilePosition | None) -> NewLines | None:
+    """All of `path` as one "line" when it changed since `known`; None when it did not (or cannot be read)."""
+    try:
+        if known is not None and _unchanged(os.stat(path), known):
+            return None
+        with open(path, "rb") as file:
+            stat = os.fstat(file.fileno())
+            content = file.read()
+    except OSError:
+        return None
+    # The size read, not the size stat saw: a file caught mid-rewrite is read again once whole.
+    head = hashlib.sha256(content[:HEAD_BYTES]).hexdigest()
+    return NewLines([content], 0, FilePosition(stat.st_ino, len(content), len(content), head, None), afresh=True)
+
+
+def read_database_rows(path: Path, known: FilePosition | None, query: str) -> NewLines | None:
+    """The rows of `query`, when the database or its write-ahead log changed since `known`
+    (their inodes, sizes and times, hashed, stand for the file's head)."""
+    try:
+        stats = [os.stat(path)]
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and (wal_stat := os.stat(wal)).st_size:  # an empty log comes and goes with each reader
+            stats.append(wal_stat)
+    except OSError:
+        return None
+    mark = hashlib.sha256(repr([(stat.st_ino, stat.st_size, stat.st_mtime_ns) for stat in stats]).encode()).hexdigest()
+    if known is not None and known.head_hash == mark:
+        return None
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            rows = connection.execute(query).fetchall()
+    except sqlite3.Error:
+        return None
+    lines = [json.dumps(list(row)).encode() for row in rows]
+    size = stats[0].st_size
+    return NewLines(lines, 0, FilePosition(stats[0].st_ino, size, size, mark, None), afresh=True)
 
 
 def _unchanged(stat: os.stat_result, known: FilePosition) -> bool:
