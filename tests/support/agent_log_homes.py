@@ -35,11 +35,14 @@ DailyTotals = dict[tuple[str, str], list[float]]
 
 def agent_home(tmp_path: Path, agent: str) -> Path:
     home = tmp_path / f"{agent}-home"
-    shutil.copytree(FIXTURES / agent / "home", home)
+    fixture = FIXTURES / agent / "home"
+    if fixture.exists():
+        shutil.copytree(fixture, home)
     if agent == "opencode":
         opencode_database(home / ".local" / "share" / "opencode" / "opencode.db",
                           (FIXTURES / "opencode" / "database.jsonl").read_text().splitlines())
-    if agent == "goose":
+    if agent == "goose":  # Goose keeps only its database: built here, no home to copy
+        (home / ".local" / "share" / "goose" / "sessions").mkdir(parents=True)
         goose_database(home / ".local" / "share" / "goose" / "sessions" / "sessions.db",
                        (FIXTURES / "goose" / "sessions.jsonl").read_text().splitlines())
     return home
