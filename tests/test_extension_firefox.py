@@ -96,6 +96,7 @@ def test_the_first_chatgpt_page_of_the_day_shows_the_coaching_notice_out_of_the_
         browser: tuple[BiDi, str], user: User) -> None:
     """Runs first: no ChatGPT page has been opened yet today."""
     bidi, context = browser
+    before = user.events()
     run_page(browser, user.apps.page_url("chatgpt/conversation_delta", "fetch"))
     deadline = time.monotonic() + PAGE_TIMEOUT_S
     while coaching_counts(user) != [CoachingCount("chatgpt", "coach chatgpt", shown=1, clicked=0)]:
@@ -107,6 +108,8 @@ def test_the_first_chatgpt_page_of_the_day_shows_the_coaching_notice_out_of_the_
         return {shadowRoot: element.shadowRoot, html: element.innerHTML, text: element.textContent};
     })())""")
     assert json.loads(seen) == {"shadowRoot": None, "html": "", "text": ""}
+    # The page's call is recorded too; wait for it, so the next test counts only its own.
+    user.wait_for_new_events(before, 1)
 
 
 def coaching_counts(user: User) -> list[CoachingCount]:
