@@ -18,7 +18,7 @@ from offgate.catalog import DEFAULT_CATALOG, app_models
 from offgate.catalog.base import Reading
 from offgate.events import UsageEvent
 from offgate.fingerprint import key_fingerprint, load_salt, path_without_keys
-from offgate.pricing import price_map
+from offgate.pricing import current_price_map, price_map
 from tests.support.fixture_files import Fixture
 from tests.support.litellm_reference import litellm_cost, litellm_token_count
 from tests.support.proxy_harness import RunningProxy
@@ -120,3 +120,5 @@ def check_cost(event: UsageEvent, provider: str | None, model: str | None, *coun
     assert event.cost_usd == pytest.approx(
         litellm_cost(key, *counts, audio_prompt=audio[0], audio_completion=audio[1]), rel=1e-9)
     assert event.cost_usd > 0
+    if key not in current_price_map():  # priced at the last price LiteLLM's map listed, and it says so
+        assert (event.cost_note or "").startswith("retired model: last listed price"), event.cost_note

@@ -44,6 +44,8 @@ def litellm_cost(key: str, prompt: int, completion: int, cached: int | None = 0,
         cache_creation_input_tokens=cache_write,
         usage_object=usage,
     )
+    if key not in litellm.model_cost:  # a model LiteLLM's map dropped: its last listed entry (retired_prices.json)
+        litellm.register_model({key: price_map()[key]})
     with pinned_billing_time(moment) if moment else _nothing():
         try:
             prompt_cost, completion_cost = litellm.cost_per_token(**arguments)
