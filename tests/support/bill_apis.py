@@ -6,13 +6,26 @@ OpenAI's error shape."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
 
+from analytics.bill.importing import BillImportSummary, import_bill
+from analytics.bill.source import BillSource
+from offgate.store import Store
+from offgate.store.bill import BillLine, BillLog
 from tests.support.loopback_api import Handler, LoopbackApi
+
+
+def import_twice(source: Callable[[], BillSource],
+                 store: Store) -> tuple[BillImportSummary, BillImportSummary, list[BillLine]]:
+    """Import a fresh `source()` twice (the rerun must change nothing), and the lines then stored."""
+    first = import_bill(source(), BillLog(store), lambda done, total: None)
+    again = import_bill(source(), BillLog(store), lambda done, total: None)
+    return first, again, BillLog(store).lines()
 
 
 class AdminApi(LoopbackApi):
