@@ -123,11 +123,7 @@ def _call(message: dict[str, Any], session: str, model_hint: str | None,
         uncached -= min(uncached, cached)
     uncached += counts["tool"]
     output, reasoning = counts["output"], counts["thoughts"]
-    missing = max((total if total is not None else 0) - (uncached + output + cached + reasoning), 0)
-    if missing and not output:
-        output = missing
-    else:
-        reasoning += missing
+    output, reasoning = with_rest_of_total(total or 0, uncached, output, cached, reasoning)
     if not (uncached or output or cached or reasoning):
         return None
     message_id = _text(message, "id")
@@ -136,6 +132,13 @@ def _call(message: dict[str, Any], session: str, model_hint: str | None,
     return AgentCall(key, ts, model, uncached, output + reasoning, cache_read_tokens=cached,
                      reasoning_tokens=reasoning)
 
+
+
+def with_rest_of_total(total: int, uncached: int, output: int, cached: int, reasoning: int) -> tuple[int, int]:
+    """(output, reasoning) with what usageMetadata's total counts beyond its parts: the output when
+    there is none, else reasoning (Gemini CLI's and Qwen Code's logs alike)."""
+    missing = max(total - (uncached + output + cached + reasoning), 0)
+    return (missing, reasoning) if missing and not output else (output, reasoning + missing)
 
 def _text(record: dict[str, Any], key: str) -> str | None:
     value = record.get(key)

@@ -22,7 +22,7 @@ from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
 from workstation.agent_logs.files import data_dirs_from
-from workstation.agent_logs.gemini import selected_auth_type
+from workstation.agent_logs.gemini import selected_auth_type, with_rest_of_total
 
 AGENT = "qwen-code"
 USAGE_MARKER = b'"usageMetadata"'
@@ -73,11 +73,7 @@ def _call(record: dict[str, Any]) -> AgentCall | None:
         "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount", "totalTokenCount"))
     cached = min(cached, prompt) if prompt else cached
     uncached = prompt - cached if prompt else 0
-    missing = max(total - (uncached + output + cached + reasoning), 0)
-    if missing and not output:
-        output = missing
-    else:
-        reasoning += missing
+    output, reasoning = with_rest_of_total(total, uncached, output, cached, reasoning)
     if not (uncached or output or cached or reasoning):
         return None
     model = model if isinstance(model, str) and model.strip() else "unknown"
