@@ -10,8 +10,11 @@ from typing import Any
 
 import httpx
 
-from analytics.bill.http import RETRY_DELAY_S, get_json
+from analytics.bill.http import RETRY_DELAY_S, TIMEOUT_S, get_json
 from analytics.bill.source import BillInputError, BillSourceError
+from analytics.spend.source import Progress
+
+Report = list[tuple[date, dict[str, Any]]]
 
 
 class AdminApiBillSource:
@@ -30,6 +33,26 @@ class AdminApiBillSource:
 
     def describe(self) -> str:
         return f"{self.api_name} at {self.base_url}"
+
+    def _hints_usage_costs(self, headers: dict[str, str], progress: Progress, usage: tuple[str, list[str]],
+                           costs: tuple[str, list[str]]) -> tuple[dict[str, str], Report, Report]:
+        """The keys' hints, then the usage and the cost report (path, group_by), whole."""
+        with httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT_S) as client:
+            hints = self._key_hints(client)
+            progress(1, 3)
+            usage_results = list(self._report(client, *usage))
+            progress(2, 3)
+            cost_results = list(self._report(client, *costs))
+            progress(3, 3)
+        return hints, usage_results, cost_results
+
+    def _key_hints(self, client: httpx.Client) -> dict[str, str]:
+        """Each key's id and the hint of it the provider shows."""
+        raise NotImplementedError
+
+    def _report(self, client: httpx.Client, path: str, group_by: list[str]) -> Iterator[tuple[date, dict[str, Any]]]:
+        """A usage or cost report's results of the window, each with its day."""
+        raise NotImplementedError
 
     def _get(self, client: httpx.Client, path: str, params: Any) -> Any:
         return get_json(client, path, params, describe=self.describe(), retry_delay=self._retry_delay)

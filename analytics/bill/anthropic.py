@@ -22,7 +22,6 @@ from typing import Any
 import httpx
 
 from analytics.bill.admin_api import AdminApiBillSource
-from analytics.bill.http import TIMEOUT_S
 from analytics.bill.sharing import Cell, cell_of, share_costs
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLine
@@ -40,15 +39,10 @@ class AnthropicBillSource(AdminApiBillSource):
     missing_key = "Anthropic's usage and cost reports need an admin key: --key-file or ANTHROPIC_ADMIN_KEY"
 
     def lines(self, progress: Progress) -> Iterator[list[BillLine]]:
-        headers = {"x-api-key": self._key, "anthropic-version": API_VERSION}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT_S) as client:
-            hints = self._key_hints(client)
-            progress(1, 3)
-            usage = list(self._report(client, "/v1/organizations/usage_report/messages",
-                                       ["api_key_id", "workspace_id", "model", "service_tier"]))
-            progress(2, 3)
-            costs = list(self._report(client, "/v1/organizations/cost_report", ["workspace_id", "description"]))
-            progress(3, 3)
+        hints, usage, costs = self._hints_usage_costs(
+            {"x-api-key": self._key, "anthropic-version": API_VERSION}, progress,
+            ("/v1/organizations/usage_report/messages", ["api_key_id", "workspace_id", "model", "service_tier"]),
+            ("/v1/organizations/cost_report", ["workspace_id", "description"]))
         billed: dict[Cell, float] = defaultdict(float)
         for day, cost in costs:
             if str(cost.get("currency", "USD")).upper() != "USD":

@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 
 from analytics.bill.admin_api import AdminApiBillSource
-from analytics.bill.http import TIMEOUT_S
 from analytics.bill.sharing import Cell, cell_of, share_costs
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLine
@@ -40,15 +39,10 @@ class OpenAiBillSource(AdminApiBillSource):
     missing_key = "OpenAI's usage and costs need an admin key: --key-file or OPENAI_ADMIN_KEY"
 
     def lines(self, progress: Progress) -> Iterator[list[BillLine]]:
-        headers = {"Authorization": f"Bearer {self._key}"}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT_S) as client:
-            hints = self._key_hints(client)
-            progress(1, 3)
-            usage = list(self._report(client, "/v1/organization/usage/completions",
-                                       ["project_id", "api_key_id", "model", "batch"]))
-            progress(2, 3)
-            costs = list(self._report(client, "/v1/organization/costs", ["project_id", "line_item"]))
-            progress(3, 3)
+        hints, usage, costs = self._hints_usage_costs(
+            {"Authorization": f"Bearer {self._key}"}, progress,
+            ("/v1/organization/usage/completions", ["project_id", "api_key_id", "model", "batch"]),
+            ("/v1/organization/costs", ["project_id", "line_item"]))
         yield _priced(usage, costs, hints, self.problems)
 
     def _report(self, client: httpx.Client, path: str, group_by: list[str]) -> Iterator[tuple[date, dict[str, Any]]]:
