@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from offgate.store import Store
-from tests.support.agent_log_homes import agent_home, daily_totals, scan_home
+from tests.support.agent_log_homes import agent_home, daily_tokens, scan_home, sqlite_store  # noqa: F401 (the store fixture)
 
 LEDGER_THREAD = Path(".local/share/amp/threads/T-7c1e9a2b-4d3f-4a5b-9c8d-acme00000001.json")
 
@@ -25,21 +25,11 @@ AMP_DAILY = {
 }
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
-        yield store
-
-
-def amp_tokens(store: Store) -> dict[tuple[str, str], list[float]]:
-    return {key: row[:4] + row[5:] for key, row in daily_totals(store.events()).items()}
-
-
 def test_amp_calls_are_counted_once_each_with_their_exact_tokens(store: Store, tmp_path: Path) -> None:
     home = agent_home(tmp_path, "amp")
     result = scan_home(store, home)
     assert (result.read, result.kept) == ({"amp files": 2, "amp lines": 2}, {"amp calls": 4})
-    assert amp_tokens(store) == AMP_DAILY
+    assert daily_tokens(store) == AMP_DAILY
     assert {(event.provider, event.host, event.route) for event in store.events()} == {("amp", "ampcode.com", "direct")}
     assert sum(event.cost_usd or 0 for event in store.events()) == pytest.approx(0.040185)  # ccusage's total
     assert scan_home(store, home).read == {"amp files": 0, "amp lines": 0}
@@ -55,5 +45,5 @@ def test_a_thread_amp_rewrites_with_a_new_call_adds_only_that_call(store: Store,
     (home / LEDGER_THREAD).write_text(json.dumps(thread))
     result = scan_home(store, home)
     assert (result.read, result.kept) == ({"amp files": 1, "amp lines": 1}, {"amp calls": 1})
-    assert amp_tokens(store)[("2026-12-01", "claude-haiku-4-5-20251001")] == [700 + 300, 40 + 20, 0, 0, 0]
+    assert daily_tokens(store)[("2026-12-01", "claude-haiku-4-5-20251001")] == [700 + 300, 40 + 20, 0, 0, 0]
     assert store.count() == 5

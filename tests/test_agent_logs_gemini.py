@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from offgate.store import Store
-from tests.support.agent_log_homes import agent_home, daily_totals, scan_home
+from tests.support.agent_log_homes import agent_home, daily_tokens, scan_home, sqlite_store  # noqa: F401 (the store fixture)
 
 GEMINI_CHATS = Path(".gemini/tmp/9f2c4e1a7b3d5f60e8a1c2b4d6f8091a3c5e7f9b1d3f5a7c9e1b3d5f7a9c1e3/chats")
 GEMINI_SESSION = GEMINI_CHATS / "session-2026-11-30T23-55-a3c9e1f0.json"
@@ -26,23 +26,13 @@ GEMINI_DAILY = {
 }
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
-        yield store
-
-
-def gemini_tokens(store: Store) -> dict[tuple[str, str], list[float]]:
-    return {key: row[:4] + row[5:] for key, row in daily_totals(store.events()).items()}
-
-
 def test_gemini_cli_calls_are_counted_once_each_with_their_exact_tokens(store: Store, tmp_path: Path) -> None:
     home = agent_home(tmp_path, "gemini-cli")
     result = scan_home(store, home)
     # Two whole .json files (a session; logs.json, the prompts alone: no call) and the .jsonl's lines.
     assert result.read == {"gemini-cli files": 3, "gemini-cli lines": 1 + 1 + 5}
     assert result.kept == {"gemini-cli calls": 5}
-    assert gemini_tokens(store) == GEMINI_DAILY
+    assert daily_tokens(store) == GEMINI_DAILY
     events = store.events()
     assert {(event.source, event.app, event.provider, event.host, event.route) for event in events} == {
         ("agent-log", "gemini-cli", "gemini", "generativelanguage.googleapis.com", "direct")}
@@ -76,7 +66,7 @@ def test_a_session_file_caught_mid_rewrite_then_grown_by_a_message_counts_each_c
     expected = dict(GEMINI_DAILY)
     flash = expected[("2026-12-01", "gemini-2.5-flash")]
     expected[("2026-12-01", "gemini-2.5-flash")] = [flash[0] + 2000 + 700, flash[1] + 100 + 50, 0, flash[3], flash[4]]
-    assert gemini_tokens(store) == expected
+    assert daily_tokens(store) == expected
     assert store.count() == 7
 
 

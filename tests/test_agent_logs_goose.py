@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from offgate.store import Store
-from tests.support.agent_log_homes import FIXTURES, agent_home, daily_totals, goose_database, scan_home
+from tests.support.agent_log_homes import FIXTURES, agent_home, daily_tokens, goose_database, scan_home, sqlite_store  # noqa: F401 (the store fixture)
 
 DATABASE = Path(".local/share/goose/sessions/sessions.db")
 
@@ -23,23 +23,13 @@ GOOSE_DAILY = {
 }
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
-        yield store
-
-
-def goose_tokens(store: Store) -> dict[tuple[str, str], list[float]]:
-    return {key: row[:4] + row[5:] for key, row in daily_totals(store.events()).items()}
-
-
 def test_goose_sessions_are_one_record_each_with_their_running_totals(store: Store, tmp_path: Path) -> None:
     home = agent_home(tmp_path, "goose")
     result = scan_home(store, home)
     # Four sessions with a model (one with no tokens yet: no record); one without a model.
     assert result.read == {"goose files": 1, "goose lines": 4}
     assert result.kept == {"goose calls": 3}
-    assert goose_tokens(store) == GOOSE_DAILY
+    assert daily_tokens(store) == GOOSE_DAILY
     assert {(event.model, event.provider, event.host) for event in store.events()} == {
         ("claude-sonnet-4-5-20250929", "anthropic", "api.anthropic.com"),
         ("gpt-5", "openai", "api.openai.com"),
@@ -56,5 +46,5 @@ def test_a_goose_session_that_goes_on_grows_its_record(store: Store, tmp_path: P
     goose_database(home / DATABASE, [json.dumps(first)])
     result = scan_home(store, home)
     assert (result.read, result.kept) == ({"goose files": 1, "goose lines": 4}, {"goose calls": 0})
-    assert goose_tokens(store)[("2026-11-30", "claude-sonnet-4-5-20250929")] == [60000, 3500, 0, 0, 0]
+    assert daily_tokens(store)[("2026-11-30", "claude-sonnet-4-5-20250929")] == [60000, 3500, 0, 0, 0]
     assert store.count() == 3

@@ -11,7 +11,7 @@ import pytest
 
 from offgate.config import Settings
 from offgate.store import Store
-from tests.support.agent_log_homes import agent_home, daily_totals, opencode_database, scan_home
+from tests.support.agent_log_homes import agent_home, daily_tokens, opencode_database, scan_home, sqlite_store  # noqa: F401 (the store fixture)
 
 DATABASE = Path(".local/share/opencode/opencode.db")
 
@@ -26,23 +26,13 @@ OPENCODE_DAILY = {
 }
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
-        yield store
-
-
-def opencode_tokens(store: Store) -> dict[tuple[str, str], list[float]]:
-    return {key: row[:4] + row[5:] for key, row in daily_totals(store.events()).items()}
-
-
 def test_opencode_calls_are_counted_once_each_on_the_provider_it_called(store: Store, tmp_path: Path) -> None:
     home = agent_home(tmp_path, "opencode")
     result = scan_home(store, home)
     # The database's five rows with tokens (one an aborted reply: no call), storage/'s two files.
     assert result.read == {"opencode files": 3, "opencode lines": 5 + 2}
     assert result.kept == {"opencode calls": 4}
-    assert opencode_tokens(store) == OPENCODE_DAILY
+    assert daily_tokens(store) == OPENCODE_DAILY
     assert {(event.model, event.provider, event.host) for event in store.events()} == {
         ("claude-sonnet-4-5-20250929", "anthropic", "api.anthropic.com"),
         ("gpt-5", "openai", "api.openai.com"),
@@ -60,7 +50,7 @@ def test_a_message_opencode_adds_to_its_database_is_read_on_the_next_scan(store:
                                                     "data": added})])
     result = scan_home(store, home)
     assert (result.read, result.kept) == ({"opencode files": 1, "opencode lines": 6}, {"opencode calls": 1})
-    gpt5 = opencode_tokens(store)[("2026-12-01", "gpt-5")]
+    gpt5 = daily_tokens(store)[("2026-12-01", "gpt-5")]
     assert gpt5 == [5000 + 900, 1000 + 100, 0, 2000, 300]
     assert store.count() == 5
 

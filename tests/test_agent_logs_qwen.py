@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from offgate.store import Store
-from tests.support.agent_log_homes import agent_home, daily_totals, scan_home
+from tests.support.agent_log_homes import agent_home, daily_tokens, scan_home, sqlite_store  # noqa: F401 (the store fixture)
 
 # (day, model): uncached input, output (reasoning included), cache creation, cache read, reasoning.
 # ccusage's `qwen daily --json` counts the cached tokens in the input too (tests/test_agent_logs_parity.py).
@@ -18,17 +18,11 @@ QWEN_DAILY = {
 }
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
-        yield store
-
-
 def test_qwen_code_calls_are_counted_once_each_with_the_cached_tokens_once(store: Store, tmp_path: Path) -> None:
     home = agent_home(tmp_path, "qwen-code")
     result = scan_home(store, home)
     assert (result.read, result.kept) == ({"qwen-code files": 1, "qwen-code lines": 4}, {"qwen-code calls": 2})
-    assert {key: row[:4] + row[5:] for key, row in daily_totals(store.events()).items()} == QWEN_DAILY
+    assert daily_tokens(store) == QWEN_DAILY
     events = store.events()
     assert {(event.provider, event.host) for event in events} == {("dashscope", "dashscope.aliyuncs.com")}
     # DashScope's first tier: $1 / $5 per million input / output tokens, cache reads $0.10.

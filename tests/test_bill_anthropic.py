@@ -9,11 +9,9 @@ from datetime import date, datetime
 import pytest
 
 from analytics.bill.anthropic import AnthropicBillSource
-from analytics.bill.importing import import_bill
 from analytics.bill.source import BillSourceError
 from offgate.store import Store
-from offgate.store.bill import BillLog
-from tests.support.bill_apis import FakeAnthropicAdmin
+from tests.support.bill_apis import FakeAnthropicAdmin, import_twice
 
 ADMIN = "sk-ant-admin01-TESTADMIN"
 D1, D2 = date(2026, 11, 2), date(2026, 11, 3)
@@ -53,9 +51,7 @@ def source(api: FakeAnthropicAdmin, key: str = ADMIN) -> AnthropicBillSource:
 
 def test_the_reports_become_lines_per_day_model_and_key_and_a_rerun_changes_nothing(store_url):
     with fake() as api, Store.open(store_url) as store:
-        first = import_bill(source(api), BillLog(store), lambda done, total: None)
-        again = import_bill(source(api), BillLog(store), lambda done, total: None)
-        lines = BillLog(store).lines()
+        first, again, lines = import_twice(lambda: source(api), store)
     assert (first.changed, again.read, again.changed) == (2, 2, 0)
     gateway, bob = lines
     assert (gateway.day, gateway.key_hint, gateway.input_tokens, gateway.cache_read_tokens,

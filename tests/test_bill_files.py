@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from analytics.bill.files import FileBillSource
-from analytics.bill.importing import import_bill
 from analytics.bill.source import BillInputError
 from offgate.store import Store
-from offgate.store.bill import BillLog
+from tests.support.bill_apis import import_twice
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bills"
 
@@ -51,8 +50,7 @@ def test_aws_cur_bedrock_rows_and_a_bad_row_reported(tmp_path):
     assert sorted((line.model, line.input_tokens, line.output_tokens, line.cost_usd) for line in lines) == [
         ("USE1-Claude3.5Sonnet-input-tokens", 500_000, 0, 1.5), ("USE1-Claude3.5Sonnet-output-tokens", 0, 20_000, 0.3)]
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
-        first = import_bill(FileBillSource(FIXTURES / "aws-cur-bedrock.csv"), BillLog(store), lambda d, t: None)
-        again = import_bill(FileBillSource(FIXTURES / "aws-cur-bedrock.csv"), BillLog(store), lambda d, t: None)
+        first, again, _ = import_twice(lambda: FileBillSource(FIXTURES / "aws-cur-bedrock.csv"), store)
     assert (first.changed, again.changed) == (2, 0)
 
 

@@ -9,12 +9,10 @@ from datetime import date, datetime
 import pytest
 
 from analytics.bill.http import get_json
-from analytics.bill.importing import import_bill
 from analytics.bill.openai import OpenAiBillSource
 from analytics.bill.source import BillSourceError
 from offgate.store import Store
-from offgate.store.bill import BillLog
-from tests.support.bill_apis import FakeOpenAiAdmin
+from tests.support.bill_apis import FakeOpenAiAdmin, import_twice
 
 ADMIN = "sk-admin-TESTADMINKEY"
 D1, D2 = date(2026, 11, 2), date(2026, 11, 3)
@@ -49,9 +47,7 @@ def test_an_import_reads_every_page_through_rate_limits_and_a_rerun_changes_noth
             return OpenAiBillSource(ADMIN, since=datetime(2026, 11, 2), until=datetime(2026, 11, 4),
                                     base_url=api.url, retry_delay=0)
 
-        first = import_bill(source(), BillLog(store), lambda done, total: None)
-        again = import_bill(source(), BillLog(store), lambda done, total: None)
-        lines = BillLog(store).lines()
+        first, again, lines = import_twice(source, store)
     assert (first.read, first.changed, again.read, again.changed) == (3, 3, 3, 0)
     # Each import read usage's and costs' second page, after the 429s and the 503 were retried.
     assert sum(1 for path in api.requests if "page=" in path) == 4

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from analytics.bill.importing import import_bill
 from analytics.bill.openrouter import OpenRouterBillSource
 from offgate.store import Store
-from offgate.store.bill import BillLog
-from tests.support.bill_apis import FakeOpenRouterAdmin
+from tests.support.bill_apis import FakeOpenRouterAdmin, import_twice
 
 MANAGEMENT = "sk-or-v1-MANAGEMENTKEYTEST"
 
@@ -34,9 +32,7 @@ def test_each_keys_activity_becomes_its_lines_and_a_rerun_changes_nothing(tmp_pa
             return OpenRouterBillSource(MANAGEMENT, since=datetime(2026, 11, 1), until=datetime(2026, 11, 4),
                                         base_url=api.url, retry_delay=0)
 
-        first = import_bill(source(), BillLog(store), lambda done, total: None)
-        again = import_bill(source(), BillLog(store), lambda done, total: None)
-        lines = BillLog(store).lines()
+        first, again, lines = import_twice(source, store)
     assert (first.changed, again.read, again.changed) == (3, 3, 0)  # September is outside the window
     assert sorted((str(line.day), line.key_hint, line.input_tokens, line.cost_usd) for line in lines) == [
         ("2026-11-02", "sk-or-v1-0e6...1c96", 50, 0.015), ("2026-11-02", "sk-or-v1-b0b...b0b0", 4000, 1.25),

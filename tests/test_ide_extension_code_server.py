@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Frame, Page, sync_playwright
 
@@ -26,6 +25,7 @@ from tests.support.dashboard_world import TOKEN, fill, report_json, serving, use
 from tests.support.ports import free_port
 from tests.support.report_page import CHROMIUM_ARGS
 from tests.support.required import unavailable
+from tests.support.serving import wait_until_healthy
 from tests.support.web_apps import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -107,7 +107,9 @@ def editor(code_server: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "OFFGATE_HOME": str(home)})
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_until_serving(url, process)
+            wait_until_healthy(f"{url}/healthz", process, what="code-server", timeout=60, output=lambda: (
+                process.stdout.read().decode(errors="replace")[-1500:]
+                if process.poll() is not None and process.stdout else ""))
             yield url, home
         finally:
             process.terminate()
@@ -116,21 +118,6 @@ def editor(code_server: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            pytest.fail(f"code-server exited ({process.returncode}): {output[-1500:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail("code-server did not start within 60 s")
 
 
 def _frame_with(page: Page, text: str) -> Frame:

@@ -21,9 +21,8 @@ from typing import Any
 
 import httpx
 
-from analytics.bill.http import TIMEOUT_S, get_json
+from analytics.bill.admin_api import AdminApiBillSource
 from analytics.bill.sharing import Cell, cell_of, share_costs
-from analytics.bill.source import BillInputError, BillSourceError
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLine
 
@@ -33,32 +32,17 @@ BUCKETS_PER_PAGE = 31
 LIST_PAGE = 100
 
 
-class AnthropicBillSource:
+class AnthropicBillSource(AdminApiBillSource):
     kind = "anthropic"
-
-    def __init__(self, key: str | None, *, since: datetime, until: datetime, base_url: str = BASE_URL,
-                 retry_delay: float = 0.5) -> None:
-        if not key:
-            raise BillInputError("Anthropic's usage and cost reports need an admin key: "
-                                 "--key-file or ANTHROPIC_ADMIN_KEY")
-        self._key, self.since, self.until = key, since, until
-        self.base_url = base_url.rstrip("/")
-        self._retry_delay = retry_delay
-        self.problems: list[str] = []
-
-    def describe(self) -> str:
-        return f"Anthropic's Admin API at {self.base_url}"
+    default_base_url = BASE_URL
+    api_name = "Anthropic's Admin API"
+    missing_key = "Anthropic's usage and cost reports need an admin key: --key-file or ANTHROPIC_ADMIN_KEY"
 
     def lines(self, progress: Progress) -> Iterator[list[BillLine]]:
-        headers = {"x-api-key": self._key, "anthropic-version": API_VERSION}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT_S) as client:
-            hints = self._key_hints(client)
-            progress(1, 3)
-            usage = list(self._buckets(client, "/v1/organizations/usage_report/messages",
-                                       ["api_key_id", "workspace_id", "model", "service_tier"]))
-            progress(2, 3)
-            costs = list(self._buckets(client, "/v1/organizations/cost_report", ["workspace_id", "description"]))
-            progress(3, 3)
+        hints, usage, costs = self._hints_usage_costs(
+            {"x-api-key": self._key, "anthropic-version": API_VERSION}, progress,
+            ("/v1/organizations/usage_report/messages", ["api_key_id", "workspace_id", "model", "service_tier"]),
+            ("/v1/organizations/cost_report", ["workspace_id", "description"]))
         billed: dict[Cell, float] = defaultdict(float)
         for day, cost in costs:
             if str(cost.get("currency", "USD")).upper() != "USD":
@@ -67,25 +51,12 @@ class AnthropicBillSource:
             billed[cell_of(day, cost.get("workspace_id"), cost.get("model"))] += float(cost.get("amount") or 0) / 100
         yield share_costs([_line(day, result, hints) for day, result in usage], billed)
 
-    def _get(self, client: httpx.Client, path: str, params: Any) -> Any:
-        return get_json(client, path, params, describe=self.describe(), retry_delay=self._retry_delay)
-
-    def _buckets(self, client: httpx.Client, path: str, group_by: list[str]) -> Iterator[tuple[date, dict[str, Any]]]:
+    def _report(self, client: httpx.Client, path: str, group_by: list[str]) -> Iterator[tuple[date, dict[str, Any]]]:
         params: list[tuple[str, str | int]] = [
             ("starting_at", _rfc3339(self.since)), ("ending_at", _rfc3339(self.until)), ("bucket_width", "1d"),
             ("limit", BUCKETS_PER_PAGE), *(("group_by[]", name) for name in group_by)]
-        page: str | None = None
-        while True:
-            body = self._get(client, path, params + ([("page", page)] if page else []))
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise BillSourceError(f"{self.describe()}: {path} did not answer with a page of buckets")
-            for bucket in body["data"]:
-                day = datetime.fromisoformat(str(bucket["starting_at"]).replace("Z", "+00:00")).date()
-                for result in bucket.get("results") or []:
-                    yield day, result
-            page = body.get("next_page")
-            if not body.get("has_more") or not page:
-                return
+        return self._buckets(client, path, params, lambda bucket: datetime.fromisoformat(
+            str(bucket["starting_at"]).replace("Z", "+00:00")).date())
 
     def _key_hints(self, client: httpx.Client) -> dict[str, str]:
         hints: dict[str, str] = {}

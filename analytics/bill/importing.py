@@ -40,17 +40,17 @@ def admin_key(provider: str, key_file: Path | None) -> str | None:
 def open_bill_source(name: str, *, key_file: Path | None, since: datetime, until: datetime,
                      base_url: str | None = None) -> BillSource:
     if name == "openai":
-        from analytics.bill.openai import BASE_URL, OpenAiBillSource
+        from analytics.bill.openai import OpenAiBillSource
 
-        return OpenAiBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+        return OpenAiBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url)
     if name == "anthropic":
-        from analytics.bill.anthropic import BASE_URL, AnthropicBillSource
+        from analytics.bill.anthropic import AnthropicBillSource
 
-        return AnthropicBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+        return AnthropicBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url)
     if name == "openrouter":
-        from analytics.bill.openrouter import BASE_URL, OpenRouterBillSource
+        from analytics.bill.openrouter import OpenRouterBillSource
 
-        return OpenRouterBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url or BASE_URL)
+        return OpenRouterBillSource(admin_key(name, key_file), since=since, until=until, base_url=base_url)
     if Path(name).is_file():
         from analytics.bill.files import FileBillSource
 

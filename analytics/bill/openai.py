@@ -22,9 +22,8 @@ from typing import Any
 
 import httpx
 
-from analytics.bill.http import TIMEOUT_S, get_json
+from analytics.bill.admin_api import AdminApiBillSource
 from analytics.bill.sharing import Cell, cell_of, share_costs
-from analytics.bill.source import BillInputError, BillSourceError
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLine
 
@@ -33,53 +32,26 @@ BUCKETS_PER_PAGE = 31
 LIST_PAGE = 100
 
 
-class OpenAiBillSource:
+class OpenAiBillSource(AdminApiBillSource):
     kind = "openai"
-
-    def __init__(self, key: str | None, *, since: datetime, until: datetime, base_url: str = BASE_URL,
-                 retry_delay: float = 0.5) -> None:
-        if not key:
-            raise BillInputError("OpenAI's usage and costs need an admin key: --key-file or OPENAI_ADMIN_KEY")
-        self._key, self.since, self.until = key, since, until
-        self.base_url = base_url.rstrip("/")
-        self._retry_delay = retry_delay
-        self.problems: list[str] = []
-
-    def describe(self) -> str:
-        return f"OpenAI's organization usage API at {self.base_url}"
+    default_base_url = BASE_URL
+    api_name = "OpenAI's organization usage API"
+    missing_key = "OpenAI's usage and costs need an admin key: --key-file or OPENAI_ADMIN_KEY"
 
     def lines(self, progress: Progress) -> Iterator[list[BillLine]]:
-        headers = {"Authorization": f"Bearer {self._key}"}
-        with httpx.Client(base_url=self.base_url, headers=headers, timeout=TIMEOUT_S) as client:
-            hints = self._key_hints(client)
-            progress(1, 3)
-            usage = list(self._buckets(client, "/v1/organization/usage/completions",
-                                       ["project_id", "api_key_id", "model", "batch"]))
-            progress(2, 3)
-            costs = list(self._buckets(client, "/v1/organization/costs", ["project_id", "line_item"]))
-            progress(3, 3)
+        hints, usage, costs = self._hints_usage_costs(
+            {"Authorization": f"Bearer {self._key}"}, progress,
+            ("/v1/organization/usage/completions", ["project_id", "api_key_id", "model", "batch"]),
+            ("/v1/organization/costs", ["project_id", "line_item"]))
         yield _priced(usage, costs, hints, self.problems)
 
-    def _get(self, client: httpx.Client, path: str, params: Any) -> Any:
-        return get_json(client, path, params, describe=self.describe(), retry_delay=self._retry_delay)
-
-    def _buckets(self, client: httpx.Client, path: str, group_by: list[str]) -> Iterator[tuple[date, dict[str, Any]]]:
+    def _report(self, client: httpx.Client, path: str, group_by: list[str]) -> Iterator[tuple[date, dict[str, Any]]]:
         params: list[tuple[str, str | int]] = [
             ("start_time", int(self.since.replace(tzinfo=UTC).timestamp())),
             ("end_time", int(self.until.replace(tzinfo=UTC).timestamp())),
             ("bucket_width", "1d"), ("limit", BUCKETS_PER_PAGE), *(("group_by", name) for name in group_by)]
-        page: str | None = None
-        while True:
-            body = self._get(client, path, params + ([("page", page)] if page else []))
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise BillSourceError(f"{self.describe()}: {path} did not answer with a page of buckets")
-            for bucket in body["data"]:
-                day = datetime.fromtimestamp(int(bucket["start_time"]), UTC).date()
-                for result in bucket.get("results") or []:
-                    yield day, result
-            page = body.get("next_page")
-            if not body.get("has_more") or not page:
-                return
+        return self._buckets(client, path, params,
+                             lambda bucket: datetime.fromtimestamp(int(bucket["start_time"]), UTC).date())
 
     def _listed(self, client: httpx.Client, path: str) -> Iterator[dict[str, Any]]:
         after: str | None = None

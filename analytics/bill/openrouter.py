@@ -9,34 +9,25 @@ https://openrouter.ai/docs/api/api-reference/api-keys/list-api-keys.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
 
-from analytics.bill.http import TIMEOUT_S, get_json
-from analytics.bill.source import BillInputError, BillSourceError
+from analytics.bill.admin_api import AdminApiBillSource
+from analytics.bill.http import TIMEOUT_S
+from analytics.bill.source import BillSourceError
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLine
 
 BASE_URL = "https://openrouter.ai"
 
 
-class OpenRouterBillSource:
+class OpenRouterBillSource(AdminApiBillSource):
     kind = "openrouter"
-
-    def __init__(self, key: str | None, *, since: datetime, until: datetime, base_url: str = BASE_URL,
-                 retry_delay: float = 0.5) -> None:
-        if not key:
-            raise BillInputError("OpenRouter's activity needs a management key: "
-                                 "--key-file or OPENROUTER_MANAGEMENT_KEY")
-        self._key, self.since, self.until = key, since, until
-        self.base_url = base_url.rstrip("/")
-        self._retry_delay = retry_delay
-        self.problems: list[str] = []
-
-    def describe(self) -> str:
-        return f"OpenRouter's activity API at {self.base_url}"
+    default_base_url = BASE_URL
+    api_name = "OpenRouter's activity API"
+    missing_key = "OpenRouter's activity needs a management key: --key-file or OPENROUTER_MANAGEMENT_KEY"
 
     def lines(self, progress: Progress) -> Iterator[list[BillLine]]:
         with httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self._key}"},
@@ -48,9 +39,6 @@ class OpenRouterBillSource:
                     raise BillSourceError(f"{self.describe()}: /api/v1/activity did not answer with a list of activity")
                 yield [line for item in body["data"] if (line := self._line(item, key)) is not None]
                 progress(done, len(keys))
-
-    def _get(self, client: httpx.Client, path: str, params: Any) -> Any:
-        return get_json(client, path, params, describe=self.describe(), retry_delay=self._retry_delay)
 
     def _keys(self, client: httpx.Client) -> list[dict[str, Any]]:
         keys: list[dict[str, Any]] = []

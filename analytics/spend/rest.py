@@ -10,19 +10,18 @@ earlier ones. Both endpoints stop at 10,000 rows:
   imported and a warning names the incomplete day (import that day from the database).
 Windows overlap by their boundary second; storing is idempotent by request_id.
 
-Connection failures, timeouts, 429 and 5xx are retried with a doubling delay; 401/403 (a
-wrong key) and other 4xx (a wrong request) fail at once with LiteLLM's own message.
+Requests are retried as analytics.retrying_http does (429, 5xx and failed connections).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, overload
 
 import httpx
 
+from analytics.retrying_http import get_retrying, json_of
 from analytics.spend.rows import SpendRowError, record_from_row
 from analytics.spend.source import Progress, SpendInputError, SpendSourceError
 from offgate.store import naive_utc
@@ -136,35 +135,13 @@ class RestSpendSource:
 
     def _get(self, client: httpx.Client, path: str, params: dict[str, Any], *,
              missing_ok: bool) -> httpx.Response | None:
-        """The answer to GET path (None for a 404 when `missing_ok`), retrying what may pass."""
-        failure = ""
-        for attempt in range(self._retries + 1):
-            if attempt:
-                time.sleep(self._retry_delay * 2 ** (attempt - 1))
-            try:
-                response = client.get(path, params=params)
-            except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                continue
-            status = response.status_code
-            if status < 400:
-                return response
-            if status == 404 and missing_ok:
-                return None
-            if status in (401, 403):
-                raise SpendSourceError(
-                    f"{self.describe()} refused the key ({status}: {_detail(response)}); pass the master key, "
-                    "or a key allowed to read spend logs, with --key or LITELLM_MASTER_KEY")
-            failure = f"answered {status} to {path}: {_detail(response)}"
-            if status != 429 and status < 500:
-                raise SpendSourceError(f"{self.describe()} {failure}")
-        raise SpendSourceError(f"{self.describe()}: {failure} (gave up after {self._retries + 1} attempts)")
+        return get_retrying(client, path, params, describe=self.describe(), error=SpendSourceError,
+                            refused_hint="pass the master key, or a key allowed to read spend logs, "
+                            "with --key or LITELLM_MASTER_KEY",
+                            retries=self._retries, retry_delay=self._retry_delay, missing_ok=missing_ok)
 
     def _json(self, response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError:
-            raise SpendSourceError(f"{self.describe()} did not answer JSON to {response.url.path}") from None
+        return json_of(response, describe=self.describe(), error=SpendSourceError)
 
     def _records(self, rows: list[Any]) -> list[SpendRecord]:
         records = []
@@ -195,17 +172,3 @@ def _second(moment: datetime) -> str:
 def _ceil_second(moment: datetime) -> datetime:
     return moment if moment.microsecond == 0 else moment.replace(microsecond=0) + SECOND
 
-
-def _detail(response: httpx.Response) -> str:
-    """LiteLLM's own error message: {"error": {"message"}} or FastAPI's {"detail"}."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-        if body.get("detail"):
-            return str(body["detail"])[:300]
-    return str(body)[:300]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-import signal
 import sys
-import threading
 import time
 from typing import Annotated
 
@@ -26,13 +24,14 @@ from offgate.cli.common import (
     parsed,
     since_from,
 )
+from offgate.cli.up import LOG_FORMAT
 from offgate.errors import BadInputError
+from offgate.stopping import stop_event
 
 alerts_app = typer.Typer(help="Alerts: unusual unmanaged usage, new AI tools, budgets at risk.",
                          invoke_without_command=True)
 app.add_typer(alerts_app, name="alerts")
 
-LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 
 
 @alerts_app.callback()
@@ -108,9 +107,7 @@ def watch(
         finally:
             watcher.close()
         return
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = stop_event()
     log.info("watching every %s; notifying: %s (Ctrl-C stops)", interval, ", ".join(watcher.channels) or "nobody")
     watcher.run(interval_s, stop)
     log.info("stopped")

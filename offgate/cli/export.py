@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Annotated
 
 import typer
@@ -13,6 +11,7 @@ import typer
 from offgate.cli.common import CommandContext, app, err, out
 from offgate.cli.up import LOG_FORMAT
 from offgate.errors import BadInputError
+from offgate.stopping import stop_event
 
 STOP_HELP = "Stop queuing records for the export, dropping what waits (a later export sends every record anew)."
 
@@ -50,9 +49,7 @@ def export(
                       + (" (another offgate is exporting this store now)" if summary.busy else ""), markup=False)
             return
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-        interrupted = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: interrupted.set())
+        interrupted = stop_event()
         err.print(f"offgate export: to {settings.logs_url} every {settings.interval} until Ctrl-C", markup=False)
         exporter.run(interrupted, settings.interval_s)
 

@@ -7,7 +7,6 @@ import asyncio
 import getpass
 import json
 import logging
-import signal
 import ssl
 import sys
 import threading
@@ -19,9 +18,10 @@ import typer
 from rich.table import Table
 
 from offgate.cli.common import CommandContext, app, err, out, parsed
-from offgate.cli.up import start_exporting
+from offgate.cli.up import LOG_FORMAT, start_exporting
 from offgate.config import device_name
 from offgate.errors import BadInputError, OffgateError
+from offgate.stopping import stop_event
 from offgate.store import Store
 from offgate.store.core import POSTGRES_PREFIXES
 from offgate.timespan import parse_span
@@ -29,7 +29,6 @@ from offgate.timespan import parse_span
 if TYPE_CHECKING:
     from fleet.pusher import PushSummary
 
-LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s: %(message)s"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 fleet_app = typer.Typer(help="The central side: enrolment tokens and devices, on the central PostgreSQL "
@@ -172,9 +171,7 @@ def push(
         out.print(_pushed_text(summary), markup=False)
         return
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_event()
     err.print(f"offgate push: pushing every {interval} until Ctrl-C  data: {context.home}", markup=False)
     pusher.run(stop, interval_s)
 

@@ -8,9 +8,12 @@ import json
 import shutil
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from offgate.config import Settings
 from offgate.events import UsageEvent
@@ -84,6 +87,18 @@ def goose_database(path: Path, rows: list[str]) -> None:
         insert = f"INSERT OR REPLACE INTO sessions ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         for row in map(json.loads, rows):
             database.execute(insert, [row.get(name) for name in names])
+
+
+@pytest.fixture(name="store")
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """The `store` fixture of the agents' tests (they import it): a fresh SQLite store."""
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        yield store
+
+
+def daily_tokens(store: Store) -> DailyTotals:
+    """`daily_totals` of the stored calls without the cost: the tokens alone."""
+    return {key: row[:4] + row[5:] for key, row in daily_totals(store.events()).items()}
 
 
 def daily_totals(events: list[UsageEvent]) -> DailyTotals:

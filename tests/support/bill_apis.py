@@ -6,17 +6,59 @@ OpenAI's error shape."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
 
-from offgate.demo.threaded_server import ThreadedServer
+from analytics.bill.importing import BillImportSummary, import_bill
+from analytics.bill.source import BillSource
+from offgate.store import Store
+from offgate.store.bill import BillLine, BillLog
+from tests.support.loopback_api import Handler, LoopbackApi
+
+
+def import_twice(source: Callable[[], BillSource],
+                 store: Store) -> tuple[BillImportSummary, BillImportSummary, list[BillLine]]:
+    """Import a fresh `source()` twice (the rerun must change nothing), and the lines then stored."""
+    first = import_bill(source(), BillLog(store), lambda done, total: None)
+    again = import_bill(source(), BillLog(store), lambda done, total: None)
+    return first, again, BillLog(store).lines()
+
+
+class AdminApi(LoopbackApi):
+    """What the providers' stand-ins share: each request kept in `requests`, a wrong key refused in
+    the provider's shape, then `failures` answered first (each 429 with `retry-after: 0`)."""
+
+    key: str
+    failures: list[int]
+    requests: list[str]
+
+    def _key_given(self, request: web.Request) -> bool:
+        raise NotImplementedError
+
+    def _wrong_key(self) -> web.Response:
+        raise NotImplementedError
+
+    def _error(self, status: int) -> dict[str, Any]:
+        """The provider's error body for an injected failure."""
+        raise NotImplementedError
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        self.requests.append(request.path_qs)
+        if not self._key_given(request):
+            return self._wrong_key()
+        if self.failures:
+            status = self.failures.pop(0)
+            return web.json_response(self._error(status), status=status,
+                                     headers={"retry-after": "0"} if status == 429 else {})
+        return None
 
 
 @dataclass
-class FakeOpenAiAdmin:
+class FakeOpenAiAdmin(AdminApi):
     key: str
     usage: dict[date, list[dict[str, Any]]]  # results per day, as documented
     costs: dict[date, list[dict[str, Any]]]
@@ -25,36 +67,20 @@ class FakeOpenAiAdmin:
     requests: list[str] = field(default_factory=list)
     port: int = 0
 
-    def __post_init__(self) -> None:
-        self._server = ThreadedServer()
+    def routes(self) -> dict[str, Handler]:
+        return {"/v1/organization/usage/completions": self._usage, "/v1/organization/costs": self._costs,
+                "/v1/organization/projects": self._projects,
+                "/v1/organization/projects/{project}/api_keys": self._keys}
 
-    def __enter__(self) -> FakeOpenAiAdmin:
-        app = web.Application()
-        app.router.add_get("/v1/organization/usage/completions", self._usage)
-        app.router.add_get("/v1/organization/costs", self._costs)
-        app.router.add_get("/v1/organization/projects", self._projects)
-        app.router.add_get("/v1/organization/projects/{project}/api_keys", self._keys)
-        self.port = self._server.serve(app)
-        return self
+    def _key_given(self, request: web.Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.key}"
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.stop()
+    def _wrong_key(self) -> web.Response:
+        error = {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}
+        return web.json_response({"error": error}, status=401)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        self.requests.append(request.path_qs)
-        if request.headers.get("authorization") != f"Bearer {self.key}":
-            error = {"message": "Incorrect API key provided", "type": "invalid_request_error",
-                     "code": "invalid_api_key"}
-            return web.json_response({"error": error}, status=401)
-        if self.failures:
-            status = self.failures.pop(0)
-            return web.json_response({"error": {"message": "Rate limit reached", "type": "requests"}}, status=status,
-                                     headers={"retry-after": "0"} if status == 429 else {})
-        return None
+    def _error(self, status: int) -> dict[str, Any]:
+        return {"error": {"message": "Rate limit reached", "type": "requests"}}
 
     async def _usage(self, request: web.Request) -> web.Response:
         return self._buckets(request, self.usage, "usage")
@@ -103,7 +129,7 @@ def _listed(items: list[dict[str, Any]], request: web.Request) -> dict[str, Any]
 
 
 @dataclass
-class FakeAnthropicAdmin:
+class FakeAnthropicAdmin(AdminApi):
     """Anthropic's usage report, cost report and API key list, in their documented shapes: one
     bucket (or key) per page, `failures` first (429 with `retry-after: 0`), 401 for a wrong key."""
 
@@ -115,34 +141,19 @@ class FakeAnthropicAdmin:
     requests: list[str] = field(default_factory=list)
     port: int = 0
 
-    def __post_init__(self) -> None:
-        self._server = ThreadedServer()
+    def routes(self) -> dict[str, Handler]:
+        return {"/v1/organizations/usage_report/messages": self._usage,
+                "/v1/organizations/cost_report": self._costs, "/v1/organizations/api_keys": self._keys}
 
-    def __enter__(self) -> FakeAnthropicAdmin:
-        app = web.Application()
-        app.router.add_get("/v1/organizations/usage_report/messages", self._usage)
-        app.router.add_get("/v1/organizations/cost_report", self._costs)
-        app.router.add_get("/v1/organizations/api_keys", self._keys)
-        self.port = self._server.serve(app)
-        return self
+    def _key_given(self, request: web.Request) -> bool:
+        return request.headers.get("x-api-key") == self.key and request.headers.get("anthropic-version") == "2023-06-01"
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.stop()
+    def _wrong_key(self) -> web.Response:
+        return web.json_response({"type": "error", "error": {"type": "authentication_error",
+                                                             "message": "invalid x-api-key"}}, status=401)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        self.requests.append(request.path_qs)
-        if request.headers.get("x-api-key") != self.key or request.headers.get("anthropic-version") != "2023-06-01":
-            return web.json_response({"type": "error", "error": {"type": "authentication_error",
-                                                                 "message": "invalid x-api-key"}}, status=401)
-        if self.failures:
-            status = self.failures.pop(0)
-            return web.json_response({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
-                                     status=status, headers={"retry-after": "0"} if status == 429 else {})
-        return None
+    def _error(self, status: int) -> dict[str, Any]:
+        return {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
 
     async def _usage(self, request: web.Request) -> web.Response:
         return self._buckets(request, self.usage)
@@ -173,7 +184,7 @@ class FakeAnthropicAdmin:
 
 
 @dataclass
-class FakeOpenRouterAdmin:
+class FakeOpenRouterAdmin(AdminApi):
     """OpenRouter's key list (paged by offset, one key a page) and per-key activity, with
     `failures` first (429 with `retry-after: 0`)."""
 
@@ -184,32 +195,17 @@ class FakeOpenRouterAdmin:
     requests: list[str] = field(default_factory=list)
     port: int = 0
 
-    def __post_init__(self) -> None:
-        self._server = ThreadedServer()
+    def routes(self) -> dict[str, Handler]:
+        return {"/api/v1/keys": self._keys, "/api/v1/activity": self._activity}
 
-    def __enter__(self) -> FakeOpenRouterAdmin:
-        app = web.Application()
-        app.router.add_get("/api/v1/keys", self._keys)
-        app.router.add_get("/api/v1/activity", self._activity)
-        self.port = self._server.serve(app)
-        return self
+    def _key_given(self, request: web.Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.key}"
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.stop()
+    def _wrong_key(self) -> web.Response:
+        return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        self.requests.append(request.path_qs)
-        if request.headers.get("authorization") != f"Bearer {self.key}":
-            return web.json_response({"error": {"code": 401, "message": "No auth credentials found"}}, status=401)
-        if self.failures:
-            status = self.failures.pop(0)
-            return web.json_response({"error": {"code": status, "message": "Rate limit exceeded"}}, status=status,
-                                     headers={"retry-after": "0"} if status == 429 else {})
-        return None
+    def _error(self, status: int) -> dict[str, Any]:
+        return {"error": {"code": status, "message": "Rate limit exceeded"}}
 
     async def _keys(self, request: web.Request) -> web.Response:
         if (refused := self._refusal(request)) is not None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-import pytest
-
 from tests.support.ports import free_port
+from tests.support.serving import wait_until_healthy
 
 START_TIMEOUT_S = 180  # 8-9 s on an idle machine; far more on a busy CI runner
 
@@ -31,22 +28,10 @@ def running_litellm(config_dir: Path, environment: Mapping[str, str], port: int 
         litellm = subprocess.Popen(command, env=dict(environment), cwd=config_dir, stdout=log,
                                    stderr=subprocess.STDOUT)
         try:
-            _wait_until_live(url, litellm, log_file)
+            wait_until_healthy(f"{url}/health/liveliness", litellm, what="litellm", timeout=START_TIMEOUT_S,
+                               output=lambda: log_file.read_text()[-3000:])
             yield url
         finally:
             litellm.terminate()
             litellm.wait(30)
 
-
-def _wait_until_live(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"litellm exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"litellm did not answer within {START_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")

@@ -25,13 +25,13 @@ from typing import Any
 
 from aiohttp import web
 
-from offgate.demo.threaded_server import ThreadedServer
+from tests.support.loopback_api import Handler, LoopbackApi
 
 ROW_CAP = 10_000
 
 
 @dataclass
-class FakeSpendApi:
+class FakeSpendApi(LoopbackApi):
     rows: list[dict[str, Any]]
     key: str
     has_v2: bool = True
@@ -42,24 +42,9 @@ class FakeSpendApi:
     teams: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
 
-    def __post_init__(self) -> None:
-        self._server = ThreadedServer()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> FakeSpendApi:
-        app = web.Application()
-        app.router.add_get("/spend/logs/v2", self._v2)
-        app.router.add_get("/spend/logs", self._v1)
-        app.router.add_get("/user/list", self._users)
-        app.router.add_get("/team/list", self._teams)
-        self.port = self._server.serve(app)
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+    def routes(self) -> dict[str, Handler]:
+        return {"/spend/logs/v2": self._v2, "/spend/logs": self._v1, "/user/list": self._users,
+                "/team/list": self._teams}
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         self.requests.append((request.path, dict(request.query)))

@@ -24,16 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
-from workstation.agent_logs.files import read_whole_file
+from workstation.agent_logs.files import data_dirs_from, read_whole_file
 
 AGENT = "amp"
 read_file = read_whole_file
 
 
 def data_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
-    if env.get("AMP_DATA_DIR"):
-        return [Path(part.strip()).expanduser() for part in env["AMP_DATA_DIR"].split(",") if part.strip()]
-    return [user_home / ".local" / "share" / "amp"]
+    return data_dirs_from(env, "AMP_DATA_DIR", user_home / ".local" / "share" / "amp")
 
 
 def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:

@@ -22,7 +22,7 @@ import hmac
 import json
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,3 +135,10 @@ def _head_hash(file: BinaryIO, read_up_to: int) -> str:
     """Hash of the first bytes the last read covered (at most HEAD_BYTES)."""
     file.seek(0)
     return hashlib.sha256(file.read(min(HEAD_BYTES, read_up_to))).hexdigest()
+
+
+def data_dirs_from(env: Mapping[str, str], variable: str, default: Path) -> list[Path]:
+    """The folders a comma-separated `variable` names (ccusage's convention) when set, else `default`."""
+    if env.get(variable):
+        return [Path(part.strip()).expanduser() for part in env[variable].split(",") if part.strip()]
+    return [default]

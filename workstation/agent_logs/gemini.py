@@ -27,7 +27,7 @@ from typing import Any
 
 from offgate.store.agent_logs import FilePosition
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
-from workstation.agent_logs.files import NewLines, read_new_lines, read_whole_file
+from workstation.agent_logs.files import NewLines, data_dirs_from, read_new_lines, read_whole_file
 
 AGENT = "gemini-cli"
 TOKEN_FIELDS = {
@@ -40,9 +40,7 @@ TOKEN_FIELDS = {
 
 
 def data_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
-    if env.get("GEMINI_DATA_DIR"):
-        return [Path(part.strip()).expanduser() for part in env["GEMINI_DATA_DIR"].split(",") if part.strip()]
-    return [user_home / ".gemini" / "tmp"]
+    return data_dirs_from(env, "GEMINI_DATA_DIR", user_home / ".gemini" / "tmp")
 
 
 def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
@@ -58,20 +56,25 @@ def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
     """Where Gemini CLI sends calls (GOOGLE_GEMINI_BASE_URL) and whether it signed in with a
     Google account (settings.json's auth type `oauth-personal`: Code Assist's plan, not an
     API key; nothing else of that file is read)."""
-    try:
-        settings = json.loads((user_home / ".gemini" / "settings.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        settings = {}
-    settings = settings if isinstance(settings, dict) else {}
-    security = settings.get("security")
-    auth = security.get("auth") if isinstance(security, dict) else None
-    auth_type = (auth.get("selectedType") if isinstance(auth, dict) else None) or settings.get("selectedAuthType")
-    if auth_type == "oauth-personal":
+    if selected_auth_type(user_home / ".gemini" / "settings.json") == "oauth-personal":
         return AgentSetup(AGENT, "gemini", "https://cloudcode-pa.googleapis.com", "/v1internal",
                           env.get("CODE_ASSIST_ENDPOINT") or None, subscription=True)
     return AgentSetup(AGENT, "gemini", "https://generativelanguage.googleapis.com", "/v1beta/models",
                       env.get("GOOGLE_GEMINI_BASE_URL") or None)
 
+
+
+def selected_auth_type(settings_path: Path) -> str | None:
+    """The auth type a Gemini CLI settings.json (or its fork Qwen Code's) selects; nothing else of it is read."""
+    try:
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(settings, dict):
+        return None
+    security = settings.get("security")
+    auth = security.get("auth") if isinstance(security, dict) else None
+    return (auth.get("selectedType") if isinstance(auth, dict) else None) or settings.get("selectedAuthType")
 
 def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]:
     """The calls in a whole .json session (one "line") or in appended .jsonl lines; `state`
@@ -120,11 +123,7 @@ def _call(message: dict[str, Any], session: str, model_hint: str | None,
         uncached -= min(uncached, cached)
     uncached += counts["tool"]
     output, reasoning = counts["output"], counts["thoughts"]
-    missing = max((total if total is not None else 0) - (uncached + output + cached + reasoning), 0)
-    if missing and not output:
-        output = missing
-    else:
-        reasoning += missing
+    output, reasoning = with_rest_of_total(total or 0, uncached, output, cached, reasoning)
     if not (uncached or output or cached or reasoning):
         return None
     message_id = _text(message, "id")
@@ -133,6 +132,13 @@ def _call(message: dict[str, Any], session: str, model_hint: str | None,
     return AgentCall(key, ts, model, uncached, output + reasoning, cache_read_tokens=cached,
                      reasoning_tokens=reasoning)
 
+
+
+def with_rest_of_total(total: int, uncached: int, output: int, cached: int, reasoning: int) -> tuple[int, int]:
+    """(output, reasoning) with what usageMetadata's total counts beyond its parts: the output when
+    there is none, else reasoning (Gemini CLI's and Qwen Code's logs alike)."""
+    missing = max(total - (uncached + output + cached + reasoning), 0)
+    return (missing, reasoning) if missing and not output else (output, reasoning + missing)
 
 def _text(record: dict[str, Any], key: str) -> str | None:
     value = record.get(key)

@@ -25,7 +25,7 @@ from typing import Any
 
 from offgate.store.agent_logs import FilePosition
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
-from workstation.agent_logs.files import NewLines, read_database_rows, read_whole_file
+from workstation.agent_logs.files import NewLines, data_dirs_from, read_database_rows, read_whole_file
 
 AGENT = "opencode"
 # OpenCode's provider ids (models.dev's) that name a provider offgate's catalog knows otherwise.
@@ -34,9 +34,7 @@ PROVIDERS = {"google": "gemini", "google-vertex": "vertex", "amazon-bedrock": "b
 
 
 def data_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
-    if env.get("OPENCODE_DATA_DIR"):
-        return [Path(part.strip()).expanduser() for part in env["OPENCODE_DATA_DIR"].split(",") if part.strip()]
-    return [user_home / ".local" / "share" / "opencode"]
+    return data_dirs_from(env, "OPENCODE_DATA_DIR", user_home / ".local" / "share" / "opencode")
 
 
 def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:

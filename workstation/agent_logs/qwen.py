@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
+from workstation.agent_logs.files import data_dirs_from
+from workstation.agent_logs.gemini import selected_auth_type, with_rest_of_total
 
 AGENT = "qwen-code"
 USAGE_MARKER = b'"usageMetadata"'
 
 
 def data_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
-    if env.get("QWEN_DATA_DIR"):
-        return [Path(part.strip()).expanduser() for part in env["QWEN_DATA_DIR"].split(",") if part.strip()]
-    return [user_home / ".qwen"]
+    return data_dirs_from(env, "QWEN_DATA_DIR", user_home / ".qwen")
 
 
 def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
@@ -41,15 +41,7 @@ def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
     """Where Qwen Code sends calls (OPENAI_BASE_URL, as it reads it) and whether it signed in
     with a Qwen account (settings.json's auth type `qwen-oauth`: a plan, not an API key;
     nothing else of that file is read)."""
-    try:
-        settings = json.loads((user_home / ".qwen" / "settings.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        settings = {}
-    settings = settings if isinstance(settings, dict) else {}
-    security = settings.get("security")
-    auth = security.get("auth") if isinstance(security, dict) else None
-    auth_type = (auth.get("selectedType") if isinstance(auth, dict) else None) or settings.get("selectedAuthType")
-    if auth_type == "qwen-oauth":
+    if selected_auth_type(user_home / ".qwen" / "settings.json") == "qwen-oauth":
         return AgentSetup(AGENT, "dashscope", "https://portal.qwen.ai/v1", "/chat/completions", subscription=True)
     return AgentSetup(AGENT, "dashscope", "https://dashscope.aliyuncs.com/compatible-mode/v1", "/chat/completions",
                       env.get("OPENAI_BASE_URL") or None)
@@ -81,11 +73,7 @@ def _call(record: dict[str, Any]) -> AgentCall | None:
         "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount", "totalTokenCount"))
     cached = min(cached, prompt) if prompt else cached
     uncached = prompt - cached if prompt else 0
-    missing = max(total - (uncached + output + cached + reasoning), 0)
-    if missing and not output:
-        output = missing
-    else:
-        reasoning += missing
+    output, reasoning = with_rest_of_total(total, uncached, output, cached, reasoning)
     if not (uncached or output or cached or reasoning):
         return None
     model = model if isinstance(model, str) and model.strip() else "unknown"
