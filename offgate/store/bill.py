@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from peewee import JOIN, SQL, fn
 
@@ -80,7 +81,7 @@ class BillLog:
         days: dict[object, date] = {}
         # Streamed, not fetched whole, and each name held once (a month repeats a few thousand keys
         # and models over millions of lines): the lines alone then fit in memory.
-        names: dict[str | None, str | None] = {None: None}
+        names: dict[object, Any] = {None: None}  # the driver's values, as untyped as they come
         with self._store.reporting("read bill lines from"):
             return [BillLine(names.setdefault(provider, provider), days.get(day) or days.setdefault(day, _as_date(day)),
                              names.setdefault(model, model), names.setdefault(key_id, key_id),
