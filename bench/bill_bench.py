@@ -87,7 +87,7 @@ def fill(url: str, keys: int, models: int, days: int, calls: int, rows: int) -> 
         bulk(SpendLogRow, ({"request_id": f"r{i}", "start_time": begin + timedelta(seconds=int(seconds[i])),
                             "spend": 0.0001, "prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11,
                             "model": model(int(spend_models[i])), "custom_llm_provider": "openai", "source": "file",
-                            "raw": "{}", "imported_at": now} for i in range(rows)))
+                            "raw_json": "{}", "imported_at": now} for i in range(rows)))
 
 
 def measure(url: str, models: int, days: int) -> dict[str, float]:

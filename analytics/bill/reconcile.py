@@ -111,15 +111,17 @@ def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captu
         by_agents = min(seen, bill - by_gateway)
         result.rows.append(LedgerRow(provider, day, model, key, (provider, key) in gateway_keys, bill, log, seen,
                                      by_gateway, by_agents, bill - by_gateway - by_agents))
-    result.findings = [*_not_seen(result.rows), *_off_gateway(off_gateway),
-                       *_mispriced(result.rows, tokens_by_cell(lines))]
+    result.findings = [*_not_seen(result.rows), *_off_gateway(off_gateway), *_mispriced(result.rows, lines)]
     return result
 
 
-def tokens_by_cell(lines: Sequence[BillLine]) -> dict[tuple[str, date, str | None, str], list[BillLine]]:
-    cells: dict[tuple[str, date, str | None, str], list[BillLine]] = defaultdict(list)
+def tokens_by_cell(lines: Sequence[BillLine], wanted: set[_Cell]) -> dict[_Cell, list[BillLine]]:
+    """The lines of the wanted cells only: a month's lines are millions, the mispriced cells few."""
+    cells: dict[_Cell, list[BillLine]] = defaultdict(list)
     for line in lines:
-        cells[(line.provider, line.day, _model(line.model), line.key_hint or line.key_id or UNKNOWN_KEY)].append(line)
+        cell = (line.provider, line.day, _model(line.model), line.key_hint or line.key_id or UNKNOWN_KEY)
+        if cell in wanted:
+            cells[cell].append(line)
     return cells
 
 
@@ -154,14 +156,16 @@ def _off_gateway(off_gateway: dict[tuple[str, str], list[KeyedCost]]) -> list[Bi
     return found
 
 
-def _mispriced(rows: Sequence[LedgerRow], cells: dict[_Cell, list[BillLine]]) -> list[BillFinding]:
+def _mispriced(rows: Sequence[LedgerRow], lines: Sequence[BillLine]) -> list[BillFinding]:
+    gaps = [(row, row.billed_usd - row.captured_usd - row.logged_usd) for row in rows
+            if row.gateway_key and row.logged_usd]
+    gaps = [(row, gap) for row, gap in gaps
+            if abs(gap) > max(TOLERANCE_USD, TOLERANCE * max(row.billed_usd, row.logged_usd))]
+    if not gaps:
+        return []
+    cells = tokens_by_cell(lines, {(row.provider, row.day, row.model, row.key) for row, _ in gaps})
     found = []
-    for row in rows:
-        if not row.gateway_key or not row.logged_usd:
-            continue
-        gap = row.billed_usd - row.captured_usd - row.logged_usd
-        if abs(gap) <= max(TOLERANCE_USD, TOLERANCE * max(row.billed_usd, row.logged_usd)):
-            continue
+    for row, gap in gaps:
         token_class = _explaining_class(gap, cells.get((row.provider, row.day, row.model, row.key), []))
         because = f"; the billed {token_class} explain it" if token_class else ""
         found.append(BillFinding(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from peewee import JOIN, SQL, fn
 
@@ -77,11 +78,15 @@ class BillLog:
             query = query.where(row.day < until)
         # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
         query = query.select(*(getattr(row, name) for name in _LINE_FIELDS)).order_by(row.day, row.id)
-        with self._store.reporting("read bill lines from"):
-            found = self._db.execute(query).fetchall()  # the driver's values: no per-value conversion
         days: dict[object, date] = {}
-        return [BillLine(provider, days.get(day) or days.setdefault(day, _as_date(day)), *rest)
-                for provider, day, *rest in found]
+        # Streamed, not fetched whole, and each name held once (a month repeats a few thousand keys
+        # and models over millions of lines): the lines alone then fit in memory.
+        names: dict[object, Any] = {None: None}  # the driver's values, as untyped as they come
+        with self._store.reporting("read bill lines from"):
+            return [BillLine(names.setdefault(provider, provider), days.get(day) or days.setdefault(day, _as_date(day)),
+                             names.setdefault(model, model), names.setdefault(key_id, key_id),
+                             names.setdefault(key_hint, key_hint), names.setdefault(account, account), *rest)
+                    for provider, day, model, key_id, key_hint, account, *rest in self._db.execute(query)]
 
 
 _LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
