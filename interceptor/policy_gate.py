@@ -28,6 +28,8 @@ class PolicyGate:
         self.processes = processes
         self.fail_open = fail_open
         self.policy = PolicySettings()
+        self._acts = False
+        self._needs_user = False
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -42,15 +44,21 @@ class PolicyGate:
             self.policy = PolicySettings.model_validate_json(ctx.options.offgate_policy or "{}")
         except ValidationError as exc:
             raise exceptions.OptionsError(f"offgate_policy: {exc}") from exc
+        deciding = self.policy.workstation_rules()
+        # Decided once per setting, not per call: with nothing to coach or block the gate does
+        # nothing, and it waits for the calling process only when a rule names a user or team.
+        self._acts = any(rule.action != "allow" for rule in deciding)
+        self._needs_user = any(rule.user is not None or rule.team is not None for rule in deciding)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         call: InterceptedCall | None = flow.metadata.get("offgate")
-        if call is None or call.match.route != "direct" or not self.policy.rules:
+        if call is None or call.match.route != "direct" or not self._acts:
             return
-        try:
-            await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
-        except Exception:  # fail-open
-            self.fail_open.count()
+        if self._needs_user:
+            try:
+                await self.processes.settled(call.client_id, ATTRIBUTION_WAIT)
+            except Exception:  # fail-open
+                self.fail_open.count()
         self.fail_open.run(self._decide, call, flow)
 
     def _decide(self, call: InterceptedCall, flow: http.HTTPFlow) -> None:

@@ -138,7 +138,11 @@ class PolicySettings(BaseModel):
 
     def deciding_rule(self, call: CallFacts) -> PolicyRule | None:
         """The rule a workstation acts on: the first allow, coach or block rule that matches."""
-        return next((rule for rule in self.rules if rule.action != "require_approval" and rule.matches(call)), None)
+        return next((rule for rule in self.workstation_rules() if rule.matches(call)), None)
+
+    def workstation_rules(self) -> list[PolicyRule]:
+        """The allow, coach and block rules, in order: what a workstation decides by."""
+        return [rule for rule in self.rules if rule.action != "require_approval"]
 
     def gateway_rules(self, call: CallFacts) -> list[PolicyRule]:
         """The require_approval rules the gateway checks for a call: those that match, above the
