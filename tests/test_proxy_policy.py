@@ -1,12 +1,14 @@
 """The policy at the real proxy: with `[policy] enforce_block = true`, a direct call under a
 block rule is answered by the proxy in the provider's own error shape (HTTP 403) and never
-leaves the machine, so the SDK raises its own error with offgate's message; it is recorded
-as blocked. A gateway call under the same rule passes; a call under coach passes, marked."""
+leaves the machine, so the OpenAI and Anthropic SDKs raise their own errors with offgate's
+message; it is recorded as blocked. A gateway call under the same rule passes; a call under
+coach passes, marked."""
 
 from __future__ import annotations
 
 import json
 
+import anthropic
 import httpx
 import openai
 import pytest
@@ -80,16 +82,17 @@ def test_the_openai_sdk_raises_its_permission_error_with_offgates_message(proxy,
         403, "gpt-4o-mini", "blocked", "direct-calls")
 
 
-def test_an_anthropic_call_gets_anthropics_error_shape(proxy, upstream):
+def test_the_anthropic_sdk_raises_its_permission_error_with_offgates_message(proxy, upstream):
     before = received_paths(upstream)
-    with client(proxy) as http:
-        response = http.post("https://api.anthropic.com/v1/messages", headers={"x-api-key": "sk-ant-test"},
-                             json={"model": "claude-sonnet-4-5", "max_tokens": 10,
-                                   "messages": [{"role": "user", "content": "hello"}]})
-    assert response.status_code == 403
-    assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"type": "error", "error": {
-        "type": "permission_error", "message": GATEWAY_MESSAGE.format(provider="anthropic", gateway=gateway(upstream))}}
+    with anthropic.Anthropic(api_key="sk-ant-test", max_retries=0, http_client=anthropic.DefaultHttpxClient(
+            proxy=proxy.url, verify=proxy.ssl_context(), timeout=30)) as sdk, \
+            pytest.raises(anthropic.PermissionDeniedError) as raised:
+        sdk.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hello"}])
+    message = GATEWAY_MESSAGE.format(provider="anthropic", gateway=gateway(upstream))
+    assert raised.value.status_code == 403
+    assert raised.value.response.headers["content-type"] == "application/json"
+    assert raised.value.body == {"type": "error", "error": {"type": "permission_error", "message": message}}
+    assert message in str(raised.value)  # what the person sees
     assert received_paths(upstream) == before
     [event] = proxy.wait_for_events(lambda e: e.provider == "anthropic")
     assert (event.status_code, event.model, event.policy_outcome, event.policy_rule) == (
