@@ -20,8 +20,7 @@ from offgate import pricing
 from offgate.catalog import PROVIDERS
 from offgate.catalog.base import Usage
 from offgate.events import UsageEvent
-
-SUBSCRIPTION_NOTE = "api-equivalent (subscription): the agent runs on a plan, priced as the API would bill it"
+from offgate.pricing_basis import SUBSCRIPTION_NOTE
 
 
 @dataclass(frozen=True, slots=True)
