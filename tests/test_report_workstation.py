@@ -27,6 +27,7 @@ from offgate.store import Store
 from tests.support import reconcile_data
 from tests.support.dashboard_world import use_store
 from tests.support.reconcile_data import direct_call, gateway_call
+from tests.support.shell_homes import bash_home
 from workstation.agent_logs.calls import AgentCall, AgentSetup, event_from
 from workstation.home import home_owner
 from workstation.inventory import scan_inventory
@@ -67,25 +68,18 @@ def calls():
             on_a_plan("msg-2", RETIRED, 2000, 100)]  # $0.006 + $0.0015 = $0.0075: a plan's call on a retired model
 
 
-def shell_home(root: Path, name: str, history: list[tuple[datetime, str]]) -> Path:
-    home = root / name
-    home.mkdir(parents=True)
-    (home / ".bash_history").write_text("".join(f"#{int(ts.timestamp())}\n{command}\n" for ts, command in history))
-    return home
-
-
 @pytest.fixture
 def home(tmp_path: Path, store_url: str) -> Path:
     use_store(tmp_path, store_url)
     salt = load_salt(tmp_path)
     homes = tmp_path / "homes"
-    ws17 = shell_home(homes, "alice", [
+    ws17 = bash_home(homes, "alice", [
         (T0, "claude"), (T0, f"export OPENAI_API_KEY={OPENAI_KEY}"), (T0, "ls ~/src/payroll"),
         (T0 + timedelta(days=1), 'claude -p "why does the payroll test fail"'),
         (T0 + timedelta(days=1), "codex exec 'rotate the staging keys'"),
         (T0 - timedelta(days=20), "claude"),  # before the window
     ])
-    ws18 = shell_home(homes, "bob", [(T0 + timedelta(days=1), f"ANTHROPIC_API_KEY={ANTHROPIC_KEY} gemini")])
+    ws18 = bash_home(homes, "bob", [(T0 + timedelta(days=1), f"ANTHROPIC_API_KEY={ANTHROPIC_KEY} gemini")])
     cursor = ws17 / ".cursor/extensions/saoudrizwan.claude-dev-3.4.0"
     cursor.mkdir(parents=True)
     (ws18 / ".local/share/applications").mkdir(parents=True)
