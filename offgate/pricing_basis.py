@@ -30,6 +30,13 @@ def retired_note(listed_in: str, listed: str) -> str:
     return f"retired model: last listed price ({listed_in}, {listed}); LiteLLM's current price map no longer has it"
 
 
+def on_a_plan(note: str | None) -> str:
+    """The note of a cost that is a plan's API-equivalent, given the note pricing wrote for it."""
+    if pricing_basis(True, note) == "plan_equivalent":
+        return note or SUBSCRIPTION_NOTE
+    return "; ".join(part for part in (SUBSCRIPTION_NOTE, note) if part)
+
+
 def pricing_basis(priced: bool, note: str | None) -> PricingBasis:
     """The basis of a call's cost: `priced` says whether it has one, `note` is its cost_note."""
     if not priced:

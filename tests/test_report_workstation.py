@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from analytics.report.model import build_report
 from offgate import pricing
 from offgate.catalog.base import Usage
 from offgate.cli import app
 from offgate.fingerprint import key_fingerprint, load_salt
-from offgate.pricing_basis import APP_EQUIVALENT_NOTE
+from offgate.pricing_basis import APP_EQUIVALENT_NOTE, SUBSCRIPTION_NOTE
 from offgate.store import Store
 from tests.support import reconcile_data
 from tests.support.dashboard_world import use_store
@@ -216,3 +217,21 @@ def test_the_workstation_part_follows_the_filters_and_the_window(home: Path) -> 
     earlier = report_json(home, "--since", "2026-01-01T00:00:00")["workstation"]
     assert earlier["tool_runs"][0] == {"day": "2026-02-10", "tool": "claude-code", "runs": 1}
     assert [(a["app"], a["new"]) for a in earlier["apps"]] == [("lm-studio", True), ("cline", True)]
+
+
+def test_a_plan_call_the_proxy_recorded_first_counts_as_the_plan_s(store_url: str) -> None:
+    """The proxy cannot tell a plan from an API key; the agent's log, read later, can. The one
+    record kept (the proxy's) takes the plan's note, so the report counts a seat, not money."""
+    logged = on_a_plan("msg-1", "claude-sonnet-4-5", 1000, 200)
+    logged = logged.model_copy(update={"response_id": "msg_01XFDUDYJgAACzvnptvVoYEL"})
+    proxied = logged.model_copy(update={"id": "proxy-1", "source": "proxy", "cost_note": None,
+                                        "ts": logged.ts - timedelta(seconds=4)})
+    with Store.open(store_url) as store:
+        assert store.add([proxied]) == 1
+        assert store.add([logged]) == 0
+        assert store.add([logged]) == 0  # read again: noted once
+        (kept,) = store.events()
+        document = build_report(store, None, T0 + timedelta(days=1), "provider")
+    assert (kept.id, kept.witnesses, kept.cost_note) == ("proxy-1", "agent-log,proxy", SUBSCRIPTION_NOTE)
+    assert [(b["basis"], b["calls"]) for b in document.model_dump()["pricing"]["bases"]] == [
+        ("api", 0), ("plan_equivalent", 1), ("retired_price", 0), ("unpriced", 0)]
