@@ -1,5 +1,5 @@
-"""What a stored cost stands for, read back from the call's cost and its note (no column of its own:
-every capture path writes its note here, with the words this module reads).
+"""What a stored cost stands for, read back from the call's cost and its note (no column of its
+own: every capture path writes its note with the words defined here, which this module reads).
 
 - `plan_equivalent`: a subscription plan's use priced at API rates (an agent signed in with a
   Claude or ChatGPT plan, a web app, a subscription IDE assistant): a seat, not money per token;
