@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from offgate import pricing_basis
+
 if TYPE_CHECKING:
     from offgate.catalog.base import Usage
 
@@ -126,8 +128,7 @@ def retired_note(price_key: str) -> str | None:
     entry = price_map()[price_key]
     if "last_listed" not in entry:
         return None
-    return (f"retired model: last listed price ({entry['last_listed_in']}, {entry['last_listed']}); "
-            "LiteLLM's current price map no longer has it")
+    return pricing_basis.retired_note(entry["last_listed_in"], entry["last_listed"])
 
 
 def _joined(*notes: str | None) -> str | None:

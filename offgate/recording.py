@@ -14,6 +14,7 @@ from offgate.catalog import app_models
 from offgate.catalog.base import Reading, Usage
 from offgate.catalog.registry import Match
 from offgate.events import UsageEvent
+from offgate.pricing_basis import APP_EQUIVALENT_NOTE
 
 
 def settle_usage(reading: Reading, status_code: int | None,
@@ -73,7 +74,7 @@ def build_event(match: Match, reading: Reading, *, status_code: int | None, app:
         cost, note = pricing.cost_usd(api_model.model, api_model.provider, usage)
         if cost is not None:
             priced_as = f"{api_model.provider}/{api_model.model}" if api_model.provider else api_model.model
-            notes = [f"API-equivalent estimate, priced as {priced_as}", api_model.note, note]
+            notes = [f"{APP_EQUIVALENT_NOTE} {priced_as}", api_model.note, note]
             note = "; ".join(part for part in notes if part)
     else:
         cost, note = pricing.cost_usd(reading.model, match.provider, usage)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -16,13 +17,17 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from analytics.report.values import count, percent
 from offgate.events import UsageEvent
+from offgate.fingerprint import key_fingerprint, load_salt
 from offgate.money import usd
 from offgate.store import Store
 from offgate.store.alerts import AlertStore
+from offgate.store.workstation import FoundApp, WorkstationStore
 from offgate.vocabulary import DIMENSIONS
 from tests.support.dashboard_world import TOKEN, fill, report_json, serving, utc_now
 from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
+from tests.support.shell_homes import bash_home
 from tests.support.web_apps import require
+from workstation.shell_history import scan_shell_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -123,6 +128,49 @@ def test_log_in_and_see_the_reports_numbers(page: Page, served: dict) -> None:
                                          ["claude-code", "claude-code", "1", usd(0.0015)]]
     page.wait_for_selector("table[data-table=processes] tr[data-key=node]")
     assert all(url.startswith(f"{base}/") for url in served["requests"]), served["requests"]  # nothing from elsewhere
+
+
+OPENAI_KEY = "sk-proj-Abc123Def456Ghi789Jkl012Mno345"
+
+
+def test_the_workstation_and_the_pricing_bases_are_the_reports(page: Page, served: dict, tmp_path: Path) -> None:
+    now, home = served["now"], served["home"]
+    hour_ago = now - timedelta(hours=1)
+    shell = bash_home(tmp_path / "homes", "alice", [(hour_ago, "claude"), (hour_ago, "claude -p 'fix it'"),
+                                                     (hour_ago, f"export OPENAI_API_KEY={OPENAI_KEY}")])
+    with Store.open(served["url"]) as store:
+        scan_shell_history(shell, store, now, salt=load_salt(home), device="ws-17")
+        WorkstationStore(store).record_apps("ws-17", "alice", [FoundApp("cursor", "desktop-app", "desktop-entry",
+                                                                        "cursor")], hour_ago)
+    log_in_by_link(page, served["base"])
+    page.wait_for_selector("#summary table[data-table=tool-runs] tr[data-key]")
+    document = report_json(home)
+    workstation = document["workstation"]
+    assert [(run["tool"], run["runs"]) for run in workstation["tool_runs"]] == [("claude-code", 2)]
+    shown_runs = page.eval_on_selector_all("#summary table[data-table=tool-runs] tr[data-key]", TABLE_ROWS)
+    assert shown_runs == [[f"{run['day']}:claude-code", {"runs": "2"}] for run in workstation["tool_runs"]]
+    keys = page.eval_on_selector_all("#summary table[data-table=shell-keys] tr[data-key]",
+                                     "trs => trs.map(tr => [tr.dataset.key, tr.cells[0].textContent])")
+    fingerprint = key_fingerprint(OPENAI_KEY, load_salt(home))
+    assert keys == [[f"ws-17:{fingerprint}", "a raw OpenAI key was used in a shell on ws-17"]]
+    apps = page.eval_on_selector_all("#summary table[data-table=inventory] tr[data-key]",
+                                     "trs => trs.map(tr => [...tr.cells].map(cell => cell.textContent))")
+    assert apps == [["cursor", "desktop-app", "1", "desktop-entry", f"{hour_ago:%Y-%m-%d %H:%M}",
+                     f"{hour_ago:%Y-%m-%d %H:%M}", "new"]]
+    bases = page.eval_on_selector_all("#summary table[data-table=pricing-bases] tr[data-key]", TABLE_ROWS)
+    assert [(basis, {field: exact(value) for field, value in fields.items()}) for basis, fields in bases] == [
+        (total["basis"], {"calls": total["calls"], "cost_usd": total["cost_usd"]})
+        for total in document["pricing"]["bases"]]
+    assert [total["calls"] for total in document["pricing"]["bases"]] == [2, 0, 0, 1]
+
+    page.fill("#since", "1m")  # after the app was seen: it is out of the window; the runs count by whole day
+    page.click("#view button[type=submit]")
+    page.wait_for_selector("#summary[data-since='1m'] [data-metric=total_cost_usd]")
+    recent = report_json(home, "--since", "1m")["workstation"]
+    assert recent["apps"] == [] and page.locator("#summary table[data-table=inventory] tr[data-key]").count() == 0
+    assert page.eval_on_selector_all("#summary table[data-table=tool-runs] tr[data-key]", TABLE_ROWS) == [
+        [f"{run['day']}:{run['tool']}", {"runs": str(run["runs"])}] for run in recent["tool_runs"]]
+    assert served["dialogs"] == []
 
 
 def test_acknowledge_an_alert_from_the_page(page: Page, served: dict) -> None:

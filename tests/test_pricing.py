@@ -190,3 +190,24 @@ def test_the_proxy_path_never_imports_litellm():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_cost_s_basis_is_read_back_from_what_pricing_noted() -> None:
+    from offgate.pricing_basis import APP_EQUIVALENT_NOTE, SUBSCRIPTION_NOTE, pricing_basis, retired_listing
+
+    usage = Usage(prompt_tokens=1000, completion_tokens=100)
+    listed, retired = cost_usd("gpt-4o-mini", "openai", usage), cost_usd("claude-sonnet-4-20250514", "anthropic", usage)
+    partial = cost_usd("claude-sonnet-4-20250514", "anthropic", Usage(prompt_tokens=1000))
+    unknown = cost_usd("mystery-model", "openai", usage)
+    assert pricing_basis(listed[0] is not None, listed[1]) == "api"
+    assert pricing_basis(retired[0] is not None, retired[1]) == "retired_price"
+    assert retired_listing(retired[1]) == ("litellm 1.100.0", "2026-09-06")
+    assert partial[1] is not None and partial[1].startswith("completion tokens unknown; retired model")
+    assert (pricing_basis(True, partial[1]), retired_listing(partial[1])) == ("retired_price",
+                                                                               ("litellm 1.100.0", "2026-09-06"))
+    assert pricing_basis(unknown[0] is not None, unknown[1]) == "unpriced"
+    # A plan comes first: its money is a seat, whatever price stood in for it.
+    assert pricing_basis(True, f"{SUBSCRIPTION_NOTE}; {retired[1]}") == "plan_equivalent"
+    assert pricing_basis(True, f"{APP_EQUIVALENT_NOTE} openai/gpt-4o") == "plan_equivalent"
+    assert pricing_basis(True, "prompt tokens unknown") == "api"
+    assert retired_listing(listed[1]) is None

@@ -1,7 +1,8 @@
 """The JSON API, and the page's summary (the report's HTML body) built from the same report.
 
-GET  /api/summary?since=30d&by=provider   what `offgate report --format json` prints; &device=NAME and
-                                          &user=LOGIN (each repeatable, or a comma list) as its filters
+GET  /api/summary?since=30d&by=provider   what `offgate report --format json` prints (its pricing bases and
+                                          workstation part too); &device=NAME and &user=LOGIN (each
+                                          repeatable, or a comma list) as its filters
 GET  /api/calls?limit=50                  the newest calls, newest first
 GET  /api/alerts[?all=1][&limit=N]        open alerts (all=1: acknowledged ones too), newest first
 POST /api/alerts/{id}/ack                 acknowledge one; body {"by": NAME} optional

@@ -16,6 +16,7 @@ from pydantic import ConfigDict
 from analytics.bill.reconcile import BillFindingKind
 from analytics.findings import FindingKind
 from offgate.contracts import Contract, UtcTime
+from offgate.pricing_basis import PricingBasis
 from offgate.vocabulary import Dimension
 
 
@@ -215,6 +216,98 @@ class Bill(BillTotals):
     findings: list[BillFinding]
 
 
+class BasisTotal(ReportPart):
+    """The unmanaged calls priced on one basis (offgate.pricing_basis)."""
+
+    basis: PricingBasis
+    calls: int
+    cost_usd: float | None
+    """null for `unpriced`: unknown, not $0."""
+
+
+class PlanApp(ReportPart):
+    """An app whose plan's use is priced at API rates."""
+
+    app: str | None
+    calls: int
+    cost_usd: float
+
+
+class RetiredModel(ReportPart):
+    """A model LiteLLM's map dropped, priced at its last listed price."""
+
+    model: str | None
+    last_listed_in: str
+    """The litellm release whose map listed it last, e.g. "litellm 1.100.0"."""
+    last_listed: date
+    calls: int
+    cost_usd: float
+
+
+class Pricing(ReportPart):
+    """What offgate's prices of the unmanaged calls stand for: `bases` (api, plan_equivalent,
+    retired_price, unpriced, always in that order) add up to totals.unmanaged_calls and, but
+    for the unpriced, to totals.unmanaged_cost_usd. The managed side is what LiteLLM logged."""
+
+    bases: list[BasisTotal]
+    plan_apps: list[PlanApp]
+    """The plan_equivalent calls per app, most spend first."""
+    retired_models: list[RetiredModel]
+    """Every call priced at a retired model's last listed price, whatever its basis (a plan's
+    call on a retired model is plan_equivalent, and here too); most spend first."""
+    notes: list[str]
+    """What the bases mean for the reader, in words."""
+
+
+class ToolRuns(ReportPart):
+    """How many times the shells ran an AI command-line tool on one UTC day (counts only)."""
+
+    day: date
+    tool: str
+    runs: int
+
+
+class ShellKey(ReportPart):
+    """A provider key typed in a shell, by its salted fingerprint only."""
+
+    device: str
+    user: str | None
+    provider: str | None
+    key_fingerprint: str
+    times: int
+    first_seen: UtcTime
+    last_seen: UtcTime
+    message: str
+    """E.g. "a raw OpenAI key was used in a shell on ws-17"."""
+
+
+class InventoryApp(ReportPart):
+    """An AI app or agent the inventory saw in the window, its devices together."""
+
+    app: str
+    kind: str
+    devices: int
+    found_in: list[str]
+    """Where it was found: process, vscode, cursor, jetbrains, desktop-entry, ..."""
+    first_seen: UtcTime
+    last_seen: UtcTime
+    new: bool
+    """First seen in the window."""
+
+
+class Workstation(ReportPart):
+    """What the workstation scans found in the window (`offgate scan`): AI command-line tools
+    run per day (the window's whole UTC days), raw keys typed in a shell, and the AI apps
+    and agents seen. Never a command line, a path or a key."""
+
+    tool_runs: list[ToolRuns]
+    """Oldest day first, then by tool."""
+    shell_keys: list[ShellKey]
+    """First seen first."""
+    apps: list[InventoryApp]
+    """Newest first seen first."""
+
+
 class Report(ReportPart):
     """The unmanaged-usage report of one window, broken down by one dimension."""
 
@@ -242,5 +335,7 @@ class Report(ReportPart):
     estimated: Estimated
     unread_connections: list[UnreadConnection]
     """Per process and host, most connections first."""
+    pricing: Pricing
+    workstation: Workstation
     bill: Bill | None = None
     """The providers' bills against the gateway and the agents; null while no bill is imported."""

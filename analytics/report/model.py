@@ -15,6 +15,8 @@ managed side counts the clients' gateway calls, not the gateway's own calls upst
 not reconciled yet counts by its route (gateway: managed, direct: unmanaged), and the notes
 say so. `unlogged_gateway_calls` counts every gateway call without a spend row, recent and
 failed ones too; the findings list those LiteLLM should have logged by now.
+`pricing` says what offgate's unmanaged costs stand for (list price, a plan's API-equivalent,
+a retired model's last listed price); `workstation` what `offgate scan` found in the window.
 `unread_connections` are the connections the proxy passed through without reading them,
 because their client refused its certificate (offgate.store.unread), per process and host.
 """
@@ -40,6 +42,8 @@ from analytics.report.document import (
     Totals,
     UnreadConnection,
 )
+from analytics.report.pricing_bases import pricing_part
+from analytics.report.workstation_part import workstation_part
 from offgate.store import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import PERSON_KEYS, CallGroup, CallQueries, PersonSpend
@@ -83,6 +87,8 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: Dime
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
                             UnreadConnectionStore(store).by_process_and_host(since, until, only)],
+        pricing=pricing_part(store, since, until, only),
+        workstation=workstation_part(store, since, until, only),
         bill=None if only else bill_part(store, since, until, gateway_keys),  # a bill is per key, never per device
     )
 

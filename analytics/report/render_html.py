@@ -19,8 +19,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
-from analytics.report.document import Bill, Day, Estimated, Finding, Report, Source, UnreadConnection
-from analytics.report.values import count, label, percent, window
+from analytics.report.document import (
+    Bill,
+    Day,
+    Estimated,
+    Finding,
+    Pricing,
+    Report,
+    Source,
+    UnreadConnection,
+    Workstation,
+)
+from analytics.report.values import BASIS_LABELS, count, label, percent, window
 from offgate.money import usd
 
 TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
@@ -78,10 +88,14 @@ def render_body(report: Report) -> str:
         _findings(report),
         "<h2>What is estimated</h2>",
         _estimated(report.estimated),
+        "<h2>What the unmanaged costs stand for</h2>",
+        _pricing(report.pricing),
         "<h2>Connections offgate could not read</h2>",
         _unread(report.unread_connections),
         "<h2>The providers' bills</h2>",
         _bill(report.bill),
+        '<h2 id="workstation">The workstation</h2>',
+        _workstation(report.workstation),
     ))
 
 
@@ -206,6 +220,50 @@ def _bill(bill: Bill | None) -> str:
         kind = escape(finding.kind)
         lines.append(f'<tr data-kind="{kind}"><td class="kind-{kind}">{kind}</td><td>{escape(finding.provider)}</td>'
                      f"<td>{escape(finding.key)}</td><td>{escape(finding.detail)}</td></tr>")
+    return "\n".join([*lines, "</table>"])
+
+
+def _pricing(pricing: Pricing) -> str:
+    lines = ['<table data-table="pricing-bases"><tr><th>priced at</th><th class="number">calls</th>'
+             '<th class="number">cost</th></tr>']
+    for total in pricing.bases:
+        lines.append(f'<tr data-key="{total.basis}"><td>{escape(BASIS_LABELS[total.basis])}</td>'
+                     f"{_cell(total, 'calls', count)}{_cell(total, 'cost_usd', usd)}</tr>")
+    lines.append("</table>")
+    lines.append('<ul class="notes" data-list="pricing-notes">'
+                 + "".join(f"<li>{escape(note)}</li>" for note in pricing.notes) + "</ul>")
+    return "\n".join(lines)
+
+
+def _workstation(workstation: Workstation) -> str:
+    if not (workstation.tool_runs or workstation.shell_keys or workstation.apps):
+        return "<p>Nothing found in this window (offgate scan reads the workstation).</p>"
+    lines = ["<h3>AI command-line tools run in a shell</h3>",
+             '<table data-table="tool-runs"><tr><th>day (UTC)</th><th>tool</th><th class="number">runs</th></tr>']
+    for entry in workstation.tool_runs:
+        day = entry.day.isoformat()
+        lines.append(f'<tr data-key="{day}:{escape(entry.tool)}"><td>{day}</td><td>{escape(entry.tool)}</td>'
+                     f"{_cell(entry, 'runs', count)}</tr>")
+    lines.append("</table>\n<h3>Raw provider keys typed in a shell</h3>")
+    if not workstation.shell_keys:
+        lines.append("<p>None.</p>")
+    else:
+        lines.append('<table data-table="shell-keys"><tr><th>what</th><th>key (fingerprint)</th>'
+                     '<th class="number">times</th><th>last seen (UTC)</th></tr>')
+        for key in workstation.shell_keys:
+            fingerprint = escape(key.key_fingerprint)
+            lines.append(f'<tr data-key="{escape(key.device)}:{fingerprint}"><td>{escape(key.message)}</td>'
+                         f"<td>{fingerprint}</td>{_cell(key, 'times', count)}"
+                         f"<td>{key.last_seen:%Y-%m-%d %H:%M:%S}</td></tr>")
+        lines.append("</table>")
+    lines.append('<h3>AI apps and agents seen</h3>\n<table data-table="inventory"><tr><th>app</th><th>kind</th>'
+                 '<th class="number">devices</th><th>found in</th><th>first seen (UTC)</th><th>last seen (UTC)</th>'
+                 "<th>new</th></tr>")
+    for app in workstation.apps:
+        lines.append(f'<tr data-key="{escape(app.app)}"><td>{escape(app.app)}</td><td>{escape(app.kind)}</td>'
+                     f"{_cell(app, 'devices', count)}<td>{escape(', '.join(app.found_in))}</td>"
+                     f"<td>{app.first_seen:%Y-%m-%d %H:%M}</td><td>{app.last_seen:%Y-%m-%d %H:%M}</td>"
+                     f"<td>{'new' if app.new else ''}</td></tr>")
     return "\n".join([*lines, "</table>"])
 
 

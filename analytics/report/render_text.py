@@ -7,8 +7,8 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from analytics.report.document import Bill, Report
-from analytics.report.values import count, label, percent, window
+from analytics.report.document import Bill, Pricing, Report, Workstation
+from analytics.report.values import BASIS_LABELS, calls, count, label, percent, window
 from offgate.money import usd
 
 WIDTH = 160
@@ -81,11 +81,14 @@ def render_text(report: Report) -> str:
     ):
         console.print(line, markup=False)
 
+    _pricing(console, report.pricing)
+
     unread = report.unread_connections
     console.print("Connections offgate could not read:" + ("" if unread else " none"), markup=False)
     for entry in unread:
         console.print(f"  {entry.message}", markup=False)
     _bill(console, report.bill)
+    _workstation(console, report.workstation)
     return buffer.getvalue()
 
 
@@ -114,3 +117,33 @@ def _bill(console: Console, bill: Bill | None) -> None:
     for finding in bill.findings:
         findings.add_row(finding.kind, finding.provider, finding.key, finding.detail)
     console.print(findings)
+
+
+def _pricing(console: Console, pricing: Pricing) -> None:
+    bases = "; ".join(f"{BASIS_LABELS[total.basis]} {usd(total.cost_usd)} ({calls(total.calls)})"
+                      if total.cost_usd is not None else f"{BASIS_LABELS[total.basis]}: {calls(total.calls)}"
+                      for total in pricing.bases)
+    console.print(f"What the unmanaged costs stand for: {bases}", markup=False)
+    for note in pricing.notes:
+        console.print(f"  {note}", markup=False)
+
+
+def _workstation(console: Console, workstation: Workstation) -> None:
+    if not (workstation.tool_runs or workstation.shell_keys or workstation.apps):
+        console.print("The workstation scans (offgate scan): nothing found in this window", markup=False)
+        return
+    runs = Table("day (UTC)", "tool", "runs", title="AI command-line tools run in a shell")
+    for entry in workstation.tool_runs:
+        runs.add_row(entry.day.isoformat(), entry.tool, count(entry.runs))
+    console.print(runs)
+    console.print("Raw provider keys typed in a shell:" + ("" if workstation.shell_keys else " none"), markup=False)
+    for key in workstation.shell_keys:
+        times = f"{count(key.times)} time" + ("" if key.times == 1 else "s")
+        console.print(f"  {key.message} (key {key.key_fingerprint}, typed {times}, last "
+                      f"{key.last_seen:%Y-%m-%d %H:%M:%S})", markup=False)
+    apps = Table("app", "kind", "devices", "found in", "first seen (UTC)", "last seen (UTC)", "new",
+                 title="AI apps and agents seen")
+    for app in workstation.apps:
+        apps.add_row(app.app, app.kind, count(app.devices), ", ".join(app.found_in), f"{app.first_seen:%Y-%m-%d %H:%M}",
+                     f"{app.last_seen:%Y-%m-%d %H:%M}", "new" if app.new else "")
+    console.print(apps)

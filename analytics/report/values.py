@@ -21,3 +21,13 @@ def label(value: object) -> str:
 def window(since: datetime | None, until: datetime) -> str:
     """The report's window, its times as the JSON writes them."""
     return f"{since.isoformat() if since else 'the beginning'} to {until.isoformat()}"
+
+
+# What each pricing basis (offgate.pricing_basis) is called where people read it.
+BASIS_LABELS = {"api": "list price", "plan_equivalent": "a plan's API-equivalent",
+                "retired_price": "a retired model's last listed price", "unpriced": "no price"}
+
+
+def calls(number: int) -> str:
+    """A number of calls, in words: "1 call", "2,345 calls"."""
+    return f"{count(number)} call" + ("" if number == 1 else "s")

@@ -130,7 +130,8 @@ def report(
     user: UserOption = None,
 ) -> None:
     """The unmanaged-usage report: spend managed and unmanaged, coverage, unmanaged calls and
-    tokens by a dimension, top sources, the daily trend, findings and what is estimated."""
+    tokens by a dimension, top sources, the daily trend, findings, what is estimated, what the unmanaged
+    costs stand for (list price, a plan's API-equivalent, a retired price) and what the workstation scans found."""
     from analytics.report.model import build_report
     from analytics.report.render import render
 

@@ -11,6 +11,7 @@ from typing import Any
 from peewee import SQL, Case, Database, ModelSelect, PostgresqlDatabase, chunked, fn
 
 from offgate.events import UsageEvent
+from offgate.pricing_basis import on_a_plan
 from offgate.store.same_call import AGENT_LOG_WINDOW, Record, RecordedCalls, call_key
 from offgate.store.schema import UsageEventRow
 from offgate.store.sql import between, naive_utc
@@ -30,9 +31,12 @@ def add_events(database: Database, events: Sequence[UsageEvent]) -> int:
     The record kept of a call seen twice names both sources in `witnesses`."""
     added = 0
     with database.atomic():
-        fresh, displaced, witnessed = _not_yet_recorded(database, events)
+        fresh, displaced, recorded = _not_yet_recorded(database, events)
+        witnessed, plans = recorded.witnessed, recorded.on_a_plan
         fresh = [_with_witnesses(event, witnessed.pop(event.id, set())) for event in fresh]
+        fresh = [_as_a_plan(event) if event.id in plans else event for event in fresh]
         _add_witnesses(database, witnessed)
+        _note_plans(database, plans - {event.id for event in fresh})
         for batch in chunked(displaced, INSERT_BATCH_ROWS):
             UsageEventRow.delete().where(UsageEventRow.id.in_(batch)).execute(database)
         for batch in chunked(fresh, INSERT_ROWS):
@@ -81,16 +85,30 @@ def _add_witnesses(database: Database, witnessed: dict[str, set[str]]) -> None:
                 row.update(witnesses=text).where(row.id == event_id).execute(database)
 
 
+def _as_a_plan(event: UsageEvent) -> UsageEvent:
+    return event if event.cost_usd is None else event.model_copy(update={"cost_note": on_a_plan(event.cost_note)})
+
+
+def _note_plans(database: Database, event_ids: set[str]) -> None:
+    """Note on stored records that their call's cost is a plan's API-equivalent."""
+    row = UsageEventRow
+    for batch in chunked(sorted(event_ids), INSERT_BATCH_ROWS):
+        for event_id, note in (row.select(row.id, row.cost_note).where(row.id.in_(batch) & row.cost_usd.is_null(False))
+                               .tuples().execute(database)):
+            if on_a_plan(note) != note:
+                row.update(cost_note=on_a_plan(note)).where(row.id == event_id).execute(database)
+
+
 def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]
-                      ) -> tuple[list[UsageEvent], list[str], dict[str, set[str]]]:
-    """The events to insert, the ids of stored records they displace, and the other sources
-    that saw a kept record's call (by record id), by the rule in
-    `offgate.store.same_call`: the stored records it needs are found through the
+                      ) -> tuple[list[UsageEvent], list[str], RecordedCalls]:
+    """The events to insert, the ids of stored records they displace, and what was learnt of
+    the kept records (RecordedCalls: the other sources that saw their call, and whether one
+    priced it as a plan's), by the rule in `offgate.store.same_call`: the stored records it needs are found through the
     (response_id, ts) index (and, before a record displaces another, its own id by the
     primary key)."""
     keyed = [event for event in events if event.response_id]
     if not keyed:
-        return list(events), [], {}
+        return list(events), [], RecordedCalls(lambda _event_id: False)  # nothing to learn: no call has an id
     if isinstance(database, PostgresqlDatabase):
         # Writers in other processes check and insert in their own transactions: take turns.
         database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (POSTGRES_DEDUP_LOCK,))
@@ -118,7 +136,7 @@ def _not_yet_recorded(database: Database, events: Sequence[UsageEvent]
             if replaced is not None and fresh.pop(replaced.id, None) is None:
                 displaced.append(replaced.id)  # stored before this batch
         fresh.setdefault(event.id, event)
-    return list(fresh.values()), displaced, recorded.witnessed
+    return list(fresh.values()), displaced, recorded
 
 
 def acted_on_calls(database: Database, since: datetime, until: datetime) -> list[UsageEvent]:

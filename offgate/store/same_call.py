@@ -16,7 +16,9 @@ Of the two, a record that is not the extension's is kept: the extension's copy c
 inside a page, where a page script can replay a real response id, so an extension record
 never displaces another, and the proxy's record replaces the extension's when it comes
 second. Between two other sources (proxy, import, agent-log) the first one stored stays.
-The record kept notes the other source among its `witnesses` (`RecordedCalls.witnessed`).
+The record kept notes the other source among its `witnesses` (`RecordedCalls.witnessed`),
+and, when the other priced the call as a plan's (an agent's log knows the agent is signed in
+with a plan; the proxy cannot tell), takes that basis too (`RecordedCalls.on_a_plan`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from offgate.events import UsageEvent
+from offgate.pricing_basis import pricing_basis
 
 # The two paths' start times differ by milliseconds; apps that number answers per
 # conversation make a wide window risky.
@@ -67,6 +70,8 @@ class RecordedCalls:
         self._ids: set[str] = set()
         # record id -> the other sources that saw its call
         self.witnessed: dict[str, set[str]] = {}
+        # records whose call another source priced as a plan's (an agent's log knows; the proxy cannot tell)
+        self.on_a_plan: set[str] = set()
 
     def note_stored(self, key: CallKey, record: Record) -> None:
         self._by_call.setdefault(key, {}).setdefault(record.source, []).append(record)
@@ -85,6 +90,8 @@ class RecordedCalls:
         kept = next((record for record in same_call if record.source != EXTENSION), None)
         if kept is not None:
             self.witnessed.setdefault(kept.id, set()).add(event.source)
+            if pricing_basis(event.cost_usd is not None, event.cost_note) == "plan_equivalent":
+                self.on_a_plan.add(kept.id)
             return False, None
         # Left: the extension's records of this call, and `event` comes from another source.
         displaced = min(same_call, key=lambda record: abs(record.ts - ts), default=None)

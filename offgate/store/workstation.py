@@ -16,6 +16,7 @@ from typing import Any
 from peewee import EXCLUDED, Case, fn
 
 from offgate.store.core import Store
+from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.sql import naive_utc
 from offgate.store.workstation_tables import (
     AppProcessRow,
@@ -129,11 +130,14 @@ class WorkstationStore:
                                                               EXCLUDED.peak_memory_bytes)], usage.peak_memory_bytes)},
             ).execute(self._db)
 
-    def apps(self, device: str | None = None) -> list[dict[str, Any]]:
-        """Every app found, one entry per app and device: where it was found, first and last
+    def apps(self, device: str | None = None, *, only: CallFilter = ALL_CALLS,
+             seen_until: datetime | None = None) -> list[dict[str, Any]]:
+        """Every app found (on `device`, of the devices and users `only` keeps, first seen
+        before `seen_until`), one entry per app and device: where it was found, first and last
         seen, and its CPU seconds and peak memory over the days it ran. Newest first."""
         row = WorkstationAppRow
-        query = row.select().order_by(row.app, row.found_in, row.item)
+        query = only.apply(_seen_in(row.select(), row, None, seen_until), row.device, row.user)
+        query = query.order_by(row.app, row.found_in, row.item)
         if device is not None:
             query = query.where(row.device == device)
         usage = AppUsageDayRow
@@ -196,23 +200,41 @@ class WorkstationStore:
                         history.last_entry_ts: EXCLUDED.last_entry_ts, history.read_at: EXCLUDED.read_at},
             ).execute(self._db)
 
-    def tool_runs(self, since: date | None = None) -> list[dict[str, Any]]:
-        """Runs per day, device, user and tool (shells together), oldest day first."""
+    def tool_runs(self, since: date | None = None, until: date | None = None,
+                  only: CallFilter = ALL_CALLS) -> list[dict[str, Any]]:
+        """Runs per day, device, user and tool (shells together) from day `since` to day
+        `until` (both included), of the devices and users `only` keeps; oldest day first."""
         row = ShellToolDayRow
-        query = (row.select(row.day, row.device, row.user, row.tool, fn.SUM(row.runs).alias("runs"))
-                 .group_by(row.day, row.device, row.user, row.tool).order_by(row.day, row.tool))
+        query = only.apply(row.select(row.day, row.device, row.user, row.tool, fn.SUM(row.runs).alias("runs"))
+                           .group_by(row.day, row.device, row.user, row.tool).order_by(row.day, row.tool),
+                           row.device, row.user)
         if since is not None:
             query = query.where(row.day >= since)
+        if until is not None:
+            query = query.where(row.day <= until)
         with self._store.reporting("read shell history counts from"):
             return [{**entry, "day": entry["day"].isoformat(), "runs": int(entry["runs"])}
                     for entry in query.dicts().execute(self._db)]
 
-    def key_findings(self) -> list[dict[str, Any]]:
+    def key_findings(self, since: datetime | None = None, until: datetime | None = None,
+                     only: CallFilter = ALL_CALLS) -> list[dict[str, Any]]:
+        """The keys typed in a shell that were seen in [since, until), of the devices and users
+        `only` keeps; first seen first."""
         row = ShellKeyFindingRow
+        query = only.apply(_seen_in(row.select(), row, since, until), row.device, row.user)
         with self._store.reporting("read shell key findings from"):
-            found = list(row.select().order_by(row.first_seen, row.id).dicts().execute(self._db))
+            found = list(query.order_by(row.first_seen, row.id).dicts().execute(self._db))
         return [{**entry, "first_seen": entry["first_seen"].replace(tzinfo=UTC).isoformat(),
                  "last_seen": entry["last_seen"].replace(tzinfo=UTC).isoformat()} for entry in found]
+
+
+def _seen_in(query: Any, row: Any, since: datetime | None, until: datetime | None) -> Any:
+    """The rows first seen before `until` and last seen at or after `since`: seen in the window."""
+    if since is not None:
+        query = query.where(row.last_seen >= naive_utc(since))
+    if until is not None:
+        query = query.where(row.first_seen < naive_utc(until))
+    return query
 
 
 def _key(*parts: object) -> str:

@@ -20,8 +20,7 @@ from offgate import pricing
 from offgate.catalog import PROVIDERS
 from offgate.catalog.base import Usage
 from offgate.events import UsageEvent
-
-SUBSCRIPTION_NOTE = "api-equivalent (subscription): the agent runs on a plan, priced as the API would bill it"
+from offgate.pricing_basis import on_a_plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +81,7 @@ def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, devic
     )
     cost, note = pricing.cost_usd(call.model, setup.provider, usage, at=call.ts)
     if setup.subscription and cost is not None:
-        note = "; ".join(part for part in (SUBSCRIPTION_NOTE, note) if part)
+        note = on_a_plan(note)
     return UsageEvent(
         id=record_id(setup.agent, call.key), ts=call.ts, source="agent-log", route=route, provider=setup.provider,
         app=setup.agent, endpoint="agent-log", host=host, path=path, model=call.model, streamed=True,
