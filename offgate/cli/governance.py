@@ -118,9 +118,9 @@ def deny(
 def _approver(context: CommandContext) -> str:
     """Who runs the command; an error unless the policy lists them among its approvers (or lists none)."""
     me = getpass.getuser()
-    approvers = context.settings.policy.approvers
-    if approvers and me.lower() not in (name.lower() for name in approvers):
-        raise BadInputError(f"{me} is not among the policy's approvers ({', '.join(approvers)})")
+    refused = context.settings.policy.refusal_to_decide(me)
+    if refused:
+        raise BadInputError(refused)
     return me
 
 
