@@ -29,6 +29,7 @@ from typing import Any
 from analytics.bill.gateway_keys import GatewayKey
 from analytics.findings import KINDS
 from analytics.report.bill import bill_part
+from analytics.report.coaching import coaching_part
 from analytics.report.document import (
     Day,
     Estimated,
@@ -84,6 +85,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: Dime
         unread_connections=[UnreadConnection(**entry) for entry in
                             UnreadConnectionStore(store).by_process_and_host(since, until, only)],
         bill=None if only else bill_part(store, since, until, gateway_keys),  # a bill is per key, never per device
+        coaching=coaching_part(store, since, until, only),
     )
 
 

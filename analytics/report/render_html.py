@@ -19,7 +19,16 @@ from typing import Any
 from pydantic import BaseModel
 
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
-from analytics.report.document import Bill, Day, Estimated, Finding, Report, Source, UnreadConnection
+from analytics.report.document import (
+    Bill,
+    Coaching,
+    Day,
+    Estimated,
+    Finding,
+    Report,
+    Source,
+    UnreadConnection,
+)
 from analytics.report.values import count, label, percent, window
 from offgate.money import usd
 
@@ -82,6 +91,8 @@ def render_body(report: Report) -> str:
         _unread(report.unread_connections),
         "<h2>The providers' bills</h2>",
         _bill(report.bill),
+        "<h2>Coaching: does it work?</h2>",
+        _coaching(report.coaching),
     ))
 
 
@@ -206,6 +217,28 @@ def _bill(bill: Bill | None) -> str:
         kind = escape(finding.kind)
         lines.append(f'<tr data-kind="{kind}"><td class="kind-{kind}">{kind}</td><td>{escape(finding.provider)}</td>'
                      f"<td>{escape(finding.key)}</td><td>{escape(finding.detail)}</td></tr>")
+    return "\n".join([*lines, "</table>"])
+
+
+COACHING_COLUMNS = (("unmanaged_calls", "unmanaged calls"), ("gateway_calls", "gateway calls"),
+                    ("coached_calls", "coached"), ("blocked_calls", "blocked"), ("notices_shown", "notices shown"),
+                    ("notices_clicked", "clicked"))
+
+
+def _coaching(coaching: Coaching | None) -> str:
+    if coaching is None or not coaching.trends:
+        return "<p>No call went around the gateway and nobody was coached.</p>"
+    head = "".join(f'<th class="number">{escape(title)}</th>' for _, title in COACHING_COLUMNS)
+    lines = ['<ul class="notes" data-list="coaching">'
+             + "".join(f"<li>{escape(trend.summary)}</li>" for trend in coaching.trends) + "</ul>",
+             f'<table data-table="coaching"><tr><th>app</th><th>person</th><th>{escape(coaching.period)} (UTC)</th>'
+             f"{head}</tr>"]
+    for trend in coaching.trends:
+        for period in trend.periods:
+            cells = "".join(_cell(period, name, count) for name, _ in COACHING_COLUMNS)
+            lines.append(f'<tr data-app="{escape(trend.app or "")}" data-user="{escape(trend.user or "")}" '
+                         f'data-key="{period.start.isoformat()}"><td>{escape(label(trend.app))}</td>'
+                         f"<td>{escape(label(trend.user))}</td><td>{period.start.isoformat()}</td>{cells}</tr>")
     return "\n".join([*lines, "</table>"])
 
 

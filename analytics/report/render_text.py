@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from analytics.report.document import Bill, Report
+from analytics.report.document import Bill, Coaching, Report
 from analytics.report.values import count, label, percent, window
 from offgate.money import usd
 
@@ -86,6 +86,7 @@ def render_text(report: Report) -> str:
     for entry in unread:
         console.print(f"  {entry.message}", markup=False)
     _bill(console, report.bill)
+    _coaching(console, report.coaching)
     return buffer.getvalue()
 
 
@@ -114,3 +115,20 @@ def _bill(console: Console, bill: Bill | None) -> None:
     for finding in bill.findings:
         findings.add_row(finding.kind, finding.provider, finding.key, finding.detail)
     console.print(findings)
+
+
+def _coaching(console: Console, coaching: Coaching | None) -> None:
+    if coaching is None or not coaching.trends:
+        console.print("Coaching: no call went around the gateway and nobody was coached", markup=False)
+        return
+    console.print(f"Coaching, per {coaching.period}: does it work?", markup=False)
+    table = Table("app", "person", f"{coaching.period} (UTC)", "unmanaged calls", "gateway calls", "coached",
+                  "blocked", "notices shown", "clicked", title="unmanaged against gateway calls")
+    for trend in coaching.trends:
+        for period in trend.periods:
+            table.add_row(label(trend.app), label(trend.user), period.start.isoformat(),
+                          count(period.unmanaged_calls), count(period.gateway_calls), count(period.coached_calls),
+                          count(period.blocked_calls), count(period.notices_shown), count(period.notices_clicked))
+    console.print(table)
+    for trend in coaching.trends:
+        console.print(f"  {trend.summary}", markup=False)

@@ -20,6 +20,7 @@ from offgate.store.sql import between, flag
 from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
 
 PERSON_KEYS = frozenset({"user", TEAM})  # read through the people mapping
+POLICY_OUTCOME = "policy_outcome"  # groups calls by what the policy did to them: coached, blocked or nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class CallQueries:
     def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
                     web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
         """Captured calls in [since, until) (those `only` keeps) counted and summed per value
-        of `by` (dimensions or "day"; "user" is the person, "team" theirs: offgate.store.people),
+        of `by` (dimensions, "day" or POLICY_OUTCOME; "user" is the person, "team" theirs: offgate.store.people),
         class, and the flags of CallGroup."""
         event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
         keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
@@ -162,11 +163,14 @@ def _person_key(name: str) -> ColumnBase:
 
 
 def group_key(name: str) -> ColumnBase:
-    """The usage_event expression a dimension or "day" groups by."""
+    """The usage_event expression a dimension, "day" or POLICY_OUTCOME groups by."""
     if name == DAY:
         return fn.DATE(UsageEventRow.ts)
+    if name == POLICY_OUTCOME:
+        return UsageEventRow.policy_outcome
     if name not in DIMENSION_COLUMNS:
-        raise ValueError(f"cannot group calls by {name!r}: one of {DAY}, {', '.join(DIMENSION_COLUMNS)}")
+        raise ValueError(f"cannot group calls by {name!r}: one of {DAY}, {POLICY_OUTCOME}, "
+                         f"{', '.join(DIMENSION_COLUMNS)}")
     return getattr(UsageEventRow, DIMENSION_COLUMNS[name])
 
 
