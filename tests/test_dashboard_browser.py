@@ -272,6 +272,8 @@ def test_an_approver_approves_a_held_call_from_the_approvals_page(as_carol: tupl
         f"approved {BIG_CALL.request_id} (rule big calls, alice (data)) by carol until ")
     assert page.inner_text("#decided").endswith(", up to $1.50: launch week")
     assert page.locator("#pending tbody tr").count() == 1 and page.inner_text("#pending-count") == "(1)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
 
     listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "--all"], catch_exceptions=False)
     rows = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if " ap-" in line}
