@@ -44,6 +44,7 @@ def test_requests_are_listed_and_an_approval_writes_the_clis_audit_row(client: h
                             request["estimated_cost_usd"]) for request in listed["requests"]} == {
         BIG_CALL.request_id: (PENDING, "alice", "big calls", "gpt-4o", 0.8),
         OPUS.request_id: (PENDING, "bob", "opus", "claude-opus-4-1", None)}
+    assert len(client.get("/api/approvals", params={"limit": "1"}, headers=AUTH).json()["requests"]) == 1
 
     before = datetime.now(UTC).replace(microsecond=0)
     approved = client.post(f"/api/approvals/{BIG_CALL.request_id}/approve", headers=AUTH,

@@ -26,7 +26,7 @@ from analytics.dashboard.api import MAX_NAME, whole_number
 from analytics.dashboard.auth import authorized, csrf_value
 from analytics.dashboard.errors import BadQuery, json_error
 from analytics.dashboard.pages import STATIC, login_page
-from analytics.dashboard.reads import reads
+from analytics.dashboard.reads import iso_utc, reads
 from offgate.policy import PolicySettings
 from offgate.store.approvals import Approval, ApprovalStore
 from offgate.timespan import parse_span
@@ -51,10 +51,10 @@ async def session(request: web.Request) -> web.Response:
 
 async def listed(request: web.Request) -> web.Response:
     limit = whole_number(request, "limit", REQUESTS_SHOWN, MAX_REQUESTS)
-    found = await reads(request).run(lambda store: ApprovalStore(store).requests())
+    found = await reads(request).run(lambda store: ApprovalStore(store).requests(limit=limit))
     now = datetime.now(UTC)
     return web.json_response({**_decider(request), "approvers": list(request.app[POLICY].approvers),
-                              "requests": [_approval_json(approval, now) for approval in found[:limit]]})
+                              "requests": [_approval_json(approval, now) for approval in found]})
 
 
 async def approve(request: web.Request) -> web.Response:
@@ -91,14 +91,9 @@ def _approval_json(approval: Approval, now: datetime) -> dict[str, Any]:
     return {"id": approval.id, "status": approval.status, "in_force": approval.lets_through(now),
             "rule": approval.rule, "reason": approval.reason, "user": approval.user, "team": approval.team,
             "model": approval.model, "estimated_cost_usd": approval.estimated_cost_usd,
-            "requested_at": _iso(approval.requested_at), "times_requested": approval.times_requested,
-            "decided_by": approval.decided_by, "decided_at": _iso(approval.decided_at),
-            "expires_at": _iso(approval.expires_at), "amount_usd": approval.amount_usd, "note": approval.note}
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """A naive UTC time of the store, as ISO 8601 with its offset."""
-    return None if moment is None else moment.replace(tzinfo=UTC).isoformat()
+            "requested_at": iso_utc(approval.requested_at), "times_requested": approval.times_requested,
+            "decided_by": approval.decided_by, "decided_at": iso_utc(approval.decided_at),
+            "expires_at": iso_utc(approval.expires_at), "amount_usd": approval.amount_usd, "note": approval.note}
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
