@@ -77,8 +77,8 @@ async def _read(request: web.Request) -> Fleet:
     def read(store: Store) -> Fleet:
         found = devices(store)
         return Fleet(devices=[(device, _state(device, silence, until)) for device in found],
-                     teams=build_report(store, since, until, "team").rows,
-                     people=build_report(store, since, until, "user").rows, since=since, until=until)
+                     teams=build_report(store, since, until, "team", coaching=False).rows,
+                     people=build_report(store, since, until, "user", coaching=False).rows, since=since, until=until)
 
     return await reads(request).run(read)
 

@@ -32,7 +32,7 @@ def coaching_part(store: Store, since: datetime | None, until: datetime, only: C
         start = period_start(date.fromisoformat(day), period)
         return found.setdefault((app, person), {}).setdefault(start, dict.fromkeys(COUNT_FIELDS, 0))
 
-    for group in CallQueries(store).call_groups(since, until, ["app", "user", DAY, POLICY_OUTCOME], only=only):
+    for group in CallQueries(store).class_counts(since, until, ["app", "user", DAY, POLICY_OUTCOME], only):
         if group.classification == GATEWAY_UPSTREAM:
             continue
         counts = counts_of(group.keys["app"], group.keys["user"], group.keys[DAY])

@@ -47,6 +47,15 @@ class CallGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassCount:
+    """How many captured calls alike in `keys` (as CallGroup's) were of one class."""
+
+    keys: dict[str, Any]
+    classification: str
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
 class LatestCall:
     """One captured call (its `ts` aware UTC), its class as CallGroup counts it, and whether
     it is reconciled."""
@@ -103,6 +112,27 @@ class CallQueries:
         with self._store.reporting("total calls in"):
             groups = list(query.dicts().execute(self._db))
         return [_call_group(group, by) for group in groups]
+
+    def class_counts(self, since: datetime | None, until: datetime | None, by: Sequence[str],
+                     only: CallFilter = ALL_CALLS) -> list[ClassCount]:
+        """Captured calls in [since, until) (those `only` keeps) counted per value of `by` (as
+        call_groups reads them) and class: call_groups' counting without its sums and flags,
+        for a part that needs only how many calls went which way."""
+        event, call = UsageEventRow, ReconciledCallRow
+        keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
+        selected = [*keys, classification().alias("classification")]
+        query = (event.select(*selected, fn.COUNT(SQL("*")).alias("calls"))
+                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id)))
+        if PERSON_KEYS.intersection(by):
+            on_device, on_any_device = person_of_call(event.user, event.device)
+            query = (query.join_from(event, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+                     .join_from(event, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+        query = only.apply(between(query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
+                                   event.ts, since, until))
+        with self._store.reporting("count calls in"):
+            found = self._db.execute(query).fetchall()  # the driver's values: peewee's per-row conversion costs more
+        return [ClassCount(keys=_keys(dict(zip(by, row[:-2], strict=True))), classification=row[-2], calls=int(row[-1]))
+                for row in found]
 
     def uncaptured_spend(self, since: datetime | None, until: datetime | None) -> list[PersonSpend]:
         """Spend rows starting in [since, until) whose LiteLLM user is someone's in the people
@@ -174,10 +204,15 @@ def group_key(name: str) -> ColumnBase:
     return getattr(UsageEventRow, DIMENSION_COLUMNS[name])
 
 
-def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
-    keys = {name: group[name] for name in by}
+def _keys(keys: dict[str, Any]) -> dict[str, Any]:
+    """The keys as read, a day as YYYY-MM-DD (SQLite reads it as text, PostgreSQL as a date)."""
     if DAY in keys:
         keys[DAY] = str(keys[DAY])[:10]
+    return keys
+
+
+def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
+    keys = _keys({name: group[name] for name in by})
     # SQLite's flags are 0/1 and PostgreSQL sums integers as NUMERIC: hand out bools, ints and floats.
     values: dict[str, Any] = {name: bool(group[name]) for name in _FLAGS} | {
         name: int(group[name] or 0) for name in _COUNTS}
