@@ -275,9 +275,15 @@ def test_an_approver_approves_a_held_call_from_the_approvals_page(as_carol: tupl
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
 
-    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "--all"], catch_exceptions=False)
-    rows = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if " ap-" in line}
+    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"], catch_exceptions=False)
+    rows = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if line.startswith("│ ap-")}
     assert rows == {BIG_CALL.request_id: APPROVED, OPUS.request_id: PENDING}
+    audit_rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listing.stdout.splitlines()
+                  if line.startswith("│ 20")]
+    assert [row[1:4] for row in audit_rows] == [[BIG_CALL.request_id, "gateway hook", "requested"],
+                                                [OPUS.request_id, "gateway hook", "requested"],
+                                                [BIG_CALL.request_id, "carol", "approved"]]
+    assert audit_rows[2][4].endswith(" UTC, up to $1.50, launch week") and "audit rows: 3" in listing.stdout
     requests, audit = stored(tmp_path)
     assert requests[BIG_CALL.request_id] == (APPROVED, "carol", 1.5, "launch week")
     [(request_id, actor, action, detail)] = audit[2:]

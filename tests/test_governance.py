@@ -136,6 +136,26 @@ def test_only_the_policy_s_approvers_may_decide(tmp_path: Path) -> None:
     assert "denied" in listed.stdout and "requests: 1" in listed.stdout
 
 
+def test_approvals_list_shows_the_requests_and_with_audit_every_decision(tmp_path: Path) -> None:
+    """`offgate approvals list`, as docs/governance.md names it (it was no command: only the bare group listed)."""
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        approvals = ApprovalStore(store)
+        approvals.ask([HOLD], "gateway hook", NOW)
+        approvals.deny(HOLD.request_id, "carol", "not this month", now=NOW + timedelta(minutes=5))
+    pending = runner.invoke(app, ["--home", str(tmp_path), "approvals", "list"])
+    assert pending.exit_code == 0, pending.output
+    assert HOLD.request_id not in pending.stdout and "pending requests: 0" in pending.stdout
+    listed = runner.invoke(app, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"])
+    assert listed.exit_code == 0, listed.output
+    [row] = [line.split("│") for line in listed.stdout.splitlines() if line.startswith(f"│ {HOLD.request_id}")]
+    assert [cell.strip() for cell in row[1:3]] == [HOLD.request_id, DENIED]
+    audit = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.stdout.splitlines()
+             if line.startswith("│ 2026-12-07")]
+    assert audit == [["2026-12-07 12:00:00", HOLD.request_id, "gateway hook", "requested", "too big"],
+                     ["2026-12-07 12:05:00", HOLD.request_id, "carol", "denied", "not this month"]]
+    assert "requests: 1" in listed.stdout and "audit rows: 2" in listed.stdout
+
+
 def test_with_fail_open_off_a_stale_table_refuses_calls_with_503() -> None:
     from fastapi import HTTPException
 
