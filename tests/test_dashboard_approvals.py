@@ -64,7 +64,8 @@ def test_requests_are_listed_and_an_approval_writes_the_clis_audit_row(client: h
     assert audit[2:] == [
         (BIG_CALL.request_id, "carol", "approved", f"until {expires:%Y-%m-%d %H:%M:%S} UTC, up to $1.50, launch week"),
         (OPUS.request_id, "carol", "denied", "not this month")]
-    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"], catch_exceptions=False)
+    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"],
+                            catch_exceptions=False)
     assert listing.exit_code == 0 and "requests: 2" in listing.stdout
     rows = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if line.startswith("│ ap-")}
     assert rows == {BIG_CALL.request_id: APPROVED, OPUS.request_id: DENIED}

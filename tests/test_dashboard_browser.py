@@ -275,7 +275,8 @@ def test_an_approver_approves_a_held_call_from_the_approvals_page(as_carol: tupl
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
 
-    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"], catch_exceptions=False)
+    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"],
+                            catch_exceptions=False)
     rows = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if line.startswith("│ ap-")}
     assert rows == {BIG_CALL.request_id: APPROVED, OPUS.request_id: PENDING}
     audit_rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listing.stdout.splitlines()
