@@ -121,6 +121,14 @@ def test_bad_input_is_explained_and_decides_nothing(client: httpx.Client, tmp_pa
     assert stored(tmp_path)[0][BIG_CALL.request_id][0] == PENDING
 
 
+def test_the_page_wants_a_login(client: httpx.Client) -> None:
+    login = client.get("/approvals")
+    assert login.status_code == 200 and 'name="token"' in login.text and 'id="pending"' not in login.text
+    cookie, _ = session_of(client)
+    page = client.get("/approvals", headers=cookie)
+    assert 'id="pending"' in page.text and '<script src="/static/approvals.js" defer></script>' in page.text
+
+
 def test_an_unknown_request_is_404(client: httpx.Client) -> None:
     missing = client.post("/api/approvals/ap-nope/approve", headers=AUTH, json={})
     assert (missing.status_code, missing.json()["error"]) == (404, "no approval request 'ap-nope'")
