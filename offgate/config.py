@@ -208,6 +208,10 @@ class DashboardSettings(BaseModel):
 
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8765, ge=0, le=65535)
+    approver: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="who decides approval requests from the dashboard (whoever holds its token); "
+                    "unset: the OS account that runs the dashboard, as for `offgate approvals`")
 
 
 class ExportSettings(BaseModel):

@@ -132,6 +132,16 @@ class PolicySettings(BaseModel):
             seen.add(rule.name)
         return rules
 
+    def may_decide(self, name: str) -> bool:
+        """Whether `name` may approve or deny requests: one of the approvers (any case), or anyone when none are set."""
+        return not self.approvers or name.lower() in (approver.lower() for approver in self.approvers)
+
+    def refusal_to_decide(self, name: str) -> str | None:
+        """Why `name` may not approve or deny requests, or None when they may."""
+        if self.may_decide(name):
+            return None
+        return f"{name} is not among the policy's approvers ({', '.join(self.approvers)})"
+
     def team_of(self, user: str | None) -> str | None:
         """The first team listing `user` (case-insensitive), or None."""
         return None if user is None else self._team_of_member.get(user.lower())

@@ -48,7 +48,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 GATEWAY = f"https://{GATEWAY_HOST}"
 PROTECTED = [("GET", "/api/summary"), ("GET", "/api/calls"), ("GET", "/api/alerts"), ("GET", "/api/apps"),
              ("GET", "/api/processes"), ("GET", "/api/findings"), ("GET", "/metrics"), ("GET", "/parts/summary"),
-             ("POST", "/api/alerts/0123456789/ack"), ("GET", "/api/no-such-thing")]
+             ("POST", "/api/alerts/0123456789/ack"), ("GET", "/api/no-such-thing"), ("GET", "/api/session"),
+             ("GET", "/api/approvals"), ("POST", "/api/approvals/ap-0123456789/approve"),
+             ("POST", "/api/approvals/ap-0123456789/deny")]
 
 
 @pytest.fixture

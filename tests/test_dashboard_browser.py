@@ -1,7 +1,8 @@
 """The dashboard in real headless Chromium (Debian's, driven by Playwright): log in with the
 token, the page's numbers are `offgate report --format json`'s, an alert is acknowledged
-with a click, the live feed picks up a call made after the page loaded, and a bad window is
-explained. A full-page screenshot is kept in $OFFGATE_TEST_ARTIFACTS (default: test-artifacts/
+with a click, the live feed picks up a call made after the page loaded, a bad window is
+explained, and an approver approves a held call from the approvals page (a non-approver is
+told why not). A full-page screenshot is kept in $OFFGATE_TEST_ARTIFACTS (default: test-artifacts/
 in the repository, which git ignores)."""
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, sync_playwright
 
 from analytics.report.values import count, percent
+from offgate.cli import app as cli
 from offgate.events import UsageEvent
 from offgate.fingerprint import key_fingerprint, load_salt
 from offgate.money import usd
 from offgate.store import Store
 from offgate.store.alerts import AlertStore
+from offgate.store.approvals import APPROVED, PENDING
 from offgate.store.workstation import FoundApp, WorkstationStore
 from offgate.vocabulary import DIMENSIONS
-from tests.support.dashboard_world import TOKEN, fill, report_json, serving, utc_now
+from tests.support.approvals_world import BIG_CALL, OPUS, configure, held, stored
+from tests.support.dashboard_world import TOKEN, fill, report_json, runner, serving, utc_now
 from tests.support.report_page import CHROMIUM_ARGS, HOSTILE, TABLE_ROWS, exact
 from tests.support.shell_homes import bash_home
 from tests.support.web_apps import require
@@ -62,7 +66,12 @@ def page(chromium: Browser, served: dict) -> Iterator[Page]:
     page = context.new_page()
     served["requests"], served["dialogs"] = [], []
     page.on("request", lambda request: served["requests"].append(request.url))
-    page.on("dialog", lambda dialog: (served["dialogs"].append(dialog.message), dialog.dismiss()))
+
+    def dismissed(dialog: Dialog) -> None:
+        served["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismissed)
     try:
         yield page
     finally:
@@ -191,7 +200,7 @@ def test_acknowledge_an_alert_from_the_page(page: Page, served: dict) -> None:
 def test_log_out_from_the_page_ends_the_session(page: Page, served: dict) -> None:
     base = served["base"]
     log_in_by_link(page, base)
-    session = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}["offgate_dashboard"]
+    session = {cookie.get("name"): cookie.get("value") for cookie in page.context.cookies()}["offgate_dashboard"]
     assert session != TOKEN
     page.get_by_role("button", name="Log out").click()
     page.wait_for_selector("#token")
@@ -261,3 +270,85 @@ def test_a_phone_sized_screen_needs_no_sideways_scrolling(chromium: Browser, ser
         assert page.url == f"{served['base']}/"
     finally:
         context.close()
+
+
+def open_approvals(chromium: Browser, home: Path, approver: str) -> Iterator[tuple[Page, str]]:
+    configure(home, approver)
+    held(home, BIG_CALL, OPUS)
+    with serving(home) as base:
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(WAIT_MS)
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/?token={TOKEN}")
+            page.get_by_role("link", name="Approvals").click()
+            page.wait_for_selector(f"#pending tr[data-id={BIG_CALL.request_id}]")
+            yield page, base
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def as_carol(chromium: Browser, tmp_path: Path) -> Iterator[tuple[Page, str]]:
+    yield from open_approvals(chromium, tmp_path, "carol")
+
+
+@pytest.fixture
+def as_mallory(chromium: Browser, tmp_path: Path) -> Iterator[tuple[Page, str]]:
+    yield from open_approvals(chromium, tmp_path, "mallory")
+
+
+def test_an_approver_approves_a_held_call_from_the_approvals_page(as_carol: tuple[Page, str], tmp_path: Path) -> None:
+    page, base = as_carol
+    assert page.url == f"{base}/approvals"
+    assert page.inner_text("#decider") == "You decide as carol."
+    row = page.locator(f"#pending tr[data-id={BIG_CALL.request_id}]")
+    cells = row.evaluate("row => Object.fromEntries([...row.cells].filter(c => c.dataset.field)"
+                         ".map(c => [c.dataset.field, c.textContent]))")
+    assert {name: cells[name] for name in ("user", "rule", "model", "estimated_cost_usd", "times_requested",
+                                           "reason")} == {
+        "user": "alice (data)", "rule": "big calls", "model": "gpt-4o", "estimated_cost_usd": usd(0.8),
+        "times_requested": "1", "reason": BIG_CALL.reason}
+    assert page.inner_text("#pending-count") == "(2)"
+
+    row.get_by_label("How long the approval lasts: 30m, 24h, 7d").fill("2h")
+    row.get_by_label("USD: the most a call may cost", exact=False).fill("1.5")
+    row.get_by_label("Why, for the audit and the requester (optional)").fill("launch week")
+    row.get_by_role("button", name="Approve").click()
+    page.wait_for_selector(f"#recent tr[data-id={BIG_CALL.request_id}][data-status=approved]")
+    assert page.inner_text("#decided").startswith(
+        f"approved {BIG_CALL.request_id} (rule big calls, alice (data)) by carol until ")
+    assert page.inner_text("#decided").endswith(", up to $1.50: launch week")
+    assert page.locator("#pending tbody tr").count() == 1 and page.inner_text("#pending-count") == "(1)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "approvals.png"), full_page=True)
+
+    listing = runner.invoke(cli, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"],
+                            catch_exceptions=False)
+    rows = {line.split()[1]: line.split()[3] for line in listing.stdout.splitlines() if line.startswith("│ ap-")}
+    assert rows == {BIG_CALL.request_id: APPROVED, OPUS.request_id: PENDING}
+    audit_rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listing.stdout.splitlines()
+                  if line.startswith("│ 20")]
+    assert [row[1:4] for row in audit_rows] == [[BIG_CALL.request_id, "gateway hook", "requested"],
+                                                [OPUS.request_id, "gateway hook", "requested"],
+                                                [BIG_CALL.request_id, "carol", "approved"]]
+    assert audit_rows[2][4].endswith(" UTC, up to $1.50, launch week") and "audit rows: 3" in listing.stdout
+    requests, audit = stored(tmp_path)
+    assert requests[BIG_CALL.request_id] == (APPROVED, "carol", 1.5, "launch week")
+    [(request_id, actor, action, detail)] = audit[2:]
+    assert (request_id, actor, action) == (BIG_CALL.request_id, "carol", "approved")
+    assert detail.startswith("until ") and detail.endswith(" UTC, up to $1.50, launch week")
+
+
+def test_a_non_approver_is_told_why_and_nothing_is_decided(as_mallory: tuple[Page, str], tmp_path: Path) -> None:
+    page, _ = as_mallory
+    assert page.inner_text("#decider") == (
+        "You decide as mallory, who is not among the policy's approvers (carol, dan).")
+    page.locator(f"#pending tr[data-id={OPUS.request_id}]").get_by_role("button", name="Deny").click()
+    page.wait_for_selector("#problem:not([hidden])")
+    assert page.inner_text("#problem") == (
+        "Decision: mallory is not among the policy's approvers (carol, dan): set dashboard.approver in config.toml "
+        "to an approver's name, or ask an approver")
+    assert page.locator("#pending tbody tr").count() == 2 and page.locator("#decided").is_hidden()
+    requests, audit = stored(tmp_path)
+    assert {status for status, *_ in requests.values()} == {PENDING} and len(audit) == 2

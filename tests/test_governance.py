@@ -8,6 +8,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -26,8 +27,8 @@ from offgate.tokens import estimate_prompt
 
 runner = CliRunner(env={"COLUMNS": "250"})
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
-CEILING = PolicyRule(name="big calls", action="require_approval", model="gpt-4o*", max_cost_per_request=0.01)
-TEAM_BUDGET = PolicyRule(name="data budget", action="require_approval", team="data", monthly_budget_usd=10,
+CEILING = PolicyRule(name="big calls", action="require_approval", model=("gpt-4o*",), max_cost_per_request=0.01)
+TEAM_BUDGET = PolicyRule(name="data budget", action="require_approval", team=("data",), monthly_budget_usd=10,
                          budget_for="team")
 HOLD = Hold(rule="big calls", reason="too big", user="alice", team=None, model="gpt-4o")
 
@@ -60,7 +61,7 @@ def test_the_table_adds_managed_and_unmanaged_spend_per_person_and_team(tmp_path
     policy = PolicySettings(teams={"data": ("alice", "bob")})
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         this_month, last_month = datetime(2026, 12, 2, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)
-        call = {"host": "api.openai.com", "method": "POST", "path": "/v1/chat/completions"}
+        call: dict[str, Any] = {"host": "api.openai.com", "method": "POST", "path": "/v1/chat/completions"}
         store.add([UsageEvent(ts=this_month, user="alice", cost_usd=1.25, **call),
                    UsageEvent(ts=this_month, user="Bob", cost_usd=2.0, **call),
                    UsageEvent(ts=last_month, user="alice", cost_usd=100.0, **call),  # another month
@@ -106,9 +107,9 @@ def test_a_spent_team_budget_holds_with_429_and_an_allow_rule_above_it_wins() ->
     assert refusal is not None and refusal.status_code == 429
     assert "team data's AI spend this month, $10.00 through the gateway and around it, reached the $10.00 budget" in (
         refusal.message)
-    allow_bob = PolicyRule(name="bob is fine", action="allow", user="bob")
+    allow_bob = PolicyRule(name="bob is fine", action="allow", user=("bob",))
     assert refusal_for(table(allow_bob, TEAM_BUDGET, team_spend={"data": 10.0}), bob, None, NOW) is None
-    every_call = PolicyRule(name="opus", action="require_approval", model="claude-opus-*")
+    every_call = PolicyRule(name="opus", action="require_approval", model=("claude-opus-*",))
     held = refusal_for(table(every_call), CallFacts(model="claude-opus-4-1", user="bob"), None, NOW)
     assert held is not None and held.hold.reason == "calls to claude-opus-4-1 need approval"
 
@@ -134,6 +135,26 @@ def test_only_the_policy_s_approvers_may_decide(tmp_path: Path) -> None:
     assert denied.exit_code == 0 and f"denied {HOLD.request_id} (rule 'big calls', alice)" in denied.stdout
     listed = runner.invoke(app, ["--home", str(tmp_path), "approvals", "--all"])
     assert "denied" in listed.stdout and "requests: 1" in listed.stdout
+
+
+def test_approvals_list_shows_the_requests_and_with_audit_every_decision(tmp_path: Path) -> None:
+    """`offgate approvals list`, as docs/governance.md names it (it was no command: only the bare group listed)."""
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        approvals = ApprovalStore(store)
+        approvals.ask([HOLD], "gateway hook", NOW)
+        approvals.deny(HOLD.request_id, "carol", "not this month", now=NOW + timedelta(minutes=5))
+    pending = runner.invoke(app, ["--home", str(tmp_path), "approvals", "list"])
+    assert pending.exit_code == 0, pending.output
+    assert HOLD.request_id not in pending.stdout and "pending requests: 0" in pending.stdout
+    listed = runner.invoke(app, ["--home", str(tmp_path), "approvals", "list", "--all", "--audit"])
+    assert listed.exit_code == 0, listed.output
+    [row] = [line.split("│") for line in listed.stdout.splitlines() if line.startswith(f"│ {HOLD.request_id}")]
+    assert [cell.strip() for cell in row[1:3]] == [HOLD.request_id, DENIED]
+    audit = [[cell.strip() for cell in line.split("│")[1:-1]] for line in listed.stdout.splitlines()
+             if line.startswith("│ 2026-12-07")]
+    assert audit == [["2026-12-07 12:00:00", HOLD.request_id, "gateway hook", "requested", "too big"],
+                     ["2026-12-07 12:05:00", HOLD.request_id, "carol", "denied", "not this month"]]
+    assert "requests: 1" in listed.stdout and "audit rows: 2" in listed.stdout
 
 
 def test_with_fail_open_off_a_stale_table_refuses_calls_with_503() -> None:

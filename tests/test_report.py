@@ -199,7 +199,7 @@ def test_connections_offgate_could_not_read_in_every_format(home):
     html = offgate(home, "report", "--since", SINCE, "--format", "html").stdout
     assert '<td class="number" data-field="connections" data-value="3">3</td>' in html
     assert f"<td>{UNREAD}</td>" in html
-    rows, unread, _pricing = offgate(home, "report", "--since", SINCE, "--format", "csv").stdout.split("\n\n")
+    rows, unread, *_others = offgate(home, "report", "--since", SINCE, "--format", "csv").stdout.split("\n\n")
     assert [line["provider"] for line in csv.DictReader(io.StringIO(rows))] == ["anthropic", "openai", "litellm"]
     assert list(csv.DictReader(io.StringIO(unread))) == [{
         "unread_process": "cursor", "host": "api2.cursor.sh", "connections": "3", "handshakes_failed": "1",

@@ -56,14 +56,14 @@ async def summary_part(request: web.Request) -> web.Response:
 
 
 async def calls(request: web.Request) -> web.Response:
-    limit = _whole_number(request, "limit", CALLS_SHOWN, MAX_CALLS)
+    limit = whole_number(request, "limit", CALLS_SHOWN, MAX_CALLS)
     found = await reads(request).run(lambda store: CallQueries(store).latest_calls(limit))
     return web.json_response({"calls": [_call_json(call) for call in found]})
 
 
 async def alerts(request: web.Request) -> web.Response:
     include_acked = _yes_or_no(request, "all")
-    limit = _whole_number(request, "limit", ALERTS_SHOWN, MAX_ALERTS)
+    limit = whole_number(request, "limit", ALERTS_SHOWN, MAX_ALERTS)
     found = await reads(request).run(lambda store: AlertStore(store).alerts(include_acked=include_acked, limit=limit))
     return web.json_response({"alerts": [alert.to_json() for alert in found]})
 
@@ -145,7 +145,7 @@ def _names(request: web.Request, name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _whole_number(request: web.Request, name: str, default: int, largest: int) -> int:
+def whole_number(request: web.Request, name: str, default: int, largest: int) -> int:
     text = request.query.get(name)
     if text is None:
         return default

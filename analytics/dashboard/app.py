@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from analytics.bill.gateway_keys import configured_gateway_keys
-from analytics.dashboard import api, fleet, metrics, pages
+from analytics.dashboard import api, approvals, fleet, metrics, pages
 from analytics.dashboard.auth import SESSIONS, TOKEN, Sessions, log_out, require_token
 from analytics.dashboard.errors import json_errors
 from analytics.dashboard.hosts import LISTEN_HOST, known_hosts_only
@@ -41,8 +42,11 @@ def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -
     app[GATEWAY_KEYS] = configured_gateway_keys(settings, home)
     app[pages.PAC] = render_pac(proxy_address, settings.proxy.gateways)
     app[fleet.SILENCE] = settings.alerts.device_silence
+    app[approvals.APPROVER] = settings.dashboard.approver or getpass.getuser()
+    app[approvals.POLICY] = settings.policy
     app.router.add_get("/", pages.index)
     app.router.add_get("/fleet", fleet.page)
+    app.router.add_get("/approvals", approvals.page)
     app.router.add_post("/login", pages.log_in)
     app.router.add_post("/logout", log_out)
     app.router.add_get("/static/{name}", pages.asset)
@@ -57,6 +61,10 @@ def create_app(home: Path, settings: Settings, token: str, proxy_address: str) -
     app.router.add_get("/api/processes", api.processes)
     app.router.add_get("/api/findings", api.findings)
     app.router.add_get("/api/fleet", fleet.fleet_json)
+    app.router.add_get("/api/session", approvals.session)
+    app.router.add_get("/api/approvals", approvals.listed)
+    app.router.add_post("/api/approvals/{id}/approve", approvals.approve)
+    app.router.add_post("/api/approvals/{id}/deny", approvals.deny)
     app.on_cleanup.append(_close)
     return app
 

@@ -7,10 +7,16 @@ session; a restart ends them all (log in again). Scripts and Prometheus send
 `Authorization: Bearer TOKEN` instead, compared in constant time. The cookie is HttpOnly and
 SameSite=Strict, so no other site's page can send it along; a POST whose Origin is another
 site is refused too.
+
+Decisions (POST /api/approvals/...) need more than the cookie: the bearer token, or the
+header X-Offgate-CSRF holding the session's own value (an HMAC of the session under the token),
+which the page reads from GET /api/session. No other site's page can set that header on a
+request to the dashboard or read the value, so a forged form or link decides nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -26,6 +32,8 @@ SESSION_LIFETIME_S = 12 * 3600
 MAX_SESSIONS = 1000  # the oldest goes first beyond this: logging in in a loop cannot fill memory
 PROTECTED_PREFIXES = ("/api/", "/parts/")
 PROTECTED_PATHS = ("/metrics",)
+DECISION_PREFIX = "/api/approvals/"  # POSTs under it decide: they need the header, not the cookie alone
+CSRF_HEADER = "X-Offgate-CSRF"
 
 
 class Sessions:
@@ -62,10 +70,30 @@ def token_matches(given: str, token: str) -> bool:
 
 
 def authorized(request: web.Request) -> bool:
+    return _bearer_matches(request) or request.app[SESSIONS].is_open(request.cookies.get(COOKIE, ""))
+
+
+def csrf_value(request: web.Request) -> str | None:
+    """The value the page sends in CSRF_HEADER with its decisions: bound to its session, None without one."""
+    session = request.cookies.get(COOKIE, "")
+    if not request.app[SESSIONS].is_open(session):
+        return None
+    return hmac.new(request.app[TOKEN].encode(), session.encode(), hashlib.sha256).hexdigest()
+
+
+def may_decide(request: web.Request) -> bool:
+    """The bearer token, or an open session with its CSRF value in the header."""
+    if _bearer_matches(request):
+        return True
+    expected = csrf_value(request)
+    return expected is not None and hmac.compare_digest(request.headers.get(CSRF_HEADER, "").encode(),
+                                                        expected.encode())
+
+
+def _bearer_matches(request: web.Request) -> bool:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     bearer = credentials.strip() if scheme.lower() == "bearer" else ""
-    return ((bool(bearer) and token_matches(bearer, request.app[TOKEN]))
-            or request.app[SESSIONS].is_open(request.cookies.get(COOKIE, "")))
+    return bool(bearer) and token_matches(bearer, request.app[TOKEN])
 
 
 def logged_in(request: web.Request) -> web.Response:
@@ -93,6 +121,9 @@ async def require_token(request: web.Request, handler: Handler) -> web.StreamRes
         return json_error(401, "log in with the dashboard's token: the link `offgate dashboard` prints, "
                                "or the header Authorization: Bearer TOKEN",
                           headers={"WWW-Authenticate": 'Bearer realm="offgate"'})
+    if request.method == "POST" and request.path.startswith(DECISION_PREFIX) and not may_decide(request):
+        return json_error(403, f"a decision needs the header Authorization: Bearer TOKEN, or the page's "
+                               f"{CSRF_HEADER} header: reload the page")
     return await handler(request)
 
 

@@ -10,6 +10,7 @@ from aiohttp.typedefs import Handler
 
 from offgate.store import StoreError
 from offgate.store.alerts import UnknownAlertError
+from offgate.store.approvals import UnknownRequestError
 
 log = logging.getLogger("offgate.dashboard")
 
@@ -28,7 +29,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except BadQuery as exc:
         return json_error(400, str(exc))
-    except UnknownAlertError as exc:
+    except (UnknownAlertError, UnknownRequestError) as exc:
         return json_error(404, str(exc))
     except StoreError as exc:
         log.warning("%s", exc)

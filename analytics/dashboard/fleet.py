@@ -23,7 +23,7 @@ from analytics.alerts.silence import silence_alerts
 from analytics.dashboard.api import DEFAULT_SINCE, since_of
 from analytics.dashboard.auth import authorized
 from analytics.dashboard.pages import STATIC, login_page
-from analytics.dashboard.reads import reads
+from analytics.dashboard.reads import iso_utc, reads
 from analytics.report.document import Row
 from analytics.report.model import build_report
 from analytics.report.values import count, label, percent
@@ -77,8 +77,8 @@ async def _read(request: web.Request) -> Fleet:
     def read(store: Store) -> Fleet:
         found = devices(store)
         return Fleet(devices=[(device, _state(device, silence, until)) for device in found],
-                     teams=build_report(store, since, until, "team").rows,
-                     people=build_report(store, since, until, "user").rows, since=since, until=until)
+                     teams=build_report(store, since, until, "team", coaching=False).rows,
+                     people=build_report(store, since, until, "user", coaching=False).rows, since=since, until=until)
 
     return await reads(request).run(read)
 
@@ -94,10 +94,10 @@ def _state(device: DeviceHealth, silence: timedelta | None, now: datetime) -> st
 
 def _device_json(device: DeviceHealth) -> dict[str, Any]:
     return {"name": device.name, "owner": device.owner, "agent_version": device.agent_version,
-            "enrolled_at": _iso(device.enrolled_at), "last_seen_at": _iso(device.last_seen_at),
+            "enrolled_at": iso_utc(device.enrolled_at), "last_seen_at": iso_utc(device.last_seen_at),
             "proxy_running": device.is_running("proxy"), "native_host_running": device.is_running("native_host"),
-            "last_proxy_record": _iso(device.last_record("proxy")),
-            "last_extension_record": _iso(device.last_record("extension")),
+            "last_proxy_record": iso_utc(device.last_record("proxy")),
+            "last_extension_record": iso_utc(device.last_record("extension")),
             "pending": device.pending, "records_stored": device.records_stored}
 
 
@@ -135,12 +135,6 @@ def _running(device: DeviceHealth) -> str:
 
 def _numeric(name: str) -> str:
     return ' class="number"' if name in ("pending", "records_stored") else ""
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
 
 def _minute(iso: str | None) -> str:

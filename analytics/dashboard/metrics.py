@@ -46,7 +46,7 @@ class StoreCollector:
         self._now = now
 
     def collect(self) -> Iterator[Metric]:
-        report = build_report(self._store, self._now - WINDOW, self._now, "provider")
+        report = build_report(self._store, self._now - WINDOW, self._now, "provider", coaching=False)
         totals = report.totals
         yield _gauge("offgate_calls", "Captured calls in the last 30 days, by classification "
                      "(as reconciled; calls not reconciled yet by their route).", "classification",

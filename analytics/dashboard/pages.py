@@ -18,7 +18,9 @@ LOGIN_PAGE = Template((STATIC / "login.html").read_text(encoding="utf-8"))
 ASSETS = {
     "report.css": (STYLESHEET, "text/css"),
     "dashboard.css": (STATIC / "dashboard.css", "text/css"),
+    "page.js": (STATIC / "page.js", "text/javascript"),
     "dashboard.js": (STATIC / "dashboard.js", "text/javascript"),
+    "approvals.js": (STATIC / "approvals.js", "text/javascript"),
 }
 PAC = web.AppKey("pac", str)
 PAC_CONTENT_TYPE = "application/x-ns-proxy-autoconfig"

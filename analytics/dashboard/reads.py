@@ -9,6 +9,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from aiohttp import web
@@ -58,3 +59,10 @@ GATEWAY_KEYS = web.AppKey("gateway_keys", list[GatewayKey])
 
 def reads(request: web.Request) -> StoreReads:
     return request.app[STORE_READS]
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """A time the store read (naive UTC) as ISO 8601 with its offset; None as None."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()

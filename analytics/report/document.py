@@ -9,7 +9,7 @@ in UTC. A dimension's value is null for the calls that lack one.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict
 
@@ -306,6 +306,47 @@ class Workstation(ReportPart):
     """First seen first."""
     apps: list[InventoryApp]
     """Newest first seen first."""
+class CoachingCounts(ReportPart):
+    unmanaged_calls: int
+    """Calls around the gateway that went out (blocked ones are counted apart)."""
+    gateway_calls: int
+    """Calls through the gateway."""
+    coached_calls: int
+    """Of the unmanaged calls, those a coach rule marked (the person was told)."""
+    blocked_calls: int
+    """Direct calls the proxy refused under a block rule."""
+    notices_shown: int
+    """Coaching notices the browser extension showed."""
+    notices_clicked: int
+    """Clicks on a notice's link to the sanctioned alternative."""
+
+
+class CoachingPeriod(CoachingCounts):
+    """One week (from its Monday) or UTC day of one tool and person."""
+
+    start: date
+
+
+class CoachingTrend(CoachingCounts):
+    """One tool (app) and person: their counts over the window, and per period: each period
+    with any, then the last period of the part's data (so a tool given up shows its zero)."""
+
+    app: str | None
+    user: str | None
+    """The person, through the people mapping where one is imported."""
+    periods: list[CoachingPeriod]
+    summary: str
+    """In words: unmanaged and gateway calls in the first period and the last, and the coaching counts."""
+
+
+class Coaching(ReportPart):
+    """Does coaching work: per tool and person, unmanaged calls against gateway calls over time,
+    with the notices shown and clicked and the calls coached and blocked."""
+
+    period: Literal["week", "day"]
+    """Weeks (from Monday, UTC) for windows longer than 14 days or open ones; else UTC days."""
+    trends: list[CoachingTrend]
+    """Most unmanaged calls first."""
 
 
 class Report(ReportPart):
@@ -339,3 +380,6 @@ class Report(ReportPart):
     workstation: Workstation
     bill: Bill | None = None
     """The providers' bills against the gateway and the agents; null while no bill is imported."""
+    coaching: Coaching | None = None
+    """Whether coaching works: every tool and person with unmanaged, coached or blocked calls or
+    coaching notices in the window."""

@@ -31,6 +31,7 @@ from typing import Any
 from analytics.bill.gateway_keys import GatewayKey
 from analytics.findings import KINDS
 from analytics.report.bill import bill_part
+from analytics.report.coaching import coaching_part
 from analytics.report.document import (
     Day,
     Estimated,
@@ -57,10 +58,12 @@ TOP_SOURCES = 10
 
 
 def build_report(store: Store, since: datetime | None, until: datetime, by: Dimension,
-                 only: CallFilter = ALL_CALLS, gateway_keys: Sequence[GatewayKey] = ()) -> Report:
+                 only: CallFilter = ALL_CALLS, gateway_keys: Sequence[GatewayKey] = (),
+                 coaching: bool = True) -> Report:
     """The report of [since, until) by `by`, of the calls `only` keeps. `gateway_keys`: the
     gateway's upstream keys (analytics.bill.gateway_keys), which the bill's reconciliation
-    credits LiteLLM's spend to."""
+    credits LiteLLM's spend to. `coaching`: whether to count the coaching part (one more
+    group-by over the window's calls; readers of the totals or rows alone go without)."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
     web_apps = _web_app_providers()
@@ -90,6 +93,7 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: Dime
         pricing=pricing_part(store, since, until, only),
         workstation=workstation_part(store, since, until, only),
         bill=None if only else bill_part(store, since, until, gateway_keys),  # a bill is per key, never per device
+        coaching=coaching_part(store, since, until, only) if coaching else None,
     )
 
 

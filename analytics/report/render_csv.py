@@ -1,8 +1,9 @@
 """The report's rows for the chosen dimension as CSV, one line per value, for spreadsheets.
 If a bill was imported, its keys follow after an empty line, then, if some connections could
-not be read, their table; then the unmanaged calls and costs per pricing basis, and what the
-workstation scans found (tools run per day, keys typed in a shell, apps seen), each table
-after an empty line, its first column named for its table."""
+not be read, their table; then the unmanaged calls and costs per pricing basis, what the
+workstation scans found (tools run per day, keys typed in a shell, apps seen) and, if any tool
+went around the gateway or anyone was coached, the coaching part (one line per tool, person and
+period), each table after an empty line, its first column named for its table."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import csv
 import io
 from typing import Any
 
-from analytics.report.document import Report
+from analytics.report.document import CoachingCounts, Report
 
 COLUMNS = ("unmanaged_calls", "unmanaged_cost_usd", "prompt_tokens", "completion_tokens", "estimated_calls",
            "unpriced_calls", "managed_calls", "managed_unpriced_calls", "managed_cost_usd", "coverage")
@@ -21,6 +22,7 @@ TOOL_RUN_COLUMNS = ("tool_run_day", "tool", "runs")
 SHELL_KEY_COLUMNS = ("shell_key_device", "user", "provider", "key_fingerprint", "times", "first_seen", "last_seen",
                      "message")
 APP_COLUMNS = ("app_seen", "kind", "devices", "found_in", "first_seen", "last_seen", "new")
+COACHING_COLUMNS = ("user", "period_start", *CoachingCounts.model_fields)
 UNREAD_COLUMNS = ("unread_process", "host", "connections", "handshakes_failed", "passed_through", "first_seen",
                   "last_seen", "message")
 
@@ -48,6 +50,12 @@ def render_csv(report: Report) -> str:
     _table(writer, SHELL_KEY_COLUMNS, [{"shell_key_device": key["device"], **key} for key in workstation["shell_keys"]])
     _table(writer, APP_COLUMNS, [{**app, "app_seen": app["app"], "found_in": " ".join(app["found_in"]),
                                   "new": "yes" if app["new"] else ""} for app in workstation["apps"]])
+    coaching = document["coaching"]
+    if coaching:
+        first = f"coaching_{coaching['period']}_app"
+        _table(writer, (first, *COACHING_COLUMNS), [
+            {first: trend["app"], "user": trend["user"], "period_start": period["start"], **period}
+            for trend in coaching["trends"] for period in trend["periods"]])
     return buffer.getvalue()
 
 

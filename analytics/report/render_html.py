@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from analytics.report.charts import coverage_bar, daily_columns, horizontal_bars
 from analytics.report.document import (
     Bill,
+    Coaching,
     Day,
     Estimated,
     Finding,
@@ -96,6 +97,8 @@ def render_body(report: Report) -> str:
         _bill(report.bill),
         '<h2 id="workstation">The workstation</h2>',
         _workstation(report.workstation),
+        "<h2>Coaching: does it work?</h2>",
+        _coaching(report.coaching),
     ))
 
 
@@ -264,6 +267,28 @@ def _workstation(workstation: Workstation) -> str:
                      f"{_cell(app, 'devices', count)}<td>{escape(', '.join(app.found_in))}</td>"
                      f"<td>{app.first_seen:%Y-%m-%d %H:%M}</td><td>{app.last_seen:%Y-%m-%d %H:%M}</td>"
                      f"<td>{'new' if app.new else ''}</td></tr>")
+    return "\n".join([*lines, "</table>"])
+
+
+COACHING_COLUMNS = (("unmanaged_calls", "unmanaged calls"), ("gateway_calls", "gateway calls"),
+                    ("coached_calls", "coached"), ("blocked_calls", "blocked"), ("notices_shown", "notices shown"),
+                    ("notices_clicked", "clicked"))
+
+
+def _coaching(coaching: Coaching | None) -> str:
+    if coaching is None or not coaching.trends:
+        return "<p>No call went around the gateway and nobody was coached.</p>"
+    head = "".join(f'<th class="number">{escape(title)}</th>' for _, title in COACHING_COLUMNS)
+    lines = ['<ul class="notes" data-list="coaching">'
+             + "".join(f"<li>{escape(trend.summary)}</li>" for trend in coaching.trends) + "</ul>",
+             f'<table data-table="coaching"><tr><th>app</th><th>person</th><th>{escape(coaching.period)} (UTC)</th>'
+             f"{head}</tr>"]
+    for trend in coaching.trends:
+        for period in trend.periods:
+            cells = "".join(_cell(period, name, count) for name, _ in COACHING_COLUMNS)
+            lines.append(f'<tr data-app="{escape(trend.app or "")}" data-user="{escape(trend.user or "")}" '
+                         f'data-key="{period.start.isoformat()}"><td>{escape(label(trend.app))}</td>'
+                         f"<td>{escape(label(trend.user))}</td><td>{period.start.isoformat()}</td>{cells}</tr>")
     return "\n".join([*lines, "</table>"])
 
 

@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 from rich.table import Table
 
-from analytics.report.document import Bill, Pricing, Report, Workstation
+from analytics.report.document import Bill, Coaching, Pricing, Report, Workstation
 from analytics.report.values import BASIS_LABELS, calls, count, label, percent, window
 from offgate.money import usd
 
@@ -89,6 +89,7 @@ def render_text(report: Report) -> str:
         console.print(f"  {entry.message}", markup=False)
     _bill(console, report.bill)
     _workstation(console, report.workstation)
+    _coaching(console, report.coaching)
     return buffer.getvalue()
 
 
@@ -147,3 +148,20 @@ def _workstation(console: Console, workstation: Workstation) -> None:
         apps.add_row(app.app, app.kind, count(app.devices), ", ".join(app.found_in), f"{app.first_seen:%Y-%m-%d %H:%M}",
                      f"{app.last_seen:%Y-%m-%d %H:%M}", "new" if app.new else "")
     console.print(apps)
+
+
+def _coaching(console: Console, coaching: Coaching | None) -> None:
+    if coaching is None or not coaching.trends:
+        console.print("Coaching: no call went around the gateway and nobody was coached", markup=False)
+        return
+    console.print(f"Coaching, per {coaching.period}: does it work?", markup=False)
+    table = Table("app", "person", f"{coaching.period} (UTC)", "unmanaged calls", "gateway calls", "coached",
+                  "blocked", "notices shown", "clicked", title="unmanaged against gateway calls")
+    for trend in coaching.trends:
+        for period in trend.periods:
+            table.add_row(label(trend.app), label(trend.user), period.start.isoformat(),
+                          count(period.unmanaged_calls), count(period.gateway_calls), count(period.coached_calls),
+                          count(period.blocked_calls), count(period.notices_shown), count(period.notices_clicked))
+    console.print(table)
+    for trend in coaching.trends:
+        console.print(f"  {trend.summary}", markup=False)

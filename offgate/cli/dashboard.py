@@ -31,13 +31,13 @@ def dashboard(
         login_url,
         start_dashboard,
     )
-    from offgate.config import DashboardSettings
     from offgate.pac import local_address
 
     context: CommandContext = ctx.obj
     host = listen_host or context.settings.dashboard.listen_host
     port = context.settings.dashboard.listen_port if listen_port is None else listen_port
-    settings = context.settings.model_copy(update={"dashboard": DashboardSettings(listen_host=host, listen_port=port)})
+    settings = context.settings.model_copy(update={"dashboard": context.settings.dashboard.model_copy(
+        update={"listen_host": host, "listen_port": port})})
     token = dashboard_token(context.home)
     proxy_address = local_address(settings.proxy.listen_host, settings.proxy.listen_port)
     try:

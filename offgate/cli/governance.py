@@ -50,18 +50,30 @@ def check(ctx: typer.Context, since: SinceOption = None) -> None:
     out.print(f"policy ok: {len(found)} rules; matches since {start:%Y-%m-%d %H:%M} UTC", markup=False)
 
 
+IncludeDecided = Annotated[bool, typer.Option("--all", help="Include approved and denied requests.")]
+WithAudit = Annotated[bool, typer.Option("--audit", help="Then the audit: every request and decision, oldest first.")]
+
+
 @approvals_app.callback()
-def approvals(
-    ctx: typer.Context,
-    include_decided: Annotated[bool, typer.Option("--all", help="Include approved and denied requests.")] = False,
-) -> None:
+def approvals(ctx: typer.Context, include_decided: IncludeDecided = False, audit: WithAudit = False) -> None:
     """List the pending approval requests (with --all, every request), most recently asked first."""
-    if ctx.invoked_subcommand is not None:
-        return
+    if ctx.invoked_subcommand is None:
+        _list_requests(ctx.obj, include_decided, audit)
+
+
+@approvals_app.command("list")
+def list_requests(ctx: typer.Context, include_decided: IncludeDecided = False, audit: WithAudit = False) -> None:
+    """List the pending approval requests (with --all, every request), most recently asked first."""
+    _list_requests(ctx.obj, include_decided, audit)
+
+
+def _list_requests(context: CommandContext, include_decided: bool, audit: bool) -> None:
     from offgate.store.approvals import PENDING, ApprovalStore
 
-    with ctx.obj.store() as store:
-        found = ApprovalStore(store).requests(None if include_decided else PENDING)
+    with context.store() as store:
+        approvals = ApprovalStore(store)
+        found = approvals.requests(None if include_decided else PENDING)
+        entries = approvals.audit() if audit else []
     table = Table("id", "status", "rule", "user", "team", "model", "asked (UTC)", "times", "why", "decision")
     for request in found:
         decision = "-" if request.decided_by is None else f"{request.decided_by}" + (
@@ -74,6 +86,13 @@ def approvals(
     out.print(table)
     out.print(f"{'requests' if include_decided else 'pending requests'}: {len(found)}"
               " (`offgate approvals approve ID` lets the calls through)", markup=False)
+    if not audit:
+        return
+    trail = Table("at (UTC)", "request", "who", "what", "detail", title="the audit")
+    for entry in entries:
+        trail.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.request_id, entry.actor, entry.action, entry.detail or "")
+    out.print(trail)
+    out.print(f"audit rows: {len(entries)}", markup=False)
 
 
 @approvals_app.command("approve")
@@ -118,9 +137,9 @@ def deny(
 def _approver(context: CommandContext) -> str:
     """Who runs the command; an error unless the policy lists them among its approvers (or lists none)."""
     me = getpass.getuser()
-    approvers = context.settings.policy.approvers
-    if approvers and me.lower() not in (name.lower() for name in approvers):
-        raise BadInputError(f"{me} is not among the policy's approvers ({', '.join(approvers)})")
+    refused = context.settings.policy.refusal_to_decide(me)
+    if refused:
+        raise BadInputError(refused)
     return me
 
 

@@ -129,11 +129,13 @@ class ApprovalStore:
         at = naive_utc(now or datetime.now(UTC))
         return self._decide(request_id, by, DENIED, at, reason, expires_at=None, amount_usd=None, note=reason)
 
-    def requests(self, status: str | None = None) -> list[Approval]:
-        """Requests, most recently asked first; only those in `status` when given."""
+    def requests(self, status: str | None = None, limit: int | None = None) -> list[Approval]:
+        """Requests, most recently asked first; only those in `status` when given, the first `limit` when given."""
         query = ApprovalRequestRow.select().order_by(ApprovalRequestRow.last_requested_at.desc())
         if status is not None:
             query = query.where(ApprovalRequestRow.status == status)
+        if limit is not None:
+            query = query.limit(limit)
         with self._store.reporting("read approval requests from"):
             return [_approval(row) for row in query.execute(self._db)]
 

@@ -1,7 +1,8 @@
 """Coaching notices shown and clicked in the browser (issue 15), in offgate's store.
 
 The native host writes one row per notice shown and per click on the alternative's link;
-counts are read per app and rule. Times are naive UTC.
+counts are read per app and rule, and per app, person and day for the report's coaching part
+(the person through the people mapping, as the report's calls are). Times are naive UTC.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from peewee import fn
+from peewee import JOIN, SQL, fn
 
 from offgate.store.coaching_tables import CoachingEventRow
 from offgate.store.core import Store
-from offgate.store.sql import naive_utc
+from offgate.store.filters import ALL_CALLS, CallFilter
+from offgate.store.people import ON_ANY_DEVICE, ON_DEVICE, call_person, person_of_call
+from offgate.store.sql import between, flag, naive_utc
 
 CoachingKind = Literal["shown", "clicked"]
 
@@ -34,6 +37,17 @@ class CoachingEvent:
 class CoachingCount:
     app: str
     rule: str
+    shown: int
+    clicked: int
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingDay:
+    """Notices shown and clicked for one app and person on one UTC day (YYYY-MM-DD)."""
+
+    app: str
+    person: str | None
+    day: str
     shown: int
     clicked: int
 
@@ -65,3 +79,22 @@ class CoachingStore:
                 found.setdefault((row["app"], row["rule"]), {})[row["kind"]] = row["n"]
         return [CoachingCount(app, rule, kinds.get("shown", 0), kinds.get("clicked", 0))
                 for (app, rule), kinds in sorted(found.items())]
+
+    def by_person_and_day(self, since: datetime | None, until: datetime | None,
+                          only: CallFilter = ALL_CALLS) -> list[CoachingDay]:
+        """Shows and clicks in [since, until) of the devices and logins `only` keeps, per app,
+        person and UTC day, in that order."""
+        row = CoachingEventRow
+        on_device, on_any_device = person_of_call(row.user, row.device)
+        query = (row.select(row.app, call_person(row.user).alias("person"), fn.DATE(row.at).alias("day"),
+                            fn.SUM(flag(row.kind == "shown")).alias("shown"),
+                            fn.SUM(flag(row.kind == "clicked")).alias("clicked"))
+                 .join_from(row, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+                 .join_from(row, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device)
+                 .group_by(SQL("1"), SQL("2"), SQL("3")))
+        query = only.apply(between(query, row.at, since, until), row.device, row.user)
+        with self._store.reporting("read coaching from"):
+            found = list(query.tuples().execute(self._db))
+        days = [CoachingDay(app, person, str(day)[:10], int(shown or 0), int(clicked or 0))
+                for app, person, day, shown, clicked in found]
+        return sorted(days, key=lambda day: (day.app, day.person or "", day.day))

@@ -21,6 +21,7 @@ from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
 
 PERSON_KEYS = frozenset({"user", TEAM})  # read through the people mapping
 COST_NOTE = "cost_note"  # what a cost stands for (offgate.pricing_basis): a key to group by, beside the dimensions
+POLICY_OUTCOME = "policy_outcome"  # groups calls by what the policy did to them: coached, blocked or nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,15 @@ class CallGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class ClassCount:
+    """How many captured calls alike in `keys` (as CallGroup's) were of one class."""
+
+    keys: dict[str, Any]
+    classification: str
+    calls: int
+
+
+@dataclass(frozen=True, slots=True)
 class LatestCall:
     """One captured call (its `ts` aware UTC), its class as CallGroup counts it, and whether
     it is reconciled."""
@@ -70,7 +80,8 @@ class CallQueries:
     def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
                     web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
         """Captured calls in [since, until) (those `only` keeps) counted and summed per value
-        of `by` (dimensions, "day" or "cost_note"; "user" is the person, "team" theirs: offgate.store.people),
+        of `by` (dimensions, "day", "cost_note" or POLICY_OUTCOME; "user" is the person, "team" theirs:
+        offgate.store.people),
         class, and the flags of CallGroup."""
         event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
         keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
@@ -103,6 +114,27 @@ class CallQueries:
         with self._store.reporting("total calls in"):
             groups = list(query.dicts().execute(self._db))
         return [_call_group(group, by) for group in groups]
+
+    def class_counts(self, since: datetime | None, until: datetime | None, by: Sequence[str],
+                     only: CallFilter = ALL_CALLS) -> list[ClassCount]:
+        """Captured calls in [since, until) (those `only` keeps) counted per value of `by` (as
+        call_groups reads them) and class: call_groups' counting without its sums and flags,
+        for a part that needs only how many calls went which way."""
+        event, call = UsageEventRow, ReconciledCallRow
+        keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
+        selected = [*keys, classification().alias("classification")]
+        query = (event.select(*selected, fn.COUNT(SQL("*")).alias("calls"))
+                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id)))
+        if PERSON_KEYS.intersection(by):
+            on_device, on_any_device = person_of_call(event.user, event.device)
+            query = (query.join_from(event, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+                     .join_from(event, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+        query = only.apply(between(query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
+                                   event.ts, since, until))
+        with self._store.reporting("count calls in"):
+            found = self._db.execute(query).fetchall()  # the driver's values: peewee's per-row conversion costs more
+        return [ClassCount(keys=_keys(dict(zip(by, row[:-2], strict=True))), classification=row[-2], calls=int(row[-1]))
+                for row in found]
 
     def uncaptured_spend(self, since: datetime | None, until: datetime | None) -> list[PersonSpend]:
         """Spend rows starting in [since, until) whose LiteLLM user is someone's in the people
@@ -163,20 +195,28 @@ def _person_key(name: str) -> ColumnBase:
 
 
 def group_key(name: str) -> ColumnBase:
-    """The usage_event expression a dimension, "day" or "cost_note" groups by."""
+    """The usage_event expression a dimension, "day", "cost_note" or POLICY_OUTCOME groups by."""
     if name == DAY:
         return fn.DATE(UsageEventRow.ts)
     if name == COST_NOTE:
         return UsageEventRow.cost_note
+    if name == POLICY_OUTCOME:
+        return UsageEventRow.policy_outcome
     if name not in DIMENSION_COLUMNS:
-        raise ValueError(f"cannot group calls by {name!r}: one of {DAY}, {COST_NOTE}, {', '.join(DIMENSION_COLUMNS)}")
+        raise ValueError(f"cannot group calls by {name!r}: one of {DAY}, {COST_NOTE}, {POLICY_OUTCOME}, "
+                         f"{', '.join(DIMENSION_COLUMNS)}")
     return getattr(UsageEventRow, DIMENSION_COLUMNS[name])
 
 
-def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
-    keys = {name: group[name] for name in by}
+def _keys(keys: dict[str, Any]) -> dict[str, Any]:
+    """The keys as read, a day as YYYY-MM-DD (SQLite reads it as text, PostgreSQL as a date)."""
     if DAY in keys:
         keys[DAY] = str(keys[DAY])[:10]
+    return keys
+
+
+def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
+    keys = _keys({name: group[name] for name in by})
     # SQLite's flags are 0/1 and PostgreSQL sums integers as NUMERIC: hand out bools, ints and floats.
     values: dict[str, Any] = {name: bool(group[name]) for name in _FLAGS} | {
         name: int(group[name] or 0) for name in _COUNTS}
