@@ -12,6 +12,7 @@ import pytest
 
 from offgate.config import (
     ConfigError,
+    DeviceSettings,
     Settings,
     database_url_for,
     device_name,
@@ -182,7 +183,7 @@ def test_the_retired_prompt_setting_is_ignored_with_a_warning_naming_it(tmp_path
     path = write_config(tmp_path, "[privacy]\nstore_prompts = true\n\n[device]\nname = \"laptop\"\n")
     warnings: list[str] = []
     settings = load_settings(tmp_path, warn=warnings.append)
-    assert settings == Settings(device={"name": "laptop"})
+    assert settings == Settings(device=DeviceSettings(name="laptop"))
     assert warnings == [f"{path}: privacy.store_prompts is no longer a setting and is ignored "
                         "(offgate never stores prompt or reply text); remove it"]
     write_config(tmp_path, "[privacy]\nstore_prompts = false\nstore_replies = true\n")
