@@ -37,28 +37,25 @@ from pathlib import Path
 from tests.support.proxy_harness import proxying_to
 from tests.support.upstream import FakeUpstream, Scenario
 
-answer = {"id": "chatcmpl-lean", "object": "chat.completion", "model": "gpt-4o-mini",
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
-          "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+home, answer, request, *heavy = sys.argv[1:]
 upstream = FakeUpstream().start()
-headers = upstream.add("lean", Scenario(headers={"content-type": "application/json"},
-                                        chunks=[json.dumps(answer).encode()]))
-for proxy in proxying_to(Path(sys.argv[1]), upstream.port):
+headers = upstream.add("lean", Scenario(headers={"content-type": "application/json"}, chunks=[answer.encode()]))
+for proxy in proxying_to(Path(home), upstream.port):
     # urllib, not httpx: httpx imports rich
     client = urllib.request.build_opener(urllib.request.ProxyHandler({"https": proxy.url}),
                                          urllib.request.HTTPSHandler(context=proxy.ssl_context()))
-    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}).encode()
-    client.open(urllib.request.Request("https://api.openai.com/v1/chat/completions", body,
+    client.open(urllib.request.Request("https://api.openai.com/v1/chat/completions", request.encode(),
                                        {**headers, "content-type": "application/json"}), timeout=30).read()
     stored = proxy.wait_for_events(lambda event: True)
 upstream.stop()
 print(json.dumps({"stored": [(e.prompt_tokens, e.completion_tokens) for e in stored],
-                  "loaded": sorted(name for name in sys.argv[2:] if name in sys.modules)}))
+                  "loaded": sorted(name for name in heavy if name in sys.modules)}))
 """
 
 
 def test_recording_a_call_loads_no_postgres_driver_cli_litellm_or_tokenizer(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", RECORD_ONE_CALL, str(tmp_path), *NOT_FOR_RECORDING],
+    done = subprocess.run([sys.executable, "-c", RECORD_ONE_CALL, str(tmp_path), json.dumps(ANSWER),
+                           json.dumps(REQUEST), *NOT_FOR_RECORDING],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
