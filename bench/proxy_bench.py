@@ -118,6 +118,7 @@ FIGURES = [
     Figure("cpu_per_request", "proxy CPU per small request", "µs", LOWER, 0, 1.03, "cpu_per_request"),
     Figure("off_loop_cpu_per_request", "of which off the event loop (writer, lookups)", "µs", LOWER, 0),
     Figure("stream_100mb_rate", "100 MB stream throughput (median of 3)", "MB/s", HIGHER, 0, 1 / 0.95, "throughput"),
+    Figure("cpu_100mb", "proxy CPU per 100 MB stream (median of 3)", "s", LOWER, 2),
     Figure("idle_rss", "proxy RSS at idle after start", "MB", LOWER, 1, 1.10, "idle_rss"),
     Figure("load_peak_rss", "proxy peak RSS, small requests and streams", "MB", LOWER, 1),
     Figure("peak_10mb", "proxy peak RSS, 10 MB stream (worst of 3)", "MB", LOWER, 1, 1.10, "idle_rss"),
@@ -318,13 +319,18 @@ async def burst(setup: Setup, count: int) -> None:
             await small_request(setup)
 
     process = setup.process
-    cpu = process.cpu_times() if process else None
+    cpu = process_cpu(process) if process else 0.0
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
     setup.samples["burst_rate"].append(count / (time.perf_counter() - started))
-    if process and cpu:
-        after = process.cpu_times()
-        setup.samples["burst_cpu"].append((after.user + after.system - cpu.user - cpu.system) / count)
+    if process:
+        setup.samples["burst_cpu"].append((process_cpu(process) - cpu) / count)
+
+
+def process_cpu(process: psutil.Process) -> float:
+    """CPU-seconds the process has used so far, user and system."""
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 def off_loop_cpu(process: psutil.Process) -> float:
@@ -372,6 +378,7 @@ def peak_mb(process: psutil.Process) -> float:
 async def big_stream(setup: Setup, megabytes: int) -> None:
     """One stream of `megabytes`: its rate, and the proxy's peak RSS meanwhile."""
     process = setup.process
+    cpu = process_cpu(process) if process else 0.0
     if process:
         reset_peak(process)
     _, seconds, size = await stream(setup, _body(**STREAM_OPTIONS), {"x-bench-stream-bytes": str(megabytes * MB)})
@@ -380,6 +387,8 @@ async def big_stream(setup: Setup, megabytes: int) -> None:
     setup.samples[f"rate_{megabytes}mb"].append(megabytes / seconds)
     if process:
         setup.samples[f"peak_{megabytes}mb"].append(peak_mb(process))
+        # The proxy's own CPU-seconds: unlike the rate, other programs' load hardly moves it.
+        setup.samples[f"cpu_{megabytes}mb"].append(process_cpu(process) - cpu)
 
 
 # -- the run -----------------------------------------------------------------------------
@@ -426,6 +435,7 @@ def summarise(setup: Setup) -> None:
     setup.figures["stream_100mb_rate"] = statistics.median(setup.samples["rate_100mb"])
     if setup.process:
         setup.figures["cpu_per_request"] = statistics.median(setup.samples["burst_cpu"]) * 1e6
+        setup.figures["cpu_100mb"] = statistics.median(setup.samples["cpu_100mb"])
         for megabytes in BIG_STREAMS_MB:  # the worst of the repeats
             setup.figures[f"peak_{megabytes}mb"] = max(setup.samples[f"peak_{megabytes}mb"])
 

@@ -1,8 +1,8 @@
 """What of offgate runs on this machine for this home: the proxy (`offgate up`, `offgate
-proxy`, or mitmdump with the addon) and the native-messaging host (which the browser starts
-while the extension talks to it). Read from the process table, at most once a minute: a
-process counts when it is this user's and its home (`--home`, else its OFFGATE_HOME, else
-the default) is this one."""
+proxy`, which runs as `python -m interceptor`, or mitmdump with the addon) and the
+native-messaging host (which the browser starts while the extension talks to it). Read from
+the process table, at most once a minute: a process counts when it is this user's and its
+home (`--home`, else its OFFGATE_HOME, else the default) is this one."""
 
 from __future__ import annotations
 
@@ -68,6 +68,8 @@ def part_of(command: Sequence[str]) -> Part | None:
         following = arguments[index + 1:]
         if argument == "-m" and following[:1] == ["native_host"]:
             return "native_host"
+        if argument == "-m" and following[:1] == ["interceptor"]:  # what `offgate proxy` execs
+            return "proxy"
         if (argument == "-m" and following[:1] == ["offgate"]) or name == "offgate":
             after = following[1:] if argument == "-m" else following
             return "proxy" if any(word in _PROXY_COMMANDS for word in after) else None

@@ -10,6 +10,7 @@ import asyncio
 import errno
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +72,8 @@ def run_proxy(home: Path, listen_host: str, listen_port: int, gateways: Sequence
               set_options: Sequence[str] = ()) -> None:
     """Serve until SIGINT or SIGTERM; every recorded call is flushed before returning."""
     check_port_free(listen_host, listen_port)
+    ca = ensure_ca(home)
+    print(f"offgate proxy on http://{listen_host}:{listen_port}  (CA: {ca})  data: {home}", file=sys.stderr)
     # mitmproxy's terminal log shows what reaches the root logger, at termlog_verbosity
     # (info by default): let offgate's own lines through (what the writer stored, at the end).
     logging.getLogger("offgate").setLevel(logging.INFO)

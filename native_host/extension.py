@@ -11,17 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from importlib.resources import files
 from pathlib import Path
 
 
 def _extension_dir() -> Path:
     # The wheel keeps the extension inside this package (no top-level folder of its own in
     # site-packages, where names collide); a checkout keeps it at the repository's top.
-    packaged = files("native_host") / "browser_extension"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "browser_extension"
+    # A path beside this file: importlib.resources is slow to import before the host's first reply.
+    here = Path(__file__).resolve().parent
+    packaged = here / "browser_extension"
+    return packaged if packaged.is_dir() else here.parent / "browser_extension"
 
 
 EXTENSION_DIR = _extension_dir()

@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 def _home(explicit: Path | None) -> Path:
     if explicit is not None:
         return explicit.expanduser().absolute()
-    from offgate.config import resolve_home  # slow (pydantic-settings): only when run by hand
+    from offgate.config import resolve_home  # slow (pydantic): only when run by hand
 
     return resolve_home(None)
 

@@ -1,10 +1,11 @@
 """From a validated message to stored events, with the catalog the proxy uses.
 
 The host drives each parser exactly as the interceptor does (request body, response
-status and headers, body chunks, finish; or one WebSocket message at a time) and builds
-the event with `offgate.recording`, so a call reads the same whichever path saw it. This
-module is heavy (catalog, tokenizer, pricing, store): the host loads it after its first
-reply.
+status and headers, body chunks, finish; or one WebSocket message at a time) and hands
+the writer what it read as the proxy does (a CapturedCall): the writer's thread estimates
+and prices it with `offgate.recording`, so a call reads the same whichever path saw it, and
+an acknowledgement waits for the journal only, never for the tokenizer to load. This module
+is heavy (catalog, store): the host loads it after its first reply.
 
 A message is recorded when the writer's put() has returned for each of its events (they are
 durable then); if one cannot be kept, the message is refused as Unavailable and the extension
@@ -30,13 +31,12 @@ from urllib.parse import parse_qsl, urlsplit
 import psutil
 
 from native_host.messages import CallMessage, Coached, NotInCatalog, Unavailable, WebSocketBatch
-from offgate import recording
+from offgate.captured import CapturedCall
 from offgate.catalog import build_catalog
 from offgate.catalog.base import CallParser, Reading
 from offgate.catalog.export import is_web_app
 from offgate.catalog.registry import Match
 from offgate.config import database_url_for, device_name, load_settings, resolve_home
-from offgate.events import UsageEvent
 from offgate.fingerprint import path_without_keys
 from offgate.metering import ResponseMeter
 from offgate.policy import CallFacts
@@ -94,7 +94,7 @@ class Recorder:
         self._browser = Browser.parent_of_this_process()
         self._device = device_name(settings.device.name)
         self._sessions: OrderedDict[str, WebSocketSession] = OrderedDict()
-        self._unkept_batches: OrderedDict[str, list[UsageEvent]] = OrderedDict()
+        self._unkept_batches: OrderedDict[str, list[CapturedCall]] = OrderedDict()
         self._reader: Store | None = None
         self._writer = EventWriter(lambda: Store.open(self._url), home)
         self._writer.start()
@@ -113,7 +113,6 @@ class Recorder:
             parser.feed(response_body)
         reading = parser.finish(complete=call.complete and call.status > 0)
         facts = dict(
-            id=call.id,
             ts=call.started_at,
             method=call.method,
             duration_ms=call.duration_ms,
@@ -121,9 +120,9 @@ class Recorder:
             request_bytes=len(request_body),
             response_bytes=len(response_body),
         )
-        event = self._event(match, reading, call.status or None, parts.hostname or "", _path(parts), facts)
-        self._keep([event])
-        return [event.id]
+        captured = self._captured(match, reading, call.status or None, parts.hostname or "", _path(parts), facts)
+        self._keep([captured.model_copy(update={"id": call.id})])
+        return [call.id]
 
     def record_websocket(self, batch: WebSocketBatch) -> list[str]:
         self._check_page(batch.page_origin)
@@ -211,14 +210,14 @@ class Recorder:
             raise NotInCatalog(f"{parts.hostname}{parts.path} is not an {kind} endpoint offgate's catalog reads")
         return match
 
-    def _keep(self, events: list[UsageEvent]) -> None:
+    def _keep(self, events: list[CapturedCall]) -> None:
         try:
             for event in events:
                 self._writer.put(event)
         except NotDurable as exc:
             raise Unavailable(f"not recorded: {exc}") from exc
 
-    def _read_batch(self, batch: WebSocketBatch) -> list[UsageEvent]:
+    def _read_batch(self, batch: WebSocketBatch) -> list[CapturedCall]:
         """The batch's events: answers completed in it, then those of a session it pushed out
         (last, so that the batch's own answers keep their places if a new host reads it again)."""
         session, pushed_out = self._session(batch)
@@ -234,10 +233,10 @@ class Recorder:
         return [event.model_copy(update={"id": _batch_event_id(batch.id, place)})
                 for place, event in enumerate(events + pushed_out)]
 
-    def _session(self, batch: WebSocketBatch) -> tuple[WebSocketSession, list[UsageEvent]]:
+    def _session(self, batch: WebSocketBatch) -> tuple[WebSocketSession, list[CapturedCall]]:
         """The batch's session, and the events of the one closed (as cut off) to make room for it."""
         session = self._sessions.get(batch.session)
-        pushed_out: list[UsageEvent] = []
+        pushed_out: list[CapturedCall] = []
         if session is None:
             parts = urlsplit(batch.url)
             match = self._lookup(parts, websocket=True)
@@ -253,14 +252,15 @@ class Recorder:
         self._sessions.move_to_end(batch.session)
         return session, pushed_out
 
-    def _session_events(self, session: WebSocketSession, readings: list[Reading]) -> list[UsageEvent]:
+    def _session_events(self, session: WebSocketSession, readings: list[Reading]) -> list[CapturedCall]:
         # A WebSocket upgrade answers 101 before the session's messages flow.
-        return [self._event(session.match, reading, 101, session.host, session.path,
+        return [self._captured(session.match, reading, 101, session.host, session.path,
                             dict(method="GET", **session.meter.take().facts()))
                 for reading in readings]
 
-    def _event(self, match: Match, reading: Reading, status_code: int | None, host: str, path: str,
-               facts: dict[str, Any]) -> UsageEvent:
+    def _captured(self, match: Match, reading: Reading, status_code: int | None, host: str, path: str,
+                  facts: dict[str, Any]) -> CapturedCall:
+        """What the writer journals, then estimates, prices and stores (CapturedCall.to_event)."""
         facts.update(
             source="extension",
             host=host,
@@ -271,11 +271,7 @@ class Recorder:
             user=self._browser.user,
             device=self._device,
         )
-        try:
-            return recording.build_event(match, reading, status_code=status_code, **facts)
-        except Exception as exc:  # keep the call even if it cannot be read
-            log.exception("could not build the event of a call to %s%s", host, path)
-            return recording.unreadable_event(match, exc, status_code=status_code, **facts)
+        return CapturedCall.of(match, reading, status_code, **facts)
 
 
 def _batch_event_id(batch_id: str, place: int) -> str:

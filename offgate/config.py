@@ -13,26 +13,21 @@ upgrade never stops the capture over a setting that did nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import socket
 import tomllib
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, Union, cast, get_args, get_origin
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    InitSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-)
 
 from offgate.errors import BadInputError
 from offgate.policy import PolicySettings, key_line
@@ -252,10 +247,10 @@ class ExportSettings(BaseModel):
         return base if base.endswith("/v1/logs") else base + "/v1/logs"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="forbid"
-    )
+class Settings(BaseModel):
+    """Every setting; `load_settings` fills it from the file and the environment."""
+
+    model_config = ConfigDict(extra="forbid")
 
     database_url: str | None = None
     proxy: ProxySettings = Field(default_factory=ProxySettings)
@@ -295,22 +290,14 @@ def load_settings(home: Path, warn: Callable[[str], None] = log.warning, **overr
     `warn` is told of each retired setting the file still has."""
     config_file = home / CONFIG_FILE
     try:
-        sources = (
-            InitSettingsSource(Settings, init_kwargs=overrides),
-            EnvSettingsSource(Settings),
-            InitSettingsSource(Settings, init_kwargs=_file_settings(config_file, warn)),
-        )
-        # BaseSettings' own __init__ takes `_build_sources`; pyright sees only the fields' one.
-        return Settings(_build_sources=(sources, overrides))  # pyright: ignore[reportCallIssue]
+        values = _file_settings(config_file, warn)
+        _merge(values, _environment_settings(os.environ))
+        _merge(values, overrides)
+        return Settings.model_validate(values)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_file}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {config_file}: {exc.strerror}") from None
-    except SettingsError as exc:
-        raise ConfigError(
-            f"{exc}: lists and sections in environment variables are JSON, "
-            f"e.g. {ENV_PREFIX}PROXY{ENV_NESTED_DELIMITER}GATEWAYS='[\"https://litellm.example.com\"]'"
-        ) from None
     except ValidationError as exc:
         problems = "\n".join(_describe_problem(error, config_file) for error in exc.errors())
         raise ConfigError(f"invalid settings:\n{problems}") from None
@@ -358,6 +345,69 @@ def _file_settings(config_file: Path, warn: Callable[[str], None]) -> dict[str, 
                 del values[section]
             warn(f"{config_file}: {section}.{key} is no longer a setting and is ignored ({why}); remove it")
     return values
+
+
+def _environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings OFFGATE_<SECTION>__<KEY> variables give (names in any case), nested as the
+    file's are. A list, table or section is JSON; a variable naming no top-level setting
+    (OFFGATE_HOME) is not a setting; an unknown key inside a section is, so it is refused."""
+    values: dict[str, Any] = {}
+    for name, text in environ.items():
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = name[len(ENV_PREFIX):].lower().split(ENV_NESTED_DELIMITER)
+        if path[0] not in Settings.model_fields or not all(path):
+            continue
+        value: Any = text
+        if _is_structured(_annotation_at(path)):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise ConfigError(
+                    f"environment variable {name.upper()} is not JSON: lists and sections in environment "
+                    f"variables are JSON, e.g. {ENV_PREFIX}PROXY{ENV_NESTED_DELIMITER}GATEWAYS="
+                    "'[\"https://litellm.example.com\"]'") from None
+        for key in reversed(path):
+            value = {key: value}
+        _merge(values, value)
+    return values
+
+
+def _annotation_at(path: list[str]) -> Any:
+    """The type of the setting at `path` (None past an unknown key)."""
+    model: Any = Settings
+    annotation: Any = None
+    for key in path:
+        fields = getattr(model, "model_fields", None)
+        if not isinstance(fields, dict) or key not in fields:
+            return None
+        annotation = _without_none(cast(Any, fields[key]).annotation)
+        model = annotation
+    return annotation
+
+
+def _without_none(annotation: Any) -> Any:
+    """`X` for `X | None`."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        kept = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return kept[0] if len(kept) == 1 else annotation
+    return annotation
+
+
+def _is_structured(annotation: Any) -> bool:
+    """A list, a table or a section: written as JSON in an environment variable."""
+    kind = get_origin(annotation) or annotation
+    return kind in (list, dict, set, tuple) or (isinstance(kind, type) and issubclass(kind, BaseModel))
+
+
+def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
+    """`values` over `into`, section by section: a key set in both sections keeps the later."""
+    for key, value in values.items():
+        current = into.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            _merge(cast(dict[str, Any], current), cast(Mapping[str, Any], value))
+        else:
+            into[key] = value
 
 
 def _describe_problem(error: ErrorDetails, config_file: Path) -> str:

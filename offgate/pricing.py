@@ -252,11 +252,25 @@ def price_map() -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def current_price_map() -> dict[str, dict[str, Any]]:
-    """LiteLLM's bundled price map alone, loaded once."""
+    """LiteLLM's bundled price map alone, loaded once, each model's entry with the fields
+    offgate reads only (_KEPT_FIELDS)."""
     with open(_litellm_dir() / PRICE_MAP_FILE, encoding="utf-8") as file:
-        entries = json.load(file)
+        entries = json.load(file, object_hook=_kept_fields)
     entries.pop("sample_spec", None)  # documents the fields, prices nothing
     return entries
+
+
+# Beside every field that names a cost or a pricing scheme: what offgate reads of an entry.
+_KEPT_FIELDS = frozenset({"litellm_provider", "mode", "max_tokens", "max_output_tokens"})
+
+
+def _kept_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    """As the JSON is read, a model's entry (it names its provider) loses its context sizes
+    and feature flags: the proxy holds the map all day, and they are 60% of it (issue 17)."""
+    if "litellm_provider" not in entry:  # a pricing tier or window, or the top level
+        return entry
+    return {field: value for field, value in entry.items()
+            if "cost" in field or "pricing" in field or field in _KEPT_FIELDS}
 
 
 # -- key resolution ------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 
 from offgate.config import (
     ConfigError,
+    DeviceSettings,
     Settings,
     database_url_for,
     device_name,
@@ -134,9 +135,30 @@ def test_lists_and_the_database_url_from_the_environment(tmp_path: Path, monkeyp
     assert settings.database_url == "postgresql://u@db/offgate"
 
 
+def test_a_section_from_the_environment_merges_with_its_keys_and_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_config(tmp_path, '[proxy]\nlisten_host = "0.0.0.0"\n\n[device]\nname = "laptop"\n')
+    monkeypatch.setenv("OFFGATE_PROXY", '{"listen_port": 9001}')
+    monkeypatch.setenv("offgate_proxy__gateways", '["https://a.example.com"]')  # names in any case
+    monkeypatch.setenv("OFFGATE_ALERTS__ENTITY_BUDGETS_USD", '{"user:alice": 30}')
+    settings = load_settings(tmp_path)
+    assert (settings.proxy.listen_host, settings.proxy.listen_port, settings.proxy.gateways) == (
+        "0.0.0.0", 9001, ["https://a.example.com"])
+    assert settings.device.name == "laptop"
+    assert settings.alerts.entity_budgets_usd == {"user:alice": 30.0}
+
+
+def test_an_unknown_key_in_the_environment_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFGATE_PROXY__LISTEN_PROT", "9000")
+    monkeypatch.setenv("OFFGATE_NOT_A_SECTION", "1")  # like OFFGATE_HOME: not a setting, never read
+    with pytest.raises(ConfigError, match=re.escape(
+            "environment variable OFFGATE_PROXY__LISTEN_PROT: proxy.listen_prot: unknown setting")):
+        load_settings(tmp_path)
+
+
 def test_a_list_in_the_environment_must_be_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OFFGATE_PROXY__GATEWAYS", "https://a.example.com")
-    with pytest.raises(ConfigError, match="environment variables are JSON"):
+    with pytest.raises(ConfigError, match="OFFGATE_PROXY__GATEWAYS is not JSON: .*environment variables are JSON"):
         load_settings(tmp_path)
 
 
@@ -161,7 +183,7 @@ def test_the_retired_prompt_setting_is_ignored_with_a_warning_naming_it(tmp_path
     path = write_config(tmp_path, "[privacy]\nstore_prompts = true\n\n[device]\nname = \"laptop\"\n")
     warnings: list[str] = []
     settings = load_settings(tmp_path, warn=warnings.append)
-    assert settings == Settings(device={"name": "laptop"})
+    assert settings == Settings(device=DeviceSettings(name="laptop"))
     assert warnings == [f"{path}: privacy.store_prompts is no longer a setting and is ignored "
                         "(offgate never stores prompt or reply text); remove it"]
     write_config(tmp_path, "[privacy]\nstore_prompts = false\nstore_replies = true\n")

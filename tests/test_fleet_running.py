@@ -40,6 +40,8 @@ def test_which_part_a_command_line_runs() -> None:
     assert part_of(["/usr/bin/python3", "-I", "-m", "native_host", "--home", "/h"]) == "native_host"
     assert part_of(["/venv/bin/offgate", "--home", "/h", "up", "--listen-port", "8080"]) == "proxy"
     assert part_of(["/venv/bin/python", "-m", "offgate", "proxy"]) == "proxy"
+    # What `offgate proxy` becomes once it has read its options (interceptor/alone.py).
+    assert part_of(["/venv/bin/python", "-P", "-m", "interceptor", "--home", "/h", "--listen-port", "8080"]) == "proxy"
     assert part_of(["mitmdump", "-s", "/src/interceptor/addon.py", "--set", "offgate_home=/h"]) == "proxy"
     assert part_of(["/venv/bin/offgate", "system-proxy", "on"]) is None
     assert part_of(["/venv/bin/offgate", "push"]) is None

@@ -5,14 +5,30 @@ SQLite store, and says which heavy modules it loaded meanwhile."""
 from __future__ import annotations
 
 import json
+import signal
+import ssl
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offgate.store import Store
+from tests.support.proxy_harness import ProxyProcess
+from tests.support.upstream import FakeUpstream, Scenario
 
 # What the proxy must not load to record a call that reports its usage into SQLite: the
 # PostgreSQL drivers (peewee imports both unless offgate.store.driver hides them), the
 # CLI's typer and rich, litellm, and tiktoken (needed only to estimate a call without usage).
 NOT_FOR_RECORDING = ("psycopg", "psycopg2", "typer", "rich", "litellm", "tiktoken")
+
+ANSWER = {"id": "chatcmpl-lean", "object": "chat.completion", "model": "gpt-4o-mini",
+          "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
+          "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}
 
 RECORD_ONE_CALL = """
 import json, sys, urllib.request
@@ -21,30 +37,99 @@ from pathlib import Path
 from tests.support.proxy_harness import proxying_to
 from tests.support.upstream import FakeUpstream, Scenario
 
-answer = {"id": "chatcmpl-lean", "object": "chat.completion", "model": "gpt-4o-mini",
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}, "finish_reason": "stop"}],
-          "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}
+home, answer, request, *heavy = sys.argv[1:]
 upstream = FakeUpstream().start()
-headers = upstream.add("lean", Scenario(headers={"content-type": "application/json"},
-                                        chunks=[json.dumps(answer).encode()]))
-for proxy in proxying_to(Path(sys.argv[1]), upstream.port):
+headers = upstream.add("lean", Scenario(headers={"content-type": "application/json"}, chunks=[answer.encode()]))
+for proxy in proxying_to(Path(home), upstream.port):
     # urllib, not httpx: httpx imports rich
     client = urllib.request.build_opener(urllib.request.ProxyHandler({"https": proxy.url}),
                                          urllib.request.HTTPSHandler(context=proxy.ssl_context()))
-    body = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello"}]}).encode()
-    client.open(urllib.request.Request("https://api.openai.com/v1/chat/completions", body,
+    client.open(urllib.request.Request("https://api.openai.com/v1/chat/completions", request.encode(),
                                        {**headers, "content-type": "application/json"}), timeout=30).read()
     stored = proxy.wait_for_events(lambda event: True)
 upstream.stop()
 print(json.dumps({"stored": [(e.prompt_tokens, e.completion_tokens) for e in stored],
-                  "loaded": sorted(name for name in sys.argv[2:] if name in sys.modules)}))
+                  "loaded": sorted(name for name in heavy if name in sys.modules)}))
 """
 
 
 def test_recording_a_call_loads_no_postgres_driver_cli_litellm_or_tokenizer(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", RECORD_ONE_CALL, str(tmp_path), *NOT_FOR_RECORDING],
+    done = subprocess.run([sys.executable, "-c", RECORD_ONE_CALL, str(tmp_path), json.dumps(ANSWER),
+                           json.dumps(REQUEST), *NOT_FOR_RECORDING],
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["stored"] == [[9, 2]]
     assert report["loaded"] == []
+
+
+# What `offgate proxy` must not load, at idle or while recording into SQLite (issue 17: its
+# idle memory): the above, offgate's command line, pydantic-settings, the rooms and the
+# libraries the proxy never needs. (click is mitmproxy's own: its onboarding app's flask.)
+NOT_IN_THE_PROXY = (*NOT_FOR_RECORDING, "pydantic_settings", "offgate.cli", "analytics", "fleet", "numpy", "scipy")
+
+# Loaded into `offgate proxy` with --set scripts=...: answers a request for this path with
+# the modules the process holds and whether the price map is loaded.
+MODULES_PATH = "/offgate-test/modules"
+MODULES_ADDON = f"""
+import json, sys
+from mitmproxy import http
+
+
+class LoadedModules:
+    def request(self, flow):
+        if flow.request.path == {MODULES_PATH!r}:
+            pricing = sys.modules.get("offgate.pricing")
+            price_map = pricing is not None and pricing.price_map.cache_info().currsize > 0
+            flow.response = http.Response.make(
+                200, json.dumps({{"modules": sorted(sys.modules), "price_map": price_map}}))
+
+
+addons = [LoadedModules()]
+"""
+
+
+@pytest.mark.e2e
+def test_offgate_proxy_loads_no_cli_settings_library_or_price_map_at_idle_nor_the_cli_while_recording(
+        tmp_path: Path) -> None:
+    upstream = FakeUpstream().start()
+    headers = upstream.add("lean", Scenario(headers={"content-type": "application/json"},
+                                            chunks=[json.dumps(ANSWER).encode()]))
+    addon = tmp_path / "loaded_modules.py"
+    addon.write_text(MODULES_ADDON)
+    home = tmp_path / "home"
+    proxy = ProxyProcess(home, [f"map_remote=|^https://api\\.openai\\.com/|http://127.0.0.1:{upstream.port}/",
+                                f"scripts={addon}"])
+    client = urllib.request.build_opener(
+        urllib.request.ProxyHandler({"https": proxy.url}),
+        urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(proxy.ca_file))))
+
+    def loaded() -> dict[str, Any]:
+        with client.open(f"https://api.openai.com{MODULES_PATH}", timeout=30) as answer:
+            return json.loads(answer.read())
+
+    try:
+        idle = loaded()
+        client.open(urllib.request.Request("https://api.openai.com/v1/chat/completions", json.dumps(REQUEST).encode(),
+                                           {**headers, "content-type": "application/json"}), timeout=30).read()
+        with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+            for _ in range(300):
+                if store.count():
+                    break
+                time.sleep(0.1)
+            recorded = [(e.prompt_tokens, e.completion_tokens, e.cost_usd is not None) for e in store.events()]
+        recording = loaded()
+    finally:
+        proxy.process.send_signal(signal.SIGTERM)
+        proxy.process.wait(60)
+        upstream.stop()
+    assert recorded == [(9, 2, True)]
+    assert unwanted(idle["modules"]) == []
+    assert idle["price_map"] is False
+    assert unwanted(recording["modules"]) == []
+    assert recording["price_map"] is True  # the call was priced: the check above can see the map
+
+
+def unwanted(modules: list[str]) -> list[str]:
+    """Which of NOT_IN_THE_PROXY `modules` holds, itself or a module inside it."""
+    return [name for name in NOT_IN_THE_PROXY if any(m == name or m.startswith(name + ".") for m in modules)]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import signal
 import struct
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from native_host.framing import BROWSER_MAX_TO_HOST
 from native_host.host import Host
 from native_host.main import LOG_FILE
 from native_host.messages import MAX_MESSAGE_BYTES
+from offgate import tokens
 from offgate.events import UsageEvent
 from offgate.journal import JOURNAL_DIR
 from offgate.store import Store
@@ -345,3 +348,33 @@ def test_only_an_unavailable_host_says_try_again(home: Path) -> None:
     reply = host.ask(b"{not json")
     assert (reply["error"], reply["retryable"]) == ("bad_json", False)
     assert host.close() == 0
+
+
+def test_a_call_is_acknowledged_once_journaled_before_its_tokens_are_estimated(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first estimate loads the tokenizer (issue 17: the first ack was 941 ms, mostly that):
+    the ack waits for the journal only, as the proxy's end of a call does, and the writer
+    estimates and prices. Here every estimate waits until the ack has arrived."""
+    acked = threading.Event()
+    estimate = tokens.estimate_completion
+
+    def estimate_after_the_ack(model: str | None, texts: list[str]) -> int:
+        acked.wait(30)
+        return estimate(model, texts)
+
+    monkeypatch.setattr(tokens, "estimate_completion", estimate_after_the_ack)
+    host = Host(home)
+    message = call_message(CHATGPT)
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(ask_in_process, host, message)
+        try:
+            reply = answer.result(timeout=20)
+        finally:
+            acked.set()  # an estimate made before the ack would hold it up to here
+    assert reply == {"type": "ack", "id": message["id"], "event_ids": [message["id"]]}
+    host.close()
+    (event,) = stored(home)
+    assert (event.id, event.source, event.prompt_tokens, event.completion_tokens, event.tokens_estimated) == (
+        message["id"], "extension", 17, 26, True)
+    assert (event.host, event.path, event.ts.isoformat()) == (
+        "chatgpt.com", "/backend-api/f/conversation", "2026-11-29T10:00:00+00:00")

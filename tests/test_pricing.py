@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from offgate.catalog.base import Usage
-from offgate.pricing import cost_for_key, cost_usd, find_price_key
+from offgate.pricing import cost_for_key, cost_usd, find_price_key, price_map
 
 
 def test_openai_input_and_output():
@@ -211,3 +211,16 @@ def test_a_cost_s_basis_is_read_back_from_what_pricing_noted() -> None:
     assert pricing_basis(True, f"{APP_EQUIVALENT_NOTE} openai/gpt-4o") == "plan_equivalent"
     assert pricing_basis(True, "prompt tokens unknown") == "api"
     assert retired_listing(listed[1]) is None
+
+
+def test_the_price_map_keeps_only_what_pricing_and_limits_read():
+    # The proxy prices every call, so the map stays loaded all day (issue 17: its memory):
+    # an entry keeps its prices, tiers, provider and output limit, not its feature flags.
+    entry = price_map()["gpt-4o-mini"]
+    assert {"input_cost_per_token", "output_cost_per_token", "litellm_provider", "max_output_tokens"} <= set(entry)
+    assert [field for field in entry if field.startswith("supports_")] == []
+    assert "max_input_tokens" not in entry
+    tiered = next(entry for entry in price_map().values() if "tiered_pricing" in entry)
+    assert all("range" in tier and "input_cost_per_token" in tier for tier in tiered["tiered_pricing"])
+    assert cost_usd("gpt-4o-mini", "openai", Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000))[0] == (
+        pytest.approx(0.15 + 0.60))

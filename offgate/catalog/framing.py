@@ -30,32 +30,58 @@ class SSEEvent:
     data: str
 
 
+class _Lines:
+    """Complete lines out of chunks. The pieces of an unfinished line are kept apart and
+    joined once, when its end arrives: a long line split into many small chunks costs its
+    length, not its length times its chunks."""
+
+    def __init__(self, max_line_bytes: int, what: str) -> None:
+        self._max = max_line_bytes
+        self._what = what  # "an SSE line": what FrameTooLarge names
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        if b"\n" in chunk:
+            *lines, rest = b"".join([*self._parts, chunk]).split(b"\n")
+            self._parts, self._size = [rest], len(rest)
+        else:
+            lines = []
+            self._parts.append(chunk)
+            self._size += len(chunk)
+        if self._size > self._max:
+            self._parts, self._size = [], 0
+            raise FrameTooLarge(f"{self._what} exceeds {self._max} bytes")
+        return lines
+
+    def close(self) -> bytes:
+        """The unfinished line (b"" if none), and no more."""
+        rest = b"".join(self._parts)
+        self._parts, self._size = [], 0
+        return rest
+
+
 class SSEReader:
     """Server-sent events (WHATWG HTML, "Parsing an event stream")."""
 
     def __init__(self, max_event_bytes: int) -> None:
         self._max = max_event_bytes
-        self._pending = b""
+        self._lines = _Lines(max_event_bytes, "an SSE line")
         self._event = ""
         self._data: list[str] = []
         self._size = 0
 
     def feed(self, chunk: bytes) -> Iterator[SSEEvent]:
-        self._pending += chunk
-        *lines, self._pending = self._pending.split(b"\n")
-        if len(self._pending) > self._max:
-            self._pending = b""
-            raise FrameTooLarge(f"an SSE line exceeds {self._max} bytes")
-        for raw in lines:
+        for raw in self._lines.feed(chunk):
             event = self._line(raw.rstrip(b"\r").decode("utf-8", "replace"))
             if event is not None:
                 yield event
 
     def close(self) -> Iterator[SSEEvent]:
         """Dispatch what is left when the body ends without a final blank line."""
-        if self._pending:
-            event = self._line(self._pending.rstrip(b"\r").decode("utf-8", "replace"))
-            self._pending = b""
+        rest = self._lines.close()
+        if rest:
+            event = self._line(rest.rstrip(b"\r").decode("utf-8", "replace"))
             if event is not None:
                 yield event
         if self._data:
@@ -89,21 +115,15 @@ class LineReader:
     """Newline-delimited JSON (application/x-ndjson, application/jsonl)."""
 
     def __init__(self, max_line_bytes: int) -> None:
-        self._max = max_line_bytes
-        self._pending = b""
+        self._lines = _Lines(max_line_bytes, "a line")
 
     def feed(self, chunk: bytes) -> Iterator[bytes]:
-        self._pending += chunk
-        *lines, self._pending = self._pending.split(b"\n")
-        if len(self._pending) > self._max:
-            self._pending = b""
-            raise FrameTooLarge(f"a line exceeds {self._max} bytes")
-        yield from (line for line in lines if line.strip())
+        yield from (line for line in self._lines.feed(chunk) if line.strip())
 
     def close(self) -> Iterator[bytes]:
-        if self._pending.strip():
-            yield self._pending
-        self._pending = b""
+        rest = self._lines.close()
+        if rest.strip():
+            yield rest
 
 
 class JSONArrayReader:

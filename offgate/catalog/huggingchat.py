@@ -15,8 +15,6 @@ Sources: xtekky/gpt4free needs_auth/hf/HuggingChat.py.
 from __future__ import annotations
 
 import json
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 
 from offgate.catalog.base import CallParser, as_obj, as_str, obj, text_of
@@ -57,6 +55,11 @@ def multipart_field(body: bytes, name: str) -> bytes | None:
     boundary = body.split(b"\r\n", 1)[0].removeprefix(b"--")
     if not boundary:
         return None
+    # Here, not at the top: the native host would import the email package before its first
+    # acknowledgement, for the one web app that posts a form.
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
     header = b'Content-Type: multipart/form-data; boundary="' + boundary + b'"\r\n\r\n'
     form = BytesParser(policy=HTTP).parsebytes(header + body)
     for part in form.iter_parts():

@@ -39,8 +39,7 @@ def proxy(
     ] = None,
 ) -> None:
     """Run the interceptor: set it as the system proxy and LLM calls are recorded."""
-    from interceptor.ca import ensure_ca
-    from interceptor.runner import run_proxy
+    from interceptor.alone import run_alone
     from offgate.catalog import build_catalog
 
     context: CommandContext = ctx.obj
@@ -49,9 +48,7 @@ def proxy(
     port = settings.proxy.listen_port if listen_port is None else listen_port
     gateways = gateway or settings.proxy.gateways
     parsed("--gateway", lambda: build_catalog(gateways))
-    ca = ensure_ca(context.home)
-    err.print(f"offgate proxy on http://{host}:{port}  (CA: {ca})  data: {context.home}", markup=False)
-    run_proxy(context.home, host, port, gateways, set_ or [])
+    run_alone(context.home, host, port, gateways, set_ or [])
 
 
 # -- events --------------------------------------------------------------------------
