@@ -1,10 +1,11 @@
 """Keeps the hook's table fresh, on a thread of its own, and records approval requests.
 
 Every `policy.refresh_s` the thread re-reads offgate's settings and the central policy set with
-`offgate fleet policy set` (so a changed policy applies without restarting LiteLLM) and loads the table from the store; between loads, the requests
-the hook held are written to the store, a batch at a time. A failed load keeps the last table,
-which grows stale; the hook then fails open or closed as the policy says. The thread starts
-on first use in each process (LiteLLM's workers may be forked after the hook is loaded).
+`offgate fleet policy set` (so a changed policy applies without restarting LiteLLM) and loads
+the table from the store; between loads, the requests the hook held are written to the store,
+a batch at a time. A failed load keeps the last table, which grows stale; the hook then fails
+open or closed as the policy says. The thread starts on first use in each process (LiteLLM's
+workers may be forked after the hook is loaded).
 """
 
 from __future__ import annotations
