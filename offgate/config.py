@@ -61,6 +61,8 @@ class ProxySettings(BaseModel):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=1, le=65535)
     gateways: list[str] = Field(default_factory=list, description="LiteLLM gateway base URLs")
+    gateway_context: bool = Field(
+        default=True, description="tell the gateway this device, the calling app and its user (x-offgate-* headers)")
 
 
 class DeviceSettings(BaseModel):
