@@ -61,7 +61,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> I
     environment = {**os.environ, "OFFGATE_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     environment.pop("OFFGATE_DATABASE_URL", None)
     with running_litellm(config_dir, environment) as gateway:
-        proxy = RunningProxy(home, gateways=[gateway]).start()
+        proxy = RunningProxy(home, gateways=[gateway])
+        proxy.start()
         try:
             yield World(gateway, proxy, home)
         finally:
@@ -88,7 +89,7 @@ def test_the_spend_callback_gets_offgates_context_as_tags_and_metadata(world: Wo
     me = getpass.getuser()
     assert [tag for tag in row["request_tags"] if tag.startswith("offgate-")] == [
         f"offgate-device:{DEVICE}", f"offgate-app:{app}", f"offgate-user:{me}"]  # not the forged "ceo"
-    assert {key: value for key, value in row["metadata"]["spend_logs_metadata"].items()} == {
+    assert row["metadata"]["spend_logs_metadata"] == {
         "offgate_device": DEVICE, "offgate_app": app, "offgate_user": me}
     [completion] = [received for received in upstream.received if received.path.endswith("/chat/completions")]
     assert not [name for name in completion.headers if name.lower().startswith("x-offgate-")]
