@@ -186,9 +186,9 @@ class Pusher:
                 state.last_error = str(exc)
                 self._save(state)
                 raise
-            if summary.batches or state.last_error:
-                state.last_success_at, state.last_error = datetime.now(UTC), None
-            if summary.batches or policy_changed:
+            if summary.batches or state.last_error or policy_changed:
+                if summary.batches or state.last_error:
+                    state.last_success_at, state.last_error = datetime.now(UTC), None
                 self._save(state)
             return summary
 
