@@ -121,3 +121,23 @@ def test_the_native_host_coaches_by_the_central_policy_an_enrolled_agent_kept(tm
              "alternative_url": None}]
     finally:
         host.close()
+
+
+def test_the_gateways_hook_follows_the_central_policy_in_force_on_its_database(tmp_path: Path) -> None:
+    from governance.keeper import TableKeeper
+    from offgate.config import Settings
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    local = Settings(policy=LOCAL)
+    keeper = TableKeeper(settings=lambda: (local, tmp_path), store_url=url)
+    with Store.open(url) as store:
+        CentralPolicies(store).set(policy_document(PolicySettings.model_validate({"rules": [
+            {"name": "central ceiling", "action": "require_approval", "max_cost_per_request": 0.5}]})), "carol")
+    try:
+        assert keeper.start().wait(30)
+        table = keeper.table
+        assert table is not None
+        assert [rule.name for rule in table.policy.rules] == ["central ceiling"]
+        assert table.policy.refresh_s == 5  # not set centrally: the gateway's own
+    finally:
+        keeper.stop()
