@@ -1,15 +1,30 @@
 """Richer gateway logs, the parts without a gateway: what the proxy sends in x-offgate-*
-headers, and what the LiteLLM hook accepts of them (the headers are untrusted: a value not as
-the proxy sends it is left out) and writes into LiteLLM's request metadata."""
+headers (a client's own never pass as the proxy's), and what the LiteLLM hook accepts of them
+(the headers are untrusted: a value not as the proxy sends it is left out) and writes into
+LiteLLM's request metadata."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from mitmproxy import http
+from mitmproxy.test import taddons, tflow, tutils
 
 from governance.client_context import add_client_context
+from interceptor.attribution import ProcessCache
+from interceptor.calls import InterceptedCall
+from interceptor.decrypt_policy import DecryptPolicy
+from interceptor.fail_open import FailOpen
+from interceptor.gateway_context import GatewayContext
+from interceptor.home_config import HomeConfig
+from offgate.catalog.registry import Catalog
 from offgate.gateway_context import MAX_VALUE_CHARS, context_of, header_value
+from offgate.metering import ResponseMeter
+
+GATEWAY = "https://litellm.example.com"
+CHAT = "/v1/chat/completions"
 
 
 def request(headers: dict[str, Any], **data: Any) -> dict[str, Any]:
@@ -48,3 +63,31 @@ def test_without_offgate_headers_the_request_is_left_as_it_was() -> None:
     bare: dict[str, Any] = {"model": "gpt-4o-mini"}
     add_client_context(bare)
     assert bare == {"model": "gpt-4o-mini"}
+
+
+def gateway_call(catalog: Catalog, headers: dict[str, str]) -> http.HTTPFlow:
+    flow = tflow.tflow(req=tutils.treq(host="litellm.example.com", port=443, scheme=b"https", path=CHAT.encode(),
+                                       headers=http.Headers(**headers), content=b'{"model": "gpt-4o-mini"}'))
+    match = catalog.lookup("litellm.example.com", 443, CHAT)
+    assert match is not None and match.route == "gateway"
+    flow.metadata["offgate"] = InterceptedCall(match=match, parser=match.new_parser(), client_id=flow.client_conn.id,
+                                               host="litellm.example.com", path=CHAT, method="POST",
+                                               meter=ResponseMeter(started=0.0))
+    return flow
+
+
+@pytest.mark.parametrize(("enabled", "sent"), [
+    # The calling process is unknown here: a client's own claims of it are removed, the device is offgate's.
+    (True, {"x-offgate-device": "laptop-7", "x-test": "kept"}),
+    (False, {"x-offgate-device": "forged", "x-offgate-user": "ceo", "x-offgate-app": "payroll", "x-test": "kept"}),
+])
+def test_the_proxy_replaces_a_clients_own_context_headers_on_gateway_calls(enabled: bool, sent: dict[str, str]
+                                                                          ) -> None:
+    decrypt, context = DecryptPolicy(), GatewayContext(ProcessCache(), FailOpen())
+    with taddons.context(HomeConfig(), decrypt, context) as tctx:  # HomeConfig: the offgate_device option
+        tctx.configure(decrypt, offgate_gateways=[GATEWAY])
+        tctx.options.update(offgate_device="laptop-7", offgate_gateway_context=enabled)
+        flow = gateway_call(decrypt.catalog, {"x_offgate_device": "forged", "x_offgate_user": "ceo",
+                                              "x_offgate_app": "payroll", "x_test": "kept"})
+        asyncio.run(context.request(flow))
+        assert {name: value for name, value in flow.request.headers.items() if name.startswith("x-")} == sent
