@@ -66,8 +66,9 @@ def test_without_offgate_headers_the_request_is_left_as_it_was() -> None:
 
 
 def gateway_call(catalog: Catalog, headers: dict[str, str]) -> http.HTTPFlow:
+    fields = [(name.encode(), value.encode()) for name, value in headers.items()]
     flow = tflow.tflow(req=tutils.treq(host="litellm.example.com", port=443, scheme=b"https", path=CHAT.encode(),
-                                       headers=http.Headers(**headers), content=b'{"model": "gpt-4o-mini"}'))
+                                       headers=http.Headers(fields), content=b'{"model": "gpt-4o-mini"}'))
     match = catalog.lookup("litellm.example.com", 443, CHAT)
     assert match is not None and match.route == "gateway"
     flow.metadata["offgate"] = InterceptedCall(match=match, parser=match.new_parser(), client_id=flow.client_conn.id,
@@ -87,7 +88,7 @@ def test_the_proxy_replaces_a_clients_own_context_headers_on_gateway_calls(enabl
     with taddons.context(HomeConfig(), decrypt, context) as tctx:  # HomeConfig: the offgate_device option
         tctx.configure(decrypt, offgate_gateways=[GATEWAY])
         tctx.options.update(offgate_device="laptop-7", offgate_gateway_context=enabled)
-        flow = gateway_call(decrypt.catalog, {"x_offgate_device": "forged", "x_offgate_user": "ceo",
-                                              "x_offgate_app": "payroll", "x_test": "kept"})
+        flow = gateway_call(decrypt.catalog, {"x-offgate-device": "forged", "x-offgate-user": "ceo",
+                                              "x-offgate-app": "payroll", "x-test": "kept"})
         asyncio.run(context.request(flow))
         assert {name: value for name, value in flow.request.headers.items() if name.startswith("x-")} == sent
