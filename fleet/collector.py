@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 import zlib
@@ -23,7 +24,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from fleet.ingest import RecordsRefused, apply_batch
-from fleet.registry import Refused, Registry
+from fleet.registry import Device, Refused, Registry
 from fleet.wire import (
     ENROLL_PATH,
     HEALTH_PATH,
@@ -31,12 +32,14 @@ from fleet.wire import (
     MAX_BODY_BYTES,
     MAX_ENROLL_BYTES,
     MAX_INFLATED_BYTES,
+    POLICY_PATH,
     Batch,
     EnrollRequest,
     ErrorCode,
 )
 from offgate.stopping import on_stop_signals
 from offgate.store import Store, StoreError
+from offgate.store.policies import NO_POLICY_VERSION, CentralPolicies
 
 log = logging.getLogger("offgate.collector")
 
@@ -72,6 +75,7 @@ def create_app(store: Store, pool: ThreadPoolExecutor) -> web.Application:
     app[_POOL] = pool
     app.router.add_post(ENROLL_PATH, _enroll)
     app.router.add_post(INGEST_PATH, _ingest)
+    app.router.add_get(POLICY_PATH, _policy)
     app.router.add_get(HEALTH_PATH, _health)
     return app
 
@@ -145,10 +149,7 @@ async def _ingest(request: web.Request) -> web.Response:
     gzipped = _gzipped(request)
 
     def ingest(store: Store) -> dict[str, Any]:
-        try:
-            device = Registry(store).authenticate(credential)
-        except Refused as refused:
-            raise Problem(_REFUSAL_STATUS[refused.code], refused.code, str(refused)) from None
+        device = _authenticated(store, credential)
         batch = _validated(Batch, _inflated(body) if gzipped else body)
         try:
             applied = apply_batch(store, device, batch)
@@ -157,9 +158,34 @@ async def _ingest(request: web.Request) -> web.Response:
         if applied.impersonated:
             log.warning("device %s pushed records naming enrolled device(s) %s: stored as %s's", device.name,
                         ", ".join(applied.impersonated), device.name)
-        return applied.acknowledgement.model_dump()
+        policy_version = CentralPolicies(store).current_version()
+        return applied.acknowledgement.model_copy(update={"policy_version": policy_version}).model_dump()
 
     return web.json_response(await _in_pool(request, ingest))
+
+
+async def _policy(request: web.Request) -> web.Response:
+    credential = _bearer(request)
+
+    def current(store: Store) -> dict[str, Any]:
+        _authenticated(store, credential)
+        found = CentralPolicies(store).current()
+        if found is None:
+            return {"version": NO_POLICY_VERSION, "policy": None}
+        return {"version": found.version, "policy": None if found.document is None else json.loads(found.document)}
+
+    reply = await _in_pool(request, current)
+    etag = f'"{reply["version"]}"'
+    if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.json_response(reply, headers={"ETag": etag})
+
+
+def _authenticated(store: Store, credential: str) -> Device:
+    try:
+        return Registry(store).authenticate(credential)
+    except Refused as refused:
+        raise Problem(_REFUSAL_STATUS[refused.code], refused.code, str(refused)) from None
 
 
 def _bearer(request: web.Request) -> str:

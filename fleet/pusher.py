@@ -41,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 
 from fleet.enrolment import Enrolment, EnrolmentError, load_enrolment
 from fleet.outbox import Outbox, OutboxBatch
+from fleet.policy_follow import PolicyNotFetched, PolicyRefused, follow_policy
 from fleet.running import RunningParts
 from fleet.transport import TransportError, client, refusal, unreachable
 from fleet.wire import INGEST_PATH, Acknowledgement
@@ -79,6 +80,7 @@ class PushState(BaseModel):
     last_success_at: datetime | None = None
     last_error: str | None = None
     refused: str | None = None  # set when the collector refused the credential
+    policy_error: str | None = None  # why the collector's policy is not applied here, while it is not
 
 
 @dataclass
@@ -91,6 +93,9 @@ class PushSummary:
     pending: int = 0
     quarantined: int = 0
     quarantine_reason: str | None = None  # the collector's, for the last entry quarantined
+    policy_version: str | None = None  # the central policy in force at the collector, as it said
+    policy_applied: str | None = None  # the central policy version this push brought (None: unchanged)
+    policy_refused: str | None = None  # why the collector's policy is not applied here
 
     def add(self, batch: OutboxBatch, acknowledgement: Acknowledgement) -> None:
         self.batches += 1
@@ -98,6 +103,7 @@ class PushSummary:
         self.stored += acknowledgement.stored
         self.already_stored += acknowledgement.already_stored
         self.deleted += acknowledgement.deleted
+        self.policy_version = acknowledgement.policy_version or self.policy_version
 
 
 def agent_version() -> str:
@@ -129,6 +135,7 @@ class Pusher:
         self._posted_at = float("-inf")  # monotonic time of the last batch the collector took
         self._http: tuple[str, httpx.Client] | None = None
         self._version = agent_version()
+        self._refused_policy: str | None = None  # the central policy version found invalid here
 
     def run(self, stop: threading.Event, interval: float = INTERVAL_S) -> None:
         """Push whenever there is something to push, until `stop` is set."""
@@ -169,6 +176,7 @@ class Pusher:
                 raise PushFailed("another offgate push is running for this home")
             try:
                 summary = self._push(enrolment, stop)
+                policy_changed = self._follow_policy(enrolment, summary, state)
             except CredentialRefused as exc:
                 state.refused = state.last_error = str(exc)
                 log.error("%s", exc)
@@ -178,8 +186,9 @@ class Pusher:
                 state.last_error = str(exc)
                 self._save(state)
                 raise
-            if summary.batches or state.last_error:
-                state.last_success_at, state.last_error = datetime.now(UTC), None
+            if summary.batches or state.last_error or policy_changed:
+                if summary.batches or state.last_error:
+                    state.last_success_at, state.last_error = datetime.now(UTC), None
                 self._save(state)
             return summary
 
@@ -230,6 +239,30 @@ class Pusher:
         except StoreError as exc:
             self._drop_store()
             raise PushFailed(str(exc)) from None
+
+    def _follow_policy(self, enrolment: Enrolment, summary: PushSummary, state: PushState) -> bool:
+        """Fetch and keep the collector's policy if it changed; whether `state` changed."""
+        version = summary.policy_version
+        if version is None or self._store is None or state.policy_error and version == self._refused_policy:
+            return False  # an older collector, nothing pushed, or a refused version already said
+        try:
+            summary.policy_applied = follow_policy(self._client(enrolment), enrolment, self._store, version)
+        except PolicyNotFetched as exc:
+            log.warning("could not fetch the central policy (%s); the next push tries again", exc)
+            return False
+        except PolicyRefused as exc:
+            log.error("%s", exc)
+            self._refused_policy, state.policy_error = exc.version, str(exc)
+            summary.policy_refused = str(exc)
+            return True
+        except StoreError as exc:
+            log.warning("could not keep the central policy (%s); the next push tries again", exc)
+            return False
+        if summary.policy_applied is not None:
+            log.info("the central policy version %s is in force here now", summary.policy_applied)
+        changed = state.policy_error is not None
+        state.policy_error = None
+        return changed or summary.policy_applied is not None
 
     def _quarantine(self, enrolment: Enrolment, outbox: Outbox, outbox_id: str, batch: OutboxBatch,
                     report: dict[str, Any], refused: httpx.Response, summary: PushSummary) -> None:

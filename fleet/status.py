@@ -3,13 +3,14 @@ pushes, whether the collector still takes its pushes, and how much waits."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fleet.enrolment import EnrolmentError, load_enrolment
 from fleet.outbox import Outbox
-from fleet.pusher import load_state
+from fleet.pusher import PushState, load_state
 from offgate.store import Store, StoreError
+from offgate.store.policies import AgentPolicy
 
 
 def status_lines(home: Path, store: Store | None) -> list[str]:
@@ -35,7 +36,22 @@ def status_lines(home: Path, store: Store | None) -> list[str]:
     lines.append(f"pushed:    last {pushed}; {waiting}")
     if state is not None and state.last_error and not state.refused:
         lines.append(f"push error: {state.last_error}")
-    return lines + _quarantined(store)
+    return lines + _policy(store, state) + _quarantined(store)
+
+
+def _policy(store: Store | None, state: PushState | None) -> list[str]:
+    lines: list[str] = []
+    try:
+        kept = None if store is None else AgentPolicy(store).kept()
+    except StoreError:
+        kept = None  # the line above says the store is unavailable
+    if kept is not None and kept.document is not None:
+        received = _when(kept.at.replace(tzinfo=UTC))
+        lines.append(f"policy:    the central policy version {kept.version} (received {received}), over config.toml's "
+                     "[policy]")
+    if state is not None and state.policy_error:
+        lines.append(f"policy error: {state.policy_error}")
+    return lines
 
 
 def _waiting(store: Store | None) -> str:

@@ -4,6 +4,9 @@
   the device's credential.
 - `POST /v1/ingest` with `Authorization: Bearer <credential>`, a gzip-compressed Batch
   (`Content-Encoding: gzip`) -> Acknowledgement. The batch is applied whole or not at all.
+- `GET /v1/policy` with the credential (and `If-None-Match: "<version>"`) -> PolicyReply, the
+  central policy in force (304 when it is that version). Every Acknowledgement names the
+  version in force, so an agent fetches the policy only when it changed.
 - `GET /v1/health` -> 200 while the collector reaches its database (for load balancers).
 
 Every error is a status with an ErrorBody: `{"error": {"code": ..., "message": ...}}`.
@@ -26,6 +29,7 @@ from offgate.events import LONG_TEXT_CHARS, MAX_TEXT_CHARS, UsageEvent
 ENROLL_PATH = "/v1/enroll"
 INGEST_PATH = "/v1/ingest"
 HEALTH_PATH = "/v1/health"
+POLICY_PATH = "/v1/policy"
 
 # One batch: records and deletions together. The agent sends fewer (PUSH_BATCH_RECORDS).
 MAX_BATCH_ITEMS = 5000
@@ -147,6 +151,12 @@ class Acknowledgement(_Reply):
     skipped: int  # entries at or before `acked_through` already: applied by an earlier push
     restamped: int  # records that named another device: stored as this device's
     acked_through: int
+    policy_version: str | None = None  # the central policy in force (None: a collector older than policies)
+
+
+class PolicyReply(_Reply):
+    version: str
+    policy: dict[str, Any] | None  # the `[policy]` settings set centrally; None: no central policy
 
 
 class ErrorDetail(_Reply):

@@ -10,6 +10,8 @@ LiteLLM's own error response: 403, or 429 for a spent budget, whose message name
 and the approval request id. The request is recorded in the store off the request's path.
 With no fresh table (the store is down, the settings do not load) calls pass when
 `policy.fail_open` (the default) and a warning is logged; otherwise they are refused with 503.
+Every call first gets the workstation's context (the proxy's x-offgate-* headers) as LiteLLM
+tags and spend-log metadata (governance.client_context).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
+from governance.client_context import add_client_context
 from governance.decisions import refusal_for
 from governance.estimate import estimated_cost_usd
 from governance.keeper import FIRST_LOAD_WAIT_S, TableKeeper
@@ -44,6 +47,10 @@ class GovernanceHook(CustomLogger):
         self._warned_at = float("-inf")
 
     async def async_pre_call_hook(self, user_api_key_dict: Any, cache: Any, data: dict, call_type: Any) -> dict:
+        try:
+            add_client_context(data)
+        except Exception:  # a fault of ours never stops a call
+            log.exception("offgate governance: could not read the client's context; the call goes on without it")
         if not self.keeper.started():
             await asyncio.to_thread(self.keeper.start().wait, FIRST_LOAD_WAIT_S)
         table = self.keeper.table

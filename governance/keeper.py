@@ -1,10 +1,11 @@
 """Keeps the hook's table fresh, on a thread of its own, and records approval requests.
 
-Every `policy.refresh_s` the thread re-reads offgate's settings (so a changed policy applies
-without restarting LiteLLM) and loads the table from the store; between loads, the requests
-the hook held are written to the store, a batch at a time. A failed load keeps the last table,
-which grows stale; the hook then fails open or closed as the policy says. The thread starts
-on first use in each process (LiteLLM's workers may be forked after the hook is loaded).
+Every `policy.refresh_s` the thread re-reads offgate's settings and the central policy set with
+`offgate fleet policy set` (so a changed policy applies without restarting LiteLLM) and loads
+the table from the store; between loads, the requests the hook held are written to the store,
+a batch at a time. A failed load keeps the last table, which grows stale; the hook then fails
+open or closed as the policy says. The thread starts on first use in each process (LiteLLM's
+workers may be forked after the hook is loaded).
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from governance.table import Table, load_table
 from offgate.config import ConfigError, Settings, database_url_for, load_settings, resolve_home
 from offgate.store import Store, StoreError
 from offgate.store.approvals import ApprovalStore, Hold
+from offgate.store.policies import policy_in_force
 
 log = logging.getLogger("offgate.governance")
 
@@ -88,9 +92,10 @@ class TableKeeper:
                 settings, home = self._settings()
                 store = store or Store.open(self._store_url or database_url_for(settings, home))
                 self._write_holds(store)
-                self.table = load_table(store, settings.policy, time.monotonic())
-                refresh_s = settings.policy.refresh_s
-            except (ConfigError, StoreError) as exc:
+                policy = policy_in_force(store, settings.policy, central=True)  # the fleet's, set centrally
+                self.table = load_table(store, policy, time.monotonic())
+                refresh_s = policy.refresh_s
+            except (ConfigError, StoreError, ValidationError) as exc:
                 log.warning("offgate governance: could not refresh the policy table (%s); keeping the last one", exc)
                 store = _closed(store)
             except Exception:  # never let the thread die: a dead keeper is a table that never refreshes

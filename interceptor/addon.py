@@ -5,6 +5,7 @@
     TLSFallback         clients that refuse the certificate pass through, counted
     Recorder            HTTP and WebSocket calls -> journal -> store
     PolicyGate          offgate_policy -> direct calls under block refused, under coach marked
+    GatewayContext      gateway calls -> x-offgate-device/-app/-user headers for LiteLLM's logs
     ProcessAttribution  which process sent each client connection
 
 `offgate proxy` adds `offgate_addons()` to its master; `mitmdump -s interceptor/addon.py`
@@ -19,6 +20,7 @@ from interceptor.attribution import ProcessCache
 from interceptor.client_processes import ProcessAttribution
 from interceptor.decrypt_policy import DecryptPolicy
 from interceptor.fail_open import FailOpen
+from interceptor.gateway_context import GatewayContext
 from interceptor.home_config import HomeConfig
 from interceptor.policy_gate import PolicyGate
 from interceptor.recorder import Recorder
@@ -38,6 +40,7 @@ def offgate_addons() -> list[Any]:
         TLSFallback(processes, fail_open),
         Recorder(policy, processes, fail_open),
         PolicyGate(processes, fail_open),  # after the recorder, which reads the request's model
+        GatewayContext(processes, fail_open),
         ProcessAttribution(processes, fail_open),
     ]
 

@@ -54,6 +54,7 @@ class HomeConfig:
             settings = load_settings(home)
             from_config = {
                 "offgate_gateways": settings.proxy.gateways,
+                "offgate_gateway_context": settings.proxy.gateway_context,
                 "offgate_device": device_name(settings.device.name),
                 "offgate_database_url": database_url_for(settings, home),
                 "offgate_policy": settings.policy.model_dump_json(),

@@ -1,12 +1,16 @@
 """The policy at the proxy: a direct call under a `block` rule is refused with the provider's
 own error (when `[policy] enforce_block` is on), a call under `coach` is marked so on its record.
 
+The policy is `offgate_policy` (config.toml's [policy]) with the central policy an enrolled
+agent kept in the store over it (offgate.policy.with_central), followed while the proxy runs.
+
 Gateway calls are never touched. The refusal is made by the proxy itself, so the call never
 leaves the machine; the recorder still records it (status 403, policy_outcome "blocked").
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -17,8 +21,9 @@ from pydantic import ValidationError
 from interceptor.attribution import UNKNOWN, ProcessCache
 from interceptor.calls import InterceptedCall
 from interceptor.fail_open import FailOpen
+from interceptor.kept_policy import KeptPolicyWatch
 from interceptor.recorder import ATTRIBUTION_WAIT  # a rule may name the user: wait as the recorder does
-from offgate.policy import CallFacts, PolicyRule, PolicySettings
+from offgate.policy import CallFacts, PolicyRule, PolicySettings, with_central
 
 log = logging.getLogger("offgate")
 
@@ -28,6 +33,9 @@ class PolicyGate:
         self.processes = processes
         self.fail_open = fail_open
         self.policy = PolicySettings()
+        self._local = PolicySettings()
+        self._central: str | None = None  # the kept central policy's document
+        self._watch: KeptPolicyWatch | None = None
         self._acts = False
         self._needs_user = False
 
@@ -41,9 +49,35 @@ class PolicyGate:
         if "offgate_policy" not in updated:
             return
         try:
-            self.policy = PolicySettings.model_validate_json(ctx.options.offgate_policy or "{}")
+            self._local = PolicySettings.model_validate_json(ctx.options.offgate_policy or "{}")
         except ValidationError as exc:
             raise exceptions.OptionsError(f"offgate_policy: {exc}") from exc
+        self._apply()
+
+    def running(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._watch = KeptPolicyWatch(ctx.options.offgate_database_url,
+                                      lambda document: loop.call_soon_threadsafe(self._central_changed, document))
+        self._watch.start()
+
+    def done(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+
+    def _central_changed(self, document: str | None) -> None:
+        if document is None and self._central is None:
+            return  # not enrolled, or no central policy yet: the local one is in force already
+        self._central = document
+        self._apply()
+        log.info("offgate: the central policy %s", "no longer applies" if document is None else "is in force")
+
+    def _apply(self) -> None:
+        try:
+            self.policy = with_central(self._local, self._central)
+        except ValidationError:  # validated when kept; an older offgate's may not be: the local policy holds
+            log.error("offgate: the central policy kept in the store is not valid here; following the local one")
+            self.policy = self._local
         deciding = self.policy.workstation_rules()
         # Decided once per setting, not per call: with nothing to coach or block the gate does
         # nothing, and it waits for the calling process only when a rule names a user or team.

@@ -42,6 +42,7 @@ from offgate.metering import ResponseMeter
 from offgate.policy import CallFacts
 from offgate.store import Store, StoreError
 from offgate.store.coaching import CoachingEvent, CoachingStore
+from offgate.store.policies import policy_in_force
 from offgate.writer import EventWriter, NotDurable
 
 log = logging.getLogger("offgate.native_host")
@@ -154,9 +155,13 @@ class Recorder:
 
     def coaching_rules(self) -> list[dict[str, Any]]:
         """The coach and block rules deciding for each AI web app, for this browser's user and
-        device. config.toml is read again, so the extension's refresh brings a changed policy."""
+        device. config.toml and the central policy kept in the store (an enrolled agent's) are
+        read again, so the extension's refresh brings a changed policy."""
         try:
-            policy = load_settings(self._home).policy
+            self._reader = self._reader or Store.open(self._url)
+            policy = policy_in_force(self._reader, load_settings(self._home).policy)
+        except StoreError as exc:
+            raise Unavailable(str(exc)) from exc
         except Exception as exc:  # a broken config.toml: the extension keeps what it has and asks again
             raise Unavailable(f"cannot read the policy: {exc}") from exc
         user = self._browser.user

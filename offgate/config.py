@@ -56,6 +56,8 @@ class ProxySettings(BaseModel):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(default=8080, ge=1, le=65535)
     gateways: list[str] = Field(default_factory=list, description="LiteLLM gateway base URLs")
+    gateway_context: bool = Field(
+        default=True, description="tell the gateway this device, the calling app and its user (x-offgate-* headers)")
 
 
 class DeviceSettings(BaseModel):
@@ -410,12 +412,37 @@ def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
             into[key] = value
 
 
-def _describe_problem(error: ErrorDetails, config_file: Path) -> str:
-    """Where and what, never the value: it may be a password or a webhook's secret path."""
-    location = tuple(str(part) for part in error["loc"])
+def load_policy_file(path: Path) -> PolicySettings:
+    """The `[policy]` section of a file written as config.toml's (`offgate fleet policy set`),
+    validated as config.toml's is: ConfigError naming the line of each bad rule."""
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    others = sorted(set(values) - {"policy"})
+    if others:
+        raise ConfigError(f"{path}: a policy file holds only [policy] (and its [[policy.rules]]), not "
+                          f"{', '.join(others)}")
+    if not isinstance(values.get("policy"), dict):
+        raise ConfigError(f"{path}: no [policy] section")
+    try:
+        return PolicySettings.model_validate(values["policy"])
+    except ValidationError as exc:
+        problems = "\n".join(_describe_problem(error, path, within=("policy",)) for error in exc.errors())
+        raise ConfigError(f"invalid policy:\n{problems}") from None
+
+
+def _describe_problem(error: ErrorDetails, config_file: Path, within: tuple[str, ...] = ()) -> str:
+    """Where and what, never the value: it may be a password or a webhook's secret path.
+    `within`: the section the validated values came from."""
+    location = within + tuple(str(part) for part in error["loc"])
     key = ".".join(location)
     what = "unknown setting" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
-    source = _source_of(location, config_file)
+    source = _source_of(location, config_file) if not within else str(config_file)
     if source == str(config_file):
         source += _rule_line(location, config_file)
     return f"  {source}: {key}: {what}"

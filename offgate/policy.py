@@ -168,6 +168,25 @@ class PolicySettings(BaseModel):
         return found
 
 
+def policy_document(policy: PolicySettings) -> str:
+    """The settings `policy` was given (not the defaults it fell back on), as JSON: the central
+    policy is kept so, because what it leaves out stays each workstation's own (with_central)."""
+    return policy.model_dump_json(exclude_unset=True)
+
+
+def with_central(local: PolicySettings, document: str | None) -> PolicySettings:
+    """The policy in force on an enrolled workstation: each `[policy]` setting the central
+    policy sets (its rules, teams, enforce_block, ...) replaces the local one; what it leaves
+    out stays local. No central policy (None): the local one. ValidationError if `document`
+    is not a valid policy."""
+    if document is None:
+        return local
+    central = PolicySettings.model_validate_json(document)
+    chosen = {name: getattr(central if name in central.model_fields_set else local, name)
+              for name in PolicySettings.model_fields}
+    return PolicySettings.model_validate(chosen)
+
+
 def rule_lines(toml_text: str) -> list[int]:
     """The line (1-based) of each `[[policy.rules]]` header, in order: rule n starts on the
     nth. tomllib keeps no positions, so the headers are found in the text; rules written as an

@@ -109,7 +109,7 @@ def test_a_device_pushes_its_records_and_a_record_pushed_twice_is_stored_once(co
     assert first.status_code == 200, first.text
     assert first.json() | {"device": "laptop-once"} == {"device": "laptop-once", "stored": 3, "already_stored": 0,
                                                          "deleted": 0, "skipped": 0, "restamped": 0,
-                                                         "acked_through": 3}
+                                                         "acked_through": 3, "policy_version": "none"}
     again = push(collector, credential, batch(records))  # the acknowledgement was lost: the agent sends it again
     assert again.json()["stored"] == 0 and again.json()["skipped"] == 3
     # A new outbox (the store made anew) numbers from 1 again: applied, and still stored once.
@@ -130,7 +130,7 @@ def test_a_late_retry_never_brings_back_a_record_deleted_since(collector: Collec
     # The first push, retried by the agent after a timeout, arrives last.
     assert push(collector, credential, earlier).json() | {"device": "-"} == {
         "device": "-", "stored": 0, "already_stored": 0, "deleted": 0, "skipped": 1, "restamped": 0,
-        "acked_through": 3}
+        "acked_through": 3, "policy_version": "none"}
     assert [row[0] for row in stored(central, device="laptop-late")] == [from_proxy["id"]]
 
 

@@ -10,7 +10,7 @@ import importlib
 from offgate.cli.common import app
 
 COMMAND_GROUPS = ("up", "demo", "capture", "certs", "analysis", "bill", "alerts", "dashboard", "extension", "system",
-                  "fleet", "people", "governance", "inventory", "workstation", "export")
+                  "fleet", "fleet_policy", "people", "governance", "inventory", "workstation", "export")
 for _group in COMMAND_GROUPS:
     importlib.import_module(f"offgate.cli.{_group}")
 

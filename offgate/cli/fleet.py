@@ -130,7 +130,7 @@ def enroll(
     context: CommandContext = ctx.obj
     device = name or device_name(context.settings.device.name)
     collector_url(url, allow_plain_http)  # a URL refused here is bad input, before any connection
-    enrolment = enroll_at(url, token, device, owner or _login(), agent_version(), ca_file, allow_plain_http)
+    enrolment = enroll_at(url, token, device, owner or login(), agent_version(), ca_file, allow_plain_http)
     with context.store() as store:
         Outbox(store).start()
     path = save_enrolment(context.home, enrolment)
@@ -176,7 +176,7 @@ def push(
     pusher.run(stop, interval_s)
 
 
-def _login() -> str | None:
+def login() -> str | None:
     """Who runs this, if the system can say (a container without a user entry cannot)."""
     try:
         return getpass.getuser()
@@ -187,7 +187,9 @@ def _login() -> str | None:
 def _pushed_text(summary: PushSummary, collector: str = "the collector") -> str:
     return (f"pushed {summary.entries} outbox entries in {summary.batches} batches to {collector}: "
             f"{summary.stored} records new there, {summary.already_stored} it had already, {summary.deleted} "
-            f"deleted; {max(summary.pending, 0)} waiting") + _quarantined_text(summary)
+            f"deleted; {max(summary.pending, 0)} waiting") + _quarantined_text(summary) + (
+        f"; the central policy version {summary.policy_applied} is in force here now" if summary.policy_applied
+        else "") + (f"; {summary.policy_refused}" if summary.policy_refused else "")
 
 
 def _quarantined_text(summary: PushSummary) -> str:
