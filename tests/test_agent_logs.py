@@ -157,15 +157,16 @@ def test_an_agent_pointed_at_a_configured_gateway_is_managed(store: Store, tmp_p
 def test_the_store_keeps_no_prompt_command_line_key_or_home_path_from_the_logs(tmp_path: Path) -> None:
     database = tmp_path / "offgate.db"
     with Store.open(f"sqlite:///{database}") as store:
-        for agent in ("claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "goose", "amp"):
+        for agent in ("claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "goose", "amp", "copilot-cli"):
             home = agent_home(tmp_path, agent)
             scan_home(store, home)
-        assert store.count() == 12 + 5 + 2 + 4 + 3 + 4
+        assert store.count() == 12 + 5 + 2 + 4 + 3 + 4 + 7
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("offgate.db*"))
     assert len(stored) > 10_000
     needles = [PROMPT, COMMAND, "hunter2", *KEYS, *HOME_PATHS, str(tmp_path), "6f1c2b9e-3d4a", "rollout-2026",
                "standup.md", "9f2c4e1a7b3d", "a3c9e1f0", "session-2026", "ses_4f1a2b3c", "msg_5a6b7c8d",
-               "/home/alice/notes", "20261201_1", "T-7c1e9a2b", "ev-0001", "acme0000q001"]
+               "/home/alice/notes", "20261201_1", "T-7c1e9a2b", "ev-0001", "acme0000q001", "c0ffee00-acme",
+               "copilot-otel-2026", "0af7651916cd43dd", "b7ad6b7169203331"]
     assert [needle for needle in needles if needle.encode() in stored] == []
 
 
