@@ -231,3 +231,18 @@ def test_codex_through_its_configured_gateway_on_a_chatgpt_plan_is_managed_and_a
         ("gateway", "litellm.acme.internal", "/v1/responses")}
     assert all((event.cost_note or "").startswith("api-equivalent (subscription)") for event in events)
     assert result.notes == ["codex runs on a subscription plan: its costs are API-equivalent"]
+
+
+def test_a_line_whose_reply_text_holds_a_lone_surrogate_still_counts(store: Store, tmp_path: Path) -> None:
+    """Claude Code writes a reply cut inside an emoji as an escaped lone surrogate: valid JSON to
+    Python's parser, refused by the faster one offgate tries first; the call still counts."""
+    home = tmp_path / "home"
+    session = home / CLAUDE_SESSION
+    session.parent.mkdir(parents=True)
+    line = {"type": "assistant", "sessionId": "s1", "requestId": "req_surrogate", "timestamp": "2026-12-02T10:00:00Z",
+            "message": {"id": "msg_surrogate", "model": "claude-sonnet-4-5-20250929",
+                        "content": [{"type": "text", "text": "cut \ud83d"}],
+                        "usage": {"input_tokens": 7, "output_tokens": 11}}}
+    session.write_text(json.dumps(line) + "\n")
+    assert scan_home(store, home).kept == {"claude-code calls": 1}
+    assert tokens(store) == {("2026-12-02", "claude-sonnet-4-5-20250929"): [7, 11, 0, 0]}

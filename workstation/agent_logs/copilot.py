@@ -28,7 +28,6 @@ conversation id, no working directory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
-from workstation.agent_logs.files import read_whole_file
+from workstation.agent_logs.files import json_line, read_whole_file
 
 AGENT = "copilot-cli"
 read_file = read_whole_file
@@ -86,7 +85,7 @@ def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]
     """The calls in a whole file (one "line", or its lines), each once across the record kinds."""
     del state  # each read is of the whole file
     records = [record for line in lines for part in line.splitlines() if ATTRIBUTES_MARKER in part
-               if isinstance(record := _json(part), dict) and isinstance(record.get("attributes"), dict)]
+               if isinstance(record := json_line(part), dict) and isinstance(record.get("attributes"), dict)]
     traces = _trace_models(records)
     candidates = [candidate for index, record in enumerate(records)
                   if (candidate := _candidate(record, index, traces)) is not None]
@@ -100,13 +99,6 @@ def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]
         if all(candidate.kind <= first.get(shared, candidate.kind) for first, shared in (
                 (first_by_trace, candidate.trace), (first_by_response, candidate.response_id)) if shared):
             yield candidate.call
-
-
-def _json(line: bytes) -> object:
-    try:
-        return json.loads(line)
-    except ValueError:
-        return None  # the line Copilot is still writing: read again when the file changes
 
 
 def _trace_models(records: list[dict[str, Any]]) -> dict[str, str]:
