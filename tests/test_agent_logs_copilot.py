@@ -96,3 +96,17 @@ def test_the_file_copilots_environment_names_is_read_beside_its_otel_folder(stor
     [result] = run_scan(context, [("agent-logs", scan_agent_logs)])
     assert result.kept == {"copilot-cli calls": 7}
     assert daily_tokens(store) == COPILOT_DAILY
+
+
+def test_a_file_copilot_starts_afresh_keeps_the_calls_read_from_it_before(store: Store, tmp_path: Path) -> None:
+    """Copilot writing a new session over an exporter file it already filled: the calls counted
+    from what the file held are history, not records a later one displaced."""
+    home = agent_home(tmp_path, "copilot-cli")
+    scan_home(store, home)
+    otel = home / OTEL_FILE
+    trace_b = [line for line in otel.read_text().splitlines(keepends=True) if "4bf92f3577b34da6" in line]
+    otel.write_text("".join(trace_b))
+    assert scan_home(store, home).kept == {"copilot-cli calls": 0}
+    assert daily_tokens(store) == COPILOT_DAILY
+    [summary] = AgentLogStore(store).summary()
+    assert summary["records"] == 7

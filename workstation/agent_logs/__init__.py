@@ -31,7 +31,8 @@ class AgentLogReader:
     read_calls: Callable[[list[bytes], dict[str, Any]], Iterator[AgentCall]]
     read_file: FileRead = read_new_lines  # how the agent's files are read (appended lines, whole files, ...)
     # Each read yields every call the file holds now: a record an earlier read took from the file and
-    # this one does not is withdrawn (Copilot's OTel records, one of which may displace another).
+    # this one does not is withdrawn, when the file grew since (Copilot's OTel records, one of which
+    # may displace another); what a file started afresh held before is history, kept.
     withdraws: bool = False
 
 
@@ -74,7 +75,7 @@ def scan_agent_logs(context: ScanContext) -> ScanResult:
             withdrawn: list[str] = []
             if reader.withdraws:
                 state[TAKEN] = sorted({event.id for event in events})
-                withdrawn = sorted(set(_taken(known.get(key))) - set(state[TAKEN]))
+                withdrawn = [] if new.afresh else sorted(set(_taken(known.get(key))) - set(state[TAKEN]))
             pending.append(FileRecords(key, replace(new.position, state=json.dumps(state) if state else None),
                                        events, withdrawn))
             waiting += len(events)
@@ -90,7 +91,7 @@ def scan_agent_logs(context: ScanContext) -> ScanResult:
     return result
 
 
-def _taken(position: FilePosition | None) -> list[str]:
+def _taken(known: FilePosition | None) -> list[str]:
     """The ids of the records the last read of a file took from it."""
-    state = json.loads(position.state) if position is not None and position.state else {}
+    state = json.loads(known.state) if known is not None and known.state else {}
     return state.get(TAKEN, []) if isinstance(state, dict) else []

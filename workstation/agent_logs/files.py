@@ -37,7 +37,8 @@ HEAD_BYTES = 4096
 
 @dataclass(slots=True)
 class NewLines:
-    """The whole lines added since `start` (0 when the file is read afresh), and where the next read starts."""
+    """The whole lines added since `start` (0 when the file is read afresh), and where the next read
+    starts. `afresh`: the file does not begin with what the last read saw (new, rewritten or cut)."""
 
     lines: list[bytes]
     start: int
@@ -85,7 +86,9 @@ def read_whole_file(path: Path, known: FilePosition | None) -> NewLines | None:
         return None
     # The size read, not the size stat saw: a file caught mid-rewrite is read again once whole.
     head = hashlib.sha256(content[:HEAD_BYTES]).hexdigest()
-    return NewLines([content], 0, FilePosition(stat.st_ino, len(content), len(content), head, None), afresh=True)
+    grew = (known is not None and stat.st_ino == known.inode and len(content) >= known.size
+            and hashlib.sha256(content[:min(HEAD_BYTES, known.size)]).hexdigest() == known.head_hash)
+    return NewLines([content], 0, FilePosition(stat.st_ino, len(content), len(content), head, None), afresh=not grew)
 
 
 def read_database_rows(path: Path, known: FilePosition | None, query: str) -> NewLines | None:
