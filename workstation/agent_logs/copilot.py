@@ -65,16 +65,13 @@ class _Candidate:
     call: AgentCall
 
 
-def otel_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
+def log_files(user_home: Path, env: Mapping[str, str]) -> list[Path]:
     home = Path(env["COPILOT_HOME"]).expanduser() if env.get("COPILOT_HOME", "").strip() else user_home / ".copilot"
     files = set((home / "otel").rglob("*.jsonl"))
     explicit = env.get("COPILOT_OTEL_FILE_EXPORTER_PATH", "").strip()
     if explicit and Path(explicit).expanduser().is_file():
         files.add(Path(explicit).expanduser())
     return sorted(files)
-
-
-log_files = otel_files
 
 
 def setup(user_home: Path, env: Mapping[str, str]) -> AgentSetup:
