@@ -110,3 +110,17 @@ def test_a_file_copilot_starts_afresh_keeps_the_calls_read_from_it_before(store:
     assert daily_tokens(store) == COPILOT_DAILY
     [summary] = AgentLogStore(store).summary()
     assert summary["records"] == 7
+
+
+def test_records_their_withdrawal_and_read_positions_are_saved_alike_on_both_backends(
+        store_url: str, tmp_path: Path) -> None:
+    home = agent_home(tmp_path, "copilot-cli")
+    with Store.open(store_url) as store:
+        scan_home(store, home)
+        with open(home / OTEL_FILE, "a") as file:
+            file.write((FIXTURES / "copilot-cli" / "finished_last_line.jsonl").read_text())
+        assert scan_home(store, home).kept == {"copilot-cli calls": 1}
+        assert daily_tokens(store)[("2026-12-01", "gpt-4.1")] == [6500 + 800, 240 + 60, 0, 0, 0]
+        [summary] = AgentLogStore(store).summary()
+        assert (summary["files"], summary["records"], store.count()) == (1, 7, 7)
+        assert scan_home(store, home).read == {"copilot-cli files": 0, "copilot-cli lines": 0}
