@@ -47,7 +47,7 @@ READERS = (
     AgentLogReader(copilot.AGENT, copilot.log_files, copilot.setup, copilot.read_calls, copilot.read_file,
                    withdraws=True),
 )
-SAVE_EVENTS = 20_000  # records saved per transaction: few commits on a first scan, bounded memory
+SAVE_EVENTS = 5_000  # records saved per transaction: few commits on a first scan, memory bounded (~20 MB)
 TAKEN = "taken"  # a withdrawing reader's state: the ids of the records its last read took from the file
 
 
