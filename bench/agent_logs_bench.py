@@ -131,17 +131,17 @@ def main() -> None:
         scan = [sys.executable, "-m", "offgate", "--home", str(offgate_home), "scan", "--user-home", str(user_home)]
         runs: dict[str, dict[str, float | str]] = {}
 
-        def run(name: str, measured: dict[str, float | str]) -> None:
+        def record(name: str, measured: dict[str, float | str]) -> None:
             runs[name] = measured
             print(f"{name}: {measured}", file=sys.stderr, flush=True)  # kept should a later run fail
 
-        run("offgate first scan", timed(scan))
-        run("offgate rescan, nothing new", timed(scan))
+        record("offgate first scan", timed(scan))
+        record("offgate rescan, nothing new", timed(scan))
         append_calls(user_home, 10)
-        run("offgate rescan, 10 files appended", timed(scan))
-        run("offgate rescan in-process, nothing new (no CLI start)", rescan_in_process(offgate_home, user_home))
+        record("offgate rescan, 10 files appended", timed(scan))
+        record("offgate rescan in-process, nothing new (no CLI start)", rescan_in_process(offgate_home, user_home))
         if args.ccusage:
-            run("ccusage claude daily (full read)", timed(
+            record("ccusage claude daily (full read)", timed(
                 ["env", "-i", f"HOME={user_home}", "TZ=UTC", args.ccusage, "claude", "daily", "--json", "--offline"]))
     print("| run | wall s | CPU s | peak RSS (MB) |\n|---|---:|---:|---:|")
     for name, run in runs.items():
