@@ -59,6 +59,9 @@ _LITELLM_PROVIDER: dict[str, str | None] = {
 # A trailing release date: OpenAI "-2024-07-18", Anthropic "-20250929", Vertex "@20250929".
 _DATE_SUFFIX = re.compile(r"[-@](\d{4}-\d{2}-\d{2}|\d{8})$")
 
+# A version written with a dot where the map dashes it: GitHub Copilot's "claude-sonnet-4.5" is "claude-sonnet-4-5".
+_DOTTED_VERSION = re.compile(r"(?<=\d)\.(?=\d)")
+
 # Rates that have "<rate>_above_<N>_tokens" long-context variants.
 _THRESHOLD_PREFIXES = (
     "input_cost_per_token_above_",
@@ -174,6 +177,7 @@ def find_price_key(model: str, provider: str | None) -> str | None:
     ("gemini/gemini-2.5-flash", "azure/gpt-4o"), the name itself, then both again for
     the name without a leading "<provider>/" and without a trailing release date. Of
     the keys found, the first whose entry belongs to the provider wins, else the first.
+    Only when none is found: all of it again with a dotted version dashed.
     """
     litellm_provider = _LITELLM_PROVIDER.get(provider, provider) if provider else None
     name = model.strip().removeprefix("models/")  # Gemini's resource name
@@ -190,7 +194,8 @@ def find_price_key(model: str, provider: str | None) -> str | None:
     index = _lowercase_index()
     found = list(dict.fromkeys(key for c in candidates if (key := index.get(c.lower())) is not None))
     if not found:
-        return None
+        dashed = _DOTTED_VERSION.sub("-", name)
+        return find_price_key(dashed, provider) if dashed != name else None
     return next((key for key in found if _belongs_to(key, litellm_provider)), found[0])
 
 

@@ -157,15 +157,16 @@ def test_an_agent_pointed_at_a_configured_gateway_is_managed(store: Store, tmp_p
 def test_the_store_keeps_no_prompt_command_line_key_or_home_path_from_the_logs(tmp_path: Path) -> None:
     database = tmp_path / "offgate.db"
     with Store.open(f"sqlite:///{database}") as store:
-        for agent in ("claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "goose", "amp"):
+        for agent in ("claude-code", "codex", "gemini-cli", "qwen-code", "opencode", "goose", "amp", "copilot-cli"):
             home = agent_home(tmp_path, agent)
             scan_home(store, home)
-        assert store.count() == 12 + 5 + 2 + 4 + 3 + 4
+        assert store.count() == 12 + 5 + 2 + 4 + 3 + 4 + 7
     stored = b"".join(path.read_bytes() for path in tmp_path.glob("offgate.db*"))
     assert len(stored) > 10_000
     needles = [PROMPT, COMMAND, "hunter2", *KEYS, *HOME_PATHS, str(tmp_path), "6f1c2b9e-3d4a", "rollout-2026",
                "standup.md", "9f2c4e1a7b3d", "a3c9e1f0", "session-2026", "ses_4f1a2b3c", "msg_5a6b7c8d",
-               "/home/alice/notes", "20261201_1", "T-7c1e9a2b", "ev-0001", "acme0000q001"]
+               "/home/alice/notes", "20261201_1", "T-7c1e9a2b", "ev-0001", "acme0000q001", "c0ffee00-acme",
+               "copilot-otel-2026", "0af7651916cd43dd", "b7ad6b7169203331"]
     assert [needle for needle in needles if needle.encode() in stored] == []
 
 
@@ -230,3 +231,18 @@ def test_codex_through_its_configured_gateway_on_a_chatgpt_plan_is_managed_and_a
         ("gateway", "litellm.acme.internal", "/v1/responses")}
     assert all((event.cost_note or "").startswith("api-equivalent (subscription)") for event in events)
     assert result.notes == ["codex runs on a subscription plan: its costs are API-equivalent"]
+
+
+def test_a_line_whose_reply_text_holds_a_lone_surrogate_still_counts(store: Store, tmp_path: Path) -> None:
+    """Claude Code writes a reply cut inside an emoji as an escaped lone surrogate: valid JSON to
+    Python's parser, refused by the faster one offgate tries first; the call still counts."""
+    home = tmp_path / "home"
+    session = home / CLAUDE_SESSION
+    session.parent.mkdir(parents=True)
+    line = {"type": "assistant", "sessionId": "s1", "requestId": "req_surrogate", "timestamp": "2026-12-02T10:00:00Z",
+            "message": {"id": "msg_surrogate", "model": "claude-sonnet-4-5-20250929",
+                        "content": [{"type": "text", "text": "cut \ud83d"}],
+                        "usage": {"input_tokens": 7, "output_tokens": 11}}}
+    session.write_text(json.dumps(line) + "\n")
+    assert scan_home(store, home).kept == {"claude-code calls": 1}
+    assert tokens(store) == {("2026-12-02", "claude-sonnet-4-5-20250929"): [7, 11, 0, 0]}

@@ -1,8 +1,9 @@
 """Parity with ccusage, the tool coding agents' users already trust: on the same fixture homes,
 offgate's daily tokens per model equal `ccusage claude daily --json`, `ccusage codex daily
---json` and `ccusage gemini|opencode|goose|amp daily --json` exactly, and the cost is within 1%.
+--json` and `ccusage gemini|opencode|goose|amp|copilot daily --json` exactly, and the cost is within 1%.
 ccusage shows those four agents' reasoning apart from their output (and prices it as output);
 offgate counts it in the output, as for the other agents: the test takes it out again to compare.
+Copilot's OTel output tokens already include the reasoning, as ccusage 20.0.24 counts them.
 
 ccusage is pinned to 20.0.24, the newest version whose native linux-x64 binary
 (@ccusage/ccusage-linux-x64) is on the registry (20.0.26's is not published). It runs
@@ -51,6 +52,7 @@ def run_ccusage(ccusage: str, home: Path, *command: str) -> dict:
     ("opencode", ("opencode", "daily")),
     ("goose", ("goose", "daily")),
     ("amp", ("amp", "daily")),
+    ("copilot-cli", ("copilot", "daily")),
 ])
 def test_daily_tokens_per_model_equal_ccusages_and_cost_is_within_one_percent(
         ccusage: str, tmp_path: Path, agent: str, command: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ ChatGPT plan pays a seat, not tokens: its cost is the API-equivalent, and the no
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 from offgate import pricing
 from offgate.catalog import PROVIDERS
 from offgate.catalog.base import Usage
-from offgate.events import UsageEvent
+from offgate.events import Route, UsageEvent
 from offgate.pricing_basis import on_a_plan
 
 
@@ -67,11 +68,8 @@ def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, devic
                user: str | None) -> UsageEvent:
     if call.provider is not None and call.provider != setup.provider:
         setup = _for_provider(setup, call.provider)
-    base_url = setup.base_url or setup.default_base_url
-    base = urlsplit(base_url)
-    host = base.hostname or urlsplit(setup.default_base_url).hostname or ""
-    path = base.path.rstrip("/") + setup.api_path
-    route = "gateway" if any(_same_origin(base_url, gateway) for gateway in gateways) else "direct"
+    host, path, route = _destination(setup.base_url or setup.default_base_url, setup.default_base_url,
+                                     setup.api_path, tuple(gateways))
     usage = Usage(
         prompt_tokens=call.input_tokens + call.cache_read_tokens + call.cache_write_tokens,
         completion_tokens=call.output_tokens,
@@ -90,6 +88,16 @@ def event_from(call: AgentCall, setup: AgentSetup, gateways: list[str], *, devic
         reasoning_tokens=usage.reasoning_tokens, cost_usd=cost, cost_note=note, response_id=call.response_id,
         process_name=setup.agent, device=device, user=user,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _destination(base_url: str, default_base_url: str, api_path: str,
+                 gateways: tuple[str, ...]) -> tuple[str, str, Route]:
+    """(host, path, route) of an agent's calls to `base_url`: the same for all its calls, so worked out once."""
+    base = urlsplit(base_url)
+    host = base.hostname or urlsplit(default_base_url).hostname or ""
+    route: Route = "gateway" if any(_same_origin(base_url, gateway) for gateway in gateways) else "direct"
+    return host, base.path.rstrip("/") + api_path, route
 
 
 def _for_provider(setup: AgentSetup, provider: str) -> AgentSetup:

@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.files import json_line
 
 AGENT = "claude-code"
 SYNTHETIC_MODEL = "<synthetic>"  # Claude Code's own placeholder replies: no API call
 USAGE_MARKER = b'"usage"'
 # A line with one of these null is malformed to ccusage, which skips it (adapter/claude/mod.rs,
 # `is_unsupported_nullable_field`): so does offgate, to count the same calls.
-NOT_NULLABLE = ("id", "cwd", "model", "speed", "costUSD", "version", "sessionId", "requestId", "isApiErrorMessage",
-                "cache_read_input_tokens", "cache_creation_input_tokens")
+NOT_NULLABLE = frozenset({"id", "cwd", "model", "speed", "costUSD", "version", "sessionId", "requestId",
+                          "isApiErrorMessage", "cache_read_input_tokens", "cache_creation_input_tokens"})
 
 
 def config_dirs(user_home: Path, env: Mapping[str, str]) -> list[Path]:
@@ -83,10 +84,7 @@ def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]
 
 
 def _call_from(line: bytes) -> AgentCall | None:
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return None
+    entry = json_line(line)
     if not isinstance(entry, dict):
         return None
     data = entry.get("data")
@@ -130,7 +128,9 @@ def _cache_write(usage: dict[str, Any]) -> int:
 
 
 def _has_null(*parts: dict[str, Any]) -> bool:
-    return any(name in part and part[name] is None for part in parts for name in NOT_NULLABLE)
+    # `None in values()` first: most parts hold no null at all, and that test runs in C.
+    return any(None in part.values() and not NOT_NULLABLE.isdisjoint(name for name, value in part.items()
+                                                                      if value is None) for part in parts)
 
 
 def _total(call: AgentCall) -> int:

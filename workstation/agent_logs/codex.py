@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup
+from workstation.agent_logs.files import json_line
 
 AGENT = "codex"
 FALLBACK_MODEL = "gpt-5"
@@ -68,12 +69,8 @@ def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]
     for line in lines:
         if b"turn_context" not in line and b"token_count" not in line:
             continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        payload = entry.get("payload") if isinstance(entry, dict) else None
-        if not isinstance(payload, dict):
+        entry = json_line(line)
+        if not isinstance(entry, dict) or not isinstance(payload := entry.get("payload"), dict):
             continue
         if entry.get("type") == "turn_context":
             if isinstance(payload.get("model"), str) and payload["model"]:

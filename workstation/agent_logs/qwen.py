@@ -14,14 +14,13 @@ Nothing else is read: no message text, no project name or working directory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from workstation.agent_logs.calls import AgentCall, AgentSetup, token_count
-from workstation.agent_logs.files import data_dirs_from
+from workstation.agent_logs.files import data_dirs_from, json_line
 from workstation.agent_logs.gemini import selected_auth_type, with_rest_of_total
 
 AGENT = "qwen-code"
@@ -51,10 +50,7 @@ def read_calls(lines: list[bytes], state: dict[str, Any]) -> Iterator[AgentCall]
     for line in lines:
         if USAGE_MARKER not in line:
             continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
+        record = json_line(line)
         if isinstance(record, dict) and record.get("type") == "assistant":
             call = _call(record)
             if call is not None:
