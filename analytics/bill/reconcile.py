@@ -18,6 +18,7 @@ so billed = gateway + agents + unexplained on every row. Findings:
 from __future__ import annotations
 
 import functools
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,12 +78,13 @@ _Cell = tuple[str, date, str | None, str]  # provider, day, model, key
 
 def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
                    gateway: Sequence[GatewayKey]) -> Reconciled:
-    billed: dict[_Cell, float] = defaultdict(float)
+    costs: dict[_Cell, list[float]] = defaultdict(list)
     hints: dict[str, set[str]] = defaultdict(set)
     for line in lines:
         key = line.key_hint or line.key_id or UNKNOWN_KEY
         hints[line.provider].add(key)
-        billed[(line.provider, line.day, _model(line.model), key)] += line.cost_usd or 0.0
+        costs[(line.provider, line.day, _model(line.model), key)].append(line.cost_usd or 0.0)
+    billed = {cell: math.fsum(cell_costs) for cell, cell_costs in costs.items()}
     billed_as = _BilledAs(hints)
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
     logged_at: dict[_Cell, float] = defaultdict(float)
@@ -132,8 +134,8 @@ def _not_seen(rows: Sequence[LedgerRow]) -> list[BillFinding]:
             per_key[(row.provider, row.key)].append(row)
     found = []
     for (provider, key), key_rows in sorted(per_key.items()):
-        unexplained = sum(row.unexplained_usd for row in key_rows)
-        billed = sum(row.billed_usd for row in key_rows)
+        unexplained = math.fsum(row.unexplained_usd for row in key_rows)
+        billed = math.fsum(row.billed_usd for row in key_rows)
         if unexplained > max(TOLERANCE_USD, TOLERANCE * billed):
             days = sorted({row.day for row in key_rows if row.unexplained_usd > 0})
             found.append(BillFinding(

@@ -3,6 +3,7 @@ LiteLLM's spend and the agents' unmanaged calls of the same days."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -43,10 +44,10 @@ def bill_part(store: Store, since: datetime | None, until: datetime, gateway: Se
 
 def _totals(rows: Iterable[LedgerRow]) -> dict[str, Any]:
     rows = list(rows)
-    billed = sum(row.billed_usd for row in rows)
-    gateway = sum(row.explained_by_gateway_usd for row in rows)
-    agents = sum(row.explained_by_agents_usd for row in rows)
-    unexplained = sum(row.unexplained_usd for row in rows)
+    billed = math.fsum(row.billed_usd for row in rows)
+    gateway = math.fsum(row.explained_by_gateway_usd for row in rows)
+    agents = math.fsum(row.explained_by_agents_usd for row in rows)
+    unexplained = math.fsum(row.unexplained_usd for row in rows)
     totals = BillTotals(billed_usd=billed, explained_by_gateway_usd=gateway, explained_by_agents_usd=agents,
                         unexplained_usd=unexplained, coverage=(gateway + agents) / billed if billed else None)
     return totals.model_dump()
