@@ -7,10 +7,10 @@ still revise a recent day) and adds none twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from peewee import JOIN, SQL, fn
 
@@ -68,16 +68,17 @@ class BillLog:
             insert_rows(self._db, BillLineRow, changed, existing="replace")
         return len(changed)
 
-    def lines(self, since: date | None = None, until: date | None = None) -> list[BillLine]:
-        """The lines of days in [since, until), oldest first."""
+    def lines(self, since: date | None = None, until: date | None = None,
+              keys: Collection[str] | None = None) -> list[BillLine]:
+        """The lines of days in [since, until), oldest first; with `keys`, at least those whose
+        hint or id is one of them (and those with neither hint nor id), for a few cells' lines."""
         row = BillLineRow
-        query = row.select()
-        if since is not None:
-            query = query.where(row.day >= since)
-        if until is not None:
-            query = query.where(row.day < until)
+        query = self._window(row.select(*(getattr(row, name) for name in _LINE_FIELDS)), since, until)
+        if keys is not None and len(keys) <= LOOKUP_BATCH:
+            query = query.where(row.key_hint.in_(list(keys)) | row.key_id.in_(list(keys)) | row.key_hint.is_null()
+                                | (row.key_hint == ""))
         # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
-        query = query.select(*(getattr(row, name) for name in _LINE_FIELDS)).order_by(row.day, row.id)
+        query = query.order_by(row.day, row.id)
         days: dict[object, date] = {}
         # Streamed, not fetched whole, and each name held once (a month repeats a few thousand keys
         # and models over millions of lines): the lines alone then fit in memory.
@@ -88,7 +89,35 @@ class BillLog:
                              names.setdefault(key_hint, key_hint), names.setdefault(account, account), *rest)
                     for provider, day, model, key_id, key_hint, account, *rest in self._db.execute(query)]
 
+    def any_line(self, since: date | None = None, until: date | None = None) -> bool:
+        """Whether any line is of a day in [since, until)."""
+        with self._store.reporting("read bill lines from"):
+            return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
 
+    def groups(self, since: date | None = None, until: date | None = None) -> Iterator[BilledGroup]:
+        """The lines of days in [since, until) totalled in SQL per provider, day, model, key id
+        and hint, as they come: a month's millions of lines, none of them an object."""
+        row = BillLineRow
+        keys = (row.provider, row.day, row.model, row.key_id, row.key_hint)
+        query = self._window(row.select(*keys, fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
+        days: dict[object, date] = {}
+        with self._store.reporting("total bill lines in"):
+            for provider, day, model, key_id, key_hint, costs, cost in self._db.execute(query.group_by(*keys)):
+                yield (provider, days.get(day) or days.setdefault(day, _as_date(day)), model, key_id, key_hint,
+                       int(costs), float(cost or 0.0))
+
+    @staticmethod
+    def _window(query: Any, since: date | None, until: date | None) -> Any:
+        if since is not None:
+            query = query.where(BillLineRow.day >= since)
+        if until is not None:
+            query = query.where(BillLineRow.day < until)
+        return query
+
+
+# provider, day, model, key id, key hint; how many of its lines have a cost, and SQL's SUM of
+# them: exact for one or two (a single rounding), so only larger groups need their lines again.
+BilledGroup = tuple[str, date, str | None, str | None, str | None, int, float]
 _LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
 
 
@@ -105,10 +134,10 @@ def _as_date(value: object) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-@dataclass(frozen=True, slots=True)
-class KeyedCost:
+class KeyedCost(NamedTuple):
     """Cost summed per UTC day, provider, model and key: unmanaged calls the agents captured
-    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None)."""
+    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None). A tuple: a
+    month's captured calls make hundreds of thousands."""
 
     day: date
     provider: str | None
@@ -131,7 +160,9 @@ def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None
         event.ts, since, until)
     with store.reporting("total unmanaged calls in"):
         found = store.database.execute(query).fetchall()
-    return [KeyedCost(_as_date(day), provider, model, fingerprint, hint, int(calls), float(cost or 0.0))
+    days: dict[object, date] = {}  # a month is 30 days over hundreds of thousands of groups
+    return [KeyedCost(days.get(day) or days.setdefault(day, _as_date(day)), provider, model, fingerprint, hint,
+                      int(calls), float(cost or 0.0))
             for day, provider, model, fingerprint, hint, calls, cost in found]
 
 
