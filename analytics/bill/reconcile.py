@@ -18,9 +18,10 @@ so billed = gateway + agents + unexplained on every row. Findings:
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -31,7 +32,7 @@ from analytics.bill.gateway_keys import GatewayKey
 from offgate.fingerprint import hints_agree
 from offgate.pricing import rates_for, without_release_date
 from offgate.store import Store
-from offgate.store.bill import BilledGroup, BillLine, BillLog, KeyedCost, logged_costs, unmanaged_costs
+from offgate.store.bill import BilledGroups, BillLine, BillLog, KeyedCost, logged_costs, unmanaged_costs
 
 BillFindingKind = Literal["billed_not_seen", "gateway_key_off_gateway", "gateway_mispriced"]
 BILL_FINDING_KINDS: tuple[BillFindingKind, ...] = get_args(BillFindingKind)
@@ -137,7 +138,7 @@ _Cell = tuple[str, date, str | None, str]  # provider, day, model, key
 class BilledLines(Protocol):
     """A window's bill as reconciliation reads it: totals per group in bulk, whole lines for a few keys."""
 
-    def groups(self) -> Iterable[BilledGroup]: ...
+    def groups(self) -> BilledGroups: ...
 
     def lines(self, keys: Collection[str]) -> Iterable[BillLine]:
         """At least the lines billed to these keys (hints or ids)."""
@@ -150,13 +151,14 @@ class ListedBill:
     def __init__(self, lines: Sequence[BillLine]) -> None:
         self._lines = lines
 
-    def groups(self) -> list[BilledGroup]:
+    def groups(self) -> BilledGroups:
         costs: dict[tuple[str, date, str | None, str | None, str | None], list[float]] = defaultdict(list)
         for line in self._lines:
             group = costs[(line.provider, line.day, line.model, line.key_id, line.key_hint)]
             if line.cost_usd is not None:
                 group.append(line.cost_usd)
-        return [(*group, len(values), math.fsum(values)) for group, values in costs.items()]
+        groups = [(*group, len(values), math.fsum(values)) for group, values in costs.items()]
+        return BilledGroups(*(map(list, zip(*groups, strict=True)) if groups else ([],) * 7))
 
     def lines(self, keys: Collection[str]) -> Sequence[BillLine]:
         return self._lines
@@ -168,7 +170,7 @@ class StoredBill:
     def __init__(self, log: BillLog, since: date | None, until: date) -> None:
         self._log, self._since, self._until = log, since, until
 
-    def groups(self) -> Iterator[BilledGroup]:
+    def groups(self) -> BilledGroups:
         return self._log.groups(self._since, self._until)
 
     def lines(self, keys: Collection[str]) -> list[BillLine]:
@@ -194,128 +196,102 @@ def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captu
 
 def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
               gateway: Sequence[GatewayKey]) -> Reconciled:
-    providers, days, models, keys = _Names(), _Names(), _Names(), _Names()
-
-    def cell(provider: str, day: date, model: str | None, key: str) -> tuple[int, int, int, int]:
-        return providers(provider), days(day), models(_model(model)), keys(key)
-
-    # The cells' codes flat, four a cell: no tuple per cell.
-    billed_cells: list[int] = []
-    counts: list[int] = []
-    billed_costs: list[float] = []
+    billed = bill.groups()
+    billed_keys = _mapped(lambda hint, key_id: hint or key_id or UNKNOWN_KEY, billed.key_hint, billed.key_id)
     hints: dict[str, set[str]] = defaultdict(set)
-    for provider, day, model, key_id, key_hint, count, cost in bill.groups():
-        key = key_hint or key_id or UNKNOWN_KEY
+    for provider, key in set(zip(billed.provider, billed_keys, strict=True)):
         hints[provider].add(key)
-        billed_cells.extend(cell(provider, day, model, key))
-        counts.append(count)
-        billed_costs.append(cost)
     billed_as = _BilledAs(hints)
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
-    logged_cells: list[int] = []
+    logged_cells: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     logged_costs: list[float] = []
     for cost in logged:
         # LiteLLM logs the deployment's model as configured: "openai/gpt-4o-mini".
         model = cost.model.removeprefix(f"{cost.provider}/") if cost.model and cost.provider else cost.model
         serving = _serving(gateway, cost.provider, model)
         if cost.provider and serving is not None:
-            logged_cells.extend(cell(cost.provider, cost.day, model, gateway_hint[serving.fingerprint]))
+            for column, value in zip(logged_cells, (cost.provider, cost.day, model, gateway_hint[serving.fingerprint]),
+                                     strict=True):
+                column.append(value)
             logged_costs.append(cost.cost_usd)
-    captured_cells: list[int] = []
-    captured_costs: list[float] = []
+    seen = [cost for cost in captured if cost.provider]
+    seen_keys = _mapped(billed_as, [cost.provider for cost in seen], [cost.key_hint for cost in seen])
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
     gateway_fingerprints = {key.fingerprint for key in gateway}
-    for cost in captured:
-        if not cost.provider:
-            continue
-        key = billed_as(cost.provider, cost.key_hint)
-        captured_cells.extend(cell(cost.provider, cost.day, cost.model, key))
-        captured_costs.append(cost.cost_usd)
+    for cost, key in zip(seen, seen_keys, strict=True):
         if cost.key_fingerprint in gateway_fingerprints:
-            off_gateway[(cost.provider, key)].append(cost)
-    gateway_keys = {(key.provider, gateway_hint[key.fingerprint]) for key in gateway}
-    coded = _Coded((providers, days, models, keys), (billed_cells, logged_cells, captured_cells))
-    ledger_of = coded.ledger_of
-    billed = coded.summed(0, billed_costs)
-    several = np.flatnonzero(coded.summed(0, counts) > EXACT_SUM_LINES)
+            off_gateway[(str(cost.provider), key)].append(cost)
+    cells = _Cells(
+        (billed.provider, billed.day, billed.model, billed_keys),
+        logged_cells,
+        ([cost.provider for cost in seen], [cost.day for cost in seen], [cost.model for cost in seen], seen_keys))
+    billed_usd = cells.summed(0, billed.cost)
+    several = np.flatnonzero(cells.summed(0, billed.lines) > EXACT_SUM_LINES)
     if len(several):
-        billed[several] = _exact_sums(bill, ledger_of(several))
-    logged_usd, captured_usd = coded.summed(1, logged_costs), coded.summed(2, captured_costs)
-    by_gateway = np.minimum(logged_usd, billed)
-    by_agents = np.minimum(captured_usd, billed - by_gateway)
-    names = coded.names
-    gateway_codes = [coded.code_of(0, provider) * len(names[3]) + coded.code_of(3, key)
-                     for provider, key in gateway_keys if provider in providers.codes and key in keys.codes]
+        billed_usd[several] = _exact_sums(bill, cells.named(several))
+    logged_usd, captured_usd = cells.summed(1, logged_costs), cells.summed(2, [cost.cost_usd for cost in seen])
+    by_gateway = np.minimum(logged_usd, billed_usd)
+    by_agents = np.minimum(captured_usd, billed_usd - by_gateway)
+    gateway_keys = {(key.provider, gateway_hint[key.fingerprint]) for key in gateway}
     ledger = Ledger(
-        *names, *coded.columns,
-        gateway_key=np.isin(coded.columns[0].astype(np.int64) * len(names[3]) + coded.columns[3], gateway_codes),
-        money=dict(zip(MONEY, (billed, logged_usd, captured_usd, by_gateway, by_agents,
-                               billed - by_gateway - by_agents), strict=True)))
+        *cells.names, provider=cells.columns[0], day=cells.columns[1], model=cells.columns[2], key=cells.columns[3],
+        gateway_key=cells.among_pairs(gateway_keys),
+        money=dict(zip(MONEY, (billed_usd, logged_usd, captured_usd, by_gateway, by_agents,
+                               billed_usd - by_gateway - by_agents), strict=True)))
     findings = [*_not_seen(ledger), *_off_gateway(off_gateway), *_mispriced(ledger, bill)]
     return Reconciled(ledger, findings)
 
 
-class _Names:
-    """An integer code per name, in the order they come."""
-
-    def __init__(self) -> None:
-        self.codes: dict[Hashable, int] = {}
-
-    def __call__(self, name: Hashable) -> int:
-        code = self.codes.get(name)
-        if code is None:
-            code = self.codes[name] = len(self.codes)
-        return code
+def _mapped(function: Callable[[Any, Any], Any], firsts: Sequence[Any], seconds: Sequence[Any]) -> list[Any]:
+    """function(first, second) of each pair, called once per distinct pair: millions of rows, few pairs."""
+    pairs = list(zip(firsts, seconds, strict=True))
+    results = {pair: function(*pair) for pair in set(pairs)}
+    return list(map(results.__getitem__, pairs))
 
 
-class _Coded:
-    """The cells of the three witnesses as one int64 each (mixed radix of the names' sorted ranks),
-    so that numpy finds, orders and sums them: each witness's `summed` adds up its values per
-    cell in the order they came, as `+=` over them would."""
+class _Cells:
+    """The cells of the three witnesses (columns of provider, day, model and key), each cell one
+    int64 (a mixed radix of its names' sorted ranks) so that numpy finds, orders and sums them.
+    Models are named without their release date."""
 
-    def __init__(self, names: tuple[_Names, _Names, _Names, _Names],
-                 witnesses: tuple[list[int], ...]) -> None:
-        ranks = []
-        self.names: tuple[list, list, list, list] = ([], [], [], [])
-        self._rank_of: list[dict[Hashable, int]] = []
-        for position, found in enumerate(names):
-            ordered: list[Any] = sorted(found.codes, key=_name_order)
-            self.names[position].extend(ordered)
-            rank = {name: index for index, name in enumerate(ordered)}
-            self._rank_of.append(rank)
-            ranks.append(np.array([rank[name] for name in found.codes], dtype=np.int64))
-        self._radix = [len(names[position].codes) or 1 for position in range(4)]
-        codes = []
-        for cells in witnesses:
-            columns = np.array(cells, dtype=np.int64).reshape(-1, 4)
-            code = np.zeros(len(columns), dtype=np.int64)
-            for position in range(4):
-                code = code * self._radix[position] + ranks[position][columns[:, position]]
-            codes.append(code)
-        self._sizes = [len(code) for code in codes]
+    def __init__(self, *witnesses: tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]) -> None:
+        self.names: list[list[Any]] = []
+        codes = [np.zeros(len(columns[0]), dtype=np.int64) for columns in witnesses]
+        for position in range(4):
+            columns = [columns[position] for columns in witnesses]
+            values = dict.fromkeys(itertools.chain.from_iterable(columns))
+            named = {value: _model(value) for value in values} if position == 2 else {value: value for value in values}
+            names = sorted(set(named.values()), key=_name_order)
+            rank = {name: index for index, name in enumerate(names)}
+            rank_of = {value: rank[name] for value, name in named.items()}
+            self.names.append(names)
+            for index, column in enumerate(columns):
+                ranks = np.fromiter(map(rank_of.__getitem__, column), dtype=np.int64, count=len(column))
+                codes[index] = codes[index] * max(len(names), 1) + ranks
         unique, inverse = np.unique(np.concatenate(codes), return_inverse=True)
-        self._inverse = np.split(inverse.reshape(-1), np.cumsum(self._sizes)[:-1])
-        self.columns = self._split(unique)
-
-    def _split(self, unique: np.ndarray) -> list[np.ndarray]:
-        columns = []
-        for position in reversed(range(4)):
-            columns.append(unique % self._radix[position])
-            unique = unique // self._radix[position]
-        return columns[::-1]
-
-    def code_of(self, position: int, name: Hashable) -> int:
-        return self._rank_of[position][name]
+        self._of_witness = np.split(inverse.reshape(-1), np.cumsum([len(code) for code in codes])[:-1])
+        self.columns: list[np.ndarray] = []
+        for names in reversed(self.names):
+            self.columns.insert(0, unique % max(len(names), 1))
+            unique = unique // max(len(names), 1)
 
     def summed(self, witness: int, values: Sequence[float]) -> np.ndarray:
+        """A witness's values added up per cell in the order they come, as `+=` over them would."""
         total = np.zeros(len(self.columns[0]))
-        np.add.at(total, self._inverse[witness], np.asarray(values, dtype=float))
+        np.add.at(total, self._of_witness[witness], np.asarray(values, dtype=float))
         return total
 
-    def ledger_of(self, cells: np.ndarray) -> list[_Cell]:
+    def named(self, cells: np.ndarray) -> list[_Cell]:
         providers, days, models, keys = self.names
-        return [(providers[p], days[d], models[m], keys[k]) for p, d, m, k in
-                zip(*(column[cells].tolist() for column in self.columns), strict=True)]
+        return [(providers[p], days[d], models[m], keys[k])
+                for p, d, m, k in zip(*(column[cells].tolist() for column in self.columns), strict=True)]
+
+    def among_pairs(self, pairs: set[tuple[str, str]]) -> np.ndarray:
+        """Whether each cell's (provider, key) is one of the pairs."""
+        providers, keys = ({name: rank for rank, name in enumerate(names)} for names in (self.names[0], self.names[3]))
+        wanted = [providers[provider] * len(keys) + keys[key] for provider, key in pairs
+                  if provider in providers and key in keys]
+        return np.isin(self.columns[0] * len(keys) + self.columns[3], wanted)
 
 
 def _exact_sums(bill: BilledLines, cells: list[_Cell]) -> list[float]:

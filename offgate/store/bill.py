@@ -7,7 +7,7 @@ still revise a recent day) and adds none twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -21,6 +21,7 @@ from offgate.store.sql import between, insert_rows
 from offgate.vocabulary import UNMANAGED
 
 LOOKUP_BATCH = 5000  # ids per IN (...): well under SQLite's limit on parameters
+GROUPS_BATCH = 100_000  # rows fetched at once while totalling a bill
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,17 +95,27 @@ class BillLog:
         with self._store.reporting("read bill lines from"):
             return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
 
-    def groups(self, since: date | None = None, until: date | None = None) -> Iterator[BilledGroup]:
-        """The lines of days in [since, until) totalled in SQL per provider, day, model, key id
-        and hint, as they come: a month's millions of lines, none of them an object."""
+    def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
+        """The lines of days in [since, until) totalled in SQL per day, provider, model, key id
+        and hint, as columns: a month's millions of lines, none of them an object."""
         row = BillLineRow
-        keys = (row.provider, row.day, row.model, row.key_id, row.key_hint)
+        keys = (row.day, row.provider, row.model, row.key_id, row.key_hint)  # index bill_line_cells's order
         query = self._window(row.select(*keys, fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
-        days: dict[object, date] = {}
+        names: list[list[Any]] = [[], [], [], [], []]
+        counts: list[int] = []
+        costs: list[float] = []
+        held: dict[object, Any] = {}  # each name once: a month repeats a few thousand over millions of rows
         with self._store.reporting("total bill lines in"):
-            for provider, day, model, key_id, key_hint, costs, cost in self._db.execute(query.group_by(*keys)):
-                yield (provider, days.get(day) or days.setdefault(day, _as_date(day)), model, key_id, key_hint,
-                       int(costs), float(cost or 0.0))
+            cursor = self._db.execute(query.group_by(*keys))
+            while chunk := cursor.fetchmany(GROUPS_BATCH):
+                *values, chunk_counts, chunk_costs = zip(*chunk, strict=True)
+                for column, chunk_values in zip(names, values, strict=True):
+                    column.extend(map(held.setdefault, chunk_values, chunk_values))
+                counts.extend(map(int, chunk_counts))
+                costs.extend(cost or 0.0 for cost in chunk_costs)
+        raw_days, providers, models, key_ids, key_hints = names
+        days = {raw: _as_date(raw) for raw in set(raw_days)}
+        return BilledGroups(providers, list(map(days.__getitem__, raw_days)), models, key_ids, key_hints, counts, costs)
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
@@ -115,9 +126,20 @@ class BillLog:
         return query
 
 
-# provider, day, model, key id, key hint; how many of its lines have a cost, and SQL's SUM of
-# them: exact for one or two (a single rounding), so only larger groups need their lines again.
-BilledGroup = tuple[str, date, str | None, str | None, str | None, int, float]
+class BilledGroups(NamedTuple):
+    """Bill lines totalled per provider, day, model, key id and hint, as columns: how many of a
+    group's lines have a cost, and SQL's SUM of them (exact for one or two: a single rounding,
+    so only larger groups need their lines again)."""
+
+    provider: list[str]
+    day: list[date]
+    model: list[str | None]
+    key_id: list[str | None]
+    key_hint: list[str | None]
+    lines: list[int]
+    cost: list[float]
+
+
 _LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
 
 

@@ -475,6 +475,13 @@ def add_bills_and_key_hints(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).add_column("usage_event", "key_hint", TextField(null=True)))
 
 
+def index_bill_lines_by_cell(database: Database) -> None:
+    # Covers the bill's totals per day, provider, model and key (BillLog.groups): SQLite reads
+    # them in the index's order, without sorting a month's millions of lines or reading the table.
+    columns = ("day", "provider", "model", "key_id", "key_hint", "cost_usd")
+    migrate(SchemaMigrator.from_database(database).add_index("bill_line", columns, False))
+
+
 def add_policy_outcome(database: Database) -> None:
     migrator = SchemaMigrator.from_database(database)
     migrate(*(migrator.add_column("usage_event", column, TextField(null=True))
@@ -497,6 +504,7 @@ MIGRATIONS: list[Migration] = [
     add_bills_and_key_hints,
     add_coaching_events,
     add_policy_outcome,
+    index_bill_lines_by_cell,
 ]
 
 
