@@ -16,7 +16,7 @@ from peewee import JOIN, SQL, fn
 
 from offgate.store.core import Store
 from offgate.store.queries import classification
-from offgate.store.schema import BillLineRow, ReconciledCallRow, SpendLogRow, UsageEventRow
+from offgate.store.schema import BillLineRow, GenerationCostRow, ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, insert_rows
 from offgate.vocabulary import UNMANAGED
 
@@ -171,12 +171,14 @@ class KeyedCost(NamedTuple):
 
 
 def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """The unmanaged calls of [since, until) per day, provider, model and key."""
-    event, call = UsageEventRow, ReconciledCallRow
+    """The unmanaged calls of [since, until) per day, provider, model and key; an OpenRouter
+    call at the cost billed for its generation where that was imported, else as estimated."""
+    event, call, generation = UsageEventRow, ReconciledCallRow, GenerationCostRow
     keys = [fn.DATE(event.ts), event.provider, event.model, event.key_fingerprint, event.key_hint]
     query = between(
-        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(event.cost_usd))
+        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, event.cost_usd)))
         .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+        .join_from(event, generation, JOIN.LEFT_OUTER, on=(generation.id == event.response_id))
         .where(classification() == UNMANAGED)
         .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
         event.ts, since, until)
@@ -189,11 +191,13 @@ def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None
 
 
 def logged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """LiteLLM's spend rows of [since, until) per day, upstream provider and model."""
-    row = SpendLogRow
+    """LiteLLM's spend rows of [since, until) per day, upstream provider and model; an OpenRouter
+    row at the cost billed for its generation where that was imported, else as LiteLLM logged it."""
+    row, generation = SpendLogRow, GenerationCostRow
     keys = [fn.DATE(row.start_time), row.custom_llm_provider, row.model]
     query = between(
-        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(row.spend))
+        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, row.spend)))
+        .join(generation, JOIN.LEFT_OUTER, on=(generation.id == row.request_id))
         .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
         row.start_time, since, until)
     with store.reporting("total spend rows in"):
