@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 from analytics.bill.gateway_keys import GatewayKey
-from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill
+from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill, reconcile_days
 from offgate.fingerprint import key_hint
 from offgate.pricing import rates_for
-from offgate.store.bill import BillLine, KeyedCost
+from offgate.store import Store
+from offgate.store.bill import BillLine, BillLog, KeyedCost
 
 DAY = date(2026, 11, 2)
 GATEWAY_KEY = "sk-proj-GATEWAYgatewaygatewaygateway0001"
@@ -61,3 +62,16 @@ def test_a_bill_that_everyone_explains_has_no_findings():
     captured = [KeyedCost(DAY, "openai", "gpt-4o-mini", "f-alice", key_hint(ALICE_KEY), 3, 1.5)]
     result = reconcile_bill(lines, [], captured, [])
     assert result.findings == [] and [row.unexplained_usd for row in result.rows] == [0.0]
+
+
+def test_a_cell_of_many_lines_is_their_exact_sum_from_the_store_as_from_the_lines(tmp_path):
+    # Three accounts bill one key, day and model: added up in a row, 1e16 swallows the 1.0.
+    lines = [BillLine(provider="openai", day=DAY, model="gpt-4o-mini", key_id="key_0002", key_hint=key_hint(ALICE_KEY),
+                      account=account, cost_usd=cost) for account, cost in (("a", 1e16), ("b", 1.0), ("c", -1e16))]
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        BillLog(store).add(lines, "file")
+        stored = reconcile_days(store, DAY, DAY, [])
+    assert stored is not None
+    listed = reconcile_bill(lines, [], [], [])
+    assert [row.billed_usd for row in stored.rows] == [row.billed_usd for row in listed.rows] == [1.0]
+    assert [(f.kind, f.billed_usd) for f in stored.findings] == [(NOT_SEEN, 1.0)]
