@@ -13,6 +13,12 @@ so billed = gateway + agents + unexplained on every row. Findings:
 - gateway_key_off_gateway: a gateway key in calls a workstation made around the gateway;
 - gateway_mispriced: a day and model where LiteLLM's logged cost for the gateway's keys and
   the bill differ beyond the tolerance, with the token class whose list price explains the gap.
+
+A month of a large organisation is millions of cells: SQL totals the bill per group, numpy
+reconciles the cells as columns (Ledger), and whole lines are read only for the few cells that
+need them. Sums are exact where the order could change them: a cell's billed cost and every
+total are math.fsum of their parts (SQL's SUM of one or two costs is that already; a group of
+more is added up again from its lines).
 """
 
 from __future__ import annotations
