@@ -18,9 +18,15 @@ ALICE_KEY = "sk-proj-ALICEalicealicealicealice0002"
 NOBODY_KEY = "sk-proj-NOBODYnobodynobodynobody0003"
 
 
-def line(key: str, cost: float, model: str = "gpt-4o-mini-2024-07-18", **tokens: int) -> BillLine:
+def hint(key: str) -> str:
+    shown = key_hint(key)
+    assert shown is not None
+    return shown
+
+
+def line(key: str, cost: float, model: str = "gpt-4o-mini-2024-07-18", cache_read_tokens: int = 0) -> BillLine:
     return BillLine(provider="openai", day=DAY, model=model, key_id=f"key_{key[-4:]}", key_hint=key_hint(key),
-                    account="proj_1", cost_usd=cost, **tokens)
+                    account="proj_1", cost_usd=cost, cache_read_tokens=cache_read_tokens)
 
 
 def test_the_bill_splits_into_gateway_agents_and_unexplained_with_three_findings():
@@ -40,13 +46,13 @@ def test_the_bill_splits_into_gateway_agents_and_unexplained_with_three_findings
     result = reconcile_bill(lines, logged, captured, gateway)
 
     by_key = {row.key: row for row in result.rows}
-    gateway_row = by_key[key_hint(GATEWAY_KEY)]
+    gateway_row = by_key[hint(GATEWAY_KEY)]
     assert (gateway_row.gateway_key, gateway_row.explained_by_gateway_usd, gateway_row.explained_by_agents_usd) == (
         True, 4.0, 0.0)
     assert round(gateway_row.unexplained_usd, 9) == round(cache_cost, 9)
-    alice = by_key[key_hint(ALICE_KEY)]
+    alice = by_key[hint(ALICE_KEY)]
     assert (alice.billed_usd, alice.explained_by_agents_usd, alice.unexplained_usd) == (1.5, 1.5, 0.0)
-    nobody = by_key[key_hint(NOBODY_KEY)]
+    nobody = by_key[hint(NOBODY_KEY)]
     assert (nobody.billed_usd, nobody.explained_by_gateway_usd, nobody.explained_by_agents_usd,
             nobody.unexplained_usd) == (7.25, 0.0, 0.0, 7.25)
     assert [(f.kind, f.key, f.token_class) for f in result.findings] == [
