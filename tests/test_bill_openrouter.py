@@ -5,10 +5,13 @@ captured or logged OpenRouter call's own billed cost (its generation), fetched o
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from typer.testing import CliRunner
 
 from analytics.bill.importing import GenerationImportSummary, import_generations
 from analytics.bill.openrouter import OpenRouterBillSource
+from offgate.cli import app
 from offgate.events import UsageEvent
 from offgate.store import Store
 from offgate.store.bill import logged_costs, unmanaged_costs
@@ -100,3 +103,24 @@ def test_each_openrouter_call_is_billed_at_its_generations_cost_fetched_once(tmp
     assert [(cost.provider, cost.calls, round(cost.cost_usd, 9)) for cost in captured
             if cost.provider == "openrouter"] == [("openrouter", 3, 0.054)]
     assert [(cost.provider, cost.calls, cost.cost_usd) for cost in logged] == [("openrouter", 1, 0.0031)]
+
+
+def test_bill_import_from_openrouter_fetches_the_captured_calls_generations(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    key_file = tmp_path / "openrouter-management-key"
+    key_file.write_text(MANAGEMENT + "\n", encoding="utf-8")
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+        store.add([openrouter_call("gen-A", 0.002).model_copy(update={"ts": yesterday}),
+                   openrouter_call("gen-LATER", 0.04).model_copy(update={"ts": yesterday})])
+    api = FakeOpenRouterAdmin(key=MANAGEMENT, keys=[], activity={}, generations={"gen-A": GENERATION})
+    with api:
+        imported = CliRunner().invoke(app, ["--home", str(home), "bill", "import", "--from", "openrouter", "--key-file",
+                                            str(key_file), "--since", "7d", "--url", api.url], catch_exceptions=False)
+    assert imported.exit_code == 0, imported.output
+    assert ("imported the billed cost of 1 of 2 OpenRouter calls not imported before; 1 OpenRouter does not know "
+            "(yet)") in imported.output
+    with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
+        assert [(cost.calls, round(cost.cost_usd, 9)) for cost in unmanaged_costs(store, None, None)] == [
+            (2, 0.0415)]
