@@ -64,14 +64,14 @@ def openrouter_call(response_id: str, estimate: float) -> UsageEvent:
                       cost_usd=estimate)
 
 
-def test_each_openrouter_call_is_billed_at_its_generations_cost_fetched_once(tmp_path):
+def test_each_openrouter_call_is_billed_at_its_generations_cost_fetched_once(store_url):
     api = FakeOpenRouterAdmin(
         key=MANAGEMENT, keys=[], activity={},
         generations={"gen-A": GENERATION | {"id": "gen-A"}, "gen-B": generation("gen-B", 0.0125),
                      "gen-LOGGED": generation("gen-LOGGED", 0.0031)},
         failures=[429])
     window = (datetime(2026, 11, 1), datetime(2026, 11, 4))
-    with api, Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+    with api, Store.open(store_url) as store:
         # Estimated by offgate at 0.002, 0.01 and 0.04; "gen-LATER" is not known to OpenRouter yet.
         store.add([openrouter_call("gen-A", 0.002), openrouter_call("gen-B", 0.01), openrouter_call("gen-LATER", 0.04),
                    UsageEvent(id="other", ts=NOON, provider="openai", host="api.openai.com",

@@ -70,11 +70,11 @@ def test_a_bill_that_everyone_explains_has_no_findings():
     assert result.findings == [] and [row.unexplained_usd for row in result.rows] == [0.0]
 
 
-def test_a_cell_of_many_lines_is_their_exact_sum_from_the_store_as_from_the_lines(tmp_path):
+def test_a_cell_of_many_lines_is_their_exact_sum_from_the_store_as_from_the_lines(store_url):
     # Three accounts bill one key, day and model: added up in a row, 1e16 swallows the 1.0.
     lines = [BillLine(provider="openai", day=DAY, model="gpt-4o-mini", key_id="key_0002", key_hint=key_hint(ALICE_KEY),
                       account=account, cost_usd=cost) for account, cost in (("a", 1e16), ("b", 1.0), ("c", -1e16))]
-    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+    with Store.open(store_url) as store:
         BillLog(store).add(lines, "file")
         stored = reconcile_days(store, DAY, DAY, [])
     assert stored is not None
