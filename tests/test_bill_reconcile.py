@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 
 from analytics.bill.gateway_keys import GatewayKey
-from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill
+from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill, reconcile_days
 from offgate.fingerprint import key_hint
 from offgate.pricing import rates_for
-from offgate.store.bill import BillLine, KeyedCost
+from offgate.store import Store
+from offgate.store.bill import BillLine, BillLog, KeyedCost
 
 DAY = date(2026, 11, 2)
 GATEWAY_KEY = "sk-proj-GATEWAYgatewaygatewaygateway0001"
@@ -17,9 +18,15 @@ ALICE_KEY = "sk-proj-ALICEalicealicealicealice0002"
 NOBODY_KEY = "sk-proj-NOBODYnobodynobodynobody0003"
 
 
-def line(key: str, cost: float, model: str = "gpt-4o-mini-2024-07-18", **tokens: int) -> BillLine:
+def hint(key: str) -> str:
+    shown = key_hint(key)
+    assert shown is not None
+    return shown
+
+
+def line(key: str, cost: float, model: str = "gpt-4o-mini-2024-07-18", cache_read_tokens: int = 0) -> BillLine:
     return BillLine(provider="openai", day=DAY, model=model, key_id=f"key_{key[-4:]}", key_hint=key_hint(key),
-                    account="proj_1", cost_usd=cost, **tokens)
+                    account="proj_1", cost_usd=cost, cache_read_tokens=cache_read_tokens)
 
 
 def test_the_bill_splits_into_gateway_agents_and_unexplained_with_three_findings():
@@ -39,13 +46,13 @@ def test_the_bill_splits_into_gateway_agents_and_unexplained_with_three_findings
     result = reconcile_bill(lines, logged, captured, gateway)
 
     by_key = {row.key: row for row in result.rows}
-    gateway_row = by_key[key_hint(GATEWAY_KEY)]
+    gateway_row = by_key[hint(GATEWAY_KEY)]
     assert (gateway_row.gateway_key, gateway_row.explained_by_gateway_usd, gateway_row.explained_by_agents_usd) == (
         True, 4.0, 0.0)
     assert round(gateway_row.unexplained_usd, 9) == round(cache_cost, 9)
-    alice = by_key[key_hint(ALICE_KEY)]
+    alice = by_key[hint(ALICE_KEY)]
     assert (alice.billed_usd, alice.explained_by_agents_usd, alice.unexplained_usd) == (1.5, 1.5, 0.0)
-    nobody = by_key[key_hint(NOBODY_KEY)]
+    nobody = by_key[hint(NOBODY_KEY)]
     assert (nobody.billed_usd, nobody.explained_by_gateway_usd, nobody.explained_by_agents_usd,
             nobody.unexplained_usd) == (7.25, 0.0, 0.0, 7.25)
     assert [(f.kind, f.key, f.token_class) for f in result.findings] == [
@@ -61,3 +68,16 @@ def test_a_bill_that_everyone_explains_has_no_findings():
     captured = [KeyedCost(DAY, "openai", "gpt-4o-mini", "f-alice", key_hint(ALICE_KEY), 3, 1.5)]
     result = reconcile_bill(lines, [], captured, [])
     assert result.findings == [] and [row.unexplained_usd for row in result.rows] == [0.0]
+
+
+def test_a_cell_of_many_lines_is_their_exact_sum_from_the_store_as_from_the_lines(store_url):
+    # Three accounts bill one key, day and model: added up in a row, 1e16 swallows the 1.0.
+    lines = [BillLine(provider="openai", day=DAY, model="gpt-4o-mini", key_id="key_0002", key_hint=key_hint(ALICE_KEY),
+                      account=account, cost_usd=cost) for account, cost in (("a", 1e16), ("b", 1.0), ("c", -1e16))]
+    with Store.open(store_url) as store:
+        BillLog(store).add(lines, "file")
+        stored = reconcile_days(store, DAY, DAY, [])
+    assert stored is not None
+    listed = reconcile_bill(lines, [], [], [])
+    assert [row.billed_usd for row in stored.rows] == [row.billed_usd for row in listed.rows] == [1.0]
+    assert [(f.kind, f.billed_usd) for f in stored.findings] == [(NOT_SEEN, 1.0)]

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 from analytics.alerts.bill import BillDay
 from analytics.bill.gateway_keys import GatewayKey
-from analytics.bill.reconcile import reconcile_bill
+from analytics.bill.reconcile import reconcile_days
 from analytics.report.document import Day
 from analytics.report.model import daily_costs
 from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
-from offgate.store.bill import BillLog, logged_costs, unmanaged_costs
 from offgate.vocabulary import AlertDimension
 
 HOUR = timedelta(hours=1)
@@ -100,18 +98,17 @@ def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datet
 
 def bill_days(store: Store, start: datetime, end: datetime, gateway_keys: Sequence[GatewayKey]) -> list[BillDay]:
     """Each day's bill and how much of it nobody explains, oldest first."""
-    lines = BillLog(store).lines(start.date(), end.date() + timedelta(days=1))
-    if not lines:
+    reconciled = reconcile_days(store, start.date(), end.date(), gateway_keys)
+    if reconciled is None:
         return []
-    naive_start = datetime.combine(start.date(), datetime.min.time())
-    naive_end = datetime.combine(end.date() + timedelta(days=1), datetime.min.time())
-    rows = reconcile_bill(lines, logged_costs(store, naive_start, naive_end),
-                          unmanaged_costs(store, naive_start, naive_end), gateway_keys).rows
-    billed: dict[date, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for row in rows:
-        billed[row.day][0] += row.billed_usd
-        billed[row.day][1] += row.unexplained_usd
-    return [BillDay(day, total, unexplained) for day, (total, unexplained) in sorted(billed.items())]
+    ledger = reconciled.ledger
+    days = len(ledger.days)
+    # Added up in the ledger's order, as `+=` over its rows would.
+    billed, unexplained = np.zeros(days), np.zeros(days)
+    np.add.at(billed, ledger.day, ledger.money["billed_usd"])
+    np.add.at(unexplained, ledger.day, ledger.money["unexplained_usd"])
+    return [BillDay(day, total, nobody)
+            for day, total, nobody in zip(ledger.days, billed.tolist(), unexplained.tolist(), strict=True)]
 
 
 def _series(dimension: AlertDimension, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],

@@ -7,18 +7,33 @@ key, so an import can simply be rerun: lines already stored as they are count as
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analytics.bill.source import BillInputError, BillSource
 from analytics.spend.source import Progress
 from offgate.store.bill import BillLog
+from offgate.store.generations import GenerationLog
+
+if TYPE_CHECKING:
+    from analytics.bill.openrouter import OpenRouterGenerations
 
 ADMIN_KEY_VARIABLES = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY",
                        "openrouter": "OPENROUTER_MANAGEMENT_KEY"}
 PROVIDERS = tuple(ADMIN_KEY_VARIABLES)
+GENERATION_BATCH = 100  # costs stored at once: an interrupted import keeps what it fetched
+
+
+@dataclass
+class GenerationImportSummary:
+    wanted: int = 0
+    imported: int = 0
+    unknown: list[str] = field(default_factory=list)  # OpenRouter does not know them (yet)
+    problems: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -64,4 +79,16 @@ def import_bill(source: BillSource, log: BillLog, progress: Progress) -> BillImp
         summary.read += len(lines)
         summary.changed += log.add(lines, source.kind)
     summary.problems = source.problems
+    return summary
+
+
+def import_generations(source: OpenRouterGenerations, log: GenerationLog, since: datetime, until: datetime,
+                       progress: Progress) -> GenerationImportSummary:
+    """The billed cost of each OpenRouter call of the window captured or logged by LiteLLM whose
+    cost is not stored yet: an id imported once is never fetched again."""
+    wanted = log.wanted(since, until)
+    summary = GenerationImportSummary(wanted=len(wanted))
+    for costs in itertools.batched(source.costs(wanted, progress), GENERATION_BATCH):
+        summary.imported += log.add(costs)
+    summary.unknown, summary.problems = source.unknown, source.problems
     return summary

@@ -13,21 +13,32 @@ so billed = gateway + agents + unexplained on every row. Findings:
 - gateway_key_off_gateway: a gateway key in calls a workstation made around the gateway;
 - gateway_mispriced: a day and model where LiteLLM's logged cost for the gateway's keys and
   the bill differ beyond the tolerance, with the token class whose list price explains the gap.
+
+A month of a large organisation is millions of cells: SQL totals the bill per group, numpy
+reconciles the cells as columns (Ledger), and whole lines are read only for the few cells that
+need them. Sums are exact where the order could change them: a cell's billed cost and every
+total are math.fsum of their parts (SQL's SUM of one or two costs is that already; a group of
+more is added up again from its lines).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Literal, get_args
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, Protocol, get_args
+
+import numpy as np
 
 from analytics.bill.gateway_keys import GatewayKey
 from offgate.fingerprint import hints_agree
 from offgate.pricing import rates_for, without_release_date
-from offgate.store.bill import BillLine, KeyedCost
+from offgate.store import Store
+from offgate.store.bill import BilledGroups, BillLine, BillLog, KeyedCost, logged_costs, unmanaged_costs
 
 BillFindingKind = Literal["billed_not_seen", "gateway_key_off_gateway", "gateway_mispriced"]
 BILL_FINDING_KINDS: tuple[BillFindingKind, ...] = get_args(BillFindingKind)
@@ -36,6 +47,7 @@ TOLERANCE_USD = 0.01
 TOLERANCE = 0.02  # of the larger of the two costs
 EXPLAINING = 0.1  # a token class explains a gap within 10% of its cost
 UNKNOWN_KEY = "unknown key"
+EXACT_SUM_LINES = 2  # SQL's SUM of at most two costs is their exact sum rounded once, as math.fsum's
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,56 +78,237 @@ class BillFinding:
     detail: str
 
 
+MONEY = ("billed_usd", "logged_usd", "captured_usd", "explained_by_gateway_usd", "explained_by_agents_usd",
+         "unexplained_usd")
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The reconciled cells as columns, in (provider, day, model, key) order: a month of a large
+    organisation is millions of cells, too many for an object each. `provider`, `day`, `model`
+    and `key` are codes into the sorted name lists of the same names."""
+
+    providers: list[str]
+    days: list[date]
+    models: list[str | None]
+    keys: list[str]
+    provider: np.ndarray
+    day: np.ndarray
+    model: np.ndarray
+    key: np.ndarray
+    gateway_key: np.ndarray
+    money: dict[str, np.ndarray]  # each of MONEY
+
+    def __len__(self) -> int:
+        return len(self.provider)
+
+    def rows(self, cells: np.ndarray | None = None) -> list[LedgerRow]:
+        """The cells (all when None) as rows: for a few, or a small bill."""
+        def at(column: np.ndarray) -> list:
+            return (column if cells is None else column[cells]).tolist()
+
+        money = (self.money[name] for name in MONEY)
+        columns = (self.provider, self.day, self.model, self.key, self.gateway_key, *money)
+        return [LedgerRow(self.providers[p], self.days[d], self.models[m], self.keys[k], g, *values)
+                for p, d, m, k, g, *values in zip(*map(at, columns), strict=True)]
+
+    def provider_key(self) -> np.ndarray:
+        """One code per (provider, key), in their names' order."""
+        return self.provider.astype(np.int64) * len(self.keys) + self.key
+
+    def groups(self, codes: np.ndarray) -> list[np.ndarray]:
+        """The cells of each code, codes ascending, cells in ledger order within each."""
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        return np.split(order, bounds) if len(order) else []
+
+    def total(self, name: str, cells: np.ndarray | None = None) -> float:
+        """The exact sum (math.fsum) of one money column over `cells` (all when None)."""
+        column = self.money[name]
+        return math.fsum((column if cells is None else column[cells]).tolist())
+
+
 @dataclass
 class Reconciled:
-    rows: list[LedgerRow] = field(default_factory=list)
+    ledger: Ledger
     findings: list[BillFinding] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[LedgerRow]:
+        return self.ledger.rows()
 
 
 _Cell = tuple[str, date, str | None, str]  # provider, day, model, key
 
 
+class BilledLines(Protocol):
+    """A window's bill as reconciliation reads it: totals per group in bulk, whole lines for a few keys."""
+
+    def groups(self) -> BilledGroups: ...
+
+    def lines(self, keys: Collection[str]) -> Iterable[BillLine]:
+        """At least the lines billed to these keys (hints or ids)."""
+        ...
+
+
+class ListedBill:
+    """Bill lines at hand, grouped as BillLog.groups groups them in SQL."""
+
+    def __init__(self, lines: Sequence[BillLine]) -> None:
+        self._lines = lines
+
+    def groups(self) -> BilledGroups:
+        costs: dict[tuple[str, date, str | None, str | None, str | None], list[float]] = defaultdict(list)
+        for line in self._lines:
+            group = costs[(line.provider, line.day, line.model, line.key_id, line.key_hint)]
+            if line.cost_usd is not None:
+                group.append(line.cost_usd)
+        groups = [(*group, len(values), math.fsum(values)) for group, values in costs.items()]
+        return BilledGroups(*(map(list, zip(*groups, strict=True)) if groups else ([],) * 7))
+
+    def lines(self, keys: Collection[str]) -> Sequence[BillLine]:
+        return self._lines
+
+
+class StoredBill:
+    """The bill lines of a store's UTC days [since, until), totalled in SQL."""
+
+    def __init__(self, log: BillLog, since: date | None, until: date) -> None:
+        self._log, self._since, self._until = log, since, until
+
+    def groups(self) -> BilledGroups:
+        return self._log.groups(self._since, self._until)
+
+    def lines(self, keys: Collection[str]) -> list[BillLine]:
+        return self._log.lines(self._since, self._until, keys)
+
+
+def reconcile_days(store: Store, first: date | None, last: date, gateway: Sequence[GatewayKey]) -> Reconciled | None:
+    """The bill of the UTC days first..last (from the first billed day when None) against
+    LiteLLM's spend and the agents' unmanaged calls of the same days; None if nothing was billed."""
+    log, until = BillLog(store), last + timedelta(days=1)
+    if not log.any_line(first, until):
+        return None
+    start = datetime.combine(first, datetime.min.time()) if first else None
+    end = datetime.combine(until, datetime.min.time())
+    return reconcile(StoredBill(log, first, until), logged_costs(store, start, end),
+                     unmanaged_costs(store, start, end), gateway)
+
+
 def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
                    gateway: Sequence[GatewayKey]) -> Reconciled:
-    billed: dict[_Cell, float] = defaultdict(float)
+    return reconcile(ListedBill(lines), logged, captured, gateway)
+
+
+def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
+              gateway: Sequence[GatewayKey]) -> Reconciled:
+    billed = bill.groups()
+    billed_keys = _mapped(lambda hint, key_id: hint or key_id or UNKNOWN_KEY, billed.key_hint, billed.key_id)
     hints: dict[str, set[str]] = defaultdict(set)
-    for line in lines:
-        key = line.key_hint or line.key_id or UNKNOWN_KEY
-        hints[line.provider].add(key)
-        billed[(line.provider, line.day, _model(line.model), key)] += line.cost_usd or 0.0
+    for provider, key in set(zip(billed.provider, billed_keys, strict=True)):
+        hints[provider].add(key)
     billed_as = _BilledAs(hints)
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
-    logged_at: dict[_Cell, float] = defaultdict(float)
+    logged_cells: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
+    logged_costs: list[float] = []
     for cost in logged:
         # LiteLLM logs the deployment's model as configured: "openai/gpt-4o-mini".
         model = cost.model.removeprefix(f"{cost.provider}/") if cost.model and cost.provider else cost.model
         serving = _serving(gateway, cost.provider, model)
         if cost.provider and serving is not None:
-            logged_at[(cost.provider, cost.day, _model(model), gateway_hint[serving.fingerprint])] += cost.cost_usd
-    captured_at: dict[_Cell, float] = defaultdict(float)
+            for column, value in zip(logged_cells, (cost.provider, cost.day, model, gateway_hint[serving.fingerprint]),
+                                     strict=True):
+                column.append(value)
+            logged_costs.append(cost.cost_usd)
+    seen = [cost for cost in captured if cost.provider]
+    seen_keys = _mapped(billed_as, [cost.provider for cost in seen], [cost.key_hint for cost in seen])
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
-    gateway_fingerprints = {key.fingerprint: key for key in gateway}
-    for cost in captured:
-        if not cost.provider:
-            continue
-        key = billed_as(cost.provider, cost.key_hint)
-        captured_at[(cost.provider, cost.day, _model(cost.model), key)] += cost.cost_usd
+    gateway_fingerprints = {key.fingerprint for key in gateway}
+    for cost, key in zip(seen, seen_keys, strict=True):
         if cost.key_fingerprint in gateway_fingerprints:
-            off_gateway[(cost.provider, key)].append(cost)
+            off_gateway[(str(cost.provider), key)].append(cost)
+    cells = _Cells(
+        (billed.provider, billed.day, billed.model, billed_keys),
+        logged_cells,
+        ([cost.provider for cost in seen], [cost.day for cost in seen], [cost.model for cost in seen], seen_keys))
+    billed_usd = cells.summed(0, billed.cost)
+    several = np.flatnonzero(cells.summed(0, billed.lines) > EXACT_SUM_LINES)
+    if len(several):
+        billed_usd[several] = _exact_sums(bill, cells.named(several))
+    logged_usd, captured_usd = cells.summed(1, logged_costs), cells.summed(2, [cost.cost_usd for cost in seen])
+    by_gateway = np.minimum(logged_usd, billed_usd)
+    by_agents = np.minimum(captured_usd, billed_usd - by_gateway)
     gateway_keys = {(key.provider, gateway_hint[key.fingerprint]) for key in gateway}
-    result = Reconciled()
-    for cell in sorted({*billed, *logged_at, *captured_at}, key=_order):
-        provider, day, model, key = cell
-        bill, log, seen = billed.get(cell, 0.0), logged_at.get(cell, 0.0), captured_at.get(cell, 0.0)
-        by_gateway = min(log, bill)
-        by_agents = min(seen, bill - by_gateway)
-        result.rows.append(LedgerRow(provider, day, model, key, (provider, key) in gateway_keys, bill, log, seen,
-                                     by_gateway, by_agents, bill - by_gateway - by_agents))
-    result.findings = [*_not_seen(result.rows), *_off_gateway(off_gateway), *_mispriced(result.rows, lines)]
-    return result
+    ledger = Ledger(
+        *cells.names, provider=cells.columns[0], day=cells.columns[1], model=cells.columns[2], key=cells.columns[3],
+        gateway_key=cells.among_pairs(gateway_keys),
+        money=dict(zip(MONEY, (billed_usd, logged_usd, captured_usd, by_gateway, by_agents,
+                               billed_usd - by_gateway - by_agents), strict=True)))
+    findings = [*_not_seen(ledger), *_off_gateway(off_gateway), *_mispriced(ledger, bill)]
+    return Reconciled(ledger, findings)
 
 
-def tokens_by_cell(lines: Sequence[BillLine], wanted: set[_Cell]) -> dict[_Cell, list[BillLine]]:
+def _mapped(function: Callable[[Any, Any], Any], firsts: Sequence[Any], seconds: Sequence[Any]) -> list[Any]:
+    """function(first, second) of each pair, called once per distinct pair: millions of rows, few pairs."""
+    pairs = list(zip(firsts, seconds, strict=True))
+    results = {pair: function(*pair) for pair in set(pairs)}
+    return list(map(results.__getitem__, pairs))
+
+
+class _Cells:
+    """The cells of the three witnesses (columns of provider, day, model and key), each cell one
+    int64 (a mixed radix of its names' sorted ranks) so that numpy finds, orders and sums them.
+    Models are named without their release date."""
+
+    def __init__(self, *witnesses: tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]) -> None:
+        self.names: list[list[Any]] = []
+        codes = [np.zeros(len(columns[0]), dtype=np.int64) for columns in witnesses]
+        for position in range(4):
+            columns = [columns[position] for columns in witnesses]
+            values = dict.fromkeys(itertools.chain.from_iterable(columns))
+            named = {value: _model(value) for value in values} if position == 2 else {value: value for value in values}
+            names = sorted(set(named.values()), key=_name_order)
+            rank = {name: index for index, name in enumerate(names)}
+            rank_of = {value: rank[name] for value, name in named.items()}
+            self.names.append(names)
+            for index, column in enumerate(columns):
+                ranks = np.fromiter(map(rank_of.__getitem__, column), dtype=np.int64, count=len(column))
+                codes[index] = codes[index] * max(len(names), 1) + ranks
+        unique, inverse = np.unique(np.concatenate(codes), return_inverse=True)
+        self._of_witness = np.split(inverse.reshape(-1), np.cumsum([len(code) for code in codes])[:-1])
+        self.columns: list[np.ndarray] = []
+        for names in reversed(self.names):
+            self.columns.insert(0, unique % max(len(names), 1))
+            unique = unique // max(len(names), 1)
+
+    def summed(self, witness: int, values: Sequence[float]) -> np.ndarray:
+        """A witness's values added up per cell in the order they come, as `+=` over them would."""
+        total = np.zeros(len(self.columns[0]))
+        np.add.at(total, self._of_witness[witness], np.asarray(values, dtype=float))
+        return total
+
+    def named(self, cells: np.ndarray) -> list[_Cell]:
+        providers, days, models, keys = self.names
+        return [(providers[p], days[d], models[m], keys[k])
+                for p, d, m, k in zip(*(column[cells].tolist() for column in self.columns), strict=True)]
+
+    def among_pairs(self, pairs: set[tuple[str, str]]) -> np.ndarray:
+        """Whether each cell's (provider, key) is one of the pairs."""
+        providers, keys = ({name: rank for rank, name in enumerate(names)} for names in (self.names[0], self.names[3]))
+        wanted = [providers[provider] * len(keys) + keys[key] for provider, key in pairs
+                  if provider in providers and key in keys]
+        return np.isin(self.columns[0] * len(keys) + self.columns[3], wanted)
+
+
+def _exact_sums(bill: BilledLines, cells: list[_Cell]) -> list[float]:
+    """The exact sum of each cell's costs, from its lines: SQL's SUM of three or more is not."""
+    costs = {cell: [] for cell in cells}
+    for cell, lines in tokens_by_cell(bill.lines({key for *_, key in cells}), set(cells)).items():
+        costs[cell] = [line.cost_usd for line in lines if line.cost_usd is not None]
+    return [math.fsum(costs[cell]) for cell in cells]
+
+
+def tokens_by_cell(lines: Iterable[BillLine], wanted: set[_Cell]) -> dict[_Cell, list[BillLine]]:
     """The lines of the wanted cells only: a month's lines are millions, the mispriced cells few."""
     cells: dict[_Cell, list[BillLine]] = defaultdict(list)
     for line in lines:
@@ -125,17 +318,16 @@ def tokens_by_cell(lines: Sequence[BillLine], wanted: set[_Cell]) -> dict[_Cell,
     return cells
 
 
-def _not_seen(rows: Sequence[LedgerRow]) -> list[BillFinding]:
-    per_key: dict[tuple[str, str], list[LedgerRow]] = defaultdict(list)
-    for row in rows:
-        if not row.gateway_key:
-            per_key[(row.provider, row.key)].append(row)
+def _not_seen(ledger: Ledger) -> list[BillFinding]:
+    outside = np.flatnonzero(~ledger.gateway_key)
     found = []
-    for (provider, key), key_rows in sorted(per_key.items()):
-        unexplained = sum(row.unexplained_usd for row in key_rows)
-        billed = sum(row.billed_usd for row in key_rows)
+    for group in ledger.groups(ledger.provider_key()[outside]):
+        cells = outside[group]
+        unexplained, billed = ledger.total("unexplained_usd", cells), ledger.total("billed_usd", cells)
         if unexplained > max(TOLERANCE_USD, TOLERANCE * billed):
-            days = sorted({row.day for row in key_rows if row.unexplained_usd > 0})
+            provider, key = ledger.providers[ledger.provider[cells[0]]], ledger.keys[ledger.key[cells[0]]]
+            unseen_days = np.unique(ledger.day[cells][ledger.money["unexplained_usd"][cells] > 0])
+            days = [ledger.days[day] for day in unseen_days.tolist()]
             found.append(BillFinding(
                 NOT_SEEN, provider, key, days[0] if days else None, None, unexplained, None, None,
                 f"{provider} billed {unexplained:.2f} USD on key {key} that neither LiteLLM nor any agent "
@@ -156,14 +348,16 @@ def _off_gateway(off_gateway: dict[tuple[str, str], list[KeyedCost]]) -> list[Bi
     return found
 
 
-def _mispriced(rows: Sequence[LedgerRow], lines: Sequence[BillLine]) -> list[BillFinding]:
-    gaps = [(row, row.billed_usd - row.captured_usd - row.logged_usd) for row in rows
-            if row.gateway_key and row.logged_usd]
-    gaps = [(row, gap) for row, gap in gaps
-            if abs(gap) > max(TOLERANCE_USD, TOLERANCE * max(row.billed_usd, row.logged_usd))]
-    if not gaps:
+def _mispriced(ledger: Ledger, bill: BilledLines) -> list[BillFinding]:
+    billed, logged = ledger.money["billed_usd"], ledger.money["logged_usd"]
+    gap = billed - ledger.money["captured_usd"] - logged
+    beyond = np.abs(gap) > np.maximum(TOLERANCE_USD, TOLERANCE * np.maximum(billed, logged))
+    rows = ledger.rows(np.flatnonzero(ledger.gateway_key & (logged != 0) & beyond))
+    if not rows:
         return []
-    cells = tokens_by_cell(lines, {(row.provider, row.day, row.model, row.key) for row, _ in gaps})
+    gaps = [(row, row.billed_usd - row.captured_usd - row.logged_usd) for row in rows]
+    wanted = {(row.provider, row.day, row.model, row.key) for row in rows}
+    cells = tokens_by_cell(bill.lines({row.key for row in rows}), wanted)
     found = []
     for row, gap in gaps:
         token_class = _explaining_class(gap, cells.get((row.provider, row.day, row.model, row.key), []))
@@ -228,6 +422,5 @@ def _model(model: str | None) -> str | None:
     return without_release_date(model) if model else None
 
 
-def _order(cell: _Cell) -> tuple[str, date, str, str]:
-    provider, day, model, key = cell
-    return provider, day, model or "", key
+def _name_order(name: Any) -> Any:
+    return name or ""  # a model may be None: before every name

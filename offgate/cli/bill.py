@@ -28,17 +28,27 @@ def bill_import(
     url: Annotated[str | None, typer.Option("--url", help="The API's base URL, if not the provider's.")] = None,
 ) -> None:
     """Copy a provider's billed usage and cost into the store, per day, model and key; lines
-    already stored as they are stay unchanged, so it can simply be rerun."""
-    from analytics.bill.importing import import_bill, open_bill_source
+    already stored as they are stay unchanged, so it can simply be rerun. From OpenRouter, also
+    each captured or logged call's own billed cost (its generation), each fetched once."""
+    from analytics.bill.importing import import_bill, import_generations, open_bill_source
+    from analytics.bill.openrouter import OpenRouterBillSource
     from offgate.store.bill import BillLog
+    from offgate.store.generations import GenerationLog
 
     until = datetime.now(UTC).replace(tzinfo=None)
     start = since_from(since) or until - DEFAULT_WINDOW
     source = open_bill_source(from_, key_file=key_file, since=start.replace(tzinfo=None), until=until, base_url=url)
     with ctx.obj.store() as store:
         summary = import_bill(source, BillLog(store), lambda done, total: None)
-    out.print(f"imported {summary.read} bill lines from {source.describe()}: {summary.changed} new or changed, "
-              f"{summary.read - summary.changed} unchanged", markup=False)
+        out.print(f"imported {summary.read} bill lines from {source.describe()}: {summary.changed} new or changed, "
+                  f"{summary.read - summary.changed} unchanged", markup=False)
+        if isinstance(source, OpenRouterBillSource):
+            generations = import_generations(source.generations(), GenerationLog(store), start.replace(tzinfo=None),
+                                             until, lambda done, total: None)
+            out.print(f"imported the billed cost of {generations.imported} of {generations.wanted} OpenRouter "
+                      f"calls not imported before; {len(generations.unknown)} OpenRouter does not know (yet)",
+                      markup=False)
+            summary.problems += generations.problems
     for problem in summary.problems[:20]:
         err.print(f"offgate: skipped {problem}", markup=False)
     if summary.problems:

@@ -7,20 +7,21 @@ still revise a recent day) and adds none twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from peewee import JOIN, SQL, fn
 
 from offgate.store.core import Store
 from offgate.store.queries import classification
-from offgate.store.schema import BillLineRow, ReconciledCallRow, SpendLogRow, UsageEventRow
+from offgate.store.schema import BillLineRow, GenerationCostRow, ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, insert_rows
 from offgate.vocabulary import UNMANAGED
 
 LOOKUP_BATCH = 5000  # ids per IN (...): well under SQLite's limit on parameters
+GROUPS_BATCH = 100_000  # rows fetched at once while totalling a bill
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +69,17 @@ class BillLog:
             insert_rows(self._db, BillLineRow, changed, existing="replace")
         return len(changed)
 
-    def lines(self, since: date | None = None, until: date | None = None) -> list[BillLine]:
-        """The lines of days in [since, until), oldest first."""
+    def lines(self, since: date | None = None, until: date | None = None,
+              keys: Collection[str] | None = None) -> list[BillLine]:
+        """The lines of days in [since, until), oldest first; with `keys`, at least those whose
+        hint or id is one of them (and those with neither hint nor id), for a few cells' lines."""
         row = BillLineRow
-        query = row.select()
-        if since is not None:
-            query = query.where(row.day >= since)
-        if until is not None:
-            query = query.where(row.day < until)
+        query = self._window(row.select(*(getattr(row, name) for name in _LINE_FIELDS)), since, until)
+        if keys is not None and len(keys) <= LOOKUP_BATCH:
+            query = query.where(row.key_hint.in_(list(keys)) | row.key_id.in_(list(keys)) | row.key_hint.is_null()
+                                | (row.key_hint == ""))
         # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
-        query = query.select(*(getattr(row, name) for name in _LINE_FIELDS)).order_by(row.day, row.id)
+        query = query.order_by(row.day, row.id)
         days: dict[object, date] = {}
         # Streamed, not fetched whole, and each name held once (a month repeats a few thousand keys
         # and models over millions of lines): the lines alone then fit in memory.
@@ -87,6 +89,55 @@ class BillLog:
                              names.setdefault(model, model), names.setdefault(key_id, key_id),
                              names.setdefault(key_hint, key_hint), names.setdefault(account, account), *rest)
                     for provider, day, model, key_id, key_hint, account, *rest in self._db.execute(query)]
+
+    def any_line(self, since: date | None = None, until: date | None = None) -> bool:
+        """Whether any line is of a day in [since, until)."""
+        with self._store.reporting("read bill lines from"):
+            return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
+
+    def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
+        """The lines of days in [since, until) totalled in SQL per day, provider, model, key id
+        and hint, as columns: a month's millions of lines, none of them an object."""
+        row = BillLineRow
+        keys = (row.day, row.provider, row.model, row.key_id, row.key_hint)  # index bill_line_cells's order
+        query = self._window(row.select(*keys, fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
+        names: list[list[Any]] = [[], [], [], [], []]
+        counts: list[int] = []
+        costs: list[float] = []
+        held: dict[object, Any] = {}  # each name once: a month repeats a few thousand over millions of rows
+        with self._store.reporting("total bill lines in"):
+            cursor = self._db.execute(query.group_by(*keys))
+            while chunk := cursor.fetchmany(GROUPS_BATCH):
+                *values, chunk_counts, chunk_costs = zip(*chunk, strict=True)
+                for column, chunk_values in zip(names, values, strict=True):
+                    column.extend(map(held.setdefault, chunk_values, chunk_values))
+                counts.extend(map(int, chunk_counts))
+                costs.extend(cost or 0.0 for cost in chunk_costs)
+        raw_days, providers, models, key_ids, key_hints = names
+        days = {raw: _as_date(raw) for raw in set(raw_days)}
+        return BilledGroups(providers, list(map(days.__getitem__, raw_days)), models, key_ids, key_hints, counts, costs)
+
+    @staticmethod
+    def _window(query: Any, since: date | None, until: date | None) -> Any:
+        if since is not None:
+            query = query.where(BillLineRow.day >= since)
+        if until is not None:
+            query = query.where(BillLineRow.day < until)
+        return query
+
+
+class BilledGroups(NamedTuple):
+    """Bill lines totalled per provider, day, model, key id and hint, as columns: how many of a
+    group's lines have a cost, and SQL's SUM of them (exact for one or two: a single rounding,
+    so only larger groups need their lines again)."""
+
+    provider: list[str]
+    day: list[date]
+    model: list[str | None]
+    key_id: list[str | None]
+    key_hint: list[str | None]
+    lines: list[int]
+    cost: list[float]
 
 
 _LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
@@ -105,10 +156,10 @@ def _as_date(value: object) -> date:
     return date.fromisoformat(str(value)[:10])
 
 
-@dataclass(frozen=True, slots=True)
-class KeyedCost:
+class KeyedCost(NamedTuple):
     """Cost summed per UTC day, provider, model and key: unmanaged calls the agents captured
-    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None)."""
+    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None). A tuple: a
+    month's captured calls make hundreds of thousands."""
 
     day: date
     provider: str | None
@@ -120,27 +171,33 @@ class KeyedCost:
 
 
 def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """The unmanaged calls of [since, until) per day, provider, model and key."""
-    event, call = UsageEventRow, ReconciledCallRow
+    """The unmanaged calls of [since, until) per day, provider, model and key; an OpenRouter
+    call at the cost billed for its generation where that was imported, else as estimated."""
+    event, call, generation = UsageEventRow, ReconciledCallRow, GenerationCostRow
     keys = [fn.DATE(event.ts), event.provider, event.model, event.key_fingerprint, event.key_hint]
     query = between(
-        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(event.cost_usd))
+        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, event.cost_usd)))
         .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+        .join_from(event, generation, JOIN.LEFT_OUTER, on=(generation.id == event.response_id))
         .where(classification() == UNMANAGED)
         .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
         event.ts, since, until)
     with store.reporting("total unmanaged calls in"):
         found = store.database.execute(query).fetchall()
-    return [KeyedCost(_as_date(day), provider, model, fingerprint, hint, int(calls), float(cost or 0.0))
+    days: dict[object, date] = {}  # a month is 30 days over hundreds of thousands of groups
+    return [KeyedCost(days.get(day) or days.setdefault(day, _as_date(day)), provider, model, fingerprint, hint,
+                      int(calls), float(cost or 0.0))
             for day, provider, model, fingerprint, hint, calls, cost in found]
 
 
 def logged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """LiteLLM's spend rows of [since, until) per day, upstream provider and model."""
-    row = SpendLogRow
+    """LiteLLM's spend rows of [since, until) per day, upstream provider and model; an OpenRouter
+    row at the cost billed for its generation where that was imported, else as LiteLLM logged it."""
+    row, generation = SpendLogRow, GenerationCostRow
     keys = [fn.DATE(row.start_time), row.custom_llm_provider, row.model]
     query = between(
-        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(row.spend))
+        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, row.spend)))
+        .join(generation, JOIN.LEFT_OUTER, on=(generation.id == row.request_id))
         .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
         row.start_time, since, until)
     with store.reporting("total spend rows in"):

@@ -336,6 +336,25 @@ class BillLineRow(Model):
         indexes = ((("provider", "day"), False),)
 
 
+class GenerationCostRow(Model):
+    """One OpenRouter generation's billed cost, fetched by its id (`gen-...`, the response id a
+    captured call or a LiteLLM spend row carries) from `GET /api/v1/generation`: exact per call
+    where the activity API is per day. Tokens are the provider's native counts."""
+
+    id = TextField(primary_key=True)
+    model = TextField(null=True)
+    created_at = DateTimeField(null=True)
+    native_tokens_prompt = BigIntegerField()
+    native_tokens_completion = BigIntegerField()
+    native_tokens_cached = BigIntegerField()
+    native_tokens_reasoning = BigIntegerField()
+    cost_usd = DoubleField()
+    fetched_at = DateTimeField()
+
+    class Meta:
+        table_name = "generation_cost"
+
+
 class SchemaVersion(Model):
     """One row per migration applied; the store's version is the highest."""
 
@@ -476,6 +495,17 @@ def add_bills_and_key_hints(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).add_column("usage_event", "key_hint", TextField(null=True)))
 
 
+def index_bill_lines_by_cell(database: Database) -> None:
+    # Covers the bill's totals per day, provider, model and key (BillLog.groups): SQLite reads
+    # them in the index's order, without sorting a month's millions of lines or reading the table.
+    columns = ("day", "provider", "model", "key_id", "key_hint", "cost_usd")
+    migrate(SchemaMigrator.from_database(database).add_index("bill_line", columns, False))
+
+
+def add_generation_costs(database: Database) -> None:
+    SchemaManager(GenerationCostRow, database).create_all()
+
+
 def add_policy_outcome(database: Database) -> None:
     migrator = SchemaMigrator.from_database(database)
     migrate(*(migrator.add_column("usage_event", column, TextField(null=True))
@@ -499,6 +529,8 @@ MIGRATIONS: list[Migration] = [
     add_coaching_events,
     add_policy_outcome,
     add_policy_tables,
+    index_bill_lines_by_cell,
+    add_generation_costs,
 ]
 
 

@@ -185,18 +185,21 @@ class FakeAnthropicAdmin(AdminApi):
 
 @dataclass
 class FakeOpenRouterAdmin(AdminApi):
-    """OpenRouter's key list (paged by offset, one key a page) and per-key activity, with
-    `failures` first (429 with `retry-after: 0`)."""
+    """OpenRouter's key list (paged by offset, one key a page), per-key activity and
+    per-generation records (404 for an id it does not know), with `failures` first (429 with
+    `retry-after: 0`)."""
 
     key: str
     keys: list[dict[str, Any]]  # {hash, label, name}
     activity: dict[str, list[dict[str, Any]]]  # key hash -> its activity items
+    generations: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its `data`
     failures: list[int] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     port: int = 0
 
     def routes(self) -> dict[str, Handler]:
-        return {"/api/v1/keys": self._keys, "/api/v1/activity": self._activity}
+        return {"/api/v1/keys": self._keys, "/api/v1/activity": self._activity,
+                "/api/v1/generation": self._generation}
 
     def _key_given(self, request: web.Request) -> bool:
         return request.headers.get("authorization") == f"Bearer {self.key}"
@@ -217,3 +220,11 @@ class FakeOpenRouterAdmin(AdminApi):
         if (refused := self._refusal(request)) is not None:
             return refused
         return web.json_response({"data": self.activity.get(request.query["api_key_hash"], [])})
+
+    async def _generation(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        generation = self.generations.get(request.query["id"])
+        if generation is None:
+            return web.json_response({"error": {"code": 404, "message": "Generation not found"}}, status=404)
+        return web.json_response({"data": generation})
