@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from offgate.errors import BadInputError
+from offgate.money import usd
 from offgate.store.alerts import Alert, AlertStore
 from offgate.store.core import Store
+from offgate.store.people import People
 from offgate.store.schema import ApprovalAuditRow, ApprovalRequestRow
 from offgate.store.sql import naive_utc
 
@@ -164,11 +166,31 @@ class ApprovalStore:
                 ApprovalRequestRow.id.in_([request.id for request in waiting])).execute(self._db)
         return raised
 
+    def raise_decision_alerts(self, now: datetime | None = None) -> list[Alert]:
+        """An alert for each decision the requester was not told about (an `approval_decided`,
+        whose details name the requester's address when one is known, for the email channel);
+        the requests are then marked told. A request decided again is told again."""
+        at = naive_utc(now or datetime.now(UTC))
+        query = ApprovalRequestRow.select().where(
+            ApprovalRequestRow.status.in_([APPROVED, DENIED]) & ApprovalRequestRow.decision_notified_at.is_null())
+        with self._store.reporting("read approval requests from"):
+            decided = [_approval(row) for row in query.execute(self._db)]
+        if not decided:
+            return []
+        people = People(self._store)
+        alerts = [_decision_alert(request, people.address_of(request.user)) for request in decided]
+        raised = AlertStore(self._store).raise_alerts(alerts, timedelta(0), at)
+        with self._store.reporting("update approval requests in"):
+            ApprovalRequestRow.update(decision_notified_at=at).where(
+                ApprovalRequestRow.id.in_([request.id for request in decided])).execute(self._db)
+        return raised
+
     def _decide(self, request_id: str, by: str, status: str, at: datetime, detail: str | None, *,
                 expires_at: datetime | None, amount_usd: float | None, note: str | None) -> Approval:
         with self._store.reporting("decide an approval request in"), self._db.atomic():
             updated = ApprovalRequestRow.update(
                 status=status, decided_by=by, decided_at=at, expires_at=expires_at, amount_usd=amount_usd, note=note,
+                decision_notified_at=None,
             ).where(ApprovalRequestRow.id == request_id).execute(self._db)
             if not updated:
                 raise UnknownRequestError(f"no approval request {request_id!r}")
@@ -196,6 +218,24 @@ def _alert(request: Approval) -> Alert:
                  f"`offgate approvals deny {request.id}` refuses it"),
         details={"request_id": request.id, "rule": request.rule, "team": request.team, "model": request.model,
                  "estimated_cost_usd": request.estimated_cost_usd})
+
+
+def _decision_alert(request: Approval, address: str | None) -> Alert:
+    assert request.decided_at is not None  # only decided requests are told
+    call = f"Your gateway call with {request.model}" if request.model else "Your gateway call"
+    if request.status == APPROVED:
+        until = f"until {request.expires_at:%Y-%m-%d %H:%M} UTC" if request.expires_at else "without expiry"
+        amount = f", up to {usd(request.amount_usd, cents=True)}" if request.amount_usd is not None else ""
+        decision = f"approved by {request.decided_by} {until}{amount}"
+    else:
+        decision = f"denied by {request.decided_by}"
+    why = f": {request.note}" if request.note else ""
+    return Alert(
+        kind="approval_decided", severity="warning", dimension="user", entity=request.user or "someone",
+        metric="approval", ts=request.decided_at.replace(tzinfo=UTC),
+        message=f"{call} (rule '{request.rule}', request {request.id}) was {decision}{why}",
+        details={"request_id": request.id, "rule": request.rule, "model": request.model, "status": request.status,
+                 "decided_by": request.decided_by, "requester_email": address})
 
 
 def _approval(row: ApprovalRequestRow) -> Approval:

@@ -268,7 +268,8 @@ class ApprovalRequestRow(Model):
     expires_at = DateTimeField(null=True)
     amount_usd = DoubleField(null=True)
     note = TextField(null=True)  # the approver's reason
-    notified_at = DateTimeField(null=True)
+    notified_at = DateTimeField(null=True)  # when the approvers were told of it (pending)
+    decision_notified_at = DateTimeField(null=True)  # when the requester was told of its decision
 
     class Meta:
         table_name = "approval_request"
@@ -431,6 +432,31 @@ class _SpendLogRowV1(Model):
         table_name = "litellm_spend_log"
 
 
+class _ApprovalRequestRowV9(Model):
+    """approval_request as version 9 created it, frozen (no decision_notified_at)."""
+
+    id = TextField(primary_key=True)
+    rule = TextField()
+    reason = TextField()
+    user = TextField(null=True)
+    team = TextField(null=True)
+    model = TextField(null=True)
+    estimated_cost_usd = DoubleField(null=True)
+    status = TextField(index=True)
+    requested_at = DateTimeField()
+    last_requested_at = DateTimeField()
+    times_requested = IntegerField()
+    decided_by = TextField(null=True)
+    decided_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+    amount_usd = DoubleField(null=True)
+    note = TextField(null=True)
+    notified_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "approval_request"
+
+
 def create_tables(database: Database) -> None:
     for model in (_UsageEventRowV1, _SpendLogRowV1, ReconciledCallRow, FindingRow):
         SchemaManager(model, database).create_all()
@@ -462,7 +488,7 @@ def index_calls_by_device_and_user(database: Database) -> None:
 
 
 def add_approvals(database: Database) -> None:
-    for model in (ApprovalRequestRow, ApprovalAuditRow):
+    for model in (_ApprovalRequestRowV9, ApprovalAuditRow):
         SchemaManager(model, database).create_all()
 
 
@@ -482,6 +508,14 @@ def add_policy_outcome(database: Database) -> None:
               for column in ("policy_outcome", "policy_rule")))
 
 
+def tell_requesters_of_decisions(database: Database) -> None:
+    migrate(SchemaMigrator.from_database(database).add_column(
+        "approval_request", "decision_notified_at", DateTimeField(null=True)))
+    # Decisions taken before this version are old news: the requesters are not told of them now.
+    (ApprovalRequestRow.update(decision_notified_at=ApprovalRequestRow.decided_at)
+     .where(ApprovalRequestRow.decided_at.is_null(False)).execute(database))
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -499,6 +533,7 @@ MIGRATIONS: list[Migration] = [
     add_coaching_events,
     add_policy_outcome,
     add_policy_tables,
+    tell_requesters_of_decisions,
 ]
 
 
