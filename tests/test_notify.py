@@ -165,6 +165,8 @@ def test_a_desktop_notification_reaches_the_session_bus(sqlite_store, receiver):
     ({"kind": "unmanaged_share", "severity": "warning", "dimension": "total", "entity": "all", "metric": "share",
       "statistic": 0.42, "baseline": 0.1}, "Warning: unmanaged share rising for all unmanaged usage",
      [("Share now", "42%"), ("Share before", "10%")]),
+    ({"kind": "approval_decided", "severity": "warning", "dimension": "user", "entity": "alice@example.com",
+      "metric": "approval"}, "Warning: approval request decided for user alice@example.com's call at the gateway", []),
 ])
 def test_every_kind_of_alert_has_a_headline_and_named_figures(fields, title, figures):
     alert = Alert(ts=NOW, message="A sentence.", **fields)
