@@ -73,6 +73,8 @@ def test_each_decision_is_told_to_the_requester_once_and_a_new_decision_again(st
         assert approvals.raise_decision_alerts(NOW + timedelta(minutes=2)) == []
         approvals.approve(HOLD.request_id, "carol", timedelta(hours=1), 0.004, now=NOW + timedelta(minutes=3))
         [retold] = approvals.raise_decision_alerts(NOW + timedelta(minutes=4))
+        [expired] = approvals.raise_decision_alerts(NOW + timedelta(hours=2))
+        assert approvals.raise_decision_alerts(NOW + timedelta(hours=3)) == []
     assert sorted((alert.kind, alert.entity, alert.message, alert.details["requester_email"]) for alert in told) == [
         ("approval_decided", "alice", f"Your gateway call with gpt-4o (rule 'big calls', request {HOLD.request_id}) "
          "was denied by dan", None),
@@ -80,6 +82,9 @@ def test_each_decision_is_told_to_the_requester_once_and_a_new_decision_again(st
          "was approved by carol without expiry", "bob@example.com")]
     assert retold.message == (f"Your gateway call with gpt-4o (rule 'big calls', request {HOLD.request_id}) was "
                               "approved by carol until 2026-12-07 13:03 UTC, up to under $0.01")
+    assert (expired.kind, expired.message) == ("approval_expired", (
+        f"Your gateway call with gpt-4o (rule 'big calls', request {HOLD.request_id}): carol's approval expired at "
+        "2026-12-07 13:03 UTC; the gateway holds such calls again"))
 
 
 def test_a_requester_s_address_is_their_gateway_name_or_the_one_the_people_mapping_gives(store_url: str) -> None:
@@ -96,13 +101,15 @@ def test_a_requester_s_address_is_their_gateway_name_or_the_one_the_people_mappi
                      "erin": None, "frank": None, "a@b.com, eve@example.com": None, "x@y\nBcc: eve@e.com": None}
 
 
-def test_decisions_taken_before_the_upgrade_are_not_told_after_it(store_url: str) -> None:
+def test_decisions_taken_and_approvals_expired_before_the_upgrade_are_not_told_after_it(store_url: str) -> None:
     before = MIGRATIONS[:MIGRATIONS.index(tell_requesters_of_decisions)]
+    at = NOW.replace(tzinfo=None)
+    asked = {"rule": HOLD.rule, "reason": HOLD.reason, "user": HOLD.user, "requested_at": at,
+             "last_requested_at": at, "times_requested": 1, "decided_by": "carol", "decided_at": at}
+    rows = [{"id": HOLD.request_id, **asked, "status": DENIED, "expires_at": None},
+            {"id": "ap-expired", **asked, "status": APPROVED, "expires_at": at + timedelta(hours=1)}]
     with Store.open(store_url, migrations=before) as old:
-        row = {"id": HOLD.request_id, "rule": HOLD.rule, "reason": HOLD.reason, "user": HOLD.user, "status": DENIED,
-               "requested_at": NOW.replace(tzinfo=None), "last_requested_at": NOW.replace(tzinfo=None),
-               "times_requested": 1, "decided_by": "carol", "decided_at": NOW.replace(tzinfo=None)}
-        SqlTable("approval_request", list(row)).bind(old.database).insert(row).execute()
+        SqlTable("approval_request", list(rows[0])).bind(old.database).insert(rows).execute()
     with Store.open(store_url) as upgraded:
         approvals = ApprovalStore(upgraded)
         assert approvals.raise_decision_alerts(NOW + timedelta(days=1)) == []

@@ -1,6 +1,7 @@
 """Email over SMTP (`[notify.email]`): one plain-text message per alert, over STARTTLS,
 TLS from the first byte (ssl) or, on a trusted network only, in the clear (none). A decision
-on an approval request also goes to the requester's address (see `recipients`)."""
+on an approval request, and its approval's expiry, also go to the requester's address (see
+`recipients`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from offgate.config import EmailSettings
 from offgate.store.alerts import Alert
 
 TIMEOUT_S = 20.0
+_TO_THE_REQUESTER = ("approval_decided", "approval_expired")
 
 
 class EmailChannel:
@@ -63,9 +65,9 @@ class EmailChannel:
 
 
 def recipients(alert: Alert, to: list[str]) -> list[str]:
-    """The configured recipients, and for a decision on an approval request its requester too,
-    when their address is known: they are the one it is news to."""
-    requester = alert.details.get("requester_email") if alert.kind == "approval_decided" else None
+    """The configured recipients, and for a decision on an approval request (or the approval's
+    expiry) its requester too, when their address is known: they are the one it is news to."""
+    requester = alert.details.get("requester_email") if alert.kind in _TO_THE_REQUESTER else None
     return [*to, requester] if isinstance(requester, str) and requester not in to else to
 
 

@@ -33,7 +33,8 @@ from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
 AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent",
-                    "approval_request", "approval_decided", "unexplained_bill", "coaching"]
+                    "approval_request", "approval_decided", "approval_expired", "unexplained_bill",
+                    "coaching"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
@@ -54,9 +55,10 @@ class Alert(Contract):
     """What was measured: "first_call" for first_seen (or "first_found": an app first found installed or
     running on a workstation), "share" for unmanaged_share, "last_report" (hours since, as the
     statistic) for silent_device and proxy_silent, "approval" for approval_request (a call the
-    gateway held under the policy, for an approver to decide) and approval_decided (an approver's
-    decision on it, for the person whose call it was), "policy" for coaching (an app's direct
-    calls the proxy blocked or coached under the policy: the person is told how to use the gateway)."""
+    gateway held under the policy, for an approver to decide), approval_decided and approval_expired
+    (an approver's decision on it, or the approval's end, for the person whose call it was),
+    "policy" for coaching (an app's direct calls the proxy blocked or coached under the policy:
+    the person is told how to use the gateway)."""
     ts: UtcTime
     """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str

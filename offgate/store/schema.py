@@ -270,6 +270,7 @@ class ApprovalRequestRow(Model):
     note = TextField(null=True)  # the approver's reason
     notified_at = DateTimeField(null=True)  # when the approvers were told of it (pending)
     decision_notified_at = DateTimeField(null=True)  # when the requester was told of its decision
+    expiry_notified_at = DateTimeField(null=True)  # when the requester was told its approval expired
 
     class Meta:
         table_name = "approval_request"
@@ -509,11 +510,14 @@ def add_policy_outcome(database: Database) -> None:
 
 
 def tell_requesters_of_decisions(database: Database) -> None:
-    migrate(SchemaMigrator.from_database(database).add_column(
-        "approval_request", "decision_notified_at", DateTimeField(null=True)))
-    # Decisions taken before this version are old news: the requesters are not told of them now.
-    (ApprovalRequestRow.update(decision_notified_at=ApprovalRequestRow.decided_at)
-     .where(ApprovalRequestRow.decided_at.is_null(False)).execute(database))
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("approval_request", column, DateTimeField(null=True))
+              for column in ("decision_notified_at", "expiry_notified_at")))
+    # Decisions taken and approvals expired before this version are old news: nobody is told of them now.
+    row = ApprovalRequestRow
+    row.update(decision_notified_at=row.decided_at).where(row.decided_at.is_null(False)).execute(database)
+    row.update(expiry_notified_at=row.expires_at).where(
+        row.expires_at <= datetime.now(UTC).replace(tzinfo=None)).execute(database)
 
 
 MIGRATIONS: list[Migration] = [
