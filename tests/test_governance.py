@@ -87,6 +87,17 @@ def test_each_decision_is_told_to_the_requester_once_and_a_new_decision_again(st
         "2026-12-07 13:03 UTC; the gateway holds such calls again"))
 
 
+def test_two_of_one_person_s_requests_decided_in_one_second_are_two_notices(store_url: str) -> None:
+    other = Hold(rule="data budget", reason="spent", user="alice", team="data", model="gpt-4o")
+    with Store.open(store_url) as store:
+        approvals = ApprovalStore(store)
+        approvals.ask([HOLD, other], "gateway hook", NOW)
+        for hold in (HOLD, other):
+            approvals.deny(hold.request_id, "carol", None, now=NOW)
+        told = approvals.raise_decision_alerts(NOW)
+    assert sorted(alert.details["request_id"] for alert in told) == sorted([HOLD.request_id, other.request_id])
+
+
 def test_a_requester_s_address_is_their_gateway_name_or_the_one_the_people_mapping_gives(store_url: str) -> None:
     with Store.open(store_url) as store:
         people = People(store)

@@ -38,6 +38,7 @@ AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share",
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+_PER_REQUEST: tuple[AlertKind, ...] = ("approval_decided", "approval_expired")
 
 
 class Alert(Contract):
@@ -86,7 +87,10 @@ class Alert(Contract):
 
     @property
     def key(self) -> str:
-        return f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
+        about = f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
+        # Each is about one request, and one person's requests may be decided in one second.
+        request = self.details.get("request_id") if self.kind in _PER_REQUEST else None
+        return f"{about}|{request}" if request else about
 
     @computed_field
     @property
