@@ -173,24 +173,26 @@ class ApprovalStore:
         then marked told. A request decided again is told again."""
         at = naive_utc(now or datetime.now(UTC))
         row = ApprovalRequestRow
-        decided = self._told(row.status.in_([APPROVED, DENIED]) & row.decision_notified_at.is_null(),
-                             row.decision_notified_at, at)
-        expired = self._told((row.status == APPROVED) & (row.expires_at <= at) & row.expiry_notified_at.is_null(),
-                             row.expiry_notified_at, at)
-        if not decided and not expired:
-            return []
-        people = People(self._store)
-        alerts = [*(_decision_alert(request, people.address_of(request.user)) for request in decided),
-                  *(_expiry_alert(request, people.address_of(request.user)) for request in expired)]
-        return AlertStore(self._store).raise_alerts(alerts, timedelta(0), at)
+        # One transaction: a request is marked told only with its alert stored.
+        with self._store.reporting("tell requesters of decisions in"), self._db.atomic():
+            decided = self._told(row.status.in_([APPROVED, DENIED]) & row.decision_notified_at.is_null(),
+                                 row.decision_notified_at, at)
+            expired = self._told(
+                (row.status == APPROVED) & (row.expires_at <= at) & row.expiry_notified_at.is_null(),
+                row.expiry_notified_at, at)
+            if not decided and not expired:
+                return []
+            people = People(self._store)
+            alerts = [*(_decision_alert(request, people.address_of(request.user)) for request in decided),
+                      *(_expiry_alert(request, people.address_of(request.user)) for request in expired)]
+            return AlertStore(self._store).raise_alerts(alerts, timedelta(0), at)
 
     def _told(self, which: Any, marker: Any, at: datetime) -> list[Approval]:
         """The requests `which` selects, each then marked told at `at` in `marker`."""
-        with self._store.reporting("update approval requests in"), self._db.atomic():
-            found = [_approval(row) for row in ApprovalRequestRow.select().where(which).execute(self._db)]
-            if found:
-                ApprovalRequestRow.update({marker: at}).where(
-                    ApprovalRequestRow.id.in_([request.id for request in found])).execute(self._db)
+        found = [_approval(row) for row in ApprovalRequestRow.select().where(which).execute(self._db)]
+        if found:
+            ApprovalRequestRow.update({marker: at}).where(
+                ApprovalRequestRow.id.in_([request.id for request in found])).execute(self._db)
         return found
 
     def _decide(self, request_id: str, by: str, status: str, at: datetime, detail: str | None, *,

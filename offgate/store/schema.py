@@ -434,7 +434,7 @@ class _SpendLogRowV1(Model):
 
 
 class _ApprovalRequestRowV9(Model):
-    """approval_request as version 9 created it, frozen (no decision_notified_at)."""
+    """approval_request as version 9 created it, frozen (without the requester's markers)."""
 
     id = TextField(primary_key=True)
     rule = TextField()
