@@ -79,7 +79,9 @@ class Watcher:
         window = timedelta(hours=self._settings.alerts.lookback_hours)
         reconciled = reconcile(self._store, self._settings.reconcile, since=now - window, now=now)
         new = raise_new_alerts(self._store, self._settings.alerts, now=now, gateway_keys=self._gateway_keys)
-        new += ApprovalStore(self._store).raise_request_alerts(now)  # held at the gateway: the approvers are told
+        approvals = ApprovalStore(self._store)
+        new += approvals.raise_request_alerts(now)  # held at the gateway: the approvers are told
+        new += approvals.raise_decision_alerts(now)  # decided: the requester is told
         new += raise_coaching_alerts(self._store, self._settings.policy, self._settings.proxy.gateways, now)
         sent = self._dispatcher.deliver(now)
         return TickSummary(now, reconciled.calls, reconciled.classes[UNMANAGED], len(new), sent)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from peewee import Table as SqlTable
 from typer.testing import CliRunner
 
 from governance.decisions import refusal_for
@@ -22,6 +23,8 @@ from offgate.policy import CallFacts, PolicyRule, PolicySettings
 from offgate.pricing import cost_for_key
 from offgate.store import Store
 from offgate.store.approvals import APPROVED, DENIED, PENDING, ApprovalStore, Hold, UnknownRequestError
+from offgate.store.people import People, Person
+from offgate.store.schema import MIGRATIONS, tell_requesters_of_decisions
 from offgate.store.spend import SpendLog, SpendRecord
 from offgate.tokens import estimate_prompt
 
@@ -55,6 +58,75 @@ def test_asking_again_is_the_same_request_and_every_decision_is_audited(store_ur
     assert [(entry.action, entry.actor) for entry in audit] == [
         ("requested", "gateway hook"), ("approved", "carol"), ("requested", "gateway hook"), ("denied", "carol")]
     assert audit[1].detail == "until 2026-12-07 13:00:00 UTC, up to $2.50, launch"
+
+
+def test_each_decision_is_told_to_the_requester_once_and_a_new_decision_again(store_url: str) -> None:
+    no_model = Hold(rule="data budget", reason="spent", user="bob", team="data", model=None)
+    with Store.open(store_url) as store:
+        People(store).replace([Person("bob", litellm_user_id="bob@example.com")], "people.csv")
+        approvals = ApprovalStore(store)
+        approvals.ask([HOLD, no_model], "gateway hook", NOW)
+        assert approvals.raise_decision_alerts(NOW) == []  # nothing decided yet
+        approvals.approve(no_model.request_id, "carol", None, None, now=NOW)
+        approvals.deny(HOLD.request_id, "dan", None, now=NOW)
+        told = approvals.raise_decision_alerts(NOW + timedelta(minutes=1))
+        assert approvals.raise_decision_alerts(NOW + timedelta(minutes=2)) == []
+        approvals.approve(HOLD.request_id, "carol", timedelta(hours=1), 0.004, now=NOW + timedelta(minutes=3))
+        [retold] = approvals.raise_decision_alerts(NOW + timedelta(minutes=4))
+        [expired] = approvals.raise_decision_alerts(NOW + timedelta(hours=2))
+        assert approvals.raise_decision_alerts(NOW + timedelta(hours=3)) == []
+    assert sorted((alert.kind, alert.entity, alert.message, alert.details["requester_email"]) for alert in told) == [
+        ("approval_decided", "alice", f"Your gateway call with gpt-4o (rule 'big calls', request {HOLD.request_id}) "
+         "was denied by dan", None),
+        ("approval_decided", "bob", f"Your gateway call (rule 'data budget', request {no_model.request_id}) "
+         "was approved by carol without expiry", "bob@example.com")]
+    assert retold.message == (f"Your gateway call with gpt-4o (rule 'big calls', request {HOLD.request_id}) was "
+                              "approved by carol until 2026-12-07 13:03 UTC, up to under $0.01")
+    assert (expired.kind, expired.message) == ("approval_expired", (
+        f"Your gateway call with gpt-4o (rule 'big calls', request {HOLD.request_id}): carol's approval expired at "
+        "2026-12-07 13:03 UTC; the gateway holds such calls again"))
+
+
+def test_two_of_one_person_s_requests_decided_in_one_second_are_two_notices(store_url: str) -> None:
+    other = Hold(rule="data budget", reason="spent", user="alice", team="data", model="gpt-4o")
+    with Store.open(store_url) as store:
+        approvals = ApprovalStore(store)
+        approvals.ask([HOLD, other], "gateway hook", NOW)
+        for hold in (HOLD, other):
+            approvals.deny(hold.request_id, "carol", None, now=NOW)
+        told = approvals.raise_decision_alerts(NOW)
+    assert sorted(alert.details["request_id"] for alert in told) == sorted([HOLD.request_id, other.request_id])
+
+
+def test_a_requester_s_address_is_their_gateway_name_or_the_one_the_people_mapping_gives(store_url: str) -> None:
+    with Store.open(store_url) as store:
+        people = People(store)
+        people.replace([Person("bob", litellm_user_id="bob@example.com"),
+                        Person("dan", device="laptop", litellm_user_id="dan@example.com"),
+                        Person("dan", device="desktop", litellm_user_id="daniel@example.com"),
+                        Person("erin", litellm_user_id="erin")], "people.csv")
+        found = {name: people.address_of(name) for name in (
+            "alice@example.com", "Bob", "dan", "erin", "frank", "a@b.com, eve@example.com", "x@y\nBcc: eve@e.com")}
+    assert found == {"alice@example.com": "alice@example.com", "Bob": "bob@example.com",
+                     "dan": None,  # two addresses: which one?
+                     "erin": None, "frank": None, "a@b.com, eve@example.com": None, "x@y\nBcc: eve@e.com": None}
+
+
+def test_decisions_taken_and_approvals_expired_before_the_upgrade_are_not_told_after_it(store_url: str) -> None:
+    before = MIGRATIONS[:MIGRATIONS.index(tell_requesters_of_decisions)]
+    at = NOW.replace(tzinfo=None)
+    asked = {"rule": HOLD.rule, "reason": HOLD.reason, "user": HOLD.user, "requested_at": at,
+             "last_requested_at": at, "times_requested": 1, "decided_by": "carol", "decided_at": at}
+    rows = [{"id": HOLD.request_id, **asked, "status": DENIED, "expires_at": None},
+            {"id": "ap-expired", **asked, "status": APPROVED, "expires_at": at + timedelta(hours=1)}]
+    with Store.open(store_url, migrations=before) as old:
+        SqlTable("approval_request", list(rows[0])).bind(old.database).insert(rows).execute()
+    with Store.open(store_url) as upgraded:
+        approvals = ApprovalStore(upgraded)
+        assert approvals.raise_decision_alerts(NOW + timedelta(days=1)) == []
+        approvals.approve(HOLD.request_id, "carol", None, None, now=NOW + timedelta(days=2))
+        [told] = approvals.raise_decision_alerts(NOW + timedelta(days=2))
+    assert told.message.endswith("was approved by carol without expiry")
 
 
 def test_the_table_adds_managed_and_unmanaged_spend_per_person_and_team(tmp_path: Path) -> None:

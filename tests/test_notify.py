@@ -13,9 +13,9 @@ import pytest
 from analytics.notify import channels_from
 from analytics.notify.dispatcher import DeliveryCounts, Dispatcher
 from analytics.notify.text import facts, headline
-from offgate.config import ConfigError, NotifySettings, load_settings
+from offgate.config import ChannelUrl, ConfigError, NotifySettings, load_settings
 from offgate.store import Store
-from offgate.store.alerts import Alert, AlertStore
+from offgate.store.alerts import Alert, AlertStore, Severity
 from tests.support.notification_daemon import notification_daemon, private_session_bus
 from tests.support.notify_receivers import SmtpReceiver, WebhookReceiver
 from tests.support.ports import free_port
@@ -26,7 +26,7 @@ HEADLINE = "Warning: cost spike for user alice"
 SENTENCE = "alice spent $12.00 on unmanaged AI between 11:00 and 12:00, 6 times the usual $2.00."
 
 
-def spike(entity: str = "alice", severity: str = "warning", hour: int = 11) -> Alert:
+def spike(entity: str = "alice", severity: Severity = "warning", hour: int = 11) -> Alert:
     message = SENTENCE if entity == "alice" else f"{entity} spent a lot."
     return Alert(kind="spike", severity=severity, dimension="user", entity=entity, metric="cost_usd",
                  ts=datetime(2026, 11, 20, hour, tzinfo=UTC), message=message, statistic=12.0, baseline=2.0,
@@ -165,6 +165,8 @@ def test_a_desktop_notification_reaches_the_session_bus(sqlite_store, receiver):
     ({"kind": "unmanaged_share", "severity": "warning", "dimension": "total", "entity": "all", "metric": "share",
       "statistic": 0.42, "baseline": 0.1}, "Warning: unmanaged share rising for all unmanaged usage",
      [("Share now", "42%"), ("Share before", "10%")]),
+    ({"kind": "approval_decided", "severity": "warning", "dimension": "user", "entity": "alice@example.com",
+      "metric": "approval"}, "Warning: approval request decided for user alice@example.com's call at the gateway", []),
 ])
 def test_every_kind_of_alert_has_a_headline_and_named_figures(fields, title, figures):
     alert = Alert(ts=NOW, message="A sentence.", **fields)
@@ -259,7 +261,7 @@ class BrokenChannel:
 
 def test_a_bug_in_a_channel_is_logged_and_the_other_channels_deliver(sqlite_store, receiver, caplog):
     [alert] = raise_alerts(sqlite_store, spike())
-    notify = NotifySettings(desktop=False, retries=0, webhook={"url": receiver.url("hook")})
+    notify = NotifySettings(desktop=False, retries=0, webhook=ChannelUrl(url=receiver.url("hook")))
     dispatcher = Dispatcher(sqlite_store, notify, [BrokenChannel(), *channels_from(notify)])
     with caplog.at_level(logging.WARNING, logger="offgate.notify"):
         assert dispatcher.deliver(NOW) == DeliveryCounts(sent=1, gave_up=1)

@@ -151,6 +151,7 @@ slack.url = "http://127.0.0.1:{free_port()}/services/T0/B0/secret"
 """)
     watch = subprocess.Popen([sys.executable, "-m", "offgate", "--home", str(tmp_path), "watch", "--interval", "1h"],
                              stderr=subprocess.PIPE, text=True)
+    assert watch.stderr is not None  # piped above
     try:
         lines = []
         for line in watch.stderr:
@@ -241,6 +242,62 @@ def test_a_call_held_at_the_gateway_is_notified_once_to_the_approvers(tmp_path, 
     assert alert["details"]["request_id"] == hold.request_id
 
 
+def test_the_requester_hears_of_each_decision_and_expiry_once_by_webhook_and_at_their_own_address(tmp_path, receiver):
+    smtp = SmtpReceiver()
+    write_config(tmp_path, f"""
+[notify]
+desktop = false
+webhook.url = "{receiver.url('hook')}"
+
+[notify.email]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "none"
+sender = "offgate@example.com"
+to = ["finops@example.com"]
+""")
+    hold = Hold(rule="big-calls", reason="estimated cost $0.800000 is over the $0.500000 per-request ceiling",
+                user="alice@example.com", team="data", model="gpt-5", estimated_cost_usd=0.8)
+    approved_at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    try:
+        with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+            approvals = ApprovalStore(store)
+            approvals.ask([hold], "gateway hook", approved_at - timedelta(minutes=5))
+            approvals.approve(hold.request_id, "carol", timedelta(hours=2), 5.0, "launch week", now=approved_at)
+            told_of_approval = offgate_process(tmp_path, "watch", "--once")
+            approvals.deny(hold.request_id, "carol", "use gpt-5-mini", now=approved_at + timedelta(minutes=1))
+            told_of_denial = offgate_process(tmp_path, "watch", "--once")
+            again = offgate_process(tmp_path, "watch", "--once")
+            approvals.approve(hold.request_id, "carol", timedelta(minutes=1), None,
+                              now=approved_at + timedelta(minutes=2))
+            told_of_expiry = offgate_process(tmp_path, "watch", "--once")  # approved for a minute, long gone
+    finally:
+        smtp.stop()
+    assert "new alerts 1; notifications sent 2," in told_of_approval.stderr, told_of_approval.stderr
+    assert "new alerts 1; notifications sent 2," in told_of_denial.stderr, told_of_denial.stderr
+    assert "new alerts 0; notifications sent 0," in again.stderr, again.stderr
+    assert "new alerts 2; notifications sent 4," in told_of_expiry.stderr, told_of_expiry.stderr
+
+    call = f"Your gateway call with gpt-5 (rule 'big-calls', request {hold.request_id})"
+    until = (approved_at + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M")
+    approval = f"{call} was approved by carol until {until} UTC, up to $5.00: launch week"
+    denial = f"{call} was denied by carol: use gpt-5-mini"
+    short = (approved_at + timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M")
+    expiry = [f"{call} was approved by carol until {short} UTC",
+              f"{call}: carol's approval expired at {short} UTC; the gateway holds such calls again"]
+    # The request was decided before any watch ran: the approvers' alert is not raised for it any more.
+    kinds = ["approval_decided", "approval_decided", "approval_decided", "approval_expired"]
+    texts = [approval, denial, *expiry]
+    assert [(alert["kind"], alert["entity"], alert["message"]) for alert in receiver.delivered("hook")] == [
+        (kind, "alice@example.com", text) for kind, text in zip(kinds, texts, strict=True)]
+    decided = "Warning: approval request decided for user alice@example.com's call at the gateway"
+    ended = "Warning: approval expired for user alice@example.com's call at the gateway"
+    assert [(recipients, message["To"], message["Subject"], message.get_content().split("\r\n")[0])
+            for recipients, message in smtp.messages] == [
+        (["finops@example.com", "alice@example.com"], "finops@example.com, alice@example.com", f"[offgate] {title}",
+         text) for title, text in zip([decided, decided, decided, ended], texts, strict=True)]
+
+
 def test_alerts_since_a_future_time_is_a_clear_error(tmp_path):
     result = offgate(tmp_path, "alerts", "--since", "2999-01-01")
     assert result.exit_code == 2
@@ -297,4 +354,4 @@ def test_a_bug_in_a_tick_is_logged_with_its_traceback_and_the_watch_goes_on(tmp_
     watcher = Watcher(f"sqlite:///{tmp_path / 'offgate.db'}", load_settings(tmp_path, notify={"desktop": False}))
     records = run_for_ticks(watcher, 2)
     assert [record.getMessage() for record in records] == ["tick failed, trying again on the next"] * 2
-    assert all(str(record.exc_info[1]) == "a bug" for record in records)
+    assert all(record.exc_info is not None and str(record.exc_info[1]) == "a bug" for record in records)

@@ -1,5 +1,7 @@
 """Email over SMTP (`[notify.email]`): one plain-text message per alert, over STARTTLS,
-TLS from the first byte (ssl) or, on a trusted network only, in the clear (none)."""
+TLS from the first byte (ssl) or, on a trusted network only, in the clear (none). A decision
+on an approval request, and its approval's expiry, also go to the requester's address (see
+`recipients`)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from offgate.config import EmailSettings
 from offgate.store.alerts import Alert
 
 TIMEOUT_S = 20.0
+_TO_THE_REQUESTER = ("approval_decided", "approval_expired")
 
 
 class EmailChannel:
@@ -35,7 +38,7 @@ class EmailChannel:
                     smtp.starttls(context=ssl.create_default_context())
                 if settings.username:
                     smtp.login(settings.username, settings.password or "")
-                smtp.send_message(compose(alert, settings.sender, settings.to))
+                smtp.send_message(compose(alert, settings.sender, recipients(alert, settings.to)))
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"{self._where} refused the login of {settings.username!r}: "
                                 f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
@@ -59,6 +62,13 @@ class EmailChannel:
             return smtplib.SMTP_SSL(self._host, settings.port, timeout=TIMEOUT_S,
                                     context=ssl.create_default_context())
         return smtplib.SMTP(self._host, settings.port, timeout=TIMEOUT_S)
+
+
+def recipients(alert: Alert, to: list[str]) -> list[str]:
+    """The configured recipients, and for a decision on an approval request (or the approval's
+    expiry) its requester too, when their address is known: they are the one it is news to."""
+    requester = alert.details.get("requester_email") if alert.kind in _TO_THE_REQUESTER else None
+    return [*to, requester] if isinstance(requester, str) and requester not in to else to
 
 
 def compose(alert: Alert, sender: str, to: list[str]) -> EmailMessage:

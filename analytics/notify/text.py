@@ -17,6 +17,8 @@ _WHAT = {
     "silent_device": "{who} has stopped reporting",
     "proxy_silent": "the proxy on {who} has stopped recording",
     "approval_request": "approval asked for {who}'s call at the gateway",
+    "approval_decided": "approval request decided for {who}'s call at the gateway",
+    "approval_expired": "approval expired for {who}'s call at the gateway",
     "unexplained_bill": "unexplained bill spend rising",
     "coaching": "{who} called an AI provider around the gateway",
 }

@@ -33,10 +33,12 @@ from offgate.vocabulary import UNMANAGED, AlertDimension
 
 Severity = Literal["info", "warning", "critical"]
 AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent",
-                    "approval_request", "unexplained_bill", "coaching"]
+                    "approval_request", "approval_decided", "approval_expired", "unexplained_bill",
+                    "coaching"]
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
+_PER_REQUEST: tuple[AlertKind, ...] = ("approval_decided", "approval_expired")
 
 
 class Alert(Contract):
@@ -54,8 +56,10 @@ class Alert(Contract):
     """What was measured: "first_call" for first_seen (or "first_found": an app first found installed or
     running on a workstation), "share" for unmanaged_share, "last_report" (hours since, as the
     statistic) for silent_device and proxy_silent, "approval" for approval_request (a call the
-    gateway held under the policy, for an approver to decide), "policy" for coaching (an app's direct
-    calls the proxy blocked or coached under the policy: the person is told how to use the gateway)."""
+    gateway held under the policy, for an approver to decide), approval_decided and approval_expired
+    (an approver's decision on it, or the approval's end, for the person whose call it was),
+    "policy" for coaching (an app's direct calls the proxy blocked or coached under the policy:
+    the person is told how to use the gateway)."""
     ts: UtcTime
     """The start of the anomalous hour or day, the first call, or when a silence began."""
     message: str
@@ -83,7 +87,10 @@ class Alert(Contract):
 
     @property
     def key(self) -> str:
-        return f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
+        about = f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
+        # Each is about one request, and one person's requests may be decided in one second.
+        request = self.details.get("request_id") if self.kind in _PER_REQUEST else None
+        return f"{about}|{request}" if request else about
 
     @computed_field
     @property

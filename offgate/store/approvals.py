@@ -16,8 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from offgate.errors import BadInputError
-from offgate.store.alerts import Alert, AlertStore
+from offgate.money import usd
+from offgate.store.alerts import Alert, AlertKind, AlertStore
 from offgate.store.core import Store
+from offgate.store.people import People
 from offgate.store.schema import ApprovalAuditRow, ApprovalRequestRow
 from offgate.store.sql import naive_utc
 
@@ -164,11 +166,41 @@ class ApprovalStore:
                 ApprovalRequestRow.id.in_([request.id for request in waiting])).execute(self._db)
         return raised
 
+    def raise_decision_alerts(self, now: datetime | None = None) -> list[Alert]:
+        """An alert for each decision the requester was not told about (`approval_decided`),
+        and for each approval that has expired since (`approval_expired`), whose details name
+        the requester's address when one is known, for the email channel; the requests are
+        then marked told. A request decided again is told again."""
+        at = naive_utc(now or datetime.now(UTC))
+        row = ApprovalRequestRow
+        # One transaction: a request is marked told only with its alert stored.
+        with self._store.reporting("tell requesters of decisions in"), self._db.atomic():
+            decided = self._told(row.status.in_([APPROVED, DENIED]) & row.decision_notified_at.is_null(),
+                                 row.decision_notified_at, at)
+            expired = self._told(
+                (row.status == APPROVED) & (row.expires_at <= at) & row.expiry_notified_at.is_null(),
+                row.expiry_notified_at, at)
+            if not decided and not expired:
+                return []
+            people = People(self._store)
+            alerts = [*(_decision_alert(request, people.address_of(request.user)) for request in decided),
+                      *(_expiry_alert(request, people.address_of(request.user)) for request in expired)]
+            return AlertStore(self._store).raise_alerts(alerts, timedelta(0), at)
+
+    def _told(self, which: Any, marker: Any, at: datetime) -> list[Approval]:
+        """The requests `which` selects, each then marked told at `at` in `marker`."""
+        found = [_approval(row) for row in ApprovalRequestRow.select().where(which).execute(self._db)]
+        if found:
+            ApprovalRequestRow.update({marker: at}).where(
+                ApprovalRequestRow.id.in_([request.id for request in found])).execute(self._db)
+        return found
+
     def _decide(self, request_id: str, by: str, status: str, at: datetime, detail: str | None, *,
                 expires_at: datetime | None, amount_usd: float | None, note: str | None) -> Approval:
         with self._store.reporting("decide an approval request in"), self._db.atomic():
             updated = ApprovalRequestRow.update(
                 status=status, decided_by=by, decided_at=at, expires_at=expires_at, amount_usd=amount_usd, note=note,
+                decision_notified_at=None, expiry_notified_at=None,
             ).where(ApprovalRequestRow.id == request_id).execute(self._db)
             if not updated:
                 raise UnknownRequestError(f"no approval request {request_id!r}")
@@ -196,6 +228,40 @@ def _alert(request: Approval) -> Alert:
                  f"`offgate approvals deny {request.id}` refuses it"),
         details={"request_id": request.id, "rule": request.rule, "team": request.team, "model": request.model,
                  "estimated_cost_usd": request.estimated_cost_usd})
+
+
+def _decision_alert(request: Approval, address: str | None) -> Alert:
+    assert request.decided_at is not None  # only decided requests are told
+    if request.status == APPROVED:
+        until = f"until {request.expires_at:%Y-%m-%d %H:%M} UTC" if request.expires_at else "without expiry"
+        amount = f", up to {usd(request.amount_usd, cents=True)}" if request.amount_usd is not None else ""
+        decision = f"approved by {request.decided_by} {until}{amount}"
+    else:
+        decision = f"denied by {request.decided_by}"
+    why = f": {request.note}" if request.note else ""
+    return _requester_alert("approval_decided", request, request.decided_at, address,
+                            f"{_your_call(request)} was {decision}{why}")
+
+
+def _expiry_alert(request: Approval, address: str | None) -> Alert:
+    assert request.expires_at is not None  # only expired approvals are told
+    return _requester_alert(
+        "approval_expired", request, request.expires_at, address,
+        f"{_your_call(request)}: {request.decided_by}'s approval expired at {request.expires_at:%Y-%m-%d %H:%M} UTC; "
+        "the gateway holds such calls again")
+
+
+def _your_call(request: Approval) -> str:
+    call = f"Your gateway call with {request.model}" if request.model else "Your gateway call"
+    return f"{call} (rule '{request.rule}', request {request.id})"
+
+
+def _requester_alert(kind: AlertKind, request: Approval, ts: datetime, address: str | None, message: str) -> Alert:
+    return Alert(
+        kind=kind, severity="warning", dimension="user", entity=request.user or "someone", metric="approval",
+        ts=ts.replace(tzinfo=UTC), message=message,
+        details={"request_id": request.id, "rule": request.rule, "model": request.model, "status": request.status,
+                 "decided_by": request.decided_by, "requester_email": address})
 
 
 def _approval(row: ApprovalRequestRow) -> Approval:

@@ -8,6 +8,7 @@ by their login. An import replaces the whole mapping, so people who left leave w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,9 @@ from offgate.store.schema import PersonRow
 from offgate.store.sql import insert_rows
 
 ANY_DEVICE = ""  # PersonRow.id's device part for a mapping that holds on every device
+# A bare address: nothing a mail header could read as more than one (no spaces, commas, brackets).
+_ADDRESS_PART = r'[^@\s<>,;:"()\[\]\\]+'
+_ADDRESS = re.compile(f"{_ADDRESS_PART}@{_ADDRESS_PART}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,20 @@ class People:
                  .order_by(row.login, fn.COALESCE(row.device, ANY_DEVICE)))
         with self._store.reporting("read people from"):
             return [Person(*found) for found in query.tuples().execute(self._db)]
+
+
+    def address_of(self, name: str | None) -> str | None:
+        """An email address for a person named as the gateway names them: the name itself when
+        it is an address (LiteLLM user ids often are), else the one LiteLLM user id the
+        mapping gives their login when that is an address; None when there is none or several."""
+        if name is None or _ADDRESS.fullmatch(name):
+            return name
+        row = PersonRow
+        query = row.select(row.litellm_user_id).where(fn.LOWER(row.login) == name.lower()).distinct()
+        with self._store.reporting("read people from"):
+            found = {user_id for (user_id,) in query.tuples().execute(self._db) if user_id}
+        addresses = [user_id for user_id in found if _ADDRESS.fullmatch(user_id)]
+        return addresses[0] if len(addresses) == 1 else None
 
 
 # -- what queries join: a call's person and team, a spend row's ---------------------

@@ -268,7 +268,9 @@ class ApprovalRequestRow(Model):
     expires_at = DateTimeField(null=True)
     amount_usd = DoubleField(null=True)
     note = TextField(null=True)  # the approver's reason
-    notified_at = DateTimeField(null=True)
+    notified_at = DateTimeField(null=True)  # when the approvers were told of it (pending)
+    decision_notified_at = DateTimeField(null=True)  # when the requester was told of its decision
+    expiry_notified_at = DateTimeField(null=True)  # when the requester was told its approval expired
 
     class Meta:
         table_name = "approval_request"
@@ -450,6 +452,31 @@ class _SpendLogRowV1(Model):
         table_name = "litellm_spend_log"
 
 
+class _ApprovalRequestRowV9(Model):
+    """approval_request as version 9 created it, frozen (without the requester's markers)."""
+
+    id = TextField(primary_key=True)
+    rule = TextField()
+    reason = TextField()
+    user = TextField(null=True)
+    team = TextField(null=True)
+    model = TextField(null=True)
+    estimated_cost_usd = DoubleField(null=True)
+    status = TextField(index=True)
+    requested_at = DateTimeField()
+    last_requested_at = DateTimeField()
+    times_requested = IntegerField()
+    decided_by = TextField(null=True)
+    decided_at = DateTimeField(null=True)
+    expires_at = DateTimeField(null=True)
+    amount_usd = DoubleField(null=True)
+    note = TextField(null=True)
+    notified_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "approval_request"
+
+
 def create_tables(database: Database) -> None:
     for model in (_UsageEventRowV1, _SpendLogRowV1, ReconciledCallRow, FindingRow):
         SchemaManager(model, database).create_all()
@@ -481,7 +508,7 @@ def index_calls_by_device_and_user(database: Database) -> None:
 
 
 def add_approvals(database: Database) -> None:
-    for model in (ApprovalRequestRow, ApprovalAuditRow):
+    for model in (_ApprovalRequestRowV9, ApprovalAuditRow):
         SchemaManager(model, database).create_all()
 
 
@@ -512,6 +539,17 @@ def add_policy_outcome(database: Database) -> None:
               for column in ("policy_outcome", "policy_rule")))
 
 
+def tell_requesters_of_decisions(database: Database) -> None:
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("approval_request", column, DateTimeField(null=True))
+              for column in ("decision_notified_at", "expiry_notified_at")))
+    # Decisions taken and approvals expired before this version are old news: nobody is told of them now.
+    row = ApprovalRequestRow
+    row.update(decision_notified_at=row.decided_at).where(row.decided_at.is_null(False)).execute(database)
+    row.update(expiry_notified_at=row.expires_at).where(
+        row.expires_at <= datetime.now(UTC).replace(tzinfo=None)).execute(database)
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -531,6 +569,7 @@ MIGRATIONS: list[Migration] = [
     add_policy_tables,
     index_bill_lines_by_cell,
     add_generation_costs,
+    tell_requesters_of_decisions,
 ]
 
 
