@@ -5,6 +5,8 @@ the approvers' commands, and the hook failing closed when asked to."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +24,10 @@ from offgate.events import UsageEvent
 from offgate.policy import CallFacts, PolicyRule, PolicySettings
 from offgate.pricing import cost_for_key
 from offgate.store import Store
+from offgate.store.alerts import AlertStore
 from offgate.store.approvals import APPROVED, DENIED, PENDING, ApprovalStore, Hold, UnknownRequestError
 from offgate.store.people import People, Person
-from offgate.store.schema import MIGRATIONS, tell_requesters_of_decisions
+from offgate.store.schema import MIGRATIONS, key_approval_requests_by_request, tell_requesters_of_decisions
 from offgate.store.spend import SpendLog, SpendRecord
 from offgate.tokens import estimate_prompt
 
@@ -96,6 +99,37 @@ def test_two_of_one_person_s_requests_decided_in_one_second_are_two_notices(stor
             approvals.deny(hold.request_id, "carol", None, now=NOW)
         told = approvals.raise_decision_alerts(NOW)
     assert sorted(alert.details["request_id"] for alert in told) == sorted([HOLD.request_id, other.request_id])
+
+
+def test_two_of_one_person_s_calls_held_in_one_second_are_two_notices_to_the_approvers(store_url: str) -> None:
+    other = Hold(rule="data budget", reason="spent", user="alice", team="data", model="gpt-4o")
+    with Store.open(store_url) as store:
+        approvals = ApprovalStore(store)
+        approvals.ask([HOLD, other], "gateway hook", NOW)
+        told = approvals.raise_request_alerts(NOW)
+        stored = AlertStore(store).alerts()
+    assert sorted(alert.details["request_id"] for alert in told) == sorted([HOLD.request_id, other.request_id])
+    assert sorted(alert.id for alert in stored) == sorted(alert.id for alert in told)
+
+
+def test_an_approvers_notice_stored_before_the_upgrade_keeps_its_delivery_under_its_new_id(store_url: str) -> None:
+    before = MIGRATIONS[:MIGRATIONS.index(key_approval_requests_by_request)]
+    at = NOW.replace(tzinfo=None)
+    old_key = "approval_request|user|alice|approval"
+    old_id = hashlib.sha256(f"{old_key}|{at.isoformat(timespec='seconds')}".encode()).hexdigest()[:10]
+    alert = {"id": old_id, "key": old_key, "kind": "approval_request", "severity": "warning", "dimension": "user",
+             "entity": "alice", "metric": "approval", "ts": at, "message": "The gateway held alice's call",
+             "details": json.dumps({"request_id": HOLD.request_id}), "raised_at": at, "last_seen_at": at,
+             "occurrences": 1}
+    with Store.open(store_url, migrations=before) as old:
+        SqlTable("alert", list(alert)).bind(old.database).insert([alert]).execute()
+        SqlTable("notification", ["id", "alert_id", "channel", "status", "attempts", "last_attempt_at"]).bind(
+            old.database).insert([[f"{old_id}:email", old_id, "email", "sent", 1, at]]).execute()
+    with Store.open(store_url) as upgraded:
+        [kept] = AlertStore(upgraded).alerts()
+        delivered = SqlTable("notification", ["id", "alert_id"]).bind(upgraded.database).select().tuples()
+        assert list(delivered) == [(f"{kept.id}:email", kept.id)]
+    assert kept.id != old_id and kept.details == {"request_id": HOLD.request_id}
 
 
 def test_a_requester_s_address_is_their_gateway_name_or_the_one_the_people_mapping_gives(store_url: str) -> None:

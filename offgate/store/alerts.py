@@ -13,7 +13,6 @@ dashboard's /api/alerts) and the body the generic webhook posts: docs/schemas/al
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model
 
 from offgate.contracts import Contract, UtcTime
 from offgate.errors import BadInputError
+from offgate.store.alert_ids import alert_id, alert_key
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import classification, group_key
@@ -38,7 +38,6 @@ AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share",
 AlertScope = AlertDimension | Literal["total"]  # "total": all unmanaged usage
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 KINDS: tuple[AlertKind, ...] = get_args(AlertKind)
-_PER_REQUEST: tuple[AlertKind, ...] = ("approval_decided", "approval_expired")
 
 
 class Alert(Contract):
@@ -87,17 +86,14 @@ class Alert(Contract):
 
     @property
     def key(self) -> str:
-        about = f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}"
-        # Each is about one request, and one person's requests may be decided in one second.
-        request = self.details.get("request_id") if self.kind in _PER_REQUEST else None
-        return f"{about}|{request}" if request else about
+        return alert_key(f"{self.kind}|{self.dimension}|{self.entity}|{self.metric}", self.kind,
+                         self.details.get("request_id"))
 
     @computed_field
     @property
     def id(self) -> str:
         """From the key and the time: the same alert raised twice has one id."""
-        moment = naive_utc(self.ts).isoformat(timespec="seconds")
-        return hashlib.sha256(f"{self.key}|{moment}".encode()).hexdigest()[:10]
+        return alert_id(self.key, self.ts)
 
     @computed_field
     @property

@@ -13,6 +13,7 @@ store's history exact (usage_event's copy from version 1 is `_UsageEventRowV1`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -34,6 +35,7 @@ from peewee import (
 )
 from playhouse.migrate import SchemaMigrator, migrate
 
+from offgate.store.alert_ids import alert_id, alert_key
 from offgate.store.coaching_tables import add_coaching_events
 from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
@@ -550,6 +552,26 @@ def tell_requesters_of_decisions(database: Database) -> None:
         row.expires_at <= datetime.now(UTC).replace(tzinfo=None)).execute(database)
 
 
+
+def key_approval_requests_by_request(database: Database) -> None:
+    """An approval_request alert's key names its request now (two held in one second were one
+    alert): the stored ones and their deliveries take the ids their key gives them today."""
+    # Only the columns this version has: a later one may add more to these tables.
+    alerts = AlertRow.select(AlertRow.id, AlertRow.key, AlertRow.kind, AlertRow.details, AlertRow.ts).where(
+        AlertRow.kind == "approval_request")
+    for alert in alerts.execute(database):
+        details: dict[str, object] = json.loads(alert.details)
+        new_id = alert_id(key := alert_key(alert.key, alert.kind, details.get("request_id")), alert.ts)
+        if new_id == alert.id:
+            continue
+        deliveries = NotificationRow.select(NotificationRow.id, NotificationRow.channel).where(
+            NotificationRow.alert_id == alert.id)
+        for delivery in deliveries.execute(database):
+            NotificationRow.update(id=f"{new_id}:{delivery.channel}", alert_id=new_id).where(
+                NotificationRow.id == delivery.id).execute(database)
+        AlertRow.update(id=new_id, key=key).where(AlertRow.id == alert.id).execute(database)
+
+
 MIGRATIONS: list[Migration] = [
     create_tables,
     add_alerts_and_audio_tokens,
@@ -570,6 +592,7 @@ MIGRATIONS: list[Migration] = [
     index_bill_lines_by_cell,
     add_generation_costs,
     tell_requesters_of_decisions,
+    key_approval_requests_by_request,
 ]
 
 
