@@ -37,6 +37,7 @@ from playhouse.migrate import SchemaMigrator, migrate
 from offgate.store.coaching_tables import add_coaching_events
 from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
+from offgate.store.rollups import add_usage_rollups
 from offgate.store.workstation_tables import add_workstation_tables
 
 Migration = Callable[[Database], None]
@@ -497,6 +498,7 @@ MIGRATIONS: list[Migration] = [
     add_bills_and_key_hints,
     add_coaching_events,
     add_policy_outcome,
+    add_usage_rollups,
 ]
 
 
