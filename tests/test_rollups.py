@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from typer.testing import CliRunner
@@ -113,7 +113,7 @@ def test_rollups_answer_as_the_records_do_through_every_kind_of_write(central_st
     row.update(ts=T + timedelta(days=2, minutes=1), device="erin-pc").where(row.id == "spread-3").execute(db)
     assert_rollups_agree(store)
     # An upsert of a stored id (INSERT ... ON CONFLICT DO UPDATE, as the collector's), and a deletion.
-    grown = row.select().where(row.id == "u-estimated").dicts().get(store.database)
+    grown = cast(dict[str, Any], row.select().where(row.id == "u-estimated").dicts().get(db))
     insert_rows(store.database, row, [{**grown, "completion_tokens": 4000, "cost_usd": 0.02}], existing="replace")
     row.delete().where(row.id.in_(["spread-4", "u-unpriced"])).execute(store.database)
     assert_rollups_agree(store)
