@@ -20,6 +20,7 @@ from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
 from offgate.store.people import People, Person
 from offgate.store.queries import CallGroup, CallQueries
+from offgate.store.rollups import Window, split_window
 from offgate.store.schema import UsageEventRow
 from offgate.store.spend import SpendLog
 from offgate.store.sql import insert_rows
@@ -33,6 +34,7 @@ WINDOWS = [
     (T - timedelta(days=3), T + timedelta(days=3)),  # whole days only
     (T - timedelta(days=2, hours=5, minutes=7), T + timedelta(hours=30, seconds=1)),  # ragged ends
     (T + timedelta(minutes=3), T + timedelta(minutes=9)),  # inside one hour
+    (T - timedelta(days=5, hours=3), T + timedelta(days=3, hours=2, minutes=5)),  # ragged, no call beyond either end
 ]
 GROUPINGS = [[name] for name in (*DIMENSIONS, DAY)] + [list(SOURCE_FIELDS)]
 
@@ -148,3 +150,16 @@ def test_the_central_report_by_team_equals_a_workstations(central_store: Store, 
         assert central_report["daily"] == local_report["daily"]
         assert central_report["top_sources"] == local_report["top_sources"]
         assert len(central_report["rows"]) >= 3 and central_report["totals"]["captured_calls"] > 40
+
+
+def test_a_ragged_day_is_the_rollups_whole_only_when_nothing_of_it_lies_outside_the_window() -> None:
+    day = timedelta(days=1)
+    since, until = T + timedelta(hours=3), T + timedelta(days=4, hours=5)
+    first, last = T.replace(hour=0), T.replace(hour=0) + 4 * day
+    assert split_window(since, until, day) == Window((first + day, last), ((since, first + day), (last, until)))
+    assert split_window(since, until, day, lambda start, end: True) == Window((first, last + day), ())
+    # Calls before `since` on its day, none after `until`: the first day from the records, the last from the rollup.
+    assert split_window(since, until, day, lambda start, end: start >= until) == Window(
+        (first + day, last + day), ((since, first + day),))
+    assert split_window(since, since + timedelta(hours=1), day) == Window(None, ((since, since + timedelta(hours=1)),))
+    assert split_window(None, None, day) == Window((None, None), ())

@@ -27,7 +27,7 @@ from offgate.errors import BadInputError
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import classification, group_key
-from offgate.store.rollups import ONE_HOUR, HourlyUnmanagedRow, Window, has_rollups, split_window
+from offgate.store.rollups import ONE_HOUR, HourlyUnmanagedRow, cut_window, has_rollups
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
 from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
@@ -213,8 +213,7 @@ class UnmanagedSeries:
         `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0). Whole hours
         come from the hourly rollup where the store keeps one, the window's ends from the
         records; no (values, hour) is in two rows either way."""
-        since, until = (None if moment is None else naive_utc(moment) for moment in (since, until))
-        window = split_window(since, until, ONE_HOUR) if self._rollups else Window(None, ((since, until),))
+        window = cut_window(self._db, since, until, ONE_HOUR, self._rollups)
         parts = [self._hours(UsageEventRow, start, end, by) for start, end in window.raw]
         if window.rolled is not None:
             parts.append(self._hours(HourlyUnmanagedRow, *window.rolled, by))

@@ -15,9 +15,9 @@ from offgate.events import UsageEvent
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.people import ON_ANY_DEVICE, ON_DEVICE, PersonRow, call_person, call_team, person_of_call
-from offgate.store.rollups import ONE_DAY, DailyUsageRow, Window, has_rollups, split_window
+from offgate.store.rollups import ONE_DAY, DailyUsageRow, cut_window, has_rollups
 from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
-from offgate.store.sql import between, flag, naive_utc
+from offgate.store.sql import between, flag
 from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
 
 PERSON_KEYS = frozenset({"user", TEAM})  # read through the people mapping
@@ -75,8 +75,7 @@ class CallQueries:
         of `by` (dimensions or "day"; "user" is the person, "team" theirs: offgate.store.people),
         class, and the flags of CallGroup. Whole days come from the daily rollup where the
         store keeps one, the window's ragged ends from the records."""
-        since, until = (None if moment is None else naive_utc(moment) for moment in (since, until))
-        window = split_window(since, until, ONE_DAY) if self._rollups else Window(None, ((since, until),))
+        window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
         found = [group for start, end in window.raw
                  for group in self._groups(UsageEventRow, start, end, by, web_app_providers, only)]
         if window.rolled is not None:

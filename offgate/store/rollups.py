@@ -19,6 +19,7 @@ none: there the report and alerts read the records, which a workstation has few 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +35,8 @@ from peewee import (
     SchemaManager,
     TextField,
 )
+
+from offgate.store.sql import naive_utc
 
 # Any fixed number: the first key of the two-key advisory locks that serialise one pair's refresh.
 ROLLUP_LOCK = 0x0FF6A7F
@@ -92,6 +95,15 @@ class HourlyUnmanagedRow(Model):
 def has_rollups(database: Database) -> bool:
     """Whether the store keeps the rollups (a PostgreSQL store, migrated when opened)."""
     return isinstance(database, PostgresqlDatabase)
+
+
+def no_calls(database: Database) -> Callable[[datetime, datetime], bool]:
+    """Whether the store holds no call in [start, end): one read of usage_event's ts index."""
+    def empty(start: datetime, end: datetime) -> bool:
+        cursor = database.execute_sql("SELECT NOT EXISTS (SELECT 1 FROM usage_event WHERE ts >= %s AND ts < %s)",
+                                      (start, end))
+        return bool(cursor.fetchone()[0])
+    return empty
 
 
 _DAILY_COLUMNS = ('day, device, "user", provider, app, process_name, model, key_fingerprint, route, tokens_estimated, '
@@ -241,15 +253,33 @@ class Window:
     raw: tuple[tuple[datetime | None, datetime | None], ...]
 
 
-def split_window(since: datetime | None, until: datetime | None, period: timedelta) -> Window:
-    start = None if since is None else _floor(since, period) + (period if _floor(since, period) < since else ZERO)
-    end = None if until is None else _floor(until, period)
+def cut_window(database: Database, since: datetime | None, until: datetime | None, period: timedelta,
+               rollups: bool) -> Window:
+    """The window (naive UTC) for a read from the rollup of `period` (when `rollups`) and the records."""
+    since, until = (None if moment is None else naive_utc(moment) for moment in (since, until))
+    return split_window(since, until, period, no_calls(database)) if rollups else Window(None, ((since, until),))
+
+
+def split_window(since: datetime | None, until: datetime | None, period: timedelta,
+                 empty: Callable[[datetime, datetime], bool] = lambda start, end: False) -> Window:
+    """The window cut at whole periods. A period the window covers only in part is still the
+    rollup's whole when `empty(start, end)` says the store holds no call in its part outside
+    the window (the usual case for the current day or hour, whose rest is the future)."""
+    start = end = None
+    if since is not None:
+        start = _floor(since, period)
+        if start < since and not empty(start, since):
+            start += period
+    if until is not None:
+        end = _floor(until, period)
+        if end < until and empty(until, end + period):
+            end += period
     if start is not None and end is not None and start >= end:
         return Window(None, ((since, until),))
     edges: list[tuple[datetime | None, datetime | None]] = []
     if since is not None and start is not None and since < start:
         edges.append((since, start))
-    if until is not None and end is not None and end < until:
+    if until is not None and end is not None and until > end:
         edges.append((end, until))
     return Window((start, end), tuple(edges))
 
