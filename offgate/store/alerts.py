@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, Literal, get_args
 
 from peewee import JOIN, SQL, Node, fn
@@ -217,7 +218,8 @@ class UnmanagedSeries:
         parts = [self._hours(UsageEventRow, start, end, by) for start, end in window.raw]
         if window.rolled is not None:
             parts.append(self._hours(HourlyUnmanagedRow, *window.rolled, by))
-        return {name: tuple(value for part in parts for value in part[name]) for name in parts[0]}
+        return parts[0] if len(parts) == 1 else {name: tuple(chain.from_iterable(part[name] for part in parts))
+                                                 for name in parts[0]}
 
     def _hours(self, table: type[UsageEventRow] | type[HourlyUnmanagedRow], since: datetime | None,
                until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
