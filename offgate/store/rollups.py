@@ -15,6 +15,11 @@ correct under upserts and idempotent. Concurrent writers of one pair take turns 
 advisory lock, in a fixed order. Spend rows are only ever added (analytics.spend keeps the
 first copy), so a matched call's spend never changes under its rollup. SQLite stores have
 none: there the report and alerts read the records, which a workstation has few of.
+
+A read takes whole periods from a rollup and the window's ragged ends from the records; a
+ragged period is the rollup's whole when the store holds no call in its part outside the
+window (today after now). A call timed past the window's end that lands between that check
+and the read would be counted: the same class of race as a call pushed during a report.
 """
 
 from __future__ import annotations
