@@ -1,17 +1,19 @@
 """The central store at fleet scale: `offgate report` and the alert round over a month of a
 simulated fleet in PostgreSQL.
 
-    uv run python bench/fleet_scale_bench.py [--devices 0,100,1000,10000] [--calls-per-day 200] [--days 30]
+    uv run python bench/fleet_scale_bench.py [--devices 0,100,1000,10000] [--calls-per-day 20,200] [--days 30]
 
 For each number of devices, a fresh database on a throw-away PostgreSQL (tests/support/postgres.py)
 gets DEVICES x CALLS_PER_DAY x DAYS usage records, generated inside PostgreSQL (one INSERT ...
 SELECT over generate_series: no row crosses from Python), as the collector stores them: each device
-with its owner (one user per device), calls evenly spread over the days up to now, 70% straight to
+with its owner (one user per device), calls evenly spread over the days up to now (with the rollup
+triggers off; the rollups are then built at once, as the migration builds them, and timed), 70% straight to
 a provider (unmanaged), 30% through the gateway, four models at their usual prices. Then, timed as
 a user runs them (their own processes, on OFFGATE_DATABASE_URL):
 
-- `offgate report --by user --since 30d`: the whole month per person (teams: by user, until the
-  people-to-team mapping lands; a team is a coarser GROUP BY over the same rows);
+- `offgate report --by team`: the month per team (one person per device's user, in 100 teams), once
+  from the first whole day (whole days come from the daily rollup, today's from the records) and
+  once `--since 30d` (the first day's ragged part from the records too);
 - `offgate alerts --json`: one alert round (every detector, its baseline weeks read back);
 - one device's month, as `--device` filters will read it: a SQL aggregate for one device, with the
   (device, ts) index the store's migration adds and without it (dropped for the second timing).
@@ -69,31 +71,56 @@ SELECT md5(g::text || %(seed)s),
 FROM generate_series(%(first)s, %(last)s) AS g
 """
 GENERATE_CHUNK = 2_000_000  # rows per INSERT: one transaction each, so progress shows
+TEAMS = 100
+# One person per device's user, each in one of TEAMS teams: what `offgate people import` keeps.
+_PEOPLE = """
+INSERT INTO person (id, login, device, litellm_user_id, team, source, imported_at)
+SELECT chr(31) || 'user-' || lpad(g::text, 5, '0'), 'user-' || lpad(g::text, 5, '0'), NULL,
+       'person-' || lpad(g::text, 5, '0'), 'team-' || lpad((g %% %(teams)s)::text, 3, '0'), 'bench', now()
+FROM generate_series(0, %(devices)s - 1) AS g
+"""
+ROLLUPS = ("usage_daily", "usage_hourly_unmanaged")
 
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def generate(url: str, devices: int, calls_per_day: int, days: int) -> int:
+def generate(url: str, devices: int, calls_per_day: int, days: int) -> tuple[int, float, float]:
     rows = devices * calls_per_day * days
     spacing = days * 86400 / (calls_per_day * days)  # seconds between one device's calls
     start = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(days=days)
     began = time.perf_counter()
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        # The rollups are built once at the end, as the migration builds them for a store that has records.
+        cursor.execute("ALTER TABLE usage_event DISABLE TRIGGER USER")
         for first in range(0, rows, GENERATE_CHUNK):
             cursor.execute(_GENERATE, {"seed": str(devices), "start": start, "devices": devices, "spacing": spacing,
                                        "first": first, "last": min(first + GENERATE_CHUNK, rows) - 1})
             connection.commit()
             log(f"  {min(first + GENERATE_CHUNK, rows):,} of {rows:,} rows")
+        cursor.execute("ALTER TABLE usage_event ENABLE TRIGGER USER")
+        cursor.execute(_PEOPLE, {"devices": devices, "teams": TEAMS})
+    generated = time.perf_counter() - began
+    _vacuum(url, "usage_event")
+    log(f"  generated and analysed in {time.perf_counter() - began:.0f} s")
+    began = time.perf_counter()
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT usage_rollup_rebuild()")
+    rollups = time.perf_counter() - began
+    for table in ROLLUPS:
+        _vacuum(url, table)
+    log(f"  rollups built in {rollups:.0f} s")
+    return rows, generated, rollups
+
+
+def _vacuum(url: str, table: str) -> None:
     vacuum = psycopg2.connect(url)
     try:
         vacuum.autocommit = True  # VACUUM runs outside a transaction
-        vacuum.cursor().execute("VACUUM ANALYZE usage_event")
+        vacuum.cursor().execute(f"VACUUM ANALYZE {table}")
     finally:
         vacuum.close()
-    log(f"  generated and analysed in {time.perf_counter() - began:.0f} s")
-    return rows
 
 
 def timed_command(url: str, home: Path, *arguments: str) -> tuple[float, str]:
@@ -106,6 +133,24 @@ def timed_command(url: str, home: Path, *arguments: str) -> tuple[float, str]:
     if done.returncode != 0:
         raise SystemExit(f"offgate {' '.join(arguments)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return elapsed, done.stdout
+
+
+def in_process(url: str, days: int) -> tuple[float, float]:
+    """`report --by team --since DAYS` and the alert round as a running process pays them (the
+    watcher, the dashboard): imports and start-up already paid, which on the loaded machine cost
+    most of a command's time."""
+    from analytics.alerts.evaluate import evaluate
+    from analytics.report.model import build_report
+    from offgate.config import AlertSettings
+
+    with Store.open(url) as store:
+        now = datetime.now(UTC)
+        began = time.perf_counter()
+        build_report(store, now - timedelta(days=days), now, "team")
+        report_s = time.perf_counter() - began
+        began = time.perf_counter()
+        evaluate(store, AlertSettings(), now)
+        return report_s, time.perf_counter() - began
 
 
 def one_device_month(url: str) -> float:
@@ -124,39 +169,57 @@ def drop_device_index(url: str) -> None:
         cursor.execute("DROP INDEX usage_event_device_ts")
 
 
-def table_size(url: str) -> str:
+def table_size(url: str, table: str) -> str:
+    """The table's size with its indexes, and its rows."""
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('usage_event'))")
-        (size,) = cursor.fetchone() or ("?",)
-        return size
+        cursor.execute(f"SELECT pg_size_pretty(pg_total_relation_size('{table}')), (SELECT count(*) FROM {table})")
+        size, rows = cursor.fetchone() or ("?", 0)
+        return f"{size} ({rows:,} rows)"
 
 
 def measure(server: str, devices: int, calls_per_day: int, days: int, home: Path) -> dict[str, Any]:
     with fresh_database(server) as url:
         Store.open(url).close()  # every migration: the indexes are there before the rows
         log(f"{devices:,} devices: generating")
-        rows = generate(url, devices, calls_per_day, days)
-        log("  offgate report --by user")
-        report_s, _ = timed_command(url, home, "report", "--by", "user", "--since", f"{days}d")
+        rows, generate_s, rollups_s = generate(url, devices, calls_per_day, days)
+        first_day = (datetime.now(UTC) - timedelta(days=days - 1)).date().isoformat()
+        log(f"  offgate report --by team --since {first_day} (whole days but today's)")
+        report_days_s, _ = timed_command(url, home, "report", "--by", "team", "--since", first_day)
+        log(f"  report: {report_days_s:.1f} s; offgate report --by team --since {days}d (a ragged first day)")
+        report_s, report = timed_command(url, home, "report", "--by", "team", "--since", f"{days}d", "--format", "json")
         log(f"  report: {report_s:.1f} s; offgate alerts")
         alerts_s, alerts = timed_command(url, home, "alerts", "--json")
         log(f"  alerts: {alerts_s:.1f} s ({len(json.loads(alerts))} alerts)")
+        report_in_s, alerts_in_s = in_process(url, days)
+        log(f"  in process: report {report_in_s:.1f} s, alert round {alerts_in_s:.1f} s")
         indexed_s = one_device_month(url)
-        size = table_size(url)
+        sizes = {table: table_size(url, table) for table in ("usage_event", *ROLLUPS)}
         drop_device_index(url)
         unindexed_s = one_device_month(url)
         log(f"  one device's month: {indexed_s * 1000:.1f} ms indexed, {unindexed_s * 1000:.0f} ms without")
-    return {"devices": devices, "rows": rows, "table_size": size, "report_s": report_s, "alerts_s": alerts_s,
+    return {"devices": devices, "calls_per_day": calls_per_day, "rows": rows, "generate_s": generate_s,
+            "rollups_s": rollups_s, "sizes": sizes,
+            "report_days_s": report_days_s, "report_s": report_s, "alerts_s": alerts_s,
+            "report_in_process_s": report_in_s, "alerts_in_process_s": alerts_in_s,
+            "captured_calls": json.loads(report)["totals"]["captured_calls"], "teams": len(json.loads(report)["rows"]),
             "alerts": len(json.loads(alerts)), "one_device_indexed_s": indexed_s,
             "one_device_unindexed_s": unindexed_s}
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
-    lines = ["| devices | records | table + indexes | `report --by user` | alert round | one device's month "
-             "(index / none) |", "|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| devices x calls a day | records | generate / build rollups | usage_event | usage_daily "
+             "| usage_hourly_unmanaged | `report --by team` (whole days / `--since 30d` / in process) "
+             "| alert round (command / in process) "
+             "| one device's month (index / none) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
-        lines.append(f"| {result['devices']:,} | {result['rows']:,} | {result['table_size']} | "
-                     f"{result['report_s']:.1f} s | {result['alerts_s']:.1f} s | "
+        sizes = result["sizes"]
+        lines.append(f"| {result['devices']:,} x {result['calls_per_day']} | {result['rows']:,} | "
+                     f"{result['generate_s']:.0f} s / "
+                     f"{result['rollups_s']:.0f} s | {sizes['usage_event']} | {sizes['usage_daily']} | "
+                     f"{sizes['usage_hourly_unmanaged']} | {result['report_days_s']:.1f} s / "
+                     f"{result['report_s']:.1f} s / {result['report_in_process_s']:.1f} s | "
+                     f"{result['alerts_s']:.1f} s / {result['alerts_in_process_s']:.1f} s | "
                      f"{result['one_device_indexed_s'] * 1000:.1f} ms / "
                      f"{result['one_device_unindexed_s'] * 1000:.0f} ms |")
     return "\n".join(lines)
@@ -166,14 +229,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--devices", default="0,100,1000,10000",
                         help="comma-separated fleet sizes (0: an empty store, what starting the commands costs)")
-    parser.add_argument("--calls-per-day", type=int, default=200)
+    parser.add_argument("--calls-per-day", default="200",
+                        help="comma-separated: more calls a day on as many devices grow the records, not the rollups")
     parser.add_argument("--days", type=int, default=30)
     options = parser.parse_args()
     sizes = [int(size) for size in options.devices.split(",")]
     results = []
     with postgres_server() as server, tempfile.TemporaryDirectory() as home:
         for devices in sizes:
-            results.append(measure(server, devices, options.calls_per_day, options.days, Path(home)))
+            for calls_per_day in (int(calls) for calls in options.calls_per_day.split(",")):
+                results.append(measure(server, devices, calls_per_day, options.days, Path(home)))
             print(markdown(results[-1:]), flush=True)
     print(markdown(results))
     out = BENCH / "results" / f"fleet-scale-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"

@@ -3,8 +3,9 @@
 The records are stamped with the sending device's name (whatever device they name: a
 device can only write its own records) and, when they name no user, with its owner. They
 go to PostgreSQL as one JSON array (rendered by pydantic's core), unpacked there by
-json_populate_recordset into one INSERT ... ON CONFLICT (id) DO NOTHING, so a record pushed
-twice is stored once; no value of a record is touched in Python (rendering CSV for COPY
+json_populate_recordset into one INSERT ... ON CONFLICT (id) DO UPDATE, so a record pushed
+twice is stored once and a record changed since (witnesses added, a session grown) is
+updated, the newer state winning; no value of a record is touched in Python (rendering CSV for COPY
 cost the collector more than validating did). Deletions (the agent's store replaced a
 record, see offgate.same_call) remove only the sender's own records. The device row is
 locked for the transaction and keeps the newest outbox position applied: entries at or
@@ -38,8 +39,15 @@ _INCOMING_TYPE = """DO $$ BEGIN
 END $$"""
 _STAMPED = {"ts": "r.ts AT TIME ZONE 'UTC'", "device": "%(device)s", "user": 'COALESCE(r."user", %(owner)s)'}
 _VALUES = ", ".join(_STAMPED.get(column, f'r."{column}"') for column in COLUMNS)
-_INSERT = (f"INSERT INTO usage_event ({_COLUMN_LIST}) SELECT {_VALUES} "
-           "FROM json_populate_recordset(NULL::fleet_incoming, %(records)s) AS r ON CONFLICT (id) DO NOTHING")
+_UPDATES = ", ".join(f'"{column}" = excluded."{column}"' for column in COLUMNS if column != "id")
+# A record pushed again after it changed on the device replaces the stored one, only if that is
+# the sender's own and differs (an unchanged retry touches nothing); of one id twice in a batch,
+# the later wins. RETURNING tells records new to the store from records updated.
+_UPSERT = (f"INSERT INTO usage_event ({_COLUMN_LIST}) SELECT DISTINCT ON (r.id) {_VALUES} "
+           "FROM json_populate_recordset(NULL::fleet_incoming, %(records)s) WITH ORDINALITY AS r "
+           f"ORDER BY r.id, r.ordinality DESC ON CONFLICT (id) DO UPDATE SET {_UPDATES} "
+           "WHERE usage_event.device = excluded.device AND (usage_event.*) IS DISTINCT FROM (excluded.*) "
+           "RETURNING xmax = 0")
 _RECORDS = TypeAdapter(list[PushedRecord])
 
 
@@ -68,7 +76,7 @@ def apply_batch(store: Store, device: Device, batch: Batch) -> Applied:
         acked = position.acked_through if position.outbox == batch.outbox else 0  # a new outbox starts over
         fresh = [record for seq, record in zip(batch.record_seqs, batch.records, strict=True) if seq > acked]
         try:
-            stored = _insert(cursor, fresh, device)
+            stored = _upsert(cursor, fresh, device)
         except psycopg2.DataError as exc:
             raise RecordsRefused(f"the database refused a value: {' '.join(str(exc).split())}") from None
         doomed = [deletion.id for deletion in batch.deletions if deletion.seq > acked]
@@ -90,14 +98,15 @@ def _lock_position(cursor: Any, device: Device) -> _Position:
     return _Position(outbox, acked_through)
 
 
-def _insert(cursor: Any, records: list[PushedRecord], device: Device) -> int:
+def _upsert(cursor: Any, records: list[PushedRecord], device: Device) -> int:
+    """Store or update the records; returns how many are new to the store."""
     if not records:
         return 0
     cursor.execute(_INCOMING_TYPE)
     cursor.execute("SET LOCAL TimeZone = 'UTC'")  # a time the agent gave without an offset is UTC
-    cursor.execute(_INSERT, {"device": device.name, "owner": device.owner,
+    cursor.execute(_UPSERT, {"device": device.name, "owner": device.owner,
                              "records": _RECORDS.dump_json(records).decode()})
-    return cursor.rowcount
+    return sum(inserted for (inserted,) in cursor.fetchall())
 
 
 def _delete(cursor: Any, ids: list[str], device: Device) -> int:

@@ -1,9 +1,10 @@
 """On a workstation: the records waiting to be pushed, a table in the local store.
 
-Triggers on usage_event add an outbox entry for every record inserted and every record
-deleted (the proxy's record replacing the extension's), so an entry is written in the
-very transaction that writes the record, by whichever process writes it (proxy, native
-host, imports), and the Store needs no part in it. Only an enrolled store has the
+Triggers on usage_event add an outbox entry for every record inserted, updated (witnesses
+added, a coding agent's session grown: the collector takes the newer state) and deleted (the
+proxy's record replacing the extension's), so an entry is written in the very transaction
+that writes the record, by whichever process writes it (proxy, native host, imports), and
+the Store needs no part in it. Only an enrolled store has the
 triggers: a store that is not enrolled pays nothing. Entries are numbered in order and the
 numbers are never reused; the push sends them oldest first and deletes them once the
 collector acknowledged them. An entry the collector refuses even alone moves to the
@@ -28,6 +29,8 @@ _SQLITE_TRIGGERS = (
     "BEGIN INSERT INTO fleet_outbox (event_id, deleted) VALUES (NEW.id, 0); END",
     "CREATE TRIGGER IF NOT EXISTS fleet_outbox_delete AFTER DELETE ON usage_event "
     "BEGIN INSERT INTO fleet_outbox (event_id, deleted) VALUES (OLD.id, 1); END",
+    "CREATE TRIGGER IF NOT EXISTS fleet_outbox_update AFTER UPDATE ON usage_event "
+    "BEGIN INSERT INTO fleet_outbox (event_id, deleted) VALUES (NEW.id, 0); END",
 )
 _POSTGRES_TRIGGERS = (
     """CREATE OR REPLACE FUNCTION fleet_outbox_note() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -39,7 +42,7 @@ _POSTGRES_TRIGGERS = (
         END IF;
         RETURN NULL;
     END $$""",
-    "CREATE OR REPLACE TRIGGER fleet_outbox_note AFTER INSERT OR DELETE ON usage_event "
+    "CREATE OR REPLACE TRIGGER fleet_outbox_note AFTER INSERT OR UPDATE OR DELETE ON usage_event "
     "FOR EACH ROW EXECUTE FUNCTION fleet_outbox_note()",
 )
 _EVENT_FIELDS = UsageEventRow._meta.sorted_fields  # type: ignore[attr-defined]

@@ -146,7 +146,7 @@ class Batch(_Request):
 class Acknowledgement(_Reply):
     device: str
     stored: int  # records new to the central store
-    already_stored: int  # records it had (pushed before, or under the same id)
+    already_stored: int  # records it had (pushed before, or under the same id); updated where they changed
     deleted: int
     skipped: int  # entries at or before `acked_through` already: applied by an earlier push
     restamped: int  # records that named another device: stored as this device's

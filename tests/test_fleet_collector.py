@@ -321,3 +321,27 @@ def test_oversized_bodies_are_refused_before_they_cost_much(collector: Collector
 def test_unknown_paths_and_methods_answer_json_too(collector: Collector) -> None:
     assert refused(httpx.get(collector.url + "/v1/everything"), 404, "not_found") == "Not Found"
     assert refused(httpx.get(collector.url + INGEST_PATH), 405, "method_not_allowed") == "Method Not Allowed"
+
+
+def test_a_record_changed_after_its_push_is_pushed_again_and_updated_counted_once(collector: Collector, token: str,
+                                                                                central: str) -> None:
+    credential = credential_for(collector, token, "laptop-grows")
+    session = record("laptop-grows", prompt_tokens=100, completion_tokens=10, cost_usd=0.01, source="proxy")
+    assert push(collector, credential, batch([session])).json()["stored"] == 1
+    # The device's store updated it (a coding agent's log saw the call too; the session grew): its new entry.
+    grown = {**session, "prompt_tokens": 900, "completion_tokens": 90, "cost_usd": 0.09, "witnesses": "proxy,goose"}
+    answer = push(collector, credential, batch([grown], first_seq=2))
+    assert (answer.json()["stored"], answer.json()["already_stored"], answer.json()["acked_through"]) == (0, 1, 2)
+    # Another device sending the same id cannot change it.
+    forger = credential_for(collector, token, "laptop-forges")
+    assert push(collector, forger, batch([{**session, "cost_usd": 99.0}])).json()["stored"] == 0
+    with psycopg2.connect(central) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT prompt_tokens, completion_tokens, cost_usd, witnesses FROM usage_event WHERE id = %s",
+                       (session["id"],))
+        assert cursor.fetchall() == [(900, 90, 0.09, "proxy,goose")]
+        cursor.execute("SELECT sum(calls), sum(prompt_tokens), sum(cost_usd) FROM usage_daily WHERE device = %s",
+                       ("laptop-grows",))
+        assert cursor.fetchone() == (1, 900, 0.09)
+        cursor.execute("SELECT records_stored FROM fleet_device WHERE name = %s", ("laptop-grows",))
+        assert cursor.fetchone() == (1,)
+    connection.close()

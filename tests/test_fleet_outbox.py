@@ -13,6 +13,7 @@ import pytest
 from fleet.outbox import Outbox
 from offgate.events import UsageEvent
 from offgate.store import Store
+from offgate.store.schema import UsageEventRow
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 
@@ -123,3 +124,18 @@ def test_reading_stops_at_the_limit_and_acknowledging_forgets_only_what_was_read
     outbox.acknowledge(batch.last_seq)
     assert outbox.pending() == 3
     assert [record["id"] for record in outbox.read(10).records] == ["e2", "e3", "e4"]
+
+
+def test_a_record_updated_after_its_push_goes_out_again_as_it_is_now(store: Store) -> None:
+    outbox = Outbox(store)
+    outbox.start()
+    store.add([event("session", source="agent-log", prompt_tokens=100, completion_tokens=10)])
+    outbox.acknowledge(outbox.read(100).last_seq)  # pushed
+    # The session grows in the agent's log (offgate.store.agent_logs), and the proxy is named a witness.
+    row = UsageEventRow
+    row.update(prompt_tokens=900, completion_tokens=90).where(row.id == "session").execute(store.database)
+    row.update(witnesses="agent-log,proxy").where(row.id == "session").execute(store.database)
+    batch = outbox.read(100)
+    assert [(r["id"], r["prompt_tokens"], r["completion_tokens"], r["witnesses"]) for r in batch.records] == [
+        ("session", 900, 90, "agent-log,proxy")]  # two entries, its last one sent, once
+    assert batch.entries == 2 and batch.deletions == []

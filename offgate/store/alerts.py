@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import Any, Literal, get_args
 
 from peewee import JOIN, SQL, Node, fn
@@ -27,6 +28,7 @@ from offgate.store.alert_ids import alert_id, alert_key
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import classification, group_key
+from offgate.store.rollups import ONE_HOUR, HourlyUnmanagedRow, cut_window, has_rollups
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
 from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
 from offgate.vocabulary import UNMANAGED, AlertDimension
@@ -204,30 +206,54 @@ class UnmanagedSeries:
     """Unmanaged calls (classified as offgate.store.queries counts them) in one Store, per
     dimension value and hour, as the alerts read them: as columns, a million calls cheaply."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rollups: bool = True) -> None:
         self._store = store
         self._db = store.database
+        self._rollups = rollups and has_rollups(self._db)  # False: read the records themselves
 
     def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         """Unmanaged calls in [since, until) per value of each dimension in `by` and UTC
         hour, as columns: those names, `hour` (whole hours since the epoch), `calls`,
-        `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0)."""
-        event = UsageEventRow
-        columns: dict[str, Node] = {name: group_key(name) for name in by}
-        columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
-                       tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
-                       cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
-        query = _unmanaged(event.select(*columns.values()), since, until)
+        `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0). Whole hours
+        come from the hourly rollup where the store keeps one, the window's ends from the
+        records; no (values, hour) is in two rows either way."""
+        window = cut_window(self._db, since, until, ONE_HOUR, self._rollups)
+        parts = [self._hours(UsageEventRow, start, end, by) for start, end in window.raw]
+        if window.rolled is not None:
+            parts.append(self._hours(HourlyUnmanagedRow, *window.rolled, by))
+        return parts[0] if len(parts) == 1 else {name: tuple(chain.from_iterable(part[name] for part in parts))
+                                                 for name in parts[0]}
+
+    def _hours(self, table: type[UsageEventRow] | type[HourlyUnmanagedRow], since: datetime | None,
+               until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        columns: dict[str, Node] = {name: group_key(name, table) for name in by}
+        if table is HourlyUnmanagedRow:
+            rolled = HourlyUnmanagedRow
+            columns.update(hour=hour(self._db, rolled.hour), calls=fn.SUM(rolled.calls), tokens=fn.SUM(rolled.tokens),
+                           cost_usd=fn.SUM(rolled.cost_usd))
+            query = between(rolled.select(*columns.values()), rolled.hour, since, until)
+        else:
+            event = UsageEventRow
+            columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
+                           tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
+                           cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
+            query = _unmanaged(event.select(*columns.values()), since, until)
         with self._store.reporting("total unmanaged calls in"):
             return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)]), columns)
 
     def first_calls(self, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         """When each combination of values of the dimensions `by` made its first unmanaged
         call, ever: those names and `first` (UTC epoch seconds), as columns."""
-        event = UsageEventRow
-        columns: dict[str, Node] = {name: group_key(name) for name in by}
-        columns["first"] = fn.MIN(epoch(self._db, event.ts))
-        query = _unmanaged(event.select(*columns.values()), None, None)
+        if self._rollups:
+            rolled = HourlyUnmanagedRow
+            columns: dict[str, Node] = {name: group_key(name, rolled) for name in by}
+            columns["first"] = fn.MIN(epoch(self._db, rolled.first_ts))
+            query = rolled.select(*columns.values())
+        else:
+            event = UsageEventRow
+            columns = {name: group_key(name) for name in by}
+            columns["first"] = fn.MIN(epoch(self._db, event.ts))
+            query = _unmanaged(event.select(*columns.values()), None, None)
         with self._store.reporting("find first unmanaged calls in"):
             return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)]), columns)
 

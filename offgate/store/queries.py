@@ -5,16 +5,17 @@ calls not reconciled yet are counted too."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, SQL, Case, ColumnBase, Value, fn
+from peewee import JOIN, SQL, Case, ColumnBase, Field, Value, fn
 
 from offgate.events import UsageEvent
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.people import ON_ANY_DEVICE, ON_DEVICE, PersonRow, call_person, call_team, person_of_call
+from offgate.store.rollups import ONE_DAY, DailyUsageRow, cut_window, has_rollups
 from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
 from offgate.store.sql import between, flag
 from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
@@ -68,49 +69,64 @@ class LatestCall:
 
 _FLAGS = ("reconciled", "matched", "estimated", "web_app")
 _COUNTS = ("calls", "prompt_tokens", "completion_tokens", "unpriced_calls", "unpriced_spend")
+_SUMS = ("calls", "prompt_tokens", "completion_tokens", "cost_usd", "unpriced_calls", "spend", "unpriced_spend")
 
 
 class CallQueries:
     """Calls counted for the report, and the newest ones for the dashboard, in one Store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, rollups: bool = True) -> None:
         self._store = store
         self._db = store.database
+        self._rollups = rollups and has_rollups(self._db)  # False: count the records themselves
 
     def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
                     web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
         """Captured calls in [since, until) (those `only` keeps) counted and summed per value
-        of `by` (dimensions, "day", "cost_note" or POLICY_OUTCOME; "user" is the person, "team" theirs:
-        offgate.store.people),
-        class, and the flags of CallGroup."""
-        event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
-        keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
-        flags = [
-            classification().alias("classification"),
-            flag(call.event_id.is_null(False)).alias("reconciled"),
-            flag(call.spend_request_id.is_null(False)).alias("matched"),
-            flag(event.tokens_estimated == True).alias("estimated"),  # noqa: E712 - SQL, not Python
-            (flag(event.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)).alias("web_app"),
-        ]
-        sums = [
-            fn.COUNT(SQL("*")).alias("calls"),
-            fn.SUM(event.prompt_tokens).alias("prompt_tokens"),
-            fn.SUM(event.completion_tokens).alias("completion_tokens"),
-            fn.SUM(event.cost_usd).alias("cost_usd"),
-            fn.SUM(flag(event.cost_usd.is_null())).alias("unpriced_calls"),
-            fn.SUM(spend.spend).alias("spend"),
-            fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null())).alias("unpriced_spend"),
-        ]
-        selected = [*keys, *flags]
-        query = (event.select(*selected, *sums)
-                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-                 .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
+        of `by` (dimensions, "day", "cost_note" or POLICY_OUTCOME; "user" is the person, "team"
+        theirs: offgate.store.people), class, and the flags of CallGroup. Whole days come from
+        the daily rollup where the store keeps one (it keeps neither the cost note nor the
+        policy outcome), the window's ragged ends from the records."""
+        rollups = self._rollups and not {COST_NOTE, POLICY_OUTCOME} & set(by)
+        window = cut_window(self._db, since, until, ONE_DAY, rollups)
+        found = [group for start, end in window.raw
+                 for group in self._groups(UsageEventRow, start, end, by, web_app_providers, only)]
+        if window.rolled is not None:
+            found += self._groups(DailyUsageRow, *window.rolled, by, web_app_providers, only)
+        return _merged(found, by) if len(window.raw) + (window.rolled is not None) > 1 else found
+
+    def _groups(self, table: type[UsageEventRow] | type[DailyUsageRow], since: datetime | None,
+                until: datetime | None, by: Sequence[str], web_app_providers: Sequence[str],
+                only: CallFilter) -> list[CallGroup]:
+        """call_groups over the records (UsageEventRow) or the daily rollup (whole days)."""
+        rolled = table is DailyUsageRow
+        event, call, spend, daily = UsageEventRow, ReconciledCallRow, SpendLogRow, DailyUsageRow
+        source: Any = daily if rolled else event
+        keys = [(call_person(source.user) if name == "user" else call_team()) if name in PERSON_KEYS
+                else group_key(name, source) for name in by]
+        web_app = flag(source.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)
+        if rolled:
+            flags = [classification(daily.classification, daily.route), flag(daily.classification.is_null(False)),
+                     flag(daily.matched == True), flag(daily.tokens_estimated == True), web_app]  # noqa: E712 - SQL
+            sums = [fn.SUM(getattr(daily, name)) for name in _SUMS]
+        else:
+            flags = [classification(), flag(call.event_id.is_null(False)), flag(call.spend_request_id.is_null(False)),
+                     flag(event.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
+            sums = [fn.COUNT(SQL("*")), fn.SUM(event.prompt_tokens), fn.SUM(event.completion_tokens),
+                    fn.SUM(event.cost_usd), fn.SUM(flag(event.cost_usd.is_null())), fn.SUM(spend.spend),
+                    fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null()))]
+        selected = [key.alias(name) for key, name in zip(keys, by, strict=True)]
+        selected += [column.alias(name) for column, name in zip(flags, ("classification", *_FLAGS), strict=True)]
+        query = source.select(*selected, *[total.alias(name) for total, name in zip(sums, _SUMS, strict=True)])
+        if not rolled:
+            query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                     .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
         if PERSON_KEYS.intersection(by):
-            on_device, on_any_device = person_of_call(event.user, event.device)
-            query = (query.join_from(event, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
-                     .join_from(event, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
-        query = only.apply(between(query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
-                                   event.ts, since, until))
+            on_device, on_any_device = person_of_call(source.user, source.device)
+            query = (query.join_from(source, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+                     .join_from(source, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+        query = query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)])
+        query = only.apply(between(query, daily.day if rolled else event.ts, since, until), source.device, source.user)
         with self._store.reporting("total calls in"):
             groups = list(query.dicts().execute(self._db))
         return [_call_group(group, by) for group in groups]
@@ -183,29 +199,30 @@ class PersonSpend:
     unpriced_rows: int
 
 
-def classification() -> ColumnBase:
+def classification(reconciled: Field = ReconciledCallRow.classification,
+                   route: Field = UsageEventRow.route) -> ColumnBase:
     """A captured call's class: as reconciled, else by its route (gateway or unmanaged).
-    Queries using it join ReconciledCallRow (left outer) to UsageEventRow."""
-    by_route = Case(None, [(UsageEventRow.route == "gateway", GATEWAY)], UNMANAGED)
-    return fn.COALESCE(ReconciledCallRow.classification, by_route)
+    Queries using it join ReconciledCallRow (left outer) to UsageEventRow, or read a rollup's columns."""
+    by_route = Case(None, [(route == "gateway", GATEWAY)], UNMANAGED)
+    return fn.COALESCE(reconciled, by_route)
 
 
 def _person_key(name: str) -> ColumnBase:
     return call_person(UsageEventRow.user) if name == "user" else call_team()
 
 
-def group_key(name: str) -> ColumnBase:
-    """The usage_event expression a dimension, "day", "cost_note" or POLICY_OUTCOME groups by."""
+def group_key(name: str, table: Any = UsageEventRow) -> ColumnBase:
+    """The expression a dimension, "day", "cost_note" or POLICY_OUTCOME groups by, over
+    usage_event or a rollup (which keeps the dimensions' columns under their usage_event names,
+    and the day; not the cost note nor the policy outcome)."""
     if name == DAY:
-        return fn.DATE(UsageEventRow.ts)
-    if name == COST_NOTE:
-        return UsageEventRow.cost_note
-    if name == POLICY_OUTCOME:
-        return UsageEventRow.policy_outcome
+        return fn.DATE(UsageEventRow.ts) if table is UsageEventRow else table.day
+    if name in (COST_NOTE, POLICY_OUTCOME):
+        return getattr(table, name)
     if name not in DIMENSION_COLUMNS:
         raise ValueError(f"cannot group calls by {name!r}: one of {DAY}, {COST_NOTE}, {POLICY_OUTCOME}, "
                          f"{', '.join(DIMENSION_COLUMNS)}")
-    return getattr(UsageEventRow, DIMENSION_COLUMNS[name])
+    return getattr(table, DIMENSION_COLUMNS[name])
 
 
 def _keys(keys: dict[str, Any]) -> dict[str, Any]:
@@ -222,3 +239,16 @@ def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
         name: int(group[name] or 0) for name in _COUNTS}
     return CallGroup(keys=keys, classification=group["classification"], cost_usd=float(group["cost_usd"] or 0.0),
                      spend=float(group["spend"] or 0.0), **values)
+
+
+def _merged(groups: list[CallGroup], by: Sequence[str]) -> list[CallGroup]:
+    """Groups read from several parts of a window (the rollup's days, the records' ends) as one."""
+    merged: dict[tuple[Any, ...], CallGroup] = {}
+    for group in groups:
+        key = (*(group.keys[name] for name in by), group.classification, group.reconciled, group.matched,
+               group.estimated, group.web_app)
+        if (earlier := merged.get(key)) is None:
+            merged[key] = group
+        else:
+            merged[key] = replace(earlier, **{name: getattr(earlier, name) + getattr(group, name) for name in _SUMS})
+    return list(merged.values())

@@ -1,0 +1,293 @@
+"""Rollups of usage_event in a PostgreSQL store: what the report and the alert round read at
+fleet scale instead of every record.
+
+- usage_daily: calls per UTC day and every value the report groups or filters on (device,
+  user, provider, app, process, model, key, route, estimated tokens, reconciled class and
+  whether matched to a spend row), with their tokens, cost and matched spend summed;
+- usage_hourly_unmanaged: unmanaged calls (as the report classes them) per UTC hour, device,
+  user, app, provider and key, with tokens, cost and the first call's time: the alerts' series.
+
+They are kept exact by statement triggers, whoever writes (the collector, a writer pointed at
+PostgreSQL, reconcile): each statement that inserts, updates or deletes records or their
+reconciliation recomputes the rollup rows of the (device, day) pairs it touched from the
+records themselves (the (device, ts) index reads ~200 rows a device-day), so the rollups are
+correct under upserts and idempotent. Concurrent writers of one pair take turns on an
+advisory lock, in a fixed order. Spend rows are only ever added (analytics.spend keeps the
+first copy), so a matched call's spend never changes under its rollup. SQLite stores have
+none: there the report and alerts read the records, which a workstation has few of.
+
+A read takes whole periods from a rollup and the window's ragged ends from the records; a
+ragged period is the rollup's whole when the store holds no call in its part outside the
+window (today after now). A call timed past the window's end that lands between that check
+and the read would be counted: the same class of race as a call pushed during a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    Database,
+    DateField,
+    DateTimeField,
+    DoubleField,
+    Model,
+    PostgresqlDatabase,
+    SchemaManager,
+    TextField,
+)
+
+from offgate.store.sql import naive_utc
+
+# Any fixed number: the first key of the two-key advisory locks that serialise one pair's refresh.
+ROLLUP_LOCK = 0x0FF6A7F
+ONE_DAY, ONE_HOUR, ZERO = timedelta(days=1), timedelta(hours=1), timedelta(0)
+
+
+class DailyUsageRow(Model):
+    """Calls of one UTC day alike in every column but the sums."""
+
+    day = DateField()
+    device = TextField(null=True)
+    user = TextField(null=True)
+    provider = TextField(null=True)
+    app = TextField(null=True)
+    process_name = TextField(null=True)
+    model = TextField(null=True)
+    key_fingerprint = TextField(null=True)
+    route = TextField()
+    tokens_estimated = BooleanField()
+    classification = TextField(null=True)  # as reconciled; NULL: not reconciled yet
+    matched = BooleanField()
+    calls = BigIntegerField()
+    prompt_tokens = BigIntegerField(null=True)  # NULL sums, as SUM over the records gives them
+    completion_tokens = BigIntegerField(null=True)
+    cost_usd = DoubleField(null=True)
+    unpriced_calls = BigIntegerField()
+    spend = DoubleField(null=True)
+    unpriced_spend = BigIntegerField()
+
+    class Meta:
+        table_name = "usage_daily"
+        primary_key = False
+        indexes = ((("device", "day"), False), (("day",), False))
+
+
+class HourlyUnmanagedRow(Model):
+    """Unmanaged calls of one UTC hour alike in the dimensions the alerts watch."""
+
+    hour = DateTimeField()
+    device = TextField(null=True)
+    user = TextField(null=True)
+    app = TextField(null=True)
+    provider = TextField(null=True)
+    key_fingerprint = TextField(null=True)
+    calls = BigIntegerField()
+    tokens = BigIntegerField()  # prompt + completion, a missing count as 0
+    cost_usd = DoubleField()  # an unpriced call counts 0
+    first_ts = DateTimeField()
+
+    class Meta:
+        table_name = "usage_hourly_unmanaged"
+        primary_key = False
+        indexes = ((("device", "hour"), False), (("hour",), False))
+
+
+def has_rollups(database: Database) -> bool:
+    """Whether the store keeps the rollups (a PostgreSQL store, migrated when opened)."""
+    return isinstance(database, PostgresqlDatabase)
+
+
+def no_calls(database: Database) -> Callable[[datetime, datetime], bool]:
+    """Whether the store holds no call in [start, end): one read of usage_event's ts index."""
+    def empty(start: datetime, end: datetime) -> bool:
+        cursor = database.execute_sql("SELECT NOT EXISTS (SELECT 1 FROM usage_event WHERE ts >= %s AND ts < %s)",
+                                      (start, end))
+        return bool(cursor.fetchone()[0])
+    return empty
+
+
+_DAILY_COLUMNS = ('day, device, "user", provider, app, process_name, model, key_fingerprint, route, tokens_estimated, '
+                  "classification, matched, calls, prompt_tokens, completion_tokens, cost_usd, unpriced_calls, spend, "
+                  "unpriced_spend")
+_DAILY = f"""INSERT INTO usage_daily ({_DAILY_COLUMNS})
+SELECT e.ts::date, e.device, e."user", e.provider, e.app, e.process_name, e.model, e.key_fingerprint, e.route,
+       e.tokens_estimated, c.classification, c.spend_request_id IS NOT NULL,
+       count(*), sum(e.prompt_tokens), sum(e.completion_tokens), sum(e.cost_usd),
+       count(*) FILTER (WHERE e.cost_usd IS NULL), sum(s.spend),
+       count(*) FILTER (WHERE c.spend_request_id IS NOT NULL AND s.spend IS NULL)
+FROM usage_event e LEFT JOIN reconciled_call c ON c.event_id = e.id
+     LEFT JOIN litellm_spend_log s ON s.request_id = c.spend_request_id
+WHERE %s
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"""
+# "unmanaged" as offgate.store.queries.classification decides it: as reconciled, else by route.
+_HOURLY = """INSERT INTO usage_hourly_unmanaged (hour, device, "user", app, provider, key_fingerprint, calls, tokens,
+                                    cost_usd, first_ts)
+SELECT date_trunc('hour', e.ts), e.device, e."user", e.app, e.provider, e.key_fingerprint, count(*),
+       sum(COALESCE(e.prompt_tokens, 0) + COALESCE(e.completion_tokens, 0)), sum(COALESCE(e.cost_usd, 0)), min(e.ts)
+FROM usage_event e LEFT JOIN reconciled_call c ON c.event_id = e.id
+WHERE COALESCE(c.classification, CASE WHEN e.route = 'gateway' THEN 'gateway' ELSE 'unmanaged' END) = 'unmanaged'
+  AND %s
+GROUP BY 1, 2, 3, 4, 5, 6"""
+
+
+def _sql_literal(statement: str) -> str:
+    return "'" + statement.replace("'", "''") + "'"
+
+
+_FUNCTIONS = (
+    # One (device, day) pair at a time, in order (so two writers never wait on each other crosswise);
+    # the device is written into each statement, so its plan reads the (device, ts) index.
+    f"""CREATE OR REPLACE FUNCTION usage_rollup_refresh(devices text[], days date[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+    DECLARE
+        pair record;
+        of_device text;
+        events text;
+    BEGIN
+        FOR pair IN SELECT DISTINCT p.device, p.day FROM unnest(devices, days) AS p(device, day) ORDER BY 1, 2 LOOP
+            PERFORM pg_advisory_xact_lock({ROLLUP_LOCK}, hashtext(COALESCE(pair.device, '') || '|' || pair.day));
+            of_device := CASE WHEN pair.device IS NULL THEN 'device IS NULL'
+                              ELSE format('device = %L', pair.device) END;
+            EXECUTE format('DELETE FROM usage_daily WHERE %s AND day = %L', of_device, pair.day);
+            EXECUTE format('DELETE FROM usage_hourly_unmanaged WHERE %s AND hour >= %L AND hour < %L',
+                           of_device, pair.day, pair.day + 1);
+            events := format('e.%s AND e.ts >= %L AND e.ts < %L', of_device, pair.day, pair.day + 1);
+            EXECUTE format({_sql_literal(_DAILY)}, events);
+            EXECUTE format({_sql_literal(_HOURLY)}, events);
+        END LOOP;
+    END $$""",
+    f"""CREATE OR REPLACE FUNCTION usage_rollup_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+    BEGIN
+        TRUNCATE usage_daily, usage_hourly_unmanaged;
+        {_DAILY % "true"};
+        {_HOURLY % "true"};
+    END $$""",
+    """CREATE OR REPLACE FUNCTION usage_rollup_events_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        devices text[];
+        days date[];
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            SELECT array_agg(device), array_agg(day) INTO devices, days
+            FROM (SELECT DISTINCT device, ts::date AS day FROM changed) AS p;
+        ELSIF TG_OP = 'DELETE' THEN
+            SELECT array_agg(device), array_agg(day) INTO devices, days
+            FROM (SELECT DISTINCT device, ts::date AS day FROM before) AS p;
+        ELSE  -- a record moved to another device or day leaves both pairs to redo
+            SELECT array_agg(device), array_agg(day) INTO devices, days
+            FROM (SELECT device, ts::date AS day FROM changed UNION SELECT device, ts::date FROM before) AS p;
+        END IF;
+        IF devices IS NOT NULL THEN
+            PERFORM usage_rollup_refresh(devices, days);
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION usage_rollup_calls_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        devices text[];
+        days date[];
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            SELECT array_agg(device), array_agg(day) INTO devices, days FROM (
+                SELECT DISTINCT e.device, e.ts::date AS day FROM changed JOIN usage_event e ON e.id = changed.event_id
+            ) AS p;
+        ELSIF TG_OP = 'DELETE' THEN
+            SELECT array_agg(device), array_agg(day) INTO devices, days FROM (
+                SELECT DISTINCT e.device, e.ts::date AS day FROM before JOIN usage_event e ON e.id = before.event_id
+            ) AS p;
+        ELSE
+            SELECT array_agg(device), array_agg(day) INTO devices, days FROM (
+                SELECT e.device, e.ts::date AS day FROM changed JOIN usage_event e ON e.id = changed.event_id
+                UNION SELECT e.device, e.ts::date FROM before JOIN usage_event e ON e.id = before.event_id
+            ) AS p;
+        END IF;
+        IF devices IS NOT NULL THEN
+            PERFORM usage_rollup_refresh(devices, days);
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE OR REPLACE FUNCTION usage_rollup_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM usage_rollup_rebuild();
+        RETURN NULL;
+    END $$""",
+)
+
+
+def _triggers(table: str, function: str) -> tuple[str, ...]:
+    # A trigger with transition tables may name one event only: one each.
+    return (
+        f"CREATE TRIGGER {table}_rollup_insert AFTER INSERT ON {table} REFERENCING NEW TABLE AS changed "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {table}_rollup_update AFTER UPDATE ON {table} REFERENCING OLD TABLE AS before "
+        f"NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {table}_rollup_delete AFTER DELETE ON {table} REFERENCING OLD TABLE AS before "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+        f"CREATE TRIGGER {table}_rollup_truncate AFTER TRUNCATE ON {table} "
+        "FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_truncated()",
+    )
+
+
+def add_usage_rollups(database: Database) -> None:
+    """The rollup tables, their triggers, and the rollups of every record stored (PostgreSQL only)."""
+    if not has_rollups(database):
+        return
+    for model in (DailyUsageRow, HourlyUnmanagedRow):
+        SchemaManager(model, database).create_all()
+    cursor = database.cursor()  # no parameters: the functions' own % placeholders are PL/pgSQL's format()
+    for statement in (*_FUNCTIONS, *_triggers("usage_event", "usage_rollup_events_changed"),
+                      *_triggers("reconciled_call", "usage_rollup_calls_changed")):
+        cursor.execute(statement)
+    cursor.execute("SELECT usage_rollup_rebuild()")
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A window [since, until) (naive UTC, None: open) cut into the whole periods a rollup
+    answers (`rolled`, None when there is none) and the edges only the records can (`raw`)."""
+
+    rolled: tuple[datetime | None, datetime | None] | None
+    raw: tuple[tuple[datetime | None, datetime | None], ...]
+
+
+def cut_window(database: Database, since: datetime | None, until: datetime | None, period: timedelta,
+               rollups: bool) -> Window:
+    """The window (naive UTC) for a read from the rollup of `period` (when `rollups`) and the records."""
+    since, until = (None if moment is None else naive_utc(moment) for moment in (since, until))
+    return split_window(since, until, period, no_calls(database)) if rollups else Window(None, ((since, until),))
+
+
+def split_window(since: datetime | None, until: datetime | None, period: timedelta,
+                 empty: Callable[[datetime, datetime], bool] = lambda start, end: False) -> Window:
+    """The window cut at whole periods. A period the window covers only in part is still the
+    rollup's whole when `empty(start, end)` says the store holds no call in its part outside
+    the window (the usual case for the current day or hour, whose rest is the future)."""
+    start = end = None
+    if since is not None:
+        start = _floor(since, period)
+        if start < since and not empty(start, since):
+            start += period
+    if until is not None:
+        end = _floor(until, period)
+        if end < until and empty(until, end + period):
+            end += period
+    if start is not None and end is not None and start >= end:
+        return Window(None, ((since, until),))
+    edges: list[tuple[datetime | None, datetime | None]] = []
+    if since is not None and start is not None and since < start:
+        edges.append((since, start))
+    if until is not None and end is not None and until > end:
+        edges.append((end, until))
+    return Window((start, end), tuple(edges))
+
+
+def _floor(moment: datetime, period: timedelta) -> datetime:
+    return moment - (moment - _EPOCH) % period
