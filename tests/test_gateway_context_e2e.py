@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ import pytest
 
 from offgate.store import Store
 from offgate.store.schema import SpendLogRow
-from tests.support.litellm_gateway import running_litellm
+from tests.support.litellm_gateway import gateway_environment, running_litellm, write_gateway_config
 from tests.support.openai_responder import openai_responder
 from tests.support.proxy_harness import RunningProxy
 from tests.support.upstream import FakeUpstream
@@ -46,20 +45,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, upstream: FakeUpstream) -> I
     home = tmp_path_factory.mktemp("home")
     (home / "config.toml").write_text(f'[device]\nname = "{DEVICE}"\n')
     config_dir = tmp_path_factory.mktemp("litellm")
-    (config_dir / "config.yaml").write_text(
-        "model_list:\n"
-        "  - model_name: gpt-4o-mini\n"
-        "    litellm_params:\n"
-        "      model: openai/gpt-4o-mini\n"
-        f"      api_base: http://127.0.0.1:{upstream.port}/v1\n"
-        "      api_key: sk-fake-provider-key\n"
-        "general_settings:\n"
-        f"  master_key: {MASTER_KEY}\n"
-        "litellm_settings:\n"
-        "  callbacks: [analytics.litellm_callback.offgate_spend_logger, governance.litellm_hook.offgate_governance]\n"
-    )
-    environment = {**os.environ, "OFFGATE_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    environment.pop("OFFGATE_DATABASE_URL", None)
+    callbacks = "[analytics.litellm_callback.offgate_spend_logger, governance.litellm_hook.offgate_governance]"
+    write_gateway_config(config_dir, f"http://127.0.0.1:{upstream.port}/v1", "sk-fake-provider-key", MASTER_KEY,
+                         callbacks)
+    environment = gateway_environment(home)
     with running_litellm(config_dir, environment) as gateway:
         proxy = RunningProxy(home, gateways=[gateway])
         proxy.start()

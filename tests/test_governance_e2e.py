@@ -10,7 +10,6 @@ and the hook says so in LiteLLM's log.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -27,7 +26,7 @@ from offgate.cli import app
 from offgate.events import UsageEvent
 from offgate.store import Store
 from offgate.store.approvals import ApprovalStore
-from tests.support.litellm_gateway import running_litellm
+from tests.support.litellm_gateway import gateway_environment, running_litellm, write_gateway_config
 from tests.support.openai_responder import openai_responder
 from tests.support.upstream import FakeUpstream
 
@@ -88,20 +87,9 @@ def gateway(tmp_path_factory, upstream: FakeUpstream) -> Iterator[Gateway]:
         store.add([UsageEvent(ts=datetime.now(UTC), host="api.openai.com", method="POST", path="/v1/chat/completions",
                               provider="openai", model="gpt-4o", user="bob", cost_usd=0.75) for _ in range(2)])
     config_dir = tmp_path_factory.mktemp("litellm")
-    (config_dir / "config.yaml").write_text(
-        "model_list:\n"
-        "  - model_name: gpt-4o-mini\n"
-        "    litellm_params:\n"
-        "      model: openai/gpt-4o-mini\n"
-        f"      api_base: http://127.0.0.1:{upstream.port}/v1\n"
-        "      api_key: sk-fake-provider-key\n"
-        "general_settings:\n"
-        f"  master_key: {MASTER_KEY}\n"
-        "litellm_settings:\n"
-        "  callbacks: governance.litellm_hook.offgate_governance\n"
-    )
-    environment = {**os.environ, "OFFGATE_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    environment.pop("OFFGATE_DATABASE_URL", None)
+    write_gateway_config(config_dir, f"http://127.0.0.1:{upstream.port}/v1", "sk-fake-provider-key", MASTER_KEY,
+                         "governance.litellm_hook.offgate_governance")
+    environment = gateway_environment(home)
     with running_litellm(config_dir, environment) as url:
         yield Gateway(url, home, config_dir / "litellm.log")
 

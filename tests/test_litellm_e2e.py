@@ -32,7 +32,7 @@ from offgate.pricing import rates_for
 from offgate.store.schema import ReconciledCallRow, SpendLogRow
 from offgate.store.spend import SpendLog
 from tests.support.bill_apis import FakeOpenAiAdmin
-from tests.support.litellm_gateway import running_litellm
+from tests.support.litellm_gateway import running_litellm, write_gateway_config
 from tests.support.litellm_reference import litellm_cost
 from tests.support.openai_responder import RESPONSE_MODEL_SUFFIX, openai_responder
 from tests.support.ports import free_port
@@ -66,18 +66,8 @@ def world(tmp_path_factory, upstream: FakeUpstream) -> Iterator[tuple[RunningPro
                          set_options=[f"map_remote=|^https://api\\.openai\\.com/|http://127.0.0.1:{upstream.port}/"]).start()
     config_dir = tmp_path_factory.mktemp("litellm")
     shutil.copy(CALLBACK, config_dir / "litellm_callback.py")
-    (config_dir / "config.yaml").write_text(
-        "model_list:\n"
-        "  - model_name: gpt-4o-mini\n"
-        "    litellm_params:\n"
-        "      model: openai/gpt-4o-mini\n"
-        "      api_base: https://api.openai.com/v1\n"
-        f"      api_key: {GATEWAY_KEY}\n"
-        "general_settings:\n"
-        f"  master_key: {MASTER_KEY}\n"
-        "litellm_settings:\n"
-        "  callbacks: litellm_callback.offgate_spend_logger\n"
-    )
+    write_gateway_config(config_dir, "https://api.openai.com/v1", GATEWAY_KEY, MASTER_KEY,
+                         "litellm_callback.offgate_spend_logger")
     environment = {**os.environ, "OFFGATE_HOME": str(home), "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                    # LiteLLM reaches the provider through the interceptor, trusting its CA.
                    "HTTPS_PROXY": proxy.url, "NO_PROXY": "127.0.0.1,localhost", "SSL_CERT_FILE": str(proxy.ca_file)}
