@@ -38,8 +38,10 @@ from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSourc
 log = logging.getLogger("offgate")
 
 # How long a handshake waits for its client's process lookup (it has almost always finished),
-# and only while some client is passed through, or when one has just refused.
-ATTRIBUTION_WAIT = 0.1
+# and only while some client is passed through, or when one has just refused. Longer than the
+# recorder's wait: a lookup not done in time keys the refusal by address, and the same program's
+# next handshake, looked up in time, would then not match it and be refused again.
+ATTRIBUTION_WAIT = 1.0
 # How often the counts are written to the store.
 FLUSH_INTERVAL = 2.0
 # (client, host) pairs remembered as refusing; past this the soonest to expire are forgotten.
