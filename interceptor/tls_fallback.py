@@ -38,10 +38,8 @@ from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSourc
 log = logging.getLogger("offgate")
 
 # How long a handshake waits for its client's process lookup (it has almost always finished),
-# and only while some client is passed through, or when one has just refused. Longer than the
-# recorder's wait: a lookup not done in time keys the refusal by address, and the same program's
-# next handshake, looked up in time, would then not match it and be refused again.
-ATTRIBUTION_WAIT = 1.0
+# and only while some client is passed through, or when one has just refused.
+ATTRIBUTION_WAIT = 0.1
 # How often the counts are written to the store.
 FLUSH_INTERVAL = 2.0
 # (client, host) pairs remembered as refusing; past this the soonest to expire are forgotten.
@@ -198,7 +196,9 @@ class TLSFallback:
             if not self.memory:
                 return  # no client refused lately: no need to know who this one is
             who, source = await self._identify(client, host)
-            if self.memory.passes(who, time.monotonic()):
+            now = time.monotonic()
+            # A refusal whose process was not found covers every client at its address.
+            if self.memory.passes(who, now) or self.memory.passes(_by_address(client, host), now):
                 data.ignore_connection = True
                 self.tally.note(source, datetime.now(UTC), refused=False)
         except Exception:  # fail-open: the handshake goes on as without offgate
@@ -229,4 +229,9 @@ class TLSFallback:
         source = UnreadSource(host, process.process_name, process.exe, process.user, self._device)
         if process.exe or process.process_name:
             return ("program", process.user, process.exe or process.process_name, host), source
-        return ("address", str(client.peername[0]), host), source
+        return _by_address(client, host), source
+
+
+def _by_address(client: connection.Client, host: str) -> Hashable:
+    """The memory's key for a client whose process is not known: its address."""
+    return ("address", str(client.peername[0]), host)
