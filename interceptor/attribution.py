@@ -313,6 +313,9 @@ class ProcessCache:
         self._lock = threading.Lock()
         self._lookups: dict[str, Future[ClientProcess]] = {}  # oldest first
         self._forgotten: dict[str, None] = {}  # an ordered set, oldest first
+        # Warm the worker and the lookup's first-use costs now: a short-lived client (curl after
+        # refusing the CA) may be gone before a cold first lookup finds its socket.
+        self._pool.submit(find_client_process, ("127.0.0.1", 0), ("127.0.0.1", 0))
 
     def start(self, client_id: str, peer: Address, proxy: Address) -> None:
         future = self._pool.submit(find_client_process, peer, proxy)

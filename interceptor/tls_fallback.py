@@ -196,9 +196,7 @@ class TLSFallback:
             if not self.memory:
                 return  # no client refused lately: no need to know who this one is
             who, source = await self._identify(client, host)
-            now = time.monotonic()
-            # A refusal whose process was not found covers every client at its address.
-            if self.memory.passes(who, now) or self.memory.passes(_by_address(client, host), now):
+            if self.memory.passes(who, time.monotonic()):
                 data.ignore_connection = True
                 self.tally.note(source, datetime.now(UTC), refused=False)
         except Exception:  # fail-open: the handshake goes on as without offgate
@@ -229,9 +227,4 @@ class TLSFallback:
         source = UnreadSource(host, process.process_name, process.exe, process.user, self._device)
         if process.exe or process.process_name:
             return ("program", process.user, process.exe or process.process_name, host), source
-        return _by_address(client, host), source
-
-
-def _by_address(client: connection.Client, host: str) -> Hashable:
-    """The memory's key for a client whose process is not known: its address."""
-    return ("address", str(client.peername[0]), host)
+        return ("address", str(client.peername[0]), host), source
