@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock; the journal is off there (see `_new_segment`)
@@ -103,8 +105,7 @@ class Journal:
     def append(self, kind: str, data: dict[str, Any]) -> Segment:
         """Write one line; returns its segment, to `settle` the line later. Raises OSError
         (JournalUnavailable while a recent failure is not yet retried)."""
-        line = (json.dumps({"v": FORMAT_VERSION, "kind": kind, "data": data}, separators=(",", ":")) + "\n")
-        raw = line.encode("ascii")
+        raw = encode_line({"v": FORMAT_VERSION, "kind": kind, "data": data})
         with self._lock:
             if self._closed:
                 raise JournalUnavailable("the journal is closed")
@@ -280,6 +281,21 @@ def append_private(path: Path, data: bytes) -> None:
         _write_all(fd, data)
     finally:
         os.close(fd)
+
+
+def encode_line(line: dict[str, Any]) -> bytes:
+    """One journal line, ASCII, newline included. orjson writes most lines (ASCII text,
+    numbers) about ten times faster than the json module, on the proxy's event loop; the
+    json module writes the rest: text beyond ASCII, as escapes, and lone surrogates,
+    which orjson refuses (the capture paths' numbers are all finite: orjson would write
+    an infinite one as null)."""
+    try:
+        raw = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
+        if raw.isascii():
+            return raw
+    except orjson.JSONEncodeError:
+        pass
+    return (json.dumps(line, separators=(",", ":")) + "\n").encode("ascii")
 
 
 def _write_all(fd: int, data: bytes) -> None:
