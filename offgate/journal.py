@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 try:
     import fcntl
 except ImportError:  # Windows: no flock; the journal is off there (see `_new_segment`)
@@ -286,9 +284,11 @@ def append_private(path: Path, data: bytes) -> None:
 def encode_line(line: dict[str, Any]) -> bytes:
     """One journal line, ASCII, newline included. orjson writes most lines (ASCII text,
     numbers) about ten times faster than the json module, on the proxy's event loop; the
-    json module writes the rest: text beyond ASCII, as escapes, and lone surrogates,
-    which orjson refuses (the capture paths' numbers are all finite: orjson would write
-    an infinite one as null)."""
+    json module writes the rest: text beyond ASCII, as escapes, and what orjson refuses
+    (lone surrogates, integers past 64 bits). The capture paths' numbers are all finite:
+    orjson would write an infinite one as null."""
+    import orjson  # here: the idle proxy does not hold it (its RSS, issue 17); a dict lookup after the first
+
     try:
         raw = orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
         if raw.isascii():
