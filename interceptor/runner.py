@@ -21,6 +21,7 @@ from mitmproxy.tools.dump import DumpMaster
 
 from interceptor.addon import offgate_addons
 from interceptor.ca import ca_dir, ensure_ca
+from interceptor.hook_table import HookTable
 from offgate.errors import BadInputError
 from offgate.stopping import on_stop_signals
 
@@ -52,6 +53,7 @@ def build_master(home: Path, listen_host: str, listen_port: int, gateways: Seque
     opts = options.Options(listen_host=listen_host, listen_port=listen_port,
                            confdir=str(ca_dir(home)))
     master = DumpMaster(opts, with_termlog=with_termlog, with_dumper=False)
+    HookTable(master.addons).install()
     master.addons.add(*offgate_addons())
     try:
         opts.update(offgate_home=str(home), offgate_gateways=list(gateways))
