@@ -22,10 +22,11 @@ import hashlib
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import psutil
@@ -40,10 +41,10 @@ from offgate.config import database_url_for, device_name, load_settings, resolve
 from offgate.fingerprint import path_without_keys
 from offgate.metering import ResponseMeter
 from offgate.policy import CallFacts
-from offgate.store import Store, StoreError
-from offgate.store.coaching import CoachingEvent, CoachingStore
-from offgate.store.policies import policy_in_force
 from offgate.writer import EventWriter, NotDurable
+
+if TYPE_CHECKING:
+    from offgate.store import Store
 
 log = logging.getLogger("offgate.native_host")
 
@@ -97,7 +98,7 @@ class Recorder:
         self._sessions: OrderedDict[str, WebSocketSession] = OrderedDict()
         self._unkept_batches: OrderedDict[str, list[CapturedCall]] = OrderedDict()
         self._reader: Store | None = None
-        self._writer = EventWriter(lambda: Store.open(self._url), home)
+        self._writer = EventWriter(self._open_store, home)
         self._writer.start()
 
     def record_call(self, call: CallMessage) -> list[str]:
@@ -141,11 +142,7 @@ class Recorder:
 
     def today(self, since: datetime) -> dict[str, Any]:
         """Web-app calls recorded since `since` (by any capture path) and their estimated cost."""
-        try:
-            self._reader = self._reader or Store.open(self._url)
-            totals = self._reader.totals("provider", since=since)
-        except StoreError as exc:
-            raise Unavailable(str(exc)) from exc
+        totals = self._reading(lambda store: store.totals("provider", since=since))
         rows = [row for row in totals if row["key"] in self._web_apps]
         return {
             "calls": sum(row["calls"] for row in rows),
@@ -157,11 +154,12 @@ class Recorder:
         """The coach and block rules deciding for each AI web app, for this browser's user and
         device. config.toml and the central policy kept in the store (an enrolled agent's) are
         read again, so the extension's refresh brings a changed policy."""
+        from offgate.store.policies import policy_in_force
+
         try:
-            self._reader = self._reader or Store.open(self._url)
-            policy = policy_in_force(self._reader, load_settings(self._home).policy)
-        except StoreError as exc:
-            raise Unavailable(str(exc)) from exc
+            policy = self._reading(lambda store: policy_in_force(store, load_settings(self._home).policy))
+        except Unavailable:
+            raise
         except Exception as exc:  # a broken config.toml: the extension keeps what it has and asks again
             raise Unavailable(f"cannot read the policy: {exc}") from exc
         user = self._browser.user
@@ -179,11 +177,26 @@ class Recorder:
         provider = self._catalog.provider_for_host(urlsplit(coached.page_origin).hostname or "")
         if provider is None or provider.name != coached.app or coached.app not in self._web_apps:
             raise NotInCatalog(f"{coached.page_origin} is not the page of the AI web app {coached.app!r}")
+        from offgate.store.coaching import CoachingEvent, CoachingStore
+
         event = CoachingEvent(coached.id, coached.at, coached.app, coached.rule, coached.event,
                               self._browser.user, self._device)
+        self._reading(lambda store: CoachingStore(store).record(event))
+
+    def _open_store(self) -> Store:
+        # Here, not at the top: the store (peewee, the schema) is most of this module's loading,
+        # and a call's acknowledgement waits for the journal only. The writer opens it after.
+        from offgate.store import Store
+
+        return Store.open(self._url)
+
+    def _reading[T](self, action: Callable[[Store], T]) -> T:
+        """`action` on the store kept open for reading; Unavailable when the store fails."""
+        from offgate.store import StoreError
+
         try:
-            self._reader = self._reader or Store.open(self._url)
-            CoachingStore(self._reader).record(event)
+            self._reader = self._reader or self._open_store()
+            return action(self._reader)
         except StoreError as exc:
             raise Unavailable(str(exc)) from exc
 

@@ -22,8 +22,9 @@ Models the map has dropped (`claude-sonnet-4-20250514`, ...) keep their last lis
 from `retired_prices.json` (written by tools/retired_prices.py from earlier litellm wheels),
 on every capture path, and the cost's note says so.
 
-The map loads once, lazily (json.load, about 20 ms); after that a cost is a few dict
-lookups (5-10 us), with each model name resolved to its key once.
+The map loads once, lazily (json.load, about 20 ms), each model's entry kept as its compact
+JSON (read back when a cost needs it; the recent ones stay read); after that a cost is a few
+dict lookups (5-10 us), with each model name resolved to its key once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import functools
 import importlib.util
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -191,8 +192,7 @@ def find_price_key(model: str, provider: str | None) -> str | None:
         if litellm_provider:
             candidates.append(f"{litellm_provider}/{base}")
         candidates.append(base)
-    index = _lowercase_index()
-    found = list(dict.fromkeys(key for c in candidates if (key := index.get(c.lower())) is not None))
+    found = list(dict.fromkeys(key for c in candidates if (key := _key_in_any_case(c.lower())) is not None))
     if not found:
         dashed = _DOTTED_VERSION.sub("-", name)
         return find_price_key(dashed, provider) if dashed != name else None
@@ -247,22 +247,79 @@ def _rates(price_key: str, prompt_tokens: int, at: datetime | None) -> Rates:
 
 
 @functools.cache
-def price_map() -> dict[str, dict[str, Any]]:
+def price_map() -> Mapping[str, dict[str, Any]]:
     """LiteLLM's bundled price map, with the retired models' last known prices beside its
     own (an entry from there has `last_listed`), loaded once."""
     with open(Path(__file__).with_name(RETIRED_PRICES_FILE), encoding="utf-8") as file:
-        retired: dict[str, dict[str, Any]] = json.load(file)["models"]
-    return {**retired, **current_price_map()}
+        retired = _Entries(json.load(file, object_hook=_as_text)["models"])
+    return _Entries({**retired.texts, **current_price_map().texts})
 
 
 @functools.cache
-def current_price_map() -> dict[str, dict[str, Any]]:
+def current_price_map() -> _Entries:
     """LiteLLM's bundled price map alone, loaded once, each model's entry with the fields
     offgate reads only (_KEPT_FIELDS)."""
     with open(_litellm_dir() / PRICE_MAP_FILE, encoding="utf-8") as file:
-        entries = json.load(file, object_hook=_kept_fields)
-    entries.pop("sample_spec", None)  # documents the fields, prices nothing
+        entries = _Entries(json.load(file, object_hook=lambda entry: _as_text(_kept_fields(entry))))
+    entries.texts.pop("sample_spec", None)  # documents the fields, prices nothing
     return entries
+
+
+class _EntryText(str):
+    """A model's entry as its compact JSON (made as the map is read)."""
+
+    __slots__ = ()
+
+
+def _as_text(entry: dict[str, Any]) -> dict[str, Any] | _EntryText:
+    """As the JSON is read, what names a provider (a model's entry) becomes its compact text;
+    _Entries reads back any that was not a top-level entry."""
+    if "litellm_provider" not in entry:  # a pricing tier or window, or the top level
+        return entry
+    return _EntryText(json.dumps(entry, separators=(",", ":")))
+
+
+def _read_back(value: Any) -> Any:
+    """`value` with every _EntryText in it read back."""
+    if isinstance(value, _EntryText):
+        return json.loads(value)
+    if isinstance(value, dict):
+        return {key: _read_back(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_read_back(item) for item in value]
+    return value
+
+
+class _Entries(Mapping[str, dict[str, Any]]):
+    """Model entries kept as their compact JSON and read back when asked for: the proxy holds
+    the map all day, and as text its 5,000 entries take half the memory (issue 17). A top-level
+    value that names no provider is kept as read (what it holds that does, read back)."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: dict[str, Any]) -> None:
+        self.texts: dict[str, Any] = {key: value if isinstance(value, _EntryText) else _read_back(value)
+                                      for key, value in texts.items()}
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        entry = self.texts[key]
+        return _entry(entry) if isinstance(entry, _EntryText) else entry
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.texts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@functools.lru_cache(maxsize=256)
+def _entry(text: str) -> dict[str, Any]:
+    """An entry read back; the same dict while it is among the recent ones (a cost reads its
+    model's entry several times)."""
+    return json.loads(text)
 
 
 # Beside every field that names a cost or a pricing scheme: what offgate reads of an entry.
@@ -281,9 +338,22 @@ def _kept_fields(entry: dict[str, Any]) -> dict[str, Any]:
 # -- key resolution ------------------------------------------------------------------
 
 
+def _key_in_any_case(lowered: str) -> str | None:
+    """The map's key that is `lowered` in lower case (the last one, if several are)."""
+    key = _keys_not_lowercase().get(lowered)
+    return key if key is not None or lowered not in price_map() else lowered
+
+
 @functools.cache
-def _lowercase_index() -> dict[str, str]:
-    return {key.lower(): key for key in price_map()}
+def _keys_not_lowercase() -> dict[str, str]:
+    """By their lower case, the keys a lower-case name would miss, and any key that a later
+    one spells the same in lower case: most keys are lower case already (issue 17: memory)."""
+    index: dict[str, str] = {}
+    for key in price_map():
+        lowered = key.lower()
+        if lowered != key or lowered in index:
+            index[lowered] = key
+    return index
 
 
 def _belongs_to(key: str, litellm_provider: str | None) -> bool:

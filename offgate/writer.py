@@ -26,14 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from offgate.captured import CapturedCall
 from offgate.events import UsageEvent
 from offgate.journal import Entry, Journal, Segment, UnheldSegment, append_private
-from offgate.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from offgate.store import Store  # loaded by the first write: the native host acknowledges before
 
 log = logging.getLogger("offgate.writer")
 
@@ -285,6 +287,8 @@ class EventWriter:
         settled) when the store is unavailable."""
         if not events:
             return True
+        from offgate.store import StoreError
+
         try:
             store = self._store or self._open_store()
             self._store = store

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 
 import psutil
@@ -153,7 +154,9 @@ def test_netlink_finds_the_socket_proc_lists(
         client.connect((connect_host, server.getsockname()[1]))
         accepted, peer = server.accept()
         with accepted:
-            query = (*_parse(peer), *_parse(accepted.getsockname()))
+            (peer_ip, peer_port), (local_ip, local_port) = _parse(peer), _parse(accepted.getsockname())
+            assert peer_ip is not None and local_ip is not None  # a connected socket's hosts are specified
+            query = (peer_ip, peer_port, local_ip, local_port)
             expected = (os.fstat(client.fileno()).st_ino, os.getuid())
             assert sockdiag.find_tcp_socket(*query) == _socket_in_table(*query) == expected
             client.close()  # the socket lingers in FIN_WAIT2, held by no process
@@ -167,7 +170,7 @@ def test_client_in_a_child_process(spawn) -> None:
         with accepted:
             found = find_client_process(peer, accepted.getsockname())
     assert found.pid == child.pid
-    assert found.process_name.startswith("python")
+    assert found.process_name is not None and found.process_name.startswith("python")
     assert found.process_name == psutil.Process(child.pid).name()
     assert found.exe == psutil.Process(child.pid).exe() == os.path.realpath(sys.executable)
     assert found.user == ME
@@ -219,6 +222,25 @@ def test_cache_keeps_answers_after_disconnect_within_a_bound(own_connection) -> 
     finally:
         cache.close()
     assert cache.get("e", timeout=5) == NOBODY
+
+
+def test_a_full_cache_holds_its_answers_not_their_lookups(own_connection) -> None:
+    """The proxy keeps 4,096 answers all day (issue 17: its memory): a settled lookup's
+    Future, with its lock and condition, is 1.6 kB more than the answer it carries."""
+    peer, proxy = own_connection
+    entries = 1000
+    cache = ProcessCache(max_entries=entries)
+    try:
+        tracemalloc.start()
+        for client_id in range(entries):
+            cache.start(str(client_id), peer, proxy)
+        answers = [cache.get(str(client_id), timeout=5) for client_id in range(entries)]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        cache.close()
+    assert answers == [this_process()] * entries
+    assert held < entries * 600  # bytes: the answer, its key and its slot in two dicts
 
 
 def test_short_lived_clients_are_found_before_they_close(own_connection) -> None:

@@ -133,3 +133,15 @@ def test_offgate_proxy_loads_no_cli_settings_library_or_price_map_at_idle_nor_th
 def unwanted(modules: list[str]) -> list[str]:
     """Which of NOT_IN_THE_PROXY `modules` holds, itself or a module inside it."""
     return [name for name in NOT_IN_THE_PROXY if any(m == name or m.startswith(name + ".") for m in modules)]
+
+
+def test_the_native_host_loads_its_recorder_without_the_store() -> None:
+    """The first call's acknowledgement waits for the recorder to load (the browser waits for
+    it, issue 17) and then for the journal only: the store (peewee, the schema: most of the
+    recorder's loading) is left to the writer's thread."""
+    check = ("import sys, native_host.recorder; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'peewee' or m.startswith('offgate.store')))")
+    done = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

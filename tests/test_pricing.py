@@ -224,3 +224,13 @@ def test_the_price_map_keeps_only_what_pricing_and_limits_read():
     assert all("range" in tier and "input_cost_per_token" in tier for tier in tiered["tiered_pricing"])
     assert cost_usd("gpt-4o-mini", "openai", Usage(prompt_tokens=1_000_000, completion_tokens=1_000_000))[0] == (
         pytest.approx(0.15 + 0.60))
+
+
+def test_the_price_map_is_held_in_under_3_mb():
+    # The proxy holds it all day from its first priced call (issue 17: its memory); as dicts
+    # its 5,000 entries and their lower-case index took 4 MB. A fresh process: none loaded yet.
+    code = ("import tracemalloc; import offgate.pricing as pricing; tracemalloc.start(); "
+            "pricing.price_map(); pricing.find_price_key('gpt-4o-mini', 'openai'); "
+            "print(tracemalloc.get_traced_memory()[0])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert int(done.stdout) < 3_000_000
