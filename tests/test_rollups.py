@@ -88,8 +88,14 @@ def assert_rollups_agree(store: Store) -> None:
 
 
 def hourly(series: UnmanagedSeries, since: datetime | None, until: datetime | None) -> list[tuple[Any, ...]]:
-    columns = series.hours(since, until, list(ALERT_DIMENSIONS))
-    return sorted(((*row[:-1], round(float(row[-1]), 12)) for row in zip(*columns.values(), strict=True)), key=str)
+    """One (values..., hour, calls, tokens, cost) per combination and hour."""
+    rows = []
+    for combination in series.hours(since, until, list(ALERT_DIMENSIONS)):
+        packed = zip(*(text.split(",") for text in (combination.hours, combination.calls, combination.tokens,
+                                                   combination.cost_usd)), strict=True)
+        rows += [(*combination.values, int(hour), int(calls), int(tokens), round(float(cost), 12))
+                 for hour, calls, tokens, cost in packed]
+    return sorted(rows, key=str)
 
 
 def rollup_rows(store: Store) -> tuple[int, int]:

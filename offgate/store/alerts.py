@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
 from typing import Any, Literal, get_args
 
 from peewee import JOIN, SQL, Node, fn
@@ -202,6 +202,32 @@ def _alert_from(row: dict[str, Any]) -> Alert:
     return Alert(**row)
 
 
+@dataclass(frozen=True, slots=True)
+class CombinationHours:
+    """One combination of dimension values' unmanaged calls: the values (in the order asked),
+    and per hour it has calls in, ascending, comma-separated: the hour (whole hours since
+    the epoch), its calls, tokens (prompt + completion) and cost (unpriced calls count 0)."""
+
+    values: tuple[str | None, ...]
+    hours: str
+    calls: str
+    tokens: str
+    cost_usd: str
+
+
+def _packed_in_python(rows: Sequence[tuple[Any, ...]], dimensions: int) -> list[CombinationHours]:
+    """UnmanagedSeries._packed's result from the (values..., hour, calls, tokens, cost) rows."""
+    combinations: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        combinations.setdefault(tuple(row[:dimensions]), []).append(row[dimensions:])
+    packed: list[CombinationHours] = []
+    for values in sorted(combinations, key=lambda key: tuple((value is None, value or "") for value in key)):
+        hours = sorted(combinations[values])
+        packed.append(CombinationHours(values, *(",".join(repr(type_(found[at])) for found in hours)
+                                                 for at, type_ in enumerate((int, int, int, float)))))
+    return packed
+
+
 class UnmanagedSeries:
     """Unmanaged calls (classified as offgate.store.queries counts them) in one Store, per
     dimension value and hour, as the alerts read them: as columns, a million calls cheaply."""
@@ -211,18 +237,36 @@ class UnmanagedSeries:
         self._db = store.database
         self._rollups = rollups and has_rollups(self._db)  # False: read the records themselves
 
-    def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-        """Unmanaged calls in [since, until) per value of each dimension in `by` and UTC
-        hour, as columns: those names, `hour` (whole hours since the epoch), `calls`,
-        `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0). Whole hours
-        come from the hourly rollup where the store keeps one, the window's ends from the
-        records; no (values, hour) is in two rows either way."""
+    def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> list[CombinationHours]:
+        """Unmanaged calls in [since, until) per combination of values of the dimensions in
+        `by` and UTC hour: one CombinationHours per combination. Whole hours come from the
+        hourly rollup where the store keeps one, the window's ends from the records; no
+        (values, hour) is counted twice either way."""
         window = cut_window(self._db, since, until, ONE_HOUR, self._rollups)
         parts = [self._hours(UsageEventRow, start, end, by) for start, end in window.raw]
         if window.rolled is not None:
             parts.append(self._hours(HourlyUnmanagedRow, *window.rolled, by))
-        return parts[0] if len(parts) == 1 else {name: tuple(chain.from_iterable(part[name] for part in parts))
-                                                 for name in parts[0]}
+        with self._store.reporting("total unmanaged calls in"):
+            if self._rollups:
+                return self._packed(parts, len(by))
+            rows = [row for part in parts for row in self._db.execute(part).fetchall()]
+        return _packed_in_python(rows, len(by))
+
+    def _packed(self, parts: list[Any], dimensions: int) -> list[CombinationHours]:
+        """PostgreSQL packs each combination's hours into text itself: a million (values,
+        hour) rows would cost more to cross as rows than to parse as a few long strings.
+        float8's text is its shortest exact form (PostgreSQL >= 12 with extra_float_digits at
+        its default, 1)."""
+        unions: list[tuple[str, list[Any]]] = [part.bind(self._db).sql() for part in parts]
+        sql = " UNION ALL ".join(f"({text})" for text, _ in unions)
+        keys = ", ".join(f"k{at}" for at in range(dimensions))
+        names = ", ".join([*(f"k{at}" for at in range(dimensions)), "hour", "calls", "tokens", "cost_usd"])
+        packed = ", ".join(f"string_agg({name}::text, ',' ORDER BY hour)" for name in ("hour", "calls", "tokens",
+                                                                                    "cost_usd"))
+        cursor = self._db.execute_sql(
+            f"SELECT {keys}, {packed} FROM ({sql}) AS rows ({names}) "
+            f"GROUP BY {keys} ORDER BY {keys}", [value for _, params in unions for value in params])
+        return [CombinationHours(tuple(row[:dimensions]), *row[dimensions:]) for row in cursor.fetchall()]
 
     def _hours(self, table: type[UsageEventRow] | type[HourlyUnmanagedRow], since: datetime | None,
                until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
@@ -238,8 +282,7 @@ class UnmanagedSeries:
                            tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
                            cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
             query = _unmanaged(event.select(*columns.values()), since, until)
-        with self._store.reporting("total unmanaged calls in"):
-            return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)]), columns)
+        return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)])
 
     def first_calls(self, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         """When each combination of values of the dimensions `by` made its first unmanaged
