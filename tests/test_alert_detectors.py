@@ -13,8 +13,10 @@ from analytics.alerts.detectors import (
     benjamini_hochberg,
     month_end_forecast,
     rise_change_point,
+    residuals,
     seasonal_median,
     spike_test,
+    tail_test,
 )
 
 WEEKS = 6
@@ -48,6 +50,21 @@ def discoveries(values: np.ndarray, calls: np.ndarray, unit: np.ndarray) -> tupl
 
 def per_call(values: np.ndarray, calls: np.ndarray) -> np.ndarray:
     return values.sum(axis=1) / calls.sum(axis=1)
+
+
+def test_entities_residuals_are_their_own_so_dimensions_can_share_them() -> None:
+    """What the alert round computes once for alice, her laptop and her key: an entity's
+    residuals taken out of a bigger set and tested with other entities give the very
+    figures a spike test of those entities alone gives."""
+    calls, spend = quiet_usage(40, seed=11)
+    history_from = np.arange(40, dtype=np.int64) * 30  # later entities start later
+    shared = residuals(spend, calls > 0, history_from, per_call(spend, calls))
+    some = np.array([31, 2, 17, 5, 39, 0])
+    alone = spike_test(spend[some], calls[some] > 0, history_from[some], per_call(spend[some], calls[some]))
+    taken = tail_test(shared.take(some))
+    for name in ("rows", "columns", "usual", "weeks", "z", "p_value"):
+        np.testing.assert_array_equal(getattr(taken, name), getattr(alone, name), err_msg=name)
+    assert taken.rows.size == np.count_nonzero(calls[some]) > 0
 
 
 def test_the_baseline_is_the_median_of_the_same_hour_in_earlier_weeks() -> None:

@@ -89,13 +89,10 @@ def assert_rollups_agree(store: Store) -> None:
 
 def hourly(series: UnmanagedSeries, since: datetime | None, until: datetime | None) -> list[tuple[Any, ...]]:
     """One (values..., hour, calls, tokens, cost) per combination and hour."""
-    rows = []
-    for combination in series.hours(since, until, list(ALERT_DIMENSIONS)):
-        packed = zip(*(text.split(",") for text in (combination.hours, combination.calls, combination.tokens,
-                                                   combination.cost_usd)), strict=True)
-        rows += [(*combination.values, int(hour), int(calls), int(tokens), round(float(cost), 12))
-                 for hour, calls, tokens, cost in packed]
-    return sorted(rows, key=str)
+    found = series.hours(since, until, list(ALERT_DIMENSIONS))
+    return sorted(((*found.values[combination], hour, calls, tokens, round(cost, 12)) for combination, hour, calls,
+                   tokens, cost in zip(found.combination.tolist(), found.hour.tolist(), found.calls.tolist(),
+                                       found.tokens.tolist(), found.cost_usd.tolist(), strict=True)), key=str)
 
 
 def rollup_rows(store: Store) -> tuple[int, int]:

@@ -83,15 +83,15 @@ def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datet
     end = as_utc(end)
     names = list(dict.fromkeys(dimensions))
     unmanaged = UnmanagedSeries(store)
-    combinations = unmanaged.hours(start, end, names) if names else []
     firsts = unmanaged.first_calls(names) if names else {"first": ()}
     hours = max(math.ceil((end - start) / HOUR), 0)
-    hourly = _Hourly.of(combinations, start)
-    series = {
-        name: _series(name, [combination.values[at] for combination in combinations], hourly, firsts[name],
-                      firsts["first"], start, hours)
-        for at, name in enumerate(names)
-    }
+    series = {}
+    if names:
+        hourly = unmanaged.hours(start, end, names)
+        column = hourly.hour - int(start.timestamp()) // 3600
+        series = {name: _series(name, [values[at] for values in hourly.values], hourly, column, firsts[name],
+                                firsts["first"], start, hours)
+                  for at, name in enumerate(names)}
     first_calls = [float(first) for first in firsts["first"] if first is not None]
     return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None),
                        bill_days(store, start, end, gateway_keys))
@@ -112,29 +112,7 @@ def bill_days(store: Store, start: datetime, end: datetime, gateway_keys: Sequen
             for day, total, nobody in zip(ledger.days, billed.tolist(), unexplained.tolist(), strict=True)]
 
 
-@dataclass
-class _Hourly:
-    """Every combination's hours laid end to end: per (combination, hour), the combination's
-    index, the hour's column (from the series' start) and its sums."""
-
-    combination: np.ndarray
-    column: np.ndarray
-    sums: dict[str, np.ndarray]
-
-    @classmethod
-    def of(cls, combinations: Sequence[CombinationHours], start: datetime) -> _Hourly:
-        lengths = [combination.hours.count(",") + 1 for combination in combinations]
-
-        def numbers(name: str) -> np.ndarray:
-            text = ",".join(getattr(combination, name) for combination in combinations)
-            return np.fromstring(text, sep=",") if text else np.empty(0)  # C's exact decimal reading
-
-        column = numbers("hours").astype(np.int64) - int(start.timestamp()) // 3600
-        combination = np.repeat(np.arange(len(combinations)), lengths)
-        return cls(combination, column, {name: numbers(name) for name in ("calls", "tokens", "cost_usd")})
-
-
-def _series(dimension: AlertDimension, values: Sequence[str | None], hourly: _Hourly,
+def _series(dimension: AlertDimension, values: Sequence[str | None], hourly: CombinationHours, column: np.ndarray,
             first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
             hours: int) -> HourlySeries:
     """`values`: the dimension's value in each combination."""
@@ -142,12 +120,13 @@ def _series(dimension: AlertDimension, values: Sequence[str | None], hourly: _Ho
     index: dict[str | None, int] = {entity: row for row, entity in enumerate(entities)}
     of_combination = np.fromiter(map(index.get, values, repeat(-1)), dtype=np.int64, count=len(values))
     row = of_combination[hourly.combination]  # -1: no entity (no frame a row)
-    known = (row >= 0) & (hourly.column >= 0) & (hourly.column < hours)
-    cell = row[known] * hours + hourly.column[known]
+    known = (row >= 0) & (column >= 0) & (column < hours)
+    cell = row[known] * hours + column[known]
     size = len(entities) * hours
 
     def table(name: str) -> np.ndarray:
-        return np.bincount(cell, weights=hourly.sums[name][known], minlength=size).reshape(len(entities), hours)
+        weights = getattr(hourly, name)[known].astype(float)
+        return np.bincount(cell, weights=weights, minlength=size).reshape(len(entities), hours)
 
     first_call = np.full(len(entities), np.inf)
     for value, first in zip(first_values, first_times, strict=True):
