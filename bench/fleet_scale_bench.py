@@ -2,6 +2,7 @@
 simulated fleet in PostgreSQL.
 
     uv run python bench/fleet_scale_bench.py [--devices 0,100,1000,10000] [--calls-per-day 20,200] [--days 30]
+    uv run python bench/fleet_scale_bench.py --url postgresql://USER@HOST:PORT/DATABASE [--days 30]
 
 For each number of devices, a fresh database on a throw-away PostgreSQL (tests/support/postgres.py)
 gets DEVICES x CALLS_PER_DAY x DAYS usage records, generated inside PostgreSQL (one INSERT ...
@@ -17,6 +18,9 @@ a user runs them (their own processes, on OFFGATE_DATABASE_URL):
 - `offgate alerts --json`: one alert round (every detector, its baseline weeks read back);
 - one device's month, as `--device` filters will read it: a SQL aggregate for one device, with the
   (device, ts) index the store's migration adds and without it (dropped for the second timing).
+
+With `--url URL`, the same timings (but the index's, which would drop it) on an existing database
+instead, with no generation: the store's migrations apply when it is opened.
 
 Results: a markdown table on stdout and bench/results/fleet-scale-<time>.json.
 """
@@ -182,28 +186,48 @@ def measure(server: str, devices: int, calls_per_day: int, days: int, home: Path
         Store.open(url).close()  # every migration: the indexes are there before the rows
         log(f"{devices:,} devices: generating")
         rows, generate_s, rollups_s = generate(url, devices, calls_per_day, days)
-        first_day = (datetime.now(UTC) - timedelta(days=days - 1)).date().isoformat()
-        log(f"  offgate report --by team --since {first_day} (whole days but today's)")
-        report_days_s, _ = timed_command(url, home, "report", "--by", "team", "--since", first_day)
-        log(f"  report: {report_days_s:.1f} s; offgate report --by team --since {days}d (a ragged first day)")
-        report_s, report = timed_command(url, home, "report", "--by", "team", "--since", f"{days}d", "--format", "json")
-        log(f"  report: {report_s:.1f} s; offgate alerts")
-        alerts_s, alerts = timed_command(url, home, "alerts", "--json")
-        log(f"  alerts: {alerts_s:.1f} s ({len(json.loads(alerts))} alerts)")
-        report_in_s, alerts_in_s = in_process(url, days)
-        log(f"  in process: report {report_in_s:.1f} s, alert round {alerts_in_s:.1f} s")
+        timings = time_commands(url, days, home)
         indexed_s = one_device_month(url)
         sizes = {table: table_size(url, table) for table in ("usage_event", *ROLLUPS)}
         drop_device_index(url)
         unindexed_s = one_device_month(url)
         log(f"  one device's month: {indexed_s * 1000:.1f} ms indexed, {unindexed_s * 1000:.0f} ms without")
     return {"devices": devices, "calls_per_day": calls_per_day, "rows": rows, "generate_s": generate_s,
-            "rollups_s": rollups_s, "sizes": sizes,
-            "report_days_s": report_days_s, "report_s": report_s, "alerts_s": alerts_s,
+            "rollups_s": rollups_s, "sizes": sizes, **timings, "one_device_indexed_s": indexed_s,
+            "one_device_unindexed_s": unindexed_s}
+
+
+def measure_existing(url: str, days: int, home: Path) -> dict[str, Any]:
+    """The timings on a database already filled (its migrations apply on the first open)."""
+    log(f"{url}: migrating")
+    began = time.perf_counter()
+    Store.open(url).close()
+    log(f"  migrations (if any) applied in {time.perf_counter() - began:.0f} s")
+    timings = time_commands(url, days, home)
+    sizes = {table: table_size(url, table) for table in ("usage_event", *ROLLUPS)}
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT device), sum(calls) FROM usage_daily")
+        devices, rows = cursor.fetchone() or (0, 0)
+    return {"devices": devices, "calls_per_day": round((rows or 0) / max(devices, 1) / days), "rows": int(rows or 0),
+            "sizes": sizes, **timings}
+
+
+def time_commands(url: str, days: int, home: Path) -> dict[str, Any]:
+    """`report --by team` (whole days, then `--since DAYS`), the alert round, as commands and in process."""
+    first_day = (datetime.now(UTC) - timedelta(days=days - 1)).date().isoformat()
+    log(f"  offgate report --by team --since {first_day} (whole days but today's)")
+    report_days_s, _ = timed_command(url, home, "report", "--by", "team", "--since", first_day)
+    log(f"  report: {report_days_s:.1f} s; offgate report --by team --since {days}d (a ragged first day)")
+    report_s, report = timed_command(url, home, "report", "--by", "team", "--since", f"{days}d", "--format", "json")
+    log(f"  report: {report_s:.1f} s; offgate alerts")
+    alerts_s, alerts = timed_command(url, home, "alerts", "--json")
+    log(f"  alerts: {alerts_s:.1f} s ({len(json.loads(alerts))} alerts)")
+    report_in_s, alerts_in_s = in_process(url, days)
+    log(f"  in process: report {report_in_s:.1f} s, alert round {alerts_in_s:.1f} s")
+    return {"report_days_s": report_days_s, "report_s": report_s, "alerts_s": alerts_s,
             "report_in_process_s": report_in_s, "alerts_in_process_s": alerts_in_s,
             "captured_calls": json.loads(report)["totals"]["captured_calls"], "teams": len(json.loads(report)["rows"]),
-            "alerts": len(json.loads(alerts)), "one_device_indexed_s": indexed_s,
-            "one_device_unindexed_s": unindexed_s}
+            "alerts": len(json.loads(alerts)), "load_average": os.getloadavg()}
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -214,14 +238,17 @@ def markdown(results: list[dict[str, Any]]) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for result in results:
         sizes = result["sizes"]
-        lines.append(f"| {result['devices']:,} x {result['calls_per_day']} | {result['rows']:,} | "
-                     f"{result['generate_s']:.0f} s / "
-                     f"{result['rollups_s']:.0f} s | {sizes['usage_event']} | {sizes['usage_daily']} | "
+        generated = (f"{result['generate_s']:.0f} s / {result['rollups_s']:.0f} s" if "generate_s" in result
+                     else "(existing)")
+        device_month = "-"
+        if "one_device_indexed_s" in result:
+            device_month = (f"{result['one_device_indexed_s'] * 1000:.1f} ms / "
+                            f"{result['one_device_unindexed_s'] * 1000:.0f} ms")
+        lines.append(f"| {result['devices']:,} x {result['calls_per_day']} | {result['rows']:,} | {generated} | "
+                     f"{sizes['usage_event']} | {sizes['usage_daily']} | "
                      f"{sizes['usage_hourly_unmanaged']} | {result['report_days_s']:.1f} s / "
                      f"{result['report_s']:.1f} s / {result['report_in_process_s']:.1f} s | "
-                     f"{result['alerts_s']:.1f} s / {result['alerts_in_process_s']:.1f} s | "
-                     f"{result['one_device_indexed_s'] * 1000:.1f} ms / "
-                     f"{result['one_device_unindexed_s'] * 1000:.0f} ms |")
+                     f"{result['alerts_s']:.1f} s / {result['alerts_in_process_s']:.1f} s | {device_month} |")
     return "\n".join(lines)
 
 
@@ -232,14 +259,19 @@ def main() -> None:
     parser.add_argument("--calls-per-day", default="200",
                         help="comma-separated: more calls a day on as many devices grow the records, not the rollups")
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--url", help="time this existing PostgreSQL database instead (nothing generated or dropped)")
     options = parser.parse_args()
     sizes = [int(size) for size in options.devices.split(",")]
     results = []
-    with postgres_server() as server, tempfile.TemporaryDirectory() as home:
-        for devices in sizes:
-            for calls_per_day in (int(calls) for calls in options.calls_per_day.split(",")):
-                results.append(measure(server, devices, calls_per_day, options.days, Path(home)))
-            print(markdown(results[-1:]), flush=True)
+    with tempfile.TemporaryDirectory() as home:
+        if options.url:
+            results.append(measure_existing(options.url, options.days, Path(home)))
+        else:
+            with postgres_server() as server:
+                for devices in sizes:
+                    for calls_per_day in (int(calls) for calls in options.calls_per_day.split(",")):
+                        results.append(measure(server, devices, calls_per_day, options.days, Path(home)))
+                    print(markdown(results[-1:]), flush=True)
     print(markdown(results))
     out = BENCH / "results" / f"fleet-scale-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.parent.mkdir(exist_ok=True)

@@ -12,9 +12,11 @@ from analytics.alerts.detectors import (
     WEEK_HOURS,
     benjamini_hochberg,
     month_end_forecast,
+    residuals,
     rise_change_point,
     seasonal_median,
     spike_test,
+    tail_test,
 )
 
 WEEKS = 6
@@ -48,6 +50,21 @@ def discoveries(values: np.ndarray, calls: np.ndarray, unit: np.ndarray) -> tupl
 
 def per_call(values: np.ndarray, calls: np.ndarray) -> np.ndarray:
     return values.sum(axis=1) / calls.sum(axis=1)
+
+
+def test_entities_residuals_are_their_own_so_dimensions_can_share_them() -> None:
+    """What the alert round computes once for alice, her laptop and her key: an entity's
+    residuals taken out of a bigger set and tested with other entities give the very
+    figures a spike test of those entities alone gives."""
+    calls, spend = quiet_usage(40, seed=11)
+    history_from = np.arange(40, dtype=np.int64) * 30  # later entities start later
+    shared = residuals(spend, calls > 0, history_from, per_call(spend, calls))
+    some = np.array([31, 2, 17, 5, 39, 0])
+    alone = spike_test(spend[some], calls[some] > 0, history_from[some], per_call(spend[some], calls[some]))
+    taken = tail_test(shared.take(some))
+    for name in ("rows", "columns", "usual", "weeks", "z", "p_value"):
+        np.testing.assert_array_equal(getattr(taken, name), getattr(alone, name), err_msg=name)
+    assert taken.rows.size == np.count_nonzero(calls[some]) > 0
 
 
 def test_the_baseline_is_the_median_of_the_same_hour_in_earlier_weeks() -> None:
@@ -167,6 +184,7 @@ def test_a_rise_is_found_on_its_day() -> None:
     rng = np.random.default_rng(8)
     share = np.concatenate([0.2 + rng.normal(0, 0.03, 30), 0.35 + rng.normal(0, 0.03, 20)])
     change = rise_change_point(share)
+    assert change is not None
     assert change.index == 30
     assert change.before == pytest.approx(0.2, abs=0.02) and change.after == pytest.approx(0.35, abs=0.02)
     assert change.p_value < 1e-6
@@ -175,8 +193,10 @@ def test_a_rise_is_found_on_its_day() -> None:
 def test_a_fall_or_steady_noise_is_no_rise() -> None:
     rng = np.random.default_rng(9)
     fall = np.concatenate([0.4 + rng.normal(0, 0.03, 25), 0.2 + rng.normal(0, 0.03, 25)])
-    assert rise_change_point(fall).p_value == 1.0
-    steady = [rise_change_point(0.3 + rng.normal(0, 0.05, 60)).p_value for _ in range(200)]
+    fallen = rise_change_point(fall)
+    assert fallen is not None and fallen.p_value == 1.0
+    steady = [change.p_value for _ in range(200) if (change := rise_change_point(0.3 + rng.normal(0, 0.05, 60)))]
+    assert len(steady) == 200
     assert sum(p <= LEVEL for p in steady) <= 4  # at most about 1% by chance
     assert rise_change_point(np.full(30, 0.3)) is None  # flat: nothing to test
     assert rise_change_point(np.linspace(0, 1, 13)) is None  # too short for a week on each side

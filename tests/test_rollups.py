@@ -88,8 +88,11 @@ def assert_rollups_agree(store: Store) -> None:
 
 
 def hourly(series: UnmanagedSeries, since: datetime | None, until: datetime | None) -> list[tuple[Any, ...]]:
-    columns = series.hours(since, until, list(ALERT_DIMENSIONS))
-    return sorted(((*row[:-1], round(float(row[-1]), 12)) for row in zip(*columns.values(), strict=True)), key=str)
+    """One (values..., hour, calls, tokens, cost) per combination and hour."""
+    found = series.hours(since, until, list(ALERT_DIMENSIONS))
+    return sorted(((*found.values[combination], hour, calls, tokens, round(cost, 12)) for combination, hour, calls,
+                   tokens, cost in zip(found.combination.tolist(), found.hour.tolist(), found.calls.tolist(),
+                                       found.tokens.tolist(), found.cost_usd.tolist(), strict=True)), key=str)
 
 
 def rollup_rows(store: Store) -> tuple[int, int]:

@@ -22,6 +22,7 @@ entities' tail (on this scale entities are comparable).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,21 +112,55 @@ class SpikeTest:
     p_value: np.ndarray
 
 
+@dataclass
+class Residuals:
+    """spike_test's work that is each entity's own: per active hour (entities in order,
+    then columns ascending) its column, usual value, weeks of baseline and residual (NaN:
+    nothing to compare); per entity how many active hours it has, how many residuals and
+    their _QUANTILES. An entity's part depends on its own series only, so entities of
+    several dimensions that made the very same calls can share it."""
+
+    hours: np.ndarray
+    columns: np.ndarray
+    usual: np.ndarray
+    weeks: np.ndarray
+    residual: np.ndarray
+    counts: np.ndarray
+    quantiles: np.ndarray
+
+    def take(self, entities: np.ndarray) -> Residuals:
+        """The part of these entities (indexes), in this order."""
+        entities = np.asarray(entities, dtype=np.intp)
+        hours = self.hours[entities]
+        starts = (np.cumsum(self.hours) - self.hours)[entities]
+        cells = np.repeat(starts - (np.cumsum(hours) - hours), hours) + np.arange(int(hours.sum()))
+        return Residuals(hours, self.columns[cells], self.usual[cells], self.weeks[cells], self.residual[cells],
+                         self.counts[entities], self.quantiles[entities])
+
+    @staticmethod
+    def concatenate(parts: Sequence[Residuals]) -> Residuals:
+        return Residuals(*(np.concatenate([getattr(part, name) for part in parts])
+                           for name in ("hours", "columns", "usual", "weeks", "residual", "counts", "quantiles")))
+
+
 def spike_test(values: np.ndarray, active: np.ndarray, history_from: np.ndarray, unit: np.ndarray) -> SpikeTest:
     """Test every active hour of `values` (entities x hours; `active`: the hours with
     calls) against its seasonal baseline; `unit` is each entity's mean value per call, and
-    each entity's tail is fitted on all its active hours. Entities go ENTITIES_PER_BLOCK at
-    a time, so the working arrays are reused rather than allocated anew (page faults cost
-    as much as the arithmetic here)."""
+    each entity's tail is fitted on all its active hours."""
+    return tail_test(residuals(values, active, history_from, unit))
+
+
+def residuals(values: np.ndarray, active: np.ndarray, history_from: np.ndarray, unit: np.ndarray) -> Residuals:
+    """spike_test's part per entity. Entities go ENTITIES_PER_BLOCK at a time, so the working
+    arrays are reused rather than allocated anew (page faults cost as much as the arithmetic here)."""
     entities = values.shape[0]
-    total = int(np.count_nonzero(active))
-    test = SpikeTest(np.empty(total, np.int32), np.empty(total, np.int32), np.empty(total, np.float32),
-                     np.empty(total, np.int8), np.empty(total, np.float32), np.empty(total))
-    residual = np.empty(total, dtype=np.float32)
-    quantiles = np.full((entities, len(_QUANTILES)), np.nan)
-    counts = np.zeros(entities, dtype=np.int64)
+    hours = np.count_nonzero(active, axis=1)
+    total = int(hours.sum())
+    found = Residuals(hours, np.empty(total, np.int32), np.empty(total, np.float32), np.empty(total, np.int8),
+                      np.empty(total, dtype=np.float32), np.zeros(entities, dtype=np.int64),
+                      np.full((entities, len(_QUANTILES)), np.nan))
     unit = np.maximum(unit, np.finfo(float).tiny)
-    level = values.sum(axis=1) / unit / np.maximum(np.count_nonzero(active, axis=1), 1)
+    level = values.sum(axis=1) / unit / np.maximum(hours, 1)
     scale = 1 / np.sqrt(unit * (1 + DAY_SWING_VARIANCE * level))
     done = 0
     for first in range(0, entities, ENTITIES_PER_BLOCK):
@@ -134,20 +169,29 @@ def spike_test(values: np.ndarray, active: np.ndarray, history_from: np.ndarray,
         cells = slice(done, done + rows.size)
         seasonal = seasonal_median(values[block], history_from[block], rows, columns)
         observed = values[block][rows, columns]
-        found = (np.sqrt(observed) - np.sqrt(seasonal.median)) * scale[block][rows]
-        found[observed <= 0] = np.nan
-        test.rows[cells], test.columns[cells] = rows + first, columns
-        test.usual[cells], test.weeks[cells], residual[cells] = seasonal.median, seasonal.weeks, found
-        counts[block], quantiles[block] = _quantiles(found, rows, len(counts[block]))
+        residual = (np.sqrt(observed) - np.sqrt(seasonal.median)) * scale[block][rows]
+        residual[observed <= 0] = np.nan
+        found.columns[cells], found.usual[cells], found.weeks[cells] = columns, seasonal.median, seasonal.weeks
+        found.residual[cells] = residual
+        found.counts[block], found.quantiles[block] = _quantiles(residual, rows, len(found.counts[block]))
         done += rows.size
-    tail = _Tail.of(quantiles, counts)
+    return found
+
+
+def tail_test(found: Residuals) -> SpikeTest:
+    """spike_test's p-values and z-scores from its entities' residuals: each entity's tail
+    leans on all of them (_Tail)."""
+    total = found.columns.size
+    rows = np.repeat(np.arange(found.hours.size, dtype=np.int32), found.hours)
+    test = SpikeTest(rows, found.columns, found.usual, found.weeks, np.empty(total, np.float32), np.empty(total))
+    tail = _Tail.of(found.quantiles, found.counts)
     for first in range(0, total, HOURS_PER_CHUNK):
         cells = slice(first, first + HOURS_PER_CHUNK)
-        row, found = test.rows[cells], residual[cells]
+        row, residual = rows[cells], found.residual[cells]
         with np.errstate(over="ignore"):
-            p_value = (1 - TAIL_LEVEL) * np.exp2((tail.start[row] - found) / tail.spacing[row])
-        test.p_value[cells] = np.where(np.isnan(found), 1.0, np.minimum(p_value, 1.0))
-        test.z[cells] = found / tail.spread[row]
+            p_value = (1 - TAIL_LEVEL) * np.exp2((tail.start[row] - residual) / tail.spacing[row])
+        test.p_value[cells] = np.where(np.isnan(residual), 1.0, np.minimum(p_value, 1.0))
+        test.z[cells] = residual / tail.spread[row]
     return test
 
 

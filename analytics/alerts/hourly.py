@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from analytics.alerts.detectors import SpikeTest, benjamini_hochberg, spike_test
+from analytics.alerts.detectors import Residuals, SpikeTest, benjamini_hochberg, residuals, tail_test
 from analytics.alerts.messages import spike_message
 from analytics.alerts.series import HourlySeries
 from offgate.config import AlertSettings
@@ -58,7 +58,8 @@ class _Tests:
 def hourly_alerts(all_series: Sequence[HourlySeries], settings: AlertSettings, since: datetime,
                   now: datetime) -> list[Alert]:
     """The spikes and surges in the hours that overlap [since, now)."""
-    tests = [_test(series, settings, since, now) for series in all_series]
+    shared = _SharedResiduals()
+    tests = [_test(series, settings, since, now, shared) for series in all_series]
     metrics = [metric for dimension in tests for metric in dimension.metrics.values()]
     level = settings.false_discovery_rate
     candidates = [np.nonzero(metric.tested & (metric.test.p_value <= level))[0] for metric in metrics]
@@ -74,7 +75,33 @@ def hourly_alerts(all_series: Sequence[HourlySeries], settings: AlertSettings, s
                           settings.dimensions)
 
 
-def _test(series: HourlySeries, settings: AlertSettings, since: datetime, now: datetime) -> _Tests:
+class _SharedResiduals:
+    """Per metric, the residuals (each entity's own part of a spike test) of every distinct
+    series once: entities of several dimensions that made the very same calls (alice, her
+    laptop, her key: equal digests) since the same first call have the same series."""
+
+    def __init__(self) -> None:
+        self._index: dict[str, dict[tuple[object, float], int]] = {}  # metric -> series -> its place
+        self._parts: dict[str, list[Residuals]] = {}
+
+    def of(self, series: HourlySeries, metric: str, values: np.ndarray, active: np.ndarray, history_from: np.ndarray,
+           unit: np.ndarray) -> Residuals:
+        if not series.entities:
+            return residuals(values, active, history_from, unit)
+        digests = series.calls_digest or [(series.dimension, entity) for entity in series.entities]
+        keys = list(zip(digests, series.first_call.tolist(), strict=True))
+        index, parts = self._index.setdefault(metric, {}), self._parts.setdefault(metric, [])
+        new = list({key: row for row, key in enumerate(keys) if key not in index}.values())
+        if new:
+            rows = np.asarray(new) if len(new) < len(keys) else slice(None)
+            parts.append(residuals(values[rows], active[rows], history_from[rows], unit[rows]))
+            index.update({keys[row]: place for place, row in enumerate(new, start=len(index))})
+            parts[:] = [Residuals.concatenate(parts)] if len(parts) > 1 else parts
+        return parts[0].take(np.array([index[key] for key in keys], dtype=np.intp))
+
+
+def _test(series: HourlySeries, settings: AlertSettings, since: datetime, now: datetime,
+          shared: _SharedResiduals) -> _Tests:
     active = series.calls > 0
     start = series.start.timestamp()
     history_from = np.floor((series.first_call - start) / 3600).clip(-2**31, 2**31).astype(np.int64)
@@ -87,7 +114,7 @@ def _test(series: HourlySeries, settings: AlertSettings, since: datetime, now: d
         if metric == "tokens" and not (active & (series.cost_usd == 0))[:, max(judged_from.min(initial=0), 0):].any():
             continue  # every hour that could be tested is priced: skip the work
         unit = np.ones(len(series.entities)) if metric == "calls" else values.sum(axis=1) / np.maximum(calls, 1)
-        test = spike_test(values, active, history_from, unit)
+        test = tail_test(shared.of(series, metric, values, active, history_from, unit))
         tested = test.columns >= judged_from[test.rows]
         if metric == "cost_usd":
             tested &= series.cost_usd[test.rows, test.columns] > 0

@@ -23,7 +23,7 @@ from analytics.bill.reconcile import reconcile_days
 from analytics.report.document import Day
 from analytics.report.model import daily_costs
 from offgate.store import Store
-from offgate.store.alerts import UnmanagedSeries
+from offgate.store.alerts import CombinationHours, UnmanagedSeries
 from offgate.vocabulary import AlertDimension
 
 HOUR = timedelta(hours=1)
@@ -83,15 +83,15 @@ def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datet
     end = as_utc(end)
     names = list(dict.fromkeys(dimensions))
     unmanaged = UnmanagedSeries(store)
-    hourly = unmanaged.hours(start, end, names) if names else {}
     firsts = unmanaged.first_calls(names) if names else {"first": ()}
     hours = max(math.ceil((end - start) / HOUR), 0)
-    column = np.asarray(hourly.get("hour", ()), dtype=np.int64) - int(start.timestamp()) // 3600
-    sums = {name: np.asarray(hourly.get(name, ()), dtype=float) for name in ("calls", "tokens", "cost_usd")}
-    series = {
-        name: _series(name, hourly[name], column, sums, firsts[name], firsts["first"], start, hours)
-        for name in names
-    }
+    series = {}
+    if names:
+        hourly = unmanaged.hours(start, end, names)
+        column = hourly.hour - int(start.timestamp()) // 3600
+        series = {name: _series(name, [values[at] for values in hourly.values], hourly, column, firsts[name],
+                                firsts["first"], start, hours)
+                  for at, name in enumerate(names)}
     first_calls = [float(first) for first in firsts["first"] if first is not None]
     return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None),
                        bill_days(store, start, end, gateway_keys))
@@ -112,30 +112,33 @@ def bill_days(store: Store, start: datetime, end: datetime, gateway_keys: Sequen
             for day, total, nobody in zip(ledger.days, billed.tolist(), unexplained.tolist(), strict=True)]
 
 
-def _series(dimension: AlertDimension, values: Sequence[str | None], column: np.ndarray, sums: dict[str, np.ndarray],
+def _series(dimension: AlertDimension, values: Sequence[str | None], hourly: CombinationHours, column: np.ndarray,
             first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
             hours: int) -> HourlySeries:
+    """`values`: the dimension's value in each combination."""
     entities = sorted({value for value in values if value is not None})
     index: dict[str | None, int] = {entity: row for row, entity in enumerate(entities)}
-    row = np.fromiter(map(index.get, values, repeat(-1)), dtype=np.int64, count=len(values))  # no frame a row
+    of_combination = np.fromiter(map(index.get, values, repeat(-1)), dtype=np.int64, count=len(values))
+    row = of_combination[hourly.combination]  # -1: no entity (no frame a row)
     known = (row >= 0) & (column >= 0) & (column < hours)
     cell = row[known] * hours + column[known]
     size = len(entities) * hours
 
     def table(name: str) -> np.ndarray:
-        return np.bincount(cell, weights=sums[name][known], minlength=size).reshape(len(entities), hours)
+        weights = getattr(hourly, name)[known].astype(float)
+        return np.bincount(cell, weights=weights, minlength=size).reshape(len(entities), hours)
 
     first_call = np.full(len(entities), np.inf)
     for value, first in zip(first_values, first_times, strict=True):
         if value in index:
             first_call[index[value]] = min(first_call[index[value]], float(first))
     return HourlySeries(dimension, entities, start, table("cost_usd"), table("calls"), table("tokens"), first_call,
-                        _digests(row, len(entities)))
+                        _digests(of_combination, len(entities)))
 
 
 def _digests(row: np.ndarray, entities: int) -> list[bytes]:
-    """Per entity, a digest of the grouped rows (combinations of every dimension's value,
-    and an hour) it appears in: every call is in exactly one such row."""
+    """Per entity, a digest of the combinations (of every dimension's value) it appears in:
+    every call is in exactly one, and two entities in the same ones made the same calls."""
     order = np.argsort(row, kind="stable")  # rows of no entity (-1) first
     counts = np.bincount(row[row >= 0], minlength=entities)
     ends = np.cumsum(counts) + np.count_nonzero(row < 0)

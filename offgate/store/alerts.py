@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import chain
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from peewee import JOIN, SQL, Node, fn
 from pydantic import Field, SerializerFunctionWrapHandler, computed_field, model_serializer
@@ -31,7 +31,10 @@ from offgate.store.queries import classification, group_key
 from offgate.store.rollups import ONE_HOUR, HourlyUnmanagedRow, cut_window, has_rollups
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
 from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
-from offgate.vocabulary import UNMANAGED, AlertDimension
+from offgate.vocabulary import ALERT_DIMENSIONS, UNMANAGED, AlertDimension
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Severity = Literal["info", "warning", "critical"]
 AlertKind = Literal["spike", "surge", "budget", "first_seen", "unmanaged_share", "silent_device", "proxy_silent",
@@ -202,6 +205,21 @@ def _alert_from(row: dict[str, Any]) -> Alert:
     return Alert(**row)
 
 
+@dataclass(frozen=True, slots=True)
+class CombinationHours:
+    """Unmanaged calls per combination of dimension values and UTC hour, as arrays:
+    `values[i]` is combination i's values (in the order asked); per (combination, hour) with
+    calls, the combination's index, the hour (whole hours since the epoch), its calls, tokens
+    (prompt + completion) and cost (unpriced calls count 0)."""
+
+    values: list[tuple[str | None, ...]]
+    combination: np.ndarray
+    hour: np.ndarray
+    calls: np.ndarray
+    tokens: np.ndarray
+    cost_usd: np.ndarray
+
+
 class UnmanagedSeries:
     """Unmanaged calls (classified as offgate.store.queries counts them) in one Store, per
     dimension value and hour, as the alerts read them: as columns, a million calls cheaply."""
@@ -211,24 +229,56 @@ class UnmanagedSeries:
         self._db = store.database
         self._rollups = rollups and has_rollups(self._db)  # False: read the records themselves
 
-    def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-        """Unmanaged calls in [since, until) per value of each dimension in `by` and UTC
-        hour, as columns: those names, `hour` (whole hours since the epoch), `calls`,
-        `tokens` (prompt + completion) and `cost_usd` (unpriced calls count 0). Whole hours
-        come from the hourly rollup where the store keeps one, the window's ends from the
-        records; no (values, hour) is in two rows either way."""
+    def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> CombinationHours:
+        """Unmanaged calls in [since, until) per combination of values of the dimensions in
+        `by` and UTC hour. Whole hours come from the hourly rollup where the store keeps one,
+        the window's ends from the records; no (values, hour) is counted twice either way."""
         window = cut_window(self._db, since, until, ONE_HOUR, self._rollups)
         parts = [self._hours(UsageEventRow, start, end, by) for start, end in window.raw]
         if window.rolled is not None:
             parts.append(self._hours(HourlyUnmanagedRow, *window.rolled, by))
-        return parts[0] if len(parts) == 1 else {name: tuple(chain.from_iterable(part[name] for part in parts))
-                                                 for name in parts[0]}
+        with self._store.reporting("total unmanaged calls in"):
+            if self._rollups:
+                return self._packed(parts, len(by))
+            rows = [row for part in parts for row in self._db.execute(part).fetchall()]
+        return _from_rows(rows, len(by))
+
+    def _packed(self, parts: list[Any], dimensions: int) -> CombinationHours:
+        """One row per combination, its hours' numbers packed by PostgreSQL as binary
+        (int8send, float8send: big-endian, exact) and read by numpy as they come: a million
+        (values, hour) rows crossing as Python tuples would cost more than the alert round's
+        arithmetic. Every aggregate of a group sees its rows in the same order."""
+        import numpy as np  # not at the top: the proxy imports the store, and never numpy
+
+        unions: list[tuple[str, list[Any]]] = [part.bind(self._db).sql() for part in parts]
+        rows = " UNION ALL ".join(f"({text})" for text, _ in unions)
+        keys = ", ".join(f"k{at}" for at in range(dimensions))
+        names = ", ".join([*(f"k{at}" for at in range(dimensions)), "hour", "calls", "tokens", "cost_usd"])
+        packed = ", ".join(f"string_agg({kind}send({name}::{kind}), ''::bytea)" for kind, name in (
+            ("int8", "hour"), ("int8", "calls"), ("int8", "tokens"), ("float8", "cost_usd")))
+        with self._db.atomic():
+            cursor = self._db.cursor()
+            cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on a few million rows
+            cursor.execute(f"SELECT {keys}, {packed} FROM ({rows}) AS r ({names}) GROUP BY {keys} ORDER BY {keys}",
+                           [value for _, params in unions for value in params])
+            found = cursor.fetchall()
+        values = [tuple(row[:dimensions]) for row in found]
+        columns = [b"".join(bytes(row[dimensions + at]) for row in found) for at in range(4)]
+        combination = np.repeat(np.arange(len(found)), [len(row[dimensions]) // 8 for row in found])
+        hours, calls, tokens = (np.frombuffer(column, ">i8").astype(np.int64) for column in columns[:3])
+        cost = np.frombuffer(columns[3], ">f8").astype(float)
+        return CombinationHours(values, combination, hours, calls, tokens, cost)
 
     def _hours(self, table: type[UsageEventRow] | type[HourlyUnmanagedRow], since: datetime | None,
-               until: datetime | None, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+               until: datetime | None, by: Sequence[str]) -> Any:
+        """The query of (values..., hour, calls, tokens, cost) rows, one per (values, hour)."""
         columns: dict[str, Node] = {name: group_key(name, table) for name in by}
         if table is HourlyUnmanagedRow:
             rolled = HourlyUnmanagedRow
+            if set(by) == set(ALERT_DIMENSIONS):  # the rollup's own grain: a row per (values, hour) already
+                columns.update(hour=hour(self._db, rolled.hour), calls=rolled.calls, tokens=rolled.tokens,
+                               cost_usd=rolled.cost_usd)
+                return between(rolled.select(*columns.values()), rolled.hour, since, until)
             columns.update(hour=hour(self._db, rolled.hour), calls=fn.SUM(rolled.calls), tokens=fn.SUM(rolled.tokens),
                            cost_usd=fn.SUM(rolled.cost_usd))
             query = between(rolled.select(*columns.values()), rolled.hour, since, until)
@@ -238,8 +288,7 @@ class UnmanagedSeries:
                            tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
                            cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
             query = _unmanaged(event.select(*columns.values()), since, until)
-        with self._store.reporting("total unmanaged calls in"):
-            return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)]), columns)
+        return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)])
 
     def first_calls(self, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         """When each combination of values of the dimensions `by` made its first unmanaged
@@ -261,3 +310,16 @@ class UnmanagedSeries:
 def _unmanaged(query: Any, since: datetime | None, until: datetime | None) -> Any:
     query = query.join(ReconciledCallRow, JOIN.LEFT_OUTER, on=(ReconciledCallRow.event_id == UsageEventRow.id))
     return between(query.where(classification() == UNMANAGED), UsageEventRow.ts, since, until)
+
+
+def _from_rows(rows: Sequence[tuple[Any, ...]], dimensions: int) -> CombinationHours:
+    """CombinationHours from (values..., hour, calls, tokens, cost) rows, combinations in order."""
+    import numpy as np  # not at the top: the proxy imports the store, and never numpy
+
+    values = sorted({tuple(row[:dimensions]) for row in rows}, key=lambda key: [(value is None, value or "")
+                                                                                 for value in key])
+    index = {combination: at for at, combination in enumerate(values)}
+    hours, calls, tokens, cost = list(zip(*rows, strict=True))[dimensions:] if rows else [()] * 4
+    return CombinationHours(values, np.array([index[tuple(row[:dimensions])] for row in rows], dtype=np.int64),
+                            np.array(hours, dtype=np.int64), np.array(calls, dtype=np.int64),
+                            np.array(tokens, dtype=np.int64), np.array(cost, dtype=float))
