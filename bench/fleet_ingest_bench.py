@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import gzip
 import io
 import json
@@ -170,10 +169,13 @@ def reset(url: str) -> None:
 
 
 def count_rows(url: str) -> int:
+    """The records stored, once the rollups are checked to count each of them once."""
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM usage_event")
-        count = cursor.fetchone()[0]  # type: ignore[index]  # count(*) always answers one row
+        cursor.execute("SELECT (SELECT count(*) FROM usage_event), (SELECT COALESCE(sum(calls), 0) FROM usage_daily)")
+        count, rolled_up = cursor.fetchone()  # type: ignore[misc]  # one row, always
     connection.close()
+    if rolled_up != count:
+        raise SystemExit(f"usage_daily counts {rolled_up} calls of {count} records stored")
     return count
 
 
@@ -234,19 +236,27 @@ async def push_all(devices: list[Device], urls: list[str]) -> None:
 
 def postgres_cpu(url: str) -> float:
     """CPU seconds of the server at `url` so far: the postmaster, its live backends, and the
-    ones that ended (counted into the postmaster's children's times once it reaped them)."""
+    ones that ended (counted into the postmaster's children's times once it reaped them: a
+    backend that ended but is not reaped yet is waited for, or its time would be lost)."""
     port = str(urlsplit(url).port)
-    for process in psutil.process_iter(["name", "cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if process.info["name"] == "postgres" and "-p" in cmdline and port in cmdline:
-            times = process.cpu_times()
-            total = times.user + times.system + times.children_user + times.children_system
-            for child in process.children():
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    child_times = child.cpu_times()
-                    total += child_times.user + child_times.system
-            return total
-    raise SystemExit(f"no PostgreSQL server process listens on port {port}")
+    postmaster = next((process for process in psutil.process_iter(["name", "cmdline"])
+                       if process.info["name"] == "postgres" and port in (process.info["cmdline"] or [])), None)
+    if postmaster is None:
+        raise SystemExit(f"no PostgreSQL server process listens on port {port}")
+    for _ in range(100):
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        try:
+            for child in postmaster.children():
+                child_times = child.cpu_times()
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    raise psutil.ZombieProcess(child.pid)
+                total += child_times.user + child_times.system
+        except psutil.NoSuchProcess:  # ended meanwhile (ZombieProcess is one): read again once reaped
+            time.sleep(0.02)
+            continue
+        return total
+    raise SystemExit("the PostgreSQL server did not reap its ended backends in 2 s")
 
 
 def process_cpu(processes: list[subprocess.Popen[bytes]]) -> float:
