@@ -8,10 +8,11 @@ fleet scale instead of every record.
   user, app, provider and key, with tokens, cost and the first call's time: the alerts' series.
 
 They are kept exact by statement triggers, whoever writes (the collector, a writer pointed at
-PostgreSQL, reconcile): each statement that inserts, updates or deletes records or their
+PostgreSQL, reconcile): each statement that updates or deletes records or their
 reconciliation recomputes the rollup rows of the (device, day) pairs it touched from the
 records themselves (the (device, ts) index reads ~200 rows a device-day), so the rollups are
-correct under upserts and idempotent. Concurrent writers of one pair take turns on an
+correct under upserts and idempotent; a statement that inserts records adds them to the
+rollup rows instead (offgate.store.rollup_deltas). Concurrent writers of one pair take turns on an
 advisory lock, in a fixed order. Spend rows are only ever added (analytics.spend keeps the
 first copy), so a matched call's spend never changes under its rollup. SQLite stores have
 none: there the report and alerts read the records, which a workstation has few of.
