@@ -9,14 +9,21 @@ the proxy's, split over `--devices` enrolled devices. Each device pushes its sha
 agent does: gzip-compressed batches of 1,000 (fleet/pusher.py's batch), one at a time, so
 the client keeps `--devices` requests in flight. The setups, each on an emptied table:
 
-- copy:         `COPY usage_event FROM STDIN` of the same rows, pre-rendered as COPY text
-                (the ceiling: no HTTP, no JSON, no validation, no duplicate check);
+- copy:         `COPY usage_event FROM STDIN` of the same rows, pre-rendered as COPY text, in
+                one statement (the ceiling: what a bulk load costs with the house's invariants,
+                into the same table with the same indexes, the rollup triggers adding the rows
+                to usage_daily and usage_hourly_unmanaged as for the collector's inserts; but
+                no HTTP, no JSON, no validation, no duplicate check, one trigger run in all);
 - copy x2:      two COPY streams at once, on half the rows each;
 - 1 collector:  one `offgate serve` process;
 - 2 collectors: two, each taking half the devices (the machine has 2 cores, shared with
                 PostgreSQL and this client).
 
-The goal: ingest at least half of COPY's rate, and 10,000 records/s. Then the agent side:
+The goal: ingest at least half of COPY's rate, and 10,000 records/s. `--repeat N` runs the
+setups N times over, each row with the load average when it started. Beside the rates, the
+CPU each setup cost per record, of the collectors and of the PostgreSQL server's processes
+(read from /proc through psutil): on a machine others share, the rate depends on what they
+run, the CPU per record much less. Then the agent side:
 an `offgate proxy` (its own process) records calls to a fake provider (bench/fake_provider.py),
 its CPU time is read, and the same records are pushed from that home (Pusher.push_once, in
 this process): CPU seconds per 1,000 records pushed, and the push's CPU as a share of the
@@ -42,6 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -161,10 +169,13 @@ def reset(url: str) -> None:
 
 
 def count_rows(url: str) -> int:
+    """The records stored, once the rollups are checked to count each of them once."""
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM usage_event")
-        (count,) = cursor.fetchone()
+        cursor.execute("SELECT (SELECT count(*) FROM usage_event), (SELECT COALESCE(sum(calls), 0) FROM usage_daily)")
+        count, rolled_up = cursor.fetchone()  # type: ignore[misc]  # one row, always
     connection.close()
+    if rolled_up != count:
+        raise SystemExit(f"usage_daily counts {rolled_up} calls of {count} records stored")
     return count
 
 
@@ -223,6 +234,31 @@ async def push_all(devices: list[Device], urls: list[str]) -> None:
         await asyncio.gather(*(device_pushes(number, device) for number, device in enumerate(devices)))
 
 
+def postgres_cpu(url: str) -> float:
+    """CPU seconds of the server at `url` so far: the postmaster, its live backends, and the
+    ones that ended (counted into the postmaster's children's times once it reaped them: a
+    backend that ended but is not reaped yet is waited for, or its time would be lost)."""
+    port = str(urlsplit(url).port)
+    postmaster = next((process for process in psutil.process_iter(["name", "cmdline"])
+                       if process.info["name"] == "postgres" and port in (process.info["cmdline"] or [])), None)
+    if postmaster is None:
+        raise SystemExit(f"no PostgreSQL server process listens on port {port}")
+    for _ in range(100):
+        times = postmaster.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        try:
+            for child in postmaster.children():
+                child_times = child.cpu_times()
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    raise psutil.ZombieProcess(child.pid)
+                total += child_times.user + child_times.system
+        except psutil.NoSuchProcess:  # ended meanwhile (ZombieProcess is one): read again once reaped
+            time.sleep(0.02)
+            continue
+        return total
+    raise SystemExit("the PostgreSQL server did not reap its ended backends in 2 s")
+
+
 def process_cpu(processes: list[subprocess.Popen[bytes]]) -> float:
     total = 0.0
     for process in processes:
@@ -235,11 +271,13 @@ def measure_ingest(url: str, devices: list[Device], collectors: int, home: Path,
     reset(url)
     processes, urls = start_collectors(url, collectors, home)
     try:
-        cpu_before, busy_before = process_cpu(processes), machine_busy()
+        load = os.getloadavg()[0]
+        cpu_before, busy_before, server_before = process_cpu(processes), machine_busy(), postgres_cpu(url)
         started = time.perf_counter()
         asyncio.run(push_all(devices, urls))
         elapsed = time.perf_counter() - started
         cpu, busy = process_cpu(processes) - cpu_before, machine_busy() - busy_before
+        server = postgres_cpu(url) - server_before
     finally:
         for process in processes:
             process.terminate()
@@ -248,8 +286,8 @@ def measure_ingest(url: str, devices: list[Device], collectors: int, home: Path,
     stored = count_rows(url)
     if stored != total:
         raise SystemExit(f"{collectors} collector(s) stored {stored} of {total} records")
-    return {"records_per_s": total / elapsed, "seconds": elapsed, "collector_cpu_s": cpu,
-            "machine_cores_busy": busy / elapsed}
+    return {"records_per_s": total / elapsed, "seconds": elapsed, "collector_cpu_s": cpu, "postgres_cpu_s": server,
+            "machine_cores_busy": busy / elapsed, "load_average": load}
 
 
 def measure_copy(url: str, texts: list[bytes], streams: int, total: int) -> dict[str, float]:
@@ -258,14 +296,15 @@ def measure_copy(url: str, texts: list[bytes], streams: int, total: int) -> dict
     lines = blob.splitlines(keepends=True)
     share = -(-len(lines) // streams)
     parts = [b"".join(lines[index:index + share]) for index in range(0, len(lines), share)]
-    busy_before = machine_busy()
+    load, busy_before, server_before = os.getloadavg()[0], machine_busy(), postgres_cpu(url)
     started = time.perf_counter()
     asyncio.run(copy_streams(url, parts))
     elapsed = time.perf_counter() - started
-    busy = machine_busy() - busy_before
+    busy, server = machine_busy() - busy_before, postgres_cpu(url) - server_before
     if count_rows(url) != total:
         raise SystemExit("COPY stored a different number of rows")
-    return {"records_per_s": total / elapsed, "seconds": elapsed, "machine_cores_busy": busy / elapsed}
+    return {"records_per_s": total / elapsed, "seconds": elapsed, "postgres_cpu_s": server,
+            "machine_cores_busy": busy / elapsed, "load_average": load}
 
 
 # -- the agent's side ------------------------------------------------------------------------
@@ -395,15 +434,23 @@ def timed_push(home: Path, store_url: str) -> dict[str, float]:
 # -- report ----------------------------------------------------------------------------------
 
 
+SETUPS = ("copy", "copy x2", "1 collector", "2 collectors")
+
+
 def markdown(results: dict[str, Any]) -> str:
-    copy = results["copy"]["records_per_s"]
-    lines = ["| setup | records/s | vs COPY | vs 2 COPY streams | collector CPU s | cores busy (all processes) |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name in ("copy", "copy x2", "1 collector", "2 collectors"):
-        figure = results[name]
-        lines.append(f"| {name} | {figure['records_per_s']:,.0f} | {figure['records_per_s'] / copy:.2f} | "
-                     f"{figure['records_per_s'] / results['copy x2']['records_per_s']:.2f} | "
-                     f"{figure.get('collector_cpu_s', 0):.1f} | {figure['machine_cores_busy']:.2f} |")
+    lines = ["| round | setup | load average | records/s | vs COPY | collector CPU µs/record | "
+             "PostgreSQL CPU µs/record | CPU µs/record | cores busy (all processes) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    total = results["records"]
+    for number, round_ in enumerate(results["rounds"], 1):
+        copy = round_["copy"]["records_per_s"]
+        for name in SETUPS:
+            figure = round_[name]
+            collector, server = figure.get("collector_cpu_s", 0.0), figure["postgres_cpu_s"]
+            lines.append(f"| {number} | {name} | {figure['load_average']:.1f} | {figure['records_per_s']:,.0f} | "
+                         f"{figure['records_per_s'] / copy:.2f} | {collector / total * 1e6:.0f} | "
+                         f"{server / total * 1e6:.0f} | {(collector + server) / total * 1e6:.0f} | "
+                         f"{figure['machine_cores_busy']:.2f} |")
     agent = results.get("agent")
     if agent:
         lines += ["", "| agent | value |", "|---|---:|",
@@ -419,13 +466,21 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cpu_per_record(figure: dict[str, float], total: int) -> float:
+    return (figure.get("collector_cpu_s", 0.0) + figure["postgres_cpu_s"]) / total
+
+
 def verdicts(results: dict[str, Any]) -> list[str]:
-    copy = results["copy"]["records_per_s"]
-    best = max(results["1 collector"]["records_per_s"], results["2 collectors"]["records_per_s"])
-    said = [f"ingest {'meets' if best >= GOAL_SHARE_OF_COPY * copy else 'MISSES'} the goal of half COPY's rate "
-            f"({best / copy:.2f})",
-            f"ingest {'meets' if best >= GOAL_RECORDS_PER_S else 'MISSES'} the goal of {GOAL_RECORDS_PER_S:,} "
-            f"records/s ({best:,.0f})"]
+    said = []
+    for number, round_ in enumerate(results["rounds"], 1):
+        copy = round_["copy"]["records_per_s"]
+        best = max(round_["1 collector"]["records_per_s"], round_["2 collectors"]["records_per_s"])
+        copy_cpu = cpu_per_record(round_["copy"], results["records"])
+        cpu = min(cpu_per_record(round_[name], results["records"]) for name in ("1 collector", "2 collectors"))
+        said.append(f"round {number}: ingest {'meets' if best >= GOAL_SHARE_OF_COPY * copy else 'MISSES'} the goal "
+                    f"of half COPY's rate ({best / copy:.2f}) and {'meets' if best >= GOAL_RECORDS_PER_S else 'MISSES'}"
+                    f" the goal of {GOAL_RECORDS_PER_S:,} records/s ({best:,.0f}); COPY's CPU per record is "
+                    f"{copy_cpu / cpu:.2f} of the collector's")
     agent = results.get("agent")
     if agent:
         share = agent["push_share_of_proxy_cpu"]
@@ -441,6 +496,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2_000, help="calls through the proxy for the push's share")
     parser.add_argument("--outbox", type=int, default=50_000, help="synthetic outbox for the steady push cost")
     parser.add_argument("--quick", action="store_true", help="20,000 records, 300 calls, 5,000 in the outbox")
+    parser.add_argument("--repeat", type=int, default=1, help="run the ingest setups this many times over")
+    parser.add_argument("--no-agent", action="store_true", help="measure the ingest only")
     args = parser.parse_args()
     if args.quick:
         args.records, args.calls, args.outbox = 20_000, 300, 5_000
@@ -455,16 +512,22 @@ def main() -> None:
             devices = enrol_devices(store, per_device, args.devices)
         texts = copy_text(devices)
         results["body_bytes_per_record"] = sum(len(b) for d in devices for b in d.bodies) / total
-        for name, run in (("copy", lambda: measure_copy(url, texts, 1, total)),
-                          ("copy x2", lambda: measure_copy(url, texts, 2, total)),
-                          ("1 collector", lambda: measure_ingest(url, devices, 1, tmp, total)),
-                          ("2 collectors", lambda: measure_ingest(url, devices, 2, tmp, total))):
-            log(f"{name} ...")
-            results[name] = run()
-            log(f"{name}: {results[name]['records_per_s']:,.0f} records/s")
-        log("the agent: calls through the proxy, then their push")
-        reset(url)
-        results["agent"] = agent_push_cost(url, tmp, args.calls, args.outbox)
+        runs = {"copy": lambda: measure_copy(url, texts, 1, total),
+                "copy x2": lambda: measure_copy(url, texts, 2, total),
+                "1 collector": lambda: measure_ingest(url, devices, 1, tmp, total),
+                "2 collectors": lambda: measure_ingest(url, devices, 2, tmp, total)}
+        results["rounds"] = []
+        for number in range(1, args.repeat + 1):
+            round_ = {}
+            for name in SETUPS:
+                log(f"round {number}: {name} ...")
+                round_[name] = runs[name]()
+                log(f"round {number}: {name}: {round_[name]['records_per_s']:,.0f} records/s")
+            results["rounds"].append(round_)
+        if not args.no_agent:
+            log("the agent: calls through the proxy, then their push")
+            reset(url)
+            results["agent"] = agent_push_cost(url, tmp, args.calls, args.outbox)
     print(markdown(results))
     for line in verdicts(results):
         print(f"- {line}")

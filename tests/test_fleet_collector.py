@@ -345,3 +345,13 @@ def test_a_record_changed_after_its_push_is_pushed_again_and_updated_counted_onc
         cursor.execute("SELECT records_stored FROM fleet_device WHERE name = %s", ("laptop-grows",))
         assert cursor.fetchone() == (1,)
     connection.close()
+    # A value the device no longer has (sent as null, or left out) is emptied centrally too.
+    for at, emptied in ((3, {**grown, "witnesses": None}), (4, {k: v for k, v in grown.items() if k != "cost_usd"})):
+        assert push(collector, credential, batch([emptied], first_seq=at)).json()["already_stored"] == 1
+    with psycopg2.connect(central) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT prompt_tokens, cost_usd, witnesses FROM usage_event WHERE id = %s", (session["id"],))
+        assert cursor.fetchall() == [(900, None, "proxy,goose")]
+        cursor.execute("SELECT sum(calls), sum(cost_usd), sum(unpriced_calls) FROM usage_daily WHERE device = %s",
+                       ("laptop-grows",))
+        assert cursor.fetchone() == (1, None, 1)
+    connection.close()

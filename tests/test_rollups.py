@@ -4,6 +4,7 @@ windows, on a real PostgreSQL (and a workstation's SQLite store keeps none)."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -126,6 +127,39 @@ def test_rollups_answer_as_the_records_do_through_every_kind_of_write(central_st
 
     store.database.execute_sql("TRUNCATE usage_event")
     assert rollup_rows(store) == (0, 0)
+
+
+def test_records_added_to_a_stored_day_count_once_whatever_the_statement(central_store: Store) -> None:
+    """Inserted records are added to their day's rollup rows (not recomputed): in one upsert
+    that also updates a record of the same day (its update recomputes the day first), after a
+    plain update in the same transaction, with and without a device, and in bulk by COPY."""
+    store, row = central_store, UsageEventRow
+    db = store.database
+    records = len(world()[0]) + len(more_calls())
+    stored = cast(dict[str, Any], row.select().where(row.id == "spread-1").dicts().get(db))
+    later = stored["ts"] + timedelta(minutes=1)
+    # One statement: spread-1 updated, a new call of its device and day, a new call of no device.
+    insert_rows(db, row, [{**stored, "cost_usd": 0.25}, {**stored, "id": "upserted-new", "ts": later},
+                          {**stored, "id": "upserted-no-device", "device": None, "ts": later}], existing="replace")
+    assert rollup_rows(store)[0] == records + 2
+    assert_rollups_agree(store)
+    # An update, then an insert into the same day in the same transaction: the insert still counts.
+    with db.atomic():
+        row.update(prompt_tokens=1).where(row.id == "spread-1").execute(db)
+        insert_rows(db, row, [{**stored, "id": "after-an-update", "ts": later, "prompt_tokens": None}])
+    assert rollup_rows(store)[0] == records + 3
+    assert_rollups_agree(store)
+    # A bulk load: COPY of new calls into stored and new days, unpriced and untokened ones among them.
+    copied = [{**stored, "id": f"copied-{n}", "ts": stored["ts"] + timedelta(hours=5 * n), "cost_usd": None
+               if n % 4 == 0 else 0.01 * n, "completion_tokens": None if n % 3 == 0 else n} for n in range(12)]
+    columns = list(copied[0])
+    text = "".join("\t".join("\\N" if value is None else str(value) for value in (record[c] for c in columns)) + "\n"
+                   for record in copied)
+    cursor = db.cursor()
+    quoted = ", ".join(f'"{column}"' for column in columns)
+    cursor.copy_expert(f"COPY usage_event ({quoted}) FROM STDIN", io.StringIO(text))
+    assert rollup_rows(store)[0] == records + 3 + 12
+    assert_rollups_agree(store)
 
 
 def test_the_central_report_by_team_equals_a_workstations(central_store: Store, central_url: str, tmp_path) -> None:

@@ -8,10 +8,11 @@ fleet scale instead of every record.
   user, app, provider and key, with tokens, cost and the first call's time: the alerts' series.
 
 They are kept exact by statement triggers, whoever writes (the collector, a writer pointed at
-PostgreSQL, reconcile): each statement that inserts, updates or deletes records or their
+PostgreSQL, reconcile): each statement that updates or deletes records or their
 reconciliation recomputes the rollup rows of the (device, day) pairs it touched from the
 records themselves (the (device, ts) index reads ~200 rows a device-day), so the rollups are
-correct under upserts and idempotent. Concurrent writers of one pair take turns on an
+correct under upserts and idempotent; a statement that inserts records adds them to the
+rollup rows instead (offgate.store.rollup_deltas). Concurrent writers of one pair take turns on an
 advisory lock, in a fixed order. Spend rows are only ever added (analytics.spend keeps the
 first copy), so a matched call's spend never changes under its rollup. SQLite stores have
 none: there the report and alerts read the records, which a workstation has few of.
@@ -111,28 +112,38 @@ def no_calls(database: Database) -> Callable[[datetime, datetime], bool]:
     return empty
 
 
-_DAILY_COLUMNS = ('day, device, "user", provider, app, process_name, model, key_fingerprint, route, tokens_estimated, '
-                  "classification, matched, calls, prompt_tokens, completion_tokens, cost_usd, unpriced_calls, spend, "
-                  "unpriced_spend")
-_DAILY = f"""INSERT INTO usage_daily ({_DAILY_COLUMNS})
-SELECT e.ts::date, e.device, e."user", e.provider, e.app, e.process_name, e.model, e.key_fingerprint, e.route,
-       e.tokens_estimated, c.classification, c.spend_request_id IS NOT NULL,
+DAILY_COLUMNS = ('day, device, "user", provider, app, process_name, model, key_fingerprint, route, tokens_estimated, '
+                 "classification, matched, calls, prompt_tokens, completion_tokens, cost_usd, unpriced_calls, spend, "
+                 "unpriced_spend")
+
+
+def daily_rows(events: str, where: str) -> str:
+    """The usage_daily rows of the records of `events` (a table, as e) that `where` keeps."""
+    return f"""SELECT e.ts::date, e.device, e."user", e.provider, e.app, e.process_name, e.model, e.key_fingerprint,
+       e.route, e.tokens_estimated, c.classification, c.spend_request_id IS NOT NULL,
        count(*), sum(e.prompt_tokens), sum(e.completion_tokens), sum(e.cost_usd),
        count(*) FILTER (WHERE e.cost_usd IS NULL), sum(s.spend),
        count(*) FILTER (WHERE c.spend_request_id IS NOT NULL AND s.spend IS NULL)
-FROM usage_event e LEFT JOIN reconciled_call c ON c.event_id = e.id
+FROM {events} e LEFT JOIN reconciled_call c ON c.event_id = e.id
      LEFT JOIN litellm_spend_log s ON s.request_id = c.spend_request_id
-WHERE %s
+WHERE {where}
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"""
-# "unmanaged" as offgate.store.queries.classification decides it: as reconciled, else by route.
-_HOURLY = """INSERT INTO usage_hourly_unmanaged (hour, device, "user", app, provider, key_fingerprint, calls, tokens,
-                                    cost_usd, first_ts)
-SELECT date_trunc('hour', e.ts), e.device, e."user", e.app, e.provider, e.key_fingerprint, count(*),
+
+
+def hourly_rows(events: str, where: str) -> str:
+    """The usage_hourly_unmanaged rows of the records of `events` (as e) that `where` keeps.
+    "unmanaged" as offgate.store.queries.classification decides it: as reconciled, else by route."""
+    return f"""SELECT date_trunc('hour', e.ts), e.device, e."user", e.app, e.provider, e.key_fingerprint, count(*),
        sum(COALESCE(e.prompt_tokens, 0) + COALESCE(e.completion_tokens, 0)), sum(COALESCE(e.cost_usd, 0)), min(e.ts)
-FROM usage_event e LEFT JOIN reconciled_call c ON c.event_id = e.id
+FROM {events} e LEFT JOIN reconciled_call c ON c.event_id = e.id
 WHERE COALESCE(c.classification, CASE WHEN e.route = 'gateway' THEN 'gateway' ELSE 'unmanaged' END) = 'unmanaged'
-  AND %s
+  AND {where}
 GROUP BY 1, 2, 3, 4, 5, 6"""
+
+
+HOURLY_COLUMNS = 'hour, device, "user", app, provider, key_fingerprint, calls, tokens, cost_usd, first_ts'
+_DAILY = f"INSERT INTO usage_daily ({DAILY_COLUMNS})\n{daily_rows('usage_event', '%s')}"
+_HOURLY = f"INSERT INTO usage_hourly_unmanaged ({HOURLY_COLUMNS})\n{hourly_rows('usage_event', '%s')}"
 
 
 def _sql_literal(statement: str) -> str:
