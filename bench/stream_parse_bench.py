@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fake_provider import BIG_EVENT_CONTENT, DONE, _event  # noqa: E402
+from fake_provider import BIG_EVENT_CONTENT, DONE, _event
 
-from offgate.catalog.base import Reading  # noqa: E402
-from offgate.catalog.openai import ChatCompletions  # noqa: E402
+from offgate.catalog.base import Reading
+from offgate.catalog.openai import ChatCompletions
 
 MB = 1024 * 1024
 REQUEST = json.dumps({"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True},
@@ -50,7 +50,7 @@ def read(chunks: list[bytes]) -> tuple[float, Reading]:
 
 
 def main() -> None:
-    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     options.add_argument("--megabytes", type=int, default=100)
     options.add_argument("--repeats", type=int, default=5)
     args = options.parse_args()
