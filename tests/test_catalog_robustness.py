@@ -99,6 +99,30 @@ def test_a_bad_stream_event_spoils_only_itself():
     assert "".join(reading.completion_texts) == "Red, yellow and blue."
 
 
+def test_a_bad_stream_event_is_named_in_the_json_modules_words():
+    # Events are decoded by orjson (issue 17); a broken one is still named as json names it.
+    fixture = load_fixture("openai/chat_stream_usage")
+    body = fixture.response_body.replace(b'data: {"id"', b"data: {broken\n\ndata: {\"id\"", 1)
+    reading = read_call(fixture, chunked(body, 11))
+    assert reading.error == "stream: invalid JSON (Expecting property name enclosed in double quotes at 1)"
+
+
+@pytest.mark.parametrize(("name", "original", "unusual", "text"), [
+    ("openai/chat_stream_usage", b'"delta":{"content":"Red"},"logprobs":null',
+     b'"delta":{"content":"Red\\ud800"},"logprobs":NaN', "Red\ud800, yellow and blue."),
+    ("openai/responses_stream", b'"delta":"Hello","logprobs":[]', b'"delta":"Hello\\udc00","logprobs":NaN', None),
+])
+def test_stream_events_that_only_the_json_module_reads_are_read_as_before(name, original, unusual, text):
+    # NaN and lone surrogates are not strict JSON: orjson refuses them, json reads them.
+    fixture = load_fixture(name)
+    assert original in fixture.response_body
+    reading = read_call(fixture, chunked(fixture.response_body.replace(original, unusual, 1), 11))
+    expected = read_call(fixture)
+    assert (reading.status, reading.error, reading.usage) == ("ok", None, expected.usage)
+    texts = "".join(expected.completion_texts)
+    assert "".join(reading.completion_texts) == (text or texts.replace("Hello", "Hello\udc00", 1))
+
+
 def test_a_value_of_the_wrong_type_is_named_never_quoted():
     # `choices` is an array; a string there (it could be prompt text) spoils the body, and the
     # stored reason names the types, not the value. What was read before it is kept.

@@ -466,6 +466,21 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def loads_openai_event(data: str) -> object:
+    """One event of an OpenAI-shaped stream, decoded (about twice as fast as json.loads on a
+    64 KB event). orjson reads the same documents alike, but for integers past 64 bits (a
+    float instead of an int: the same value to `as_int`, which refuses both, and to a cost),
+    so only parsers that read numbers through `as_int` or as costs use it. What orjson
+    refuses (NaN, lone surrogates, bad JSON) goes to json, so what json reads is read and a
+    broken event's reason is json's words, as before."""
+    import orjson  # here: the idle proxy does not hold it (its RSS, issue 17); a dict lookup after the first
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 _JSON = json.JSONDecoder()
 
 

@@ -33,7 +33,8 @@ class SSEEvent:
 class _Lines:
     """Complete lines out of chunks. The pieces of an unfinished line are kept apart and
     joined once, when its end arrives: a long line split into many small chunks costs its
-    length, not its length times its chunks."""
+    length, not its length times its chunks. A chunk is split before the pieces are joined
+    to its first line, so the bytes of both are copied once, not twice."""
 
     def __init__(self, max_line_bytes: int, what: str) -> None:
         self._max = max_line_bytes
@@ -43,7 +44,10 @@ class _Lines:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         if b"\n" in chunk:
-            *lines, rest = b"".join([*self._parts, chunk]).split(b"\n")
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            if self._size:
+                lines[0] = b"".join([*self._parts, lines[0]])
             self._parts, self._size = [rest], len(rest)
         else:
             lines = []

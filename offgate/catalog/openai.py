@@ -16,7 +16,18 @@ import json
 import math
 from collections.abc import Iterator
 
-from offgate.catalog.base import CallParser, Usage, array, as_int, as_list, as_obj, as_str, obj, text_of
+from offgate.catalog.base import (
+    CallParser,
+    Usage,
+    array,
+    as_int,
+    as_list,
+    as_obj,
+    as_str,
+    loads_openai_event,
+    obj,
+    text_of,
+)
 from offgate.catalog.openai_realtime import Realtime
 from offgate.catalog.registry import PathRule, Provider
 from offgate.catalog.sessions import SessionParser
@@ -114,7 +125,7 @@ class _OpenAIParser(CallParser):
 
     def on_event(self, event: str, data: str) -> None:
         # A stream chunk has the shape of the whole response, with deltas.
-        self.on_json(json.loads(data))
+        self.on_json(loads_openai_event(data))
 
 
 class ChatCompletions(_OpenAIParser):
@@ -219,7 +230,7 @@ class Responses(_OpenAIParser):
             self.add_completion_text(text_of(item.get("arguments")))  # function calls
 
     def on_event(self, event: str, data: str) -> None:
-        self.read_event(obj(json.loads(data)), event)
+        self.read_event(obj(loads_openai_event(data)), event)
 
     def read_event(self, payload: dict[str, object], event: str = "") -> None:
         """One stream event, already decoded (over a WebSocket each message is one)."""
