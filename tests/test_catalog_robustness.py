@@ -9,7 +9,7 @@ import zlib
 import brotli
 import pytest
 
-from offgate.catalog.decoding import zstd
+from offgate.catalog.decoding import zstd_module
 from tests.support.fixture_files import chunked, load_fixture, read_call, reading_view
 
 
@@ -24,7 +24,7 @@ ENCODINGS = {
     "deflate-zlib": ("deflate", zlib.compress),
     "deflate-raw": ("deflate", deflate_raw),
     "br": ("br", brotli.compress),
-    "zstd": ("zstd", zstd.compress),
+    "zstd": ("zstd", zstd_module().compress),
     "gzip-then-br": ("gzip, br", lambda data: brotli.compress(gzip.compress(data))),
 }
 ENCODED_FIXTURES = ["openai/chat", "openai/chat_stream_usage", "openai/responses_stream",
