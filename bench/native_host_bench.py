@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import struct
 import subprocess
@@ -72,9 +73,16 @@ def read_reply(stdout: IO[bytes]) -> dict:
     return json.loads(stdout.read(size))
 
 
+def children_cpu_s() -> float:
+    """User and system CPU of the child processes ended (and waited for) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cold_starts(launcher: Path, runs: int) -> dict:
-    to_hello, to_call = [], []
+    to_hello, to_call, cpu = [], [], []
     for run in range(runs + 1):
+        cpu_before = children_cpu_s()
         started = time.perf_counter()
         host = subprocess.Popen([str(launcher), OUR_ORIGIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         host.stdin.write(frame(hello()) + frame(call_message(FIXTURE)))
@@ -88,7 +96,11 @@ def cold_starts(launcher: Path, runs: int) -> dict:
         if run:  # the first run compiles bytecode
             to_hello.append(hello_ms)
             to_call.append(call_ms)
-    return {"first_reply_ms": summary(to_hello), "first_call_ack_ms": summary(to_call)}
+            cpu.append((children_cpu_s() - cpu_before) * 1000)
+    # CPU time is what load distorts least: the whole start, the store's loading and the call's
+    # pricing included (they run after the acknowledgement, before the host exits).
+    return {"first_reply_ms": summary(to_hello), "first_call_ack_ms": summary(to_call),
+            "cpu_per_start_ms": summary(cpu)}
 
 
 def distinct_call(n: int) -> dict:
@@ -173,9 +185,11 @@ def summary(values: list[float]) -> dict:
 
 def markdown(results: dict) -> str:
     cold, through, pages = results["cold_start"], results["throughput"], results["page"]
-    verdict = "within" if cold["first_reply_ms"]["median"] < GOAL_COLD_START_MS else "OVER"
+    # Issue 17's goal is the first call's acknowledgement (the hello's reply comes well before it).
+    verdict = "within" if cold["first_call_ack_ms"]["median"] < GOAL_COLD_START_MS else "OVER"
     rows = [(f"cold start to first reply, ms ({cold['runs']} starts)", cold["first_reply_ms"]),
-            ("cold start to first call's ack, ms", cold["first_call_ack_ms"])]
+            ("cold start to first call's ack, ms", cold["first_call_ack_ms"]),
+            ("CPU per cold start (to exit), ms", cold["cpu_per_start_ms"])]
     for spacing, page in pages.items():
         rows += [(f"page fetch {spacing}, {setup}, ms ({page['fetches_each']} fetches)", page[f"{key}_ms"])
                  for key, setup in SETUPS.items()]
@@ -193,8 +207,9 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|---:|",
         *(f"| {label} | {v['median']} | {v['p90']} | {v['min']} | {v['max']} |" for label, v in rows),
         "",
-        f"Cold start to first reply: {cold['first_reply_ms']['median']} ms median, {verdict} the "
-        f"{GOAL_COLD_START_MS} ms goal. Throughput of a warm host: {through['acked_per_s']} calls/s "
+        f"Cold start to the first call's acknowledgement: {cold['first_call_ack_ms']['median']} ms median, "
+        f"{verdict} the {GOAL_COLD_START_MS} ms goal (first reply: {cold['first_reply_ms']['median']} ms; CPU per "
+        f"start: {cold['cpu_per_start_ms']['median']} ms). Throughput of a warm host: {through['acked_per_s']} calls/s "
         f"acknowledged, {through['stored_per_s']} calls/s in the store ({through['calls']} ChatGPT calls). "
         f"The page's own fetch against the same page without the extension (medians): {ratios}.",
     ])
