@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import struct
 import subprocess
@@ -72,23 +73,41 @@ def read_reply(stdout: IO[bytes]) -> dict:
     return json.loads(stdout.read(size))
 
 
+def launch(launcher: Path) -> tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]:
+    """The host as the browser starts it, and its input and output."""
+    host = subprocess.Popen([str(launcher), OUR_ORIGIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert host.stdin is not None and host.stdout is not None
+    return host, host.stdin, host.stdout
+
+
+def children_cpu_s() -> float:
+    """User and system CPU of the child processes ended (and waited for) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def cold_starts(launcher: Path, runs: int) -> dict:
-    to_hello, to_call = [], []
+    to_hello, to_call, cpu = [], [], []
     for run in range(runs + 1):
+        cpu_before = children_cpu_s()
         started = time.perf_counter()
-        host = subprocess.Popen([str(launcher), OUR_ORIGIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        host.stdin.write(frame(hello()) + frame(call_message(FIXTURE)))
-        host.stdin.flush()
-        read_reply(host.stdout)
+        host, stdin, stdout = launch(launcher)
+        stdin.write(frame(hello()) + frame(call_message(FIXTURE)))
+        stdin.flush()
+        read_reply(stdout)
         hello_ms = (time.perf_counter() - started) * 1000
-        assert read_reply(host.stdout)["type"] == "ack"
+        assert read_reply(stdout)["type"] == "ack"
         call_ms = (time.perf_counter() - started) * 1000
-        host.stdin.close()
+        stdin.close()
         host.wait(60)
         if run:  # the first run compiles bytecode
             to_hello.append(hello_ms)
             to_call.append(call_ms)
-    return {"first_reply_ms": summary(to_hello), "first_call_ack_ms": summary(to_call)}
+            cpu.append((children_cpu_s() - cpu_before) * 1000)
+    # CPU time is what load distorts least: the whole start, the store's loading and the call's
+    # pricing included (they run after the acknowledgement, before the host exits).
+    return {"first_reply_ms": summary(to_hello), "first_call_ack_ms": summary(to_call),
+            "cpu_per_start_ms": summary(cpu)}
 
 
 def distinct_call(n: int) -> dict:
@@ -106,26 +125,26 @@ def stored_calls(home: Path) -> int:
 
 def throughput(launcher: Path, home: Path, count: int) -> dict:
     before = stored_calls(home)
-    host = subprocess.Popen([str(launcher), OUR_ORIGIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    host.stdin.write(frame(hello()) + frame(call_message(FIXTURE)))  # the first call loads the recorder
-    host.stdin.flush()
-    read_reply(host.stdout)
-    read_reply(host.stdout)
+    host, stdin, stdout = launch(launcher)
+    stdin.write(frame(hello()) + frame(call_message(FIXTURE)))  # the first call loads the recorder
+    stdin.flush()
+    read_reply(stdout)
+    read_reply(stdout)
     messages = [frame(distinct_call(n)) for n in range(count)]
 
     def send() -> None:
         for message in messages:
-            host.stdin.write(message)
-        host.stdin.flush()
+            stdin.write(message)
+        stdin.flush()
 
     started = time.perf_counter()
     sender = threading.Thread(target=send)
     sender.start()
     for _ in range(count):
-        assert read_reply(host.stdout)["type"] == "ack"
+        assert read_reply(stdout)["type"] == "ack"
     acked = time.perf_counter() - started
     sender.join()
-    host.stdin.close()
+    stdin.close()
     host.wait(120)
     stored_s = time.perf_counter() - started
     assert stored_calls(home) - before == count + 1, "the host lost calls"
@@ -134,7 +153,8 @@ def throughput(launcher: Path, home: Path, count: int) -> dict:
 
 def page_fetches(apps: WebApps, user_home: Path, offgate_home: Path, runs: int, repeat: int, gap_ms: int) -> dict:
     rules = ", ".join(f"MAP {host} 127.0.0.1:{apps.port}" for host in app_hostnames())
-    env = {"HOME": str(user_home), "OFFGATE_HOME": str(offgate_home), "PATH": "/usr/bin:/bin"}
+    env: dict[str, str | float | bool] = {"HOME": str(user_home), "OFFGATE_HOME": str(offgate_home),
+                                          "PATH": "/usr/bin:/bin"}
     setups = {"recording": (True, True), "tap_only": (True, False), "without": (False, False)}
     times: dict[str, list[float]] = {name: [] for name in SETUPS}
     with sync_playwright() as playwright:
@@ -173,9 +193,11 @@ def summary(values: list[float]) -> dict:
 
 def markdown(results: dict) -> str:
     cold, through, pages = results["cold_start"], results["throughput"], results["page"]
-    verdict = "within" if cold["first_reply_ms"]["median"] < GOAL_COLD_START_MS else "OVER"
+    # Issue 17's goal is the first call's acknowledgement (the hello's reply comes well before it).
+    verdict = "within" if cold["first_call_ack_ms"]["median"] < GOAL_COLD_START_MS else "OVER"
     rows = [(f"cold start to first reply, ms ({cold['runs']} starts)", cold["first_reply_ms"]),
-            ("cold start to first call's ack, ms", cold["first_call_ack_ms"])]
+            ("cold start to first call's ack, ms", cold["first_call_ack_ms"]),
+            ("CPU per cold start (to exit), ms", cold["cpu_per_start_ms"])]
     for spacing, page in pages.items():
         rows += [(f"page fetch {spacing}, {setup}, ms ({page['fetches_each']} fetches)", page[f"{key}_ms"])
                  for key, setup in SETUPS.items()]
@@ -193,15 +215,16 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|---:|",
         *(f"| {label} | {v['median']} | {v['p90']} | {v['min']} | {v['max']} |" for label, v in rows),
         "",
-        f"Cold start to first reply: {cold['first_reply_ms']['median']} ms median, {verdict} the "
-        f"{GOAL_COLD_START_MS} ms goal. Throughput of a warm host: {through['acked_per_s']} calls/s "
+        f"Cold start to the first call's acknowledgement: {cold['first_call_ack_ms']['median']} ms median, "
+        f"{verdict} the {GOAL_COLD_START_MS} ms goal (first reply: {cold['first_reply_ms']['median']} ms; CPU per "
+        f"start: {cold['cpu_per_start_ms']['median']} ms). Throughput of a warm host: {through['acked_per_s']} calls/s "
         f"acknowledged, {through['stored_per_s']} calls/s in the store ({through['calls']} ChatGPT calls). "
         f"The page's own fetch against the same page without the extension (medians): {ratios}.",
     ])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, for a smoke test")
     args = parser.parse_args()
     starts, calls, runs, repeat = (5, 100, 4, 10) if args.quick else (30, 1000, 20, 25)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import logging.handlers
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,6 +29,9 @@ log = logging.getLogger("offgate.native_host")
 
 
 def main(argv: list[str] | None = None) -> int:
+    # pydantic's documented switch, in this process only: otherwise the first model it builds reads
+    # the entry points of every installed distribution for plugins (the host uses none) before a reply.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args, browser_args = _parser().parse_known_args(argv)
     home = _home(args.home)
     _log_to(home)

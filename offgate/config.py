@@ -25,7 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Union, cast, get_args, get_origin
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 
@@ -272,6 +271,8 @@ def resolve_home(explicit: Path | None) -> Path:
     elif os.environ.get(HOME_ENV):
         home = Path(os.environ[HOME_ENV])
     else:
+        import platformdirs  # here: the native host names its home and must answer fast (issue 17)
+
         home = Path(platformdirs.user_data_dir("offgate"))
     home = home.expanduser().absolute()
     try:

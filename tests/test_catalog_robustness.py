@@ -9,7 +9,7 @@ import zlib
 import brotli
 import pytest
 
-from offgate.catalog.decoding import zstd
+from offgate.catalog.decoding import zstd_module
 from tests.support.fixture_files import chunked, load_fixture, read_call, reading_view
 
 
@@ -24,7 +24,7 @@ ENCODINGS = {
     "deflate-zlib": ("deflate", zlib.compress),
     "deflate-raw": ("deflate", deflate_raw),
     "br": ("br", brotli.compress),
-    "zstd": ("zstd", zstd.compress),
+    "zstd": ("zstd", zstd_module().compress),
     "gzip-then-br": ("gzip, br", lambda data: brotli.compress(gzip.compress(data))),
 }
 ENCODED_FIXTURES = ["openai/chat", "openai/chat_stream_usage", "openai/responses_stream",
@@ -58,6 +58,7 @@ def test_body_that_lies_about_gzip_is_partial_with_the_request_still_read():
     headers = {**fixture.response_headers, "content-encoding": "gzip"}
     reading = read_call(fixture, response_headers=headers)
     assert reading.status == "partial"
+    assert reading.error is not None
     assert reading.error.startswith("response: body is not valid gzip")
     assert reading.model == "gpt-4o-mini"  # from the request
     assert reading.usage is None
@@ -69,6 +70,7 @@ def test_body_that_lies_about_gzip_without_a_request_is_unparsed():
     reading = read_call(fixture, chunked(fixture.response_body, 3), response_headers=headers,
                         request_body=b"")
     assert reading.status == "unparsed"
+    assert reading.error is not None
     assert reading.error.startswith("response: body is not valid gzip")
 
 
@@ -84,6 +86,7 @@ def test_invalid_json_is_unparsed():
     fixture = load_fixture("openai/chat")
     reading = read_call(fixture, [b'{"id": "chatcmpl-1", "choices": [', b"oops"], request_body=b"{not json")
     assert reading.status == "unparsed"
+    assert reading.error is not None
     assert reading.error.startswith("request: invalid JSON")
     assert "; response: invalid JSON" in reading.error
     assert reading.model is None and reading.usage is None
@@ -94,6 +97,8 @@ def test_a_bad_stream_event_spoils_only_itself():
     body = fixture.response_body.replace(b'data: {"id"', b"data: {broken\n\ndata: {\"id\"", 1)
     reading = read_call(fixture, chunked(body, 11))
     assert reading.status == "partial"
+    assert reading.error is not None
+    assert reading.usage is not None
     assert reading.error.startswith("stream: invalid JSON")
     assert reading.usage.prompt_tokens == 15 and reading.usage.completion_tokens == 6
     assert "".join(reading.completion_texts) == "Red, yellow and blue."
@@ -138,6 +143,7 @@ def test_a_stream_event_of_the_wrong_shape_spoils_only_itself():
     body = fixture.response_body.replace(b'"delta":{"content":"Red"}', b'"delta":7', 1)
     reading = read_call(fixture, chunked(body, 11))
     assert (reading.status, reading.error) == ("partial", "stream: expected a JSON object, got number")
+    assert reading.usage is not None
     assert reading.usage.prompt_tokens == 15 and reading.usage.completion_tokens == 6
     assert "".join(reading.completion_texts) == ", yellow and blue."
 
@@ -159,6 +165,7 @@ def test_stream_cut_off_keeps_usage_and_text_seen_so_far():
     assert reading.error == "response was cut off"
     assert reading.response_id == "msg_01R7aYc3VdkJ9QnB8tWm5XeF"
     # message_start's counts: the stream died before message_delta gave the final output count.
+    assert reading.usage is not None
     assert (reading.usage.prompt_tokens, reading.usage.completion_tokens) == (18 + 412 + 2866, 1)
     assert (reading.usage.cached_tokens, reading.usage.cache_write_tokens) == (2866, 412)
     assert "".join(reading.completion_texts) == "A hotel claim needs a receipt, "
@@ -193,6 +200,7 @@ def test_gemini_array_cut_off_keeps_the_last_whole_element():
     reading = read_call(fixture, chunked(head, 1), complete=False)
     assert reading.status == "partial"
     assert reading.error == "response was cut off"
+    assert reading.usage is not None
     assert reading.usage.prompt_tokens == 16 and reading.usage.completion_tokens is None
     assert "".join(reading.completion_texts) == "A credit note reduces the amount a customer owes, "
 

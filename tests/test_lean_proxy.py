@@ -135,13 +135,65 @@ def unwanted(modules: list[str]) -> list[str]:
     return [name for name in NOT_IN_THE_PROXY if any(m == name or m.startswith(name + ".") for m in modules)]
 
 
+# What the native host never loads: platformdirs (the launcher names its home) and zstd (the page
+# hands over bodies already decoded). Nor, before the first call's acknowledgement, the store
+# (peewee, the schema: most of the recorder's loading, left to the writer's thread).
+NOT_IN_THE_NATIVE_HOST = ("platformdirs", "backports.zstd", "compression.zstd")
+NOT_BEFORE_THE_FIRST_ACK = ("peewee", "offgate.store", *NOT_IN_THE_NATIVE_HOST)
+
+
 def test_the_native_host_loads_its_recorder_without_the_store() -> None:
     """The first call's acknowledgement waits for the recorder to load (the browser waits for
-    it, issue 17) and then for the journal only: the store (peewee, the schema: most of the
-    recorder's loading) is left to the writer's thread."""
-    check = ("import sys, native_host.recorder; "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'peewee' or m.startswith('offgate.store')))")
+    it, issue 17) and then for the journal only."""
+    check = (f"import sys, native_host.recorder; "
+             f"print(sorted(m for m in {NOT_BEFORE_THE_FIRST_ACK!r} if m in sys.modules))")
     done = subprocess.run([sys.executable, "-I", "-c", check], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# Runs the host's main() on a hello and a ChatGPT call (frames in hex), and says at each reply
+# which of the named modules were loaded and whether pydantic had scanned the installed
+# distributions for plugins (its cache of them is filled then).
+HOST_ON_TWO_MESSAGES = """
+import io, json, sys
+from native_host.main import main
+
+home, origin, frames, *heavy = sys.argv[1:]
+at_reply = []
+
+
+class Replies(io.BytesIO):
+    def write(self, data):
+        from pydantic.plugin import _loader
+
+        at_reply.append({"loaded": sorted(name for name in heavy if name in sys.modules),
+                         "plugins_scanned": _loader._plugins is not None})
+        return super().write(data)
+
+
+sys.stdin = io.TextIOWrapper(io.BytesIO(bytes.fromhex(frames)))
+sys.stdout = replies = io.TextIOWrapper(Replies())  # kept: main() swaps sys.stdout for stderr
+status = main(["--home", home, origin])
+print(json.dumps({"status": status, "at_reply": at_reply}), file=sys.__stdout__)
+"""
+
+
+def test_the_native_host_answers_its_first_messages_without_scanning_plugins_or_loading_extras(
+        tmp_path: Path) -> None:
+    """Before the hello's reply and the first call's acknowledgement the host skips pydantic's
+    plugin scan (every installed distribution's entry points) and the modules it does not need."""
+    from tests.support.fixture_files import load_fixture
+    from tests.support.native_host_process import OUR_ORIGIN, call_message, frame, hello
+
+    call = call_message(load_fixture("chatgpt/conversation_delta"))
+    frames = (frame(hello()) + frame(call)).hex()
+    done = subprocess.run([sys.executable, "-I", "-c", HOST_ON_TWO_MESSAGES, str(tmp_path / "home"), OUR_ORIGIN,
+                           frames, *NOT_IN_THE_NATIVE_HOST],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report == {"status": 0, "at_reply": [{"loaded": [], "plugins_scanned": False}] * 2}
+    with Store.open(f"sqlite:///{tmp_path / 'home' / 'offgate.db'}") as store:
+        assert [event.id for event in store.events()] == [call["id"]]

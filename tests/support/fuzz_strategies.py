@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from offgate.catalog.base import MAX_FRAME_BYTES
-from offgate.catalog.decoding import zstd
+from offgate.catalog.decoding import zstd_module
 from offgate.catalog.framing import AWSEventStreamReader, LineReader, SSEReader
 from offgate.catalog.registry import Catalog, PathRule, Provider
 from tests.support.aws_eventstream import aws_event_frame
@@ -361,7 +361,7 @@ ENCODERS = {
     "deflate": zlib.compress,
     "raw-deflate": _raw_deflate,
     "br": brotli.compress,
-    "zstd": zstd.compress,
+    "zstd": zstd_module().compress,
     "identity": lambda data: data,
 }
 HEADER_NAME = {"raw-deflate": "deflate"}  # servers that send raw deflate still call it deflate
