@@ -89,8 +89,9 @@ def test_each_openrouter_call_is_billed_at_its_generations_cost_fetched_once(sto
         asked_first = [path for path in api.requests if path.startswith("/api/v1/generation")]
         again = fetch()
         asked_again = [path for path in api.requests if path.startswith("/api/v1/generation")][len(asked_first):]
-        captured = unmanaged_costs(store, *window)
-        logged = logged_costs(store, *window)
+        days = (window[0].date(), window[1].date())
+        captured = unmanaged_costs(store, *days)
+        logged = logged_costs(store, *days)
 
     assert (first.wanted, first.imported, first.unknown) == (4, 3, ["gen-LATER"])
     # The 429 is retried; then each id once, and on the rerun only the one OpenRouter did not know.

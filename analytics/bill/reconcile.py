@@ -29,7 +29,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
@@ -189,10 +189,8 @@ def reconcile_days(store: Store, first: date | None, last: date, gateway: Sequen
     log, until = BillLog(store), last + timedelta(days=1)
     if not log.any_line(first, until):
         return None
-    start = datetime.combine(first, datetime.min.time()) if first else None
-    end = datetime.combine(until, datetime.min.time())
-    return reconcile(StoredBill(log, first, until), logged_costs(store, start, end),
-                     unmanaged_costs(store, start, end), gateway)
+    return reconcile(StoredBill(log, first, until), logged_costs(store, first, until),
+                     unmanaged_costs(store, first, until), gateway)
 
 
 def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],

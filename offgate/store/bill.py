@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-from peewee import JOIN, SQL, fn
+from peewee import SQL, fn
 
+from offgate.store.bill_rollups import PICO, BillCallsDailyRow, BillSpendDailyRow
 from offgate.store.core import Store
-from offgate.store.queries import classification
-from offgate.store.schema import BillLineRow, GenerationCostRow, ReconciledCallRow, SpendLogRow, UsageEventRow
-from offgate.store.sql import between, insert_rows
+from offgate.store.schema import BillLineRow
+from offgate.store.sql import insert_rows
 from offgate.vocabulary import UNMANAGED
 
 LOOKUP_BATCH = 5000  # ids per IN (...): well under SQLite's limit on parameters
@@ -119,11 +119,7 @@ class BillLog:
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
-        if since is not None:
-            query = query.where(BillLineRow.day >= since)
-        if until is not None:
-            query = query.where(BillLineRow.day < until)
-        return query
+        return _days(query, BillLineRow.day, since, until)
 
 
 class BilledGroups(NamedTuple):
@@ -170,37 +166,39 @@ class KeyedCost(NamedTuple):
     cost_usd: float
 
 
-def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """The unmanaged calls of [since, until) per day, provider, model and key; an OpenRouter
-    call at the cost billed for its generation where that was imported, else as estimated."""
-    event, call, generation = UsageEventRow, ReconciledCallRow, GenerationCostRow
-    keys = [fn.DATE(event.ts), event.provider, event.model, event.key_fingerprint, event.key_hint]
-    query = between(
-        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, event.cost_usd)))
-        .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-        .join_from(event, generation, JOIN.LEFT_OUTER, on=(generation.id == event.response_id))
-        .where(classification() == UNMANAGED)
-        .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
-        event.ts, since, until)
-    with store.reporting("total unmanaged calls in"):
+def unmanaged_costs(store: Store, since: date | None, until: date | None) -> list[KeyedCost]:
+    """The unmanaged calls of the UTC days [since, until) per day, provider, model and key, from
+    their daily rollup; an OpenRouter call at the cost billed for its generation where that was
+    imported, else as estimated."""
+    daily = BillCallsDailyRow
+    query = _days(daily.select(daily.day, daily.provider, daily.model, daily.key_fingerprint, daily.key_hint,
+                               daily.calls, daily.cost_pusd)
+                  .where((daily.classification == UNMANAGED) & (daily.calls > 0)), daily.day, since, until)
+    with store.reporting("read the unmanaged calls' daily totals from"):
         found = store.database.execute(query).fetchall()
     days: dict[object, date] = {}  # a month is 30 days over hundreds of thousands of groups
-    return [KeyedCost(days.get(day) or days.setdefault(day, _as_date(day)), provider, model, fingerprint, hint,
-                      int(calls), float(cost or 0.0))
+    return [KeyedCost(days.get(day) or days.setdefault(day, _as_date(day)), provider or None, model or None,
+                      fingerprint or None, hint or None, calls, cost / PICO)
             for day, provider, model, fingerprint, hint, calls, cost in found]
 
 
-def logged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """LiteLLM's spend rows of [since, until) per day, upstream provider and model; an OpenRouter
-    row at the cost billed for its generation where that was imported, else as LiteLLM logged it."""
-    row, generation = SpendLogRow, GenerationCostRow
-    keys = [fn.DATE(row.start_time), row.custom_llm_provider, row.model]
-    query = between(
-        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, row.spend)))
-        .join(generation, JOIN.LEFT_OUTER, on=(generation.id == row.request_id))
-        .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
-        row.start_time, since, until)
-    with store.reporting("total spend rows in"):
+def logged_costs(store: Store, since: date | None, until: date | None) -> list[KeyedCost]:
+    """LiteLLM's spend rows of the UTC days [since, until) per day, upstream provider and model,
+    from their daily rollup; an OpenRouter row at the cost billed for its generation where that
+    was imported, else as LiteLLM logged it."""
+    daily = BillSpendDailyRow
+    query = _days(daily.select(daily.day, daily.provider, daily.model, daily.rows, daily.spend_pusd)
+                  .where(daily.rows > 0), daily.day, since, until)
+    with store.reporting("read the spend rows' daily totals from"):
         found = store.database.execute(query).fetchall()
-    return [KeyedCost(_as_date(day), provider, model, None, None, int(rows), float(spend or 0.0))
+    return [KeyedCost(_as_date(day), provider or None, model or None, None, None, rows, spend / PICO)
             for day, provider, model, rows, spend in found]
+
+
+def _days(query: Any, column: Any, since: date | None, until: date | None) -> Any:
+    """The query limited to the days [since, until) of a date column (either end open when None)."""
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query
