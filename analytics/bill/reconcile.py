@@ -38,7 +38,17 @@ from analytics.bill.gateway_keys import GatewayKey
 from offgate.fingerprint import hints_agree
 from offgate.pricing import rates_for, without_release_date
 from offgate.store import Store
-from offgate.store.bill import BilledGroups, BillLine, BillLog, KeyedCost, logged_costs, unmanaged_costs
+from offgate.store.bill import (
+    UNKNOWN_KEY,
+    BilledGroups,
+    BillLine,
+    BillLog,
+    KeyedCost,
+    KeyedCosts,
+    line_key,
+    logged_costs,
+    unmanaged_costs,
+)
 
 BillFindingKind = Literal["billed_not_seen", "gateway_key_off_gateway", "gateway_mispriced"]
 BILL_FINDING_KINDS: tuple[BillFindingKind, ...] = get_args(BillFindingKind)
@@ -46,7 +56,6 @@ NOT_SEEN, OFF_GATEWAY, MISPRICED = BILL_FINDING_KINDS
 TOLERANCE_USD = 0.01
 TOLERANCE = 0.02  # of the larger of the two costs
 EXPLAINING = 0.1  # a token class explains a gap within 10% of its cost
-UNKNOWN_KEY = "unknown key"
 EXACT_SUM_LINES = 2  # SQL's SUM of at most two costs is their exact sum rounded once, as math.fsum's
 
 
@@ -152,19 +161,19 @@ class BilledLines(Protocol):
 
 
 class ListedBill:
-    """Bill lines at hand, grouped as BillLog.groups groups them in SQL."""
+    """Bill lines at hand, grouped per provider, day, model and billed key."""
 
     def __init__(self, lines: Sequence[BillLine]) -> None:
         self._lines = lines
 
     def groups(self) -> BilledGroups:
-        costs: dict[tuple[str, date, str | None, str | None, str | None], list[float]] = defaultdict(list)
+        costs: dict[tuple[str, date, str | None, str], list[float]] = defaultdict(list)
         for line in self._lines:
-            group = costs[(line.provider, line.day, line.model, line.key_id, line.key_hint)]
+            group = costs[(line.provider, line.day, line.model, line_key(line))]
             if line.cost_usd is not None:
                 group.append(line.cost_usd)
         groups = [(*group, len(values), math.fsum(values)) for group, values in costs.items()]
-        return BilledGroups(*(map(list, zip(*groups, strict=True)) if groups else ([],) * 7))
+        return BilledGroups(*(map(list, zip(*groups, strict=True)) if groups else ([],) * 6))
 
     def lines(self, keys: Collection[str]) -> Sequence[BillLine]:
         return self._lines
@@ -195,21 +204,19 @@ def reconcile_days(store: Store, first: date | None, last: date, gateway: Sequen
 
 def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
                    gateway: Sequence[GatewayKey]) -> Reconciled:
-    return reconcile(ListedBill(lines), logged, captured, gateway)
+    return reconcile(ListedBill(lines), KeyedCosts.of(logged), KeyedCosts.of(captured), gateway)
 
 
-def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
-              gateway: Sequence[GatewayKey]) -> Reconciled:
+def reconcile(bill: BilledLines, logged: KeyedCosts, captured: KeyedCosts, gateway: Sequence[GatewayKey]) -> Reconciled:
     billed = bill.groups()
-    billed_keys = _mapped(lambda hint, key_id: hint or key_id or UNKNOWN_KEY, billed.key_hint, billed.key_id)
     hints: dict[str, set[str]] = defaultdict(set)
-    for provider, key in set(zip(billed.provider, billed_keys, strict=True)):
+    for provider, key in set(zip(billed.provider, billed.key, strict=True)):
         hints[provider].add(key)
     billed_as = _BilledAs(hints)
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
     logged_cells: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     logged_costs: list[float] = []
-    for cost in logged:
+    for cost in logged.rows():
         # LiteLLM logs the deployment's model as configured: "openai/gpt-4o-mini".
         model = cost.model.removeprefix(f"{cost.provider}/") if cost.model and cost.provider else cost.model
         serving = _serving(gateway, cost.provider, model)
@@ -218,22 +225,22 @@ def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable
                                      strict=True):
                 column.append(value)
             logged_costs.append(cost.cost_usd)
-    seen = [cost for cost in captured if cost.provider]
-    seen_keys = _mapped(billed_as, [cost.provider for cost in seen], [cost.key_hint for cost in seen])
+    seen = captured if all(captured.provider) else KeyedCosts.of(cost for cost in captured.rows() if cost.provider)
+    seen_keys = _mapped(billed_as, seen.provider, seen.key_hint)
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
     gateway_fingerprints = {key.fingerprint for key in gateway}
-    for cost, key in zip(seen, seen_keys, strict=True):
-        if cost.key_fingerprint in gateway_fingerprints:
-            off_gateway[(str(cost.provider), key)].append(cost)
+    for index, fingerprint in enumerate(seen.key_fingerprint):
+        if fingerprint in gateway_fingerprints:
+            off_gateway[(str(seen.provider[index]), seen_keys[index])].append(seen.row(index))
     cells = _Cells(
-        (billed.provider, billed.day, billed.model, billed_keys),
+        (billed.provider, billed.day, billed.model, billed.key),
         logged_cells,
-        ([cost.provider for cost in seen], [cost.day for cost in seen], [cost.model for cost in seen], seen_keys))
+        (seen.provider, seen.day, seen.model, seen_keys))
     billed_usd = cells.summed(0, billed.cost)
     several = np.flatnonzero(cells.summed(0, billed.lines) > EXACT_SUM_LINES)
     if len(several):
         billed_usd[several] = _exact_sums(bill, cells.named(several))
-    logged_usd, captured_usd = cells.summed(1, logged_costs), cells.summed(2, [cost.cost_usd for cost in seen])
+    logged_usd, captured_usd = cells.summed(1, logged_costs), cells.summed(2, seen.cost_usd)
     by_gateway = np.minimum(logged_usd, billed_usd)
     by_agents = np.minimum(captured_usd, billed_usd - by_gateway)
     gateway_keys = {(key.provider, gateway_hint[key.fingerprint]) for key in gateway}
@@ -310,7 +317,7 @@ def tokens_by_cell(lines: Iterable[BillLine], wanted: set[_Cell]) -> dict[_Cell,
     """The lines of the wanted cells only: a month's lines are millions, the mispriced cells few."""
     cells: dict[_Cell, list[BillLine]] = defaultdict(list)
     for line in lines:
-        cell = (line.provider, line.day, _model(line.model), line.key_hint or line.key_id or UNKNOWN_KEY)
+        cell = (line.provider, line.day, _model(line.model), line_key(line))
         if cell in wanted:
             cells[cell].append(line)
     return cells

@@ -7,7 +7,7 @@ still revise a recent day) and adds none twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -97,11 +97,13 @@ class BillLog:
 
     def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
         """The lines of days in [since, until) totalled in SQL per day, provider, model, key id
-        and hint, as columns: a month's millions of lines, none of them an object."""
+        and hint, as columns (each group named by its billed key): a month's millions of lines,
+        none of them an object."""
         row = BillLineRow
         keys = (row.day, row.provider, row.model, row.key_id, row.key_hint)  # index bill_line_cells's order
-        query = self._window(row.select(*keys, fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
-        names: list[list[Any]] = [[], [], [], [], []]
+        query = self._window(row.select(row.day, row.provider, row.model, billed_key(row.key_hint, row.key_id),
+                                        fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
+        names: list[list[Any]] = [[], [], [], []]
         counts: list[int] = []
         costs: list[float] = []
         held: dict[object, Any] = {}  # each name once: a month repeats a few thousand over millions of rows
@@ -111,11 +113,12 @@ class BillLog:
                 *values, chunk_counts, chunk_costs = zip(*chunk, strict=True)
                 for column, chunk_values in zip(names, values, strict=True):
                     column.extend(map(held.setdefault, chunk_values, chunk_values))
-                counts.extend(map(int, chunk_counts))
-                costs.extend(cost or 0.0 for cost in chunk_costs)
-        raw_days, providers, models, key_ids, key_hints = names
+                counts.extend(chunk_counts)
+                costs.extend(chunk_costs)
+        raw_days, providers, models, billed_keys = names
         days = {raw: _as_date(raw) for raw in set(raw_days)}
-        return BilledGroups(providers, list(map(days.__getitem__, raw_days)), models, key_ids, key_hints, counts, costs)
+        return BilledGroups(providers, list(map(days.__getitem__, raw_days)), models, billed_keys, counts,
+                            [cost or 0.0 for cost in costs])
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
@@ -123,17 +126,29 @@ class BillLog:
 
 
 class BilledGroups(NamedTuple):
-    """Bill lines totalled per provider, day, model, key id and hint, as columns: how many of a
-    group's lines have a cost, and SQL's SUM of them (exact for one or two: a single rounding,
-    so only larger groups need their lines again)."""
+    """Bill lines totalled per provider, day, model, key id and hint, as columns: the key the
+    bill names (billed_key's), how many of a group's lines have a cost, and SQL's SUM of them
+    (exact for one or two: a single rounding, so only larger groups need their lines again)."""
 
     provider: list[str]
     day: list[date]
     model: list[str | None]
-    key_id: list[str | None]
-    key_hint: list[str | None]
+    key: list[str]
     lines: list[int]
     cost: list[float]
+
+
+UNKNOWN_KEY = "unknown key"
+
+
+def billed_key(hint: Any, key_id: Any) -> Any:
+    """The name a bill line's key goes by: its hint, else its id (an expression on their columns)."""
+    return fn.COALESCE(fn.NULLIF(hint, ""), fn.NULLIF(key_id, ""), UNKNOWN_KEY)
+
+
+def line_key(line: BillLine) -> str:
+    """billed_key of a line at hand."""
+    return line.key_hint or line.key_id or UNKNOWN_KEY
 
 
 _LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
@@ -154,8 +169,7 @@ def _as_date(value: object) -> date:
 
 class KeyedCost(NamedTuple):
     """Cost summed per UTC day, provider, model and key: unmanaged calls the agents captured
-    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None). A tuple: a
-    month's captured calls make hundreds of thousands."""
+    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None)."""
 
     day: date
     provider: str | None
@@ -166,7 +180,37 @@ class KeyedCost(NamedTuple):
     cost_usd: float
 
 
-def unmanaged_costs(store: Store, since: date | None, until: date | None) -> list[KeyedCost]:
+@dataclass(frozen=True, slots=True)
+class KeyedCosts:
+    """KeyedCosts as columns: a month's captured calls make hundreds of thousands of groups."""
+
+    day: list[date]
+    provider: list[str | None]
+    model: list[str | None]
+    key_fingerprint: list[str | None]
+    key_hint: list[str | None]
+    calls: list[int]
+    cost_usd: list[float]
+
+    @classmethod
+    def of(cls, costs: Iterable[KeyedCost]) -> KeyedCosts:
+        columns = list(zip(*costs, strict=True))
+        return cls(*(list(column) for column in columns)) if columns else cls([], [], [], [], [], [], [])
+
+    def rows(self) -> list[KeyedCost]:
+        return [KeyedCost(*row) for row in zip(*self._columns(), strict=True)]
+
+    def row(self, index: int) -> KeyedCost:
+        return KeyedCost(*(column[index] for column in self._columns()))
+
+    def _columns(self) -> tuple[list[Any], ...]:
+        return tuple(getattr(self, name) for name in KeyedCost._fields)
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+
+def unmanaged_costs(store: Store, since: date | None, until: date | None) -> KeyedCosts:
     """The unmanaged calls of the UTC days [since, until) per day, provider, model and key, from
     their daily rollup; an OpenRouter call at the cost billed for its generation where that was
     imported, else as estimated."""
@@ -175,24 +219,32 @@ def unmanaged_costs(store: Store, since: date | None, until: date | None) -> lis
                                daily.calls, daily.cost_pusd)
                   .where((daily.classification == UNMANAGED) & (daily.calls > 0)), daily.day, since, until)
     with store.reporting("read the unmanaged calls' daily totals from"):
-        found = store.database.execute(query).fetchall()
-    days: dict[object, date] = {}  # a month is 30 days over hundreds of thousands of groups
-    return [KeyedCost(days.get(day) or days.setdefault(day, _as_date(day)), provider or None, model or None,
-                      fingerprint or None, hint or None, calls, cost / PICO)
-            for day, provider, model, fingerprint, hint, calls, cost in found]
+        return _costs(store.database.execute(query).fetchall())
 
 
-def logged_costs(store: Store, since: date | None, until: date | None) -> list[KeyedCost]:
+def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedCosts:
     """LiteLLM's spend rows of the UTC days [since, until) per day, upstream provider and model,
     from their daily rollup; an OpenRouter row at the cost billed for its generation where that
     was imported, else as LiteLLM logged it."""
     daily = BillSpendDailyRow
-    query = _days(daily.select(daily.day, daily.provider, daily.model, daily.rows, daily.spend_pusd)
-                  .where(daily.rows > 0), daily.day, since, until)
+    query = _days(daily.select(daily.day, daily.provider, daily.model, SQL("''"), SQL("''"), daily.rows,
+                               daily.spend_pusd).where(daily.rows > 0), daily.day, since, until)
     with store.reporting("read the spend rows' daily totals from"):
-        found = store.database.execute(query).fetchall()
-    return [KeyedCost(_as_date(day), provider or None, model or None, None, None, rows, spend / PICO)
-            for day, provider, model, rows, spend in found]
+        return _costs(store.database.execute(query).fetchall())
+
+
+def _costs(found: list[tuple[Any, ...]]) -> KeyedCosts:
+    """A rollup's rows as columns: '' is None again, picodollars dollars."""
+    if not found:
+        return KeyedCosts.of([])
+    days, providers, models, fingerprints, hints, calls, costs = zip(*found, strict=True)
+    as_date = {day: _as_date(day) for day in set(days)}  # a month is 30 days over hundreds of thousands of groups
+
+    def named(names: tuple[str, ...]) -> list[str | None]:
+        return [name or None for name in names]
+
+    return KeyedCosts(list(map(as_date.__getitem__, days)), named(providers), named(models), named(fingerprints),
+                      named(hints), list(calls), [cost / PICO for cost in costs])
 
 
 def _days(query: Any, column: Any, since: date | None, until: date | None) -> Any:
