@@ -26,8 +26,9 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -43,6 +44,7 @@ from offgate.store.bill import (
     BilledGroups,
     BillLine,
     BillLog,
+    Coded,
     KeyedCost,
     KeyedCosts,
     line_key,
@@ -173,7 +175,8 @@ class ListedBill:
             if line.cost_usd is not None:
                 group.append(line.cost_usd)
         groups = [(*group, len(values), math.fsum(values)) for group, values in costs.items()]
-        return BilledGroups(*(map(list, zip(*groups, strict=True)) if groups else ([],) * 6))
+        provider, day, model, key, lines, cost = zip(*groups, strict=True) if groups else ((),) * 6
+        return BilledGroups(Coded.of(provider), Coded.of(day), Coded.of(model), Coded.of(key), list(lines), list(cost))
 
     def lines(self, keys: Collection[str]) -> Sequence[BillLine]:
         return self._lines
@@ -210,7 +213,7 @@ def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captu
 def reconcile(bill: BilledLines, logged: KeyedCosts, captured: KeyedCosts, gateway: Sequence[GatewayKey]) -> Reconciled:
     billed = bill.groups()
     hints: dict[str, set[str]] = defaultdict(set)
-    for provider, key in set(zip(billed.provider, billed.key, strict=True)):
+    for provider, key in _pairs(billed.provider, billed.key)[0]:
         hints[provider].add(key)
     billed_as = _BilledAs(hints)
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
@@ -225,16 +228,17 @@ def reconcile(bill: BilledLines, logged: KeyedCosts, captured: KeyedCosts, gatew
                                      strict=True):
                 column.append(value)
             logged_costs.append(cost.cost_usd)
-    seen = captured if all(captured.provider) else KeyedCosts.of(cost for cost in captured.rows() if cost.provider)
-    seen_keys = _mapped(billed_as, seen.provider, seen.key_hint)
+    seen = _with_provider(captured)
+    pairs, of_pair = _pairs(seen.provider, seen.key_hint)
+    seen_keys = Coded([billed_as(provider, hint) for provider, hint in pairs], array("q", of_pair.tobytes()))
+    gateway_fingerprints = [code for code, name in enumerate(seen.key_fingerprint.names)
+                            if name in {key.fingerprint for key in gateway}]
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
-    gateway_fingerprints = {key.fingerprint for key in gateway}
-    for index, fingerprint in enumerate(seen.key_fingerprint):
-        if fingerprint in gateway_fingerprints:
-            off_gateway[(str(seen.provider[index]), seen_keys[index])].append(seen.row(index))
+    for index in np.flatnonzero(np.isin(_codes(seen.key_fingerprint), gateway_fingerprints)).tolist():
+        off_gateway[(str(seen.provider[index]), seen_keys[index])].append(seen.row(index))
     cells = _Cells(
         (billed.provider, billed.day, billed.model, billed.key),
-        logged_cells,
+        (Coded.of(logged_cells[0]), Coded.of(logged_cells[1]), Coded.of(logged_cells[2]), Coded.of(logged_cells[3])),
         (seen.provider, seen.day, seen.model, seen_keys))
     billed_usd = cells.summed(0, billed.cost)
     several = np.flatnonzero(cells.summed(0, billed.lines) > EXACT_SUM_LINES)
@@ -253,11 +257,24 @@ def reconcile(bill: BilledLines, logged: KeyedCosts, captured: KeyedCosts, gatew
     return Reconciled(ledger, findings)
 
 
-def _mapped(function: Callable[[Any, Any], Any], firsts: Sequence[Any], seconds: Sequence[Any]) -> list[Any]:
-    """function(first, second) of each pair, called once per distinct pair: millions of rows, few pairs."""
-    pairs = list(zip(firsts, seconds, strict=True))
-    results = {pair: function(*pair) for pair in set(pairs)}
-    return list(map(results.__getitem__, pairs))
+def _codes(column: Coded) -> np.ndarray:
+    return np.asarray(column.codes, dtype=np.int64)
+
+
+def _pairs(first: Coded, second: Coded) -> tuple[list[tuple[Any, Any]], np.ndarray]:
+    """The distinct (first, second) pairs of two columns, and each row's pair among them."""
+    codes = _codes(first) * max(len(second.names), 1) + _codes(second)
+    unique, inverse = np.unique(codes, return_inverse=True)
+    pairs = [(first.names[code // max(len(second.names), 1)], second.names[code % max(len(second.names), 1)])
+             for code in unique.tolist()]
+    return pairs, inverse.reshape(-1).astype(np.int64)
+
+
+def _with_provider(costs: KeyedCosts) -> KeyedCosts:
+    """The costs whose provider is known (a call without one joins no bill)."""
+    if all(costs.provider.names):
+        return costs
+    return KeyedCosts.of(cost for cost in costs.rows() if cost.provider)
 
 
 class _Cells:
@@ -265,20 +282,19 @@ class _Cells:
     int64 (a mixed radix of its names' sorted ranks) so that numpy finds, orders and sums them.
     Models are named without their release date."""
 
-    def __init__(self, *witnesses: tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]) -> None:
+    def __init__(self, *witnesses: tuple[Coded, Coded, Coded, Coded]) -> None:
         self.names: list[list[Any]] = []
         codes = [np.zeros(len(columns[0]), dtype=np.int64) for columns in witnesses]
         for position in range(4):
             columns = [columns[position] for columns in witnesses]
-            values = dict.fromkeys(itertools.chain.from_iterable(columns))
+            values = dict.fromkeys(itertools.chain.from_iterable(column.names for column in columns))
             named = {value: _model(value) for value in values} if position == 2 else {value: value for value in values}
             names = sorted(set(named.values()), key=_name_order)
             rank = {name: index for index, name in enumerate(names)}
-            rank_of = {value: rank[name] for value, name in named.items()}
             self.names.append(names)
             for index, column in enumerate(columns):
-                ranks = np.fromiter(map(rank_of.__getitem__, column), dtype=np.int64, count=len(column))
-                codes[index] = codes[index] * max(len(names), 1) + ranks
+                ranks = np.array([rank[named[value]] for value in column.names], dtype=np.int64)
+                codes[index] = codes[index] * max(len(names), 1) + (ranks[_codes(column)] if len(column) else 0)
         unique, inverse = np.unique(np.concatenate(codes), return_inverse=True)
         self._of_witness = np.split(inverse.reshape(-1), np.cumsum([len(code) for code in codes])[:-1])
         self.columns: list[np.ndarray] = []

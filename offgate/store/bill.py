@@ -7,7 +7,8 @@ still revise a recent day) and adds none twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -96,29 +97,24 @@ class BillLog:
             return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
 
     def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
-        """The lines of days in [since, until) totalled in SQL per day, provider, model, key id
-        and hint, as columns (each group named by its billed key): a month's millions of lines,
-        none of them an object."""
+        """The lines of days in [since, until) as columns, each named by its billed key, read
+        through the covering index bill_line_cells in its order: a month's millions of lines,
+        none of them an object, each name held once."""
         row = BillLineRow
-        keys = (row.day, row.provider, row.model, row.key_id, row.key_hint)  # index bill_line_cells's order
         query = self._window(row.select(row.day, row.provider, row.model, billed_key(row.key_hint, row.key_id),
-                                        fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
-        names: list[list[Any]] = [[], [], [], []]
-        counts: list[int] = []
-        costs: list[float] = []
-        held: dict[object, Any] = {}  # each name once: a month repeats a few thousand over millions of rows
-        with self._store.reporting("total bill lines in"):
-            cursor = self._db.execute(query.group_by(*keys))
+                                        row.cost_usd), since, until)
+        coders = [Coder(), Coder(), Coder(), Coder()]
+        costs: list[float | None] = []
+        with self._store.reporting("read bill lines from"):
+            cursor = self._db.execute(query)
             while chunk := cursor.fetchmany(GROUPS_BATCH):
-                *values, chunk_counts, chunk_costs = zip(*chunk, strict=True)
-                for column, chunk_values in zip(names, values, strict=True):
-                    column.extend(map(held.setdefault, chunk_values, chunk_values))
-                counts.extend(chunk_counts)
+                *values, chunk_costs = zip(*chunk, strict=True)
+                for coder, column in zip(coders, values, strict=True):
+                    coder.extend(column)
                 costs.extend(chunk_costs)
-        raw_days, providers, models, billed_keys = names
-        days = {raw: _as_date(raw) for raw in set(raw_days)}
-        return BilledGroups(providers, list(map(days.__getitem__, raw_days)), models, billed_keys, counts,
-                            [cost or 0.0 for cost in costs])
+        days, providers, models, keys = coders
+        return BilledGroups(providers.coded(), days.coded(_as_date), models.coded(), keys.coded(),
+                            [cost is not None for cost in costs], [cost or 0.0 for cost in costs])
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
@@ -126,16 +122,58 @@ class BillLog:
 
 
 class BilledGroups(NamedTuple):
-    """Bill lines totalled per provider, day, model, key id and hint, as columns: the key the
-    bill names (billed_key's), how many of a group's lines have a cost, and SQL's SUM of them
-    (exact for one or two: a single rounding, so only larger groups need their lines again)."""
+    """Bill lines, or lines totalled per group, as columns: the key the bill names (billed_key's),
+    how many lines have a cost, and their sum (exact for one or two lines: a single rounding,
+    so only cells of more need their lines again)."""
 
-    provider: list[str]
-    day: list[date]
-    model: list[str | None]
-    key: list[str]
-    lines: list[int]
-    cost: list[float]
+    provider: Coded
+    day: Coded
+    model: Coded
+    key: Coded
+    lines: Sequence[int]
+    cost: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column as codes into its distinct values: a month's millions of rows repeat a few
+    thousand names, so each is held once, and the codes are int64s numpy reads as they are."""
+
+    names: list[Any]
+    codes: array[int]
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> Coded:
+        coder = Coder()
+        coder.extend(values)
+        return coder.coded()
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.names[self.codes[index]]
+
+    def values(self) -> list[Any]:
+        return list(map(self.names.__getitem__, self.codes))
+
+
+class Coder:
+    """Codes a column chunk by chunk, each distinct value the next code."""
+
+    def __init__(self) -> None:
+        self._index: dict[Any, int] = {}
+        self._codes = array("q")
+
+    def extend(self, values: Sequence[Any]) -> None:
+        index = self._index
+        for value in dict.fromkeys(values):  # a chunk's distinct values: few
+            index.setdefault(value, len(index))
+        self._codes.extend(map(index.__getitem__, values))
+
+    def coded(self, name: Callable[[Any], Any] = lambda value: value) -> Coded:
+        """The column, each distinct value as `name` makes it."""
+        return Coded([name(value) for value in self._index], self._codes)
 
 
 UNKNOWN_KEY = "unknown key"
@@ -184,18 +222,20 @@ class KeyedCost(NamedTuple):
 class KeyedCosts:
     """KeyedCosts as columns: a month's captured calls make hundreds of thousands of groups."""
 
-    day: list[date]
-    provider: list[str | None]
-    model: list[str | None]
-    key_fingerprint: list[str | None]
-    key_hint: list[str | None]
-    calls: list[int]
-    cost_usd: list[float]
+    day: Coded
+    provider: Coded
+    model: Coded
+    key_fingerprint: Coded
+    key_hint: Coded
+    calls: Sequence[int]
+    cost_usd: Sequence[float]
 
     @classmethod
     def of(cls, costs: Iterable[KeyedCost]) -> KeyedCosts:
-        columns = list(zip(*costs, strict=True))
-        return cls(*(list(column) for column in columns)) if columns else cls([], [], [], [], [], [], [])
+        columns = list(zip(*costs, strict=True)) or [()] * len(KeyedCost._fields)
+        day, provider, model, fingerprint, hint, calls, cost_usd = columns
+        return cls(Coded.of(day), Coded.of(provider), Coded.of(model), Coded.of(fingerprint), Coded.of(hint),
+                   list(calls), list(cost_usd))
 
     def rows(self) -> list[KeyedCost]:
         return [KeyedCost(*row) for row in zip(*self._columns(), strict=True)]
@@ -203,8 +243,9 @@ class KeyedCosts:
     def row(self, index: int) -> KeyedCost:
         return KeyedCost(*(column[index] for column in self._columns()))
 
-    def _columns(self) -> tuple[list[Any], ...]:
-        return tuple(getattr(self, name) for name in KeyedCost._fields)
+    def _columns(self) -> tuple[Sequence[Any], ...]:
+        names = (self.day, self.provider, self.model, self.key_fingerprint, self.key_hint)
+        return (*(column.values() for column in names), self.calls, self.cost_usd)
 
     def __len__(self) -> int:
         return len(self.day)
@@ -237,14 +278,14 @@ def _costs(found: list[tuple[Any, ...]]) -> KeyedCosts:
     """A rollup's rows as columns: '' is None again, picodollars dollars."""
     if not found:
         return KeyedCosts.of([])
-    days, providers, models, fingerprints, hints, calls, costs = zip(*found, strict=True)
-    as_date = {day: _as_date(day) for day in set(days)}  # a month is 30 days over hundreds of thousands of groups
+    *names, calls, costs = zip(*found, strict=True)
+    days, providers, models, fingerprints, hints = (Coded.of(column) for column in names)
 
-    def named(names: tuple[str, ...]) -> list[str | None]:
-        return [name or None for name in names]
+    def named(column: Coded) -> Coded:
+        return Coded([name or None for name in column.names], column.codes)
 
-    return KeyedCosts(list(map(as_date.__getitem__, days)), named(providers), named(models), named(fingerprints),
-                      named(hints), list(calls), [cost / PICO for cost in costs])
+    return KeyedCosts(Coded(list(map(_as_date, days.names)), days.codes), named(providers), named(models),
+                      named(fingerprints), named(hints), list(calls), [cost / PICO for cost in costs])
 
 
 def _days(query: Any, column: Any, since: date | None, until: date | None) -> Any:
