@@ -127,16 +127,34 @@ class Ledger:
         """One code per (provider, key), in their names' order."""
         return self.provider.astype(np.int64) * len(self.keys) + self.key
 
-    def groups(self, codes: np.ndarray) -> list[np.ndarray]:
-        """The cells of each code, codes ascending, cells in ledger order within each."""
+    def groups(self, codes: np.ndarray, sums: Sequence[str], cells: np.ndarray | None = None) -> list[Group]:
+        """The cells (all when None; `codes` one per cell of them) grouped by code, codes ascending,
+        cells in ledger order within each, with the exact sums (math.fsum) of the money columns `sums`."""
+        cells = np.arange(len(self)) if cells is None else cells
         order = np.argsort(codes, kind="stable")
         bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        return np.split(order, bounds) if len(order) else []
+        if not len(order):
+            return []
+        ends = [*bounds.tolist(), len(order)]
+        starts = [0, *ends[:-1]]
+        ordered = cells[order]
+        # Each column listed once, in group order: a group's sum is then a slice's, not a gather's.
+        totals = {name: [math.fsum(values[start:end]) for start, end in zip(starts, ends, strict=True)]
+                  for name, values in ((name, self.money[name][ordered].tolist()) for name in sums)}
+        return [Group(group, {name: totals[name][index] for name in sums})
+                for index, group in enumerate(np.split(ordered, bounds))]
 
-    def total(self, name: str, cells: np.ndarray | None = None) -> float:
-        """The exact sum (math.fsum) of one money column over `cells` (all when None)."""
-        column = self.money[name]
-        return math.fsum((column if cells is None else column[cells]).tolist())
+    def total(self, name: str) -> float:
+        """The exact sum (math.fsum) of one money column."""
+        return math.fsum(self.money[name].tolist())
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group of cells and the exact sums of some money columns over them."""
+
+    cells: np.ndarray
+    sums: dict[str, float]
 
 
 @dataclass
@@ -342,9 +360,8 @@ def tokens_by_cell(lines: Iterable[BillLine], wanted: set[_Cell]) -> dict[_Cell,
 def _not_seen(ledger: Ledger) -> list[BillFinding]:
     outside = np.flatnonzero(~ledger.gateway_key)
     found = []
-    for group in ledger.groups(ledger.provider_key()[outside]):
-        cells = outside[group]
-        unexplained, billed = ledger.total("unexplained_usd", cells), ledger.total("billed_usd", cells)
+    for group in ledger.groups(ledger.provider_key()[outside], ("unexplained_usd", "billed_usd"), outside):
+        cells, unexplained, billed = group.cells, group.sums["unexplained_usd"], group.sums["billed_usd"]
         if unexplained > max(TOLERANCE_USD, TOLERANCE * billed):
             provider, key = ledger.providers[ledger.provider[cells[0]]], ledger.keys[ledger.key[cells[0]]]
             unseen_days = np.unique(ledger.day[cells][ledger.money["unexplained_usd"][cells] > 0])
