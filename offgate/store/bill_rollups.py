@@ -23,8 +23,18 @@ without delete triggers: offgate upserts instead (offgate.store.sql.insert_rows)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from peewee import BigIntegerField, Database, DateField, Model, PostgresqlDatabase, SchemaManager, TextField
+from peewee import (
+    BigIntegerField,
+    CompositeKey,
+    Database,
+    DateField,
+    Model,
+    PostgresqlDatabase,
+    SchemaManager,
+    TextField,
+)
 
 from offgate.vocabulary import GATEWAY, UNMANAGED
 
@@ -45,8 +55,7 @@ class BillCallsDailyRow(Model):
 
     class Meta:
         table_name = "bill_calls_daily"
-        primary_key = False
-        indexes = ((("day", "provider", "model", "key_fingerprint", "key_hint", "classification"), True),)
+        primary_key = CompositeKey("day", "provider", "model", "key_fingerprint", "key_hint", "classification")
 
 
 class BillSpendDailyRow(Model):
@@ -60,8 +69,7 @@ class BillSpendDailyRow(Model):
 
     class Meta:
         table_name = "bill_spend_daily"
-        primary_key = False
-        indexes = ((("day", "provider", "model"), True),)
+        primary_key = CompositeKey("day", "provider", "model")
 
 
 
@@ -189,9 +197,12 @@ def _postgres_truncated() -> list[str]:
 
 def add_bill_rollups(database: Database) -> None:
     """The rollup tables, their triggers, and the rollups of every record stored."""
-    for model in (BillCallsDailyRow, BillSpendDailyRow):
-        SchemaManager(model, database).create_all()
     postgres = isinstance(database, PostgresqlDatabase)
+    for model in (BillCallsDailyRow, BillSpendDailyRow):
+        # Rows kept in their key's order: a window of days is one range of the table, read in order.
+        # peewee's without_rowid would say so to PostgreSQL too: its CREATE TABLE, ended here.
+        create: tuple[str, list[Any]] = cast(Any, SchemaManager(model, database))._create_table(safe=False).query()
+        database.execute_sql(create[0] if postgres else f"{create[0]} WITHOUT ROWID", create[1])
     statements = ([statement for trigger in _TRIGGERS for statement in _postgres(trigger)] + _postgres_truncated()
                   if postgres else [statement for trigger in _TRIGGERS for statement in _sqlite(trigger)])
     cursor = database.cursor()  # no parameters: the statements hold no placeholders
