@@ -14,11 +14,12 @@ so billed = gateway + agents + unexplained on every row. Findings:
 - gateway_mispriced: a day and model where LiteLLM's logged cost for the gateway's keys and
   the bill differ beyond the tolerance, with the token class whose list price explains the gap.
 
-A month of a large organisation is millions of cells: SQL totals the bill per group, numpy
+A month of a large organisation is millions of cells: the bill's lines and the store's daily
+totals of the calls and spend rows (offgate.store.bill_rollups) are read as coded columns, numpy
 reconciles the cells as columns (Ledger), and whole lines are read only for the few cells that
 need them. Sums are exact where the order could change them: a cell's billed cost and every
-total are math.fsum of their parts (SQL's SUM of one or two costs is that already; a group of
-more is added up again from its lines).
+total are math.fsum of their parts (adding one or two costs is that already; a cell of more
+is added up again from its lines); the calls' and spend rows' totals are exact integer sums.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ NOT_SEEN, OFF_GATEWAY, MISPRICED = BILL_FINDING_KINDS
 TOLERANCE_USD = 0.01
 TOLERANCE = 0.02  # of the larger of the two costs
 EXPLAINING = 0.1  # a token class explains a gap within 10% of its cost
-EXACT_SUM_LINES = 2  # SQL's SUM of at most two costs is their exact sum rounded once, as math.fsum's
+EXACT_SUM_LINES = 2  # the sum of at most two costs is their exact sum rounded once, as math.fsum's
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +250,8 @@ def reconcile(bill: BilledLines, logged: KeyedCosts, captured: KeyedCosts, gatew
     seen = _with_provider(captured)
     pairs, of_pair = _pairs(seen.provider, seen.key_hint)
     seen_keys = Coded([billed_as(provider, hint) for provider, hint in pairs], array("q", of_pair.tobytes()))
-    gateway_fingerprints = [code for code, name in enumerate(seen.key_fingerprint.names)
-                            if name in {key.fingerprint for key in gateway}]
+    fingerprints = {key.fingerprint for key in gateway}
+    gateway_fingerprints = [code for code, name in enumerate(seen.key_fingerprint.names) if name in fingerprints]
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
     for index in np.flatnonzero(np.isin(_codes(seen.key_fingerprint), gateway_fingerprints)).tolist():
         off_gateway[(str(seen.provider[index]), seen_keys[index])].append(seen.row(index))
