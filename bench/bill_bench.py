@@ -4,9 +4,9 @@
     uv run python bench/bill_bench.py [--keys 1000] [--models 50] [--days 30] [--calls 1000000] [--rows 1000000]
 
 It writes the bill lines, calls and spend rows to a fresh SQLite store in bulk (rows as
-offgate's tables hold them; not timed), then, in a process of its own, times the
-report's bill part (analytics.report.bill.bill_part: read the lines, total the calls and
-spend rows per day, provider, model and key in SQL, reconcile, build the document) and
+offgate's tables hold them, their daily totals kept by the store's triggers; not timed), then,
+in a process of its own, times the report's bill part (analytics.report.bill.bill_part: read
+the lines and the calls' and spend rows' daily totals, reconcile, build the document) and
 reports the child's peak RSS, its CPU time (which other processes' load distorts less than the
 wall clock) and the SHA-256 of the bill part's JSON (unchanged by a change that must keep the
 figures exact). The goal: under 10 s and 2 GB.

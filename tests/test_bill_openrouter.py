@@ -89,8 +89,9 @@ def test_each_openrouter_call_is_billed_at_its_generations_cost_fetched_once(sto
         asked_first = [path for path in api.requests if path.startswith("/api/v1/generation")]
         again = fetch()
         asked_again = [path for path in api.requests if path.startswith("/api/v1/generation")][len(asked_first):]
-        captured = unmanaged_costs(store, *window)
-        logged = logged_costs(store, *window)
+        days = (window[0].date(), window[1].date())
+        captured = unmanaged_costs(store, *days).rows()
+        logged = logged_costs(store, *days).rows()
 
     assert (first.wanted, first.imported, first.unknown) == (4, 3, ["gen-LATER"])
     # The 429 is retried; then each id once, and on the rerun only the one OpenRouter did not know.
@@ -122,5 +123,5 @@ def test_bill_import_from_openrouter_fetches_the_captured_calls_generations(tmp_
     assert ("imported the billed cost of 1 of 2 OpenRouter calls not imported before; 1 OpenRouter does not know "
             "(yet)") in imported.output
     with Store.open(f"sqlite:///{home / 'offgate.db'}") as store:
-        assert [(cost.calls, round(cost.cost_usd, 9)) for cost in unmanaged_costs(store, None, None)] == [
+        assert [(cost.calls, round(cost.cost_usd, 9)) for cost in unmanaged_costs(store, None, None).rows()] == [
             (2, 0.0415)]

@@ -14,11 +14,12 @@ so billed = gateway + agents + unexplained on every row. Findings:
 - gateway_mispriced: a day and model where LiteLLM's logged cost for the gateway's keys and
   the bill differ beyond the tolerance, with the token class whose list price explains the gap.
 
-A month of a large organisation is millions of cells: SQL totals the bill per group, numpy
+A month of a large organisation is millions of cells: the bill's lines and the store's daily
+totals of the calls and spend rows (offgate.store.bill_rollups) are read as coded columns, numpy
 reconciles the cells as columns (Ledger), and whole lines are read only for the few cells that
 need them. Sums are exact where the order could change them: a cell's billed cost and every
-total are math.fsum of their parts (SQL's SUM of one or two costs is that already; a group of
-more is added up again from its lines).
+total are math.fsum of their parts (adding one or two costs is that already; a cell of more
+is added up again from its lines); the calls' and spend rows' totals are exact integer sums.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
@@ -38,7 +40,18 @@ from analytics.bill.gateway_keys import GatewayKey
 from offgate.fingerprint import hints_agree
 from offgate.pricing import rates_for, without_release_date
 from offgate.store import Store
-from offgate.store.bill import BilledGroups, BillLine, BillLog, KeyedCost, logged_costs, unmanaged_costs
+from offgate.store.bill import (
+    UNKNOWN_KEY,
+    BilledGroups,
+    BillLine,
+    BillLog,
+    Coded,
+    KeyedCost,
+    KeyedCosts,
+    line_key,
+    logged_costs,
+    unmanaged_costs,
+)
 
 BillFindingKind = Literal["billed_not_seen", "gateway_key_off_gateway", "gateway_mispriced"]
 BILL_FINDING_KINDS: tuple[BillFindingKind, ...] = get_args(BillFindingKind)
@@ -46,8 +59,7 @@ NOT_SEEN, OFF_GATEWAY, MISPRICED = BILL_FINDING_KINDS
 TOLERANCE_USD = 0.01
 TOLERANCE = 0.02  # of the larger of the two costs
 EXPLAINING = 0.1  # a token class explains a gap within 10% of its cost
-UNKNOWN_KEY = "unknown key"
-EXACT_SUM_LINES = 2  # SQL's SUM of at most two costs is their exact sum rounded once, as math.fsum's
+EXACT_SUM_LINES = 2  # the sum of at most two costs is their exact sum rounded once, as math.fsum's
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +128,34 @@ class Ledger:
         """One code per (provider, key), in their names' order."""
         return self.provider.astype(np.int64) * len(self.keys) + self.key
 
-    def groups(self, codes: np.ndarray) -> list[np.ndarray]:
-        """The cells of each code, codes ascending, cells in ledger order within each."""
+    def groups(self, codes: np.ndarray, sums: Sequence[str], cells: np.ndarray | None = None) -> list[Group]:
+        """The cells (all when None; `codes` one per cell of them) grouped by code, codes ascending,
+        cells in ledger order within each, with the exact sums (math.fsum) of the money columns `sums`."""
+        cells = np.arange(len(self)) if cells is None else cells
         order = np.argsort(codes, kind="stable")
         bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        return np.split(order, bounds) if len(order) else []
+        if not len(order):
+            return []
+        ends = [*bounds.tolist(), len(order)]
+        starts = [0, *ends[:-1]]
+        ordered = cells[order]
+        # Each column listed once, in group order: a group's sum is then a slice's, not a gather's.
+        totals = {name: [math.fsum(values[start:end]) for start, end in zip(starts, ends, strict=True)]
+                  for name, values in ((name, self.money[name][ordered].tolist()) for name in sums)}
+        return [Group(group, {name: totals[name][index] for name in sums})
+                for index, group in enumerate(np.split(ordered, bounds))]
 
-    def total(self, name: str, cells: np.ndarray | None = None) -> float:
-        """The exact sum (math.fsum) of one money column over `cells` (all when None)."""
-        column = self.money[name]
-        return math.fsum((column if cells is None else column[cells]).tolist())
+    def total(self, name: str) -> float:
+        """The exact sum (math.fsum) of one money column."""
+        return math.fsum(self.money[name].tolist())
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group of cells and the exact sums of some money columns over them."""
+
+    cells: np.ndarray
+    sums: dict[str, float]
 
 
 @dataclass
@@ -152,19 +182,20 @@ class BilledLines(Protocol):
 
 
 class ListedBill:
-    """Bill lines at hand, grouped as BillLog.groups groups them in SQL."""
+    """Bill lines at hand, grouped per provider, day, model and billed key."""
 
     def __init__(self, lines: Sequence[BillLine]) -> None:
         self._lines = lines
 
     def groups(self) -> BilledGroups:
-        costs: dict[tuple[str, date, str | None, str | None, str | None], list[float]] = defaultdict(list)
+        costs: dict[tuple[str, date, str | None, str], list[float]] = defaultdict(list)
         for line in self._lines:
-            group = costs[(line.provider, line.day, line.model, line.key_id, line.key_hint)]
+            group = costs[(line.provider, line.day, line.model, line_key(line))]
             if line.cost_usd is not None:
                 group.append(line.cost_usd)
         groups = [(*group, len(values), math.fsum(values)) for group, values in costs.items()]
-        return BilledGroups(*(map(list, zip(*groups, strict=True)) if groups else ([],) * 7))
+        provider, day, model, key, lines, cost = zip(*groups, strict=True) if groups else ((),) * 6
+        return BilledGroups(Coded.of(provider), Coded.of(day), Coded.of(model), Coded.of(key), list(lines), list(cost))
 
     def lines(self, keys: Collection[str]) -> Sequence[BillLine]:
         return self._lines
@@ -189,29 +220,25 @@ def reconcile_days(store: Store, first: date | None, last: date, gateway: Sequen
     log, until = BillLog(store), last + timedelta(days=1)
     if not log.any_line(first, until):
         return None
-    start = datetime.combine(first, datetime.min.time()) if first else None
-    end = datetime.combine(until, datetime.min.time())
-    return reconcile(StoredBill(log, first, until), logged_costs(store, start, end),
-                     unmanaged_costs(store, start, end), gateway)
+    return reconcile(StoredBill(log, first, until), logged_costs(store, first, until),
+                     unmanaged_costs(store, first, until), gateway)
 
 
 def reconcile_bill(lines: Sequence[BillLine], logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
                    gateway: Sequence[GatewayKey]) -> Reconciled:
-    return reconcile(ListedBill(lines), logged, captured, gateway)
+    return reconcile(ListedBill(lines), KeyedCosts.of(logged), KeyedCosts.of(captured), gateway)
 
 
-def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable[KeyedCost],
-              gateway: Sequence[GatewayKey]) -> Reconciled:
+def reconcile(bill: BilledLines, logged: KeyedCosts, captured: KeyedCosts, gateway: Sequence[GatewayKey]) -> Reconciled:
     billed = bill.groups()
-    billed_keys = _mapped(lambda hint, key_id: hint or key_id or UNKNOWN_KEY, billed.key_hint, billed.key_id)
     hints: dict[str, set[str]] = defaultdict(set)
-    for provider, key in set(zip(billed.provider, billed_keys, strict=True)):
+    for provider, key in _pairs(billed.provider, billed.key)[0]:
         hints[provider].add(key)
     billed_as = _BilledAs(hints)
     gateway_hint = {key.fingerprint: billed_as(key.provider, key.hint) for key in gateway}
     logged_cells: tuple[list[Any], list[Any], list[Any], list[Any]] = ([], [], [], [])
     logged_costs: list[float] = []
-    for cost in logged:
+    for cost in logged.rows():
         # LiteLLM logs the deployment's model as configured: "openai/gpt-4o-mini".
         model = cost.model.removeprefix(f"{cost.provider}/") if cost.model and cost.provider else cost.model
         serving = _serving(gateway, cost.provider, model)
@@ -220,22 +247,23 @@ def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable
                                      strict=True):
                 column.append(value)
             logged_costs.append(cost.cost_usd)
-    seen = [cost for cost in captured if cost.provider]
-    seen_keys = _mapped(billed_as, [cost.provider for cost in seen], [cost.key_hint for cost in seen])
+    seen = _with_provider(captured)
+    pairs, of_pair = _pairs(seen.provider, seen.key_hint)
+    seen_keys = Coded([billed_as(provider, hint) for provider, hint in pairs], array("q", of_pair.tobytes()))
+    fingerprints = {key.fingerprint for key in gateway}
+    gateway_fingerprints = [code for code, name in enumerate(seen.key_fingerprint.names) if name in fingerprints]
     off_gateway: dict[tuple[str, str], list[KeyedCost]] = defaultdict(list)
-    gateway_fingerprints = {key.fingerprint for key in gateway}
-    for cost, key in zip(seen, seen_keys, strict=True):
-        if cost.key_fingerprint in gateway_fingerprints:
-            off_gateway[(str(cost.provider), key)].append(cost)
+    for index in np.flatnonzero(np.isin(_codes(seen.key_fingerprint), gateway_fingerprints)).tolist():
+        off_gateway[(str(seen.provider[index]), seen_keys[index])].append(seen.row(index))
     cells = _Cells(
-        (billed.provider, billed.day, billed.model, billed_keys),
-        logged_cells,
-        ([cost.provider for cost in seen], [cost.day for cost in seen], [cost.model for cost in seen], seen_keys))
+        (billed.provider, billed.day, billed.model, billed.key),
+        (Coded.of(logged_cells[0]), Coded.of(logged_cells[1]), Coded.of(logged_cells[2]), Coded.of(logged_cells[3])),
+        (seen.provider, seen.day, seen.model, seen_keys))
     billed_usd = cells.summed(0, billed.cost)
     several = np.flatnonzero(cells.summed(0, billed.lines) > EXACT_SUM_LINES)
     if len(several):
         billed_usd[several] = _exact_sums(bill, cells.named(several))
-    logged_usd, captured_usd = cells.summed(1, logged_costs), cells.summed(2, [cost.cost_usd for cost in seen])
+    logged_usd, captured_usd = cells.summed(1, logged_costs), cells.summed(2, seen.cost_usd)
     by_gateway = np.minimum(logged_usd, billed_usd)
     by_agents = np.minimum(captured_usd, billed_usd - by_gateway)
     gateway_keys = {(key.provider, gateway_hint[key.fingerprint]) for key in gateway}
@@ -248,11 +276,24 @@ def reconcile(bill: BilledLines, logged: Iterable[KeyedCost], captured: Iterable
     return Reconciled(ledger, findings)
 
 
-def _mapped(function: Callable[[Any, Any], Any], firsts: Sequence[Any], seconds: Sequence[Any]) -> list[Any]:
-    """function(first, second) of each pair, called once per distinct pair: millions of rows, few pairs."""
-    pairs = list(zip(firsts, seconds, strict=True))
-    results = {pair: function(*pair) for pair in set(pairs)}
-    return list(map(results.__getitem__, pairs))
+def _codes(column: Coded) -> np.ndarray:
+    return np.asarray(column.codes, dtype=np.int64)
+
+
+def _pairs(first: Coded, second: Coded) -> tuple[list[tuple[Any, Any]], np.ndarray]:
+    """The distinct (first, second) pairs of two columns, and each row's pair among them."""
+    codes = _codes(first) * max(len(second.names), 1) + _codes(second)
+    unique, inverse = np.unique(codes, return_inverse=True)
+    pairs = [(first.names[code // max(len(second.names), 1)], second.names[code % max(len(second.names), 1)])
+             for code in unique.tolist()]
+    return pairs, inverse.reshape(-1).astype(np.int64)
+
+
+def _with_provider(costs: KeyedCosts) -> KeyedCosts:
+    """The costs whose provider is known (a call without one joins no bill)."""
+    if all(costs.provider.names):
+        return costs
+    return KeyedCosts.of(cost for cost in costs.rows() if cost.provider)
 
 
 class _Cells:
@@ -260,20 +301,19 @@ class _Cells:
     int64 (a mixed radix of its names' sorted ranks) so that numpy finds, orders and sums them.
     Models are named without their release date."""
 
-    def __init__(self, *witnesses: tuple[Sequence[Any], Sequence[Any], Sequence[Any], Sequence[Any]]) -> None:
+    def __init__(self, *witnesses: tuple[Coded, Coded, Coded, Coded]) -> None:
         self.names: list[list[Any]] = []
         codes = [np.zeros(len(columns[0]), dtype=np.int64) for columns in witnesses]
         for position in range(4):
             columns = [columns[position] for columns in witnesses]
-            values = dict.fromkeys(itertools.chain.from_iterable(columns))
+            values = dict.fromkeys(itertools.chain.from_iterable(column.names for column in columns))
             named = {value: _model(value) for value in values} if position == 2 else {value: value for value in values}
             names = sorted(set(named.values()), key=_name_order)
             rank = {name: index for index, name in enumerate(names)}
-            rank_of = {value: rank[name] for value, name in named.items()}
             self.names.append(names)
             for index, column in enumerate(columns):
-                ranks = np.fromiter(map(rank_of.__getitem__, column), dtype=np.int64, count=len(column))
-                codes[index] = codes[index] * max(len(names), 1) + ranks
+                ranks = np.array([rank[named[value]] for value in column.names], dtype=np.int64)
+                codes[index] = codes[index] * max(len(names), 1) + (ranks[_codes(column)] if len(column) else 0)
         unique, inverse = np.unique(np.concatenate(codes), return_inverse=True)
         self._of_witness = np.split(inverse.reshape(-1), np.cumsum([len(code) for code in codes])[:-1])
         self.columns: list[np.ndarray] = []
@@ -312,7 +352,7 @@ def tokens_by_cell(lines: Iterable[BillLine], wanted: set[_Cell]) -> dict[_Cell,
     """The lines of the wanted cells only: a month's lines are millions, the mispriced cells few."""
     cells: dict[_Cell, list[BillLine]] = defaultdict(list)
     for line in lines:
-        cell = (line.provider, line.day, _model(line.model), line.key_hint or line.key_id or UNKNOWN_KEY)
+        cell = (line.provider, line.day, _model(line.model), line_key(line))
         if cell in wanted:
             cells[cell].append(line)
     return cells
@@ -321,9 +361,8 @@ def tokens_by_cell(lines: Iterable[BillLine], wanted: set[_Cell]) -> dict[_Cell,
 def _not_seen(ledger: Ledger) -> list[BillFinding]:
     outside = np.flatnonzero(~ledger.gateway_key)
     found = []
-    for group in ledger.groups(ledger.provider_key()[outside]):
-        cells = outside[group]
-        unexplained, billed = ledger.total("unexplained_usd", cells), ledger.total("billed_usd", cells)
+    for group in ledger.groups(ledger.provider_key()[outside], ("unexplained_usd", "billed_usd"), outside):
+        cells, unexplained, billed = group.cells, group.sums["unexplained_usd"], group.sums["billed_usd"]
         if unexplained > max(TOLERANCE_USD, TOLERANCE * billed):
             provider, key = ledger.providers[ledger.provider[cells[0]]], ledger.keys[ledger.key[cells[0]]]
             unseen_days = np.unique(ledger.day[cells][ledger.money["unexplained_usd"][cells] > 0])

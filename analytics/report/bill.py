@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
 from analytics.bill.gateway_keys import GatewayKey
-from analytics.bill.reconcile import Ledger, reconcile_days
+from analytics.bill.reconcile import reconcile_days
 from analytics.report.document import Bill, BillFinding, BillKey, BillProvider, BillTotals
 from offgate.store import Store
+
+SUMS = ("billed_usd", "explained_by_gateway_usd", "explained_by_agents_usd", "unexplained_usd")
 
 
 def bill_part(store: Store, since: datetime | None, until: datetime, gateway: Sequence[GatewayKey]) -> Bill | None:
@@ -20,15 +20,13 @@ def bill_part(store: Store, since: datetime | None, until: datetime, gateway: Se
     if reconciled is None:
         return None
     ledger = reconciled.ledger
-    keys = []
-    for cells in ledger.groups(ledger.provider_key()):
-        first = cells[0]
-        keys.append(BillKey(provider=ledger.providers[ledger.provider[first]], key=ledger.keys[ledger.key[first]],
-                            gateway_key=bool(ledger.gateway_key[first]), **_totals(ledger, cells)))
+    keys = [BillKey(provider=ledger.providers[ledger.provider[first]], key=ledger.keys[ledger.key[first]],
+                    gateway_key=bool(ledger.gateway_key[first]), **_totals(group.sums))
+            for group in ledger.groups(ledger.provider_key(), SUMS) for first in group.cells[:1].tolist()]
     return Bill(
-        **_totals(ledger, None),
-        providers=[BillProvider(provider=ledger.providers[ledger.provider[cells[0]]], **_totals(ledger, cells))
-                   for cells in ledger.groups(ledger.provider)],
+        **_totals({name: ledger.total(name) for name in SUMS}),
+        providers=[BillProvider(provider=ledger.providers[ledger.provider[group.cells[0]]], **_totals(group.sums))
+                   for group in ledger.groups(ledger.provider, SUMS)],
         keys=sorted(keys, key=lambda key: (-key.unexplained_usd, -key.billed_usd, key.provider, key.key)),
         findings=[BillFinding(kind=f.kind, provider=f.provider, key=f.key, day=f.day, model=f.model,
                               billed_usd=f.billed_usd, logged_usd=f.logged_usd, token_class=f.token_class,
@@ -36,11 +34,8 @@ def bill_part(store: Store, since: datetime | None, until: datetime, gateway: Se
     )
 
 
-def _totals(ledger: Ledger, cells: np.ndarray | None) -> dict[str, Any]:
-    billed = ledger.total("billed_usd", cells)
-    gateway = ledger.total("explained_by_gateway_usd", cells)
-    agents = ledger.total("explained_by_agents_usd", cells)
-    unexplained = ledger.total("unexplained_usd", cells)
+def _totals(sums: dict[str, float]) -> dict[str, Any]:
+    billed, gateway, agents, unexplained = (sums[name] for name in SUMS)
     totals = BillTotals(billed_usd=billed, explained_by_gateway_usd=gateway, explained_by_agents_usd=agents,
                         unexplained_usd=unexplained, coverage=(gateway + agents) / billed if billed else None)
     return totals.model_dump()

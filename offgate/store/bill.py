@@ -7,17 +7,18 @@ still revise a recent day) and adds none twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from array import array
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
-from peewee import JOIN, SQL, fn
+from peewee import SQL, fn
 
+from offgate.store.bill_rollups import PICO, BillCallsDailyRow, BillSpendDailyRow
 from offgate.store.core import Store
-from offgate.store.queries import classification
-from offgate.store.schema import BillLineRow, GenerationCostRow, ReconciledCallRow, SpendLogRow, UsageEventRow
-from offgate.store.sql import between, insert_rows
+from offgate.store.schema import BillLineRow
+from offgate.store.sql import insert_rows
 from offgate.vocabulary import UNMANAGED
 
 LOOKUP_BATCH = 5000  # ids per IN (...): well under SQLite's limit on parameters
@@ -96,48 +97,96 @@ class BillLog:
             return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
 
     def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
-        """The lines of days in [since, until) totalled in SQL per day, provider, model, key id
-        and hint, as columns: a month's millions of lines, none of them an object."""
+        """The lines of days in [since, until) as columns, each named by its billed key, read
+        through the covering index bill_line_cells in its order: a month's millions of lines,
+        none of them an object, each name held once."""
         row = BillLineRow
-        keys = (row.day, row.provider, row.model, row.key_id, row.key_hint)  # index bill_line_cells's order
-        query = self._window(row.select(*keys, fn.COUNT(row.cost_usd), fn.SUM(row.cost_usd)), since, until)
-        names: list[list[Any]] = [[], [], [], [], []]
-        counts: list[int] = []
-        costs: list[float] = []
-        held: dict[object, Any] = {}  # each name once: a month repeats a few thousand over millions of rows
-        with self._store.reporting("total bill lines in"):
-            cursor = self._db.execute(query.group_by(*keys))
+        query = self._window(row.select(row.day, row.provider, row.model, billed_key(row.key_hint, row.key_id),
+                                        row.cost_usd), since, until)
+        coders = [Coder(), Coder(), Coder(), Coder()]
+        costs: list[float | None] = []
+        with self._store.reporting("read bill lines from"):
+            cursor = self._db.execute(query)
             while chunk := cursor.fetchmany(GROUPS_BATCH):
-                *values, chunk_counts, chunk_costs = zip(*chunk, strict=True)
-                for column, chunk_values in zip(names, values, strict=True):
-                    column.extend(map(held.setdefault, chunk_values, chunk_values))
-                counts.extend(map(int, chunk_counts))
-                costs.extend(cost or 0.0 for cost in chunk_costs)
-        raw_days, providers, models, key_ids, key_hints = names
-        days = {raw: _as_date(raw) for raw in set(raw_days)}
-        return BilledGroups(providers, list(map(days.__getitem__, raw_days)), models, key_ids, key_hints, counts, costs)
+                *values, chunk_costs = zip(*chunk, strict=True)
+                for coder, column in zip(coders, values, strict=True):
+                    coder.extend(column)
+                costs.extend(chunk_costs)
+        days, providers, models, keys = coders
+        return BilledGroups(providers.coded(), days.coded(_as_date), models.coded(), keys.coded(),
+                            [cost is not None for cost in costs], [cost or 0.0 for cost in costs])
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
-        if since is not None:
-            query = query.where(BillLineRow.day >= since)
-        if until is not None:
-            query = query.where(BillLineRow.day < until)
-        return query
+        return _days(query, BillLineRow.day, since, until)
 
 
 class BilledGroups(NamedTuple):
-    """Bill lines totalled per provider, day, model, key id and hint, as columns: how many of a
-    group's lines have a cost, and SQL's SUM of them (exact for one or two: a single rounding,
-    so only larger groups need their lines again)."""
+    """Bill lines, or lines totalled per group, as columns: the key the bill names (billed_key's),
+    how many lines have a cost, and their sum (exact for one or two lines: a single rounding,
+    so only cells of more need their lines again)."""
 
-    provider: list[str]
-    day: list[date]
-    model: list[str | None]
-    key_id: list[str | None]
-    key_hint: list[str | None]
-    lines: list[int]
-    cost: list[float]
+    provider: Coded
+    day: Coded
+    model: Coded
+    key: Coded
+    lines: Sequence[int]
+    cost: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Coded:
+    """A column as codes into its distinct values: a month's millions of rows repeat a few
+    thousand names, so each is held once, and the codes are int64s numpy reads as they are."""
+
+    names: list[Any]
+    codes: array[int]
+
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> Coded:
+        coder = Coder()
+        coder.extend(values)
+        return coder.coded()
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.names[self.codes[index]]
+
+    def values(self) -> list[Any]:
+        return list(map(self.names.__getitem__, self.codes))
+
+
+class Coder:
+    """Codes a column chunk by chunk, each distinct value the next code."""
+
+    def __init__(self) -> None:
+        self._index: dict[Any, int] = {}
+        self._codes = array("q")
+
+    def extend(self, values: Sequence[Any]) -> None:
+        index = self._index
+        for value in dict.fromkeys(values):  # a chunk's distinct values: few
+            index.setdefault(value, len(index))
+        self._codes.extend(map(index.__getitem__, values))
+
+    def coded(self, name: Callable[[Any], Any] = lambda value: value) -> Coded:
+        """The column, each distinct value as `name` makes it."""
+        return Coded([name(value) for value in self._index], self._codes)
+
+
+UNKNOWN_KEY = "unknown key"
+
+
+def billed_key(hint: Any, key_id: Any) -> Any:
+    """The name a bill line's key goes by: its hint, else its id (an expression on their columns)."""
+    return fn.COALESCE(fn.NULLIF(hint, ""), fn.NULLIF(key_id, ""), UNKNOWN_KEY)
+
+
+def line_key(line: BillLine) -> str:
+    """billed_key of a line at hand."""
+    return line.key_hint or line.key_id or UNKNOWN_KEY
 
 
 _LINE_FIELDS = tuple(BillLine.__dataclass_fields__)
@@ -158,8 +207,7 @@ def _as_date(value: object) -> date:
 
 class KeyedCost(NamedTuple):
     """Cost summed per UTC day, provider, model and key: unmanaged calls the agents captured
-    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None). A tuple: a
-    month's captured calls make hundreds of thousands."""
+    (key by fingerprint and hint) or LiteLLM's logged spend (key unknown: None)."""
 
     day: date
     provider: str | None
@@ -170,37 +218,80 @@ class KeyedCost(NamedTuple):
     cost_usd: float
 
 
-def unmanaged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """The unmanaged calls of [since, until) per day, provider, model and key; an OpenRouter
-    call at the cost billed for its generation where that was imported, else as estimated."""
-    event, call, generation = UsageEventRow, ReconciledCallRow, GenerationCostRow
-    keys = [fn.DATE(event.ts), event.provider, event.model, event.key_fingerprint, event.key_hint]
-    query = between(
-        event.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, event.cost_usd)))
-        .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-        .join_from(event, generation, JOIN.LEFT_OUTER, on=(generation.id == event.response_id))
-        .where(classification() == UNMANAGED)
-        .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
-        event.ts, since, until)
-    with store.reporting("total unmanaged calls in"):
-        found = store.database.execute(query).fetchall()
-    days: dict[object, date] = {}  # a month is 30 days over hundreds of thousands of groups
-    return [KeyedCost(days.get(day) or days.setdefault(day, _as_date(day)), provider, model, fingerprint, hint,
-                      int(calls), float(cost or 0.0))
-            for day, provider, model, fingerprint, hint, calls, cost in found]
+@dataclass(frozen=True, slots=True)
+class KeyedCosts:
+    """KeyedCosts as columns: a month's captured calls make hundreds of thousands of groups."""
+
+    day: Coded
+    provider: Coded
+    model: Coded
+    key_fingerprint: Coded
+    key_hint: Coded
+    calls: Sequence[int]
+    cost_usd: Sequence[float]
+
+    @classmethod
+    def of(cls, costs: Iterable[KeyedCost]) -> KeyedCosts:
+        columns = list(zip(*costs, strict=True)) or [()] * len(KeyedCost._fields)
+        day, provider, model, fingerprint, hint, calls, cost_usd = columns
+        return cls(Coded.of(day), Coded.of(provider), Coded.of(model), Coded.of(fingerprint), Coded.of(hint),
+                   list(calls), list(cost_usd))
+
+    def rows(self) -> list[KeyedCost]:
+        return [KeyedCost(*row) for row in zip(*self._columns(), strict=True)]
+
+    def row(self, index: int) -> KeyedCost:
+        return KeyedCost(*(column[index] for column in self._columns()))
+
+    def _columns(self) -> tuple[Sequence[Any], ...]:
+        names = (self.day, self.provider, self.model, self.key_fingerprint, self.key_hint)
+        return (*(column.values() for column in names), self.calls, self.cost_usd)
+
+    def __len__(self) -> int:
+        return len(self.day)
 
 
-def logged_costs(store: Store, since: datetime | None, until: datetime | None) -> list[KeyedCost]:
-    """LiteLLM's spend rows of [since, until) per day, upstream provider and model; an OpenRouter
-    row at the cost billed for its generation where that was imported, else as LiteLLM logged it."""
-    row, generation = SpendLogRow, GenerationCostRow
-    keys = [fn.DATE(row.start_time), row.custom_llm_provider, row.model]
-    query = between(
-        row.select(*keys, fn.COUNT(SQL("*")), fn.SUM(fn.COALESCE(generation.cost_usd, row.spend)))
-        .join(generation, JOIN.LEFT_OUTER, on=(generation.id == row.request_id))
-        .group_by(*[SQL(str(position)) for position in range(1, len(keys) + 1)]),
-        row.start_time, since, until)
-    with store.reporting("total spend rows in"):
-        found = store.database.execute(query).fetchall()
-    return [KeyedCost(_as_date(day), provider, model, None, None, int(rows), float(spend or 0.0))
-            for day, provider, model, rows, spend in found]
+def unmanaged_costs(store: Store, since: date | None, until: date | None) -> KeyedCosts:
+    """The unmanaged calls of the UTC days [since, until) per day, provider, model and key, from
+    their daily rollup; an OpenRouter call at the cost billed for its generation where that was
+    imported, else as estimated."""
+    daily = BillCallsDailyRow
+    query = _days(daily.select(daily.day, daily.provider, daily.model, daily.key_fingerprint, daily.key_hint,
+                               daily.calls, daily.cost_pusd)
+                  .where((daily.classification == UNMANAGED) & (daily.calls > 0)), daily.day, since, until)
+    with store.reporting("read the unmanaged calls' daily totals from"):
+        return _costs(store.database.execute(query).fetchall())
+
+
+def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedCosts:
+    """LiteLLM's spend rows of the UTC days [since, until) per day, upstream provider and model,
+    from their daily rollup; an OpenRouter row at the cost billed for its generation where that
+    was imported, else as LiteLLM logged it."""
+    daily = BillSpendDailyRow
+    query = _days(daily.select(daily.day, daily.provider, daily.model, SQL("''"), SQL("''"), daily.rows,
+                               daily.spend_pusd).where(daily.rows > 0), daily.day, since, until)
+    with store.reporting("read the spend rows' daily totals from"):
+        return _costs(store.database.execute(query).fetchall())
+
+
+def _costs(found: list[tuple[Any, ...]]) -> KeyedCosts:
+    """A rollup's rows as columns: '' is None again, picodollars dollars."""
+    if not found:
+        return KeyedCosts.of([])
+    *names, calls, costs = zip(*found, strict=True)
+    days, providers, models, fingerprints, hints = (Coded.of(column) for column in names)
+
+    def named(column: Coded) -> Coded:
+        return Coded([name or None for name in column.names], column.codes)
+
+    return KeyedCosts(Coded(list(map(_as_date, days.names)), days.codes), named(providers), named(models),
+                      named(fingerprints), named(hints), list(calls), [cost / PICO for cost in costs])
+
+
+def _days(query: Any, column: Any, since: date | None, until: date | None) -> Any:
+    """The query limited to the days [since, until) of a date column (either end open when None)."""
+    if since is not None:
+        query = query.where(column >= since)
+    if until is not None:
+        query = query.where(column < until)
+    return query

@@ -36,6 +36,7 @@ from peewee import (
 from playhouse.migrate import SchemaMigrator, migrate
 
 from offgate.store.alert_ids import alert_id, alert_key
+from offgate.store.bill_rollups import add_bill_rollups
 from offgate.store.coaching_tables import add_coaching_events
 from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
@@ -597,6 +598,7 @@ MIGRATIONS: list[Migration] = [
     key_approval_requests_by_request,
     add_usage_rollups,
     add_inserts_to_rollups,
+    add_bill_rollups,
 ]
 
 
