@@ -12,7 +12,9 @@ Costs are kept in integer picodollars, so adding a row and taking it away again 
 any order: the rollups equal their records' totals under inserts, updates and deletes.
 A missing name is kept as '' (a unique key holds NULLs distinct) and read back as None.
 
-Row triggers keep them, the same statements on both databases: a change to a record, its
+Row triggers keep them, the same statements on both databases (but a PostgreSQL statement's
+new records, added at once, grouped: the collector inserts a thousand at a time, and rows in
+key order lock alike in concurrent statements): a change to a record, its
 reconciliation or its generation's cost takes the records' share away before it (as the
 joins show them then) and adds it back after. An insert has no before (an insert that a
 conflict skips must not take anything away), so an insert into a table the records join
@@ -76,9 +78,11 @@ class BillSpendDailyRow(Model):
 @dataclass(frozen=True, slots=True)
 class _Share:
     """The records' share of one rollup: a SELECT of their groups with {count} and {total} for
-    the count and cost columns, {which} for the records, {class_} and {cost} for expressions."""
+    the count and cost columns, {records} and {which} for the records, {class_} and {cost} for
+    expressions."""
 
     rollup: str
+    records: str  # their table
     columns: str
     select: str
     class_: str
@@ -89,17 +93,33 @@ class _Share:
     def statement(self, sign: str, which: str, class_: str | None = None, cost: str | None = None) -> str:
         """Add (sign "") or take away (sign "-") the share of the records `which` names, one row each."""
         cost = cost or self.cost
-        selected = self.select.format(count=f"{sign}1", total=f"{sign}{cost}", which=which,
+        selected = self.select.format(count=f"{sign}1", total=f"{sign}{cost}", records=self.records, which=which,
                                       class_=class_ or self.class_)
-        key = ", ".join(self.columns.split(", ")[:self.groups])
         sums = ", ".join(f"{name} = {self.rollup}.{name} + excluded.{name}" for name in self.sums)
-        return f"INSERT INTO {self.rollup} ({self.columns}) {selected} ON CONFLICT ({key}) DO UPDATE SET {sums}"
+        return f"INSERT INTO {self.rollup} ({self.columns}) {selected} ON CONFLICT ({self._key()}) DO UPDATE SET {sums}"
 
     def backfill(self) -> str:
         """The rollup of every record stored, in one statement."""
-        selected = self.select.format(count="count(*)", total=f"sum({self.cost})", which="true", class_=self.class_)
-        return (f"INSERT INTO {self.rollup} ({self.columns}) {selected} "
-                f"GROUP BY {', '.join(str(position) for position in range(1, self.groups + 1))}")
+        return f"INSERT INTO {self.rollup} ({self.columns}) {self._grouped(self.records)}"
+
+    def added(self, records: str) -> str:
+        """Add the share of the records in `records` (a statement's new rows) grouped, one
+        statement: rows come in key order, so concurrent statements lock their rollup rows in
+        the same order and never deadlock."""
+        sums = ", ".join(f"{name} = {self.rollup}.{name} + excluded.{name}" for name in self.sums)
+        return (f"INSERT INTO {self.rollup} ({self.columns}) {self._grouped(records)} ORDER BY {self._positions()} "
+                f"ON CONFLICT ({self._key()}) DO UPDATE SET {sums}")
+
+    def _grouped(self, records: str) -> str:
+        selected = self.select.format(count="count(*)", total=f"sum({self.cost})", records=records, which="true",
+                                      class_=self.class_)
+        return f"{selected} GROUP BY {self._positions()}"
+
+    def _positions(self) -> str:
+        return ", ".join(str(position) for position in range(1, self.groups + 1))
+
+    def _key(self) -> str:
+        return ", ".join(self.columns.split(", ")[:self.groups])
 
 
 def _picodollars(cost: str) -> str:
@@ -108,17 +128,18 @@ def _picodollars(cost: str) -> str:
 
 _BY_ROUTE = f"CASE WHEN e.route = '{GATEWAY}' THEN '{GATEWAY}' ELSE '{UNMANAGED}' END"
 _CALLS = _Share(
-    "bill_calls_daily", "day, provider, model, key_fingerprint, key_hint, classification, calls, cost_pusd",
+    "bill_calls_daily", "usage_event",
+    "day, provider, model, key_fingerprint, key_hint, classification, calls, cost_pusd",
     "SELECT date(e.ts), COALESCE(e.provider, ''), COALESCE(e.model, ''), COALESCE(e.key_fingerprint, ''), "
     "COALESCE(e.key_hint, ''), {class_}, {count}, {total} "
-    "FROM usage_event e LEFT JOIN reconciled_call c ON c.event_id = e.id "
+    "FROM {records} e LEFT JOIN reconciled_call c ON c.event_id = e.id "
     "LEFT JOIN generation_cost g ON g.id = e.response_id WHERE {which}",
     f"COALESCE(c.classification, {_BY_ROUTE})", _picodollars("COALESCE(g.cost_usd, e.cost_usd)"), 6,
     ("calls", "cost_pusd"))
 _SPEND = _Share(
-    "bill_spend_daily", "day, provider, model, rows, spend_pusd",
+    "bill_spend_daily", "litellm_spend_log", "day, provider, model, rows, spend_pusd",
     "SELECT date(s.start_time), COALESCE(s.custom_llm_provider, ''), COALESCE(s.model, ''), {count}, {total} "
-    "FROM litellm_spend_log s LEFT JOIN generation_cost g ON g.id = s.request_id WHERE {which}",
+    "FROM {records} s LEFT JOIN generation_cost g ON g.id = s.request_id WHERE {which}",
     "", _picodollars("COALESCE(g.cost_usd, s.spend)"), 3, ("rows", "spend_pusd"))
 
 
@@ -129,6 +150,9 @@ class _Trigger:
     timing: str  # BEFORE or AFTER
     event: str  # INSERT, UPDATE or DELETE
     statements: tuple[str, ...]
+    # On PostgreSQL, the records' inserts are added once per statement, grouped (the collector
+    # inserts a thousand at a time); SQLite's triggers are per row only.
+    grouped: _Share | None = None
 
 
 def _of_records(table: str, share: _Share, key: str, column: str) -> tuple[_Trigger, ...]:
@@ -136,7 +160,7 @@ def _of_records(table: str, share: _Share, key: str, column: str) -> tuple[_Trig
     def one(sign: str, row: str) -> tuple[str, ...]:
         return (share.statement(sign, f"{column} = {row}.{key}"),)
 
-    return (_Trigger(f"{table}_insert", table, "AFTER", "INSERT", one("", "NEW")),
+    return (_Trigger(f"{table}_insert", table, "AFTER", "INSERT", one("", "NEW"), grouped=share),
             _Trigger(f"{table}_update_before", table, "BEFORE", "UPDATE", one("-", "OLD")),
             _Trigger(f"{table}_update_after", table, "AFTER", "UPDATE", one("", "NEW")),
             _Trigger(f"{table}_delete", table, "BEFORE", "DELETE", one("-", "OLD")))
@@ -179,6 +203,11 @@ def _postgres(trigger: _Trigger) -> list[str]:
     result = "NULL" if trigger.timing == "AFTER" else "OLD" if trigger.event == "DELETE" else "NEW"
     body = "".join(f"{statement};\n" for statement in trigger.statements)
     function = f"bill_rollup_{trigger.name}"
+    if trigger.grouped is not None:
+        return [f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+                f"{trigger.grouped.added('added')};\nRETURN NULL;\nEND $$",
+                f"CREATE TRIGGER {function} AFTER INSERT ON {trigger.table} REFERENCING NEW TABLE AS added "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"]
     return [f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n{body}"
             f"RETURN {result};\nEND $$",
             f"CREATE TRIGGER {function} {trigger.timing} {trigger.event} ON {trigger.table} "
