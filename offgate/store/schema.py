@@ -40,7 +40,7 @@ from offgate.store.coaching_tables import add_coaching_events
 from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 from offgate.store.policy_tables import add_policy_tables
-from offgate.store.rollups import add_usage_rollups
+from offgate.store.rollups import add_usage_rollups, key_daily_usage_by_outcome_and_note
 from offgate.store.workstation_tables import add_workstation_tables
 
 Migration = Callable[[Database], None]
@@ -595,6 +595,7 @@ MIGRATIONS: list[Migration] = [
     tell_requesters_of_decisions,
     key_approval_requests_by_request,
     add_usage_rollups,
+    key_daily_usage_by_outcome_and_note,
 ]
 
 
