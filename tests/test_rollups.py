@@ -25,8 +25,8 @@ from offgate.store.alerts import UnmanagedSeries
 from offgate.store.filters import ALL_CALLS
 from offgate.store.people import People, Person
 from offgate.store.queries import COST_NOTE, POLICY_OUTCOME, CallGroup, CallQueries
-from offgate.store.rollups import Window, split_window
-from offgate.store.schema import UsageEventRow
+from offgate.store.rollups import Window, key_daily_usage_by_outcome_and_note, split_window
+from offgate.store.schema import MIGRATIONS, UsageEventRow
 from offgate.store.spend import SpendLog
 from offgate.store.sql import insert_rows
 from offgate.vocabulary import ALERT_DIMENSIONS, DAY, DIMENSIONS
@@ -242,3 +242,18 @@ def rounded(value: Any) -> Any:
     if isinstance(value, list):
         return [rounded(item) for item in value]
     return value
+
+
+def test_a_store_whose_rollup_had_no_outcome_or_note_gains_them_for_its_calls(central_url: str) -> None:
+    """The migration backfills: the calls stored before it are kept apart by outcome and note."""
+    before = MIGRATIONS[:MIGRATIONS.index(key_daily_usage_by_outcome_and_note)]
+    with Store.open(central_url, migrations=before) as old:
+        assert not {"policy_outcome", "cost_note"} & {column.name for column in old.database.get_columns("usage_daily")}
+        old.add(more_calls())  # the columns are usage_event's since earlier versions
+    with Store.open(central_url) as upgraded:
+        rolled_up, stored = outcomes_and_notes(upgraded)
+        assert rolled_up == stored and len(stored) >= 8
+        assert rollup_rows(upgraded)[0] == len(more_calls())
+        upgraded.add([direct_call("after", 60, policy_outcome="coached", cost_note=SUBSCRIPTION_NOTE)])
+        assert outcomes_and_notes(upgraded)[0] == outcomes_and_notes(upgraded)[1]  # the new triggers keep them
+        assert_rollups_agree(upgraded)
