@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -14,15 +15,19 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics.reconcile import reconcile
+from analytics.report.coaching import coaching_part
 from analytics.report.model import SOURCE_FIELDS
+from analytics.report.pricing_bases import pricing_part
 from offgate.cli import app
 from offgate.config import ReconcileSettings
+from offgate.pricing_basis import SUBSCRIPTION_NOTE, retired_note
 from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
+from offgate.store.filters import ALL_CALLS
 from offgate.store.people import People, Person
-from offgate.store.queries import CallGroup, CallQueries
-from offgate.store.rollups import Window, split_window
-from offgate.store.schema import UsageEventRow
+from offgate.store.queries import COST_NOTE, POLICY_OUTCOME, CallGroup, CallQueries
+from offgate.store.rollups import Window, key_daily_usage_by_outcome_and_note, split_window
+from offgate.store.schema import MIGRATIONS, UsageEventRow
 from offgate.store.spend import SpendLog
 from offgate.store.sql import insert_rows
 from offgate.vocabulary import ALERT_DIMENSIONS, DAY, DIMENSIONS
@@ -37,14 +42,20 @@ WINDOWS = [
     (T + timedelta(minutes=3), T + timedelta(minutes=9)),  # inside one hour
     (T - timedelta(days=5, hours=3), T + timedelta(days=3, hours=2, minutes=5)),  # ragged, no call beyond either end
 ]
-GROUPINGS = [[name] for name in (*DIMENSIONS, DAY)] + [list(SOURCE_FIELDS)]
+GROUPINGS = [[name] for name in (*DIMENSIONS, DAY, COST_NOTE, POLICY_OUTCOME)] + [list(SOURCE_FIELDS)]
+COACHING, PRICING = ["app", "user", DAY, POLICY_OUTCOME], ["app", "model", COST_NOTE]  # the report's parts' groupings
+GROUPINGS += [COACHING, PRICING]
+NOTES = (None, SUBSCRIPTION_NOTE, retired_note("1.74.0", "2025-06-01"), "estimated from the response's size")
 
 
 def more_calls() -> list:
-    """Calls over several days and hours, of several devices (one none), some unpriced."""
+    """Calls over several days and hours, of several devices (one none), some unpriced, of
+    several apps, cost notes and policy outcomes (coached, blocked, none)."""
     return [direct_call(f"spread-{n}", -3 * 86400 + n * 3 * 3600 + n, user=("bob", "dave", None)[n % 3],
                         device=("bob-desktop", "dave-laptop", None)[n % 3], cost_usd=None if n % 5 == 0 else 0.001 * n,
-                        prompt_tokens=None if n % 7 == 0 else 100 * n, process_name=("python3", "node")[n % 2])
+                        prompt_tokens=None if n % 7 == 0 else 100 * n, process_name=("python3", "node")[n % 2],
+                        app=("claude-code", "cursor", None)[n % 3 - 1], cost_note=NOTES[n % 4],
+                        policy_outcome=("coached", "blocked", None, None, None)[n % 5 - 1])
             for n in range(40)]
 
 
@@ -79,6 +90,9 @@ def assert_rollups_agree(store: Store) -> None:
         for by in GROUPINGS:
             expected = comparable(raw.call_groups(since, until, by, ["chatgpt"]))
             assert comparable(rolled.call_groups(since, until, by, ["chatgpt"])) == expected, (since, until, by)
+        for by in (COACHING, PRICING):
+            expected_counts = class_counts(raw, since, until, by)
+            assert class_counts(rolled, since, until, by) == expected_counts, (since, until, by)
     dimensions = list(ALERT_DIMENSIONS)
     for since, until in WINDOWS:
         assert hourly(UnmanagedSeries(store), since, until) == hourly(UnmanagedSeries(store, rollups=False), since,
@@ -96,6 +110,21 @@ def hourly(series: UnmanagedSeries, since: datetime | None, until: datetime | No
                                        found.tokens.tolist(), found.cost_usd.tolist(), strict=True)), key=str)
 
 
+def class_counts(queries: CallQueries, since: datetime | None, until: datetime | None,
+                 by: list[str]) -> list[tuple[Any, ...]]:
+    return sorted(((json.dumps(count.keys, sort_keys=True), count.classification, count.calls)
+                   for count in queries.class_counts(since, until, by)), key=str)
+
+
+def outcomes_and_notes(store: Store) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Calls per (policy outcome, cost note) in usage_daily, and in the records."""
+    found = []
+    for table, calls in (("usage_daily", "sum(calls)"), ("usage_event", "count(*)")):
+        cursor = store.database.execute_sql(f"SELECT policy_outcome, cost_note, {calls} FROM {table} GROUP BY 1, 2")
+        found.append(sorted(((outcome, note, int(n)) for outcome, note, n in cursor.fetchall()), key=str))
+    return found[0], found[1]
+
+
 def rollup_rows(store: Store) -> tuple[int, int]:
     cursor = store.database.execute_sql("SELECT (SELECT sum(calls) FROM usage_daily), "
                                         "(SELECT sum(calls) FROM usage_hourly_unmanaged)")
@@ -108,6 +137,8 @@ def test_rollups_answer_as_the_records_do_through_every_kind_of_write(central_st
     unmanaged = store.database.execute_sql("SELECT count(*) FROM usage_event WHERE route <> 'gateway'").fetchone()[0]
     records = len(world()[0]) + len(more_calls())
     assert rollup_rows(store) == (records, unmanaged)  # every record counted once
+    rolled_up, stored = outcomes_and_notes(store)
+    assert rolled_up == stored and len(stored) >= 8  # kept apart by outcome and note
     assert_rollups_agree(store)
 
     reconcile(store, ReconcileSettings(), since=None, now=NOW)  # classes and matched spend change
@@ -117,6 +148,7 @@ def test_rollups_answer_as_the_records_do_through_every_kind_of_write(central_st
     # An update: a record's tokens and cost grow (a session growing), one moves to another day and device.
     row.update(prompt_tokens=row.prompt_tokens + 5000, cost_usd=0.5).where(row.id == "u-script").execute(db)
     row.update(ts=T + timedelta(days=2, minutes=1), device="erin-pc").where(row.id == "spread-3").execute(db)
+    row.update(policy_outcome="blocked", cost_note=SUBSCRIPTION_NOTE).where(row.id == "spread-8").execute(db)
     assert_rollups_agree(store)
     # An upsert of a stored id (INSERT ... ON CONFLICT DO UPDATE, as the collector's), and a deletion.
     grown = cast(dict[str, Any], row.select().where(row.id == "u-estimated").dicts().get(db))
@@ -124,6 +156,8 @@ def test_rollups_answer_as_the_records_do_through_every_kind_of_write(central_st
     row.delete().where(row.id.in_(["spread-4", "u-unpriced"])).execute(store.database)
     assert_rollups_agree(store)
     assert rollup_rows(store)[0] == records - 2
+    rolled_up, stored = outcomes_and_notes(store)
+    assert rolled_up == stored
 
     store.database.execute_sql("TRUNCATE usage_event")
     assert rollup_rows(store) == (0, 0)
@@ -200,3 +234,60 @@ def test_a_ragged_day_is_the_rollups_whole_only_when_nothing_of_it_lies_outside_
         (first + day, last + day), ((since, first + day),))
     assert split_window(since, since + timedelta(hours=1), day) == Window(None, ((since, since + timedelta(hours=1)),))
     assert split_window(None, None, day) == Window((None, None), ())
+
+
+def test_the_reports_coaching_and_pricing_parts_read_the_rollup_and_say_what_the_records_do(
+        central_store: Store, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """coaching_part and pricing_part on the central store (whole days from usage_daily) give
+    what they give on a workstation's SQLite store of the same records, to the cent."""
+    now, windows = NOW, (None, T0 - timedelta(days=2, hours=5, minutes=7))  # calls later today: a ragged end
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    central = [(coaching_part(central_store, since, now), pricing_part(central_store, since, now, ALL_CALLS))
+               for since in windows]
+    grouped_reads = [str(record.msg) for record in caplog.records if "GROUP BY" in str(record.msg)]
+    # Each part's whole days from the rollup, in both windows; the records only for the ragged ends (1 + 2).
+    assert sum('FROM "usage_daily"' in read for read in grouped_reads) == 2 * 2
+    assert sum('FROM "usage_event"' in read for read in grouped_reads) == 2 * 3
+    caplog.set_level(logging.WARNING, logger="peewee")
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as local:
+        events, rows = world()
+        local.add([*events, *more_calls()])
+        SpendLog(local).add(rows, "file")
+        People(local).replace(People(central_store).all(), "test")
+        workstation = [(coaching_part(local, since, now), pricing_part(local, since, now, ALL_CALLS))
+                       for since in windows]
+    for (coaching, pricing), (local_coaching, local_pricing) in zip(central, workstation, strict=True):
+        assert coaching.model_dump() == local_coaching.model_dump()
+        assert rounded(pricing.model_dump()) == rounded(local_pricing.model_dump())
+    coaching, pricing = central[0]
+    # Before NOW: spread-1, -6, ... -31 coached (n % 5 == 1), spread-2, -7, ... -27 blocked.
+    assert sum(trend.coached_calls for trend in coaching.trends) == 7
+    assert sum(trend.blocked_calls for trend in coaching.trends) == 6
+    bases = {total.basis: (total.calls, total.cost_usd) for total in pricing.bases}
+    assert bases["plan_equivalent"][0] > 0 and bases["retired_price"][0] > 0 and len(pricing.retired_models) == 1
+
+
+def rounded(value: Any) -> Any:
+    """Money rounded below a float sum's order of summation, through dicts and lists."""
+    if isinstance(value, float):
+        return round(value, 12)
+    if isinstance(value, dict):
+        return {key: rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rounded(item) for item in value]
+    return value
+
+
+def test_a_store_whose_rollup_had_no_outcome_or_note_gains_them_for_its_calls(central_url: str) -> None:
+    """The migration backfills: the calls stored before it are kept apart by outcome and note."""
+    before = MIGRATIONS[:MIGRATIONS.index(key_daily_usage_by_outcome_and_note)]
+    with Store.open(central_url, migrations=before) as old:
+        assert not {"policy_outcome", "cost_note"} & {column.name for column in old.database.get_columns("usage_daily")}
+        old.add(more_calls())  # the columns are usage_event's since earlier versions
+    with Store.open(central_url) as upgraded:
+        rolled_up, stored = outcomes_and_notes(upgraded)
+        assert rolled_up == stored and len(stored) >= 8
+        assert rollup_rows(upgraded)[0] == len(more_calls())
+        upgraded.add([direct_call("after", 60, policy_outcome="coached", cost_note=SUBSCRIPTION_NOTE)])
+        assert outcomes_and_notes(upgraded)[0] == outcomes_and_notes(upgraded)[1]  # the new triggers keep them
+        assert_rollups_agree(upgraded)

@@ -4,7 +4,7 @@ calls not reconciled yet are counted too."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -84,69 +84,78 @@ class CallQueries:
                     web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
         """Captured calls in [since, until) (those `only` keeps) counted and summed per value
         of `by` (dimensions, "day", "cost_note" or POLICY_OUTCOME; "user" is the person, "team"
-        theirs: offgate.store.people), class, and the flags of CallGroup. Whole days come from
-        the daily rollup where the store keeps one (it keeps neither the cost note nor the
-        policy outcome), the window's ragged ends from the records."""
-        rollups = self._rollups and not {COST_NOTE, POLICY_OUTCOME} & set(by)
-        window = cut_window(self._db, since, until, ONE_DAY, rollups)
-        found = [group for start, end in window.raw
-                 for group in self._groups(UsageEventRow, start, end, by, web_app_providers, only)]
-        if window.rolled is not None:
-            found += self._groups(DailyUsageRow, *window.rolled, by, web_app_providers, only)
-        return _merged(found, by) if len(window.raw) + (window.rolled is not None) > 1 else found
-
-    def _groups(self, table: type[UsageEventRow] | type[DailyUsageRow], since: datetime | None,
-                until: datetime | None, by: Sequence[str], web_app_providers: Sequence[str],
-                only: CallFilter) -> list[CallGroup]:
-        """call_groups over the records (UsageEventRow) or the daily rollup (whole days)."""
-        rolled = table is DailyUsageRow
-        event, call, spend, daily = UsageEventRow, ReconciledCallRow, SpendLogRow, DailyUsageRow
-        source: Any = daily if rolled else event
-        keys = [(call_person(source.user) if name == "user" else call_team()) if name in PERSON_KEYS
-                else group_key(name, source) for name in by]
-        web_app = flag(source.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)
-        if rolled:
-            flags = [classification(daily.classification, daily.route), flag(daily.classification.is_null(False)),
-                     flag(daily.matched == True), flag(daily.tokens_estimated == True), web_app]  # noqa: E712 - SQL
-            sums = [fn.SUM(getattr(daily, name)) for name in _SUMS]
-        else:
-            flags = [classification(), flag(call.event_id.is_null(False)), flag(call.spend_request_id.is_null(False)),
-                     flag(event.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
-            sums = [fn.COUNT(SQL("*")), fn.SUM(event.prompt_tokens), fn.SUM(event.completion_tokens),
-                    fn.SUM(event.cost_usd), fn.SUM(flag(event.cost_usd.is_null())), fn.SUM(spend.spend),
-                    fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null()))]
-        selected = [key.alias(name) for key, name in zip(keys, by, strict=True)]
-        selected += [column.alias(name) for column, name in zip(flags, ("classification", *_FLAGS), strict=True)]
-        query = source.select(*selected, *[total.alias(name) for total, name in zip(sums, _SUMS, strict=True)])
-        if not rolled:
-            query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-                     .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
-        if PERSON_KEYS.intersection(by):
-            on_device, on_any_device = person_of_call(source.user, source.device)
-            query = (query.join_from(source, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
-                     .join_from(source, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
-        query = query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)])
-        query = only.apply(between(query, daily.day if rolled else event.ts, since, until), source.device, source.user)
-        with self._store.reporting("total calls in"):
-            groups = list(query.dicts().execute(self._db))
-        return [_call_group(group, by) for group in groups]
+        theirs: offgate.store.people), class, and the flags of CallGroup (read as _parts says)."""
+        parts = self._parts(since, until, lambda table, start, end: self._groups(table, start, end, by,
+                                                                                 web_app_providers, only))
+        return _merged(parts, by)
 
     def class_counts(self, since: datetime | None, until: datetime | None, by: Sequence[str],
                      only: CallFilter = ALL_CALLS) -> list[ClassCount]:
         """Captured calls in [since, until) (those `only` keeps) counted per value of `by` (as
         call_groups reads them) and class: call_groups' counting without its sums and flags,
-        for a part that needs only how many calls went which way."""
-        event, call = UsageEventRow, ReconciledCallRow
-        keys = [_person_key(name).alias(name) if name in PERSON_KEYS else group_key(name).alias(name) for name in by]
-        selected = [*keys, classification().alias("classification")]
-        query = (event.select(*selected, fn.COUNT(SQL("*")).alias("calls"))
-                 .join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id)))
-        if PERSON_KEYS.intersection(by):
-            on_device, on_any_device = person_of_call(event.user, event.device)
-            query = (query.join_from(event, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
-                     .join_from(event, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
-        query = only.apply(between(query.group_by(*[SQL(str(position)) for position in range(1, len(selected) + 1)]),
-                                   event.ts, since, until))
+        for a part that needs only how many calls went which way (read as _parts says)."""
+        parts = self._parts(since, until, lambda table, start, end: self._class_counts(table, start, end, by, only))
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[tuple[Any, ...], int] = {}
+        for count in (count for part in parts for count in part):
+            key = (*(count.keys[name] for name in by), count.classification)
+            merged[key] = merged.get(key, 0) + count.calls
+        return [ClassCount(keys=dict(zip(by, key[:-1], strict=True)), classification=key[-1], calls=calls)
+                for key, calls in merged.items()]
+
+    def _parts[T](self, since: datetime | None, until: datetime | None,
+                  read: Callable[[CallTable, datetime | None, datetime | None], list[T]]) -> list[list[T]]:
+        """What `read` finds in each part of [since, until): the whole days from the daily
+        rollup where the store keeps one, the window's ragged ends from the records."""
+        window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
+        parts = [read(UsageEventRow, start, end) for start, end in window.raw]
+        if window.rolled is not None:
+            parts.append(read(DailyUsageRow, *window.rolled))
+        return parts
+
+    def _groups(self, table: CallTable, since: datetime | None, until: datetime | None, by: Sequence[str],
+                web_app_providers: Sequence[str], only: CallFilter) -> list[CallGroup]:
+        """call_groups over the records (UsageEventRow) or the daily rollup (whole days)."""
+        rolled = table is DailyUsageRow
+        event, call, spend, daily = UsageEventRow, ReconciledCallRow, SpendLogRow, DailyUsageRow
+        source: Any = table
+        web_app = flag(source.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)
+        if rolled:
+            flags = [flag(daily.classification.is_null(False)), flag(daily.matched == True),  # noqa: E712 - SQL
+                     flag(daily.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
+            sums = [fn.SUM(getattr(daily, name)) for name in _SUMS]
+        else:
+            flags = [flag(call.event_id.is_null(False)), flag(call.spend_request_id.is_null(False)),
+                     flag(event.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
+            sums = [fn.COUNT(SQL("*")), fn.SUM(event.prompt_tokens), fn.SUM(event.completion_tokens),
+                    fn.SUM(event.cost_usd), fn.SUM(flag(event.cost_usd.is_null())), fn.SUM(spend.spend),
+                    fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null()))]
+        selected = [*_key_columns(source, by), _class_of(source).alias("classification")]
+        selected += [column.alias(name) for column, name in zip(flags, _FLAGS, strict=True)]
+        query = source.select(*selected, *[total.alias(name) for total, name in zip(sums, _SUMS, strict=True)])
+        if not rolled:
+            query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                     .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
+        query = _grouped(_with_people(query, source, by), len(selected))
+        query = only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+        with self._store.reporting("total calls in"):
+            groups = list(query.dicts().execute(self._db))
+        return [_call_group(group, by) for group in groups]
+
+    def _class_counts(self, table: CallTable, since: datetime | None, until: datetime | None, by: Sequence[str],
+                      only: CallFilter) -> list[ClassCount]:
+        """class_counts over the records (UsageEventRow) or the daily rollup (whole days)."""
+        source: Any = table
+        selected = [*_key_columns(source, by), _class_of(source).alias("classification")]
+        if table is DailyUsageRow:
+            query = source.select(*selected, fn.SUM(source.calls).alias("calls"))
+        else:
+            call = ReconciledCallRow
+            query = (source.select(*selected, fn.COUNT(SQL("*")).alias("calls"))
+                     .join(call, JOIN.LEFT_OUTER, on=(call.event_id == source.id)))
+        query = _grouped(_with_people(query, source, by), len(selected))
+        query = only.apply(between(query, _time_of(source), since, until), source.device, source.user)
         with self._store.reporting("count calls in"):
             found = self._db.execute(query).fetchall()  # the driver's values: peewee's per-row conversion costs more
         return [ClassCount(keys=_keys(dict(zip(by, row[:-2], strict=True))), classification=row[-2], calls=int(row[-1]))
@@ -207,14 +216,41 @@ def classification(reconciled: Field = ReconciledCallRow.classification,
     return fn.COALESCE(reconciled, by_route)
 
 
-def _person_key(name: str) -> ColumnBase:
-    return call_person(UsageEventRow.user) if name == "user" else call_team()
+CallTable = type[UsageEventRow] | type[DailyUsageRow]  # the records, or the daily rollup of whole days
+
+
+def _key_columns(source: Any, by: Sequence[str]) -> list[ColumnBase]:
+    """The columns grouped by, named as `by`, over the records or the daily rollup (`source`)."""
+    return [((call_person(source.user) if name == "user" else call_team()) if name in PERSON_KEYS
+             else group_key(name, source)).alias(name) for name in by]
+
+
+def _class_of(source: Any) -> ColumnBase:
+    return classification(source.classification, source.route) if source is DailyUsageRow else classification()
+
+
+def _time_of(source: Any) -> Field:
+    return source.day if source is DailyUsageRow else source.ts
+
+
+def _with_people(query: Any, source: Any, by: Sequence[str]) -> Any:
+    """The query joined to the people mapping when it groups by person or team."""
+    if not PERSON_KEYS.intersection(by):
+        return query
+    on_device, on_any_device = person_of_call(source.user, source.device)
+    return (query.join_from(source, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+            .join_from(source, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+
+
+def _grouped(query: Any, columns: int) -> Any:
+    """The query grouped by its first `columns` columns."""
+    return query.group_by(*[SQL(str(position)) for position in range(1, columns + 1)])
 
 
 def group_key(name: str, table: Any = UsageEventRow) -> ColumnBase:
     """The expression a dimension, "day", "cost_note" or POLICY_OUTCOME groups by, over
     usage_event or a rollup (which keeps the dimensions' columns under their usage_event names,
-    and the day; not the cost note nor the policy outcome)."""
+    and the day; the daily rollup the cost note and policy outcome too)."""
     if name == DAY:
         return fn.DATE(UsageEventRow.ts) if table is UsageEventRow else table.day
     if name in (COST_NOTE, POLICY_OUTCOME):
@@ -241,10 +277,12 @@ def _call_group(group: dict[str, Any], by: Sequence[str]) -> CallGroup:
                      spend=float(group["spend"] or 0.0), **values)
 
 
-def _merged(groups: list[CallGroup], by: Sequence[str]) -> list[CallGroup]:
+def _merged(parts: list[list[CallGroup]], by: Sequence[str]) -> list[CallGroup]:
     """Groups read from several parts of a window (the rollup's days, the records' ends) as one."""
+    if len(parts) == 1:
+        return parts[0]
     merged: dict[tuple[Any, ...], CallGroup] = {}
-    for group in groups:
+    for group in (group for part in parts for group in part):
         key = (*(group.keys[name] for name in by), group.classification, group.reconciled, group.matched,
                group.estimated, group.web_app)
         if (earlier := merged.get(key)) is None:

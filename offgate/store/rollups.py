@@ -2,8 +2,9 @@
 fleet scale instead of every record.
 
 - usage_daily: calls per UTC day and every value the report groups or filters on (device,
-  user, provider, app, process, model, key, route, estimated tokens, reconciled class and
-  whether matched to a spend row), with their tokens, cost and matched spend summed;
+  user, provider, app, process, model, key, route, estimated tokens, reconciled class,
+  whether matched to a spend row, policy outcome and cost note), with their tokens, cost
+  and matched spend summed;
 - usage_hourly_unmanaged: unmanaged calls (as the report classes them) per UTC hour, device,
   user, app, provider and key, with tokens, cost and the first call's time: the alerts' series.
 
@@ -41,6 +42,7 @@ from peewee import (
     SchemaManager,
     TextField,
 )
+from playhouse.migrate import SchemaMigrator, migrate
 
 from offgate.store.sql import naive_utc
 
@@ -49,8 +51,9 @@ ROLLUP_LOCK = 0x0FF6A7F
 ONE_DAY, ONE_HOUR, ZERO = timedelta(days=1), timedelta(hours=1), timedelta(0)
 
 
-class DailyUsageRow(Model):
-    """Calls of one UTC day alike in every column but the sums."""
+class _DailyUsageRowV1(Model):
+    """usage_daily as add_usage_rollups created it, frozen: a fresh store is built as old
+    stores were, then migrated like them (DailyUsageRow is the table as it is now)."""
 
     day = DateField()
     device = TextField(null=True)
@@ -76,6 +79,20 @@ class DailyUsageRow(Model):
         table_name = "usage_daily"
         primary_key = False
         indexes = ((("device", "day"), False), (("day",), False))
+
+
+# Keys usage_daily gained after its first version, so the report's coaching and pricing parts read it too.
+OUTCOME_AND_NOTE = ("policy_outcome", "cost_note")
+
+
+class DailyUsageRow(_DailyUsageRowV1):
+    """Calls of one UTC day alike in every column but the sums."""
+
+    policy_outcome = TextField(null=True)  # coached, blocked or NULL (nothing): offgate.store.queries.POLICY_OUTCOME
+    cost_note = TextField(null=True)  # what the cost stands for: offgate.pricing_basis
+
+    class Meta:  # pyright: ignore[reportIncompatibleVariableOverride] - peewee reads each Model's own Meta
+        table_name = "usage_daily"
 
 
 class HourlyUnmanagedRow(Model):
@@ -112,22 +129,34 @@ def no_calls(database: Database) -> Callable[[datetime, datetime], bool]:
     return empty
 
 
-DAILY_COLUMNS = ('day, device, "user", provider, app, process_name, model, key_fingerprint, route, tokens_estimated, '
-                 "classification, matched, calls, prompt_tokens, completion_tokens, cost_usd, unpriced_calls, spend, "
-                 "unpriced_spend")
+_DAILY_KEYS = ('day, device, "user", provider, app, process_name, model, key_fingerprint, route, tokens_estimated, '
+               "classification, matched")
+_DAILY_SUMS = "calls, prompt_tokens, completion_tokens, cost_usd, unpriced_calls, spend, unpriced_spend"
+# usage_daily's columns as it is now (rollup_deltas adds to it with them).
+DAILY_COLUMNS = f"{_DAILY_KEYS}, {', '.join(OUTCOME_AND_NOTE)}, {_DAILY_SUMS}"
 
 
-def daily_rows(events: str, where: str) -> str:
-    """The usage_daily rows of the records of `events` (a table, as e) that `where` keeps."""
+def daily_rows(events: str, where: str, more_keys: tuple[str, ...] = OUTCOME_AND_NOTE) -> str:
+    """The usage_daily rows of the records of `events` (a table, as e) that `where` keeps, by
+    day, _DAILY_KEYS and `more_keys` (usage_event's columns of those names: usage_daily's key
+    as it is now by default)."""
+    selected = "".join(f", e.{key}" for key in more_keys)
     return f"""SELECT e.ts::date, e.device, e."user", e.provider, e.app, e.process_name, e.model, e.key_fingerprint,
-       e.route, e.tokens_estimated, c.classification, c.spend_request_id IS NOT NULL,
+       e.route, e.tokens_estimated, c.classification, c.spend_request_id IS NOT NULL{selected},
        count(*), sum(e.prompt_tokens), sum(e.completion_tokens), sum(e.cost_usd),
        count(*) FILTER (WHERE e.cost_usd IS NULL), sum(s.spend),
        count(*) FILTER (WHERE c.spend_request_id IS NOT NULL AND s.spend IS NULL)
 FROM {events} e LEFT JOIN reconciled_call c ON c.event_id = e.id
      LEFT JOIN litellm_spend_log s ON s.request_id = c.spend_request_id
 WHERE {where}
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"""
+GROUP BY {", ".join(str(position) for position in range(1, 13 + len(more_keys)))}"""
+
+
+def _daily(more_keys: tuple[str, ...]) -> str:
+    """The INSERT rolling up the records its %s keeps into usage_daily keyed by _DAILY_KEYS and
+    `more_keys`: one per version of usage_daily's key."""
+    columns, rows = "".join(f", {key}" for key in more_keys), daily_rows("usage_event", "%s", more_keys)
+    return f"INSERT INTO usage_daily ({_DAILY_KEYS}{columns}, {_DAILY_SUMS})\n{rows}"
 
 
 def hourly_rows(events: str, where: str) -> str:
@@ -142,7 +171,6 @@ GROUP BY 1, 2, 3, 4, 5, 6"""
 
 
 HOURLY_COLUMNS = 'hour, device, "user", app, provider, key_fingerprint, calls, tokens, cost_usd, first_ts'
-_DAILY = f"INSERT INTO usage_daily ({DAILY_COLUMNS})\n{daily_rows('usage_event', '%s')}"
 _HOURLY = f"INSERT INTO usage_hourly_unmanaged ({HOURLY_COLUMNS})\n{hourly_rows('usage_event', '%s')}"
 
 
@@ -150,34 +178,40 @@ def _sql_literal(statement: str) -> str:
     return "'" + statement.replace("'", "''") + "'"
 
 
-_FUNCTIONS = (
-    # One (device, day) pair at a time, in order (so two writers never wait on each other crosswise);
-    # the device is written into each statement, so its plan reads the (device, ts) index.
-    f"""CREATE OR REPLACE FUNCTION usage_rollup_refresh(devices text[], days date[]) RETURNS void
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        pair record;
-        of_device text;
-        events text;
-    BEGIN
-        FOR pair IN SELECT DISTINCT p.device, p.day FROM unnest(devices, days) AS p(device, day) ORDER BY 1, 2 LOOP
-            PERFORM pg_advisory_xact_lock({ROLLUP_LOCK}, hashtext(COALESCE(pair.device, '') || '|' || pair.day));
-            of_device := CASE WHEN pair.device IS NULL THEN 'device IS NULL'
-                              ELSE format('device = %L', pair.device) END;
-            EXECUTE format('DELETE FROM usage_daily WHERE %s AND day = %L', of_device, pair.day);
-            EXECUTE format('DELETE FROM usage_hourly_unmanaged WHERE %s AND hour >= %L AND hour < %L',
-                           of_device, pair.day, pair.day + 1);
-            events := format('e.%s AND e.ts >= %L AND e.ts < %L', of_device, pair.day, pair.day + 1);
-            EXECUTE format({_sql_literal(_DAILY)}, events);
-            EXECUTE format({_sql_literal(_HOURLY)}, events);
-        END LOOP;
-    END $$""",
-    f"""CREATE OR REPLACE FUNCTION usage_rollup_rebuild() RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-        TRUNCATE usage_daily, usage_hourly_unmanaged;
-        {_DAILY % "true"};
-        {_HOURLY % "true"};
-    END $$""",
+def _rebuilders(daily: str) -> tuple[str, ...]:
+    """The functions that rebuild the rollups, usage_daily by the INSERT `daily` (_daily's)."""
+    return (
+        # One (device, day) pair at a time, in order (so two writers never wait on each other crosswise);
+        # the device is written into each statement, so its plan reads the (device, ts) index.
+        f"""CREATE OR REPLACE FUNCTION usage_rollup_refresh(devices text[], days date[]) RETURNS void
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            pair record;
+            of_device text;
+            events text;
+        BEGIN
+            FOR pair IN SELECT DISTINCT p.device, p.day FROM unnest(devices, days) AS p(device, day) ORDER BY 1, 2 LOOP
+                PERFORM pg_advisory_xact_lock({ROLLUP_LOCK}, hashtext(COALESCE(pair.device, '') || '|' || pair.day));
+                of_device := CASE WHEN pair.device IS NULL THEN 'device IS NULL'
+                                  ELSE format('device = %L', pair.device) END;
+                EXECUTE format('DELETE FROM usage_daily WHERE %s AND day = %L', of_device, pair.day);
+                EXECUTE format('DELETE FROM usage_hourly_unmanaged WHERE %s AND hour >= %L AND hour < %L',
+                               of_device, pair.day, pair.day + 1);
+                events := format('e.%s AND e.ts >= %L AND e.ts < %L', of_device, pair.day, pair.day + 1);
+                EXECUTE format({_sql_literal(daily)}, events);
+                EXECUTE format({_sql_literal(_HOURLY)}, events);
+            END LOOP;
+        END $$""",
+        f"""CREATE OR REPLACE FUNCTION usage_rollup_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            TRUNCATE usage_daily, usage_hourly_unmanaged;
+            {daily % "true"};
+            {_HOURLY % "true"};
+        END $$""",
+    )
+
+
+_TRIGGER_FUNCTIONS = (
     """CREATE OR REPLACE FUNCTION usage_rollup_events_changed() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         devices text[];
@@ -248,11 +282,26 @@ def add_usage_rollups(database: Database) -> None:
     """The rollup tables, their triggers, and the rollups of every record stored (PostgreSQL only)."""
     if not has_rollups(database):
         return
-    for model in (DailyUsageRow, HourlyUnmanagedRow):
+    for model in (_DailyUsageRowV1, HourlyUnmanagedRow):
         SchemaManager(model, database).create_all()
+    _rebuild(database, (*_rebuilders(_daily(())), *_TRIGGER_FUNCTIONS,
+                        *_triggers("usage_event", "usage_rollup_events_changed"),
+                        *_triggers("reconciled_call", "usage_rollup_calls_changed")))
+
+
+def key_daily_usage_by_outcome_and_note(database: Database) -> None:
+    """usage_daily keyed by each call's policy outcome and cost note too, rebuilt (PostgreSQL only)."""
+    if not has_rollups(database):
+        return
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_column("usage_daily", column, TextField(null=True)) for column in OUTCOME_AND_NOTE))
+    _rebuild(database, _rebuilders(_daily(OUTCOME_AND_NOTE)))
+
+
+def _rebuild(database: Database, statements: tuple[str, ...]) -> None:
+    """The statements run (functions and triggers), then the rollups rebuilt from every record."""
     cursor = database.cursor()  # no parameters: the functions' own % placeholders are PL/pgSQL's format()
-    for statement in (*_FUNCTIONS, *_triggers("usage_event", "usage_rollup_events_changed"),
-                      *_triggers("reconciled_call", "usage_rollup_calls_changed")):
+    for statement in statements:
         cursor.execute(statement)
     cursor.execute("SELECT usage_rollup_rebuild()")
 

@@ -42,7 +42,7 @@ from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 from offgate.store.policy_tables import add_policy_tables
 from offgate.store.rollup_deltas import add_inserts_to_rollups
-from offgate.store.rollups import add_usage_rollups
+from offgate.store.rollups import add_usage_rollups, key_daily_usage_by_outcome_and_note
 from offgate.store.workstation_tables import add_workstation_tables
 
 Migration = Callable[[Database], None]
@@ -597,7 +597,8 @@ MIGRATIONS: list[Migration] = [
     tell_requesters_of_decisions,
     key_approval_requests_by_request,
     add_usage_rollups,
-    add_inserts_to_rollups,
+    key_daily_usage_by_outcome_and_note,
+    add_inserts_to_rollups,  # after the key's columns: it adds to usage_daily by its key as it is now
     add_bill_rollups,
 ]
 
