@@ -341,7 +341,9 @@ def _kept_fields(entry: dict[str, Any]) -> dict[str, Any]:
 def _key_in_any_case(lowered: str) -> str | None:
     """The map's key that is `lowered` in lower case (the last one, if several are)."""
     key = _keys_not_lowercase().get(lowered)
-    return key if key is not None or lowered not in price_map() else lowered
+    if key is None and lowered in price_map():
+        return lowered
+    return key
 
 
 @functools.cache
