@@ -32,14 +32,12 @@ from mitmproxy import connection, ctx, exceptions, tls
 
 from interceptor.attribution import ProcessCache
 from interceptor.fail_open import FailOpen
+from interceptor.recorder import ATTRIBUTION_WAIT
 from offgate.store import Store, StoreError
 from offgate.store.unread import UnreadConnectionStore, UnreadCount, UnreadSource
 
 log = logging.getLogger("offgate")
 
-# How long a handshake waits for its client's process lookup (it has almost always finished),
-# and only while some client is passed through, or when one has just refused.
-ATTRIBUTION_WAIT = 0.1
 # How often the counts are written to the store.
 FLUSH_INTERVAL = 2.0
 # (client, host) pairs remembered as refusing; past this the soonest to expire are forgotten.
@@ -193,6 +191,10 @@ class TLSFallback:
             client = data.context.client
             host = (data.client_hello.sni or str((data.context.server.address or ("",))[0])).lower()
             self._hosts[client.id] = host
+            # Settle the client's process lookup while it waits for our answer (it has almost always
+            # finished): one that refuses the certificate closes its socket at once, and then nothing
+            # links it to its program, so its next connection would be refused again.
+            await self.processes.settled(client.id, ATTRIBUTION_WAIT)
             if not self.memory:
                 return  # no client refused lately: no need to know who this one is
             who, source = await self._identify(client, host)
