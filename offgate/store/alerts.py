@@ -14,11 +14,9 @@ dashboard's /api/alerts) and the body the generic webhook posts: docs/schemas/al
 from __future__ import annotations
 
 import json
-import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import reduce
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from peewee import JOIN, SQL, Node, fn
@@ -250,17 +248,18 @@ class UnmanagedSeries:
                 found = self._packed(parts, len(by))
             else:
                 found = _from_rows([row for part in parts for row in self._db.execute(part).fetchall()], len(by))
-            firsts = found.first_calls
-            for row in [] if outside is None else self._db.execute(outside).fetchall():
-                values = tuple(row[:len(by)])
-                firsts[values] = min(firsts.get(values, row[-1]), row[-1])
+            earlier: list[tuple[Any, ...]] = [] if outside is None else self._db.execute(outside).fetchall()
+        firsts = found.first_calls
+        for *values, first in earlier:
+            combination = tuple(values)
+            firsts[combination] = min(firsts.get(combination, first), first)
         return found
 
     def _first_calls_outside(self, read: tuple[datetime | None, datetime | None] | None, by: Sequence[str]) -> Any:
         """The query of each combination's first unmanaged call among the rows of the rollup
-        (or the records, without one) outside `read` ([start, end): what the window's read
-        took from them; None: nothing), one row (values..., first) each; None when `read` took
-        every row."""
+        (or the records, without one) that the window's read did not take: those outside
+        `read` ([start, end), either end open when None), or all of them when `read` is None;
+        one row (values..., first) each. None when the read took every row."""
         table = HourlyUnmanagedRow if self._rollups else UsageEventRow
         timed, first = (HourlyUnmanagedRow.hour, HourlyUnmanagedRow.first_ts) if self._rollups else (
             UsageEventRow.ts, UsageEventRow.ts)
@@ -268,13 +267,13 @@ class UnmanagedSeries:
         query = table.select(*columns, fn.MIN(epoch(self._db, first)))
         if not self._rollups:
             query = _unmanaged(query, None, None)
-        start, end = read or (None, None)
         if read is not None:
-            beyond = [timed < naive_utc(start)] if start is not None else []
-            beyond += [timed >= naive_utc(end)] if end is not None else []
+            start, end = read
+            beyond: list[Any] = [*([] if start is None else [timed < naive_utc(start)]),
+                                 *([] if end is None else [timed >= naive_utc(end)])]
             if not beyond:
                 return None
-            query = query.where(reduce(operator.or_, beyond))
+            query = query.where(beyond[0] if len(beyond) == 1 else beyond[0] | beyond[1])
         return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)])
 
     def _packed(self, parts: list[Any], dimensions: int) -> CombinationHours:
