@@ -277,53 +277,65 @@ class UnmanagedSeries:
         return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)])
 
     def _packed(self, parts: list[Any], dimensions: int) -> CombinationHours:
-        """One row per combination, its hours' numbers packed by PostgreSQL as binary
-        (int8send, float8send: big-endian, exact) and read by numpy as they come: a million
-        (values, hour) rows crossing as Python tuples would cost more than the alert round's
-        arithmetic. Every aggregate of a group sees its rows in the same order."""
+        """One row per combination, its hours packed by PostgreSQL as binary, 32 bytes each:
+        calls, tokens (int8send), cost (float8send) and the hour (timestamp_send: microseconds
+        since 2000, big-endian, exact), read by numpy as they come: a million (values, hour)
+        rows crossing as Python tuples would cost more than the alert round's arithmetic. Rows
+        go as the rollup keeps them (no epoch computed per row: that was most of the query)."""
         import numpy as np  # not at the top: the proxy imports the store, and never numpy
 
         unions: list[tuple[str, list[Any]]] = [part.bind(self._db).sql() for part in parts]
         rows = " UNION ALL ".join(f"({text})" for text, _ in unions)
         keys = ", ".join(f"k{at}" for at in range(dimensions))
         names = ", ".join([*(f"k{at}" for at in range(dimensions)), "hour", "calls", "tokens", "cost_usd", "first"])
-        packed = ", ".join(f"string_agg({kind}send({name}::{kind}), ''::bytea)" for kind, name in (
-            ("int8", "hour"), ("int8", "calls"), ("int8", "tokens"), ("float8", "cost_usd")))
+        packed = ("string_agg(int8send(calls::int8) || int8send(tokens::int8) || float8send(cost_usd::float8) "
+                  "|| timestamp_send(hour), ''::bytea)")
         with self._db.atomic():
             cursor = self._db.cursor()
             cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on a few million rows
-            cursor.execute(f"SELECT {keys}, {packed}, min(first) FROM ({rows}) AS r ({names}) GROUP BY {keys} "
-                           f"ORDER BY {keys}",
+            cursor.execute(f"SELECT {keys}, {packed}, EXTRACT(EPOCH FROM min(first))::float8 "
+                           f"FROM ({rows}) AS r ({names}) GROUP BY {keys} ORDER BY {keys}",
                            [value for _, params in unions for value in params])
             found = cursor.fetchall()
         values = [tuple(row[:dimensions]) for row in found]
-        columns = [b"".join(bytes(row[dimensions + at]) for row in found) for at in range(4)]
-        combination = np.repeat(np.arange(len(found)), [len(row[dimensions]) // 8 for row in found])
-        hours, calls, tokens = (np.frombuffer(column, ">i8").astype(np.int64) for column in columns[:3])
-        cost = np.frombuffer(columns[3], ">f8").astype(float)
-        return CombinationHours(values, combination, hours, calls, tokens, cost,
+        packed_hour = np.dtype(_PACKED_HOUR)
+        hours = np.frombuffer(b"".join(bytes(row[dimensions]) for row in found), packed_hour)
+        combination = np.repeat(np.arange(len(found)), [len(row[dimensions]) // packed_hour.itemsize for row in found])
+        return CombinationHours(values, combination, hours["hour"] // _HOUR_MICROSECONDS + _HOURS_BEFORE_2000,
+                                hours["calls"].astype(np.int64), hours["tokens"].astype(np.int64),
+                                hours["cost_usd"].astype(float),
                                 {value: row[-1] for value, row in zip(values, found, strict=True)})
 
     def _hours(self, table: type[UsageEventRow] | type[HourlyUnmanagedRow], since: datetime | None,
                until: datetime | None, by: Sequence[str]) -> Any:
-        """The query of (values..., hour, calls, tokens, cost, first call) rows, one per (values, hour)."""
+        """The query of (values..., hour, calls, tokens, cost, first call) rows, one per (values,
+        hour): the hour and the first call as timestamps for the packed read (PostgreSQL with
+        the rollups), else as whole hours and epoch seconds."""
         columns: dict[str, Node] = {name: group_key(name, table) for name in by}
         if table is HourlyUnmanagedRow:
             rolled = HourlyUnmanagedRow
             if set(by) == set(ALERT_DIMENSIONS):  # the rollup's own grain: a row per (values, hour) already
-                columns.update(hour=hour(self._db, rolled.hour), calls=rolled.calls, tokens=rolled.tokens,
-                               cost_usd=rolled.cost_usd, first=epoch(self._db, rolled.first_ts))
+                columns.update(hour=rolled.hour, calls=rolled.calls, tokens=rolled.tokens, cost_usd=rolled.cost_usd,
+                               first=rolled.first_ts)
                 return between(rolled.select(*columns.values()), rolled.hour, since, until)
-            columns.update(hour=hour(self._db, rolled.hour), calls=fn.SUM(rolled.calls), tokens=fn.SUM(rolled.tokens),
-                           cost_usd=fn.SUM(rolled.cost_usd), first=fn.MIN(epoch(self._db, rolled.first_ts)))
+            columns.update(hour=rolled.hour, calls=fn.SUM(rolled.calls), tokens=fn.SUM(rolled.tokens),
+                           cost_usd=fn.SUM(rolled.cost_usd), first=fn.MIN(rolled.first_ts))
             query = between(rolled.select(*columns.values()), rolled.hour, since, until)
         else:
             event = UsageEventRow
-            columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
+            packed = self._rollups
+            columns.update(hour=fn.date_trunc("hour", event.ts) if packed else hour(self._db, event.ts),
+                           calls=fn.COUNT(SQL("*")),
                            tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
-                           cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)), first=fn.MIN(epoch(self._db, event.ts)))
+                           cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)),
+                           first=fn.MIN(event.ts if packed else epoch(self._db, event.ts)))
             query = _unmanaged(event.select(*columns.values()), since, until)
         return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)])
+
+
+_PACKED_HOUR = [("calls", ">i8"), ("tokens", ">i8"), ("cost_usd", ">f8"), ("hour", ">i8")]  # a numpy dtype
+_HOUR_MICROSECONDS = 3_600_000_000
+_HOURS_BEFORE_2000 = 10_957 * 24  # timestamp_send counts from 2000-01-01
 
 
 def _unmanaged(query: Any, since: datetime | None, until: datetime | None) -> Any:
