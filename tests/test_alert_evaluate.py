@@ -159,6 +159,15 @@ def test_nothing_is_new_while_the_store_is_still_learning(store: Store) -> None:
     assert [a for a in evaluate(store, AlertSettings(), now=NOW) if a.kind == "first_seen"] == []
 
 
+def test_a_device_seen_before_the_baseline_weeks_is_not_new(store: Store) -> None:
+    """The round reads its baseline weeks; a device's first call ever may lie before them,
+    made with other values (here another key) than its calls in the window."""
+    long_ago = call("dave", FIRST_MONDAY - timedelta(weeks=12), key_fingerprint="f6f6f6f6f6f6")
+    store.add([*office(), long_ago, call("dave", NOW - timedelta(hours=2))])
+    assert read_series(store, ["device"], NOW - timedelta(weeks=9), NOW).first_call == long_ago.ts.timestamp()
+    assert [a for a in evaluate(store, AlertSettings(), now=NOW) if a.kind == "first_seen"] == []
+
+
 def every_hour(user: str, start: datetime, end: datetime, cost: float) -> list[UsageEvent]:
     hours = int((end - start) / timedelta(hours=1))
     return [call(user, start + timedelta(hours=hour, minutes=30), cost=cost) for hour in range(hours)]

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 WEEK_HOURS = 168
 BASELINE_WEEKS = 8
@@ -270,6 +269,8 @@ class Forecast:
 
     def probability_above(self, budget: np.ndarray | float) -> np.ndarray:
         """P(month total > budget); 1 once the month to date has passed it."""
+        from scipy import stats  # not at the top: only forecasts need it, and its import is most of a round's start
+
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (budget - self.expected) / self.spread
         chance = np.where(self.spread > 0, stats.t.sf(t, self.degrees_of_freedom),
@@ -284,6 +285,8 @@ def month_end_forecast(month_to_date: np.ndarray, recent_days: np.ndarray, today
     yesterday; at least MIN_FORECAST_DAYS), with an ordinary-least-squares prediction
     interval for the sum of the remaining days (`today_left`: the fraction of today still to
     come, then `days_after_today` whole days). Spend cannot fall, so neither can the total."""
+    from scipy import stats  # not at the top: only forecasts need it, and its import is most of a round's start
+
     recent_days = np.asarray(recent_days, dtype=float)
     days = recent_days.shape[1]
     if days < MIN_FORECAST_DAYS:

@@ -82,18 +82,15 @@ def read_series(store: Store, dimensions: Sequence[AlertDimension], start: datet
     start = as_utc(start).replace(minute=0, second=0, microsecond=0)
     end = as_utc(end)
     names = list(dict.fromkeys(dimensions))
-    unmanaged = UnmanagedSeries(store)
-    firsts = unmanaged.first_calls(names) if names else {"first": ()}
     hours = max(math.ceil((end - start) / HOUR), 0)
     series = {}
+    first_call = None
     if names:
-        hourly = unmanaged.hours(start, end, names)
+        hourly = UnmanagedSeries(store).hours(start, end, names)
         column = hourly.hour - int(start.timestamp()) // 3600
-        series = {name: _series(name, [values[at] for values in hourly.values], hourly, column, firsts[name],
-                                firsts["first"], start, hours)
-                  for at, name in enumerate(names)}
-    first_calls = [float(first) for first in firsts["first"] if first is not None]
-    return UsageSeries(start, end, series, daily_costs(store, start, end), min(first_calls, default=None),
+        series = {name: _series(name, at, hourly, column, start, hours) for at, name in enumerate(names)}
+        first_call = min(map(float, hourly.first_calls.values()), default=None)
+    return UsageSeries(start, end, series, daily_costs(store, start, end), first_call,
                        bill_days(store, start, end, gateway_keys))
 
 
@@ -112,10 +109,10 @@ def bill_days(store: Store, start: datetime, end: datetime, gateway_keys: Sequen
             for day, total, nobody in zip(ledger.days, billed.tolist(), unexplained.tolist(), strict=True)]
 
 
-def _series(dimension: AlertDimension, values: Sequence[str | None], hourly: CombinationHours, column: np.ndarray,
-            first_values: Sequence[str | None], first_times: Sequence[float], start: datetime,
+def _series(dimension: AlertDimension, at: int, hourly: CombinationHours, column: np.ndarray, start: datetime,
             hours: int) -> HourlySeries:
-    """`values`: the dimension's value in each combination."""
+    """The dimension that is value `at` of each combination."""
+    values = [combination[at] for combination in hourly.values]
     entities = sorted({value for value in values if value is not None})
     index: dict[str | None, int] = {entity: row for row, entity in enumerate(entities)}
     of_combination = np.fromiter(map(index.get, values, repeat(-1)), dtype=np.int64, count=len(values))
@@ -129,9 +126,9 @@ def _series(dimension: AlertDimension, values: Sequence[str | None], hourly: Com
         return np.bincount(cell, weights=weights, minlength=size).reshape(len(entities), hours)
 
     first_call = np.full(len(entities), np.inf)
-    for value, first in zip(first_values, first_times, strict=True):
-        if value in index:
-            first_call[index[value]] = min(first_call[index[value]], float(first))
+    for combination, first in hourly.first_calls.items():
+        if combination[at] in index:
+            first_call[index[combination[at]]] = min(first_call[index[combination[at]]], float(first))
     return HourlySeries(dimension, entities, start, table("cost_usd"), table("calls"), table("tokens"), first_call,
                         _digests(of_combination, len(entities)))
 

@@ -30,7 +30,7 @@ from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.queries import classification, group_key
 from offgate.store.rollups import ONE_HOUR, HourlyUnmanagedRow, cut_window, has_rollups
 from offgate.store.schema import AlertRow, ReconciledCallRow, UsageEventRow
-from offgate.store.sql import between, epoch, hour, naive_utc, read_columns
+from offgate.store.sql import between, epoch, hour, naive_utc
 from offgate.vocabulary import ALERT_DIMENSIONS, UNMANAGED, AlertDimension
 
 if TYPE_CHECKING:
@@ -210,7 +210,9 @@ class CombinationHours:
     """Unmanaged calls per combination of dimension values and UTC hour, as arrays:
     `values[i]` is combination i's values (in the order asked); per (combination, hour) with
     calls, the combination's index, the hour (whole hours since the epoch), its calls, tokens
-    (prompt + completion) and cost (unpriced calls count 0)."""
+    (prompt + completion) and cost (unpriced calls count 0). `first_calls`: when every
+    combination the store holds (in the window or not) made its first unmanaged call, ever
+    (UTC epoch seconds)."""
 
     values: list[tuple[str | None, ...]]
     combination: np.ndarray
@@ -218,6 +220,7 @@ class CombinationHours:
     calls: np.ndarray
     tokens: np.ndarray
     cost_usd: np.ndarray
+    first_calls: dict[tuple[str | None, ...], float]
 
 
 class UnmanagedSeries:
@@ -232,79 +235,107 @@ class UnmanagedSeries:
     def hours(self, since: datetime | None, until: datetime | None, by: Sequence[str]) -> CombinationHours:
         """Unmanaged calls in [since, until) per combination of values of the dimensions in
         `by` and UTC hour. Whole hours come from the hourly rollup where the store keeps one,
-        the window's ends from the records; no (values, hour) is counted twice either way."""
+        the window's ends from the records; no (values, hour) is counted twice either way.
+        The first calls come from the window's read and from what lies outside it: the window's
+        rows are read once (a round's window is most of the store)."""
         window = cut_window(self._db, since, until, ONE_HOUR, self._rollups)
         parts = [self._hours(UsageEventRow, start, end, by) for start, end in window.raw]
         if window.rolled is not None:
             parts.append(self._hours(HourlyUnmanagedRow, *window.rolled, by))
+        outside = self._first_calls_outside(window.rolled if self._rollups else (since, until), by)
         with self._store.reporting("total unmanaged calls in"):
             if self._rollups:
-                return self._packed(parts, len(by))
-            rows = [row for part in parts for row in self._db.execute(part).fetchall()]
-        return _from_rows(rows, len(by))
+                found = self._packed(parts, len(by))
+            else:
+                found = _from_rows([row for part in parts for row in self._db.execute(part).fetchall()], len(by))
+            earlier: list[tuple[Any, ...]] = [] if outside is None else self._db.execute(outside).fetchall()
+        firsts = found.first_calls
+        for *values, first in earlier:
+            combination = tuple(values)
+            firsts[combination] = min(firsts.get(combination, first), first)
+        return found
+
+    def _first_calls_outside(self, read: tuple[datetime | None, datetime | None] | None, by: Sequence[str]) -> Any:
+        """The query of each combination's first unmanaged call among the rows of the rollup
+        (or the records, without one) that the window's read did not take: those outside
+        `read` ([start, end), either end open when None), or all of them when `read` is None;
+        one row (values..., first) each. None when the read took every row."""
+        table = HourlyUnmanagedRow if self._rollups else UsageEventRow
+        timed, first = (HourlyUnmanagedRow.hour, HourlyUnmanagedRow.first_ts) if self._rollups else (
+            UsageEventRow.ts, UsageEventRow.ts)
+        columns = [group_key(name, table) for name in by]
+        query = table.select(*columns, fn.MIN(epoch(self._db, first)))
+        if not self._rollups:
+            query = _unmanaged(query, None, None)
+        if read is not None:
+            start, end = read
+            beyond: list[Any] = [*([] if start is None else [timed < naive_utc(start)]),
+                                 *([] if end is None else [timed >= naive_utc(end)])]
+            if not beyond:
+                return None
+            query = query.where(beyond[0] if len(beyond) == 1 else beyond[0] | beyond[1])
+        return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)])
 
     def _packed(self, parts: list[Any], dimensions: int) -> CombinationHours:
-        """One row per combination, its hours' numbers packed by PostgreSQL as binary
-        (int8send, float8send: big-endian, exact) and read by numpy as they come: a million
-        (values, hour) rows crossing as Python tuples would cost more than the alert round's
-        arithmetic. Every aggregate of a group sees its rows in the same order."""
+        """One row per combination, its hours packed by PostgreSQL as binary, 32 bytes each:
+        calls, tokens (int8send), cost (float8send) and the hour (timestamp_send: microseconds
+        since 2000, big-endian, exact), read by numpy as they come: a million (values, hour)
+        rows crossing as Python tuples would cost more than the alert round's arithmetic. Rows
+        go as the rollup keeps them (no epoch computed per row: that was most of the query)."""
         import numpy as np  # not at the top: the proxy imports the store, and never numpy
 
         unions: list[tuple[str, list[Any]]] = [part.bind(self._db).sql() for part in parts]
         rows = " UNION ALL ".join(f"({text})" for text, _ in unions)
         keys = ", ".join(f"k{at}" for at in range(dimensions))
-        names = ", ".join([*(f"k{at}" for at in range(dimensions)), "hour", "calls", "tokens", "cost_usd"])
-        packed = ", ".join(f"string_agg({kind}send({name}::{kind}), ''::bytea)" for kind, name in (
-            ("int8", "hour"), ("int8", "calls"), ("int8", "tokens"), ("float8", "cost_usd")))
+        names = ", ".join([*(f"k{at}" for at in range(dimensions)), "hour", "calls", "tokens", "cost_usd", "first"])
+        packed = ("string_agg(int8send(calls::int8) || int8send(tokens::int8) || float8send(cost_usd::float8) "
+                  "|| timestamp_send(hour), ''::bytea)")
         with self._db.atomic():
             cursor = self._db.cursor()
             cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on a few million rows
-            cursor.execute(f"SELECT {keys}, {packed} FROM ({rows}) AS r ({names}) GROUP BY {keys} ORDER BY {keys}",
+            cursor.execute(f"SELECT {keys}, {packed}, EXTRACT(EPOCH FROM min(first))::float8 "
+                           f"FROM ({rows}) AS r ({names}) GROUP BY {keys} ORDER BY {keys}",
                            [value for _, params in unions for value in params])
             found = cursor.fetchall()
         values = [tuple(row[:dimensions]) for row in found]
-        columns = [b"".join(bytes(row[dimensions + at]) for row in found) for at in range(4)]
-        combination = np.repeat(np.arange(len(found)), [len(row[dimensions]) // 8 for row in found])
-        hours, calls, tokens = (np.frombuffer(column, ">i8").astype(np.int64) for column in columns[:3])
-        cost = np.frombuffer(columns[3], ">f8").astype(float)
-        return CombinationHours(values, combination, hours, calls, tokens, cost)
+        packed_hour = np.dtype(_PACKED_HOUR)
+        hours = np.frombuffer(b"".join(bytes(row[dimensions]) for row in found), packed_hour)
+        combination = np.repeat(np.arange(len(found)), [len(row[dimensions]) // packed_hour.itemsize for row in found])
+        return CombinationHours(values, combination, hours["hour"] // _HOUR_MICROSECONDS + _HOURS_BEFORE_2000,
+                                hours["calls"].astype(np.int64), hours["tokens"].astype(np.int64),
+                                hours["cost_usd"].astype(float),
+                                {value: row[-1] for value, row in zip(values, found, strict=True)})
 
     def _hours(self, table: type[UsageEventRow] | type[HourlyUnmanagedRow], since: datetime | None,
                until: datetime | None, by: Sequence[str]) -> Any:
-        """The query of (values..., hour, calls, tokens, cost) rows, one per (values, hour)."""
+        """The query of (values..., hour, calls, tokens, cost, first call) rows, one per (values,
+        hour): the hour and the first call as timestamps for the packed read (PostgreSQL with
+        the rollups), else as whole hours and epoch seconds."""
         columns: dict[str, Node] = {name: group_key(name, table) for name in by}
         if table is HourlyUnmanagedRow:
             rolled = HourlyUnmanagedRow
             if set(by) == set(ALERT_DIMENSIONS):  # the rollup's own grain: a row per (values, hour) already
-                columns.update(hour=hour(self._db, rolled.hour), calls=rolled.calls, tokens=rolled.tokens,
-                               cost_usd=rolled.cost_usd)
+                columns.update(hour=rolled.hour, calls=rolled.calls, tokens=rolled.tokens, cost_usd=rolled.cost_usd,
+                               first=rolled.first_ts)
                 return between(rolled.select(*columns.values()), rolled.hour, since, until)
-            columns.update(hour=hour(self._db, rolled.hour), calls=fn.SUM(rolled.calls), tokens=fn.SUM(rolled.tokens),
-                           cost_usd=fn.SUM(rolled.cost_usd))
+            columns.update(hour=rolled.hour, calls=fn.SUM(rolled.calls), tokens=fn.SUM(rolled.tokens),
+                           cost_usd=fn.SUM(rolled.cost_usd), first=fn.MIN(rolled.first_ts))
             query = between(rolled.select(*columns.values()), rolled.hour, since, until)
         else:
             event = UsageEventRow
-            columns.update(hour=hour(self._db, event.ts), calls=fn.COUNT(SQL("*")),
+            packed = self._rollups
+            columns.update(hour=fn.date_trunc("hour", event.ts) if packed else hour(self._db, event.ts),
+                           calls=fn.COUNT(SQL("*")),
                            tokens=fn.SUM(fn.COALESCE(event.prompt_tokens, 0) + fn.COALESCE(event.completion_tokens, 0)),
-                           cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)))
+                           cost_usd=fn.SUM(fn.COALESCE(event.cost_usd, 0.0)),
+                           first=fn.MIN(event.ts if packed else epoch(self._db, event.ts)))
             query = _unmanaged(event.select(*columns.values()), since, until)
         return query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 2)])
 
-    def first_calls(self, by: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-        """When each combination of values of the dimensions `by` made its first unmanaged
-        call, ever: those names and `first` (UTC epoch seconds), as columns."""
-        if self._rollups:
-            rolled = HourlyUnmanagedRow
-            columns: dict[str, Node] = {name: group_key(name, rolled) for name in by}
-            columns["first"] = fn.MIN(epoch(self._db, rolled.first_ts))
-            query = rolled.select(*columns.values())
-        else:
-            event = UsageEventRow
-            columns = {name: group_key(name) for name in by}
-            columns["first"] = fn.MIN(epoch(self._db, event.ts))
-            query = _unmanaged(event.select(*columns.values()), None, None)
-        with self._store.reporting("find first unmanaged calls in"):
-            return read_columns(self._db, query.group_by(*[SQL(str(at)) for at in range(1, len(by) + 1)]), columns)
+
+_PACKED_HOUR = [("calls", ">i8"), ("tokens", ">i8"), ("cost_usd", ">f8"), ("hour", ">i8")]  # a numpy dtype
+_HOUR_MICROSECONDS = 3_600_000_000
+_HOURS_BEFORE_2000 = 10_957 * 24  # timestamp_send counts from 2000-01-01
 
 
 def _unmanaged(query: Any, since: datetime | None, until: datetime | None) -> Any:
@@ -313,13 +344,16 @@ def _unmanaged(query: Any, since: datetime | None, until: datetime | None) -> An
 
 
 def _from_rows(rows: Sequence[tuple[Any, ...]], dimensions: int) -> CombinationHours:
-    """CombinationHours from (values..., hour, calls, tokens, cost) rows, combinations in order."""
+    """CombinationHours from (values..., hour, calls, tokens, cost, first call) rows, combinations in order."""
     import numpy as np  # not at the top: the proxy imports the store, and never numpy
 
     values = sorted({tuple(row[:dimensions]) for row in rows}, key=lambda key: [(value is None, value or "")
                                                                                  for value in key])
     index = {combination: at for at, combination in enumerate(values)}
-    hours, calls, tokens, cost = list(zip(*rows, strict=True))[dimensions:] if rows else [()] * 4
+    hours, calls, tokens, cost, _ = list(zip(*rows, strict=True))[dimensions:] if rows else [()] * 5
+    firsts: dict[tuple[str | None, ...], float] = {}
+    for row in rows:
+        firsts[tuple(row[:dimensions])] = min(firsts.get(tuple(row[:dimensions]), row[-1]), row[-1])
     return CombinationHours(values, np.array([index[tuple(row[:dimensions])] for row in rows], dtype=np.int64),
                             np.array(hours, dtype=np.int64), np.array(calls, dtype=np.int64),
-                            np.array(tokens, dtype=np.int64), np.array(cost, dtype=float))
+                            np.array(tokens, dtype=np.int64), np.array(cost, dtype=float), firsts)

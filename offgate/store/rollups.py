@@ -298,6 +298,18 @@ def key_daily_usage_by_outcome_and_note(database: Database) -> None:
     _rebuild(database, _rebuilders(_daily(OUTCOME_AND_NOTE)))
 
 
+def index_hourly_rollup_by_combination(database: Database) -> None:
+    """usage_hourly_unmanaged indexed in the order the alert round groups it by (the default
+    dimensions: user, device, app, provider, key), covering what it sums: the round reads each
+    combination's hours in order from the index instead of sorting millions of rows by five texts
+    (PostgreSQL only)."""
+    if not has_rollups(database):
+        return
+    database.execute_sql('CREATE INDEX usage_hourly_unmanaged_by_combination ON usage_hourly_unmanaged '
+                         '("user", device, app, provider, key_fingerprint, hour) '
+                         "INCLUDE (calls, tokens, cost_usd, first_ts)")
+
+
 def _rebuild(database: Database, statements: tuple[str, ...]) -> None:
     """The statements run (functions and triggers), then the rollups rebuilt from every record."""
     cursor = database.cursor()  # no parameters: the functions' own % placeholders are PL/pgSQL's format()

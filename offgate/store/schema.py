@@ -42,7 +42,11 @@ from offgate.store.export import add_export_outbox
 from offgate.store.fleet import add_fleet_quarantine, add_fleet_tables
 from offgate.store.policy_tables import add_policy_tables
 from offgate.store.rollup_deltas import add_inserts_to_rollups
-from offgate.store.rollups import add_usage_rollups, key_daily_usage_by_outcome_and_note
+from offgate.store.rollups import (
+    add_usage_rollups,
+    index_hourly_rollup_by_combination,
+    key_daily_usage_by_outcome_and_note,
+)
 from offgate.store.workstation_tables import add_workstation_tables
 
 Migration = Callable[[Database], None]
@@ -600,6 +604,7 @@ MIGRATIONS: list[Migration] = [
     key_daily_usage_by_outcome_and_note,
     add_inserts_to_rollups,  # after the key's columns: it adds to usage_daily by its key as it is now
     add_bill_rollups,
+    index_hourly_rollup_by_combination,  # the alert round's read, in order
 ]
 
 
