@@ -11,7 +11,7 @@ says whether the same message may succeed later (send it again) or never will.
 Starting fast matters (the browser waits for the first reply, then for the first call's
 acknowledgement), so the recorder (catalog, settings) is loaded on a thread started right after
 the first reply, and what no reply waits for (the writer's thread, the store, the tokenizer, the
-browser's lookup) starts after the first reply the recorder made.
+browser's lookup) starts after the first reply sent once the recorder is loaded.
 """
 
 from __future__ import annotations
