@@ -52,7 +52,8 @@ def _without_pydantic_plugins() -> None:
     """The host uses no pydantic plugins. Looking for them, the first model pydantic builds would
     read the entry points of every installed distribution; its documented switch stops that, but
     its plugin loader still imports importlib.metadata (email, zipfile, csv: tens of ms before the
-    first acknowledgement). So, in this process only: the switch, and a loader that finds none."""
+    first acknowledgement). So, in this process only: the switch, and a loader that finds none
+    (private to pydantic: a release that wants more of it fails every host test at its first model)."""
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     loader = types.ModuleType("pydantic.plugin._loader", "No plugins: the native host uses none.")
     vars(loader).update(get_plugins=lambda: ())  # what pydantic's own loader answers with the switch on
