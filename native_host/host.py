@@ -8,8 +8,10 @@ those questions, `{"type": "ack", "id", "event_ids": []}` for a `coached` notice
 `error` is a fixed code (listed in ERRORS), `message` says what was wrong, and `retryable`
 says whether the same message may succeed later (send it again) or never will.
 
-Starting fast matters (the browser waits for the first reply), so the recorder (catalog,
-tokenizer, store) is loaded on a thread started right after the first reply.
+Starting fast matters (the browser waits for the first reply, then for the first call's
+acknowledgement), so the recorder (catalog, settings) is loaded on a thread started right after
+the first reply, and what no reply waits for (the writer's thread, the store, the tokenizer, the
+browser's lookup) starts after the first reply sent once the recorder is loaded.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class Host:
                 if frame is None:
                     return 0
                 out.write(encode(self.handle(frame)))
-                self._start_warm_up()
+                self._after_reply()
         except BrokenPipeError:
             log.info("the browser closed the connection")
             return 0
@@ -160,8 +162,10 @@ class Host:
             return {"type": "ack", "id": message.id, "event_ids": []}
         return {"type": "today", "id": message.id, **recorder.today(message.since)}
 
-    def _start_warm_up(self) -> None:
-        if self._warm_up is None and self._recorder is None:
+    def _after_reply(self) -> None:
+        if self._recorder is not None:
+            self._recorder.start()
+        elif self._warm_up is None:
             self._warm_up = threading.Thread(target=self._warm, name="offgate-warm-up", daemon=True)
             self._warm_up.start()
 

@@ -16,6 +16,7 @@ import logging.handlers
 import os
 import signal
 import sys
+import types
 from pathlib import Path
 
 from native_host.extension import chromium_id, chromium_origin, gecko_id
@@ -29,9 +30,7 @@ log = logging.getLogger("offgate.native_host")
 
 
 def main(argv: list[str] | None = None) -> int:
-    # pydantic's documented switch, in this process only: otherwise the first model it builds reads
-    # the entry points of every installed distribution for plugins (the host uses none) before a reply.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _without_pydantic_plugins()
     args, browser_args = _parser().parse_known_args(argv)
     home = _home(args.home)
     _log_to(home)
@@ -47,6 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)  # the browser ends the host so: drain first
     log.info("started for %s", caller)
     return Host(home).serve(sys.stdin.buffer, channel)
+
+
+def _without_pydantic_plugins() -> None:
+    """The host uses no pydantic plugins. Looking for them, the first model pydantic builds would
+    read the entry points of every installed distribution; its documented switch stops that, but
+    its plugin loader still imports importlib.metadata (email, zipfile, csv: tens of ms before the
+    first acknowledgement). So, in this process only: the switch, and a loader that finds none
+    (private to pydantic: a release that wants more of it fails every host test at its first model)."""
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    loader = types.ModuleType("pydantic.plugin._loader", "No plugins: the native host uses none.")
+    vars(loader).update(get_plugins=lambda: ())  # what pydantic's own loader answers with the switch on
+    sys.modules.setdefault(loader.__name__, loader)
 
 
 def calling_extension(browser_args: list[str]) -> str | None:

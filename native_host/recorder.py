@@ -7,6 +7,11 @@ and prices it with `offgate.recording`, so a call reads the same whichever path 
 an acknowledgement waits for the journal only, never for the tokenizer to load. This module
 is heavy (catalog, store): the host loads it after its first reply.
 
+Nothing a reply does not need runs before the first one: the writer's thread starts, and the
+browser's process is looked up (psutil), once the host has replied (`start`); a call kept before
+that is journaled without the browser and the writer fills it in when it makes the event, as
+the proxy does for a client's process.
+
 A message is recorded when the writer's put() has returned for each of its events (they are
 durable then); if one cannot be kept, the message is refused as Unavailable and the extension
 sends it again. That is safe because a message's events always get the same ids: a call's is
@@ -29,8 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-import psutil
-
 from native_host.messages import CallMessage, Coached, NotInCatalog, Unavailable, WebSocketBatch
 from offgate.captured import CapturedCall
 from offgate.catalog import build_catalog
@@ -52,6 +55,8 @@ log = logging.getLogger("offgate.native_host")
 MAX_SESSIONS = 64
 # WebSocket batches read but not all kept, waiting to be sent again; past it the oldest is forgotten.
 MAX_UNKEPT_BATCHES = 64
+# The client_id of a call kept before the browser was looked up (the writer fills it in).
+BROWSER = "browser"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +68,14 @@ class Browser:
     exe: str | None
     user: str | None
 
+    def facts(self) -> dict[str, Any]:
+        """The UsageEvent fields naming the process that made a call."""
+        return {"pid": self.pid, "process_name": self.process_name, "exe": self.exe, "user": self.user}
+
     @classmethod
     def parent_of_this_process(cls) -> Browser:
+        import psutil  # slow to load: after the first reply
+
         try:
             parent = psutil.Process(os.getppid())
             with parent.oneshot():
@@ -93,13 +104,20 @@ class Recorder:
         self._url = database_url_for(settings, home)
         self._catalog = build_catalog(settings.proxy.gateways)
         self._web_apps = frozenset(p.name for p in self._catalog.providers if is_web_app(p))
-        self._browser = Browser.parent_of_this_process()
+        self._browser: Browser | None = None
         self._device = device_name(settings.device.name)
         self._sessions: OrderedDict[str, WebSocketSession] = OrderedDict()
         self._unkept_batches: OrderedDict[str, list[CapturedCall]] = OrderedDict()
         self._reader: Store | None = None
-        self._writer = EventWriter(self._open_store, home)
-        self._writer.start()
+        self._writer = EventWriter(self._open_store, home, fill_in=self._fill_in_browser)
+        self._started = False
+
+    def start(self) -> None:
+        """Start what no reply waits for: the writer's thread (it stores what is journaled) and,
+        through it, the browser's lookup."""
+        if not self._started:
+            self._started = True
+            self._writer.start()
 
     def record_call(self, call: CallMessage) -> list[str]:
         self._check_page(call.page_origin)
@@ -162,7 +180,7 @@ class Recorder:
             raise
         except Exception as exc:  # a broken config.toml: the extension keeps what it has and asks again
             raise Unavailable(f"cannot read the policy: {exc}") from exc
-        user = self._browser.user
+        user = self.browser().user
         rules = []
         for app in sorted(self._web_apps):
             call = CallFacts(app=app, provider=app, user=user, team=policy.team_of(user), device=self._device)
@@ -180,7 +198,7 @@ class Recorder:
         from offgate.store.coaching import CoachingEvent, CoachingStore
 
         event = CoachingEvent(coached.id, coached.at, coached.app, coached.rule, coached.event,
-                              self._browser.user, self._device)
+                              self.browser().user, self._device)
         self._reading(lambda store: CoachingStore(store).record(event))
 
     def _open_store(self) -> Store:
@@ -200,8 +218,15 @@ class Recorder:
         except StoreError as exc:
             raise Unavailable(str(exc)) from exc
 
+    def browser(self) -> Browser:
+        """The browser that started the host (looked up once; two threads may both look it up)."""
+        if self._browser is None:
+            self._browser = Browser.parent_of_this_process()
+        return self._browser
+
     def close(self) -> None:
         """Record what open sessions owe (as cut off), then write everything queued."""
+        self.start()  # a host that never replied (driven in-process) still stores what it journaled
         for session in self._sessions.values():
             try:
                 self._keep(self._session_events(session, session.parser.finish_session(complete=False)))
@@ -279,17 +304,15 @@ class Recorder:
     def _captured(self, match: Match, reading: Reading, status_code: int | None, host: str, path: str,
                   facts: dict[str, Any]) -> CapturedCall:
         """What the writer journals, then estimates, prices and stores (CapturedCall.to_event)."""
-        facts.update(
-            source="extension",
-            host=host,
-            path=path,
-            process_name=self._browser.process_name,
-            pid=self._browser.pid,
-            exe=self._browser.exe,
-            user=self._browser.user,
-            device=self._device,
-        )
-        return CapturedCall.of(match, reading, status_code, **facts)
+        facts.update(source="extension", host=host, path=path, device=self._device)
+        if self._browser is None:  # not looked up yet: the writer fills it in
+            return CapturedCall.of(match, reading, status_code, client_id=BROWSER, **facts)
+        return CapturedCall.of(match, reading, status_code, **facts, **self._browser.facts())
+
+    def _fill_in_browser(self, captured: CapturedCall) -> None:
+        """On the writer thread: the browser, for a call kept before it was looked up."""
+        if not captured.knows_process():
+            captured.facts.update(self.browser().facts())
 
 
 def _batch_event_id(batch_id: str, place: int) -> str:

@@ -53,13 +53,14 @@ def test_encoded_request_body_is_read():
     assert reading.status == "ok"
 
 
-def test_body_that_lies_about_gzip_is_partial_with_the_request_still_read():
+@pytest.mark.parametrize("encoding", ["gzip", "br", "gzip, br"])
+def test_body_that_lies_about_its_encoding_is_partial_with_the_request_still_read(encoding: str):
     fixture = load_fixture("openai/chat")
-    headers = {**fixture.response_headers, "content-encoding": "gzip"}
+    headers = {**fixture.response_headers, "content-encoding": encoding}
     reading = read_call(fixture, response_headers=headers)
     assert reading.status == "partial"
     assert reading.error is not None
-    assert reading.error.startswith("response: body is not valid gzip")
+    assert reading.error.startswith(f"response: body is not valid {encoding}")
     assert reading.model == "gpt-4o-mini"  # from the request
     assert reading.usage is None
 

@@ -10,8 +10,6 @@ import zlib
 from collections.abc import Callable
 from types import ModuleType
 
-import brotli
-
 
 class DecodeError(ValueError):
     """The body does not match its Content-Encoding."""
@@ -38,8 +36,15 @@ def _gzip() -> Decoder:
     return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
 
 
+def _brotli_module() -> ModuleType:
+    """brotli, loaded by the first br body (as zstd): the native host never decodes."""
+    import brotli
+
+    return brotli
+
+
 def _brotli() -> Decoder:
-    return brotli.Decompressor().process
+    return _brotli_module().Decompressor().process
 
 
 def zstd_module() -> ModuleType:
@@ -58,7 +63,9 @@ def _zstd() -> Decoder:
 
 def _errors(names: list[str]) -> tuple[type[Exception], ...]:
     """What the decoders of `names` raise on a body that does not match its encoding."""
-    errors: tuple[type[Exception], ...] = (zlib.error, brotli.error, EOFError)
+    errors: tuple[type[Exception], ...] = (zlib.error, EOFError)
+    if "br" in names:
+        errors += (_brotli_module().error,)
     return (*errors, zstd_module().ZstdError) if "zstd" in names else errors
 
 
