@@ -106,6 +106,19 @@ def test_a_short_window_is_counted_per_day(store_url: str) -> None:
                              "2026-11-12; 0 notices shown, 0 clicked; 1 call coached, 1 blocked")
 
 
+def test_a_sundays_call_counts_in_the_week_of_the_monday_before(store_url: str) -> None:
+    """The weeks are counted by the database (SQLite and PostgreSQL alike), each from its Monday (UTC)."""
+    sunday_night, monday = datetime(2026, 11, 8, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC)
+    with Store.open(store_url) as store:
+        store.add([*calls("sun", 1, 8, ts=sunday_night), *calls("mon", 2, 9, ts=monday),
+                   *calls("sat", 3, 14), *calls("sun-2", 4, 15)])
+        coaching = build_report(store, MONDAY.replace(hour=0), UNTIL, "provider").coaching
+    assert coaching is not None and coaching.period == "week"
+    [trend] = coaching.trends
+    assert [(p.start.isoformat(), p.unmanaged_calls) for p in trend.periods] == [("2026-11-02", 1),
+                                                                                  ("2026-11-09", 2 + 3 + 4)]
+
+
 def test_a_report_filtered_to_a_device_counts_only_its_calls_and_notices(store_url: str) -> None:
     fill(store_url)
     with Store.open(store_url) as store:

@@ -25,7 +25,7 @@ from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
 from offgate.store.filters import ALL_CALLS
 from offgate.store.people import People, Person
-from offgate.store.queries import COST_NOTE, POLICY_OUTCOME, CallGroup, CallQueries
+from offgate.store.queries import COST_NOTE, POLICY_OUTCOME, WEEK, CallGroup, CallQueries
 from offgate.store.rollups import Window, key_daily_usage_by_outcome_and_note, split_window
 from offgate.store.schema import MIGRATIONS, UsageEventRow
 from offgate.store.spend import SpendLog
@@ -42,9 +42,10 @@ WINDOWS = [
     (T + timedelta(minutes=3), T + timedelta(minutes=9)),  # inside one hour
     (T - timedelta(days=5, hours=3), T + timedelta(days=3, hours=2, minutes=5)),  # ragged, no call beyond either end
 ]
-GROUPINGS = [[name] for name in (*DIMENSIONS, DAY, COST_NOTE, POLICY_OUTCOME)] + [list(SOURCE_FIELDS)]
-COACHING, PRICING = ["app", "user", DAY, POLICY_OUTCOME], ["app", "model", COST_NOTE]  # the report's parts' groupings
-GROUPINGS += [COACHING, PRICING]
+GROUPINGS = [[name] for name in (*DIMENSIONS, DAY, WEEK, COST_NOTE, POLICY_OUTCOME)] + [list(SOURCE_FIELDS)]
+COACHING, PRICING = ["app", "user", WEEK, POLICY_OUTCOME], ["app", "model", COST_NOTE]  # the report's parts' groupings
+COACHING_BY_DAY = ["app", "user", DAY, POLICY_OUTCOME]
+GROUPINGS += [COACHING, COACHING_BY_DAY, PRICING]
 NOTES = (None, SUBSCRIPTION_NOTE, retired_note("1.74.0", "2025-06-01"), "estimated from the response's size")
 
 
@@ -90,7 +91,7 @@ def assert_rollups_agree(store: Store) -> None:
         for by in GROUPINGS:
             expected = comparable(raw.call_groups(since, until, by, ["chatgpt"]))
             assert comparable(rolled.call_groups(since, until, by, ["chatgpt"])) == expected, (since, until, by)
-        for by in (COACHING, PRICING):
+        for by in (COACHING, COACHING_BY_DAY, PRICING):
             expected_counts = class_counts(raw, since, until, by)
             assert class_counts(rolled, since, until, by) == expected_counts, (since, until, by)
     dimensions = list(ALERT_DIMENSIONS)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, SQL, Case, ColumnBase, Field, Value, fn
+from peewee import JOIN, SQL, Case, ColumnBase, Database, Field, Value, fn
 
 from offgate.events import UsageEvent
 from offgate.store.core import Store
@@ -17,12 +17,13 @@ from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.people import ON_ANY_DEVICE, ON_DEVICE, PersonRow, call_person, call_team, person_of_call
 from offgate.store.rollups import ONE_DAY, DailyUsageRow, cut_window, has_rollups
 from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
-from offgate.store.sql import between, flag
+from offgate.store.sql import between, flag, week_start
 from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
 
 PERSON_KEYS = frozenset({"user", TEAM})  # read through the people mapping
 COST_NOTE = "cost_note"  # what a cost stands for (offgate.pricing_basis): a key to group by, beside the dimensions
 POLICY_OUTCOME = "policy_outcome"  # groups calls by what the policy did to them: coached, blocked or nothing
+WEEK = "week"  # groups calls by their UTC week, as the date of its Monday (YYYY-MM-DD, as "day")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ class CallQueries:
     def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
                     web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
         """Captured calls in [since, until) (those `only` keeps) counted and summed per value
-        of `by` (dimensions, "day", "cost_note" or POLICY_OUTCOME; "user" is the person, "team"
+        of `by` (dimensions, "day", WEEK, "cost_note" or POLICY_OUTCOME; "user" is the person, "team"
         theirs: offgate.store.people), class, and the flags of CallGroup (read as _parts says)."""
         parts = self._parts(since, until, lambda table, start, end: self._groups(table, start, end, by,
                                                                                  web_app_providers, only))
@@ -131,7 +132,7 @@ class CallQueries:
             sums = [fn.COUNT(SQL("*")), fn.SUM(event.prompt_tokens), fn.SUM(event.completion_tokens),
                     fn.SUM(event.cost_usd), fn.SUM(flag(event.cost_usd.is_null())), fn.SUM(spend.spend),
                     fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null()))]
-        selected = [*_key_columns(source, by), _class_of(source).alias("classification")]
+        selected = [*_key_columns(source, by, self._db), _class_of(source).alias("classification")]
         selected += [column.alias(name) for column, name in zip(flags, _FLAGS, strict=True)]
         query = source.select(*selected, *[total.alias(name) for total, name in zip(sums, _SUMS, strict=True)])
         if not rolled:
@@ -147,7 +148,7 @@ class CallQueries:
                       only: CallFilter) -> list[ClassCount]:
         """class_counts over the records (UsageEventRow) or the daily rollup (whole days)."""
         source: Any = table
-        selected = [*_key_columns(source, by), _class_of(source).alias("classification")]
+        selected = [*_key_columns(source, by, self._db), _class_of(source).alias("classification")]
         if table is DailyUsageRow:
             query = source.select(*selected, fn.SUM(source.calls).alias("calls"))
         else:
@@ -219,10 +220,15 @@ def classification(reconciled: Field = ReconciledCallRow.classification,
 CallTable = type[UsageEventRow] | type[DailyUsageRow]  # the records, or the daily rollup of whole days
 
 
-def _key_columns(source: Any, by: Sequence[str]) -> list[ColumnBase]:
+def _key_columns(source: Any, by: Sequence[str], database: Database) -> list[ColumnBase]:
     """The columns grouped by, named as `by`, over the records or the daily rollup (`source`)."""
-    return [((call_person(source.user) if name == "user" else call_team()) if name in PERSON_KEYS
-             else group_key(name, source)).alias(name) for name in by]
+    return [_key_column(name, source, database).alias(name) for name in by]
+
+
+def _key_column(name: str, source: Any, database: Database) -> ColumnBase:
+    if name in PERSON_KEYS:
+        return call_person(source.user) if name == "user" else call_team()
+    return week_start(database, group_key(DAY, source)) if name == WEEK else group_key(name, source)
 
 
 def _class_of(source: Any) -> ColumnBase:
@@ -262,9 +268,10 @@ def group_key(name: str, table: Any = UsageEventRow) -> ColumnBase:
 
 
 def _keys(keys: dict[str, Any]) -> dict[str, Any]:
-    """The keys as read, a day as YYYY-MM-DD (SQLite reads it as text, PostgreSQL as a date)."""
-    if DAY in keys:
-        keys[DAY] = str(keys[DAY])[:10]
+    """The keys as read, a day or week as YYYY-MM-DD (SQLite reads it as text, PostgreSQL as a date)."""
+    for name in (DAY, WEEK):
+        if name in keys:
+            keys[name] = str(keys[name])[:10]
     return keys
 
 
