@@ -176,6 +176,32 @@ def test_every_format_shows_the_part(home: Path) -> None:
             for trend in trends] == [("claude-code", 16, 14, 0), ("chatgpt", 3, 0, 3)]  # the late notice too
 
 
+def test_a_fleets_report_shows_the_top_trends_and_says_how_many_more(tmp_path: Path) -> None:
+    """23 people's claude-code (person n with n + 1 calls): the text and HTML show the 20 with the
+    most unmanaged calls and say 3 more are left out; the JSON and CSV keep every one."""
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        store.add([call for n in range(23) for call in calls(f"u{n:02}", n + 1, 3, user=f"u{n:02}")])
+        report = build_report(store, MONDAY.replace(hour=0), UNTIL, "team")
+    assert report.coaching is not None and len(report.coaching.trends) == 23
+    more = "and 3 more tools and people (every one in the JSON and CSV formats)"
+
+    text = render(report, "table")
+    summaries = [line for line in text.splitlines() if line.startswith("  claude-code for ")]
+    assert summaries == [f"  claude-code for u{n:02}: {n + 1} unmanaged and 0 gateway calls in the week of 2026-11-02; "
+                         f"0 notices shown, 0 clicked; 0 calls coached, 0 blocked" for n in range(22, 2, -1)]
+    coaching_rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in text.splitlines()
+                     if line.startswith("│ claude-code ")]  # app, person, week
+    assert coaching_rows == [["claude-code", f"u{n:02}", "2026-11-02"] for n in range(22, 2, -1)]
+    assert text.endswith(f"  {more}\n")
+    assert "u02" not in text
+
+    html = unescape(render(report, "html"))
+    assert [f"u{n:02}" for n in range(22, 2, -1)] == [
+        line.split('data-user="')[1].split('"')[0] for line in html.splitlines() if line.startswith("<tr data-app")]
+    assert html.count("<li>claude-code for ") == 20 and f"<p>{more.capitalize()}.</p>" in html
+    assert len(render(report, "csv").split("\n\n")[-1].strip().splitlines()) == 1 + 23
+
+
 def test_nothing_around_the_gateway_says_so(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
         report = build_report(store, None, UNTIL, "provider")
