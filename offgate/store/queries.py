@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, SQL, Case, ColumnBase, Database, Field, Value, fn
+from peewee import JOIN, SQL, Case, ColumnBase, Database, Field, Select, Value, fn
 
 from offgate.events import UsageEvent
 from offgate.store.core import Store
@@ -92,15 +92,17 @@ class CallQueries:
         """Inside the block, reads of [since, until) take the window's ragged edges from one pass
         over their records (WindowEdgeRow, in a transaction), not one pass each: at fleet scale an
         edge holds up to a day of records (2M at 10,000 devices x 200 calls a day), the rollups
-        far fewer rows."""
-        window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
-        if not window.raw or window.rolled is None:
-            yield self  # all records (no rollup), or none ragged
+        far fewer rows. JIT compiling is off in the block: it costs more than it saves on them."""
+        if not self._rollups:
+            yield self  # the records only: a workstation's few
             return
+        window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
         with self._db.atomic():
             with self._store.reporting("total calls in"):
-                roll_up_edges(self._db, window.raw)
-            self._window = (since, until, window)
+                self._db.execute_sql("SET LOCAL jit = off")
+                if window.raw and window.rolled is not None:
+                    roll_up_edges(self._db, window.raw)
+                    self._window = (since, until, window)
             try:
                 yield self
             finally:
@@ -162,14 +164,15 @@ class CallQueries:
             sums = [fn.COUNT(SQL("*")), fn.SUM(event.prompt_tokens), fn.SUM(event.completion_tokens),
                     fn.SUM(event.cost_usd), fn.SUM(flag(event.cost_usd.is_null())), fn.SUM(spend.spend),
                     fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null()))]
-        selected = [*_key_columns(source, by, self._db), _class_of(source).alias("classification")]
-        selected += [column.alias(name) for column, name in zip(flags, _FLAGS, strict=True)]
-        query = source.select(*selected, *[total.alias(name) for total, name in zip(sums, _SUMS, strict=True)])
-        if not rolled:
-            query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-                     .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
-        query = _grouped(_with_people(query, source, by), len(selected))
-        query = only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+        alike = {"classification": _class_of(source), **dict(zip(_FLAGS, flags, strict=True))}
+
+        def narrowed(query: Any) -> Any:
+            if not rolled:
+                query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                         .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
+            return only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+
+        query = _group_query(source, by, self._db, alike, dict(zip(_SUMS, sums, strict=True)), narrowed)
         with self._store.reporting("total calls in"):
             groups = list(query.dicts().execute(self._db))
         return [_call_group(group, by) for group in groups]
@@ -178,15 +181,15 @@ class CallQueries:
                       only: CallFilter) -> list[ClassCount]:
         """class_counts over the records (UsageEventRow) or the daily rollup (whole days)."""
         source: Any = table
-        selected = [*_key_columns(source, by, self._db), _class_of(source).alias("classification")]
-        if issubclass(table, DailyUsageRow):
-            query = source.select(*selected, fn.SUM(source.calls).alias("calls"))
-        else:
-            call = ReconciledCallRow
-            query = (source.select(*selected, fn.COUNT(SQL("*")).alias("calls"))
-                     .join(call, JOIN.LEFT_OUTER, on=(call.event_id == source.id)))
-        query = _grouped(_with_people(query, source, by), len(selected))
-        query = only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+        rolled, call = issubclass(table, DailyUsageRow), ReconciledCallRow
+
+        def narrowed(query: Any) -> Any:
+            if not rolled:
+                query = query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == source.id))
+            return only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+
+        calls = fn.SUM(source.calls) if rolled else fn.COUNT(SQL("*"))
+        query = _group_query(source, by, self._db, {"classification": _class_of(source)}, {"calls": calls}, narrowed)
         with self._store.reporting("count calls in"):
             found = self._db.execute(query).fetchall()  # the driver's values: peewee's per-row conversion costs more
         return [ClassCount(keys=_keys(dict(zip(by, row[:-2], strict=True))), classification=row[-2], calls=int(row[-1]))
@@ -270,13 +273,36 @@ def _time_of(source: Any) -> Field:
     return source.day if issubclass(source, DailyUsageRow) else source.ts
 
 
-def _with_people(query: Any, source: Any, by: Sequence[str]) -> Any:
-    """The query joined to the people mapping when it groups by person or team."""
+def _group_query(source: Any, by: Sequence[str], database: Database, alike: dict[str, ColumnBase],
+                 sums: dict[str, ColumnBase], narrowed: Callable[[Any], Any]) -> Any:
+    """SELECT `by`'s keys, `alike` (columns the calls of a group share) and `sums` (aggregates)
+    FROM `source`, grouped, with `narrowed`'s joins and filters. By person or team: grouped by
+    login and device first and the people mapping joined to those groups, not to every row of
+    a month's rollup (10,000 people: a million rows)."""
     if not PERSON_KEYS.intersection(by):
-        return query
-    on_device, on_any_device = person_of_call(source.user, source.device)
-    return (query.join_from(source, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
-            .join_from(source, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+        keys = _key_columns(source, by, database)
+        query = source.select(*keys, *_aliased(alike), *_aliased(sums))
+        return _grouped(narrowed(query), len(keys) + len(alike))
+    plain = [name for name in by if name not in PERSON_KEYS]
+    keys = [*_key_columns(source, plain, database), source.user.alias(_LOGIN), source.device.alias(_DEVICE)]
+    inner = _grouped(narrowed(source.select(*keys, *_aliased(alike), *_aliased(sums))),
+                     len(keys) + len(alike)).alias("calls")
+    login, device = getattr(inner.c, _LOGIN), getattr(inner.c, _DEVICE)
+    on_device, on_any_device = person_of_call(login, device)
+    columns = [((call_person(login) if name == "user" else call_team()) if name in PERSON_KEYS
+                else getattr(inner.c, name)).alias(name) for name in by]
+    columns += [getattr(inner.c, name).alias(name) for name in alike]
+    columns += [fn.SUM(getattr(inner.c, name)).alias(name) for name in sums]
+    query = (Select([inner], columns).join(ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+             .join(ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+    return _grouped(query, len(by) + len(alike))
+
+
+_LOGIN, _DEVICE = "call_login", "call_device"  # the inner grouping's login and device, which the people join on
+
+
+def _aliased(columns: dict[str, ColumnBase]) -> list[ColumnBase]:
+    return [column.alias(name) for name, column in columns.items()]
 
 
 def _grouped(query: Any, columns: int) -> Any:

@@ -172,7 +172,6 @@ def roll_up_edges(database: Database, edges: tuple[tuple[datetime | None, dateti
     cursor.execute(f"CREATE TEMPORARY TABLE {_EDGES} (LIKE usage_daily) ON COMMIT DROP")
     cursor.execute(f"INSERT INTO {_EDGES} ({DAILY_COLUMNS})\n{daily_rows('usage_event', where)}",
                    [moment for edge in edges for moment in edge])
-    cursor.execute(f"ANALYZE {_EDGES}")  # a temporary table has no statistics until asked
 
 
 def _daily(more_keys: tuple[str, ...]) -> str:
