@@ -169,9 +169,9 @@ def roll_up_edges(database: Database, edges: tuple[tuple[datetime | None, dateti
     transaction (the table is dropped at its end)."""
     where = " OR ".join("(e.ts >= %s AND e.ts < %s)" for _ in edges)
     cursor = database.cursor()
-    cursor.execute(f"CREATE TEMPORARY TABLE {_EDGES} (LIKE usage_daily) ON COMMIT DROP")
-    cursor.execute(f"INSERT INTO {_EDGES} ({DAILY_COLUMNS})\n{daily_rows('usage_event', where)}",
-                   [moment for edge in edges for moment in edge])
+    # CREATE TABLE AS, not INSERT: its SELECT may run in parallel workers.
+    cursor.execute(f"CREATE TEMPORARY TABLE {_EDGES} ({DAILY_COLUMNS}) ON COMMIT DROP AS\n"
+                   f"{daily_rows('usage_event', where)}", [moment for edge in edges for moment in edge])
 
 
 def _daily(more_keys: tuple[str, ...]) -> str:
