@@ -261,6 +261,16 @@ def test_a_report_reads_the_records_of_its_ragged_edges_once(central_store: Stor
     assert report.totals.captured_calls == sum(group.calls for group in records) > 0
 
 
+def test_two_reports_in_one_transaction_each_roll_up_their_edges(central_store: Store) -> None:
+    """The dashboard's fleet page builds a report by team and one by user; inside one transaction
+    the second's edges replace the first's (a temporary table lives to the transaction's end)."""
+    since, until = (moment.replace(tzinfo=UTC) for moment in WINDOWS[2])
+    with central_store.database.atomic():
+        by_team = build_report(central_store, since, until, "team", coaching=False)
+        by_user = build_report(central_store, since, until, "user", coaching=False)
+    assert sum(row.unmanaged_calls for row in by_team.rows) == sum(row.unmanaged_calls for row in by_user.rows) > 0
+
+
 def test_the_reports_coaching_and_pricing_parts_read_the_rollup_and_say_what_the_records_do(
         central_store: Store, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     """coaching_part and pricing_part on the central store (whole days from usage_daily) give

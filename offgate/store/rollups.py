@@ -169,6 +169,7 @@ def roll_up_edges(database: Database, edges: tuple[tuple[datetime | None, dateti
     transaction (the table is dropped at its end)."""
     where = " OR ".join("(e.ts >= %s AND e.ts < %s)" for _ in edges)
     cursor = database.cursor()
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_EDGES}")  # an earlier report's, in a transaction around both
     # CREATE TABLE AS, not INSERT: its SELECT may run in parallel workers.
     cursor.execute(f"CREATE TEMPORARY TABLE {_EDGES} ({DAILY_COLUMNS}) ON COMMIT DROP AS\n"
                    f"{daily_rows('usage_event', where)}", [moment for edge in edges for moment in edge])
