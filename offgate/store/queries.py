@@ -92,7 +92,8 @@ class CallQueries:
         """Inside the block, reads of [since, until) take the window's ragged edges from one pass
         over their records (WindowEdgeRow, in a transaction), not one pass each: at fleet scale an
         edge holds up to a day of records (2M at 10,000 devices x 200 calls a day), the rollups
-        far fewer rows. JIT compiling is off in the block: it costs more than it saves on them."""
+        far fewer rows. JIT compiling is off in the block (it costs more than it saves on them), and
+        each sort or hash may take 64 MB."""
         if not self._rollups:
             yield self  # the records only: a workstation's few
             return
@@ -100,6 +101,9 @@ class CallQueries:
         with self._db.atomic():
             with self._store.reporting("total calls in"):
                 self._db.execute_sql("SET LOCAL jit = off")
+                # Room to group an edge's records by hashing them, not by sorting them on disk (a day at
+                # 10,000 devices: hundreds of thousands of groups).
+                self._db.execute_sql("SET LOCAL work_mem = '64MB'")
                 if window.raw and window.rolled is not None:
                     roll_up_edges(self._db, window.raw)
                     self._window = (since, until, window)
