@@ -139,7 +139,8 @@ class CallQueries:
     def _parts[T](self, since: datetime | None, until: datetime | None,
                   read: Callable[[CallTable, datetime | None, datetime | None], list[T]]) -> list[list[T]]:
         """What `read` finds in each part of [since, until): the whole days from the daily
-        rollup where the store keeps one, the window's ragged ends from the records."""
+        rollup where the store keeps one, the window's ragged ends from the records (inside
+        window(), from their rollup made once)."""
         if self._window is not None and self._window[:2] == (since, until):
             window = self._window[2]
             parts = [read(WindowEdgeRow, None, None)]  # already cut to the edges
@@ -156,12 +157,11 @@ class CallQueries:
         rolled = issubclass(table, DailyUsageRow)
         event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
         source: Any = table
-        daily = source
         web_app = flag(source.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)
         if rolled:
-            flags = [flag(daily.classification.is_null(False)), flag(daily.matched == True),  # noqa: E712 - SQL
-                     flag(daily.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
-            sums = [fn.SUM(getattr(daily, name)) for name in _SUMS]
+            flags = [flag(source.classification.is_null(False)), flag(source.matched == True),  # noqa: E712 - SQL
+                     flag(source.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
+            sums = [fn.SUM(getattr(source, name)) for name in _SUMS]
         else:
             flags = [flag(call.event_id.is_null(False)), flag(call.spend_request_id.is_null(False)),
                      flag(event.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
@@ -258,14 +258,10 @@ CallTable = type[UsageEventRow] | type[DailyUsageRow]  # the records, or the dai
 
 
 def _key_columns(source: Any, by: Sequence[str], database: Database) -> list[ColumnBase]:
-    """The columns grouped by, named as `by`, over the records or the daily rollup (`source`)."""
-    return [_key_column(name, source, database).alias(name) for name in by]
-
-
-def _key_column(name: str, source: Any, database: Database) -> ColumnBase:
-    if name in PERSON_KEYS:
-        return call_person(source.user) if name == "user" else call_team()
-    return week_start(database, group_key(DAY, source)) if name == WEEK else group_key(name, source)
+    """The columns grouped by (none a person's: _group_query joins those), named as `by`, over
+    the records or a rollup (`source`)."""
+    return [(week_start(database, group_key(DAY, source)) if name == WEEK else group_key(name, source)).alias(name)
+            for name in by]
 
 
 def _class_of(source: Any) -> ColumnBase:
