@@ -106,6 +106,19 @@ def test_a_short_window_is_counted_per_day(store_url: str) -> None:
                              "2026-11-12; 0 notices shown, 0 clicked; 1 call coached, 1 blocked")
 
 
+def test_a_sundays_call_counts_in_the_week_of_the_monday_before(store_url: str) -> None:
+    """The weeks are counted by the database (SQLite and PostgreSQL alike), each from its Monday (UTC)."""
+    sunday_night, monday = datetime(2026, 11, 8, 23, 59, 59, tzinfo=UTC), datetime(2026, 11, 9, tzinfo=UTC)
+    with Store.open(store_url) as store:
+        store.add([*calls("sun", 1, 8, ts=sunday_night), *calls("mon", 2, 9, ts=monday),
+                   *calls("sat", 3, 14), *calls("sun-2", 4, 15)])
+        coaching = build_report(store, MONDAY.replace(hour=0), UNTIL, "provider").coaching
+    assert coaching is not None and coaching.period == "week"
+    [trend] = coaching.trends
+    assert [(p.start.isoformat(), p.unmanaged_calls) for p in trend.periods] == [("2026-11-02", 1),
+                                                                                  ("2026-11-09", 2 + 3 + 4)]
+
+
 def test_a_report_filtered_to_a_device_counts_only_its_calls_and_notices(store_url: str) -> None:
     fill(store_url)
     with Store.open(store_url) as store:
@@ -161,6 +174,32 @@ def test_every_format_shows_the_part(home: Path) -> None:
     trends = json.loads(result.stdout)["coaching"]["trends"]
     assert [(trend["app"], trend["unmanaged_calls"], trend["gateway_calls"], trend["notices_shown"])
             for trend in trends] == [("claude-code", 16, 14, 0), ("chatgpt", 3, 0, 3)]  # the late notice too
+
+
+def test_a_fleets_report_shows_the_top_trends_and_says_how_many_more(tmp_path: Path) -> None:
+    """23 people's claude-code (person n with n + 1 calls): the text and HTML show the 20 with the
+    most unmanaged calls and say 3 more are left out; the JSON and CSV keep every one."""
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        store.add([call for n in range(23) for call in calls(f"u{n:02}", n + 1, 3, user=f"u{n:02}")])
+        report = build_report(store, MONDAY.replace(hour=0), UNTIL, "team")
+    assert report.coaching is not None and len(report.coaching.trends) == 23
+    more = "and 3 more tools and people (every one in the JSON and CSV formats)"
+
+    text = render(report, "table")
+    summaries = [line for line in text.splitlines() if line.startswith("  claude-code for ")]
+    assert summaries == [f"  claude-code for u{n:02}: {n + 1} unmanaged and 0 gateway calls in the week of 2026-11-02; "
+                         f"0 notices shown, 0 clicked; 0 calls coached, 0 blocked" for n in range(22, 2, -1)]
+    coaching_rows = [[cell.strip() for cell in line.split("│")[1:4]] for line in text.splitlines()
+                     if line.startswith("│ claude-code ")]  # app, person, week
+    assert coaching_rows == [["claude-code", f"u{n:02}", "2026-11-02"] for n in range(22, 2, -1)]
+    assert text.endswith(f"  {more}\n")
+    assert "u02" not in text
+
+    html = unescape(render(report, "html"))
+    assert [f"u{n:02}" for n in range(22, 2, -1)] == [
+        line.split('data-user="')[1].split('"')[0] for line in html.splitlines() if line.startswith("<tr data-app")]
+    assert html.count("<li>claude-code for ") == 20 and f"<p>{more.capitalize()}.</p>" in html
+    assert len(render(report, "csv").split("\n\n")[-1].strip().splitlines()) == 1 + 23
 
 
 def test_nothing_around_the_gateway_says_so(tmp_path: Path) -> None:

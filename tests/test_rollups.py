@@ -8,7 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from analytics.reconcile import reconcile
 from analytics.report.coaching import coaching_part
-from analytics.report.model import SOURCE_FIELDS
+from analytics.report.model import SOURCE_FIELDS, build_report
 from analytics.report.pricing_bases import pricing_part
 from offgate.cli import app
 from offgate.config import ReconcileSettings
@@ -25,8 +25,8 @@ from offgate.store import Store
 from offgate.store.alerts import UnmanagedSeries
 from offgate.store.filters import ALL_CALLS
 from offgate.store.people import People, Person
-from offgate.store.queries import COST_NOTE, POLICY_OUTCOME, CallGroup, CallQueries
-from offgate.store.rollups import Window, key_daily_usage_by_outcome_and_note, split_window
+from offgate.store.queries import COST_NOTE, POLICY_OUTCOME, WEEK, CallGroup, CallQueries
+from offgate.store.rollups import Window, key_daily_usage_by_outcome_and_note, no_calls, split_window
 from offgate.store.schema import MIGRATIONS, UsageEventRow
 from offgate.store.spend import SpendLog
 from offgate.store.sql import insert_rows
@@ -42,9 +42,10 @@ WINDOWS = [
     (T + timedelta(minutes=3), T + timedelta(minutes=9)),  # inside one hour
     (T - timedelta(days=5, hours=3), T + timedelta(days=3, hours=2, minutes=5)),  # ragged, no call beyond either end
 ]
-GROUPINGS = [[name] for name in (*DIMENSIONS, DAY, COST_NOTE, POLICY_OUTCOME)] + [list(SOURCE_FIELDS)]
-COACHING, PRICING = ["app", "user", DAY, POLICY_OUTCOME], ["app", "model", COST_NOTE]  # the report's parts' groupings
-GROUPINGS += [COACHING, PRICING]
+GROUPINGS = [[name] for name in (*DIMENSIONS, DAY, WEEK, COST_NOTE, POLICY_OUTCOME)] + [list(SOURCE_FIELDS)]
+COACHING, PRICING = ["app", "user", WEEK, POLICY_OUTCOME], ["app", "model", COST_NOTE]  # the report's parts' groupings
+COACHING_BY_DAY = ["app", "user", DAY, POLICY_OUTCOME]
+GROUPINGS += [COACHING, COACHING_BY_DAY, PRICING]
 NOTES = (None, SUBSCRIPTION_NOTE, retired_note("1.74.0", "2025-06-01"), "estimated from the response's size")
 
 
@@ -90,9 +91,14 @@ def assert_rollups_agree(store: Store) -> None:
         for by in GROUPINGS:
             expected = comparable(raw.call_groups(since, until, by, ["chatgpt"]))
             assert comparable(rolled.call_groups(since, until, by, ["chatgpt"])) == expected, (since, until, by)
-        for by in (COACHING, PRICING):
+        for by in (COACHING, COACHING_BY_DAY, PRICING):
             expected_counts = class_counts(raw, since, until, by)
             assert class_counts(rolled, since, until, by) == expected_counts, (since, until, by)
+        with CallQueries(store).window(since, until) as edged:  # the ragged edges read once, as a report does
+            for by in GROUPINGS:
+                assert comparable(edged.call_groups(since, until, by, ["chatgpt"])) == comparable(
+                    raw.call_groups(since, until, by, ["chatgpt"])), (since, until, by)
+            assert class_counts(edged, since, until, COACHING) == class_counts(raw, since, until, COACHING)
     dimensions = list(ALERT_DIMENSIONS)
     for since, until in WINDOWS:
         assert hourly(UnmanagedSeries(store), since, until) == hourly(UnmanagedSeries(store, rollups=False), since,
@@ -238,13 +244,43 @@ def test_a_ragged_day_is_the_rollups_whole_only_when_nothing_of_it_lies_outside_
     assert split_window(None, None, day) == Window((None, None), ())
 
 
+def test_a_report_reads_the_records_of_its_ragged_edges_once(central_store: Store,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A window ragged at both ends: its whole days from usage_daily and its edges' records rolled
+    up once (at fleet scale an edge is up to a day of records), not read again by each group-by."""
+    since, until = WINDOWS[2]
+    first_midnight, last_midnight = since.replace(hour=0, minute=0) + timedelta(days=1), until.replace(hour=0, second=0)
+    assert split_window(since, until, timedelta(days=1), no_calls(central_store.database)).raw == (
+        (since, first_midnight), (last_midnight, until))
+    caplog.set_level(logging.DEBUG, logger="peewee")
+    report = build_report(central_store, since.replace(tzinfo=UTC), until.replace(tzinfo=UTC), "team")
+    grouped_reads = [str(record.msg) for record in caplog.records if "GROUP BY" in str(record.msg)]
+    # The rows, top sources, daily trend, pricing and coaching parts: each reads the rollup and the edges.
+    assert sum('FROM "usage_daily"' in read for read in grouped_reads) == 5
+    assert sum('FROM "usage_window_edges"' in read for read in grouped_reads) == 5
+    assert not any('FROM "usage_event"' in read for read in grouped_reads)
+    records = CallQueries(central_store, rollups=False).call_groups(since, until, ["app"])
+    assert report.totals.captured_calls == sum(group.calls for group in records) > 0
+
+
+def test_two_reports_in_one_transaction_each_roll_up_their_edges(central_store: Store) -> None:
+    """The dashboard's fleet page builds a report by team and one by user; inside one transaction
+    the second's edges replace the first's (a temporary table lives to the transaction's end)."""
+    since, until = (moment.replace(tzinfo=UTC) for moment in WINDOWS[2])
+    with central_store.database.atomic():
+        by_team = build_report(central_store, since, until, "team", coaching=False)
+        by_user = build_report(central_store, since, until, "user", coaching=False)
+    assert sum(row.unmanaged_calls for row in by_team.rows) == sum(row.unmanaged_calls for row in by_user.rows) > 0
+
+
 def test_the_reports_coaching_and_pricing_parts_read_the_rollup_and_say_what_the_records_do(
         central_store: Store, tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     """coaching_part and pricing_part on the central store (whole days from usage_daily) give
     what they give on a workstation's SQLite store of the same records, to the cent."""
     now, windows = NOW, (None, T0 - timedelta(days=2, hours=5, minutes=7))  # calls later today: a ragged end
     caplog.set_level(logging.DEBUG, logger="peewee")
-    central = [(coaching_part(central_store, since, now), pricing_part(central_store, since, now, ALL_CALLS))
+    central = [(coaching_part(CallQueries(central_store), since, now),
+                pricing_part(CallQueries(central_store), since, now, ALL_CALLS))
                for since in windows]
     grouped_reads = [str(record.msg) for record in caplog.records if "GROUP BY" in str(record.msg)]
     # Each part's whole days from the rollup, in both windows; the records only for the ragged ends (1 + 2).
@@ -256,7 +292,8 @@ def test_the_reports_coaching_and_pricing_parts_read_the_rollup_and_say_what_the
         local.add([*events, *more_calls()])
         SpendLog(local).add(rows, "file")
         People(local).replace(People(central_store).all(), "test")
-        workstation = [(coaching_part(local, since, now), pricing_part(local, since, now, ALL_CALLS))
+        workstation = [(coaching_part(CallQueries(local), since, now), pricing_part(CallQueries(local), since, now,
+                                                                                   ALL_CALLS))
                        for since in windows]
     for (coaching, pricing), (local_coaching, local_pricing) in zip(central, workstation, strict=True):
         assert coaching.model_dump() == local_coaching.model_dump()

@@ -12,10 +12,9 @@ from typing import Literal
 
 from analytics.report.document import Coaching, CoachingCounts, CoachingPeriod, CoachingTrend
 from analytics.report.values import count, label
-from offgate.store import Store
 from offgate.store.coaching import CoachingStore
 from offgate.store.filters import ALL_CALLS, CallFilter
-from offgate.store.queries import POLICY_OUTCOME, CallQueries
+from offgate.store.queries import POLICY_OUTCOME, WEEK, CallQueries
 from offgate.vocabulary import DAY, GATEWAY, GATEWAY_UPSTREAM
 
 DAYS_SHOWN_BY_DAY = timedelta(days=14)
@@ -24,18 +23,20 @@ Period = Literal["week", "day"]
 Counts = dict[str, int]
 
 
-def coaching_part(store: Store, since: datetime | None, until: datetime, only: CallFilter = ALL_CALLS) -> Coaching:
+def coaching_part(calls: CallQueries, since: datetime | None, until: datetime,
+                  only: CallFilter = ALL_CALLS) -> Coaching:
     period: Period = "day" if since is not None and until - since <= DAYS_SHOWN_BY_DAY else "week"
     found: dict[tuple[str | None, str | None], dict[date, Counts]] = {}
 
-    def counts_of(app: str | None, person: str | None, day: str) -> Counts:
-        start = period_start(date.fromisoformat(day), period)
+    def counts_of(app: str | None, person: str | None, start: date) -> Counts:
         return found.setdefault((app, person), {}).setdefault(start, dict.fromkeys(COUNT_FIELDS, 0))
 
-    for group in CallQueries(store).class_counts(since, until, ["app", "user", DAY, POLICY_OUTCOME], only):
+    # Counted per period by the database: at fleet scale a row per person and day is most of the part's time.
+    key = WEEK if period == "week" else DAY
+    for group in calls.class_counts(since, until, ["app", "user", key, POLICY_OUTCOME], only):
         if group.classification == GATEWAY_UPSTREAM:
             continue
-        counts = counts_of(group.keys["app"], group.keys["user"], group.keys[DAY])
+        counts = counts_of(group.keys["app"], group.keys["user"], date.fromisoformat(group.keys[key]))
         outcome = group.keys[POLICY_OUTCOME]
         if group.classification == GATEWAY:
             counts["gateway_calls"] += group.calls
@@ -44,8 +45,8 @@ def coaching_part(store: Store, since: datetime | None, until: datetime, only: C
         else:
             counts["unmanaged_calls"] += group.calls
             counts["coached_calls"] += group.calls if outcome == "coached" else 0
-    for notices in CoachingStore(store).by_person_and_day(since, until, only):
-        counts = counts_of(notices.app, notices.person, notices.day)
+    for notices in CoachingStore(calls.store).by_person_and_day(since, until, only):
+        counts = counts_of(notices.app, notices.person, period_start(date.fromisoformat(notices.day), period))
         counts["notices_shown"] += notices.shown
         counts["notices_clicked"] += notices.clicked
 

@@ -66,8 +66,14 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: Dime
     group-by over the window's calls; readers of the totals or rows alone go without)."""
     if by not in DIMENSIONS:
         raise ValueError(f"cannot report by {by!r}: one of {', '.join(DIMENSIONS)}")
+    with CallQueries(store).window(since, until) as calls:
+        return _report(calls, since, until, by, only, gateway_keys, coaching)
+
+
+def _report(calls: CallQueries, since: datetime | None, until: datetime, by: Dimension, only: CallFilter,
+            gateway_keys: Sequence[GatewayKey], coaching: bool) -> Report:
+    store = calls.store
     web_apps = _web_app_providers()
-    calls = CallQueries(store)
     groups = calls.call_groups(since, until, [by], web_apps, only)
     spend_days = SpendLog(store).by_day(since, until, only)
     totals = _totals(groups, spend_days)
@@ -90,10 +96,10 @@ def build_report(store: Store, since: datetime | None, until: datetime, by: Dime
         estimated=_estimated(groups, totals),
         unread_connections=[UnreadConnection(**entry) for entry in
                             UnreadConnectionStore(store).by_process_and_host(since, until, only)],
-        pricing=pricing_part(store, since, until, only),
+        pricing=pricing_part(calls, since, until, only),
         workstation=workstation_part(store, since, until, only),
         bill=None if only else bill_part(store, since, until, gateway_keys),  # a bill is per key, never per device
-        coaching=coaching_part(store, since, until, only) if coaching else None,
+        coaching=coaching_part(calls, since, until, only) if coaching else None,
     )
 
 

@@ -12,14 +12,13 @@ from analytics.report.document import BasisTotal, PlanApp, Pricing, RetiredModel
 from analytics.report.values import calls, label
 from offgate.money import usd
 from offgate.pricing_basis import PRICING_BASES, PricingBasis, pricing_basis, retired_listing
-from offgate.store import Store
 from offgate.store.filters import CallFilter
 from offgate.store.queries import COST_NOTE, CallGroup, CallQueries
 from offgate.vocabulary import UNMANAGED
 
 
-def pricing_part(store: Store, since: datetime | None, until: datetime, only: CallFilter) -> Pricing:
-    groups = [group for group in CallQueries(store).call_groups(since, until, ["app", "model", COST_NOTE], (), only)
+def pricing_part(calls: CallQueries, since: datetime | None, until: datetime, only: CallFilter) -> Pricing:
+    groups = [group for group in calls.call_groups(since, until, ["app", "model", COST_NOTE], (), only)
               if group.classification == UNMANAGED]
     bases: dict[PricingBasis, list[Any]] = {basis: [0, 0.0] for basis in PRICING_BASES}
     plan_apps: dict[str | None, list[Any]] = defaultdict(lambda: [0, 0.0])

@@ -31,7 +31,7 @@ from analytics.report.document import (
     UnreadConnection,
     Workstation,
 )
-from analytics.report.values import BASIS_LABELS, count, label, percent, window
+from analytics.report.values import BASIS_LABELS, TRENDS_SHOWN, count, label, percent, trends_left_out, window
 from offgate.money import usd
 
 TEMPLATE = Template((Path(__file__).with_name("template.html")).read_text(encoding="utf-8"))
@@ -279,17 +279,21 @@ def _coaching(coaching: Coaching | None) -> str:
     if coaching is None or not coaching.trends:
         return "<p>No call went around the gateway and nobody was coached.</p>"
     head = "".join(f'<th class="number">{escape(title)}</th>' for _, title in COACHING_COLUMNS)
+    shown = coaching.trends[:TRENDS_SHOWN]
     lines = ['<ul class="notes" data-list="coaching">'
-             + "".join(f"<li>{escape(trend.summary)}</li>" for trend in coaching.trends) + "</ul>",
+             + "".join(f"<li>{escape(trend.summary)}</li>" for trend in shown) + "</ul>",
              f'<table data-table="coaching"><tr><th>app</th><th>person</th><th>{escape(coaching.period)} (UTC)</th>'
              f"{head}</tr>"]
-    for trend in coaching.trends:
+    for trend in shown:
         for period in trend.periods:
             cells = "".join(_cell(period, name, count) for name, _ in COACHING_COLUMNS)
             lines.append(f'<tr data-app="{escape(trend.app or "")}" data-user="{escape(trend.user or "")}" '
                          f'data-key="{period.start.isoformat()}"><td>{escape(label(trend.app))}</td>'
                          f"<td>{escape(label(trend.user))}</td><td>{period.start.isoformat()}</td>{cells}</tr>")
-    return "\n".join([*lines, "</table>"])
+    lines.append("</table>")
+    if more := trends_left_out(coaching):
+        lines.append(f"<p>{escape(more.capitalize())}.</p>")
+    return "\n".join(lines)
 
 
 def _cell(record: BaseModel, name: str, shown: Callable[[Any], str]) -> str:

@@ -8,7 +8,16 @@ from rich.console import Console
 from rich.table import Table
 
 from analytics.report.document import Bill, Coaching, Pricing, Report, Workstation
-from analytics.report.values import BASIS_LABELS, calls, count, label, percent, window
+from analytics.report.values import (
+    BASIS_LABELS,
+    TRENDS_SHOWN,
+    calls,
+    count,
+    label,
+    percent,
+    trends_left_out,
+    window,
+)
 from offgate.money import usd
 
 WIDTH = 160
@@ -157,11 +166,12 @@ def _coaching(console: Console, coaching: Coaching | None) -> None:
     console.print(f"Coaching, per {coaching.period}: does it work?", markup=False)
     table = Table("app", "person", f"{coaching.period} (UTC)", "unmanaged calls", "gateway calls", "coached",
                   "blocked", "notices shown", "clicked", title="unmanaged against gateway calls")
-    for trend in coaching.trends:
+    shown = coaching.trends[:TRENDS_SHOWN]
+    for trend in shown:
         for period in trend.periods:
             table.add_row(label(trend.app), label(trend.user), period.start.isoformat(),
                           count(period.unmanaged_calls), count(period.gateway_calls), count(period.coached_calls),
                           count(period.blocked_calls), count(period.notices_shown), count(period.notices_clicked))
     console.print(table)
-    for trend in coaching.trends:
-        console.print(f"  {trend.summary}", markup=False)
+    for line in [trend.summary for trend in shown] + [more for more in [trends_left_out(coaching)] if more]:
+        console.print(f"  {line}", markup=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from analytics.report.document import Coaching
+
 
 def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
@@ -26,6 +28,18 @@ def window(since: datetime | None, until: datetime) -> str:
 # What each pricing basis (offgate.pricing_basis) is called where people read it.
 BASIS_LABELS = {"api": "list price", "plan_equivalent": "a plan's API-equivalent",
                 "retired_price": "a retired model's last listed price", "unpriced": "no price"}
+
+
+# A fleet's coaching part has a trend per tool and person (thousands): people read the top ones.
+TRENDS_SHOWN = 20
+
+
+def trends_left_out(coaching: Coaching) -> str | None:
+    """What the text and HTML say of the trends past the first TRENDS_SHOWN, if any."""
+    left_out = len(coaching.trends) - TRENDS_SHOWN
+    if left_out <= 0:
+        return None
+    return f"and {count(left_out)} more tools and people (every one in the JSON and CSV formats)"
 
 
 def calls(number: int) -> str:

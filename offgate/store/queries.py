@@ -4,25 +4,27 @@ calls not reconciled yet are counted too."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from peewee import JOIN, SQL, Case, ColumnBase, Field, Value, fn
+from peewee import JOIN, SQL, Case, ColumnBase, Database, Field, Select, Value, fn
 
 from offgate.events import UsageEvent
 from offgate.store.core import Store
 from offgate.store.filters import ALL_CALLS, CallFilter
 from offgate.store.people import ON_ANY_DEVICE, ON_DEVICE, PersonRow, call_person, call_team, person_of_call
-from offgate.store.rollups import ONE_DAY, DailyUsageRow, cut_window, has_rollups
+from offgate.store.rollups import ONE_DAY, DailyUsageRow, Window, WindowEdgeRow, cut_window, has_rollups, roll_up_edges
 from offgate.store.schema import ReconciledCallRow, SpendLogRow, UsageEventRow
-from offgate.store.sql import between, flag
+from offgate.store.sql import between, flag, week_start
 from offgate.vocabulary import DAY, DIMENSION_COLUMNS, GATEWAY, TEAM, UNMANAGED
 
 PERSON_KEYS = frozenset({"user", TEAM})  # read through the people mapping
 COST_NOTE = "cost_note"  # what a cost stands for (offgate.pricing_basis): a key to group by, beside the dimensions
 POLICY_OUTCOME = "policy_outcome"  # groups calls by what the policy did to them: coached, blocked or nothing
+WEEK = "week"  # groups calls by their UTC week, as the date of its Monday (YYYY-MM-DD, as "day")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +81,41 @@ class CallQueries:
         self._store = store
         self._db = store.database
         self._rollups = rollups and has_rollups(self._db)  # False: count the records themselves
+        self._window: tuple[datetime | None, datetime | None, Window] | None = None  # inside window(): its cut
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @contextmanager
+    def window(self, since: datetime | None, until: datetime | None) -> Generator[CallQueries]:
+        """Inside the block, reads of [since, until) take the window's ragged edges from one pass
+        over their records (WindowEdgeRow, in a transaction), not one pass each: at fleet scale an
+        edge holds up to a day of records (2M at 10,000 devices x 200 calls a day), the rollups
+        far fewer rows. JIT compiling is off in the block (it costs more than it saves on them), and
+        each sort or hash may take 64 MB."""
+        if not self._rollups:
+            yield self  # the records only: a workstation's few
+            return
+        window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
+        with self._db.atomic():
+            with self._store.reporting("total calls in"):
+                self._db.execute_sql("SET LOCAL jit = off")
+                # Room to group an edge's records by hashing them, not by sorting them on disk (a day at
+                # 10,000 devices: hundreds of thousands of groups).
+                self._db.execute_sql("SET LOCAL work_mem = '64MB'")
+                if window.raw and window.rolled is not None:
+                    roll_up_edges(self._db, window.raw)
+                    self._window = (since, until, window)
+            try:
+                yield self
+            finally:
+                self._window = None
 
     def call_groups(self, since: datetime | None, until: datetime | None, by: Sequence[str],
                     web_app_providers: Sequence[str] = (), only: CallFilter = ALL_CALLS) -> list[CallGroup]:
         """Captured calls in [since, until) (those `only` keeps) counted and summed per value
-        of `by` (dimensions, "day", "cost_note" or POLICY_OUTCOME; "user" is the person, "team"
+        of `by` (dimensions, "day", WEEK, "cost_note" or POLICY_OUTCOME; "user" is the person, "team"
         theirs: offgate.store.people), class, and the flags of CallGroup (read as _parts says)."""
         parts = self._parts(since, until, lambda table, start, end: self._groups(table, start, end, by,
                                                                                  web_app_providers, only))
@@ -107,9 +139,14 @@ class CallQueries:
     def _parts[T](self, since: datetime | None, until: datetime | None,
                   read: Callable[[CallTable, datetime | None, datetime | None], list[T]]) -> list[list[T]]:
         """What `read` finds in each part of [since, until): the whole days from the daily
-        rollup where the store keeps one, the window's ragged ends from the records."""
-        window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
-        parts = [read(UsageEventRow, start, end) for start, end in window.raw]
+        rollup where the store keeps one, the window's ragged ends from the records (inside
+        window(), from their rollup made once)."""
+        if self._window is not None and self._window[:2] == (since, until):
+            window = self._window[2]
+            parts = [read(WindowEdgeRow, None, None)]  # already cut to the edges
+        else:
+            window = cut_window(self._db, since, until, ONE_DAY, self._rollups)
+            parts = [read(UsageEventRow, start, end) for start, end in window.raw]
         if window.rolled is not None:
             parts.append(read(DailyUsageRow, *window.rolled))
         return parts
@@ -117,28 +154,29 @@ class CallQueries:
     def _groups(self, table: CallTable, since: datetime | None, until: datetime | None, by: Sequence[str],
                 web_app_providers: Sequence[str], only: CallFilter) -> list[CallGroup]:
         """call_groups over the records (UsageEventRow) or the daily rollup (whole days)."""
-        rolled = table is DailyUsageRow
-        event, call, spend, daily = UsageEventRow, ReconciledCallRow, SpendLogRow, DailyUsageRow
+        rolled = issubclass(table, DailyUsageRow)
+        event, call, spend = UsageEventRow, ReconciledCallRow, SpendLogRow
         source: Any = table
         web_app = flag(source.provider.in_(list(web_app_providers))) if web_app_providers else Value(0)
         if rolled:
-            flags = [flag(daily.classification.is_null(False)), flag(daily.matched == True),  # noqa: E712 - SQL
-                     flag(daily.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
-            sums = [fn.SUM(getattr(daily, name)) for name in _SUMS]
+            flags = [flag(source.classification.is_null(False)), flag(source.matched == True),  # noqa: E712 - SQL
+                     flag(source.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
+            sums = [fn.SUM(getattr(source, name)) for name in _SUMS]
         else:
             flags = [flag(call.event_id.is_null(False)), flag(call.spend_request_id.is_null(False)),
                      flag(event.tokens_estimated == True), web_app]  # noqa: E712 - SQL, not Python
             sums = [fn.COUNT(SQL("*")), fn.SUM(event.prompt_tokens), fn.SUM(event.completion_tokens),
                     fn.SUM(event.cost_usd), fn.SUM(flag(event.cost_usd.is_null())), fn.SUM(spend.spend),
                     fn.SUM(flag(call.spend_request_id.is_null(False) & spend.spend.is_null()))]
-        selected = [*_key_columns(source, by), _class_of(source).alias("classification")]
-        selected += [column.alias(name) for column, name in zip(flags, _FLAGS, strict=True)]
-        query = source.select(*selected, *[total.alias(name) for total, name in zip(sums, _SUMS, strict=True)])
-        if not rolled:
-            query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
-                     .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
-        query = _grouped(_with_people(query, source, by), len(selected))
-        query = only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+        alike = {"classification": _class_of(source), **dict(zip(_FLAGS, flags, strict=True))}
+
+        def narrowed(query: Any) -> Any:
+            if not rolled:
+                query = (query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == event.id))
+                         .join(spend, JOIN.LEFT_OUTER, on=(spend.request_id == call.spend_request_id)))
+            return only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+
+        query = _group_query(source, by, self._db, alike, dict(zip(_SUMS, sums, strict=True)), narrowed)
         with self._store.reporting("total calls in"):
             groups = list(query.dicts().execute(self._db))
         return [_call_group(group, by) for group in groups]
@@ -147,15 +185,15 @@ class CallQueries:
                       only: CallFilter) -> list[ClassCount]:
         """class_counts over the records (UsageEventRow) or the daily rollup (whole days)."""
         source: Any = table
-        selected = [*_key_columns(source, by), _class_of(source).alias("classification")]
-        if table is DailyUsageRow:
-            query = source.select(*selected, fn.SUM(source.calls).alias("calls"))
-        else:
-            call = ReconciledCallRow
-            query = (source.select(*selected, fn.COUNT(SQL("*")).alias("calls"))
-                     .join(call, JOIN.LEFT_OUTER, on=(call.event_id == source.id)))
-        query = _grouped(_with_people(query, source, by), len(selected))
-        query = only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+        rolled, call = issubclass(table, DailyUsageRow), ReconciledCallRow
+
+        def narrowed(query: Any) -> Any:
+            if not rolled:
+                query = query.join(call, JOIN.LEFT_OUTER, on=(call.event_id == source.id))
+            return only.apply(between(query, _time_of(source), since, until), source.device, source.user)
+
+        calls = fn.SUM(source.calls) if rolled else fn.COUNT(SQL("*"))
+        query = _group_query(source, by, self._db, {"classification": _class_of(source)}, {"calls": calls}, narrowed)
         with self._store.reporting("count calls in"):
             found = self._db.execute(query).fetchall()  # the driver's values: peewee's per-row conversion costs more
         return [ClassCount(keys=_keys(dict(zip(by, row[:-2], strict=True))), classification=row[-2], calls=int(row[-1]))
@@ -216,30 +254,55 @@ def classification(reconciled: Field = ReconciledCallRow.classification,
     return fn.COALESCE(reconciled, by_route)
 
 
-CallTable = type[UsageEventRow] | type[DailyUsageRow]  # the records, or the daily rollup of whole days
+CallTable = type[UsageEventRow] | type[DailyUsageRow]  # the records, or the daily rollup of whole days (or edges)
 
 
-def _key_columns(source: Any, by: Sequence[str]) -> list[ColumnBase]:
-    """The columns grouped by, named as `by`, over the records or the daily rollup (`source`)."""
-    return [((call_person(source.user) if name == "user" else call_team()) if name in PERSON_KEYS
-             else group_key(name, source)).alias(name) for name in by]
+def _key_columns(source: Any, by: Sequence[str], database: Database) -> list[ColumnBase]:
+    """The columns grouped by (none a person's: _group_query joins those), named as `by`, over
+    the records or a rollup (`source`)."""
+    return [(week_start(database, group_key(DAY, source)) if name == WEEK else group_key(name, source)).alias(name)
+            for name in by]
 
 
 def _class_of(source: Any) -> ColumnBase:
-    return classification(source.classification, source.route) if source is DailyUsageRow else classification()
+    rolled = issubclass(source, DailyUsageRow)
+    return classification(source.classification, source.route) if rolled else classification()
 
 
 def _time_of(source: Any) -> Field:
-    return source.day if source is DailyUsageRow else source.ts
+    return source.day if issubclass(source, DailyUsageRow) else source.ts
 
 
-def _with_people(query: Any, source: Any, by: Sequence[str]) -> Any:
-    """The query joined to the people mapping when it groups by person or team."""
+def _group_query(source: Any, by: Sequence[str], database: Database, alike: dict[str, ColumnBase],
+                 sums: dict[str, ColumnBase], narrowed: Callable[[Any], Any]) -> Any:
+    """SELECT `by`'s keys, `alike` (columns the calls of a group share) and `sums` (aggregates)
+    FROM `source`, grouped, with `narrowed`'s joins and filters. By person or team: grouped by
+    login and device first and the people mapping joined to those groups, not to every row of
+    a month's rollup (10,000 people: a million rows)."""
     if not PERSON_KEYS.intersection(by):
-        return query
-    on_device, on_any_device = person_of_call(source.user, source.device)
-    return (query.join_from(source, ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
-            .join_from(source, ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+        keys = _key_columns(source, by, database)
+        query = source.select(*keys, *_aliased(alike), *_aliased(sums))
+        return _grouped(narrowed(query), len(keys) + len(alike))
+    plain = [name for name in by if name not in PERSON_KEYS]
+    keys = [*_key_columns(source, plain, database), source.user.alias(_LOGIN), source.device.alias(_DEVICE)]
+    inner = _grouped(narrowed(source.select(*keys, *_aliased(alike), *_aliased(sums))),
+                     len(keys) + len(alike)).alias("calls")
+    login, device = getattr(inner.c, _LOGIN), getattr(inner.c, _DEVICE)
+    on_device, on_any_device = person_of_call(login, device)
+    columns = [((call_person(login) if name == "user" else call_team()) if name in PERSON_KEYS
+                else getattr(inner.c, name)).alias(name) for name in by]
+    columns += [getattr(inner.c, name).alias(name) for name in alike]
+    columns += [fn.SUM(getattr(inner.c, name)).alias(name) for name in sums]
+    query = (Select([inner], columns).join(ON_DEVICE, JOIN.LEFT_OUTER, on=on_device)
+             .join(ON_ANY_DEVICE, JOIN.LEFT_OUTER, on=on_any_device))
+    return _grouped(query, len(by) + len(alike))
+
+
+_LOGIN, _DEVICE = "call_login", "call_device"  # the inner grouping's login and device, which the people join on
+
+
+def _aliased(columns: dict[str, ColumnBase]) -> list[ColumnBase]:
+    return [column.alias(name) for name, column in columns.items()]
 
 
 def _grouped(query: Any, columns: int) -> Any:
@@ -262,9 +325,10 @@ def group_key(name: str, table: Any = UsageEventRow) -> ColumnBase:
 
 
 def _keys(keys: dict[str, Any]) -> dict[str, Any]:
-    """The keys as read, a day as YYYY-MM-DD (SQLite reads it as text, PostgreSQL as a date)."""
-    if DAY in keys:
-        keys[DAY] = str(keys[DAY])[:10]
+    """The keys as read, a day or week as YYYY-MM-DD (SQLite reads it as text, PostgreSQL as a date)."""
+    for name in (DAY, WEEK):
+        if name in keys:
+            keys[name] = str(keys[name])[:10]
     return keys
 
 

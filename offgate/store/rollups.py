@@ -95,6 +95,18 @@ class DailyUsageRow(_DailyUsageRowV1):
         table_name = "usage_daily"
 
 
+_EDGES = "usage_window_edges"
+
+
+class WindowEdgeRow(DailyUsageRow):
+    """A window's ragged edges rolled up as usage_daily rolls up whole days, in a temporary
+    table dropped at the end of its transaction (roll_up_edges): read once for every group-by
+    of a report instead of once each (offgate.store.queries.CallQueries.window)."""
+
+    class Meta:  # pyright: ignore[reportIncompatibleVariableOverride] - peewee reads each Model's own Meta
+        table_name = _EDGES
+
+
 class HourlyUnmanagedRow(Model):
     """Unmanaged calls of one UTC hour alike in the dimensions the alerts watch."""
 
@@ -150,6 +162,17 @@ FROM {events} e LEFT JOIN reconciled_call c ON c.event_id = e.id
      LEFT JOIN litellm_spend_log s ON s.request_id = c.spend_request_id
 WHERE {where}
 GROUP BY {", ".join(str(position) for position in range(1, 13 + len(more_keys)))}"""
+
+
+def roll_up_edges(database: Database, edges: tuple[tuple[datetime | None, datetime | None], ...]) -> None:
+    """WindowEdgeRow's table made of the records in `edges` (naive UTC, each closed), inside a
+    transaction (the table is dropped at its end)."""
+    where = " OR ".join("(e.ts >= %s AND e.ts < %s)" for _ in edges)
+    cursor = database.cursor()
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_EDGES}")  # an earlier report's, in a transaction around both
+    # CREATE TABLE AS, not INSERT: its SELECT may run in parallel workers.
+    cursor.execute(f"CREATE TEMPORARY TABLE {_EDGES} ({DAILY_COLUMNS}) ON COMMIT DROP AS\n"
+                   f"{daily_rows('usage_event', where)}", [moment for edge in edges for moment in edge])
 
 
 def _daily(more_keys: tuple[str, ...]) -> str:

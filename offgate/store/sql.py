@@ -47,6 +47,13 @@ def hour(database: Database, column: Field) -> ColumnBase:
     return fn.strftime("%s", column).cast("INTEGER") / 3600  # integer division
 
 
+def week_start(database: Database, day: ColumnBase) -> ColumnBase:
+    """The Monday of the UTC week a date (or naive-UTC timestamp) falls in, as a date."""
+    if isinstance(database, PostgresqlDatabase):
+        return fn.date_trunc("week", day.cast("timestamp")).cast("date")
+    return fn.DATE(day, "weekday 0", "-6 days")  # the Sunday ending its week, back to its Monday
+
+
 def insert_rows(database: Database, model: type[Model], rows: Iterable[dict[str, Any]], existing: str = "fail") -> int:
     """Insert rows (dicts with the same keys, as the driver takes the values) many to a
     statement; a row whose primary key is stored already fails, is kept ("keep") or
