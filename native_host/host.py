@@ -81,6 +81,15 @@ class Host:
         self._home = home
         self._recorder: Recorder | None = None
         self._warm_up: threading.Thread | None = None
+        self._waiting = False  # for the next message: the one moment a stop may cut in
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Stop (SIGTERM): at once while waiting for a message, else after the reply in hand. Never
+        in the middle of one: a thread's start cut short would leave the writer not started."""
+        self._stopping = True
+        if self._waiting:
+            raise SystemExit(0)
 
     def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
         """Answer messages until the input ends; returns the exit status."""
@@ -88,7 +97,7 @@ class Host:
         try:
             while True:
                 try:
-                    frame = read_frame(stdin, MAX_MESSAGE_BYTES)
+                    frame = self._next_frame(stdin)
                 except MessageTooLarge as exc:
                     log.warning("refused: %s", exc)
                     out.write(encode(error_reply("too_large", str(exc))))
@@ -97,7 +106,7 @@ class Host:
                     log.error("stopping: %s", exc)
                     out.write(encode(error_reply("broken_stream", str(exc))))
                     return 1
-                if frame is None:
+                if frame is None:  # the input ended, or the host was stopped
                     return 0
                 out.write(encode(self.handle(frame)))
                 self._after_reply()
@@ -106,6 +115,15 @@ class Host:
             return 0
         finally:
             self.close()
+
+    def _next_frame(self, stdin: BinaryIO) -> bytes | None:
+        self._waiting = True
+        try:
+            if self._stopping:  # stopped before it waited: no stop would cut the wait short
+                return None
+            return read_frame(stdin, MAX_MESSAGE_BYTES)
+        finally:
+            self._waiting = False
 
     def handle(self, frame: bytes) -> dict[str, Any]:
         try:

@@ -43,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         message = f"caller {caller!r} is not an extension this host was installed for"
         FrameWriter(channel).write(encode(error_reply("origin_not_allowed", message)))
         return EXIT_REFUSED
-    signal.signal(signal.SIGTERM, _exit_on_signal)  # the browser ends the host so: drain first
+    host = Host(home)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: host.stop())  # the browser ends the host so: drain first
     log.info("started for %s", caller)
-    return Host(home).serve(sys.stdin.buffer, channel)
+    return host.serve(sys.stdin.buffer, channel)
 
 
 def _without_pydantic_plugins() -> None:
@@ -103,6 +104,3 @@ def _log_to(home: Path) -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(0)

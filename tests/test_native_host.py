@@ -4,6 +4,7 @@ frames, one error and a clean exit), and what is valid lands in the real store."
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import struct
@@ -255,6 +256,26 @@ def test_sigterm_writes_what_was_acknowledged_then_exits(home: Path) -> None:
     host.process.send_signal(signal.SIGTERM)
     assert host.process.wait(30) == 0
     assert [event.id for event in stored(home)] == [message["id"]]
+
+
+def test_a_stop_while_a_message_is_answered_ends_the_host_after_its_reply(home: Path) -> None:
+    """SIGTERM (Host.stop) cuts in at once only while the host waits for a message. One that comes
+    while a call is answered (here: as its reply is written; the writer's thread starts after it)
+    lets the host finish, store what it acknowledged and exit, without reading the next message."""
+    host = Host(home)
+
+    class StopsOnReply(io.BytesIO):
+        def write(self, data) -> int:
+            host.stop()
+            return super().write(data)
+
+    first, second = call_message(CHATGPT), call_message(CHATGPT)
+    replies = StopsOnReply()
+    assert host.serve(io.BytesIO(frame(first) + frame(second)), replies) == 0
+    (size,) = struct.unpack("=I", replies.getvalue()[:4])
+    assert json.loads(replies.getvalue()[4:]) == {"type": "ack", "id": first["id"], "event_ids": [first["id"]]}
+    assert size == len(replies.getvalue()) - 4  # one reply: the second message was not read
+    assert [event.id for event in stored(home)] == [first["id"]]
 
 
 def test_a_store_that_is_down_leaves_the_calls_in_the_journal(home: Path) -> None:
