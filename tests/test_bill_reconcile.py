@@ -3,7 +3,7 @@ unexplained on every row, and the three findings exact."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from analytics.bill.gateway_keys import GatewayKey
 from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill, reconcile_days
@@ -81,3 +81,20 @@ def test_a_cell_of_many_lines_is_their_exact_sum_from_the_store_as_from_the_line
     listed = reconcile_bill(lines, [], [], [])
     assert [row.billed_usd for row in stored.rows] == [row.billed_usd for row in listed.rows] == [1.0]
     assert [(f.kind, f.billed_usd) for f in stored.findings] == [(NOT_SEEN, 1.0)]
+
+
+def test_the_lines_of_a_few_keys_are_found_through_an_index_not_by_reading_every_line(tmp_path):
+    # The mispriced gateway cells' whole lines: a month of a large organisation is millions of lines.
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        BillLog(store).add([line(ALICE_KEY, 1.5), line(NOBODY_KEY, 7.25)], "file")
+        query = BillLog(store)._lines_query(DAY, DAY + timedelta(days=1), {hint(ALICE_KEY)})
+        sql, params = query.sql()
+        plan = [row[-1] for row in store.database.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()]
+        assert [found.key_hint for found in BillLog(store).lines(DAY, DAY + timedelta(days=1), {hint(ALICE_KEY)})] == [
+            hint(ALICE_KEY)]
+    # Each key's lines sought by its hint or id, not every line of the days searched for them.
+    assert [step for step in plan if step.startswith(("SCAN", "SEARCH"))] == [
+        "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)",
+        "SEARCH t1 USING INDEX bill_line_key_id_day (key_id=? AND day>? AND day<?)",
+        "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)",
+        "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)"], plan

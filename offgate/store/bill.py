@@ -74,13 +74,7 @@ class BillLog:
               keys: Collection[str] | None = None) -> list[BillLine]:
         """The lines of days in [since, until), oldest first; with `keys`, at least those whose
         hint or id is one of them (and those with neither hint nor id), for a few cells' lines."""
-        row = BillLineRow
-        query = self._window(row.select(*(getattr(row, name) for name in _LINE_FIELDS)), since, until)
-        if keys is not None and len(keys) <= LOOKUP_BATCH:
-            query = query.where(row.key_hint.in_(list(keys)) | row.key_id.in_(list(keys)) | row.key_hint.is_null()
-                                | (row.key_hint == ""))
-        # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
-        query = query.order_by(row.day, row.id)
+        query = self._lines_query(since, until, keys)
         days: dict[object, date] = {}
         # Streamed, not fetched whole, and each name held once (a month repeats a few thousand keys
         # and models over millions of lines): the lines alone then fit in memory.
@@ -90,6 +84,16 @@ class BillLog:
                              names.setdefault(model, model), names.setdefault(key_id, key_id),
                              names.setdefault(key_hint, key_hint), names.setdefault(account, account), *rest)
                     for provider, day, model, key_id, key_hint, account, *rest in self._db.execute(query)]
+
+    def _lines_query(self, since: date | None, until: date | None, keys: Collection[str] | None) -> Any:
+        row = BillLineRow
+        query = self._window(row.select(*(getattr(row, name) for name in _LINE_FIELDS)), since, until)
+        if keys is not None and len(keys) <= LOOKUP_BATCH:
+            # Each term on an index of its own (bill_line's key_hint and key_id, with day).
+            query = query.where(row.key_hint.in_(list(keys)) | row.key_id.in_(list(keys)) | row.key_hint.is_null()
+                                | (row.key_hint == ""))
+        # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
+        return query.order_by(row.day, row.id)
 
     def any_line(self, since: date | None = None, until: date | None = None) -> bool:
         """Whether any line is of a day in [since, until)."""
