@@ -3,6 +3,7 @@ unexplained on every row, and the three findings exact."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from analytics.bill.gateway_keys import GatewayKey
@@ -98,3 +99,17 @@ def test_the_lines_of_a_few_keys_are_found_through_an_index_not_by_reading_every
         "SEARCH t1 USING INDEX bill_line_key_id_day (key_id=? AND day>? AND day<?)",
         "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)",
         "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)"], plan
+
+
+def test_a_store_read_day_by_day_reconciles_as_the_lines_do_and_a_day_without_lines_is_no_day(store_url):
+    later = DAY + timedelta(days=2)
+    lines = [line(ALICE_KEY, 1.5), line(NOBODY_KEY, 7.25), replace(line(NOBODY_KEY, 0.5), day=later)]
+    with Store.open(store_url) as store:
+        BillLog(store).add(lines, "file")
+        stored = reconcile_days(store, DAY - timedelta(days=1), later + timedelta(days=1), [])
+    assert stored is not None
+    listed = reconcile_bill(lines, [], [], [])
+    assert stored.ledger.days == listed.ledger.days == [DAY, later]
+    assert stored.rows == listed.rows
+    assert [(f.kind, f.key, f.day, f.billed_usd) for f in stored.findings] == [
+        (NOT_SEEN, hint(ALICE_KEY), DAY, 1.5), (NOT_SEEN, hint(NOBODY_KEY), DAY, 7.75)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from peewee import SQL, fn
@@ -101,24 +101,41 @@ class BillLog:
             return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
 
     def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
-        """The lines of days in [since, until) as columns, each named by its billed key, read
-        through the covering index bill_line_cells in its order: a month's millions of lines,
-        none of them an object, each name held once."""
+        """The lines of days in [since, until) as columns, each named by its billed key, read day
+        by day through the covering index on (day, provider, model, key_id, key_hint, cost_usd):
+        a month's millions of lines, none of them an object, each name held once, and each day
+        the query's, not every line's."""
         row = BillLineRow
-        query = self._window(row.select(row.day, row.provider, row.model, billed_key(row.key_hint, row.key_id),
-                                        row.cost_usd), since, until)
-        coders = [Coder(), Coder(), Coder(), Coder()]
+        coders = [Coder(), Coder(), Coder()]
+        days: list[date] = []
+        day_codes = array("q")
         costs: list[float | None] = []
         with self._store.reporting("read bill lines from"):
-            cursor = self._db.execute(query)
-            while chunk := cursor.fetchmany(GROUPS_BATCH):
-                *values, chunk_costs = zip(*chunk, strict=True)
-                for coder, column in zip(coders, values, strict=True):
-                    coder.extend(column)
-                costs.extend(chunk_costs)
-        days, providers, models, keys = coders
-        return BilledGroups(providers.coded(), days.coded(_as_date), models.coded(), keys.coded(),
+            for day in self._days_billed(since, until):
+                cursor = self._db.execute(row.select(row.provider, row.model, billed_key(row.key_hint, row.key_id),
+                                                     row.cost_usd).where(row.day == day))
+                while chunk := cursor.fetchmany(GROUPS_BATCH):
+                    *values, chunk_costs = zip(*chunk, strict=True)
+                    for coder, column in zip(coders, values, strict=True):
+                        coder.extend(column)
+                    day_codes.extend(array("q", [len(days)]) * len(chunk))
+                    costs.extend(chunk_costs)
+                if len(day_codes) and day_codes[-1] == len(days):
+                    days.append(day)
+        providers, models, keys = coders
+        return BilledGroups(providers.coded(), Coded(days, day_codes), models.coded(), keys.coded(),
                             [cost is not None for cost in costs], [cost or 0.0 for cost in costs])
+
+    def _days_billed(self, since: date | None, until: date | None) -> list[date]:
+        """Every day from the first to the last billed in [since, until)."""
+        row = BillLineRow
+        # Apart: SQLite seeks a lone MIN or MAX on an index, but scans for both at once.
+        first, last = (self._db.execute(self._window(row.select(end(row.day)), since, until)).fetchone()[0]
+                       for end in (fn.MIN, fn.MAX))
+        if first is None:
+            return []
+        first, last = _as_date(first), _as_date(last)
+        return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
