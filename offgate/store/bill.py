@@ -8,7 +8,7 @@ still revise a recent day) and adds none twice.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -111,9 +111,8 @@ class BillLog:
         day_codes = array("q")
         costs: list[float | None] = []
         with self._store.reporting("read bill lines from"):
-            for day in self._days_billed(since, until):
-                cursor = self._db.execute(row.select(row.provider, row.model, billed_key(row.key_hint, row.key_id),
-                                                     row.cost_usd).where(row.day == day))
+            query = row.select(row.provider, row.model, billed_key(row.key_hint, row.key_id), row.cost_usd)
+            for day, cursor in _day_by_day(self._db, query, row.day, since, until):
                 while chunk := cursor.fetchmany(GROUPS_BATCH):
                     *values, chunk_costs = zip(*chunk, strict=True)
                     for coder, column in zip(coders, values, strict=True):
@@ -125,17 +124,6 @@ class BillLog:
         providers, models, keys = coders
         return BilledGroups(providers.coded(), Coded(days, day_codes), models.coded(), keys.coded(),
                             [cost is not None for cost in costs], [cost or 0.0 for cost in costs])
-
-    def _days_billed(self, since: date | None, until: date | None) -> list[date]:
-        """Every day from the first to the last billed in [since, until)."""
-        row = BillLineRow
-        # Apart: SQLite seeks a lone MIN or MAX on an index, but scans for both at once.
-        first, last = (self._db.execute(self._window(row.select(end(row.day)), since, until)).fetchone()[0]
-                       for end in (fn.MIN, fn.MAX))
-        if first is None:
-            return []
-        first, last = _as_date(first), _as_date(last)
-        return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
     @staticmethod
     def _window(query: Any, since: date | None, until: date | None) -> Any:
@@ -277,11 +265,10 @@ def unmanaged_costs(store: Store, since: date | None, until: date | None) -> Key
     their daily rollup; an OpenRouter call at the cost billed for its generation where that was
     imported, else as estimated."""
     daily = BillCallsDailyRow
-    query = _days(daily.select(daily.day, daily.provider, daily.model, daily.key_fingerprint, daily.key_hint,
-                               daily.calls, daily.cost_pusd)
-                  .where((daily.classification == UNMANAGED) & (daily.calls > 0)), daily.day, since, until)
+    query = daily.select(daily.provider, daily.model, daily.key_fingerprint, daily.key_hint, daily.calls,
+                         daily.cost_pusd).where((daily.classification == UNMANAGED) & (daily.calls > 0))
     with store.reporting("read the unmanaged calls' daily totals from"):
-        return _costs(store.database.execute(query).fetchall())
+        return _costs(_day_by_day(store.database, query, daily.day, since, until))
 
 
 def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedCosts:
@@ -289,24 +276,48 @@ def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedC
     from their daily rollup; an OpenRouter row at the cost billed for its generation where that
     was imported, else as LiteLLM logged it."""
     daily = BillSpendDailyRow
-    query = _days(daily.select(daily.day, daily.provider, daily.model, SQL("''"), SQL("''"), daily.rows,
-                               daily.spend_pusd).where(daily.rows > 0), daily.day, since, until)
+    query = daily.select(daily.provider, daily.model, SQL("''"), SQL("''"), daily.rows, daily.spend_pusd).where(
+        daily.rows > 0)
     with store.reporting("read the spend rows' daily totals from"):
-        return _costs(store.database.execute(query).fetchall())
+        return _costs(_day_by_day(store.database, query, daily.day, since, until))
 
 
-def _costs(found: list[tuple[Any, ...]]) -> KeyedCosts:
-    """A rollup's rows as columns: '' is None again, picodollars dollars."""
-    if not found:
-        return KeyedCosts.of([])
-    *names, calls, costs = zip(*found, strict=True)
-    days, providers, models, fingerprints, hints = (Coded.of(column) for column in names)
+def _costs(days: Iterable[tuple[date, Any]]) -> KeyedCosts:
+    """A rollup's rows, day by day, as columns: '' is None again, picodollars dollars."""
+    coders = [Coder(), Coder(), Coder(), Coder()]
+    day_names: list[date] = []
+    day_codes = array("q")
+    calls: list[int] = []
+    costs: list[float] = []
+    for day, cursor in days:
+        if found := cursor.fetchall():
+            *names, day_calls, day_costs = zip(*found, strict=True)
+            for coder, column in zip(coders, names, strict=True):
+                coder.extend(column)
+            day_codes.extend(array("q", [len(day_names)]) * len(found))
+            day_names.append(day)
+            calls.extend(day_calls)
+            costs.extend(cost / PICO for cost in day_costs)
+    providers, models, fingerprints, hints = (Coded([name or None for name in column.names], column.codes)
+                                              for column in (coder.coded() for coder in coders))
+    return KeyedCosts(Coded(day_names, day_codes), providers, models, fingerprints, hints, calls, costs)
 
-    def named(column: Coded) -> Coded:
-        return Coded([name or None for name in column.names], column.codes)
 
-    return KeyedCosts(Coded(list(map(_as_date, days.names)), days.codes), named(providers), named(models),
-                      named(fingerprints), named(hints), list(calls), [cost / PICO for cost in costs])
+def _day_by_day(database: Any, query: Any, column: Any, since: date | None, until: date | None
+               ) -> Iterator[tuple[date, Any]]:
+    """The rows of `query` of each day from the first to the last in [since, until) of its date
+    `column` (its table's index leads with it), as a cursor a day: a month is millions of rows,
+    and each day is then the query's, not every row's."""
+    table = column.model
+    # Apart: SQLite seeks a lone MIN or MAX on an index, but scans for both at once.
+    first, last = (database.execute(_days(table.select(end(column)), column, since, until)).fetchone()[0]
+                   for end in (fn.MIN, fn.MAX))
+    if first is None:
+        return
+    first, last = _as_date(first), _as_date(last)
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        yield day, database.execute(query.where(column == day))
 
 
 def _days(query: Any, column: Any, since: date | None, until: date | None) -> Any:
