@@ -295,12 +295,14 @@ def _codes(column: Coded) -> np.ndarray:
 
 
 def _pairs(first: Coded, second: Coded) -> tuple[list[tuple[Any, Any]], np.ndarray]:
-    """The distinct (first, second) pairs of two columns, and each row's pair among them."""
-    codes = _codes(first) * max(len(second.names), 1) + _codes(second)
-    unique, inverse = np.unique(codes, return_inverse=True)
-    pairs = [(first.names[code // max(len(second.names), 1)], second.names[code % max(len(second.names), 1)])
-             for code in unique.tolist()]
-    return pairs, inverse.reshape(-1).astype(np.int64)
+    """The distinct (first, second) pairs of two columns, and each row's pair among them: marked
+    in the space of their names' pairs (a few thousand), not found by sorting millions of rows."""
+    radix = max(len(second.names), 1)
+    codes = _codes(first) * radix + _codes(second)
+    present = np.zeros(len(first.names) * radix, dtype=bool)
+    present[codes] = True
+    pairs = [(first.names[code // radix], second.names[code % radix]) for code in np.flatnonzero(present).tolist()]
+    return pairs, (np.cumsum(present) - 1)[codes]
 
 
 def _with_provider(costs: KeyedCosts) -> KeyedCosts:
