@@ -119,7 +119,7 @@ class BillLog:
                         coder.extend(column)
                     day_codes.extend(array("q", [len(days)]) * len(chunk))
                     costs.extend(chunk_costs)
-                if len(day_codes) and day_codes[-1] == len(days):
+                if len(day_codes) and day_codes[-1] == len(days):  # a day without lines is none of the bill's
                     days.append(day)
         providers, models, keys = coders
         return BilledGroups(providers.coded(), Coded(days, day_codes), models.coded(), keys.coded(),
