@@ -3,7 +3,8 @@ unexplained on every row, and the three findings exact."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 from analytics.bill.gateway_keys import GatewayKey
 from analytics.bill.reconcile import MISPRICED, NOT_SEEN, OFF_GATEWAY, reconcile_bill, reconcile_days
@@ -81,3 +82,34 @@ def test_a_cell_of_many_lines_is_their_exact_sum_from_the_store_as_from_the_line
     listed = reconcile_bill(lines, [], [], [])
     assert [row.billed_usd for row in stored.rows] == [row.billed_usd for row in listed.rows] == [1.0]
     assert [(f.kind, f.billed_usd) for f in stored.findings] == [(NOT_SEEN, 1.0)]
+
+
+def test_the_lines_of_a_few_keys_are_found_through_an_index_not_by_reading_every_line(tmp_path):
+    # The mispriced gateway cells' whole lines: a month of a large organisation is millions of lines.
+    with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as store:
+        BillLog(store).add([line(ALICE_KEY, 1.5), line(NOBODY_KEY, 7.25)], "file")
+        query = BillLog(store)._lines_query(DAY, DAY + timedelta(days=1), {hint(ALICE_KEY)})
+        sql, params = query.sql()
+        plan = [row[-1] for row in store.database.execute_sql(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()]
+        assert [found.key_hint for found in BillLog(store).lines(DAY, DAY + timedelta(days=1), {hint(ALICE_KEY)})] == [
+            hint(ALICE_KEY)]
+    # Each key's lines sought by its hint or id, not every line of the days searched for them.
+    assert [step for step in plan if step.startswith(("SCAN", "SEARCH"))] == [
+        "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)",
+        "SEARCH t1 USING INDEX bill_line_key_id_day (key_id=? AND day>? AND day<?)",
+        "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)",
+        "SEARCH t1 USING INDEX bill_line_key_hint_day (key_hint=? AND day>? AND day<?)"], plan
+
+
+def test_a_store_read_day_by_day_reconciles_as_the_lines_do_and_a_day_without_lines_is_no_day(store_url):
+    later = DAY + timedelta(days=2)
+    lines = [line(ALICE_KEY, 1.5), line(NOBODY_KEY, 7.25), replace(line(NOBODY_KEY, 0.5), day=later)]
+    with Store.open(store_url) as store:
+        BillLog(store).add(lines, "file")
+        stored = reconcile_days(store, DAY - timedelta(days=1), later + timedelta(days=1), [])
+    assert stored is not None
+    listed = reconcile_bill(lines, [], [], [])
+    assert stored.ledger.days == listed.ledger.days == [DAY, later]
+    assert stored.rows == listed.rows
+    assert [(f.kind, f.key, f.day, f.billed_usd) for f in stored.findings] == [
+        (NOT_SEEN, hint(ALICE_KEY), DAY, 1.5), (NOT_SEEN, hint(NOBODY_KEY), DAY, 7.75)]

@@ -92,6 +92,7 @@ class BillFinding:
 
 MONEY = ("billed_usd", "logged_usd", "captured_usd", "explained_by_gateway_usd", "explained_by_agents_usd",
          "unexplained_usd")
+SUMMED = ("billed_usd", "explained_by_gateway_usd", "explained_by_agents_usd", "unexplained_usd")  # the report's
 
 
 @dataclass(frozen=True)
@@ -128,34 +129,47 @@ class Ledger:
         """One code per (provider, key), in their names' order."""
         return self.provider.astype(np.int64) * len(self.keys) + self.key
 
-    def groups(self, codes: np.ndarray, sums: Sequence[str], cells: np.ndarray | None = None) -> list[Group]:
-        """The cells (all when None; `codes` one per cell of them) grouped by code, codes ascending,
-        cells in ledger order within each, with the exact sums (math.fsum) of the money columns `sums`."""
-        cells = np.arange(len(self)) if cells is None else cells
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        if not len(order):
-            return []
-        ends = [*bounds.tolist(), len(order)]
-        starts = [0, *ends[:-1]]
-        ordered = cells[order]
-        # Each column listed once, in group order: a group's sum is then a slice's, not a gather's.
-        totals = {name: [math.fsum(values[start:end]) for start, end in zip(starts, ends, strict=True)]
-                  for name, values in ((name, self.money[name][ordered].tolist()) for name in sums)}
-        return [Group(group, {name: totals[name][index] for name in sums})
-                for index, group in enumerate(np.split(ordered, bounds))]
+    @functools.cached_property
+    def summary(self) -> Summary:
+        """The exact sums (math.fsum) of SUMMED per (provider, key), per provider and in all, from
+        one ordering of the cells: codes order by provider first, so a provider's keys are adjacent."""
+        order = np.argsort(self.provider_key(), kind="stable")
+        keys, providers = (_bounds(column[order]) for column in (self.provider_key(), self.provider))
+        sums: dict[str, tuple[list[float], list[float], float]] = {}
+        for name in SUMMED:
+            # Each column listed once, in group order: a group's sum is then a slice's, not a gather's.
+            values = self.money[name][order].tolist()
+            sums[name] = ([math.fsum(values[start:end]) for start, end in keys],
+                          [math.fsum(values[start:end]) for start, end in providers], math.fsum(values))
+        return Summary(
+            keys=[Group(order[start:end], {name: sums[name][0][index] for name in SUMMED})
+                  for index, (start, end) in enumerate(keys)],
+            providers=[Group(order[start:end], {name: sums[name][1][index] for name in SUMMED})
+                       for index, (start, end) in enumerate(providers)],
+            total={name: sums[name][2] for name in SUMMED})
 
-    def total(self, name: str) -> float:
-        """The exact sum (math.fsum) of one money column."""
-        return math.fsum(self.money[name].tolist())
+
+def _bounds(codes: np.ndarray) -> list[tuple[int, int]]:
+    """The [start, end) of each run of equal codes."""
+    ends = [*(np.flatnonzero(np.diff(codes)) + 1).tolist(), len(codes)] if len(codes) else []
+    return list(zip([0, *ends[:-1]], ends, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
 class Group:
-    """A group of cells and the exact sums of some money columns over them."""
+    """A group of cells (in ledger order) and the exact sums of the money columns SUMMED over them."""
 
     cells: np.ndarray
     sums: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """The ledger's sums per (provider, key) and per provider, in their names' order, and in all."""
+
+    keys: list[Group]
+    providers: list[Group]
+    total: dict[str, float]
 
 
 @dataclass
@@ -281,12 +295,14 @@ def _codes(column: Coded) -> np.ndarray:
 
 
 def _pairs(first: Coded, second: Coded) -> tuple[list[tuple[Any, Any]], np.ndarray]:
-    """The distinct (first, second) pairs of two columns, and each row's pair among them."""
-    codes = _codes(first) * max(len(second.names), 1) + _codes(second)
-    unique, inverse = np.unique(codes, return_inverse=True)
-    pairs = [(first.names[code // max(len(second.names), 1)], second.names[code % max(len(second.names), 1)])
-             for code in unique.tolist()]
-    return pairs, inverse.reshape(-1).astype(np.int64)
+    """The distinct (first, second) pairs of two columns, and each row's pair among them: marked
+    in the space of their names' pairs (a few thousand), not found by sorting millions of rows."""
+    radix = max(len(second.names), 1)
+    codes = _codes(first) * radix + _codes(second)
+    present = np.zeros(len(first.names) * radix, dtype=bool)
+    present[codes] = True
+    pairs = [(first.names[code // radix], second.names[code % radix]) for code in np.flatnonzero(present).tolist()]
+    return pairs, (np.cumsum(present) - 1)[codes]
 
 
 def _with_provider(costs: KeyedCosts) -> KeyedCosts:
@@ -359,20 +375,31 @@ def tokens_by_cell(lines: Iterable[BillLine], wanted: set[_Cell]) -> dict[_Cell,
 
 
 def _not_seen(ledger: Ledger) -> list[BillFinding]:
-    outside = np.flatnonzero(~ledger.gateway_key)
+    groups = ledger.summary.keys
+    unseen_days = _unseen_days(ledger, groups)
     found = []
-    for group in ledger.groups(ledger.provider_key()[outside], ("unexplained_usd", "billed_usd"), outside):
+    for group, days in zip(groups, unseen_days, strict=True):
         cells, unexplained, billed = group.cells, group.sums["unexplained_usd"], group.sums["billed_usd"]
-        if unexplained > max(TOLERANCE_USD, TOLERANCE * billed):
+        if not ledger.gateway_key[cells[0]] and unexplained > max(TOLERANCE_USD, TOLERANCE * billed):
             provider, key = ledger.providers[ledger.provider[cells[0]]], ledger.keys[ledger.key[cells[0]]]
-            unseen_days = np.unique(ledger.day[cells][ledger.money["unexplained_usd"][cells] > 0])
-            days = [ledger.days[day] for day in unseen_days.tolist()]
             found.append(BillFinding(
                 NOT_SEEN, provider, key, days[0] if days else None, None, unexplained, None, None,
                 f"{provider} billed {unexplained:.2f} USD on key {key} that neither LiteLLM nor any agent "
                 f"accounts for ({len(days)} day(s) from {days[0] if days else '-'}): a machine without offgate, "
                 "a server, or a leaked key"))
     return found
+
+
+def _unseen_days(ledger: Ledger, groups: Sequence[Group]) -> list[list[date]]:
+    """Each group's days with unexplained spend, in order: one np.unique over the ledger, not one a group."""
+    group_of = np.zeros(len(ledger), dtype=np.int64)
+    for index, group in enumerate(groups):
+        group_of[group.cells] = index
+    unseen, radix = np.flatnonzero(ledger.money["unexplained_usd"] > 0), max(len(ledger.days), 1)
+    days: list[list[date]] = [[] for _ in groups]
+    for pair in np.unique(group_of[unseen] * radix + ledger.day[unseen]).tolist():
+        days[pair // radix].append(ledger.days[pair % radix])
+    return days
 
 
 def _off_gateway(off_gateway: dict[tuple[str, str], list[KeyedCost]]) -> list[BillFinding]:

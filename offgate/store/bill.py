@@ -8,9 +8,9 @@ still revise a recent day) and adds none twice.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from peewee import SQL, fn
@@ -74,13 +74,7 @@ class BillLog:
               keys: Collection[str] | None = None) -> list[BillLine]:
         """The lines of days in [since, until), oldest first; with `keys`, at least those whose
         hint or id is one of them (and those with neither hint nor id), for a few cells' lines."""
-        row = BillLineRow
-        query = self._window(row.select(*(getattr(row, name) for name in _LINE_FIELDS)), since, until)
-        if keys is not None and len(keys) <= LOOKUP_BATCH:
-            query = query.where(row.key_hint.in_(list(keys)) | row.key_id.in_(list(keys)) | row.key_hint.is_null()
-                                | (row.key_hint == ""))
-        # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
-        query = query.order_by(row.day, row.id)
+        query = self._lines_query(since, until, keys)
         days: dict[object, date] = {}
         # Streamed, not fetched whole, and each name held once (a month repeats a few thousand keys
         # and models over millions of lines): the lines alone then fit in memory.
@@ -91,29 +85,44 @@ class BillLog:
                              names.setdefault(key_hint, key_hint), names.setdefault(account, account), *rest)
                     for provider, day, model, key_id, key_hint, account, *rest in self._db.execute(query)]
 
+    def _lines_query(self, since: date | None, until: date | None, keys: Collection[str] | None) -> Any:
+        row = BillLineRow
+        query = self._window(row.select(*(getattr(row, name) for name in _LINE_FIELDS)), since, until)
+        if keys is not None and len(keys) <= LOOKUP_BATCH:
+            # Each term on an index of its own (bill_line's key_hint and key_id, with day).
+            query = query.where(row.key_hint.in_(list(keys)) | row.key_id.in_(list(keys)) | row.key_hint.is_null()
+                                | (row.key_hint == ""))
+        # Tuples in BillLine's field order: a month of a large organisation is millions of lines.
+        return query.order_by(row.day, row.id)
+
     def any_line(self, since: date | None = None, until: date | None = None) -> bool:
         """Whether any line is of a day in [since, until)."""
         with self._store.reporting("read bill lines from"):
             return self._window(BillLineRow.select(SQL("1")), since, until).limit(1).exists(self._db)
 
     def groups(self, since: date | None = None, until: date | None = None) -> BilledGroups:
-        """The lines of days in [since, until) as columns, each named by its billed key, read
-        through the covering index bill_line_cells in its order: a month's millions of lines,
-        none of them an object, each name held once."""
+        """The lines of days in [since, until) as columns, each named by its billed key, read day
+        by day through the covering index on (day, provider, model, key_id, key_hint, cost_usd):
+        a month's millions of lines, none of them an object, each name held once, and each day
+        the query's, not every line's."""
         row = BillLineRow
-        query = self._window(row.select(row.day, row.provider, row.model, billed_key(row.key_hint, row.key_id),
-                                        row.cost_usd), since, until)
-        coders = [Coder(), Coder(), Coder(), Coder()]
+        coders = [Coder(), Coder(), Coder()]
+        days: list[date] = []
+        day_codes = array("q")
         costs: list[float | None] = []
         with self._store.reporting("read bill lines from"):
-            cursor = self._db.execute(query)
-            while chunk := cursor.fetchmany(GROUPS_BATCH):
-                *values, chunk_costs = zip(*chunk, strict=True)
-                for coder, column in zip(coders, values, strict=True):
-                    coder.extend(column)
-                costs.extend(chunk_costs)
-        days, providers, models, keys = coders
-        return BilledGroups(providers.coded(), days.coded(_as_date), models.coded(), keys.coded(),
+            query = row.select(row.provider, row.model, billed_key(row.key_hint, row.key_id), row.cost_usd)
+            for day, cursor in _day_by_day(self._db, query, row.day, since, until):
+                while chunk := cursor.fetchmany(GROUPS_BATCH):
+                    *values, chunk_costs = zip(*chunk, strict=True)
+                    for coder, column in zip(coders, values, strict=True):
+                        coder.extend(column)
+                    day_codes.extend(array("q", [len(days)]) * len(chunk))
+                    costs.extend(chunk_costs)
+                if len(day_codes) and day_codes[-1] == len(days):  # a day without lines is none of the bill's
+                    days.append(day)
+        providers, models, keys = coders
+        return BilledGroups(providers.coded(), Coded(days, day_codes), models.coded(), keys.coded(),
                             [cost is not None for cost in costs], [cost or 0.0 for cost in costs])
 
     @staticmethod
@@ -256,11 +265,10 @@ def unmanaged_costs(store: Store, since: date | None, until: date | None) -> Key
     their daily rollup; an OpenRouter call at the cost billed for its generation where that was
     imported, else as estimated."""
     daily = BillCallsDailyRow
-    query = _days(daily.select(daily.day, daily.provider, daily.model, daily.key_fingerprint, daily.key_hint,
-                               daily.calls, daily.cost_pusd)
-                  .where((daily.classification == UNMANAGED) & (daily.calls > 0)), daily.day, since, until)
+    query = daily.select(daily.provider, daily.model, daily.key_fingerprint, daily.key_hint, daily.calls,
+                         daily.cost_pusd).where((daily.classification == UNMANAGED) & (daily.calls > 0))
     with store.reporting("read the unmanaged calls' daily totals from"):
-        return _costs(store.database.execute(query).fetchall())
+        return _costs(_day_by_day(store.database, query, daily.day, since, until))
 
 
 def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedCosts:
@@ -268,24 +276,48 @@ def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedC
     from their daily rollup; an OpenRouter row at the cost billed for its generation where that
     was imported, else as LiteLLM logged it."""
     daily = BillSpendDailyRow
-    query = _days(daily.select(daily.day, daily.provider, daily.model, SQL("''"), SQL("''"), daily.rows,
-                               daily.spend_pusd).where(daily.rows > 0), daily.day, since, until)
+    query = daily.select(daily.provider, daily.model, SQL("''"), SQL("''"), daily.rows, daily.spend_pusd).where(
+        daily.rows > 0)
     with store.reporting("read the spend rows' daily totals from"):
-        return _costs(store.database.execute(query).fetchall())
+        return _costs(_day_by_day(store.database, query, daily.day, since, until))
 
 
-def _costs(found: list[tuple[Any, ...]]) -> KeyedCosts:
-    """A rollup's rows as columns: '' is None again, picodollars dollars."""
-    if not found:
-        return KeyedCosts.of([])
-    *names, calls, costs = zip(*found, strict=True)
-    days, providers, models, fingerprints, hints = (Coded.of(column) for column in names)
+def _costs(days: Iterable[tuple[date, Any]]) -> KeyedCosts:
+    """A rollup's rows, day by day, as columns: '' is None again, picodollars dollars."""
+    coders = [Coder(), Coder(), Coder(), Coder()]
+    day_names: list[date] = []
+    day_codes = array("q")
+    calls: list[int] = []
+    costs: list[float] = []
+    for day, cursor in days:
+        if found := cursor.fetchall():
+            *names, day_calls, day_costs = zip(*found, strict=True)
+            for coder, column in zip(coders, names, strict=True):
+                coder.extend(column)
+            day_codes.extend(array("q", [len(day_names)]) * len(found))
+            day_names.append(day)
+            calls.extend(day_calls)
+            costs.extend(cost / PICO for cost in day_costs)
+    providers, models, fingerprints, hints = (Coded([name or None for name in column.names], column.codes)
+                                              for column in (coder.coded() for coder in coders))
+    return KeyedCosts(Coded(day_names, day_codes), providers, models, fingerprints, hints, calls, costs)
 
-    def named(column: Coded) -> Coded:
-        return Coded([name or None for name in column.names], column.codes)
 
-    return KeyedCosts(Coded(list(map(_as_date, days.names)), days.codes), named(providers), named(models),
-                      named(fingerprints), named(hints), list(calls), [cost / PICO for cost in costs])
+def _day_by_day(database: Any, query: Any, column: Any, since: date | None, until: date | None
+               ) -> Iterator[tuple[date, Any]]:
+    """The rows of `query` of each day from the first to the last in [since, until) of its date
+    `column` (its table's index leads with it), as a cursor a day: a month is millions of rows,
+    and each day is then the query's, not every row's."""
+    table = column.model
+    # Apart: SQLite seeks a lone MIN or MAX on an index, but scans for both at once.
+    first, last = (database.execute(_days(table.select(end(column)), column, since, until)).fetchone()[0]
+                   for end in (fn.MIN, fn.MAX))
+    if first is None:
+        return
+    first, last = _as_date(first), _as_date(last)
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        yield day, database.execute(query.where(column == day))
 
 
 def _days(query: Any, column: Any, since: date | None, until: date | None) -> Any:

@@ -538,6 +538,13 @@ def index_bill_lines_by_cell(database: Database) -> None:
     migrate(SchemaMigrator.from_database(database).add_index("bill_line", columns, False))
 
 
+def index_bill_lines_by_key(database: Database) -> None:
+    # The whole lines of a few keys (the mispriced gateway cells', BillLog.lines) found by hint or
+    # id, not by reading a month's millions of lines.
+    migrator = SchemaMigrator.from_database(database)
+    migrate(*(migrator.add_index("bill_line", (column, "day"), False) for column in ("key_hint", "key_id")))
+
+
 def add_generation_costs(database: Database) -> None:
     SchemaManager(GenerationCostRow, database).create_all()
 
@@ -605,6 +612,7 @@ MIGRATIONS: list[Migration] = [
     add_inserts_to_rollups,  # after the key's columns: it adds to usage_daily by its key as it is now
     add_bill_rollups,
     index_hourly_rollup_by_combination,  # the alert round's read, in order
+    index_bill_lines_by_key,
 ]
 
 
