@@ -236,26 +236,31 @@ async def push_all(devices: list[Device], urls: list[str]) -> None:
 
 def postgres_cpu(url: str) -> float:
     """CPU seconds of the server at `url` so far: the postmaster, its live backends, and the
-    ones that ended (counted into the postmaster's children's times once it reaped them: a
-    backend that ended but is not reaped yet is waited for, or its time would be lost)."""
+    ones that ended (counted into the postmaster's children's times once it reaped them). The
+    live backends are read before the postmaster, and read again after: a backend reaped in
+    between would be counted twice (once if read the other way round, when it was reaped after
+    the listing: the COPY's own backend, say), so then it is all read again."""
     port = str(urlsplit(url).port)
     postmaster = next((process for process in psutil.process_iter(["name", "cmdline"])
                        if process.info["name"] == "postgres" and port in (process.info["cmdline"] or [])), None)
     if postmaster is None:
         raise SystemExit(f"no PostgreSQL server process listens on port {port}")
     for _ in range(100):
-        times = postmaster.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
         try:
-            for child in postmaster.children():
-                child_times = child.cpu_times()
-                if child.status() == psutil.STATUS_ZOMBIE:
+            children = postmaster.children()
+            total = 0.0
+            for child in children:
+                if child.status() == psutil.STATUS_ZOMBIE:  # ended, not reaped yet: wait for its reaping
                     raise psutil.ZombieProcess(child.pid)
+                child_times = child.cpu_times()
                 total += child_times.user + child_times.system
+            times = postmaster.cpu_times()
+            if {child.pid for child in children} - {child.pid for child in postmaster.children()}:
+                raise psutil.NoSuchProcess(0)  # one was reaped meanwhile
         except psutil.NoSuchProcess:  # ended meanwhile (ZombieProcess is one): read again once reaped
             time.sleep(0.02)
             continue
-        return total
+        return total + times.user + times.system + times.children_user + times.children_system
     raise SystemExit("the PostgreSQL server did not reap its ended backends in 2 s")
 
 
