@@ -170,9 +170,13 @@ def roll_up_edges(database: Database, edges: tuple[tuple[datetime | None, dateti
     where = " OR ".join("(e.ts >= %s AND e.ts < %s)" for _ in edges)
     cursor = database.cursor()
     cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{_EDGES}")  # an earlier report's, in a transaction around both
+    # A day's records fall into few groups (40,000 at 10,000 devices), but the planner multiplies the
+    # key columns' distinct values, guesses millions and sorts them on disk: hashing takes half the time.
+    cursor.execute("SET LOCAL enable_sort = off")
     # CREATE TABLE AS, not INSERT: its SELECT may run in parallel workers.
     cursor.execute(f"CREATE TEMPORARY TABLE {_EDGES} ({DAILY_COLUMNS}) ON COMMIT DROP AS\n"
                    f"{daily_rows('usage_event', where)}", [moment for edge in edges for moment in edge])
+    cursor.execute("RESET enable_sort")
 
 
 def _daily(more_keys: tuple[str, ...]) -> str:
