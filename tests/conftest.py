@@ -53,6 +53,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, its tables not made."""
+    with postgres.fresh_database(postgres_url) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def central(postgres_url: str) -> Iterator[str]:
     """A fresh central database for the fleet's collectors, its tables made."""

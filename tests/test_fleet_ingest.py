@@ -21,7 +21,6 @@ from fleet.registry import Device, Registry
 from fleet.wire import Batch, EnrollRequest
 from offgate.events import UsageEvent
 from offgate.store import Store, naive_utc
-from tests.support import postgres
 
 T0 = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
 AGENT = {"version": "0.1.0", "running": {"proxy": True, "native_host": False},
@@ -33,14 +32,8 @@ AWKWARD = ['it\'s "quoted", with, commas', "C:\\Program Files\\app.exe", "ends i
 
 
 @pytest.fixture
-def central_url(postgres_url: str) -> Iterator[str]:
-    with postgres.fresh_database(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture
-def central(central_url: str) -> Iterator[Store]:
-    with Store.open(central_url) as store:
+def central(fresh_postgres_url: str) -> Iterator[Store]:
+    with Store.open(fresh_postgres_url) as store:
         yield store
 
 
@@ -138,13 +131,13 @@ def test_a_count_past_what_the_database_keeps_refuses_the_whole_batch(central: S
 
 
 def test_a_record_a_concurrent_push_stores_meanwhile_sends_the_batch_the_general_way(central: Store,
-                                                                                    central_url: str) -> None:
+                                                                                    fresh_postgres_url: str) -> None:
     """The other push's record is not yet committed when this batch looks for its ids, so the
     COPY meets it on the primary key: the savepoint is undone and the upsert stores the rest,
     leaving the other's record as it was."""
     device = enrolled(central, "late-laptop")
     records = [record() for _ in range(50)]
-    other = psycopg2.connect(central_url)
+    other = psycopg2.connect(fresh_postgres_url)
     try:
         with other.cursor() as cursor:  # the other push's transaction, open
             cursor.execute('INSERT INTO usage_event (id, ts, source, route, host, method, path, streamed, '

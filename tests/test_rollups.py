@@ -31,7 +31,6 @@ from offgate.store.schema import MIGRATIONS, UsageEventRow
 from offgate.store.spend import SpendLog
 from offgate.store.sql import insert_rows
 from offgate.vocabulary import ALERT_DIMENSIONS, DAY, DIMENSIONS
-from tests.support import postgres
 from tests.support.reconcile_data import NOW, T0, direct_call, world
 
 T = T0.replace(tzinfo=None)
@@ -61,14 +60,8 @@ def more_calls() -> list:
 
 
 @pytest.fixture
-def central_url(postgres_url: str) -> Iterator[str]:
-    with postgres.fresh_database(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture
-def central_store(central_url: str) -> Iterator[Store]:
-    with Store.open(central_url) as store:
+def central_store(fresh_postgres_url: str) -> Iterator[Store]:
+    with Store.open(fresh_postgres_url) as store:
         events, rows = world()
         store.add([*events, *more_calls()])
         SpendLog(store).add(rows, "file")
@@ -204,7 +197,8 @@ def test_records_added_to_a_stored_day_count_once_whatever_the_statement(central
     assert_rollups_agree(store)
 
 
-def test_the_central_report_by_team_equals_a_workstations(central_store: Store, central_url: str, tmp_path) -> None:
+def test_the_central_report_by_team_equals_a_workstations(central_store: Store, fresh_postgres_url: str,
+                                                         tmp_path) -> None:
     """The same records in a workstation's SQLite store (no rollups) and the central
     PostgreSQL (rollups): `offgate report --by team|user|device` says the same."""
     with Store.open(f"sqlite:///{tmp_path / 'offgate.db'}") as local:
@@ -218,7 +212,7 @@ def test_the_central_report_by_team_equals_a_workstations(central_store: Store, 
     for by in ("team", "user", "device"):
         reports = []
         for home, url in ((tmp_path / "local", f"sqlite:///{tmp_path / 'offgate.db'}"),
-                          (tmp_path / "central", central_url)):
+                          (tmp_path / "central", fresh_postgres_url)):
             result = runner.invoke(app, ["--home", str(home), "report", "--by", by, "--since", since, "--format",
                                          "json"], env={"OFFGATE_DATABASE_URL": url}, catch_exceptions=False)
             assert result.exit_code == 0, result.output
@@ -317,13 +311,13 @@ def rounded(value: Any) -> Any:
     return value
 
 
-def test_a_store_whose_rollup_had_no_outcome_or_note_gains_them_for_its_calls(central_url: str) -> None:
+def test_a_store_whose_rollup_had_no_outcome_or_note_gains_them_for_its_calls(fresh_postgres_url: str) -> None:
     """The migration backfills: the calls stored before it are kept apart by outcome and note."""
     before = MIGRATIONS[:MIGRATIONS.index(key_daily_usage_by_outcome_and_note)]
-    with Store.open(central_url, migrations=before) as old:
+    with Store.open(fresh_postgres_url, migrations=before) as old:
         assert not {"policy_outcome", "cost_note"} & {column.name for column in old.database.get_columns("usage_daily")}
         old.add(more_calls())  # the columns are usage_event's since earlier versions
-    with Store.open(central_url) as upgraded:
+    with Store.open(fresh_postgres_url) as upgraded:
         rolled_up, stored = outcomes_and_notes(upgraded)
         assert rolled_up == stored and len(stored) >= 8
         assert rollup_rows(upgraded)[0] == len(more_calls())
