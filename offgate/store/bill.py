@@ -106,23 +106,11 @@ class BillLog:
         a month's millions of lines, none of them an object, each name held once, and each day
         the query's, not every line's."""
         row = BillLineRow
-        coders = [Coder(), Coder(), Coder()]
-        days: list[date] = []
-        day_codes = array("q")
-        costs: list[float | None] = []
+        query = row.select(row.provider, row.model, billed_key(row.key_hint, row.key_id), row.cost_usd)
         with self._store.reporting("read bill lines from"):
-            query = row.select(row.provider, row.model, billed_key(row.key_hint, row.key_id), row.cost_usd)
-            for day, cursor in _day_by_day(self._db, query, row.day, since, until):
-                while chunk := cursor.fetchmany(GROUPS_BATCH):
-                    *values, chunk_costs = zip(*chunk, strict=True)
-                    for coder, column in zip(coders, values, strict=True):
-                        coder.extend(column)
-                    day_codes.extend(array("q", [len(days)]) * len(chunk))
-                    costs.extend(chunk_costs)
-                if len(day_codes) and day_codes[-1] == len(days):  # a day without lines is none of the bill's
-                    days.append(day)
-        providers, models, keys = coders
-        return BilledGroups(providers.coded(), Coded(days, day_codes), models.coded(), keys.coded(),
+            days, (providers, models, keys), (costs,) = _by_day(_day_by_day(self._db, query, row.day, since, until),
+                                                               names=3, values=1)
+        return BilledGroups(providers, days, models, keys,
                             [cost is not None for cost in costs], [cost or 0.0 for cost in costs])
 
     @staticmethod
@@ -284,23 +272,30 @@ def logged_costs(store: Store, since: date | None, until: date | None) -> KeyedC
 
 def _costs(days: Iterable[tuple[date, Any]]) -> KeyedCosts:
     """A rollup's rows, day by day, as columns: '' is None again, picodollars dollars."""
-    coders = [Coder(), Coder(), Coder(), Coder()]
+    day_codes, names, (calls, costs) = _by_day(days, names=4, values=2)
+    providers, models, fingerprints, hints = (Coded([name or None for name in column.names], column.codes)
+                                              for column in names)
+    return KeyedCosts(day_codes, providers, models, fingerprints, hints, calls, [cost / PICO for cost in costs])
+
+
+def _by_day(days: Iterable[tuple[date, Any]], names: int, values: int) -> tuple[Coded, list[Coded], list[list[Any]]]:
+    """Rows read a day's cursor at a time (_day_by_day) as columns: the days coded (a day without
+    rows is none of them), the first `names` columns coded, the `values` columns after them as lists."""
+    coders = [Coder() for _ in range(names)]
+    kept: list[list[Any]] = [[] for _ in range(values)]
     day_names: list[date] = []
     day_codes = array("q")
-    calls: list[int] = []
-    costs: list[float] = []
     for day, cursor in days:
-        if found := cursor.fetchall():
-            *names, day_calls, day_costs = zip(*found, strict=True)
-            for coder, column in zip(coders, names, strict=True):
+        while chunk := cursor.fetchmany(GROUPS_BATCH):
+            columns = list(zip(*chunk, strict=True))
+            for coder, column in zip(coders, columns[:names], strict=True):
                 coder.extend(column)
-            day_codes.extend(array("q", [len(day_names)]) * len(found))
+            for values_so_far, column in zip(kept, columns[names:], strict=True):
+                values_so_far.extend(column)
+            day_codes.extend(array("q", [len(day_names)]) * len(chunk))
+        if len(day_codes) and day_codes[-1] == len(day_names):
             day_names.append(day)
-            calls.extend(day_calls)
-            costs.extend(cost / PICO for cost in day_costs)
-    providers, models, fingerprints, hints = (Coded([name or None for name in column.names], column.codes)
-                                              for column in (coder.coded() for coder in coders))
-    return KeyedCosts(Coded(day_names, day_codes), providers, models, fingerprints, hints, calls, costs)
+    return Coded(day_names, day_codes), [coder.coded() for coder in coders], kept
 
 
 def _day_by_day(database: Any, query: Any, column: Any, since: date | None, until: date | None
