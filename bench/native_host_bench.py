@@ -26,9 +26,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -47,7 +45,14 @@ from native_host.install import install, plan  # noqa: E402
 from offgate.store import Store  # noqa: E402
 from tests.support.extension_e2e import chromium_extension_args, service_worker  # noqa: E402
 from tests.support.fixture_files import load_fixture  # noqa: E402
-from tests.support.native_host_process import OUR_ORIGIN, call_message, frame, hello  # noqa: E402
+from tests.support.native_host_process import (  # noqa: E402
+    OUR_ORIGIN,
+    call_message,
+    children_cpu_s,
+    frame,
+    hello,
+    read_reply,
+)
 from tests.support.web_apps import ThrowawayCA, WebApps, app_hostnames  # noqa: E402
 
 GOAL_COLD_START_MS = 300
@@ -68,22 +73,11 @@ PAGE_FETCHES = """async ([path, body, repeat, gap]) => {
 }"""
 
 
-def read_reply(stdout: IO[bytes]) -> dict:
-    (size,) = struct.unpack("=I", stdout.read(4))
-    return json.loads(stdout.read(size))
-
-
 def launch(launcher: Path) -> tuple[subprocess.Popen[bytes], IO[bytes], IO[bytes]]:
     """The host as the browser starts it, and its input and output."""
     host = subprocess.Popen([str(launcher), OUR_ORIGIN], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert host.stdin is not None and host.stdout is not None
     return host, host.stdin, host.stdout
-
-
-def children_cpu_s() -> float:
-    """User and system CPU of the child processes ended (and waited for) so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def cold_starts(launcher: Path, runs: int) -> dict:

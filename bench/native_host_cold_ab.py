@@ -13,43 +13,36 @@ take turns in a rotating order; one round that compiles bytecode is left out.
 
 from __future__ import annotations
 
-import json
 import os
-import resource
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.fixture_files import load_fixture  # noqa: E402
-from tests.support.native_host_process import OUR_ORIGIN, call_message, frame, hello  # noqa: E402
+from tests.support.native_host_process import (  # noqa: E402
+    OUR_ORIGIN,
+    call_message,
+    children_cpu_s,
+    frame,
+    hello,
+    read_reply,
+)
 
 FIXTURE = load_fixture("chatgpt/conversation_delta")
 MEASURES = ("hello_ms", "ack_ms", "cpu_to_ack_ms", "cpu_whole_ms")
-
-
-def children_cpu_ms() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (usage.ru_utime + usage.ru_stime) * 1000
-
-
-def read_reply(stdout: IO[bytes]) -> dict:
-    (size,) = struct.unpack("=I", stdout.read(4))
-    return json.loads(stdout.read(size))
 
 
 def start(tree: Path, home: str, whole: bool) -> dict[str, float]:
     """One cold start; `whole`: let it exit (CPU of the whole start), else kill it at the ack."""
     code = (f"import sys; sys.path.insert(0, {str(tree)!r}); import runpy; "
             "runpy.run_module('native_host', run_name='__main__', alter_sys=True)")
-    cpu_before, started = children_cpu_ms(), time.perf_counter()
+    cpu_before, started = children_cpu_s() * 1000, time.perf_counter()
     host = subprocess.Popen([sys.executable, "-I", "-c", code, "--home", home, OUR_ORIGIN],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert host.stdin is not None and host.stdout is not None
@@ -64,7 +57,7 @@ def start(tree: Path, home: str, whole: bool) -> dict[str, float]:
     else:
         host.kill()
     host.wait(60)
-    cpu = children_cpu_ms() - cpu_before
+    cpu = children_cpu_s() * 1000 - cpu_before
     return {"cpu_whole_ms": cpu} if whole else {"hello_ms": hello_ms, "ack_ms": ack_ms, "cpu_to_ack_ms": cpu}
 
 

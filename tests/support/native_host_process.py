@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import struct
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from native_host.extension import chromium_id, chromium_origin
 from tests.support.fixture_files import Fixture
@@ -74,6 +75,18 @@ class HostProcess:
     def stderr(self) -> str:
         self._stderr.seek(0)
         return self._stderr.read().decode(errors="replace")
+
+
+def read_reply(stdout: IO[bytes]) -> dict[str, Any]:
+    """The next reply on a host's output, waiting as long as it takes (the benchmarks' reader)."""
+    (size,) = struct.unpack("=I", stdout.read(4))
+    return json.loads(stdout.read(size))
+
+
+def children_cpu_s() -> float:
+    """User and system CPU of the child processes ended (and waited for) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def call_message(fixture: Fixture, **changes: Any) -> dict[str, Any]:
