@@ -14,7 +14,7 @@ dashboard's /api/alerts) and the body the generic webhook posts: docs/schemas/al
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -249,10 +249,7 @@ class UnmanagedSeries:
             else:
                 found = _from_rows([row for part in parts for row in self._db.execute(part).fetchall()], len(by))
             earlier: list[tuple[Any, ...]] = [] if outside is None else self._db.execute(outside).fetchall()
-        firsts = found.first_calls
-        for *values, first in earlier:
-            combination = tuple(values)
-            firsts[combination] = min(firsts.get(combination, first), first)
+        _keep_first_calls(found.first_calls, ((tuple(values), first) for *values, first in earlier))
         return found
 
     def _first_calls_outside(self, read: tuple[datetime | None, datetime | None] | None, by: Sequence[str]) -> Any:
@@ -343,6 +340,13 @@ def _unmanaged(query: Any, since: datetime | None, until: datetime | None) -> An
     return between(query.where(classification() == UNMANAGED), UsageEventRow.ts, since, until)
 
 
+def _keep_first_calls(firsts: dict[tuple[str | None, ...], float],
+                      found: Iterable[tuple[tuple[str | None, ...], float]]) -> None:
+    """Each (combination, first call) found, kept in `firsts` when it is the combination's earliest."""
+    for combination, first in found:
+        firsts[combination] = min(firsts.get(combination, first), first)
+
+
 def _from_rows(rows: Sequence[tuple[Any, ...]], dimensions: int) -> CombinationHours:
     """CombinationHours from (values..., hour, calls, tokens, cost, first call) rows, combinations in order."""
     import numpy as np  # not at the top: the proxy imports the store, and never numpy
@@ -352,8 +356,7 @@ def _from_rows(rows: Sequence[tuple[Any, ...]], dimensions: int) -> CombinationH
     index = {combination: at for at, combination in enumerate(values)}
     hours, calls, tokens, cost, _ = list(zip(*rows, strict=True))[dimensions:] if rows else [()] * 5
     firsts: dict[tuple[str | None, ...], float] = {}
-    for row in rows:
-        firsts[tuple(row[:dimensions])] = min(firsts.get(tuple(row[:dimensions]), row[-1]), row[-1])
+    _keep_first_calls(firsts, ((tuple(row[:dimensions]), row[-1]) for row in rows))
     return CombinationHours(values, np.array([index[tuple(row[:dimensions])] for row in rows], dtype=np.int64),
                             np.array(hours, dtype=np.int64), np.array(calls, dtype=np.int64),
                             np.array(tokens, dtype=np.int64), np.array(cost, dtype=float), firsts)
