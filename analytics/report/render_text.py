@@ -173,5 +173,7 @@ def _coaching(console: Console, coaching: Coaching | None) -> None:
                           count(period.unmanaged_calls), count(period.gateway_calls), count(period.coached_calls),
                           count(period.blocked_calls), count(period.notices_shown), count(period.notices_clicked))
     console.print(table)
-    for line in [trend.summary for trend in shown] + [more for more in [trends_left_out(coaching)] if more]:
-        console.print(f"  {line}", markup=False)
+    for trend in shown:
+        console.print(f"  {trend.summary}", markup=False)
+    if more := trends_left_out(coaching):
+        console.print(f"  {more}", markup=False)
